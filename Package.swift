@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+// Distillery — distributed multi-teacher knowledge distillation.
+// Dependency direction (DESIGN.md §3): arrows point down only.
+//   distillery (CLI) → Training → {NN, Distillation, Datasets} → Tensor → CBLAS
+import PackageDescription
+
+/// Optimise hot numeric loops even in debug builds' dependencies is not possible per target,
+/// so release builds are used for tests that train (see Scripts/test).
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Distillery",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "distillery", targets: ["DistilleryCLI"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Distillation", targets: ["Distillation"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Training", targets: ["Training"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C system libraries (Debian: libopenblas-dev, zlib1g-dev).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+
+        // Float32 storage, shapes, GEMM through OpenBLAS, vectorised element-wise kernels.
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: strict),
+        // Layers, Sequential with one flat parameter/gradient arena, losses, optimizers,
+        // schedules, model specs, safetensors checkpoints.
+        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: strict),
+        // Knowledge-distillation math: temperature softmax, KL·T², ensemble rules.
+        .target(name: "Distillation", dependencies: ["Tensor"], swiftSettings: strict),
+        // IDX(.gz) reader, normalisation, splits, deterministic permutations, batches.
+        .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: strict),
+        // Training, evaluation and distillation loops that compose the pure parts.
+        .target(name: "Training", dependencies: ["NN", "Distillation", "Datasets", "Tensor"], swiftSettings: strict),
+        // The `distillery` command (composition root).
+        .executableTarget(
+            name: "DistilleryCLI",
+            dependencies: [
+                "Training", "NN", "Datasets", "Distillation", "Tensor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Test-only helpers: assertClose, finite differences, fixture loading.
+        .target(name: "DistilleryTestKit", dependencies: ["Tensor", "NN"], swiftSettings: strict),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "DistilleryTestKit"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DistillationTests", dependencies: ["Distillation", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
+        .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit"]),
+    ]
+)
