@@ -1,0 +1,46 @@
+/// Everything that can go wrong while reading a data set from disk.
+///
+/// Every case carries the path of the offending file, and ``description`` says what
+/// was found, what was expected and what to do about it, so that the message can be
+/// shown to an operator as is. Readers never crash on bad file content: they throw
+/// one of these instead.
+public enum DatasetError: Error, Equatable, Sendable {
+    /// The file does not exist.
+    case missingFile(path: String)
+    /// The file exists but could not be opened or read (permissions, a directory, I/O error).
+    case unreadable(path: String, reason: String)
+    /// The file ends inside the IDX header (magic number and dimension sizes).
+    case truncatedHeader(path: String, expectedBytes: Int, foundBytes: Int)
+    /// The header is complete but the file holds fewer data bytes than the header promises.
+    case truncatedData(path: String, expectedBytes: Int, foundBytes: Int)
+    /// The magic number is not an IDX magic number, or not the one expected here.
+    /// `expected` is `nil` when any IDX magic would have been accepted (the first two
+    /// bytes were not zero).
+    case wrongMagic(path: String, found: UInt32, expected: UInt32?)
+    /// The IDX element type byte (third byte of the magic) is not `0x08` (unsigned byte).
+    case unsupportedType(path: String, typeByte: UInt8)
+    /// The header claims more data than the reader is willing to hold in memory.
+    case tooLarge(path: String, claimedBytes: Int, limitBytes: Int)
+    /// The image file and the label file disagree on the number of samples.
+    case countMismatch(imagesPath: String, imageCount: Int, labelsPath: String, labelCount: Int)
+    /// A label is outside `0..<classCount`.
+    case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
+    /// The file starts like gzip but cannot be decompressed (corrupt or cut short).
+    case corruptGzip(path: String, reason: String)
+}
+
+extension DatasetError {
+    /// The path of the file the error is about (the image file for ``countMismatch``).
+    public var path: String {
+        switch self {
+        case .missingFile(let path), .unreadable(let path, _),
+             .truncatedHeader(let path, _, _), .truncatedData(let path, _, _),
+             .wrongMagic(let path, _, _), .unsupportedType(let path, _),
+             .tooLarge(let path, _, _), .labelOutOfRange(let path, _, _, _),
+             .corruptGzip(let path, _):
+            return path
+        case .countMismatch(let imagesPath, _, _, _):
+            return imagesPath
+        }
+    }
+}

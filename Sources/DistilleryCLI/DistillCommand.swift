@@ -1,0 +1,136 @@
+import ArgumentParser
+import Datasets
+import Distillation
+import Foundation
+import NN
+import Training
+
+struct Distill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Distil an ensemble of teacher checkpoints into a student (offline, cached soft targets).",
+        discussion: """
+            Loss: alpha·T²·KL(ensemble_T ‖ student_T) + (1−alpha)·CE(labels, student).
+            Ensemble rules: \(EnsembleRule.allowed).
+            --baseline also trains the same student from scratch (same seed, same budget) and prints both.
+            --label-fraction F keeps only a stratified fraction F of the labels (semi-supervised transfer);
+            the baseline then trains on the labelled images only.
+            """)
+
+    @Option(help: "Teacher checkpoints, comma-separated.") var teachers: String
+    @Option(help: "Student model spec.") var student: String
+    @Option(help: "Softmax temperature T.") var temperature: Float = 4
+    @Option(help: "Weight of the soft (distillation) term.") var alpha: Float = 0.9
+    @Option(help: "Ensemble rule: \(EnsembleRule.allowed).") var ensemble: String = "mean-probs"
+    @Option(help: "Student checkpoint to write.") var out: String
+    @Flag(help: "Also train the student from scratch with the same budget and compare.") var baseline = false
+    @Option(help: "Epochs for the baseline (default: same number of optimizer steps as the student).") var baselineEpochs: Int?
+    @Option(help: "Fraction of training labels the student may see (0 < F ≤ 1).") var labelFraction: Double = 1
+    @Option(help: "Write the report as JSON to this file.") var report: String?
+    @OptionGroup var training: TrainingOptions
+    @OptionGroup var data: DataOptions
+
+    func run() throws {
+        let paths = teachers.split(separator: ",").map(String.init)
+        guard !paths.isEmpty else { throw ValidationError("--teachers needs at least one checkpoint") }
+        guard labelFraction > 0 && labelFraction <= 1 else { throw ValidationError("--label-fraction must be in (0, 1], got \(labelFraction)") }
+        let kd = KDLoss(temperature: temperature, alpha: alpha, labelSmoothing: training.labelSmoothing)
+        if let problem = kd.problem { throw ValidationError(problem) }
+        let rule: EnsembleRule
+        do { rule = try EnsembleRule(parsing: ensemble); try rule.validate(teacherCount: paths.count) } catch { throw ValidationError(error.description) }
+        let studentSpec = try parseSpec(student)
+
+        let checkpoints = try paths.map(readCheckpoint)
+        let norm = normalization(of: checkpoints[0])
+        for (p, c) in zip(paths, checkpoints) where normalization(of: c) != norm {
+            print("warning: \(p) was trained with different input normalisation than \(paths[0]); using the first teacher's")
+        }
+        let bundle = try data.load(seed: training.seed, normalization: norm)
+        let settings = try training.settings(trainCount: bundle.train.count)
+
+        // Teachers and their ensemble on the test split.
+        var teacherRows: [[String]] = []
+        var testLogits: [[Float]] = []
+        var reportTeachers: [[String: Any]] = []
+        for (p, c) in zip(paths, checkpoints) {
+            let logits = Evaluation.logits(c.model, on: bundle.test)
+            let acc = Evaluation.accuracy(logits: logits, labels: bundle.test.labels, classes: bundle.test.classCount)
+            testLogits.append(logits)
+            teacherRows.append([p, c.spec.description, humanCount(c.model.parameterCount), pct(acc)])
+            reportTeachers.append(["path": p, "spec": c.spec.description, "parameters": c.model.parameterCount, "test_accuracy": acc])
+        }
+        let ensembleAccuracy = EnsembleTargets.accuracy(logits: testLogits, labels: bundle.test.labels, classes: bundle.test.classCount)
+        let ensembleParams = checkpoints.reduce(0) { $0 + $1.model.parameterCount }
+
+        // Soft targets for every training image, computed once.
+        let distiller = Distiller(kd: kd, rule: rule, settings: settings)
+        print("computing \(rule) targets at T=\(temperature) from \(paths.count) teacher(s) on \(bundle.train.count) images…")
+        let targets: [Float]
+        do { targets = try distiller.ensembleTargets(teachers: checkpoints.map(\.model), on: bundle.train) } catch { throw CLIError(error.description) }
+
+        var labelMask: [Float]?
+        var labelled: [Int] = Array(0..<bundle.train.count)
+        if labelFraction < 1 {
+            labelled = bundle.train.stratifiedSample(fraction: labelFraction, seed: training.seed)
+            var mask = [Float](repeating: 0, count: bundle.train.count)
+            for i in labelled { mask[i] = 1 }
+            labelMask = mask
+            print("semi-supervised: labels visible for \(labelled.count) of \(bundle.train.count) images")
+        }
+
+        let net: Sequential
+        do { net = try studentSpec.build(dataShape: bundle.train.sampleShape, seed: training.seed) } catch { throw ValidationError(error.description) }
+        print("distilling into \(studentSpec) — \(humanCount(net.parameterCount)) parameters (ensemble \(humanCount(ensembleParams)), \(fmt(Double(ensembleParams) / Double(net.parameterCount), 1))× smaller)")
+        let started = Date()
+        let reports = distiller.train(student: net, train: bundle.train, targets: targets, labelMask: labelMask,
+                                      validation: bundle.validation, observer: ProgressPrinter(label: "distil", epochs: settings.epochs))
+        let distillSeconds = Date().timeIntervalSince(started)
+        let studentTest = Evaluation.run(net, on: bundle.test)
+        var meta = trainingMetadata(settings: settings, bundle: bundle, test: studentTest, reports: reports)
+        meta["distilled_from"] = paths.joined(separator: ",")
+        meta["distillation"] = "T=\(temperature) alpha=\(alpha) ensemble=\(rule) label_fraction=\(labelFraction)"
+        do { try ModelCheckpoint(model: net, spec: studentSpec, metadata: meta).write(to: out) } catch { throw CLIError(error.description) }
+
+        var baselineAccuracy: Float?
+        if baseline {
+            let base = try studentSpec.build(dataShape: bundle.train.sampleShape, seed: training.seed)
+            let baseData = labelFraction < 1 ? bundle.train.subset(labelled) : bundle.train
+            var baseSettings = settings
+            let studentSteps = settings.epochs * ((bundle.train.count + settings.batchSize - 1) / settings.batchSize)
+            let baseStepsPerEpoch = (baseData.count + settings.batchSize - 1) / settings.batchSize
+            baseSettings.epochs = baselineEpochs ?? max(1, Int((Double(studentSteps) / Double(baseStepsPerEpoch)).rounded()))
+            baseSettings.schedule = try TrainingSettings.parseSchedule(training.schedule, stepsPerEpoch: baseStepsPerEpoch)
+            print("baseline: same student from scratch on \(baseData.count) labelled images, \(baseSettings.epochs) epochs")
+            Trainer(model: base, settings: baseSettings, observer: ProgressPrinter(label: "baseline", epochs: baseSettings.epochs))
+                .fit(train: baseData, validation: bundle.validation)
+            baselineAccuracy = Evaluation.run(base, on: bundle.test).accuracy
+        }
+
+        let studentLatency = LatencyMeasurement.measure(net)
+        var rows = teacherRows
+        rows.append(["ensemble (\(paths.count), mean-probs)", "", humanCount(ensembleParams), pct(ensembleAccuracy)])
+        rows.append(["student (distilled)", studentSpec.description, humanCount(net.parameterCount), pct(studentTest.accuracy)])
+        if let b = baselineAccuracy { rows.append(["student (from scratch)", studentSpec.description, humanCount(net.parameterCount), pct(b)]) }
+        print("")
+        print(table(["model", "spec", "params", "test acc"], rows))
+        print("compression \(fmt(Double(ensembleParams) / Double(net.parameterCount), 1))×  student latency \(fmt(studentLatency.singleSampleMilliseconds, 3)) ms/sample (batch 1), \(Int(studentLatency.rowsPerSecond)) rows/s (batch 1000)")
+        if let b = baselineAccuracy {
+            print("distillation gain over scratch: \(String(format: "%+.2f", Double(studentTest.accuracy - b) * 100)) points")
+        }
+        print("saved \(out)")
+
+        if let report {
+            var r: [String: Any] = [
+                "teachers": reportTeachers, "ensemble": ["parameters": ensembleParams, "test_accuracy": ensembleAccuracy],
+                "student": ["spec": studentSpec.description, "parameters": net.parameterCount, "test_accuracy": studentTest.accuracy,
+                            "latency_ms": studentLatency.singleSampleMilliseconds, "rows_per_second": studentLatency.rowsPerSecond,
+                            "train_seconds": distillSeconds],
+                "settings": ["temperature": temperature, "alpha": alpha, "ensemble": rule.description, "epochs": settings.epochs,
+                             "seed": settings.seed, "label_fraction": labelFraction],
+                "compression": Double(ensembleParams) / Double(net.parameterCount),
+            ]
+            if let b = baselineAccuracy { r["baseline"] = ["test_accuracy": b]; r["gain_points"] = (studentTest.accuracy - b) * 100 }
+            let json = try JSONSerialization.data(withJSONObject: r, options: [.prettyPrinted, .sortedKeys])
+            try json.write(to: URL(fileURLWithPath: report))
+        }
+    }
+}

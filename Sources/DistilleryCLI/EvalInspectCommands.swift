@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import NN
+import Training
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate a checkpoint on the test split.")
+
+    @Argument(help: "Checkpoint file (safetensors).") var model: String
+    @OptionGroup var data: DataOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let ckpt = try readCheckpoint(model)
+        let bundle = try data.load(seed: 1, normalization: normalization(of: ckpt))
+        guard bundle.test.sampleShape.reduce(1, *) == ckpt.model.inputFeatures else {
+            throw CLIError("\(model) expects inputs of shape \(ckpt.model.inputShape) but the data has \(bundle.test.sampleShape)")
+        }
+        let r = Evaluation.run(ckpt.model, on: bundle.test)
+        if json {
+            print("{\"model\": \"\(model)\", \"spec\": \"\(ckpt.spec)\", \"accuracy\": \(r.accuracy), \"loss\": \(r.loss), \"count\": \(r.count)}")
+        } else {
+            print("\(model)  \(ckpt.spec)\ntest loss \(fmt(r.loss, 4))  test accuracy \(pct(r.accuracy))  (\(r.count) images)")
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's layers, parameters, bytes and FLOPs per sample.",
+        discussion: "MODEL is a checkpoint file or a model spec (e.g. mlp:784-64-10).")
+
+    @Argument(help: "Checkpoint file or model spec.") var model: String
+
+    func run() throws {
+        let net: Sequential
+        let spec: ModelSpec
+        var meta: [String: String] = [:]
+        if FileManager.default.fileExists(atPath: model) {
+            let c = try readCheckpoint(model)
+            net = c.model; spec = c.spec; meta = c.metadata
+        } else if model.contains(":") {
+            spec = try parseSpec(model)
+            do { net = try spec.build(seed: 0) } catch { throw ValidationError(error.description) }
+        } else {
+            throw CLIError("'\(model)' is neither an existing checkpoint file nor a model spec (mlp:… or cnn:…)")
+        }
+        print("model \(spec)")
+        let rows: [[String]] = net.layers.enumerated().map { i, l in
+            [String(i), l.kind, l.details, l.outputShape.map(String.init).joined(separator: "×"),
+             humanCount(l.parameterCount), humanCount(l.flopsPerSample)]
+        }
+        print(table(["#", "layer", "config", "output", "params", "FLOPs"], rows))
+        let stateBytes = net.state.count * 4
+        print("parameters \(net.parameterCount) (\(humanBytes(net.parameterCount * 4)) float32\(stateBytes > 0 ? " + \(humanBytes(stateBytes)) state" : ""))  forward FLOPs/sample \(humanCount(net.flopsPerSample))")
+        for key in ["test.accuracy", "epochs", "seed", "optimizer", "schedule", "distilled_from"] {
+            if let v = meta[key] { print("\(key): \(v)") }
+        }
+    }
+}

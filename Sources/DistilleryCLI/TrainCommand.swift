@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import NN
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model from scratch on Fashion-MNIST and save a checkpoint.",
+        discussion: """
+            Model spec grammar:
+              mlp:IN-HIDDEN…-OUT[,dropout=P][,in-dropout=P][,bn]      e.g. mlp:784-1200-1200-10,dropout=0.2
+              cnn:CxHxW-BLOCK…-fcOUT[,dropout=P][,bn]                  e.g. cnn:1x28x28-c32-p2-c64-p2-fc128-fc10,bn
+            blocks: cN[kK][sS][pP] convolution (kernel 3, stride 1, same padding), pK[sS] max pool, fcN dense.
+            """)
+
+    @Option(help: "Model spec.") var model: String
+    @Option(help: "Checkpoint to write (safetensors).") var out: String
+    @OptionGroup var training: TrainingOptions
+    @OptionGroup var data: DataOptions
+
+    func run() throws {
+        let spec = try parseSpec(model)
+        let bundle = try data.load(seed: training.seed)
+        let settings = try training.settings(trainCount: bundle.train.count)
+        let net: Sequential
+        do { net = try spec.build(dataShape: bundle.train.sampleShape, seed: training.seed) } catch { throw ValidationError(error.description) }
+        print("training \(spec) — \(humanCount(net.parameterCount)) parameters, \(bundle.train.count) train / \(bundle.validation?.count ?? 0) validation / \(bundle.test.count) test images")
+        let progress = ProgressPrinter(label: "train", epochs: settings.epochs)
+        let trainer = Trainer(model: net, settings: settings, observer: progress)
+        let reports = trainer.fit(train: bundle.train, validation: bundle.validation)
+        let test = Evaluation.run(net, on: bundle.test)
+        print("test loss \(fmt(test.loss, 4))  test accuracy \(pct(test.accuracy))  (\(test.count) images)")
+        let meta = trainingMetadata(settings: settings, bundle: bundle, test: test, reports: reports)
+        do { try ModelCheckpoint(model: net, spec: spec, metadata: meta).write(to: out) } catch { throw CLIError(error.description) }
+        print("saved \(out)")
+    }
+}
+
+/// Training state stored in a checkpoint's metadata.
+func trainingMetadata(settings: TrainingSettings, bundle: DataBundle, test: Evaluation, reports: [EpochReport]) -> [String: String] {
+    var m: [String: String] = [
+        "epochs": String(settings.epochs), "seed": String(settings.seed), "batch": String(settings.batchSize),
+        "lr": String(settings.learningRate), "schedule": settings.schedule.description,
+        "optimizer": settings.optimizer.description, "weight_decay": String(settings.weightDecay),
+        "normalization.mean": String(bundle.normalization.mean), "normalization.std": String(bundle.normalization.std),
+        "test.accuracy": String(test.accuracy), "test.loss": String(test.loss), "test.count": String(test.count),
+        "train.count": String(bundle.train.count),
+    ]
+    if let last = reports.last {
+        m["train.samples_per_second"] = String(Int(last.samplesPerSecond))
+        if let v = last.validation { m["validation.accuracy"] = String(v.accuracy) }
+    }
+    return m
+}

@@ -1,0 +1,97 @@
+import Datasets
+import Distillation
+import Foundation
+import NN
+import Tensor
+
+/// Offline multi-teacher distillation in one process — the reference the cluster must match.
+///
+/// 1. Each frozen teacher computes logits for every training sample (inference mode).
+/// 2. The ensemble rule turns the K logit sets into soft targets at temperature T, once:
+///    without augmentation the targets never change, so they are cached for all epochs.
+/// 3. The student trains on `KDLoss` toward those targets (labels optionally masked).
+public struct Distiller {
+    public var kd: KDLoss
+    public var rule: EnsembleRule
+    public var settings: TrainingSettings
+
+    public init(kd: KDLoss, rule: EnsembleRule, settings: TrainingSettings) {
+        self.kd = kd; self.rule = rule; self.settings = settings
+    }
+
+    /// Soft targets `[N × C]` of the teachers on `data` at the loss's temperature.
+    public func ensembleTargets(teachers: [Sequential], on data: LabeledImages) throws(EnsembleRuleError) -> [Float] {
+        try rule.validate(teacherCount: teachers.count)
+        let logits = teachers.map { Evaluation.logits($0, on: data) }
+        return EnsembleTargets.compute(rule: rule, logits: logits, labels: data.labels, classes: data.classCount, temperature: kd.temperature)
+    }
+
+    /// Trains `student` toward `targets`. `labelMask[N]` (1 = visible) for semi-supervised runs.
+    @discardableResult
+    public func train(student: Sequential, train: LabeledImages, targets: [Float], labelMask: [Float]? = nil,
+                      validation: LabeledImages? = nil, observer: (any TrainingObserver)? = nil) -> [EpochReport] {
+        let trainer = Trainer(model: student, settings: settings, observer: observer)
+        return trainer.fit(train: train, validation: validation, objective: .distillation(loss: kd, targets: targets, labelMask: labelMask))
+    }
+}
+
+/// Applying an ensemble rule to whole logit sets.
+public enum EnsembleTargets {
+    /// `logits[k]` is teacher k's `[N × C]`; returns the `[N × C]` targets at temperature T.
+    public static func compute(rule: EnsembleRule, logits: [[Float]], labels: [Int32], classes: Int, temperature: Float) -> [Float] {
+        let n = labels.count
+        var out = [Float](repeating: 0, count: n * classes)
+        withPointers(logits) { teachers in
+            labels.withUnsafeBufferPointer { lb in
+                out.withUnsafeMutableBufferPointer { o in
+                    rule.target(teachers: teachers, labels: lb.baseAddress!, batch: n, classes: classes,
+                                temperature: temperature, into: o.baseAddress!)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Accuracy of the ensemble's prediction (mean of probabilities at T = 1, which needs no labels).
+    public static func accuracy(logits: [[Float]], labels: [Int32], classes: Int) -> Float {
+        let probs = compute(rule: .meanProbabilities, logits: logits, labels: labels, classes: classes, temperature: 1)
+        return Evaluation.accuracy(logits: probs, labels: labels, classes: classes)
+    }
+
+    private static func withPointers<R>(_ arrays: [[Float]], _ body: ([UnsafePointer<Float>]) -> R) -> R {
+        var pointers: [UnsafePointer<Float>] = []
+        func recurse(_ i: Int) -> R {
+            if i == arrays.count { return body(pointers) }
+            return arrays[i].withUnsafeBufferPointer { p in
+                pointers.append(p.baseAddress!)
+                defer { pointers.removeLast() }
+                return recurse(i + 1)
+            }
+        }
+        return recurse(0)
+    }
+}
+
+/// Inference latency of a model: median milliseconds for one sample and rows/s at a large batch.
+public struct LatencyMeasurement: Sendable {
+    public var singleSampleMilliseconds: Double
+    public var rowsPerSecond: Double
+
+    public static func measure(_ model: Sequential, batch: Int = 1000, repeats: Int = 50) -> LatencyMeasurement {
+        let x = [Float](repeating: 0.1, count: batch * model.inputFeatures)
+        var singles: [Double] = []
+        x.withUnsafeBufferPointer { p in
+            for _ in 0..<repeats {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                _ = model.forward(p.baseAddress!, batch: 1, mode: .inference)
+                singles.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+            }
+        }
+        singles.sort()
+        let rounds = 3
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        x.withUnsafeBufferPointer { p in for _ in 0..<rounds { _ = model.forward(p.baseAddress!, batch: batch, mode: .inference) } }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return LatencyMeasurement(singleSampleMilliseconds: singles[singles.count / 2], rowsPerSecond: Double(batch * rounds) / seconds)
+    }
+}

@@ -1,0 +1,120 @@
+import Datasets
+import Distillation
+import Foundation
+import NN
+import Tensor
+
+/// What a training step minimises.
+public enum Objective: Sendable {
+    /// Cross-entropy on the hard labels (with the settings' label smoothing).
+    case crossEntropy
+    /// Knowledge distillation toward fixed soft targets: `targets[N × C]` are the ensemble's
+    /// probabilities at `loss.temperature`, aligned with the training samples;
+    /// `labelMask[N]` (1 = label visible) hides labels for semi-supervised transfer.
+    case distillation(loss: KDLoss, targets: [Float], labelMask: [Float]?)
+}
+
+/// One epoch's figures.
+public struct EpochReport: Sendable, Equatable {
+    public var epoch: Int
+    public var trainLoss: Float
+    public var trainAccuracy: Float
+    public var validation: Evaluation?
+    public var seconds: Double
+    public var samplesPerSecond: Double
+    public var learningRate: Float
+}
+
+/// Receives progress while a model trains (the CLI draws a progress bar from it).
+public protocol TrainingObserver: AnyObject {
+    func stepCompleted(epoch: Int, step: Int, of steps: Int, loss: Float)
+    func epochCompleted(_ report: EpochReport)
+}
+
+/// Mini-batch training of a Sequential on labelled images.
+///
+/// Epoch e visits the training set in the order `Permutation.of(count, seed, e)`; step i
+/// takes samples `[i·B, (i+1)·B)` of it (the last partial batch is kept). Each step:
+/// forward (training mode) → loss and ∂L/∂logits → zero gradients → backward → optimizer
+/// step at the schedule's rate. Everything is seeded, so a run is reproducible bit for bit.
+public final class Trainer {
+    public let model: Sequential
+    public let settings: TrainingSettings
+    public let optimizer: any Optimizer
+    public weak var observer: (any TrainingObserver)?
+    public private(set) var globalStep = 0
+
+    public init(model: Sequential, settings: TrainingSettings, observer: (any TrainingObserver)? = nil) {
+        self.model = model; self.settings = settings; self.observer = observer
+        optimizer = settings.makeOptimizer(parameterCount: model.parameterCount)
+    }
+
+    /// Trains for `settings.epochs` epochs; evaluates on `validation` after each epoch.
+    @discardableResult
+    public func fit(train: LabeledImages, validation: LabeledImages? = nil, objective: Objective = .crossEntropy) -> [EpochReport] {
+        (0..<settings.epochs).map { epoch in trainEpoch(epoch, train: train, validation: validation, objective: objective) }
+    }
+
+    public func trainEpoch(_ epoch: Int, train: LabeledImages, validation: LabeledImages?, objective: Objective) -> EpochReport {
+        let B = settings.batchSize, classes = model.outputFeatures
+        let plan = BatchPlan(count: train.count, batchSize: B, dropLast: false, seed: settings.seed, epoch: epoch)
+        let totalSteps = plan.stepsPerEpoch * settings.epochs
+        var pixels = [Float](repeating: 0, count: B * train.features)
+        var labels = [Int32](repeating: 0, count: B)
+        var target = [Float](repeating: 0, count: B * classes)
+        var mask = [Float](repeating: 1, count: B)
+        var dLogits = [Float](repeating: 0, count: B * classes)
+        var lossSum: Double = 0, correct = 0, seen = 0
+        var lr = settings.learningRate
+        let started = DispatchTime.now().uptimeNanoseconds
+        for step in 0..<plan.stepsPerEpoch {
+            let batch = plan.batch(step: step)
+            let n = batch.count
+            lr = settings.schedule.rate(base: settings.learningRate, step: globalStep, totalSteps: totalSteps)
+            let loss: Float = pixels.withUnsafeMutableBufferPointer { px in
+                labels.withUnsafeMutableBufferPointer { lb in
+                    dLogits.withUnsafeMutableBufferPointer { dz in
+                        train.gather(indices: batch, into: px.baseAddress!, labels: lb.baseAddress!)
+                        let out = model.forward(px.baseAddress!, batch: n, mode: .training)
+                        correct += CrossEntropy.correctCount(logits: out, labels: lb.baseAddress!, batch: n, classes: classes)
+                        let value: Float
+                        switch objective {
+                        case .crossEntropy:
+                            value = CrossEntropy.loss(logits: out, labels: lb.baseAddress!, batch: n, classes: classes,
+                                                      smoothing: settings.labelSmoothing, gradient: dz.baseAddress!)
+                        case .distillation(let kd, let targets, let labelMask):
+                            value = target.withUnsafeMutableBufferPointer { tg in
+                                mask.withUnsafeMutableBufferPointer { mk in
+                                    for (row, i) in batch.enumerated() {
+                                        targets.withUnsafeBufferPointer { src in
+                                            (tg.baseAddress! + row * classes).update(from: src.baseAddress! + i * classes, count: classes)
+                                        }
+                                        mk[row] = labelMask?[i] ?? 1
+                                    }
+                                    return kd.evaluate(student: out, target: tg.baseAddress!, labels: lb.baseAddress!, batch: n,
+                                                       classes: classes, gradient: dz.baseAddress!,
+                                                       labelMask: labelMask == nil ? nil : UnsafePointer(mk.baseAddress!)).total
+                                }
+                            }
+                        }
+                        model.zeroGradients()
+                        model.backward(dz.baseAddress!)
+                        return value
+                    }
+                }
+            }
+            model.apply(optimizer, learningRate: lr)
+            globalStep += 1
+            lossSum += Double(loss) * Double(n)
+            seen += n
+            observer?.stepCompleted(epoch: epoch, step: step + 1, of: plan.stepsPerEpoch, loss: loss)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let validationResult = validation.map { Evaluation.run(model, on: $0) }
+        let report = EpochReport(epoch: epoch, trainLoss: Float(lossSum / Double(max(seen, 1))),
+                                 trainAccuracy: Float(correct) / Float(max(seen, 1)), validation: validationResult,
+                                 seconds: seconds, samplesPerSecond: Double(seen) / max(seconds, 1e-9), learningRate: lr)
+        observer?.epochCompleted(report)
+        return report
+    }
+}
