@@ -37,7 +37,7 @@ let package = Package(
         // Knowledge-distillation math: temperature softmax, KL·T², ensemble rules.
         .target(name: "Distillation", dependencies: ["Tensor"], swiftSettings: strict),
         // IDX(.gz) reader, normalisation, splits, deterministic permutations, batches.
-        .target(name: "Datasets", dependencies: ["CZlib"], swiftSettings: strict),
+        .target(name: "Datasets", dependencies: ["CZlib", "Tensor"], swiftSettings: strict),
         // Training, evaluation and distillation loops that compose the pure parts.
         .target(name: "Training", dependencies: ["NN", "Distillation", "Datasets", "Tensor"], swiftSettings: strict),
         // The `distillery` command (composition root).
@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "DistilleryTestKit"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistillationTests", dependencies: ["Distillation", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
         .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit"]),
     ]

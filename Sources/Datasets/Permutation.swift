@@ -1,3 +1,4 @@
+import Tensor
 /// Deterministic permutations of `0..<count`, reproducible on every node of a cluster.
 ///
 /// Epoch `e` of a run with seed `s` visits the samples in the order

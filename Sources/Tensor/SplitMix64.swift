@@ -6,6 +6,17 @@
 ///     output = z ^ (z >> 31)
 public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable {
     public var state: UInt64
+    /// The golden-ratio increment added to the state before each output.
+    public static let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    /// The SplitMix64 finaliser (a strong 64-bit mixing function).
+    @inlinable
+    public static func mix64(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 
     public init(seed: UInt64) { state = seed }
 
@@ -23,11 +34,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable {
 
     @inlinable
     public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        state &+= SplitMix64.gamma
+        return SplitMix64.mix64(state)
     }
 
     /// Uniform in [0, 1) with 24 bits of precision.

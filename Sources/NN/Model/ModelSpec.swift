@@ -61,6 +61,7 @@ public struct ModelSpec: Sendable, Equatable, CustomStringConvertible {
         let body = head[head.index(after: colon)...].split(separator: "-", omittingEmptySubsequences: false).map(String.init)
         var dropout: Float = 0, inputDropout: Float = 0, batchNorm = false
         for option in parts.dropFirst() {
+            guard !option.isEmpty else { throw fail("empty option (stray comma)") }
             let kv = option.split(separator: "=", maxSplits: 1).map(String.init)
             func probability() throws(ModelSpecError) -> Float {
                 guard kv.count == 2, let p = Float(kv[1]), p >= 0, p < 1 else {
@@ -76,7 +77,6 @@ public struct ModelSpec: Sendable, Equatable, CustomStringConvertible {
             case "bn":
                 guard kv.count == 1 else { throw fail("'bn' takes no value") }
                 batchNorm = true
-            case "": throw fail("empty option (stray comma)")
             default: throw fail("unknown option '\(option)' (options: dropout=P, in-dropout=P, bn)")
             }
         }
