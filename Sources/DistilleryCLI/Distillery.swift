@@ -11,6 +11,6 @@ struct Distillery: ParsableCommand {
             Model specs: mlp:784-1200-1200-10,dropout=0.2  or  cnn:1x28x28-c32-p2-c64-p2-fc128-fc10,bn,dropout=0.3
             (see `distillery help train` and docs/ARCHITECTURE.md for the grammar).
             """,
-        subcommands: [Train.self, Eval.self, Inspect.self, Distill.self]
+        subcommands: [Train.self, Eval.self, Inspect.self, Distill.self, Bench.self]
     )
 }

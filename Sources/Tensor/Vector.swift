@@ -54,8 +54,9 @@ public enum Vector {
     public static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         let zero = V(repeating: 0)
         var i = 0
-        while i + width <= n { store(pointwiseMax(load(x, i), zero), y, i); i += width }
-        while i < n { y[i] = max(x[i], 0); i += 1 }
+        // Compare-and-blend: generic `pointwiseMax` is not lowered to a single vector max.
+        while i + width <= n { let v = load(x, i); store(v.replacing(with: zero, where: v .< zero), y, i); i += width }
+        while i < n { y[i] = x[i] < 0 ? 0 : x[i]; i += 1 }
     }
 
     /// `dx[i] = x[i] > 0 ? dy[i] : 0` (ReLU derivative; 0 at x = 0 as in PyTorch)
@@ -91,6 +92,38 @@ public enum Vector {
         var s = acc.sum()
         while i < n { s += a[i] * b[i]; i += 1 }
         return s
+    }
+
+    /// Σ (x[i] − mean)², accumulated in 16 lanes.
+    @inlinable
+    public static func sumSquaredDeviations(_ x: UnsafePointer<Float>, mean: Float, _ n: Int) -> Float {
+        let m = V(repeating: mean)
+        var acc = V(repeating: 0)
+        var i = 0
+        while i + width <= n { let d = load(x, i) - m; acc += d * d; i += width }
+        var s = acc.sum()
+        while i < n { let d = x[i] - mean; s += d * d; i += 1 }
+        return s
+    }
+
+    /// `h[i] = (x[i] − shift)·scale;  y[i] = gain·h[i] + bias` (normalise then affine).
+    @inlinable
+    public static func normalizeAffine(_ x: UnsafePointer<Float>, shift: Float, scale: Float, gain: Float, bias: Float,
+                                       normalized h: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        let vs = V(repeating: shift), vc = V(repeating: scale), vg = V(repeating: gain), vb = V(repeating: bias)
+        var i = 0
+        while i + width <= n { let v = (load(x, i) - vs) * vc; store(v, h, i); store(vg * v + vb, y, i); i += width }
+        while i < n { let v = (x[i] - shift) * scale; h[i] = v; y[i] = gain * v + bias; i += 1 }
+    }
+
+    /// `out[i] = a·x[i] + b·y[i] + c` (fused affine combination).
+    @inlinable
+    public static func affine2(_ a: Float, _ x: UnsafePointer<Float>, _ b: Float, _ y: UnsafePointer<Float>, _ c: Float,
+                               _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        let va = V(repeating: a), vb = V(repeating: b), vc = V(repeating: c)
+        var i = 0
+        while i + width <= n { store(va * load(x, i) + vb * load(y, i) + vc, out, i); i += width }
+        while i < n { out[i] = a * x[i] + b * y[i] + c; i += 1 }
     }
 
     /// `x[i] = value`

@@ -57,15 +57,13 @@ public final class BatchNorm: Layer {
         for c in 0..<C {
             var mean: Float, variance: Float
             if lastWasTraining {
+                // Two passes, per-sample partial sums in Float (SIMD), combined in Double.
                 var sum: Double = 0
                 for b in 0..<batch { sum += Double(Vector.sum(x + (b * C + c) * S, S)) }
-                let mu = sum / Double(M)
+                let mu = Float(sum / Double(M))
                 var sq: Double = 0
-                for b in 0..<batch {
-                    let p = x + (b * C + c) * S
-                    for s in 0..<S { let d = Double(p[s]) - mu; sq += d * d }
-                }
-                mean = Float(mu); variance = Float(sq / Double(M))
+                for b in 0..<batch { sq += Double(Vector.sumSquaredDeviations(x + (b * C + c) * S, mean: mu, S)) }
+                mean = mu; variance = Float(sq / Double(M))
                 let unbiased = M > 1 ? Float(sq / Double(M - 1)) : variance
                 runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mean
                 runningVar[c] = (1 - momentum) * runningVar[c] + momentum * unbiased
@@ -74,10 +72,9 @@ public final class BatchNorm: Layer {
             }
             let inv = 1 / (variance + epsilon).squareRoot()
             invStd[c] = inv
-            let g = gamma[c], bt = beta[c]
             for b in 0..<batch {
                 let o = (b * C + c) * S
-                for s in 0..<S { let h = (x[o + s] - mean) * inv; xh[o + s] = h; y[o + s] = g * h + bt }
+                Vector.normalizeAffine(x + o, shift: mean, scale: inv, gain: gamma[c], bias: beta[c], normalized: xh + o, y + o, S)
             }
         }
     }
@@ -97,15 +94,16 @@ public final class BatchNorm: Layer {
             guard let dx else { continue }
             let g = gamma[c], inv = invStd[c]
             if lastWasTraining {
+                // dx = k·(M·dy − Σdy − x̂·Σ(dy·x̂)) = (k·M)·dy + (−k·Σ(dy·x̂))·x̂ − k·Σdy
                 let k = g * inv / M
                 for b in 0..<batch {
                     let o = (b * C + c) * S
-                    for s in 0..<S { dx[o + s] = k * (M * dy[o + s] - sumDy - xh[o + s] * sumDyXhat) }
+                    Vector.affine2(k * M, dy + o, -k * sumDyXhat, xh + o, -k * sumDy, dx + o, S)
                 }
             } else {
                 for b in 0..<batch {
                     let o = (b * C + c) * S
-                    for s in 0..<S { dx[o + s] = dy[o + s] * g * inv }
+                    Vector.affine2(g * inv, dy + o, 0, xh + o, 0, dx + o, S)
                 }
             }
         }
