@@ -1,3 +1,4 @@
+import Tensor
 extension LabeledImages {
     /// The samples at `indices`, in that order (repetitions allowed).
     /// Every index must be in `0..<count`.
@@ -54,5 +55,15 @@ extension LabeledImages {
         }
         chosen.sort()
         return chosen
+    }
+}
+
+extension LabeledImages {
+    /// A bootstrap resample (Efron 1979): `count` indices drawn uniformly **with replacement**
+    /// from a `SplitMix64(seed, "bootstrap")` stream. Teachers trained on different bootstrap
+    /// samples disagree more, which makes their ensemble (bagging) stronger.
+    public func bootstrapIndices(seed: UInt64) -> [Int] {
+        var rng = SplitMix64(seed: seed, stream: 0xB007_5742)
+        return (0..<count).map { _ in rng.nextInt(below: count) }
     }
 }

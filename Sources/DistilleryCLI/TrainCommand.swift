@@ -15,12 +15,15 @@ struct Train: ParsableCommand {
 
     @Option(help: "Model spec.") var model: String
     @Option(help: "Checkpoint to write (safetensors).") var out: String
+    @Flag(help: "Train on a bootstrap resample of the training split (drawn with replacement from --seed), for bagged ensembles.")
+    var bootstrap = false
     @OptionGroup var training: TrainingOptions
     @OptionGroup var data: DataOptions
 
     func run() throws {
         let spec = try parseSpec(model)
-        let bundle = try data.load(seed: training.seed)
+        var bundle = try data.load(seed: training.seed)
+        if bootstrap { bundle.train = bundle.train.subset(bundle.train.bootstrapIndices(seed: training.seed)) }
         let settings = try training.settings(trainCount: bundle.train.count)
         let net: Sequential
         do { net = try spec.build(dataShape: bundle.train.sampleShape, seed: training.seed) } catch { throw ValidationError(error.description) }
@@ -30,7 +33,8 @@ struct Train: ParsableCommand {
         let reports = trainer.fit(train: bundle.train, validation: bundle.validation)
         let test = Evaluation.run(net, on: bundle.test)
         print("test loss \(fmt(test.loss, 4))  test accuracy \(pct(test.accuracy))  (\(test.count) images)")
-        let meta = trainingMetadata(settings: settings, bundle: bundle, test: test, reports: reports)
+        var meta = trainingMetadata(settings: settings, bundle: bundle, test: test, reports: reports)
+        if bootstrap { meta["bootstrap"] = "true" }
         do { try ModelCheckpoint(model: net, spec: spec, metadata: meta).write(to: out) } catch { throw CLIError(error.description) }
         print("saved \(out)")
     }

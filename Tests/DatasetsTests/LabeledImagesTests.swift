@@ -162,3 +162,16 @@ struct NormalizationTests {
         #expect(norm.apply(to: data).pixels == [0, 0, 0])
     }
 }
+
+@Suite struct BootstrapTests {
+    @Test func bootstrapDrawsWithReplacementReproducibly() {
+        let data = LabeledImages(pixels: [Float](repeating: 0, count: 1000), labels: [Int32](repeating: 0, count: 1000), sampleShape: [1], classCount: 10)
+        let a = data.bootstrapIndices(seed: 4), b = data.bootstrapIndices(seed: 4), c = data.bootstrapIndices(seed: 5)
+        #expect(a == b)
+        #expect(a != c)
+        #expect(a.count == 1000 && a.allSatisfy { (0..<1000).contains($0) })
+        // With replacement: about 1 − 1/e ≈ 63% distinct.
+        let distinct = Set(a).count
+        #expect(distinct > 580 && distinct < 680, "\(distinct) distinct")
+    }
+}
