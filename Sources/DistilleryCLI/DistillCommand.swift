@@ -26,6 +26,8 @@ struct Distill: ParsableCommand {
     @Option(help: "Epochs for the baseline (default: same number of optimizer steps as the student).") var baselineEpochs: Int?
     @Option(help: "Fraction of training labels the student may see (0 < F ≤ 1).") var labelFraction: Double = 1
     @Option(help: "Write the report as JSON to this file.") var report: String?
+    @Option(help: "Directory caching each teacher's training-set logits (reused while the checkpoint and data selection are unchanged).")
+    var logitsCache: String?
     @OptionGroup var training: TrainingOptions
     @OptionGroup var data: DataOptions
 
@@ -64,8 +66,11 @@ struct Distill: ParsableCommand {
         // Soft targets for every training image, computed once.
         let distiller = Distiller(kd: kd, rule: rule, settings: settings)
         print("computing \(rule) targets at T=\(temperature) from \(paths.count) teacher(s) on \(bundle.train.count) images…")
-        let targets: [Float]
-        do { targets = try distiller.ensembleTargets(teachers: checkpoints.map(\.model), on: bundle.train) } catch { throw CLIError(error.description) }
+        let trainLogits = try zip(paths, checkpoints).map { p, c in
+            try cachedLogits(teacher: p, model: c.model, data: bundle.train, cacheDirectory: logitsCache)
+        }
+        let targets = EnsembleTargets.compute(rule: rule, logits: trainLogits, labels: bundle.train.labels,
+                                              classes: bundle.train.classCount, temperature: temperature)
 
         var labelMask: [Float]?
         var labelled: [Int] = Array(0..<bundle.train.count)
@@ -133,4 +138,30 @@ struct Distill: ParsableCommand {
             try json.write(to: URL(fileURLWithPath: report))
         }
     }
+}
+
+/// A teacher's logits on `data`, from `cacheDirectory` when an entry with the same key exists.
+/// Key: FNV-1a of the checkpoint path, size and modification time, and the data's count and
+/// label checksum; the entry is a safetensors file written atomically.
+func cachedLogits(teacher path: String, model: Sequential, data: LabeledImages, cacheDirectory: String?) throws -> [Float] {
+    guard let dir = cacheDirectory else { return Evaluation.logits(model, on: data) }
+    let attrs = (try? FileManager.default.attributesOfItem(atPath: path)) ?? [:]
+    let size = (attrs[.size] as? NSNumber)?.intValue ?? 0
+    let mtime = (attrs[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    func mix(_ s: String) { for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 } }
+    mix(URL(fileURLWithPath: path).standardizedFileURL.path); mix("\(size) \(mtime) \(data.count)")
+    for (i, y) in data.labels.enumerated() where i % 97 == 0 { mix("\(i):\(y)") }
+    data.pixels.withUnsafeBufferPointer { p in for i in stride(from: 0, to: p.count, by: 7919) { mix("\(p[i].bitPattern)") } }
+    let file = "\(dir)/logits-\(String(h, radix: 16)).safetensors"
+    if let cached = try? SafeTensors.read(from: file), let t = cached[name: "logits"], let v = try? t.floats(),
+       v.count == data.count * model.outputFeatures {
+        return v
+    }
+    let logits = Evaluation.logits(model, on: data)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let entry = SafeTensors(tensors: [SafeTensors.Tensor(name: "logits", shape: [data.count, model.outputFeatures], floats: logits)],
+                            metadata: ["teacher": path])
+    do { try entry.write(to: file) } catch { print("warning: could not cache logits: \(error)") }
+    return logits
 }

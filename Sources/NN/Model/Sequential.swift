@@ -86,7 +86,9 @@ public final class Sequential {
 
     /// Back-propagates `dOutput[batch × outputFeatures]` of the last `forward`, **accumulating**
     /// into `gradients` (call `zeroGradients()` first), and writes the input gradient to
-    /// `inputGradient` when given.
+    /// `inputGradient` when given. Without it, back-propagation stops at the first layer
+    /// with parameters: nothing below it needs a gradient (e.g. the MLP's first Linear does
+    /// not compute `dx` for the Flatten in front of it).
     public func backward(_ dOutput: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>? = nil) {
         let batch = lastBatch
         let widest = layers.map { max($0.inputFeatures, $0.outputFeatures) }.max()!
@@ -94,12 +96,16 @@ public final class Sequential {
         let g1 = gradientBuffers[1].reserve(batch * widest)
         g0.update(from: dOutput, count: batch * outputFeatures)
         var dy = g0, dx = g1
-        for i in stride(from: layers.count - 1, through: 0, by: -1) {
-            let target: UnsafeMutablePointer<Float>? = i > 0 ? dx : inputGradient
+        let stopAt = inputGradient == nil ? firstTrainableLayer : 0
+        for i in stride(from: layers.count - 1, through: stopAt, by: -1) {
+            let target: UnsafeMutablePointer<Float>? = i > stopAt ? dx : inputGradient
             layers[i].backward(activations[i].pointer, activations[i + 1].pointer, dy, target, batch: batch)
             swap(&dy, &dx)
         }
     }
+
+    /// Index of the first layer with parameters (0 if none has any).
+    private lazy var firstTrainableLayer: Int = layers.firstIndex { $0.parameterCount > 0 } ?? 0
 
     public func zeroGradients() { gradients.pointer.update(repeating: 0, count: gradients.count) }
 

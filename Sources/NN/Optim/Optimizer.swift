@@ -55,7 +55,21 @@ public final class SGD: Optimizer {
         let mu = momentum, wd = weightDecay, nest = nesterov
         let p = SendablePointer(parameters), g = SendablePointer(gradients), b = SendablePointer(buffer.pointer)
         Parallel.chunks(count, minimumPerWorker: 1 << 16) { r in
-            for i in r {
+            typealias V = SIMD16<Float>
+            let vmu = V(repeating: mu), vwd = V(repeating: wd), vlr = V(repeating: lr)
+            var i = r.lowerBound
+            while i + 16 <= r.upperBound {
+                let pi = UnsafeRawPointer(p.base + i).loadUnaligned(as: V.self)
+                var d = UnsafeRawPointer(g.base + i).loadUnaligned(as: V.self) + vwd * pi
+                if mu > 0 {
+                    let buf = first ? d : vmu * UnsafeRawPointer(b.base + i).loadUnaligned(as: V.self) + d
+                    UnsafeMutableRawPointer(b.base + i).storeBytes(of: buf, as: V.self)
+                    d = nest ? d + vmu * buf : buf
+                }
+                UnsafeMutableRawPointer(p.base + i).storeBytes(of: pi - vlr * d, as: V.self)
+                i += 16
+            }
+            while i < r.upperBound {
                 var d = g.base[i] + wd * p.base[i]
                 if mu > 0 {
                     let buf = first ? d : mu * b.base[i] + d
@@ -63,6 +77,7 @@ public final class SGD: Optimizer {
                     d = nest ? d + mu * buf : buf
                 }
                 p.base[i] -= lr * d
+                i += 1
             }
         }
     }
@@ -95,12 +110,27 @@ public final class AdamW: Optimizer {
         let p = SendablePointer(parameters), g = SendablePointer(gradients)
         let mp = SendablePointer(m.pointer), vp = SendablePointer(v.pointer)
         Parallel.chunks(count, minimumPerWorker: 1 << 16) { r in
-            for i in r {
+            typealias V = SIMD16<Float>
+            let vb1 = V(repeating: b1), vb1c = V(repeating: 1 - b1), vb2 = V(repeating: b2), vb2c = V(repeating: 1 - b2)
+            let veps = V(repeating: eps), vdecay = V(repeating: decay), vstep = V(repeating: stepSize), vbc2 = V(repeating: bc2Sqrt)
+            var i = r.lowerBound
+            while i + 16 <= r.upperBound {
+                let gi = UnsafeRawPointer(g.base + i).loadUnaligned(as: V.self)
+                let mi = vb1 * UnsafeRawPointer(mp.base + i).loadUnaligned(as: V.self) + vb1c * gi
+                let vi = vb2 * UnsafeRawPointer(vp.base + i).loadUnaligned(as: V.self) + vb2c * gi * gi
+                UnsafeMutableRawPointer(mp.base + i).storeBytes(of: mi, as: V.self)
+                UnsafeMutableRawPointer(vp.base + i).storeBytes(of: vi, as: V.self)
+                let pi = UnsafeRawPointer(p.base + i).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(p.base + i).storeBytes(of: pi * vdecay - vstep * mi / (vi.squareRoot() / vbc2 + veps), as: V.self)
+                i += 16
+            }
+            while i < r.upperBound {
                 let gi = g.base[i]
                 let mi = b1 * mp.base[i] + (1 - b1) * gi
                 let vi = b2 * vp.base[i] + (1 - b2) * gi * gi
                 mp.base[i] = mi; vp.base[i] = vi
                 p.base[i] = p.base[i] * decay - stepSize * mi / (vi.squareRoot() / bc2Sqrt + eps)
+                i += 1
             }
         }
     }
