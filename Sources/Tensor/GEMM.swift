@@ -1,4 +1,8 @@
 import CBLAS
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Whether a GEMM operand is used as stored or transposed.
 public enum Transpose: Sendable {
@@ -27,12 +31,47 @@ public func gemm(
         for i in 0..<(m * (ldc ?? n)) { c[i] = beta == 0 ? 0 : c[i] * beta }
         return
     }
-    BLASThreads.adapt(work: m * n * k)
     let lda = lda ?? (transA == .no ? k : m)
     let ldb = ldb ?? (transB == .no ? n : k)
     let ldc = ldc ?? n
+    let work = m * n * k
+    if BLASThreads.strategy == .splitAcrossCores && work >= BLASThreads.singleThreadBelow && Parallel.workers > 1 {
+        splitGEMM(transA, transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+        return
+    }
+    BLASThreads.adapt(work: work)
     cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Splits C along its larger dimension into one block per core and runs single-threaded
+/// OpenBLAS GEMMs on the blocks concurrently (row-major offsets: rows of op(A) are rows of
+/// A, or columns when A is transposed; likewise columns of op(B)).
+@usableFromInline
+func splitGEMM(
+    _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+    _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, beta: Float,
+    _ c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    BLASThreads.adapt(work: 0)  // OpenBLAS itself stays on one thread
+    let parts = Parallel.workers
+    let byRows = m >= n
+    let total = byRows ? m : n
+    let step = (total + parts - 1) / parts
+    let ap = SendablePointer(a), bp = SendablePointer(b), cp = SendablePointer(c)
+    DispatchQueue.concurrentPerform(iterations: parts) { p in
+        let lo = p * step, hi = min(total, lo + step)
+        guard lo < hi else { return }
+        if byRows {
+            let aOff = transA == .no ? lo * lda : lo
+            cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(hi - lo), Int32(n), Int32(k), alpha,
+                        ap.base + aOff, Int32(lda), bp.base, Int32(ldb), beta, cp.base + lo * ldc, Int32(ldc))
+        } else {
+            let bOff = transB == .no ? lo : lo * ldb
+            cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(hi - lo), Int32(k), alpha,
+                        ap.base, Int32(lda), bp.base + bOff, Int32(ldb), beta, cp.base + lo, Int32(ldc))
+        }
+    }
 }
 
 /// OpenBLAS worker-thread control (the engine's only source of GEMM parallelism).
@@ -41,6 +80,14 @@ public func gemm(
 /// the 784-64-10 student trains 2.3× faster on one thread), so `gemm` runs products of
 /// fewer than `singleThreadBelow` multiply–adds on one thread and larger ones on `maximum`.
 public enum BLASThreads {
+    /// How large products use the cores.
+    public enum Strategy: Sendable { case openBLASThreads, splitAcrossCores }
+    /// `.openBLASThreads`: OpenBLAS's own pool (its idle workers spin). `.splitAcrossCores`:
+    /// OpenBLAS on one thread, C split into one block per core run concurrently.
+    /// Chosen by DISTILLERY_GEMM=openblas|split (default: split).
+    nonisolated(unsafe) public static var strategy: Strategy =
+        getenv("DISTILLERY_GEMM").map { String(cString: $0) } == "openblas" ? .openBLASThreads : .splitAcrossCores
+
     /// Multiply–adds (m·n·k) below which a GEMM runs single-threaded.
     nonisolated(unsafe) public static var singleThreadBelow = 1 << 23
     /// Threads for large products (default: OpenBLAS's own choice, i.e. the core count or
