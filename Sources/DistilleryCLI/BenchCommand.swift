@@ -62,15 +62,16 @@ struct Bench: ParsableCommand {
         let y = (0..<B).map { Int32($0 % 10) }
         var dz = [Float](repeating: 0, count: B * 10)
         let opt = AdamW(parameterCount: m.parameterCount, weightDecay: 0)
-        return timed {
-            let out = m.forward(x, batch: B, mode: .training)
+        // The input must outlive forward and backward: keep one pointer for both.
+        return x.withUnsafeBufferPointer { xp in timed {
+            let out = m.forward(xp.baseAddress!, batch: B, mode: .training)
             dz.withUnsafeMutableBufferPointer { d in
                 _ = CrossEntropy.loss(logits: out, labels: y, batch: B, classes: 10, gradient: d.baseAddress!)
                 m.zeroGradients()
                 m.backward(d.baseAddress!)
             }
             m.apply(opt, learningRate: 1e-3)
-        } * Double(B)
+        } } * Double(B)
     }
 
     /// Student 784-64-10 trained with the KD loss toward precomputed teacher probabilities.
@@ -84,15 +85,16 @@ struct Bench: ParsableCommand {
         var dz = [Float](repeating: 0, count: B * 10)
         let kd = KDLoss(temperature: 4, alpha: 0.9)
         let opt = AdamW(parameterCount: m.parameterCount, weightDecay: 0)
-        return timed {
-            let out = m.forward(x, batch: B, mode: .training)
+        // The input must outlive forward and backward: keep one pointer for both.
+        return x.withUnsafeBufferPointer { xp in timed {
+            let out = m.forward(xp.baseAddress!, batch: B, mode: .training)
             dz.withUnsafeMutableBufferPointer { d in
                 kd.evaluate(student: out, target: target, labels: y, batch: B, classes: 10, gradient: d.baseAddress!)
                 m.zeroGradients()
                 m.backward(d.baseAddress!)
             }
             m.apply(opt, learningRate: 1e-3)
-        } * Double(B)
+        } } * Double(B)
     }
 
     /// Three MLP teachers, batch 2000, inference, mean of probabilities at T = 4.

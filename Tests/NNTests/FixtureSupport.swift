@@ -25,15 +25,16 @@ extension Sequential {
         return Array(UnsafeBufferPointer(start: gradientPointer(to: t), count: t.count))
     }
 
-    /// Forward then backward of `dy`; returns (y, dx).
+    /// Forward then backward of `dy`; returns (y, dx). One pointer to `x` spans both calls.
     func run(_ x: [Float], batch: Int, dy: [Float], mode: Mode = .training) -> (y: [Float], dx: [Float]) {
         zeroGradients()
+        var dx = [Float](repeating: 0, count: x.count)
         let y = x.withUnsafeBufferPointer { p -> [Float] in
             let out = forward(p.baseAddress!, batch: batch, mode: mode)
-            return Array(UnsafeBufferPointer(start: out, count: batch * outputFeatures))
+            let y = Array(UnsafeBufferPointer(start: out, count: batch * outputFeatures))
+            dy.withUnsafeBufferPointer { d in dx.withUnsafeMutableBufferPointer { backward(d.baseAddress!, inputGradient: $0.baseAddress!) } }
+            return y
         }
-        var dx = [Float](repeating: 0, count: x.count)
-        dy.withUnsafeBufferPointer { d in dx.withUnsafeMutableBufferPointer { backward(d.baseAddress!, inputGradient: $0.baseAddress!) } }
         return (y, dx)
     }
 }

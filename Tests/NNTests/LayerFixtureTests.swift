@@ -111,17 +111,19 @@ import Testing
     private func expectModelMatches(_ m: Sequential, _ f: Fixture, batch: Int, parameters: [String]) throws {
         let x = try f.values("x"), labels = try f.labels()
         m.zeroGradients()
-        let logits = x.withUnsafeBufferPointer { p in
-            Array(UnsafeBufferPointer(start: m.forward(p.baseAddress!, batch: batch, mode: .training), count: batch * 3))
+        var dx = [Float](repeating: 0, count: x.count)
+        // One pointer to x spans forward and backward (the model does not copy its input).
+        let (logits, loss): ([Float], Float) = x.withUnsafeBufferPointer { p in
+            let logits = Array(UnsafeBufferPointer(start: m.forward(p.baseAddress!, batch: batch, mode: .training), count: batch * 3))
+            var dz = [Float](repeating: 0, count: logits.count)
+            let loss = dz.withUnsafeMutableBufferPointer {
+                CrossEntropy.loss(logits: logits, labels: labels, batch: batch, classes: 3, gradient: $0.baseAddress!)
+            }
+            dz.withUnsafeBufferPointer { d in dx.withUnsafeMutableBufferPointer { m.backward(d.baseAddress!, inputGradient: $0.baseAddress!) } }
+            return (logits, loss)
         }
         assertClose(logits, try f.values("logits"), atol: 1e-5, "logits")
-        var dz = [Float](repeating: 0, count: logits.count)
-        let loss = dz.withUnsafeMutableBufferPointer {
-            CrossEntropy.loss(logits: logits, labels: labels, batch: batch, classes: 3, gradient: $0.baseAddress!)
-        }
         assertClose(loss, try f.scalar("loss"), "loss")
-        var dx = [Float](repeating: 0, count: x.count)
-        dz.withUnsafeBufferPointer { d in dx.withUnsafeMutableBufferPointer { m.backward(d.baseAddress!, inputGradient: $0.baseAddress!) } }
         assertClose(dx, try f.values("dx"), atol: 1e-6, "dx")
         for n in parameters { assertClose(m.gradient(n), try f.values("grad." + n), atol: 1e-6, "grad.\(n)") }
     }

@@ -12,9 +12,11 @@ import Testing
         let dy = (0..<(3 * m.outputFeatures)).map { _ in rng.uniform(-1, 1) }
         func grads(wantInput: Bool) -> [Float] {
             m.zeroGradients()
-            _ = m.forward(x, batch: 3, mode: .training)
             var dx = [Float](repeating: 0, count: x.count)
-            dx.withUnsafeMutableBufferPointer { m.backward(dy, inputGradient: wantInput ? $0.baseAddress! : nil) }
+            x.withUnsafeBufferPointer { xp in
+                _ = m.forward(xp.baseAddress!, batch: 3, mode: .training)
+                dx.withUnsafeMutableBufferPointer { m.backward(dy, inputGradient: wantInput ? $0.baseAddress! : nil) }
+            }
             return Array(UnsafeBufferPointer(start: m.gradients.pointer, count: m.parameterCount))
         }
         #expect(grads(wantInput: true) == grads(wantInput: false))

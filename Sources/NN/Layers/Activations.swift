@@ -35,6 +35,7 @@ public final class Flatten: ParameterlessLayer {
     public var details: String { "" }
     public var outputShape: [Int] { [inputFeatures] }
     public var flopsPerSample: Int { 0 }
+    public func isIdentity(in mode: Mode) -> Bool { true }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, mode: Mode) {
         y.update(from: x, count: batch * inputFeatures)
@@ -64,6 +65,8 @@ public final class Dropout: ParameterlessLayer {
     public var details: String { "p=\(probability)" }
     public var outputShape: [Int] { inputShape }
     public var flopsPerSample: Int { inputFeatures }
+
+    public func isIdentity(in mode: Mode) -> Bool { mode == .inference || probability == 0 }
 
     /// Restarts the mask stream (used when a checkpointed run resumes or a model is rebuilt).
     public func reseed(_ seed: UInt64) { rng = SplitMix64(seed: seed) }

@@ -46,6 +46,9 @@ public protocol Layer: AnyObject {
     var flopsPerSample: Int { get }
 
     func bind(_ binding: LayerBinding)
+    /// True when `forward` in `mode` would copy its input unchanged (Flatten always, Dropout
+    /// at inference): the model then passes the input buffer through instead of copying.
+    func isIdentity(in mode: Mode) -> Bool
     /// Fills parameters and state with their initial values (PyTorch's defaults).
     func resetParameters(using rng: inout SplitMix64)
     func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, mode: Mode)
@@ -55,6 +58,7 @@ public protocol Layer: AnyObject {
 
 extension Layer {
     public var stateSlots: [TensorSlot] { [] }
+    public func isIdentity(in mode: Mode) -> Bool { false }
     public var inputFeatures: Int { inputShape.reduce(1, *) }
     public var outputFeatures: Int { outputShape.reduce(1, *) }
     public var parameterCount: Int { parameterSlots.reduce(0) { $0 + $1.count } }

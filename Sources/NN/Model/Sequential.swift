@@ -18,6 +18,9 @@ public final class Sequential {
     public let namedTensors: [NamedTensor]
 
     private var activations: [FloatBuffer]
+    /// Where each layer's input (index i) and the model's output (last) live for the current batch.
+    private var outputs: [UnsafeMutablePointer<Float>]
+    private var lastMode: Mode = .inference
     private var gradientBuffers = [FloatBuffer(), FloatBuffer()]
     private var lastBatch = 0
 
@@ -54,6 +57,7 @@ public final class Sequential {
         gradients = FloatStorage(count: pOffset)
         state = FloatStorage(count: sOffset)
         activations = Array(repeating: FloatBuffer(), count: layers.count + 1)
+        outputs = Array(repeating: activations[0].pointer, count: layers.count + 1)
         var p = 0, s = 0
         for (i, layer) in layers.enumerated() {
             layer.bind(LayerBinding(parameters: parameters.pointer + p, gradients: gradients.pointer + p, state: state.pointer + s))
@@ -71,24 +75,31 @@ public final class Sequential {
     public var flopsPerSample: Int { layers.reduce(0) { $0 + $1.flopsPerSample } }
 
     /// Runs the layers on `batch` samples at `x`. The returned output stays valid until the
-    /// next `forward`; `backward` needs it and the layer inputs, which the model keeps.
+    /// next `forward`. `x` itself is not copied: it must stay valid and unchanged until the
+    /// matching `backward` has run. Identity layers (Flatten, Dropout at inference) pass their
+    /// input buffer through instead of copying it.
     @discardableResult
     public func forward(_ x: UnsafePointer<Float>, batch: Int, mode: Mode) -> UnsafePointer<Float> {
         lastBatch = batch
-        let input = activations[0].reserve(batch * inputFeatures)
-        input.update(from: x, count: batch * inputFeatures)
+        lastMode = mode
+        outputs[0] = UnsafeMutablePointer(mutating: x)
         for (i, layer) in layers.enumerated() {
-            let out = activations[i + 1].reserve(batch * layer.outputFeatures)
-            layer.forward(activations[i].pointer, out, batch: batch, mode: mode)
+            if layer.isIdentity(in: mode) {
+                outputs[i + 1] = outputs[i]
+            } else {
+                let out = activations[i + 1].reserve(batch * layer.outputFeatures)
+                layer.forward(outputs[i], out, batch: batch, mode: mode)
+                outputs[i + 1] = out
+            }
         }
-        return UnsafePointer(activations[layers.count].pointer)
+        return UnsafePointer(outputs[layers.count])
     }
 
     /// Back-propagates `dOutput[batch × outputFeatures]` of the last `forward`, **accumulating**
     /// into `gradients` (call `zeroGradients()` first), and writes the input gradient to
     /// `inputGradient` when given. Without it, back-propagation stops at the first layer
     /// with parameters: nothing below it needs a gradient (e.g. the MLP's first Linear does
-    /// not compute `dx` for the Flatten in front of it).
+    /// not compute `dx` for the Flatten in front of it). Identity layers pass `dy` through.
     public func backward(_ dOutput: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>? = nil) {
         let batch = lastBatch
         let widest = layers.map { max($0.inputFeatures, $0.outputFeatures) }.max()!
@@ -98,8 +109,13 @@ public final class Sequential {
         var dy = g0, dx = g1
         let stopAt = inputGradient == nil ? firstTrainableLayer : 0
         for i in stride(from: layers.count - 1, through: stopAt, by: -1) {
+            let layer = layers[i]
+            if layer.isIdentity(in: lastMode) {
+                if i == 0, let inputGradient { inputGradient.update(from: dy, count: batch * layer.inputFeatures) }
+                continue
+            }
             let target: UnsafeMutablePointer<Float>? = i > stopAt ? dx : inputGradient
-            layers[i].backward(activations[i].pointer, activations[i + 1].pointer, dy, target, batch: batch)
+            layer.backward(outputs[i], outputs[i + 1], dy, target, batch: batch)
             swap(&dy, &dx)
         }
     }
