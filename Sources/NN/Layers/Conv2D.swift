@@ -4,13 +4,15 @@ import Tensor
 ///
 /// Dimensions: B = batch, C = input channels, H×W = input size, O = output channels,
 /// KH×KW = kernel, S = stride, P = padding, OH = (H + 2P − KH)/S + 1, OW likewise,
-/// L = OH·OW output positions, K = C·KH·KW patch length.
+/// L = OH·OW output positions, K = C·KH·KW patch length, N = B·L.
 ///
-///     cols[B·L × K]   row (n, oh, ow), column (c, kh, kw) = x[n, c, oh·S − P + kh, ow·S − P + kw] (0 outside)
-///     Yt[B·L × O]     = cols · Wᵀ                 W[O × K] = weight[O, C, KH, KW]
-///     y[n, o, l]      = Yt[n·L + l, o] + b[o]
+///     cols[K × N]   row (c, kh, kw), column (n, oh, ow) = x[n, c, oh·S − P + kh, ow·S − P + kw] (0 outside)
+///     Y'[O × N]     = W · cols                 W[O × K] = weight[O, C, KH, KW]
+///     y[n, o, l]    = Y'[o, n·L + l] + b[o]
 ///
-/// Backward: `dW += dYtᵀ · cols`, `db += Σ dy`, `dcols = dYt · W`, `dx = col2im(dcols)`.
+/// Backward: `dW += dY' · colsᵀ`, `db += Σ dy`, `dcols = Wᵀ · dY'`, `dx = col2im(dcols)`.
+/// Channel-major columns (Caffe's layout) make every im2col/col2im row a contiguous run of
+/// output positions and every NCHW reshuffle a copy of L contiguous floats.
 /// Initialisation (PyTorch default): W, b ~ U(−1/√K, 1/√K).
 public final class Conv2D: Layer {
     public let inChannels, outChannels, kernel, stride, padding: Int
@@ -63,19 +65,20 @@ public final class Conv2D: Layer {
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, mode: Mode) {
-        let L = positions, K = patch, O = outChannels
-        let colsP = cols.reserve(batch * L * K)
-        let ytP = yt.reserve(batch * L * O)
+        let L = positions, K = patch, O = outChannels, N = batch * L
+        let colsP = cols.reserve(K * N)
+        let yp = yt.reserve(O * N)
         im2col(x, colsP, batch: batch)
-        gemm(.no, .yes, m: batch * L, n: O, k: K, colsP, weight, ytP)
-        // Transpose each sample's [L × O] block to [O × L] and add the bias.
-        let src = SendablePointer(ytP), dst = SendablePointer(y), b = SendablePointer(bias!)
+        gemm(.no, .no, m: O, n: N, k: K, weight, colsP, yp)
+        // y[n, o, :] = Y'[o, n·L ..< (n+1)·L] + b[o]
+        let src = SendablePointer(yp), dst = SendablePointer(y), b = SendablePointer(bias!)
         Parallel.chunks(batch, minimumPerWorker: max(1, (1 << 15) / max(1, L * O))) { range in
             for n in range {
-                let s = src.base + n * L * O, d = dst.base + n * O * L
                 for o in 0..<O {
-                    let bo = b.base[o], row = d + o * L
-                    for l in 0..<L { row[l] = s[l * O + o] + bo }
+                    let d = dst.base + (n * O + o) * L
+                    d.update(from: src.base + o * N + n * L, count: L)
+                    let bo = b.base[o]
+                    for l in 0..<L { d[l] += bo }
                 }
             }
         }
@@ -83,54 +86,60 @@ public final class Conv2D: Layer {
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                          _ dx: UnsafeMutablePointer<Float>?, batch: Int) {
-        let L = positions, K = patch, O = outChannels
-        // dYt[n·L + l, o] = dy[n, o, l]  (reuses the forward's Yt workspace)
-        let dyt = yt.reserve(batch * L * O)
+        let L = positions, K = patch, O = outChannels, N = batch * L
+        // dY'[o, n·L + l] = dy[n, o, l]  (reuses the forward's Y' workspace)
+        let dyt = yt.reserve(O * N)
         let src = SendablePointer(dy), dst = SendablePointer(dyt)
         Parallel.chunks(batch, minimumPerWorker: max(1, (1 << 15) / max(1, L * O))) { range in
             for n in range {
-                let s = src.base + n * O * L, d = dst.base + n * L * O
-                for o in 0..<O { let row = s + o * L; for l in 0..<L { d[l * O + o] = row[l] } }
+                for o in 0..<O { (dst.base + o * N + n * L).update(from: src.base + (n * O + o) * L, count: L) }
             }
         }
-        for n in 0..<batch {
-            for o in 0..<O { dBias[o] += Vector.sum(dy + n * O * L + o * L, L) }
-        }
-        gemm(.yes, .no, m: O, n: K, k: batch * L, dyt, cols.pointer, beta: 1, dWeight)
+        for o in 0..<O { dBias[o] += Vector.sum(dyt + o * N, N) }
+        gemm(.no, .yes, m: O, n: K, k: N, dyt, cols.pointer, beta: 1, dWeight)
         guard let dx else { return }
         // dcols overwrites the im2col columns: they are no longer needed.
         let dcols = cols.pointer
-        gemm(.no, .no, m: batch * L, n: K, k: O, dyt, weight, dcols)
+        gemm(.yes, .no, m: K, n: N, k: O, weight, dyt, dcols)
         col2im(dcols, dx, batch: batch)
     }
 
-    /// Gathers every receptive field into a row of `cols` (zero where it overlaps padding).
+    /// Output columns `ow` whose input column `ow·S − P + kw` lies inside `0..<W`.
+    @inline(__always)
+    private func validColumns(_ kw: Int) -> Range<Int> {
+        // ow·S − P + kw ≥ 0  ⇔  ow ≥ ⌈(P − kw)/S⌉;   ow·S − P + kw ≤ W − 1  ⇔  ow ≤ ⌊(W − 1 + P − kw)/S⌋
+        let lo = max(0, (padding - kw + stride - 1) / stride)
+        let hiNumerator = width - 1 + padding - kw
+        let hi = hiNumerator < 0 ? 0 : min(outWidth, hiNumerator / stride + 1)
+        return lo..<max(lo, hi)
+    }
+
+    /// Gathers every receptive field into a column of `cols[K × B·L]` (0 where it overlaps padding).
     private func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, batch: Int) {
         let C = inChannels, H = height, W = width, KH = kernel, KW = kernel
-        let S = stride, P = padding, OH = outHeight, OW = outWidth, K = patch
+        let S = stride, P = padding, OH = outHeight, OW = outWidth, L = positions, N = batch * L
+        let ranges = (0..<KW).map(validColumns)
         let xs = SendablePointer(x), cs = SendablePointer(cols)
-        Parallel.chunks(batch, minimumPerWorker: max(1, (1 << 15) / max(1, OH * OW * K))) { range in
+        Parallel.chunks(batch, minimumPerWorker: max(1, (1 << 15) / max(1, L * patch))) { range in
             for n in range {
-                let xn = xs.base + n * C * H * W
-                for oh in 0..<OH {
-                    for ow in 0..<OW {
-                        var row = cs.base + ((n * OH + oh) * OW + ow) * K
-                        let h0 = oh * S - P, w0 = ow * S - P
-                        for c in 0..<C {
-                            let xc = xn + c * H * W
-                            for kh in 0..<KH {
-                                let h = h0 + kh
-                                if h < 0 || h >= H {
-                                    row.update(repeating: 0, count: KW)
-                                } else if w0 >= 0 && w0 + KW <= W {
-                                    row.update(from: xc + h * W + w0, count: KW)
+                for c in 0..<C {
+                    let xc = xs.base + (n * C + c) * H * W
+                    for kh in 0..<KH {
+                        for kw in 0..<KW {
+                            let row = cs.base + ((c * KH + kh) * KW + kw) * N + n * L
+                            let valid = ranges[kw]
+                            for oh in 0..<OH {
+                                let out = row + oh * OW
+                                let h = oh * S - P + kh
+                                guard h >= 0 && h < H, !valid.isEmpty else { out.update(repeating: 0, count: OW); continue }
+                                if valid.lowerBound > 0 { out.update(repeating: 0, count: valid.lowerBound) }
+                                let xr = xc + h * W - P + kw
+                                if S == 1 {
+                                    (out + valid.lowerBound).update(from: xr + valid.lowerBound, count: valid.count)
                                 } else {
-                                    for kw in 0..<KW {
-                                        let w = w0 + kw
-                                        row[kw] = (w >= 0 && w < W) ? xc[h * W + w] : 0
-                                    }
+                                    for ow in valid { out[ow] = xr[ow * S] }
                                 }
-                                row += KW
+                                if valid.upperBound < OW { (out + valid.upperBound).update(repeating: 0, count: OW - valid.upperBound) }
                             }
                         }
                     }
@@ -143,27 +152,30 @@ public final class Conv2D: Layer {
     /// (overlapping windows accumulate). Overwrites `dx`.
     private func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, batch: Int) {
         let C = inChannels, H = height, W = width, KH = kernel, KW = kernel
-        let S = stride, P = padding, OH = outHeight, OW = outWidth, K = patch
+        let S = stride, P = padding, OH = outHeight, L = positions, N = batch * L, OW = outWidth
+        let ranges = (0..<KW).map(validColumns)
         let cs = SendablePointer(cols), ds = SendablePointer(dx)
-        Parallel.chunks(batch, minimumPerWorker: max(1, (1 << 15) / max(1, OH * OW * K))) { range in
+        Parallel.chunks(batch, minimumPerWorker: max(1, (1 << 15) / max(1, L * patch))) { range in
             for n in range {
                 let dn = ds.base + n * C * H * W
                 dn.update(repeating: 0, count: C * H * W)
-                for oh in 0..<OH {
-                    for ow in 0..<OW {
-                        var row = cs.base + ((n * OH + oh) * OW + ow) * K
-                        let h0 = oh * S - P, w0 = ow * S - P
-                        for c in 0..<C {
-                            let dc = dn + c * H * W
-                            for kh in 0..<KH {
-                                let h = h0 + kh
-                                if h >= 0 && h < H {
-                                    for kw in 0..<KW {
-                                        let w = w0 + kw
-                                        if w >= 0 && w < W { dc[h * W + w] += row[kw] }
-                                    }
+                for c in 0..<C {
+                    let dc = dn + c * H * W
+                    for kh in 0..<KH {
+                        for kw in 0..<KW {
+                            let row = cs.base + ((c * KH + kh) * KW + kw) * N + n * L
+                            let valid = ranges[kw]
+                            guard !valid.isEmpty else { continue }
+                            for oh in 0..<OH {
+                                let h = oh * S - P + kh
+                                guard h >= 0 && h < H else { continue }
+                                let dr = dc + h * W - P + kw
+                                let src = row + oh * OW
+                                if S == 1 {
+                                    Vector.add(dr + valid.lowerBound, src + valid.lowerBound, dr + valid.lowerBound, valid.count)
+                                } else {
+                                    for ow in valid { dr[ow * S] += src[ow] }
                                 }
-                                row += KW
                             }
                         }
                     }
