@@ -96,6 +96,25 @@ struct CLIEndToEndTests {
         #expect(i.out.contains("distilled_from"))
     }
 
+    /// A second run with the same teachers and data reads the cached logits and gives the same student.
+    @Test func logitsCacheIsReusedAndGivesTheSameStudent() throws {
+        let dir = try scratchDirectory()
+        let t = dir.appendingPathComponent("t.safetensors").path
+        #expect(try distillery(["train", "--model", "mlp:784-32-10", "--epochs", "1", "--out", t] + small).status == 0)
+        let cache = dir.appendingPathComponent("cache").path
+        var outputs: [String] = []
+        for run in 1...2 {
+            let s = dir.appendingPathComponent("s\(run).safetensors").path
+            let r = try distillery(["distill", "--teachers", t, "--student", "mlp:784-16-10", "--epochs", "1",
+                                    "--logits-cache", cache, "--out", s] + small)
+            #expect(r.status == 0, "\(r.err)")
+            outputs.append(try #require(r.out.split(separator: "\n").first { $0.hasPrefix("student (distilled)") }).description)
+        }
+        #expect(outputs[0] == outputs[1])
+        let entries = try FileManager.default.contentsOfDirectory(atPath: cache)
+        #expect(entries.count == 1 && entries[0].hasPrefix("logits-"), "\(entries)")
+    }
+
     @Test func semiSupervisedRunUsesOnlyAFractionOfLabels() throws {
         let dir = try scratchDirectory()
         let t = dir.appendingPathComponent("t.safetensors").path
