@@ -12,7 +12,9 @@ import Tensor
 ///     ∂L/∂z = α · T · (p_s − p_t)/B + (1 − α) · (softmax(z) − q_ε)/B
 ///
 /// The T² factor keeps the soft term's gradient magnitude independent of T (Hinton §2).
-/// CE_ε is cross-entropy with label smoothing ε (0 = none).
+/// CE_ε is cross-entropy with label smoothing ε (0 = none). With a label mask, samples
+/// whose label is hidden contribute only the soft term; both terms stay divided by the
+/// whole batch B, so a labelled sample weighs the same whatever the mask.
 public struct KDLoss: Sendable, Equatable {
     public var temperature: Float
     public var alpha: Float
@@ -41,39 +43,26 @@ public struct KDLoss: Sendable, Equatable {
         student z: UnsafePointer<Float>, target: UnsafePointer<Float>, labels: UnsafePointer<Int32>?,
         batch: Int, classes: Int, gradient: UnsafeMutablePointer<Float>?, labelMask: UnsafePointer<Float>? = nil
     ) -> Value {
-        let T = temperature, invT = 1 / T
-        var softSum: Double = 0, hardSum: Double = 0, labelled = 0
+        let T = temperature
+        var softSum: Double = 0, hardSum: Double = 0
         let off = labelSmoothing / Float(classes), on = 1 - labelSmoothing + off
-        var logPs = [Float](repeating: 0, count: classes)
+        var logPs = [Float](repeating: 0, count: classes)   // log softmax(z/T) of the current row
+        var logP1 = [Float](repeating: 0, count: classes)   // log softmax(z) of the current row
         for b in 0..<batch {
             let zr = z + b * classes, pt = target + b * classes
-            // log softmax(z/T)
-            var m = -Float.infinity
-            for c in 0..<classes { m = max(m, zr[c] * invT) }
-            var s: Float = 0
-            for c in 0..<classes { s += expf(zr[c] * invT - m) }
-            let logZ = m + logf(s)
+            Rows.logSoftmax(zr, &logPs, rows: 1, cols: classes, temperature: T)
             var kl: Double = 0
-            for c in 0..<classes {
-                logPs[c] = zr[c] * invT - logZ
-                let p = pt[c]
-                if p > 0 { kl += Double(p) * Double(logf(p) - logPs[c]) }
-            }
+            for c in 0..<classes where pt[c] > 0 { kl += Double(pt[c]) * Double(logf(pt[c]) - logPs[c]) }
             softSum += kl
             let hasLabel = labels != nil && alpha < 1 && (labelMask?[b] ?? 1) > 0
-            var m1 = -Float.infinity, logZ1: Float = 0
             if hasLabel {
-                for c in 0..<classes { m1 = max(m1, zr[c]) }
-                var s1: Float = 0
-                for c in 0..<classes { s1 += expf(zr[c] - m1) }
-                logZ1 = m1 + logf(s1)
+                Rows.logSoftmax(zr, &logP1, rows: 1, cols: classes)
                 let y = Int(labels![b])
                 if labelSmoothing == 0 {
-                    hardSum += Double(logZ1 - zr[y])
+                    hardSum -= Double(logP1[y])
                 } else {
-                    for c in 0..<classes { hardSum -= Double((c == y ? on : off) * (zr[c] - logZ1)) }
+                    for c in 0..<classes { hardSum -= Double((c == y ? on : off) * logP1[c]) }
                 }
-                labelled += 1
             }
             if let gradient {
                 let gr = gradient + b * classes
@@ -84,7 +73,7 @@ public struct KDLoss: Sendable, Equatable {
                     let y = Int(labels![b])
                     for c in 0..<classes {
                         let q: Float = labelSmoothing == 0 ? (c == y ? 1 : 0) : (c == y ? on : off)
-                        gr[c] += hardScale * (expf(zr[c] - logZ1) - q)
+                        gr[c] += hardScale * (expf(logP1[c]) - q)
                     }
                 }
             }

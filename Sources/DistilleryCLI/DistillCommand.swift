@@ -86,13 +86,20 @@ struct Distill: ParsableCommand {
         do { net = try studentSpec.build(dataShape: bundle.train.sampleShape, seed: training.seed) } catch { throw ValidationError(error.description) }
         print("distilling into \(studentSpec) — \(humanCount(net.parameterCount)) parameters (ensemble \(humanCount(ensembleParams)), \(fmt(Double(ensembleParams) / Double(net.parameterCount), 1))× smaller)")
         let started = Date()
+        let checkpointer = EpochCheckpointer(
+            next: ProgressPrinter(label: "distil", epochs: settings.epochs), path: out, model: net, spec: studentSpec,
+            metadata: ["seed": String(settings.seed), "normalization.mean": String(bundle.normalization.mean),
+                       "normalization.std": String(bundle.normalization.std), "distilled_from": paths.joined(separator: ",")],
+            epochs: settings.epochs)
         let reports = distiller.train(student: net, train: bundle.train, targets: targets, labelMask: labelMask,
-                                      validation: bundle.validation, observer: ProgressPrinter(label: "distil", epochs: settings.epochs))
+                                      validation: bundle.validation, observer: checkpointer)
         let distillSeconds = Date().timeIntervalSince(started)
         let studentTest = Evaluation.run(net, on: bundle.test)
         var meta = trainingMetadata(settings: settings, bundle: bundle, test: studentTest, reports: reports)
         meta["distilled_from"] = paths.joined(separator: ",")
         meta["distillation"] = "T=\(temperature) alpha=\(alpha) ensemble=\(rule) label_fraction=\(labelFraction)"
+        meta["complete"] = "true"
+        meta["epoch"] = "\(settings.epochs)/\(settings.epochs)"
         do { try ModelCheckpoint(model: net, spec: studentSpec, metadata: meta).write(to: out) } catch { throw CLIError(error.description) }
 
         var baselineAccuracy: Float?

@@ -53,7 +53,7 @@ struct Inspect: ParsableCommand {
         print(table(["#", "layer", "config", "output", "params", "FLOPs"], rows))
         let stateBytes = net.state.count * 4
         print("parameters \(net.parameterCount) (\(humanBytes(net.parameterCount * 4)) float32\(stateBytes > 0 ? " + \(humanBytes(stateBytes)) state" : ""))  forward FLOPs/sample \(humanCount(net.flopsPerSample))")
-        for key in ["test.accuracy", "epochs", "seed", "optimizer", "schedule", "distilled_from"] {
+        for key in ["epoch", "complete", "test.accuracy", "seed", "optimizer", "schedule", "distilled_from"] {
             if let v = meta[key] { print("\(key): \(v)") }
         }
     }

@@ -28,13 +28,18 @@ struct Train: ParsableCommand {
         let net: Sequential
         do { net = try spec.build(dataShape: bundle.train.sampleShape, seed: training.seed) } catch { throw ValidationError(error.description) }
         print("training \(spec) — \(humanCount(net.parameterCount)) parameters, \(bundle.train.count) train / \(bundle.validation?.count ?? 0) validation / \(bundle.test.count) test images")
-        let progress = ProgressPrinter(label: "train", epochs: settings.epochs)
+        let progress = EpochCheckpointer(
+            next: ProgressPrinter(label: "train", epochs: settings.epochs), path: out, model: net, spec: spec,
+            metadata: ["seed": String(settings.seed), "normalization.mean": String(bundle.normalization.mean),
+                       "normalization.std": String(bundle.normalization.std)], epochs: settings.epochs)
         let trainer = Trainer(model: net, settings: settings, observer: progress)
         let reports = trainer.fit(train: bundle.train, validation: bundle.validation)
         let test = Evaluation.run(net, on: bundle.test)
         print("test loss \(fmt(test.loss, 4))  test accuracy \(pct(test.accuracy))  (\(test.count) images)")
         var meta = trainingMetadata(settings: settings, bundle: bundle, test: test, reports: reports)
         if bootstrap { meta["bootstrap"] = "true" }
+        meta["complete"] = "true"
+        meta["epoch"] = "\(settings.epochs)/\(settings.epochs)"
         do { try ModelCheckpoint(model: net, spec: spec, metadata: meta).write(to: out) } catch { throw CLIError(error.description) }
         print("saved \(out)")
     }

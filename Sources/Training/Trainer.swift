@@ -41,7 +41,8 @@ public final class Trainer {
     public let model: Sequential
     public let settings: TrainingSettings
     public let optimizer: any Optimizer
-    public weak var observer: (any TrainingObserver)?
+    /// Held strongly: observers do not reference the trainer, and callers often pass a temporary.
+    public var observer: (any TrainingObserver)?
     public private(set) var globalStep = 0
 
     public init(model: Sequential, settings: TrainingSettings, observer: (any TrainingObserver)? = nil) {

@@ -68,6 +68,8 @@ struct CLIEndToEndTests {
         #expect(i.out.contains("parameters 50890"))
         #expect(i.out.contains("Linear"))
         #expect(i.out.contains("FLOPs"))
+        #expect(i.out.contains("epoch: 2/2"))
+        #expect(i.out.contains("complete: true"))
     }
 
     @Test func distilWithBaselinePrintsBothAndWritesReport() throws {
@@ -88,6 +90,7 @@ struct CLIEndToEndTests {
         #expect(d.out.contains("student (distilled)"))
         #expect(d.out.contains("student (from scratch)"))
         #expect(d.out.contains("distillation gain over scratch"))
+        #expect(d.out.contains("baseline epoch 2/2"), "the baseline shows its progress too")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
         let s = try #require(json?["student"] as? [String: Any])
         #expect((s["parameters"] as? Int) == 784 * 16 + 16 + 16 * 10 + 10)

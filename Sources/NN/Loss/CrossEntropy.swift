@@ -20,28 +20,21 @@ public enum CrossEntropy {
         var total: Double = 0
         let off = smoothing / Float(classes), on = 1 - smoothing + off
         let g = scale / Float(batch)
+        var logP = [Float](repeating: 0, count: classes)
         for b in 0..<batch {
-            let zr = z + b * classes
             let y = Int(labels[b])
             precondition(y >= 0 && y < classes, "label \(y) outside 0..<\(classes)")
-            var m = -Float.infinity
-            for c in 0..<classes { m = max(m, zr[c]) }
-            var sum: Float = 0
-            for c in 0..<classes { sum += expf(zr[c] - m) }
-            let logZ = m + logf(sum)
-            var rowLoss: Double = 0
+            Rows.logSoftmax(z + b * classes, &logP, rows: 1, cols: classes)
             if smoothing == 0 {
-                rowLoss = Double(logZ - zr[y])
+                total -= Double(logP[y])
             } else {
-                for c in 0..<classes { rowLoss -= Double((c == y ? on : off) * (zr[c] - logZ)) }
+                for c in 0..<classes { total -= Double((c == y ? on : off) * logP[c]) }
             }
-            total += rowLoss
             if let gradient {
                 let gr = gradient + b * classes
                 for c in 0..<classes {
-                    let p = expf(zr[c] - logZ)
-                    let q = smoothing == 0 ? (c == y ? 1 : 0) : (c == y ? on : off)
-                    gr[c] = (p - q) * g
+                    let q: Float = smoothing == 0 ? (c == y ? 1 : 0) : (c == y ? on : off)
+                    gr[c] = (expf(logP[c]) - q) * g
                 }
             }
         }
