@@ -28,6 +28,8 @@ let package = Package(
         // C system libraries (Debian: libopenblas-dev, zlib1g-dev).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // protoc-c output for Protos/distillery.proto (Scripts/gen-protos; committed).
+        .target(name: "DistilleryProtoC", linkerSettings: [.linkedLibrary("protobuf-c")]),
 
         // Float32 storage, shapes, GEMM through OpenBLAS, vectorised element-wise kernels.
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: strict),
@@ -58,5 +60,6 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
         .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit"]),
+        .testTarget(name: "WireTests", dependencies: ["DistilleryProtoC"]),
     ]
 )
