@@ -54,42 +54,39 @@ struct Bench: ParsableCommand {
         return (0..<count).map { _ in rng.uniform(-1, 1) }
     }
 
-    /// One training step = forward, cross-entropy, backward, AdamW, batch 128.
+    /// One training step = forward, loss (cross-entropy), backward, AdamW, batch 128.
     func trainThroughput(spec: String, shape: [Int]) throws -> Double {
-        let B = 128
         let m = try ModelSpec(parsing: spec).build(dataShape: shape, seed: 1)
-        let x = randomBatch(B * m.inputFeatures, seed: 2)
-        let y = (0..<B).map { Int32($0 % 10) }
-        var dz = [Float](repeating: 0, count: B * 10)
-        let opt = AdamW(parameterCount: m.parameterCount, weightDecay: 0)
-        // The input must outlive forward and backward: keep one pointer for both.
-        return x.withUnsafeBufferPointer { xp in timed {
-            let out = m.forward(xp.baseAddress!, batch: B, mode: .training)
-            dz.withUnsafeMutableBufferPointer { d in
-                _ = CrossEntropy.loss(logits: out, labels: y, batch: B, classes: 10, gradient: d.baseAddress!)
-                m.zeroGradients()
-                m.backward(d.baseAddress!)
-            }
-            m.apply(opt, learningRate: 1e-3)
-        } } * Double(B)
+        return stepThroughput(m) { out, y, dz in
+            _ = CrossEntropy.loss(logits: out, labels: y, batch: 128, classes: 10, gradient: dz)
+        }
     }
 
     /// Student 784-64-10 trained with the KD loss toward precomputed teacher probabilities.
     func studentKDThroughput() throws -> Double {
-        let B = 128
         let m = try ModelSpec(parsing: "mlp:784-64-10").build(dataShape: [1, 28, 28], seed: 1)
-        let x = randomBatch(B * 784, seed: 2)
-        let y = (0..<B).map { Int32($0 % 10) }
-        var target = [Float](repeating: 0, count: B * 10)
-        Rows.softmax(randomBatch(B * 10, seed: 3), &target, rows: B, cols: 10, temperature: 4)
-        var dz = [Float](repeating: 0, count: B * 10)
+        var target = [Float](repeating: 0, count: 128 * 10)
+        Rows.softmax(randomBatch(128 * 10, seed: 3), &target, rows: 128, cols: 10, temperature: 4)
         let kd = KDLoss(temperature: 4, alpha: 0.9)
+        return stepThroughput(m) { out, y, dz in
+            kd.evaluate(student: out, target: target, labels: y, batch: 128, classes: 10, gradient: dz)
+        }
+    }
+
+    /// Samples/s of full training steps (forward, `loss` writing ∂L/∂logits, backward, AdamW)
+    /// on one synthetic batch of 128 with labels 0…9 repeated.
+    func stepThroughput(_ m: Sequential,
+                        loss: (UnsafePointer<Float>, [Int32], UnsafeMutablePointer<Float>) -> Void) -> Double {
+        let B = 128
+        let x = randomBatch(B * m.inputFeatures, seed: 2)
+        let y = (0..<B).map { Int32($0 % 10) }
+        var dz = [Float](repeating: 0, count: B * m.outputFeatures)
         let opt = AdamW(parameterCount: m.parameterCount, weightDecay: 0)
         // The input must outlive forward and backward: keep one pointer for both.
         return x.withUnsafeBufferPointer { xp in timed {
             let out = m.forward(xp.baseAddress!, batch: B, mode: .training)
             dz.withUnsafeMutableBufferPointer { d in
-                kd.evaluate(student: out, target: target, labels: y, batch: B, classes: 10, gradient: d.baseAddress!)
+                loss(out, y, d.baseAddress!)
                 m.zeroGradients()
                 m.backward(d.baseAddress!)
             }

@@ -69,8 +69,8 @@ struct Distill: ParsableCommand {
         let trainLogits = try zip(paths, checkpoints).map { p, c in
             try cachedLogits(teacher: p, model: c.model, data: bundle.train, cacheDirectory: logitsCache)
         }
-        let targets = EnsembleTargets.compute(rule: rule, logits: trainLogits, labels: bundle.train.labels,
-                                              classes: bundle.train.classCount, temperature: temperature)
+        let targets: [Float]
+        do { targets = try distiller.ensembleTargets(teacherLogits: trainLogits, on: bundle.train) } catch { throw CLIError(error.description) }
 
         var labelMask: [Float]?
         var labelled: [Int] = Array(0..<bundle.train.count)

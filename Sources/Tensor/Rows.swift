@@ -23,8 +23,7 @@ public enum Rows {
         let invT = 1 / temperature
         for r in 0..<rows {
             let xr = x + r * cols, pr = out + r * cols
-            var m = -Float.infinity
-            for c in 0..<cols { m = max(m, xr[c] * invT) }
+            let m = scaledMax(xr, cols, invT)
             var z: Float = 0
             for c in 0..<cols { let e = expf(xr[c] * invT - m); pr[c] = e; z += e }
             let invZ = 1 / z
@@ -37,13 +36,20 @@ public enum Rows {
         let invT = 1 / temperature
         for r in 0..<rows {
             let xr = x + r * cols, lr = out + r * cols
-            var m = -Float.infinity
-            for c in 0..<cols { m = max(m, xr[c] * invT) }
+            let m = scaledMax(xr, cols, invT)
             var z: Float = 0
             for c in 0..<cols { z += expf(xr[c] * invT - m) }
             let logZ = m + logf(z)
             for c in 0..<cols { lr[c] = xr[c] * invT - logZ }
         }
+    }
+
+    /// `max_c row[c]·scale`, the shift that keeps the exponentials of (log-)softmax finite.
+    @inline(__always)
+    static func scaledMax(_ row: UnsafePointer<Float>, _ cols: Int, _ scale: Float) -> Float {
+        var m = -Float.infinity
+        for c in 0..<cols { m = max(m, row[c] * scale) }
+        return m
     }
 
     /// Index of the largest element of each row (first one on ties).

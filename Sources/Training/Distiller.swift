@@ -21,9 +21,14 @@ public struct Distiller {
 
     /// Soft targets `[N × C]` of the teachers on `data` at the loss's temperature.
     public func ensembleTargets(teachers: [Sequential], on data: LabeledImages) throws(EnsembleRuleError) -> [Float] {
-        try rule.validate(teacherCount: teachers.count)
-        let logits = teachers.map { Evaluation.logits($0, on: data) }
-        return EnsembleTargets.compute(rule: rule, logits: logits, labels: data.labels, classes: data.classCount, temperature: kd.temperature)
+        try ensembleTargets(teacherLogits: teachers.map { Evaluation.logits($0, on: data) }, on: data)
+    }
+
+    /// Soft targets from teachers' logits already computed on `data` (`[N × C]` each, e.g. cached).
+    public func ensembleTargets(teacherLogits: [[Float]], on data: LabeledImages) throws(EnsembleRuleError) -> [Float] {
+        try rule.validate(teacherCount: teacherLogits.count)
+        return EnsembleTargets.compute(rule: rule, logits: teacherLogits, labels: data.labels, classes: data.classCount,
+                                       temperature: kd.temperature)
     }
 
     /// Trains `student` toward `targets`. `labelMask[N]` (1 = visible) for semi-supervised runs.

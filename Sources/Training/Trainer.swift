@@ -84,19 +84,9 @@ public final class Trainer {
                             value = CrossEntropy.loss(logits: out, labels: lb.baseAddress!, batch: n, classes: classes,
                                                       smoothing: settings.labelSmoothing, gradient: dz.baseAddress!)
                         case .distillation(let kd, let targets, let labelMask):
-                            value = target.withUnsafeMutableBufferPointer { tg in
-                                mask.withUnsafeMutableBufferPointer { mk in
-                                    for (row, i) in batch.enumerated() {
-                                        targets.withUnsafeBufferPointer { src in
-                                            (tg.baseAddress! + row * classes).update(from: src.baseAddress! + i * classes, count: classes)
-                                        }
-                                        mk[row] = labelMask?[i] ?? 1
-                                    }
-                                    return kd.evaluate(student: out, target: tg.baseAddress!, labels: lb.baseAddress!, batch: n,
-                                                       classes: classes, gradient: dz.baseAddress!,
-                                                       labelMask: labelMask == nil ? nil : UnsafePointer(mk.baseAddress!)).total
-                                }
-                            }
+                            value = distillationLoss(kd, student: out, batch: batch, targets: targets, labelMask: labelMask,
+                                                     labels: lb.baseAddress!, gradient: dz.baseAddress!,
+                                                     target: &target, mask: &mask)
                         }
                         model.zeroGradients()
                         model.backward(dz.baseAddress!)
@@ -117,5 +107,28 @@ public final class Trainer {
                                  seconds: seconds, samplesPerSecond: Double(seen) / max(seconds, 1e-9), learningRate: lr)
         observer?.epochCompleted(report)
         return report
+    }
+
+    /// Copies the batch's rows of the cached soft targets (and label mask) into the step's
+    /// buffers, then evaluates the KD loss and writes ∂L/∂logits.
+    private func distillationLoss(
+        _ kd: KDLoss, student out: UnsafePointer<Float>, batch: ArraySlice<Int>, targets: [Float], labelMask: [Float]?,
+        labels: UnsafePointer<Int32>, gradient: UnsafeMutablePointer<Float>, target: inout [Float], mask: inout [Float]
+    ) -> Float {
+        let classes = model.outputFeatures
+        targets.withUnsafeBufferPointer { src in
+            target.withUnsafeMutableBufferPointer { dst in
+                for (row, i) in batch.enumerated() {
+                    (dst.baseAddress! + row * classes).update(from: src.baseAddress! + i * classes, count: classes)
+                }
+            }
+        }
+        if let labelMask { for (row, i) in batch.enumerated() { mask[row] = labelMask[i] } }
+        return target.withUnsafeBufferPointer { tg in
+            mask.withUnsafeBufferPointer { mk in
+                kd.evaluate(student: out, target: tg.baseAddress!, labels: labels, batch: batch.count, classes: classes,
+                            gradient: gradient, labelMask: labelMask == nil ? nil : mk.baseAddress!).total
+            }
+        }
     }
 }
