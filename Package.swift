@@ -12,7 +12,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "Distillery",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "distillery", targets: ["DistilleryCLI"]),
         .library(name: "Tensor", targets: ["Tensor"]),
@@ -23,6 +23,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // C system libraries (Debian: libopenblas-dev, zlib1g-dev).
@@ -30,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // protoc-c output for Protos/distillery.proto (Scripts/gen-protos; committed).
         .target(name: "DistilleryProtoC", linkerSettings: [.linkedLibrary("protobuf-c")]),
+        // libzmq (Debian: libzmq3-dev).
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
 
         // Float32 storage, shapes, GEMM through OpenBLAS, vectorised element-wise kernels.
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: strict),
@@ -42,17 +45,39 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["CZlib", "Tensor"], swiftSettings: strict),
         // Training, evaluation and distillation loops that compose the pure parts.
         .target(name: "Training", dependencies: ["NN", "Distillation", "Datasets", "Tensor"], swiftSettings: strict),
+        // Swift message types <-> protobuf-c structs, validation and limits. Nothing of
+        // protobuf-c is visible outside this target.
+        .target(name: "Wire", dependencies: ["DistilleryProtoC", "Tensor"], swiftSettings: strict),
+        // The `Transport` protocol the runtime uses, decoding with counted drops, and an
+        // in-memory implementation for tests.
+        .target(
+            name: "Transport",
+            dependencies: ["Wire", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Transport over libzmq: ROUTER/DEALER, poller thread, zero-copy frames, CURVE + ZAP.
+        .target(
+            name: "TransportZMQ",
+            dependencies: ["Transport", "Wire", "CZeroMQ", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // The `distillery` command (composition root).
         .executableTarget(
             name: "DistilleryCLI",
             dependencies: [
-                "Training", "NN", "Datasets", "Distillation", "Tensor",
+                "Training", "NN", "Datasets", "Distillation", "Tensor", "Wire", "Transport", "TransportZMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
+        // The plain-libzmq peer of the transport benchmark (Scripts/bench).
+        .executableTarget(name: "zmq-raw-bench", path: "Sources/ZMQRawBench", linkerSettings: [.linkedLibrary("zmq")]),
         // Test-only helpers: assertClose, finite differences, fixture loading.
-        .target(name: "DistilleryTestKit", dependencies: ["Tensor", "NN"], swiftSettings: strict),
+        .target(
+            name: "DistilleryTestKit",
+            dependencies: ["Tensor", "NN", "Wire", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "DistilleryTestKit"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
@@ -60,6 +85,11 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
         .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit"]),
-        .testTarget(name: "WireTests", dependencies: ["DistilleryProtoC"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "DistilleryProtoC", "Tensor", "DistilleryTestKit"]),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["Transport", "TransportZMQ", "Wire", "CZeroMQ", "Tensor", "DistilleryTestKit",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
     ]
 )

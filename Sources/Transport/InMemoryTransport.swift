@@ -1,0 +1,193 @@
+import Logging
+import Synchronization
+import Wire
+
+/// A set of in-memory endpoints that can reach each other: the fake network for tests that run
+/// whole clusters in one process. Messages are really encoded to frames and decoded with the
+/// same rules as over ZeroMQ, so invalid messages behave the same way.
+public final class InMemoryNetwork: Sendable {
+    private let listeners = Mutex<[String: InMemoryListener]>([:])
+    private let counter = Mutex<UInt64>(0)
+
+    public init() {}
+
+    /// A transport for one node of this network.
+    public func transport(
+        name: String, limits: WireLimits = .standard, queueCapacity: Int = 1024,
+        sendTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "distillery.transport.memory")
+    ) -> InMemoryTransport {
+        InMemoryTransport(network: self, name: name, limits: limits, queueCapacity: queueCapacity,
+                          sendTimeout: sendTimeout, logger: logger)
+    }
+
+    func register(_ listener: InMemoryListener, at address: String) throws {
+        try listeners.withLock { l in
+            if l[address] != nil { throw TransportError.endpointFailed(address, reason: "address already in use") }
+            l[address] = listener
+        }
+    }
+
+    func unregister(_ address: String) { _ = listeners.withLock { $0.removeValue(forKey: address) } }
+    func listener(at address: String) -> InMemoryListener? { listeners.withLock { $0[address] } }
+
+    func freshID() -> UInt64 { counter.withLock { $0 += 1; return $0 } }
+}
+
+/// One node's view of an `InMemoryNetwork`. Addresses are `mem://NAME`; `mem://*` picks a
+/// fresh name.
+public final class InMemoryTransport: Transport {
+    let network: InMemoryNetwork
+    let name: String
+    let limits: WireLimits
+    let queueCapacity: Int
+    let sendTimeout: Duration
+    let logger: Logger
+    private let endpoints = Mutex<[any EndpointClosing]>([])
+
+    init(network: InMemoryNetwork, name: String, limits: WireLimits, queueCapacity: Int, sendTimeout: Duration, logger: Logger) {
+        self.network = network
+        self.name = name
+        self.limits = limits
+        self.queueCapacity = queueCapacity
+        self.sendTimeout = sendTimeout
+        self.logger = logger
+    }
+
+    public func listen(at address: String) async throws -> any Listener {
+        guard address.hasPrefix("mem://"), address.count > 6 else {
+            throw TransportError.invalidAddress(address, reason: "in-memory addresses look like mem://NAME")
+        }
+        let resolved = address == "mem://*" ? "mem://\(name)-\(network.freshID())" : address
+        let listener = InMemoryListener(address: resolved, transport: self)
+        try network.register(listener, at: resolved)
+        endpoints.withLock { $0.append(listener) }
+        return listener
+    }
+
+    public func connect(to address: String, identity: String?) async throws -> any Connection {
+        guard address.hasPrefix("mem://") else {
+            throw TransportError.invalidAddress(address, reason: "in-memory addresses look like mem://NAME")
+        }
+        let peer = PeerID(identity ?? "\(name)-conn-\(network.freshID())")
+        let connection = InMemoryConnection(address: address, peer: peer, transport: self)
+        endpoints.withLock { $0.append(connection) }
+        return connection
+    }
+
+    public func shutdown() async {
+        let all = endpoints.withLock { e -> [any EndpointClosing] in defer { e = [] }; return e }
+        for e in all { await e.close() }
+    }
+}
+
+protocol EndpointClosing: Sendable { func close() async }
+
+/// Receives frames from connections; decodes them on `receive`.
+final class InMemoryListener: Listener, EndpointClosing {
+    let address: String
+    let drops: DropCounter
+    private let transport: InMemoryTransport
+    private let decoder: InboundDecoder
+    let inbox: BoundedQueue<(PeerID, [Frame])>
+    private let peers = Mutex<[PeerID: InMemoryConnection]>([:])
+
+    init(address: String, transport: InMemoryTransport) {
+        self.address = address
+        self.transport = transport
+        self.drops = DropCounter(endpoint: address, logger: transport.logger)
+        self.decoder = InboundDecoder(limits: transport.limits, drops: drops, localName: transport.name)
+        self.inbox = BoundedQueue(capacity: transport.queueCapacity)
+    }
+
+    func attach(_ connection: InMemoryConnection) { peers.withLock { $0[connection.peer] = connection } }
+
+    func receive(timeout: Duration) async throws -> Inbound? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard let (peer, frames) = try await inbox.take(timeout: max(remaining, .zero)) else { return nil }
+            switch decoder.decode(frames, from: peer) {
+            case .message(let m): return Inbound(peer: peer, message: m)
+            case .refused(_, let reply):
+                if let reply { try? await send(reply, to: peer) }
+            }
+        }
+    }
+
+    func send(_ message: Message, to peer: PeerID) async throws {
+        let frames: [Frame]
+        do { frames = try WireCodec.encode(message) } catch { throw TransportError.invalidMessage(error) }
+        guard let connection = peers.withLock({ $0[peer] }) else {
+            drops.record("unroutable", detail: "no connected peer \(peer)")
+            return
+        }
+        do {
+            try await connection.inbox.put(frames, timeout: transport.sendTimeout)
+        } catch TransportError.closed {
+            drops.record("unroutable", detail: "peer \(peer) closed its connection")
+        }
+    }
+
+    func close() async {
+        transport.network.unregister(address)
+        inbox.close()
+    }
+}
+
+/// Sends to a listener found by address at send time (so connecting before the listener
+/// exists works, as with ZeroMQ); waits up to the send timeout for it to appear.
+final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending {
+    let address: String
+    let peer: PeerID
+    let drops: DropCounter
+    private let transport: InMemoryTransport
+    private let decoder: InboundDecoder
+    let inbox: BoundedQueue<[Frame]>
+
+    init(address: String, peer: PeerID, transport: InMemoryTransport) {
+        self.address = address
+        self.peer = peer
+        self.transport = transport
+        self.drops = DropCounter(endpoint: "\(address) (connection \(peer))", logger: transport.logger)
+        self.decoder = InboundDecoder(limits: transport.limits, drops: drops, localName: transport.name)
+        self.inbox = BoundedQueue(capacity: transport.queueCapacity)
+    }
+
+    func send(_ message: Message) async throws {
+        let frames: [Frame]
+        do { frames = try WireCodec.encode(message) } catch { throw TransportError.invalidMessage(error) }
+        try await sendUnvalidated(frames)
+    }
+
+    func sendUnvalidated(_ frames: [Frame]) async throws {
+        if inbox.isClosed { throw TransportError.closed }
+        let deadline = ContinuousClock.now + transport.sendTimeout
+        while true {
+            if let listener = transport.network.listener(at: address) {
+                listener.attach(self)
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                try await listener.inbox.put((peer, frames), timeout: max(remaining, .milliseconds(1)))
+                return
+            }
+            guard ContinuousClock.now < deadline else {
+                throw TransportError.timedOut("nobody listens at \(address) after \(transport.sendTimeout)")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    func receive(timeout: Duration) async throws -> Message? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard let frames = try await inbox.take(timeout: max(remaining, .zero)) else { return nil }
+            switch decoder.decode(frames, from: PeerID(address)) {
+            case .message(let m): return m
+            case .refused(_, let reply):
+                if let reply { try? await send(reply) }
+            }
+        }
+    }
+
+    func close() async { inbox.close() }
+}

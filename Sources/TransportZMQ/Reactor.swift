@@ -1,0 +1,474 @@
+import CZeroMQ
+import Foundation
+import Logging
+import Synchronization
+import Transport
+import Wire
+
+/// A message waiting to be sent: for a listener (ROUTER) `peer` is the routing id to prepend.
+struct Outgoing: Sendable {
+    let peer: PeerID?
+    let frames: [Frame]
+}
+
+/// Raw frames received on a socket, from `peer` (the routing id; the address for connections).
+struct Received: Sendable {
+    let peer: PeerID
+    let frames: [Frame]
+}
+
+/// What the async side shares with the poller thread for one socket: the two queues. The
+/// socket itself is touched only by the poller thread (ZeroMQ sockets are not thread-safe).
+final class SocketChannel: Sendable {
+    enum Kind: Sendable { case listener, connection }
+    let id: Int
+    let kind: Kind
+    let address: String
+    let inbox: BoundedQueue<Received>
+    let outbox: BoundedQueue<Outgoing>
+    let drops: DropCounter
+
+    init(id: Int, kind: Kind, address: String, capacity: Int, drops: DropCounter, wake: @escaping @Sendable () -> Void) {
+        self.id = id
+        self.kind = kind
+        self.address = address
+        self.drops = drops
+        self.inbox = BoundedQueue(capacity: capacity, onSpace: wake)
+        self.outbox = BoundedQueue(capacity: capacity, onItem: wake)
+    }
+}
+
+/// What to open: a listener binds, a connection connects.
+struct SocketRequest: Sendable {
+    let kind: SocketChannel.Kind
+    let address: String
+    let identity: String?
+    /// CURVE server (listeners) or client with this server key (connections); nil: no CURVE.
+    let curveServerKey: String?
+}
+
+/// The poller thread: owns the ZeroMQ context and every socket, moves messages between the
+/// sockets and the `SocketChannel` queues, and never blocks Swift's cooperative pool.
+///
+/// Loop rule: drain commands; for each socket receive while its inbox has room and send while
+/// libzmq accepts (non-blocking, at most `burst` messages per socket per pass); then
+/// `zmq_poll` the sockets (POLLIN only where the inbox has room, POLLOUT where a send is
+/// pending) together with an eventfd that async callers signal. Shutdown closes every socket
+/// with the configured linger, so `zmq_ctx_term` returns within that bound.
+final class Reactor: @unchecked Sendable {
+    private let context: UnsafeMutableRawPointer
+    private let wakeFD: Int32
+    private let wakePending = Atomic<Bool>(false)
+    /// Commands for the poller thread; nil once it has stopped (later commands are answered
+    /// at once with `closed`, so no caller ever waits for a thread that is gone).
+    private let commands = Mutex<[Command]?>([])
+    private let options: ZMQOptions
+    private let security: CurveSecurity?
+    private let logger: Logger
+    private let nextID = Atomic<Int>(1)
+    let zapDrops: DropCounter
+
+    enum Command {
+        case open(SocketRequest, DropCounter, CheckedContinuation<SocketChannel, any Error>)
+        case close(Int, CheckedContinuation<Void, Never>)
+        case shutdown(@Sendable () -> Void)
+    }
+
+    // Poller-thread state.
+    private struct Socket {
+        let channel: SocketChannel
+        let handle: UnsafeMutableRawPointer
+        /// Taken from the outbox but refused by libzmq with EAGAIN (peer's pipe full).
+        var pending: Outgoing?
+        /// When `pending` was first refused (listeners give up on a full peer after a while).
+        var pendingSince: ContinuousClock.Instant?
+    }
+    private var sockets: [Int: Socket] = [:]
+    private var zapSocket: UnsafeMutableRawPointer?
+    private let burst = 256
+    private var thread: Thread?
+
+    init(options: ZMQOptions, security: CurveSecurity?, logger: Logger) throws {
+        guard let ctx = zmq_ctx_new() else { throw TransportError.endpointFailed("zmq context", reason: ZMQFrames.lastError()) }
+        context = ctx
+        // One libzmq I/O thread is plenty below ~1 GB/s per node (libzmq guide).
+        zmq_ctx_set(ctx, ZMQ_IO_THREADS, 1)
+        zmq_ctx_set(ctx, ZMQ_BLOCKY, 0)
+        let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard fd >= 0 else {
+            zmq_ctx_term(ctx)
+            throw TransportError.endpointFailed("eventfd", reason: String(cString: strerror(errno)))
+        }
+        wakeFD = fd
+        self.options = options
+        self.security = security
+        self.logger = logger
+        self.zapDrops = DropCounter(endpoint: "ZAP handler", logger: logger)
+        if security != nil { try startZAPHandler() }
+        let thread = Thread { [self] in self.run() }
+        thread.name = "distillery-zmq"
+        self.thread = thread
+        thread.start()
+    }
+
+    deinit { close(wakeFD) }
+
+    // MARK: async side
+
+    /// Signals the poller thread (at most one pending eventfd write at a time).
+    func wake() {
+        if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+        }
+    }
+
+    func allocateID() -> Int { nextID.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    func submit(_ command: Command) {
+        let accepted = commands.withLock { c -> Bool in
+            guard c != nil else { return false }
+            c!.append(command)
+            return true
+        }
+        if accepted { wake(); return }
+        switch command {
+        case .open(_, _, let c): c.resume(throwing: TransportError.closed)
+        case .close(_, let c): c.resume()
+        case .shutdown(let done): done()
+        }
+    }
+
+    // MARK: poller thread
+
+    private func run() {
+        var items: [zmq_pollitem_t] = []
+        var ids: [Int] = []
+        while true {
+            wakePending.store(false, ordering: .sequentiallyConsistent)
+            var drained: UInt64 = 0
+            _ = read(wakeFD, &drained, 8)
+
+            for command in commands.withLock({ c -> [Command] in defer { c = [] }; return c ?? [] }) {
+                switch command {
+                case .open(let request, let drops, let continuation):
+                    do { continuation.resume(returning: try open(request, drops: drops)) }
+                    catch { continuation.resume(throwing: error) }
+                case .close(let id, let continuation):
+                    closeSocket(id, flushBy: .now + .milliseconds(Int(options.lingerMs)))
+                    continuation.resume()
+                case .shutdown(let done):
+                    let deadline = ContinuousClock.now + .milliseconds(Int(options.lingerMs))
+                    for id in Array(sockets.keys) { closeSocket(id, flushBy: deadline) }
+                    if let zap = zapSocket { zmq_close(zap); zapSocket = nil }
+                    zmq_ctx_term(context)
+                    // The eventfd stays open until deinit: a late wake() must never write into a
+                    // descriptor number the kernel has handed to someone else (e.g. another
+                    // context's libzmq signaler).
+                    // Commands that raced with shutdown still get an answer.
+                    for late in commands.withLock({ c -> [Command] in defer { c = nil }; return c ?? [] }) {
+                        switch late {
+                        case .open(_, _, let c): c.resume(throwing: TransportError.closed)
+                        case .close(_, let c): c.resume()
+                        case .shutdown(let done): done()
+                        }
+                    }
+                    done()
+                    return
+                }
+            }
+
+            var busy = false
+            var routerBlocked = false
+            for id in sockets.keys {
+                if serviceSocket(id) { busy = true }
+                if let s = sockets[id], s.pending != nil, s.channel.kind == .listener { routerBlocked = true }
+            }
+            if let zap = zapSocket { serviceZAP(zap) }
+
+            items.removeAll(keepingCapacity: true)
+            ids.removeAll(keepingCapacity: true)
+            items.append(zmq_pollitem_t(socket: nil, fd: wakeFD, events: Int16(ZMQ_POLLIN), revents: 0))
+            ids.append(-1)
+            if let zap = zapSocket {
+                items.append(zmq_pollitem_t(socket: zap, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+                ids.append(-2)
+            }
+            for (id, s) in sockets {
+                var events: Int32 = 0
+                if !s.channel.inbox.isFull { events |= Int32(ZMQ_POLLIN) }
+                if s.pending != nil { events |= Int32(ZMQ_POLLOUT) }
+                guard events != 0 else { continue }
+                items.append(zmq_pollitem_t(socket: s.handle, fd: 0, events: Int16(events), revents: 0))
+                ids.append(id)
+            }
+            // A ROUTER reports POLLOUT when *any* peer can take a message, so a send blocked on
+            // one slow peer is retried on a short timer instead.
+            let timeout = busy ? 0 : (routerBlocked ? 1 : -1)
+            _ = zmq_poll(&items, Int32(items.count), timeout)
+        }
+    }
+
+    private func open(_ request: SocketRequest, drops: DropCounter) throws -> SocketChannel {
+        let type = request.kind == .listener ? ZMQ_ROUTER : ZMQ_DEALER
+        guard let handle = zmq_socket(context, type) else {
+            throw TransportError.endpointFailed(request.address, reason: ZMQFrames.lastError())
+        }
+        do {
+            try configure(handle, for: request)
+            let rc = request.kind == .listener ? zmq_bind(handle, request.address) : zmq_connect(handle, request.address)
+            guard rc == 0 else {
+                let reason = ZMQFrames.lastError()
+                if zmq_errno() == EINVAL || zmq_errno() == EPROTONOSUPPORT {
+                    throw TransportError.invalidAddress(request.address, reason: "\(reason) (use tcp://HOST:PORT, ipc://PATH or inproc://NAME)")
+                }
+                throw TransportError.endpointFailed(request.address, reason: reason)
+            }
+        } catch {
+            zmq_close(handle)
+            throw error
+        }
+        var address = request.address
+        if request.kind == .listener {
+            var buffer = [CChar](repeating: 0, count: 1024)
+            var size = buffer.count
+            if zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 { address = ZMQFrames.string(buffer) }
+        }
+        let channel = SocketChannel(id: allocateID(), kind: request.kind, address: address,
+                                    capacity: options.queueCapacity, drops: drops, wake: { [weak self] in self?.wake() })
+        sockets[channel.id] = Socket(channel: channel, handle: handle, pending: nil, pendingSince: nil)
+        return channel
+    }
+
+    private func configure(_ s: UnsafeMutableRawPointer, for request: SocketRequest) throws {
+        func set(_ option: Int32, _ value: Int32) throws {
+            var v = value
+            guard zmq_setsockopt(s, option, &v, MemoryLayout<Int32>.size) == 0 else {
+                throw TransportError.endpointFailed(request.address, reason: "setsockopt \(option): \(ZMQFrames.lastError())")
+            }
+        }
+        func set(_ option: Int32, _ text: String) throws {
+            let ok = text.withCString { zmq_setsockopt(s, option, $0, strlen($0)) == 0 }
+            guard ok else { throw TransportError.endpointFailed(request.address, reason: "setsockopt \(option): \(ZMQFrames.lastError())") }
+        }
+        try set(ZMQ_LINGER, options.lingerMs)
+        try set(ZMQ_SNDHWM, options.highWaterMark)
+        try set(ZMQ_RCVHWM, options.highWaterMark)
+        var maxSize = options.maxFrameBytes
+        guard zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxSize, MemoryLayout<Int64>.size) == 0 else {
+            throw TransportError.endpointFailed(request.address, reason: "setsockopt MAXMSGSIZE: \(ZMQFrames.lastError())")
+        }
+        try set(ZMQ_HEARTBEAT_IVL, options.heartbeatIntervalMs)
+        try set(ZMQ_HEARTBEAT_TIMEOUT, options.heartbeatTimeoutMs)
+        try set(ZMQ_HEARTBEAT_TTL, options.heartbeatTTLMs)
+        try set(ZMQ_HANDSHAKE_IVL, options.handshakeMs)
+        try set(ZMQ_TCP_KEEPALIVE, 1)
+        switch request.kind {
+        case .listener:
+            try set(ZMQ_ROUTER_MANDATORY, 1)
+            try set(ZMQ_ROUTER_HANDOVER, 1)
+            if let security {
+                try set(ZMQ_CURVE_SERVER, 1)
+                try set(ZMQ_CURVE_SECRETKEY, security.keys.secretKey)
+                try set(ZMQ_ZAP_DOMAIN, "distillery")
+            }
+        case .connection:
+            try set(ZMQ_RECONNECT_IVL, options.reconnectMs)
+            try set(ZMQ_RECONNECT_IVL_MAX, options.reconnectMaxMs)
+            try set(ZMQ_IMMEDIATE, 1)
+            if let identity = request.identity { try set(ZMQ_ROUTING_ID, identity) }
+            if let security, let serverKey = request.curveServerKey {
+                try set(ZMQ_CURVE_SERVERKEY, serverKey)
+                try set(ZMQ_CURVE_PUBLICKEY, security.keys.publicKey)
+                try set(ZMQ_CURVE_SECRETKEY, security.keys.secretKey)
+            }
+        }
+    }
+
+    /// Closes a socket. Messages callers already queued are handed to libzmq first, waiting
+    /// at most until `deadline` for room; libzmq then delivers them within the linger time.
+    private func closeSocket(_ id: Int, flushBy deadline: ContinuousClock.Instant) {
+        guard let s = sockets.removeValue(forKey: id) else { return }
+        s.channel.inbox.close()
+        s.channel.outbox.close()
+        var leftovers = s.pending.map { [$0] } ?? []
+        leftovers += s.channel.outbox.drain()
+        for out in leftovers {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            var ms = Int32(clamping: max(0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+            zmq_setsockopt(s.handle, ZMQ_SNDTIMEO, &ms, 4)
+            if send(out, on: s.handle, kind: s.channel.kind, blocking: true) == .wouldBlock {
+                s.channel.drops.record("unsent-at-close", detail: "\(leftovers.count) queued message(s) could not be handed over before closing")
+                break
+            }
+        }
+        zmq_close(s.handle)
+    }
+
+    /// Moves messages between one socket and its queues; true when it stopped at the burst
+    /// limit (more work may be ready without waiting).
+    private func serviceSocket(_ id: Int) -> Bool {
+        guard var s = sockets[id] else { return false }
+        var busy = false
+        // Receive.
+        var received = 0
+        while received < burst, !s.channel.inbox.isFull {
+            guard let message = receive(on: s.handle, channel: s.channel) else { break }
+            received += 1
+            if case .full = s.channel.inbox.offer(message) {
+                // Cannot happen (only this thread offers and it checked isFull); count defensively.
+                s.channel.drops.record("queue-overflow", detail: "receive queue full")
+            }
+        }
+        if received == burst { busy = true }
+        // Send.
+        var sent = 0
+        while sent < burst {
+            guard let out = s.pending ?? s.channel.outbox.poll() else { break }
+            switch send(out, on: s.handle, kind: s.channel.kind) {
+            case .sent, .dropped:
+                s.pending = nil
+                s.pendingSince = nil
+                sent += 1
+            case .wouldBlock:
+                // A listener serves many peers: one peer whose pipe stays full (stuck, or not
+                // reading) must not block replies to the others for long.
+                let now = ContinuousClock.now
+                let since = s.pendingSince ?? now
+                if s.channel.kind == .listener, since.duration(to: now) > options.peerFullTimeout {
+                    s.channel.drops.record("peer-full", detail: "peer \(out.peer.map { "\($0)" } ?? "?") did not take messages for \(options.peerFullTimeout)")
+                    s.pending = nil
+                    s.pendingSince = nil
+                    sent += 1
+                    continue
+                }
+                s.pending = out
+                s.pendingSince = since
+                sent = burst + 1  // stop
+            }
+        }
+        if sent == burst { busy = true }
+        sockets[id] = s
+        return busy
+    }
+
+    private enum SendOutcome { case sent, wouldBlock, dropped }
+
+    private func send(_ out: Outgoing, on socket: UnsafeMutableRawPointer, kind: SocketChannel.Kind, blocking: Bool = false) -> SendOutcome {
+        var parts = out.frames
+        if kind == .listener, let peer = out.peer { parts.insert(Frame(bytes: peer.bytes), at: 0) }
+        let msg = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+        defer { msg.deallocate() }
+        for (i, frame) in parts.enumerated() {
+            guard ZMQFrames.initMessage(msg, with: frame, zeroCopyThreshold: options.zeroCopyThreshold) else {
+                return .dropped
+            }
+            let flags = (i < parts.count - 1 ? ZMQ_SNDMORE : 0) | (blocking ? 0 : ZMQ_DONTWAIT)
+            if zmq_msg_send(msg, socket, flags) < 0 {
+                let err = zmq_errno()
+                zmq_msg_close(msg)
+                if i == 0 && err == EAGAIN { return .wouldBlock }
+                let channel = sockets.values.first { $0.handle == socket }?.channel
+                if err == EHOSTUNREACH {
+                    channel?.drops.record("unroutable", detail: "peer \(out.peer.map { "\($0)" } ?? "?") is not connected")
+                } else {
+                    channel?.drops.record("send-failed", detail: String(cString: zmq_strerror(err)))
+                }
+                return .dropped
+            }
+        }
+        return .sent
+    }
+
+    /// Receives one multipart message without waiting; nil when none is ready. Parts beyond
+    /// what the decoder could accept are discarded while reading (bounded memory) and the
+    /// message is delivered with an impossible frame count so the decoder refuses it.
+    private func receive(on socket: UnsafeMutableRawPointer, channel: SocketChannel) -> Received? {
+        let maxParts = options.limits.maxTensorFrames + 2
+        var parts: [Frame] = []
+        var discarded = 0
+        while true {
+            let msg = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
+            zmq_msg_init(msg)
+            if zmq_msg_recv(msg, socket, ZMQ_DONTWAIT) < 0 {
+                zmq_msg_close(msg)
+                msg.deallocate()
+                if parts.isEmpty && discarded == 0 { return nil }
+                break  // cannot happen mid-message (multipart delivery is atomic)
+            }
+            let more = zmq_msg_more(msg) != 0
+            if parts.count < maxParts {
+                parts.append(ZMQFrames.frame(taking: msg))
+            } else {
+                zmq_msg_close(msg)
+                msg.deallocate()
+                discarded += 1
+            }
+            if !more { break }
+        }
+        if discarded > 0 {
+            channel.drops.record("tooMany", detail: "a message of \(parts.count + discarded) frames (at most \(maxParts))")
+            return nil
+        }
+        switch channel.kind {
+        case .listener:
+            guard parts.count >= 2 else {
+                channel.drops.record("empty", detail: "a message with no frames")
+                return nil
+            }
+            return Received(peer: PeerID(bytes: parts[0].bytes), frames: Array(parts.dropFirst()))
+        case .connection:
+            return Received(peer: PeerID(channel.address), frames: parts)
+        }
+    }
+
+    // MARK: ZAP
+
+    private func startZAPHandler() throws {
+        guard let zap = zmq_socket(context, ZMQ_REP) else { throw TransportError.security("cannot create the ZAP handler socket") }
+        var linger: Int32 = 0
+        zmq_setsockopt(zap, ZMQ_LINGER, &linger, 4)
+        guard zmq_bind(zap, "inproc://zeromq.zap.01") == 0 else {
+            zmq_close(zap)
+            throw TransportError.security("cannot bind the ZAP handler: \(ZMQFrames.lastError())")
+        }
+        zapSocket = zap
+    }
+
+    /// Answers pending ZAP requests: CURVE clients whose public key is authorized get 200,
+    /// everyone else 400 (counted and logged once per kind).
+    private func serviceZAP(_ zap: UnsafeMutableRawPointer) {
+        while true {
+            var request: [[UInt8]] = []
+            var msg = zmq_msg_t()
+            while true {
+                zmq_msg_init(&msg)
+                if zmq_msg_recv(&msg, zap, ZMQ_DONTWAIT) < 0 { zmq_msg_close(&msg); break }
+                let size = zmq_msg_size(&msg)
+                let bytes = size == 0 ? [] : Array(UnsafeRawBufferPointer(start: zmq_msg_data(&msg), count: size))
+                request.append(bytes)
+                let more = zmq_msg_more(&msg) != 0
+                zmq_msg_close(&msg)
+                if !more { break }
+            }
+            if request.isEmpty { return }
+            guard let decision = ZAPPolicy.decide(request, authorized: security?.authorizedClients ?? []) else {
+                zapDrops.record("zap-malformed", detail: "a ZAP request of \(request.count) frames")
+                // A REP socket must answer before it can receive again.
+                sendZAP([Array("1.0".utf8), request.count > 1 ? request[1] : [], Array("500".utf8), Array("bad request".utf8), [], []], on: zap)
+                continue
+            }
+            if !decision.admitted {
+                zapDrops.record("curve-rejected", detail: "client \(decision.clientKey ?? "without CURVE") from \(decision.address) is not in the authorized keys")
+            }
+            sendZAP(decision.reply, on: zap)
+        }
+    }
+
+    private func sendZAP(_ frames: [[UInt8]], on zap: UnsafeMutableRawPointer) {
+        for (i, f) in frames.enumerated() {
+            let flags = i < frames.count - 1 ? ZMQ_SNDMORE : 0
+            _ = f.withUnsafeBytes { zmq_send(zap, $0.baseAddress, f.count, flags) }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+// Semantic rules of the control-plane messages (membership, runs, tasks, shards, results).
+
+extension Register {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(name, "register.name")
+        try Rules.rule(!roles.isEmpty, "register.roles must list at least one role (teacher, student)")
+        try Rules.distinct(roles, "register.roles")
+    }
+}
+
+extension RegisterAck {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(nodeID, "register_ack.node_id")
+        try Rules.rule(heartbeatIntervalMs >= 1, "register_ack.heartbeat_interval_ms must be at least 1")
+        try Rules.rule(livenessTimeoutMs > heartbeatIntervalMs, "register_ack.liveness_timeout_ms "
+            + "(\(livenessTimeoutMs)) must be greater than heartbeat_interval_ms (\(heartbeatIntervalMs))")
+    }
+}
+
+extension Heartbeat {
+    func check() throws(WireError) {
+        try Rules.finiteNonNegative(cpuPercent, "heartbeat.cpu_percent")
+    }
+}
+
+extension SubmitRun {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(specYaml, "submit_run.spec_yaml")
+    }
+}
+
+extension SubmitRunReply {
+    func check() throws(WireError) {
+        if accepted {
+            try Rules.nonEmpty(runID, "submit_run_reply.run_id (accepted)")
+            try Rules.rule(errors.isEmpty, "submit_run_reply.errors must be empty when accepted, got "
+                + "\(errors.count)")
+        } else {
+            try Rules.rule(!errors.isEmpty, "submit_run_reply.errors must say why the run was not accepted")
+        }
+        for (i, e) in errors.enumerated() {
+            try Rules.nonEmpty(e.message, "submit_run_reply.errors[\(i)].message")
+        }
+    }
+}
+
+extension ClusterStatus {
+    func check() throws(WireError) {
+        for (i, node) in nodes.enumerated() {
+            try Rules.nonEmpty(node.nodeID, "cluster_status.nodes[\(i)].node_id")
+            try Rules.finiteNonNegative(node.cpuPercent, "cluster_status.nodes[\(i)].cpu_percent")
+        }
+    }
+}
+
+extension RunSummary {
+    func check(_ path: String) throws(WireError) {
+        try Rules.nonEmpty(runID, "\(path).run_id")
+        if state.isTerminal {
+            try Rules.rule(!reason.isEmpty, "\(path).reason must say why the run is \(state)")
+        }
+    }
+}
+
+extension RunList {
+    func check() throws(WireError) {
+        for (i, run) in runs.enumerated() {
+            try run.check("run_list.runs[\(i)]")
+        }
+    }
+}
+
+extension RunUpdate {
+    func check() throws(WireError) {
+        try run.check("run_update.run")
+        if phaseTotal > 0 {
+            try Rules.rule(phaseDone <= phaseTotal, "run_update.phase_done (\(phaseDone)) must not exceed "
+                + "phase_total (\(phaseTotal))")
+        }
+        for (i, m) in latest.enumerated() {
+            try Rules.nonEmpty(m.name, "run_update.latest[\(i)].name")
+        }
+    }
+}
+
+extension AssignTask {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(runID, "assign_task.run_id")
+        try Rules.nonEmpty(taskID, "assign_task.task_id")
+        try Rules.nonEmpty(runSpecYaml, "assign_task.run_spec_yaml")
+        switch task {
+        case .teacher(let t): try t.check()
+        case .student(let s): try s.check()
+        case nil: throw WireError(.invalid, "assign_task.task must be set (teacher or student)")
+        }
+    }
+}
+
+extension TeacherTask {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(modelSpec, "assign_task.teacher.model_spec")
+        try Rules.rule(!checkpointHash.isEmpty || !recipeYaml.isEmpty, "assign_task.teacher needs checkpoint_hash "
+            + "(load a trained teacher) or recipe_yaml (train it); both are empty")
+        try Rules.distinct(replicas, "assign_task.teacher.replicas")
+    }
+}
+
+extension StudentTask {
+    func check() throws(WireError) {
+        try Rules.rule(replicas >= 1, "assign_task.student.replicas must be at least 1")
+        try Rules.rule(rank < replicas, "assign_task.student.rank (\(rank)) must be less than replicas (\(replicas))")
+        try Rules.rule(peerEndpoints.isEmpty || peerEndpoints.count == Int(replicas), "assign_task.student"
+            + ".peer_endpoints has \(peerEndpoints.count) entries; it must be empty or list all \(replicas) ranks")
+        try Rules.nonEmpty(modelSpec, "assign_task.student.model_spec")
+    }
+}
+
+extension TaskStatus {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(runID, "task_status.run_id")
+        try Rules.nonEmpty(taskID, "task_status.task_id")
+        if state == .failed {
+            try Rules.rule(!reason.isEmpty, "task_status.reason must say why the task failed")
+        }
+        if total > 0 {
+            try Rules.rule(done <= total, "task_status.done (\(done)) must not exceed total (\(total))")
+        }
+    }
+}
+
+extension ShardOffer {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(shardHash, "shard_offer.shard_hash")
+        try Rules.rule(chunkCount >= 1, "shard_offer.chunk_count must be at least 1")
+        try Rules.rule(totalBytes >= UInt64(chunkCount), "shard_offer.total_bytes (\(totalBytes)) must be at least "
+            + "chunk_count (\(chunkCount)): every chunk holds at least one byte")
+    }
+}
+
+extension ShardRequest {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(shardHash, "shard_request.shard_hash")
+        try Rules.rule(chunkCount >= 1, "shard_request.chunk_count must be at least 1")
+        try Rules.rule(UInt64(firstChunk) + UInt64(chunkCount) <= UInt64(UInt32.max) + 1, "shard_request.first_chunk "
+            + "(\(firstChunk)) + chunk_count (\(chunkCount)) goes past the last possible chunk index \(UInt32.max)")
+    }
+}
+
+extension ShardAck {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(shardHash, "shard_ack.shard_hash")
+        if have {
+            try Rules.rule(error.isEmpty, "shard_ack.error must be empty when have is true")
+        } else {
+            try Rules.rule(!error.isEmpty, "shard_ack.error must say why the shard is not present (have is false)")
+        }
+    }
+}
+
+extension Metrics {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(runID, "metrics.run_id")
+        for (i, m) in values.enumerated() {
+            try Rules.nonEmpty(m.name, "metrics.values[\(i)].name")
+        }
+    }
+}
+
+extension ArtifactAck {
+    func check() throws(WireError) {
+        try Rules.nonEmpty(runID, "artifact_ack.run_id")
+        try Rules.nonEmpty(name, "artifact_ack.name")
+        if stored {
+            try Rules.rule(error.isEmpty, "artifact_ack.error must be empty when stored is true")
+        } else {
+            try Rules.rule(!error.isEmpty, "artifact_ack.error must say why the artifact was not stored")
+        }
+    }
+}

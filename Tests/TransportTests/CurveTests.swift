@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+import Transport
+import TransportZMQ
+import Wire
+
+/// CurveZMQ with a ZAP handler: only listed client keys get in; key files are written safely
+/// and read with clear errors.
+@Suite(.timeLimit(.minutes(1))) struct CurveTests {
+    @Test func listedKeyGetsInUnlistedKeyDoesNot() async throws {
+        let server = try CurveKeyPair.generate()
+        let friend = try CurveKeyPair.generate()
+        let stranger = try CurveKeyPair.generate()
+        #expect(friend.publicKey != stranger.publicKey)
+
+        var options = ZMQOptions()
+        options.sendTimeout = .milliseconds(500)
+        try await withZMQ(name: "server", options: options,
+                          security: CurveSecurity(keys: server, authorizedClients: [friend.publicKey])) { serverSide in
+            let listener = try await serverSide.listen(at: anyLoopbackPort)
+            let echo = Task { await echoServer(listener) }
+            defer { echo.cancel() }
+
+            // The listed client: request answered.
+            try await withZMQ(name: "friend", security: CurveSecurity(keys: friend, defaultServerKey: server.publicKey)) { t in
+                let c = try await t.connect(to: listener.address)
+                try await c.send(heartbeat(1, from: "friend"))
+                let reply = try await c.receive(timeout: .seconds(5))
+                #expect(reply?.envelope.replyTo == 1)
+            }
+            // The unlisted client: the handshake is refused, nothing is answered.
+            try await withZMQ(name: "stranger", options: options,
+                              security: CurveSecurity(keys: stranger, defaultServerKey: server.publicKey)) { t in
+                let c = try await t.connect(to: listener.address)
+                try? await c.send(heartbeat(2, from: "stranger"))
+                #expect(try await c.receive(timeout: .milliseconds(800)) == nil)
+            }
+            // A client without CURVE at all: also refused.
+            try await withZMQ(name: "plain", options: options) { t in
+                let c = try await t.connect(to: listener.address)
+                try? await c.send(heartbeat(3, from: "plain"))
+                #expect(try await c.receive(timeout: .milliseconds(500)) == nil)
+            }
+            #expect(serverSide.authenticationDrops.count("curve-rejected") >= 1)
+        }
+    }
+
+    @Test func clientWithTheWrongServerKeyGetsNoAnswer() async throws {
+        let server = try CurveKeyPair.generate(), impostor = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
+        try await withZMQ(name: "server", security: CurveSecurity(keys: server, authorizedClients: [client.publicKey])) { s in
+            let listener = try await s.listen(at: anyLoopbackPort)
+            let echo = Task { await echoServer(listener) }
+            defer { echo.cancel() }
+            var options = ZMQOptions()
+            options.sendTimeout = .milliseconds(300)
+            try await withZMQ(name: "client", options: options,
+                              security: CurveSecurity(keys: client, defaultServerKey: impostor.publicKey)) { t in
+                let c = try await t.connect(to: listener.address)
+                try? await c.send(heartbeat(1))
+                #expect(try await c.receive(timeout: .milliseconds(600)) == nil)
+            }
+        }
+    }
+
+    @Test func connectingWithoutAKnownServerKeyIsAClearError() async throws {
+        try await withZMQ(security: CurveSecurity(keys: try CurveKeyPair.generate())) { t in
+            do {
+                _ = try await t.connect(to: "tcp://127.0.0.1:5555")
+                Issue.record("expected an error")
+            } catch let e as TransportError {
+                #expect(e.description.contains("tcp://127.0.0.1:5555"))
+                #expect(e.description.contains("server key"))
+            }
+        }
+    }
+
+    @Test func keyFilesRoundTripAndAreProtected() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distillery-keys-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pair = try CurveKeyPair.generate()
+        let files = try pair.write(to: dir, name: "worker-1")
+        #expect(try CurveKeyPair.load(secretFile: files.secretFile) == pair)
+        #expect(try CurveKeyFile.publicKeys(files.publicFile) == [pair.publicKey])
+        #expect(!(try String(contentsOfFile: files.publicFile, encoding: .utf8)).contains(pair.secretKey))
+        let mode = try FileManager.default.attributesOfItem(atPath: files.secretFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // Never overwrite a key.
+        #expect(throws: TransportError.self) { _ = try pair.write(to: dir, name: "worker-1") }
+
+        // An allow list: comments, blank lines, .pub contents and bare keys.
+        let other = try CurveKeyPair.generate()
+        let allow = (dir as NSString).appendingPathComponent("allowed")
+        try "# cluster members\n\n\(try String(contentsOfFile: files.publicFile, encoding: .utf8))\(other.publicKey)  # worker-2\n"
+            .write(toFile: allow, atomically: true, encoding: .utf8)
+        #expect(try CurveKeyFile.publicKeys(allow) == [pair.publicKey, other.publicKey])
+
+        // A bad line names the file and line.
+        try "\(pair.publicKey)\nnot-a-key\n".write(toFile: allow, atomically: true, encoding: .utf8)
+        do {
+            _ = try CurveKeyFile.publicKeys(allow)
+            Issue.record("expected an error")
+        } catch let e as TransportError {
+            #expect(e.description.contains("allowed:2"))
+        }
+    }
+}
