@@ -88,7 +88,7 @@ final class InMemoryListener: Listener, EndpointClosing {
     let drops: DropCounter
     private let transport: InMemoryTransport
     private let decoder: InboundDecoder
-    let inbox: BoundedQueue<(PeerID, [Frame])>
+    let inbox: BoundedQueue<RawInbound>
     private let peers = Mutex<[PeerID: InMemoryConnection]>([:])
 
     init(address: String, transport: InMemoryTransport) {
@@ -102,15 +102,9 @@ final class InMemoryListener: Listener, EndpointClosing {
     func attach(_ connection: InMemoryConnection) { peers.withLock { $0[connection.peer] = connection } }
 
     func receive(timeout: Duration) async throws -> Inbound? {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard let (peer, frames) = try await inbox.take(timeout: max(remaining, .zero)) else { return nil }
-            switch decoder.decode(frames, from: peer) {
-            case .message(let m): return Inbound(peer: peer, message: m)
-            case .refused(_, let reply):
-                if let reply { try? await send(reply, to: peer) }
-            }
+        try await decoder.next(from: inbox, timeout: timeout) { peer, frames in
+            guard let connection = peers.withLock({ $0[peer] }) else { return false }
+            return connection.inbox.offer(RawInbound(peer: PeerID(address), frames: frames)) == .accepted
         }
     }
 
@@ -122,7 +116,7 @@ final class InMemoryListener: Listener, EndpointClosing {
             return
         }
         do {
-            try await connection.inbox.put(frames, timeout: transport.sendTimeout)
+            try await connection.inbox.put(RawInbound(peer: PeerID(address), frames: frames), timeout: transport.sendTimeout)
         } catch TransportError.closed {
             drops.record("unroutable", detail: "peer \(peer) closed its connection")
         }
@@ -142,7 +136,7 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
     let drops: DropCounter
     private let transport: InMemoryTransport
     private let decoder: InboundDecoder
-    let inbox: BoundedQueue<[Frame]>
+    let inbox: BoundedQueue<RawInbound>
 
     init(address: String, peer: PeerID, transport: InMemoryTransport) {
         self.address = address
@@ -166,7 +160,7 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
             if let listener = transport.network.listener(at: address) {
                 listener.attach(self)
                 let remaining = ContinuousClock.now.duration(to: deadline)
-                try await listener.inbox.put((peer, frames), timeout: max(remaining, .milliseconds(1)))
+                try await listener.inbox.put(RawInbound(peer: peer, frames: frames), timeout: max(remaining, .milliseconds(1)))
                 return
             }
             guard ContinuousClock.now < deadline else {
@@ -177,16 +171,10 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
     }
 
     func receive(timeout: Duration) async throws -> Message? {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard let frames = try await inbox.take(timeout: max(remaining, .zero)) else { return nil }
-            switch decoder.decode(frames, from: PeerID(address)) {
-            case .message(let m): return m
-            case .refused(_, let reply):
-                if let reply { try? await send(reply) }
-            }
-        }
+        try await decoder.next(from: inbox, timeout: timeout) { _, frames in
+            guard let listener = transport.network.listener(at: address) else { return false }
+            return listener.inbox.offer(RawInbound(peer: peer, frames: frames)) == .accepted
+        }?.message
     }
 
     func close() async { inbox.close() }

@@ -1,5 +1,17 @@
 import Wire
 
+/// Frames as they arrived, before decoding: from `peer` (a listener's routing id for the
+/// sender; for a connection, the address it is connected to).
+public struct RawInbound: Sendable {
+    public let peer: PeerID
+    public let frames: [Frame]
+
+    public init(peer: PeerID, frames: [Frame]) {
+        self.peer = peer
+        self.frames = frames
+    }
+}
+
 /// Turns received frames into a validated `Message`, or counts the refusal and builds the
 /// `ErrorReply` the sender gets (PROTOCOL.md "Framing": answer with Error when the sender can
 /// be identified, otherwise count a drop; never crash).
@@ -36,5 +48,29 @@ public struct InboundDecoder: Sendable {
         guard let requestID = error.requestID else { return nil }
         let body = Body.error(ErrorReply(code: error.code, message: error.description))
         return Message(Envelope(sender: localName, requestID: 0, replyTo: requestID, body: body))
+    }
+
+    /// The receive loop of every endpoint: takes raw messages from `inbox` until one decodes,
+    /// waiting at most `timeout` in total, and returns it (nil on timeout). A refused message
+    /// whose header was readable is answered through `reply`, which must not wait (a peer that
+    /// floods bad input must not stall the receiver): it returns false when the reply could not
+    /// be queued, and that is counted as "reply-dropped".
+    public func next(
+        from inbox: BoundedQueue<RawInbound>, timeout: Duration,
+        reply: (_ to: PeerID, _ frames: [Frame]) -> Bool
+    ) async throws -> Inbound? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard let raw = try await inbox.take(timeout: max(remaining, .zero)) else { return nil }
+            switch decode(raw.frames, from: raw.peer) {
+            case .message(let m): return Inbound(peer: raw.peer, message: m)
+            case .refused(_, let answer):
+                guard let answer, let frames = try? WireCodec.encode(answer, limits: limits) else { continue }
+                if !reply(raw.peer, frames) {
+                    drops.record("reply-dropped", detail: "send queue full; error reply to \(raw.peer) not sent")
+                }
+            }
+        }
     }
 }

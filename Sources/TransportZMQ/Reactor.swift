@@ -11,12 +11,6 @@ struct Outgoing: Sendable {
     let frames: [Frame]
 }
 
-/// Raw frames received on a socket, from `peer` (the routing id; the address for connections).
-struct Received: Sendable {
-    let peer: PeerID
-    let frames: [Frame]
-}
-
 /// What the async side shares with the poller thread for one socket: the two queues. The
 /// socket itself is touched only by the poller thread (ZeroMQ sockets are not thread-safe).
 final class SocketChannel: Sendable {
@@ -24,7 +18,7 @@ final class SocketChannel: Sendable {
     let id: Int
     let kind: Kind
     let address: String
-    let inbox: BoundedQueue<Received>
+    let inbox: BoundedQueue<RawInbound>
     let outbox: BoundedQueue<Outgoing>
     let drops: DropCounter
 
@@ -117,7 +111,7 @@ final class Reactor: @unchecked Sendable {
 
     /// Signals the poller thread (at most one pending eventfd write at a time).
     func wake() {
-        if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
+        if !wakePending.exchange(true, ordering: .sequentiallyConsistent) {
             var one: UInt64 = 1
             _ = write(wakeFD, &one, 8)
         }
@@ -145,9 +139,15 @@ final class Reactor: @unchecked Sendable {
         var items: [zmq_pollitem_t] = []
         var ids: [Int] = []
         while true {
-            wakePending.store(false, ordering: .sequentiallyConsistent)
+            // Drain first, then clear the flag. The other order loses wake-ups: a wake() that
+            // sets the flag and writes between the two steps has its write drained while the
+            // flag stays set, so every later wake() skips the write and the loop below sleeps
+            // in zmq_poll(-1) with work waiting (seen under load: a full receive queue whose
+            // consumer had made room, never refilled). Any wake() whose write lands after the
+            // drain leaves the eventfd readable, so the poll returns at once.
             var drained: UInt64 = 0
             _ = read(wakeFD, &drained, 8)
+            wakePending.store(false, ordering: .sequentiallyConsistent)
 
             for command in commands.withLock({ c -> [Command] in defer { c = [] }; return c ?? [] }) {
                 switch command {
@@ -297,7 +297,7 @@ final class Reactor: @unchecked Sendable {
             let remaining = ContinuousClock.now.duration(to: deadline)
             var ms = Int32(clamping: max(0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
             zmq_setsockopt(s.handle, ZMQ_SNDTIMEO, &ms, 4)
-            if send(out, on: s.handle, kind: s.channel.kind, blocking: true) == .wouldBlock {
+            if send(out, on: s.handle, channel: s.channel, blocking: true) == .wouldBlock {
                 s.channel.drops.record("unsent-at-close", detail: "\(leftovers.count) queued message(s) could not be handed over before closing")
                 break
             }
@@ -325,7 +325,7 @@ final class Reactor: @unchecked Sendable {
         var sent = 0
         while sent < burst {
             guard let out = s.pending ?? s.channel.outbox.poll() else { break }
-            switch send(out, on: s.handle, kind: s.channel.kind) {
+            switch send(out, on: s.handle, channel: s.channel) {
             case .sent, .dropped:
                 s.pending = nil
                 s.pendingSince = nil
@@ -354,9 +354,11 @@ final class Reactor: @unchecked Sendable {
 
     private enum SendOutcome { case sent, wouldBlock, dropped }
 
-    private func send(_ out: Outgoing, on socket: UnsafeMutableRawPointer, kind: SocketChannel.Kind, blocking: Bool = false) -> SendOutcome {
+    /// Sends one multipart message; failures other than "would block" on the first part are
+    /// counted on `channel`'s drops.
+    private func send(_ out: Outgoing, on socket: UnsafeMutableRawPointer, channel: SocketChannel, blocking: Bool = false) -> SendOutcome {
         var parts = out.frames
-        if kind == .listener, let peer = out.peer { parts.insert(Frame(bytes: peer.bytes), at: 0) }
+        if channel.kind == .listener, let peer = out.peer { parts.insert(Frame(bytes: peer.bytes), at: 0) }
         let msg = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
         defer { msg.deallocate() }
         for (i, frame) in parts.enumerated() {
@@ -368,11 +370,10 @@ final class Reactor: @unchecked Sendable {
                 let err = zmq_errno()
                 zmq_msg_close(msg)
                 if i == 0 && err == EAGAIN { return .wouldBlock }
-                let channel = sockets.values.first { $0.handle == socket }?.channel
                 if err == EHOSTUNREACH {
-                    channel?.drops.record("unroutable", detail: "peer \(out.peer.map { "\($0)" } ?? "?") is not connected")
+                    channel.drops.record("unroutable", detail: "peer \(out.peer.map { "\($0)" } ?? "?") is not connected")
                 } else {
-                    channel?.drops.record("send-failed", detail: String(cString: zmq_strerror(err)))
+                    channel.drops.record("send-failed", detail: String(cString: zmq_strerror(err)))
                 }
                 return .dropped
             }
@@ -383,7 +384,7 @@ final class Reactor: @unchecked Sendable {
     /// Receives one multipart message without waiting; nil when none is ready. Parts beyond
     /// what the decoder could accept are discarded while reading (bounded memory) and the
     /// message is delivered with an impossible frame count so the decoder refuses it.
-    private func receive(on socket: UnsafeMutableRawPointer, channel: SocketChannel) -> Received? {
+    private func receive(on socket: UnsafeMutableRawPointer, channel: SocketChannel) -> RawInbound? {
         let maxParts = options.limits.maxTensorFrames + 2
         var parts: [Frame] = []
         var discarded = 0
@@ -416,9 +417,9 @@ final class Reactor: @unchecked Sendable {
                 channel.drops.record("empty", detail: "a message with no frames")
                 return nil
             }
-            return Received(peer: PeerID(bytes: parts[0].bytes), frames: Array(parts.dropFirst()))
+            return RawInbound(peer: PeerID(bytes: parts[0].bytes), frames: Array(parts.dropFirst()))
         case .connection:
-            return Received(peer: PeerID(channel.address), frames: parts)
+            return RawInbound(peer: PeerID(channel.address), frames: parts)
         }
     }
 

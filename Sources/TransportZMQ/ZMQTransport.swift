@@ -104,18 +104,8 @@ final class ZMQListener: Listener {
     var drops: DropCounter { channel.drops }
 
     func receive(timeout: Duration) async throws -> Inbound? {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard let received = try await channel.inbox.take(timeout: max(remaining, .zero)) else { return nil }
-            switch decoder.decode(received.frames, from: received.peer) {
-            case .message(let m): return Inbound(peer: received.peer, message: m)
-            case .refused(_, let reply):
-                if let reply, let frames = try? WireCodec.encode(reply),
-                   channel.outbox.offer(Outgoing(peer: received.peer, frames: frames)) != .accepted {
-                    drops.record("reply-dropped", detail: "send queue full; error reply to \(received.peer) not sent")
-                }
-            }
+        try await decoder.next(from: channel.inbox, timeout: timeout) { peer, frames in
+            channel.outbox.offer(Outgoing(peer: peer, frames: frames)) == .accepted
         }
     }
 
@@ -144,19 +134,9 @@ final class ZMQConnection: Connection, UnvalidatedSending {
     var drops: DropCounter { channel.drops }
 
     func receive(timeout: Duration) async throws -> Message? {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard let received = try await channel.inbox.take(timeout: max(remaining, .zero)) else { return nil }
-            switch decoder.decode(received.frames, from: received.peer) {
-            case .message(let m): return m
-            case .refused(_, let reply):
-                if let reply, let frames = try? WireCodec.encode(reply),
-                   channel.outbox.offer(Outgoing(peer: nil, frames: frames)) != .accepted {
-                    drops.record("reply-dropped", detail: "send queue full; error reply not sent")
-                }
-            }
-        }
+        try await decoder.next(from: channel.inbox, timeout: timeout) { _, frames in
+            channel.outbox.offer(Outgoing(peer: nil, frames: frames)) == .accepted
+        }?.message
     }
 
     func send(_ message: Message) async throws {

@@ -151,6 +151,44 @@ import Wire
         }
     }
 
+    /// Regression: the poller once lost a wake-up (it cleared its "wake pending" flag before
+    /// draining the eventfd, so a wake written in between was swallowed and later ones skipped
+    /// the write) and then slept forever with a full receive queue. Queues of one element make
+    /// every message wake the poller in both directions; a lost wake-up shows as a timeout.
+    @Test func noWakeUpIsLostWhenQueuesFillAndEmptyConstantly() async throws {
+        var options = ZMQOptions()
+        options.queueCapacity = 1
+        try await withZMQ(options: options) { t in
+            let listener = try await t.listen(at: anyLoopbackPort)
+            let peers = 2, each = 25_000
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for p in 0..<peers {
+                    group.addTask {
+                        let c = try await t.connect(to: listener.address, identity: "peer-\(p)")
+                        var replies = 0
+                        for i in 1...each {
+                            try await c.send(heartbeat(UInt64(i), from: "peer-\(p)"))
+                            // Read replies as they come, so both directions stay busy.
+                            while let _ = try await c.receive(timeout: .zero) { replies += 1 }
+                        }
+                        while replies < each {
+                            guard try await c.receive(timeout: .seconds(10)) != nil else { break }
+                            replies += 1
+                        }
+                        return replies
+                    }
+                }
+                for n in 0..<(peers * each) {
+                    let m = try #require(try await listener.receive(timeout: .seconds(10)), "stalled after \(n) messages")
+                    try await listener.send(heartbeat(m.message.envelope.requestID, from: "server"), to: m.peer)
+                }
+                var replies = 0
+                for try await r in group { replies += r }
+                #expect(replies == peers * each)
+            }
+        }
+    }
+
     @Test func manyPeersAndMessagesArriveInOrderPerPeer() async throws {
         try await withZMQ { t in
             let listener = try await t.listen(at: anyLoopbackPort)
