@@ -2,3 +2,5 @@
 #include <zmq.h>
 // eventfd(2): how async callers wake the transport's poller thread (polled beside the sockets).
 #include <sys/eventfd.h>
+// mallopt(3): the allocator policy for tensor frames (TransportZMQ.ProcessMemoryPolicy).
+#include <malloc.h>

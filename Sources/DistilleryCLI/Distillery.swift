@@ -1,4 +1,5 @@
 import ArgumentParser
+import TransportZMQ
 
 /// `distillery` — the composition root. Single-process commands and key management for now; the cluster
 /// commands (coordinator, worker, submit, status, …) arrive with the control plane.
@@ -13,4 +14,18 @@ struct Distillery: AsyncParsableCommand {
             """,
         subcommands: [Train.self, Eval.self, Inspect.self, Distill.self, Bench.self, Keys.self, WireBench.self]
     )
+
+    static func main() async {
+        ProcessMemoryPolicy.keepLargeBuffersInTheHeap()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

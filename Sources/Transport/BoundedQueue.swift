@@ -6,11 +6,18 @@ import Synchronization
 /// `offer` and `poll` never block.
 ///
 /// Rules: at most `capacity` elements are held. `onItem` runs (outside the lock) when an element
-/// arrives while the queue was empty; `onSpace` runs when an element leaves a full queue. A
-/// poller uses these to wake itself without polling. After `close()`, remaining elements can
-/// still be taken; then `take` throws `TransportError.closed`, as do `put` and pending waits.
+/// arrives while the queue was empty. Wake-ups for room use hysteresis, like libzmq's pipes:
+/// once the queue has been full, `onSpace` runs and waiting `put`s are admitted only when it
+/// has drained to `lowWater` (capacity / 2), so a fast producer facing a slower consumer is
+/// woken once per `capacity - lowWater` elements instead of once per element. A `put` whose
+/// timeout fires while there is room is admitted, not failed. `offer` never waits and may
+/// pass waiting `put`s (order holds per producer, not across producers). A poller uses the
+/// callbacks to wake itself without polling. After `close()`, remaining elements can still be
+/// taken; then `take` throws `TransportError.closed`, as do `put` and pending waits.
 public final class BoundedQueue<Element: Sendable>: Sendable {
     public let capacity: Int
+    /// Level a full queue must drain to before `onSpace` runs and waiting `put`s are admitted.
+    public let lowWater: Int
     private let state: Mutex<State>
     private let onItem: (@Sendable () -> Void)?
     private let onSpace: (@Sendable () -> Void)?
@@ -33,6 +40,9 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         /// Tasks waiting for space, each with the element it wants to put.
         var putters: [(waiter: Waiter<Void>, element: Element)] = []
         var cancelled: Set<UInt64> = []
+        /// The queue was full (a producer may be waiting for `onSpace`) and has not yet
+        /// drained to `lowWater`.
+        var spaceWanted = false
         var nextID: UInt64 = 1
         var closed = false
 
@@ -57,6 +67,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     public init(capacity: Int, onItem: (@Sendable () -> Void)? = nil, onSpace: (@Sendable () -> Void)? = nil) {
         precondition(capacity >= 1, "a queue needs room for at least one element")
         self.capacity = capacity
+        self.lowWater = capacity / 2
         self.state = Mutex(State())
         self.onItem = onItem
         self.onSpace = onSpace
@@ -66,6 +77,8 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     public var count: Int { state.withLock { $0.count } }
     public var isFull: Bool { state.withLock { $0.count >= capacity } }
     public var isClosed: Bool { state.withLock { $0.closed } }
+    /// `put`s waiting for room (for back-pressure metrics and tests).
+    public var waitingPuts: Int { state.withLock { $0.putters.count } }
 
     public enum OfferResult: Sendable, Equatable { case accepted, full, closed }
 
@@ -75,9 +88,10 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         let action: OfferAction = state.withLock { s in
             if s.closed { return .closed }
             if !s.takers.isEmpty { return .resume(s.takers.removeFirst()) }
-            if s.count >= capacity { return .full }
+            if s.count >= capacity { s.spaceWanted = true; return .full }
             let wasEmpty = s.count == 0
             s.items.append(element)
+            if s.count >= capacity { s.spaceWanted = true }
             return .queued(wasEmpty: wasEmpty)
         }
         switch action {
@@ -93,23 +107,27 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
-    /// Removes the oldest element without waiting, admitting one waiting `put` if any.
+    /// Removes the oldest element without waiting. When a queue that was full has drained to
+    /// `lowWater`, admits the waiting `put`s that fit and runs `onSpace`.
     public func poll() -> Element? {
-        let (element, admitted, freedFull): (Element?, Waiter<Void>?, Bool) = state.withLock { s in
-            let wasFull = s.count >= capacity
-            guard let e = s.popFirst() else { return (nil, nil, false) }
-            if !s.putters.isEmpty {
+        let (element, admitted, signal): (Element?, [Waiter<Void>], Bool) = state.withLock { s in
+            guard let e = s.popFirst() else { return (nil, [], false) }
+            guard s.spaceWanted, s.count <= lowWater else { return (e, [], false) }
+            s.spaceWanted = false
+            var admitted: [Waiter<Void>] = []
+            while !s.putters.isEmpty && s.count < capacity {
                 let p = s.putters.removeFirst()
                 s.items.append(p.element)
-                return (e, p.waiter, false)
+                admitted.append(p.waiter)
             }
-            return (e, nil, wasFull)
+            if s.count >= capacity { s.spaceWanted = true }
+            return (e, admitted, true)
         }
-        if let w = admitted {
+        for w in admitted {
             w.timer?.cancel()
             w.continuation.resume()
         }
-        if freedFull { onSpace?() }
+        if signal { onSpace?() }
         return element
     }
 
@@ -127,8 +145,9 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                 let action: PutAction = state.withLock { s in
                     if s.closed { return .fail(TransportError.closed) }
                     if s.cancelled.remove(id) != nil { return .fail(CancellationError()) }
-                    if s.count < capacity || !s.takers.isEmpty { return .retryOffer }
+                    if s.putters.isEmpty && (s.count < capacity || !s.takers.isEmpty) { return .retryOffer }
                     s.putters.append((Waiter(id: id, continuation: continuation), element))
+                    s.spaceWanted = true
                     return .wait
                 }
                 switch action {
@@ -144,7 +163,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                     let timer = Task { [weak self] in
                         try? await Task.sleep(for: timeout)
                         guard !Task.isCancelled else { return }
-                        self?.failPutter(id, with: TransportError.timedOut("send queue stayed full for \(timeout)"))
+                        self?.putterTimedOut(id, after: timeout)
                     }
                     state.withLock { s in
                         if let i = s.putters.firstIndex(where: { $0.waiter.id == id }) { s.putters[i].waiter.timer = timer }
@@ -223,6 +242,21 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         guard let waiter else { return }
         waiter.timer?.cancel()
         waiter.continuation.resume(with: result)
+    }
+
+    /// A waiting `put` reached its timeout: admitted if there is room after all (hysteresis may
+    /// have held it back), else failed.
+    private func putterTimedOut(_ id: UInt64, after timeout: Duration) {
+        let (waiter, admitted): (Waiter<Void>?, Bool) = state.withLock { s in
+            guard let i = s.putters.firstIndex(where: { $0.waiter.id == id }) else { return (nil, false) }
+            let p = s.putters.remove(at: i)
+            guard s.count < capacity else { return (p.waiter, false) }
+            s.items.append(p.element)
+            return (p.waiter, true)
+        }
+        guard let waiter else { return }
+        if admitted { waiter.continuation.resume() }
+        else { waiter.continuation.resume(throwing: TransportError.timedOut("send queue stayed full for \(timeout)")) }
     }
 
     private func failPutter(_ id: UInt64, with error: any Error, rememberIfAbsent: Bool = false) {

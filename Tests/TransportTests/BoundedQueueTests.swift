@@ -73,6 +73,38 @@ import Transport
         #expect(spaces.value == 1)
     }
 
+    @Test func roomIsSignalledOncePerHalfQueueNotPerElement() async throws {
+        let spaces = Counter()
+        let q = BoundedQueue<Int>(capacity: 8, onSpace: { spaces.bump() })
+        #expect(q.lowWater == 4)
+        for i in 0..<8 { #expect(q.offer(i) == .accepted) }
+        for _ in 0..<3 { _ = q.poll() }
+        #expect(spaces.value == 0, "5 left: above the low-water mark, nobody is woken")
+        _ = q.poll()
+        #expect(spaces.value == 1, "drained to 4: one wake-up")
+        for _ in 0..<4 { _ = q.poll() }
+        #expect(spaces.value == 1, "no more wake-ups until the queue is full again")
+
+        // A waiting put is admitted at the low-water mark, not at the first free slot...
+        for i in 0..<8 { _ = q.offer(i) }
+        let put = Task { try await q.put(99, timeout: .seconds(30)) }
+        while q.waitingPuts == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        for _ in 0..<3 { _ = q.poll() }
+        #expect(q.count == 5, "the put still waits")
+        _ = q.poll()
+        try await put.value
+        #expect(q.count == 5, "admitted at 4")
+        #expect(Array(repeating: 0, count: 5).map { _ in q.poll()! }.last == 99, "after what was queued before it")
+
+        // ...and a put whose timeout fires while there is room succeeds instead of failing.
+        for i in 0..<8 { _ = q.offer(i) }
+        let late = Task { try await q.put(7, timeout: .milliseconds(100)) }
+        while q.waitingPuts == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        _ = q.poll()
+        try await late.value
+        #expect(q.count == 8)
+    }
+
     @Test func cancellationEndsAWait() async throws {
         let q = BoundedQueue<Int>(capacity: 1)
         let task = Task { try await q.take(timeout: .seconds(30)) }
