@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // Distillery — distributed multi-teacher knowledge distillation.
 // Dependency direction (DESIGN.md §3): arrows point down only.
-//   distillery (CLI) → Training → {NN, Distillation, Datasets} → Tensor → CBLAS
+//   distillery (CLI) → ClusterRuntime → {ClusterCore, RunSpec, ClusterStore, Transport(ZMQ), Wire}
+//                    → Training → {NN, Distillation, Datasets} → Tensor → CBLAS
 import PackageDescription
 
 /// Optimise hot numeric loops even in debug builds' dependencies is not possible per target,
@@ -24,6 +25,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C system libraries (Debian: libopenblas-dev, zlib1g-dev).
@@ -61,12 +65,37 @@ let package = Package(
             dependencies: ["Transport", "Wire", "CZeroMQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Pure cluster state machines: membership/liveness, placement, run lifecycle. No I/O,
+        // injected clock, nothing imported (DESIGN.md §4 "Instance / Shell / Directive").
+        .target(name: "ClusterCore", swiftSettings: strict),
+        // Run specs in YAML: strict parsing (unknown keys are errors), field-level errors.
+        .target(
+            name: "RunSpec",
+            dependencies: ["NN", "Training", "Distillation", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // The coordinator's persistent state in SQLite (GRDB): workers, runs, events, metrics, artifacts.
+        .target(name: "ClusterStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
+        // Services that perform the cores' directives over a Transport: Coordinator, Worker,
+        // the control client the CLI uses.
+        .target(
+            name: "ClusterRuntime",
+            dependencies: [
+                "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets", "Training", "NN", "Tensor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // The `distillery` command (composition root).
         .executableTarget(
             name: "DistilleryCLI",
             dependencies: [
                 "Training", "NN", "Datasets", "Distillation", "Tensor", "Wire", "Transport", "TransportZMQ",
+                "ClusterCore", "RunSpec", "ClusterStore", "ClusterRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -86,6 +115,14 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
         .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "DistilleryProtoC", "Tensor", "DistilleryTestKit"]),
+        .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
+        .testTarget(name: "RunSpecTests", dependencies: ["RunSpec"]),
+        .testTarget(name: "ClusterStoreTests", dependencies: ["ClusterStore"]),
+        .testTarget(
+            name: "ClusterRuntimeTests",
+            dependencies: ["ClusterRuntime", "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets",
+                           "DistilleryTestKit", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "TransportTests",
             dependencies: ["Transport", "TransportZMQ", "Wire", "CZeroMQ", "Tensor", "DistilleryTestKit",

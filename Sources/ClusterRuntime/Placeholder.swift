@@ -1,0 +1,5 @@
+import ClusterCore
+import RunSpec
+import ClusterStore
+import ServiceLifecycle
+enum ClusterRuntimePlaceholder {}

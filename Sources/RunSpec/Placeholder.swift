@@ -1,0 +1,2 @@
+import Yams
+enum RunSpecPlaceholder {}
