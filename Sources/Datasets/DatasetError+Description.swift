@@ -41,6 +41,29 @@ extension DatasetError: CustomStringConvertible {
                 + "expected 0..<\(classCount). Check that this is a labels file for a \(classCount)-class data set."
         case .corruptGzip(let path, let reason):
             return "Corrupt gzip file \(path): \(reason). Delete it and download it again (`Scripts/setup`)."
+        case .sampleShapeMismatch(let path, let shape, let otherPath, let otherShape):
+            return "Sample shape mismatch: \(path) holds samples of shape \(shape) but \(otherPath) "
+                + "samples of shape \(otherShape). Use the train and test files of the same data set."
+        case .invalidShard(let reason):
+            return "Invalid dataset shard: \(reason). The shard is corrupt or was not made by "
+                + "`DatasetShard.pack`; fetch it again from the coordinator."
+        case .unsupportedShardVersion(let found, let supported):
+            return "Unsupported dataset shard format version \(found): this build reads version \(supported). "
+                + "Run the same Distillery version on the coordinator and the workers."
+        case .invalidShardHash(let hash):
+            let shown = hash.count > 80 ? String(hash.prefix(80)) + "…" : hash
+            return "Invalid shard hash \"\(shown)\": expected 64 lower-case hex digits (a SHA-256)."
+        case .shardHashMismatch(let path, let expected, let found):
+            return "Shard bytes do not match their hash: expected SHA-256 \(expected), the bytes hash to \(found). "
+                + "Nothing was stored at \(path); the transfer was corrupted or the hash is wrong, fetch the shard again."
+        case .corruptCachedShard(let path, let expected, let found):
+            return "Corrupt cached shard \(path): its name says SHA-256 \(expected) but its content hashes to "
+                + "\(found). The file has been removed from the cache; fetch the shard again from the coordinator."
+        case .missingShard(let path):
+            return "Shard not in the cache: \(path) does not exist. Fetch it from the coordinator first."
+        case .unwritable(let path, let reason):
+            return "Cannot write \(path): \(reason). Check that the directory exists, is writable by this user "
+                + "and that the disk is not full."
         }
     }
 }

@@ -27,18 +27,48 @@ public enum DatasetError: Error, Equatable, Sendable {
     case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
     /// The file starts like gzip but cannot be decompressed (corrupt or cut short).
     case corruptGzip(path: String, reason: String)
+
+    // Dataset shards (``DatasetShard``, ``ShardCache``).
+
+    /// Two image files that must hold samples of the same size do not (the train and test
+    /// images packed into one shard).
+    case sampleShapeMismatch(path: String, shape: [Int], otherPath: String, otherShape: [Int])
+    /// Shard bytes are not a well-formed shard: bad magic, a header that is cut short or
+    /// inconsistent, a size that does not match the header, a label out of range.
+    /// Shards are in memory, so there is no path (``path`` is empty).
+    case invalidShard(reason: String)
+    /// The shard was written in a format version this build cannot read.
+    case unsupportedShardVersion(found: Int, supported: Int)
+    /// A shard hash is not 64 lower-case hex digits (what `SHA256.hex` produces).
+    case invalidShardHash(hash: String)
+    /// Bytes offered to the shard cache do not hash to the SHA-256 they came with; nothing
+    /// was written. `path` is where the shard would have been stored.
+    case shardHashMismatch(path: String, expected: String, found: String)
+    /// A cached shard file no longer hashes to its name; it has been removed from the cache.
+    case corruptCachedShard(path: String, expected: String, found: String)
+    /// The shard cache holds no shard with this hash.
+    case missingShard(path: String)
+    /// A file or directory could not be created or written (shard cache).
+    case unwritable(path: String, reason: String)
 }
 
 extension DatasetError {
-    /// The path of the file the error is about (the image file for ``countMismatch``).
+    /// The path of the file the error is about (the image file for ``countMismatch``;
+    /// empty for ``invalidShard`` and ``unsupportedShardVersion``, which are about bytes in
+    /// memory, and for ``invalidShardHash``).
     public var path: String {
         switch self {
         case .missingFile(let path), .unreadable(let path, _),
              .truncatedHeader(let path, _, _), .truncatedData(let path, _, _),
              .wrongMagic(let path, _, _), .unsupportedType(let path, _),
              .tooLarge(let path, _, _), .labelOutOfRange(let path, _, _, _),
-             .corruptGzip(let path, _):
+             .corruptGzip(let path, _),
+             .shardHashMismatch(let path, _, _), .corruptCachedShard(let path, _, _),
+             .missingShard(let path), .unwritable(let path, _),
+             .sampleShapeMismatch(let path, _, _, _):
             return path
+        case .invalidShard, .unsupportedShardVersion, .invalidShardHash:
+            return ""
         case .countMismatch(let imagesPath, _, _, _):
             return imagesPath
         }

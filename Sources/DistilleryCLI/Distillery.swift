@@ -1,18 +1,21 @@
 import ArgumentParser
 import TransportZMQ
 
-/// `distillery` — the composition root. Single-process commands and key management for now; the cluster
-/// commands (coordinator, worker, submit, status, …) arrive with the control plane.
+/// `distillery` — the composition root: cluster nodes (coordinator, worker, up), the client
+/// commands that talk to the coordinator, single-process training commands and key management.
 @main
 struct Distillery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distillery",
-        abstract: "Multi-teacher knowledge distillation: train teachers, distil an ensemble into a small student.",
+        abstract: "Distributed multi-teacher knowledge distillation: run a cluster, submit runs, or train and distil in one process.",
         discussion: """
             Model specs: mlp:784-1200-1200-10,dropout=0.2  or  cnn:1x28x28-c32-p2-c64-p2-fc128-fc10,bn,dropout=0.3
             (see `distillery help train` and docs/ARCHITECTURE.md for the grammar).
             """,
-        subcommands: [Train.self, Eval.self, Inspect.self, Distill.self, Bench.self, Keys.self, WireBench.self]
+        subcommands: [
+            CoordinatorCommand.self, WorkerCommand.self, Up.self, Submit.self, Status.self, Runs.self, Watch.self,
+            Cancel.self, Logs.self, Train.self, Eval.self, Inspect.self, Distill.self, Bench.self, Keys.self, WireBench.self,
+        ]
     )
 
     static func main() async {

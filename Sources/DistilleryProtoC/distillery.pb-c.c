@@ -862,6 +862,141 @@ void   distillery__v1__cancel_run_reply__free_unpacked
   assert(message->base.descriptor == &distillery__v1__cancel_run_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   distillery__v1__list_events__init
+                     (Distillery__V1__ListEvents         *message)
+{
+  static const Distillery__V1__ListEvents init_value = DISTILLERY__V1__LIST_EVENTS__INIT;
+  *message = init_value;
+}
+size_t distillery__v1__list_events__get_packed_size
+                     (const Distillery__V1__ListEvents *message)
+{
+  assert(message->base.descriptor == &distillery__v1__list_events__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t distillery__v1__list_events__pack
+                     (const Distillery__V1__ListEvents *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &distillery__v1__list_events__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t distillery__v1__list_events__pack_to_buffer
+                     (const Distillery__V1__ListEvents *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &distillery__v1__list_events__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Distillery__V1__ListEvents *
+       distillery__v1__list_events__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Distillery__V1__ListEvents *)
+     protobuf_c_message_unpack (&distillery__v1__list_events__descriptor,
+                                allocator, len, data);
+}
+void   distillery__v1__list_events__free_unpacked
+                     (Distillery__V1__ListEvents *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &distillery__v1__list_events__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   distillery__v1__event_entry__init
+                     (Distillery__V1__EventEntry         *message)
+{
+  static const Distillery__V1__EventEntry init_value = DISTILLERY__V1__EVENT_ENTRY__INIT;
+  *message = init_value;
+}
+size_t distillery__v1__event_entry__get_packed_size
+                     (const Distillery__V1__EventEntry *message)
+{
+  assert(message->base.descriptor == &distillery__v1__event_entry__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t distillery__v1__event_entry__pack
+                     (const Distillery__V1__EventEntry *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &distillery__v1__event_entry__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t distillery__v1__event_entry__pack_to_buffer
+                     (const Distillery__V1__EventEntry *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &distillery__v1__event_entry__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Distillery__V1__EventEntry *
+       distillery__v1__event_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Distillery__V1__EventEntry *)
+     protobuf_c_message_unpack (&distillery__v1__event_entry__descriptor,
+                                allocator, len, data);
+}
+void   distillery__v1__event_entry__free_unpacked
+                     (Distillery__V1__EventEntry *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &distillery__v1__event_entry__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   distillery__v1__event_list__init
+                     (Distillery__V1__EventList         *message)
+{
+  static const Distillery__V1__EventList init_value = DISTILLERY__V1__EVENT_LIST__INIT;
+  *message = init_value;
+}
+size_t distillery__v1__event_list__get_packed_size
+                     (const Distillery__V1__EventList *message)
+{
+  assert(message->base.descriptor == &distillery__v1__event_list__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t distillery__v1__event_list__pack
+                     (const Distillery__V1__EventList *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &distillery__v1__event_list__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t distillery__v1__event_list__pack_to_buffer
+                     (const Distillery__V1__EventList *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &distillery__v1__event_list__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Distillery__V1__EventList *
+       distillery__v1__event_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Distillery__V1__EventList *)
+     protobuf_c_message_unpack (&distillery__v1__event_list__descriptor,
+                                allocator, len, data);
+}
+void   distillery__v1__event_list__free_unpacked
+                     (Distillery__V1__EventList *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &distillery__v1__event_list__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   distillery__v1__teacher_task__init
                      (Distillery__V1__TeacherTask         *message)
 {
@@ -1582,7 +1717,7 @@ void   distillery__v1__error__free_unpacked
   assert(message->base.descriptor == &distillery__v1__error__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor distillery__v1__envelope__field_descriptors[32] =
+static const ProtobufCFieldDescriptor distillery__v1__envelope__field_descriptors[34] =
 {
   {
     "protocol_version",
@@ -1837,6 +1972,30 @@ static const ProtobufCFieldDescriptor distillery__v1__envelope__field_descriptor
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "list_events",
+    32,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Distillery__V1__Envelope, body_case),
+    offsetof(Distillery__V1__Envelope, list_events),
+    &distillery__v1__list_events__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event_list",
+    33,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Distillery__V1__Envelope, body_case),
+    offsetof(Distillery__V1__Envelope, event_list),
+    &distillery__v1__event_list__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "shard_offer",
     40,
     PROTOBUF_C_LABEL_NONE,
@@ -1970,20 +2129,22 @@ static const ProtobufCFieldDescriptor distillery__v1__envelope__field_descriptor
   },
 };
 static const unsigned distillery__v1__envelope__field_indices_by_name[] = {
-  30,   /* field[30] = artifact_ack */
-  29,   /* field[29] = artifact_chunk */
+  32,   /* field[32] = artifact_ack */
+  31,   /* field[31] = artifact_chunk */
   19,   /* field[19] = assign_task */
   17,   /* field[17] = cancel_run */
   18,   /* field[18] = cancel_run_reply */
   12,   /* field[12] = cluster_status */
-  26,   /* field[26] = credit */
+  28,   /* field[28] = credit */
   8,   /* field[8] = deregister */
-  31,   /* field[31] = error */
-  27,   /* field[27] = gradient_chunk */
+  33,   /* field[33] = error */
+  22,   /* field[22] = event_list */
+  29,   /* field[29] = gradient_chunk */
   7,   /* field[7] = heartbeat */
+  21,   /* field[21] = list_events */
   13,   /* field[13] = list_runs */
-  25,   /* field[25] = logits_batch */
-  28,   /* field[28] = metrics */
+  27,   /* field[27] = logits_batch */
+  30,   /* field[30] = metrics */
   0,   /* field[0] = protocol_version */
   5,   /* field[5] = register */
   6,   /* field[6] = register_ack */
@@ -1992,10 +2153,10 @@ static const unsigned distillery__v1__envelope__field_indices_by_name[] = {
   14,   /* field[14] = run_list */
   16,   /* field[16] = run_update */
   1,   /* field[1] = sender */
-  24,   /* field[24] = shard_ack */
-  23,   /* field[23] = shard_chunk */
-  21,   /* field[21] = shard_offer */
-  22,   /* field[22] = shard_request */
+  26,   /* field[26] = shard_ack */
+  25,   /* field[25] = shard_chunk */
+  23,   /* field[23] = shard_offer */
+  24,   /* field[24] = shard_request */
   11,   /* field[11] = status_request */
   9,   /* field[9] = submit_run */
   10,   /* field[10] = submit_run_reply */
@@ -2008,11 +2169,11 @@ static const ProtobufCIntRange distillery__v1__envelope__number_ranges[7 + 1] =
   { 1, 0 },
   { 10, 5 },
   { 20, 9 },
-  { 40, 21 },
-  { 50, 25 },
-  { 60, 28 },
-  { 90, 31 },
-  { 0, 32 }
+  { 40, 23 },
+  { 50, 27 },
+  { 60, 30 },
+  { 90, 33 },
+  { 0, 34 }
 };
 const ProtobufCMessageDescriptor distillery__v1__envelope__descriptor =
 {
@@ -2022,7 +2183,7 @@ const ProtobufCMessageDescriptor distillery__v1__envelope__descriptor =
   "Distillery__V1__Envelope",
   "distillery.v1",
   sizeof(Distillery__V1__Envelope),
-  32,
+  34,
   distillery__v1__envelope__field_descriptors,
   distillery__v1__envelope__field_indices_by_name,
   7,  distillery__v1__envelope__number_ranges,
@@ -3185,6 +3346,172 @@ const ProtobufCMessageDescriptor distillery__v1__cancel_run_reply__descriptor =
   distillery__v1__cancel_run_reply__field_indices_by_name,
   1,  distillery__v1__cancel_run_reply__number_ranges,
   (ProtobufCMessageInit) distillery__v1__cancel_run_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor distillery__v1__list_events__field_descriptors[2] =
+{
+  {
+    "run_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__ListEvents, run_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__ListEvents, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned distillery__v1__list_events__field_indices_by_name[] = {
+  1,   /* field[1] = limit */
+  0,   /* field[0] = run_id */
+};
+static const ProtobufCIntRange distillery__v1__list_events__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor distillery__v1__list_events__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "distillery.v1.ListEvents",
+  "ListEvents",
+  "Distillery__V1__ListEvents",
+  "distillery.v1",
+  sizeof(Distillery__V1__ListEvents),
+  2,
+  distillery__v1__list_events__field_descriptors,
+  distillery__v1__list_events__field_indices_by_name,
+  1,  distillery__v1__list_events__number_ranges,
+  (ProtobufCMessageInit) distillery__v1__list_events__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor distillery__v1__event_entry__field_descriptors[4] =
+{
+  {
+    "at_unix_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__EventEntry, at_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__EventEntry, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__EventEntry, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "run_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__EventEntry, run_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned distillery__v1__event_entry__field_indices_by_name[] = {
+  0,   /* field[0] = at_unix_ms */
+  1,   /* field[1] = kind */
+  2,   /* field[2] = message */
+  3,   /* field[3] = run_id */
+};
+static const ProtobufCIntRange distillery__v1__event_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor distillery__v1__event_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "distillery.v1.EventEntry",
+  "EventEntry",
+  "Distillery__V1__EventEntry",
+  "distillery.v1",
+  sizeof(Distillery__V1__EventEntry),
+  4,
+  distillery__v1__event_entry__field_descriptors,
+  distillery__v1__event_entry__field_indices_by_name,
+  1,  distillery__v1__event_entry__number_ranges,
+  (ProtobufCMessageInit) distillery__v1__event_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor distillery__v1__event_list__field_descriptors[1] =
+{
+  {
+    "events",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Distillery__V1__EventList, n_events),
+    offsetof(Distillery__V1__EventList, events),
+    &distillery__v1__event_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned distillery__v1__event_list__field_indices_by_name[] = {
+  0,   /* field[0] = events */
+};
+static const ProtobufCIntRange distillery__v1__event_list__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor distillery__v1__event_list__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "distillery.v1.EventList",
+  "EventList",
+  "Distillery__V1__EventList",
+  "distillery.v1",
+  sizeof(Distillery__V1__EventList),
+  1,
+  distillery__v1__event_list__field_descriptors,
+  distillery__v1__event_list__field_indices_by_name,
+  1,  distillery__v1__event_list__number_ranges,
+  (ProtobufCMessageInit) distillery__v1__event_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[5] =

@@ -21,7 +21,7 @@ public struct WireSamples: Sendable {
     }
 
     /// Number of `Body` cases `validMessage()` chooses from.
-    public static let bodyKinds = 27
+    public static let bodyKinds = 29
 
     // MARK: valid messages
 
@@ -141,6 +141,10 @@ public struct WireSamples: Sendable {
             let stored = chance(2)
             return (.artifactAck(ArtifactAck(runID: word(), name: word(), stored: stored,
                                              error: stored ? "" : word())), [], [])
+        case 26: return (.listEvents(ListEvents(runID: text(), limit: u32())), [], [])
+        case 27:
+            let events = list { EventEntry(atUnixMs: $0.u64(), kind: $0.word(), message: $0.word(), runID: $0.text()) }
+            return (.eventList(EventList(events: events)), [], [])
         default:
             return (.error(ErrorReply(code: pick(ErrorCode.allCases), message: word())), [], [])
         }
@@ -265,7 +269,7 @@ public struct WireSamples: Sendable {
     }
 
     private mutating func unknownBody() -> [[UInt8]] {
-        let fields = [14, 19, 32, 44, 53, 63, 89, 91, 99, 1000, 123_456]
+        let fields = [14, 19, 34, 44, 53, 63, 89, 91, 99, 1000, 123_456]  // body numbers the contract does not use
         var w: ProtoWriter
         if chance(4) {  // tensors described but no frames: the body problem is reported first
             w = header(tensors: [tensorMeta(name: "t", dtype: 1, shape: [4], byteLength: 16)])

@@ -19,6 +19,15 @@ public struct DataBundle: Sendable {
         var test = try FashionMNIST.load(split: .test, directory: directory)
         if let trainLimit, trainLimit < train.count { train = train.prefix(trainLimit) }
         if let testLimit, testLimit < test.count { test = test.prefix(testLimit) }
+        return split(train: train, test: test, validationCount: validationCount, seed: seed, normalization: normalization)
+    }
+
+    /// The bundle of already loaded splits (e.g. a dataset shard a worker received): the
+    /// same normalisation and seeded validation split as `load`, so a run on a shard is
+    /// bit-identical to a run on the files.
+    public static func split(train: LabeledImages, test: LabeledImages, validationCount: Int = 5000, seed: UInt64 = 1,
+                             normalization: Normalization? = nil) -> DataBundle {
+        var train = train, test = test
         let norm = normalization ?? Normalization.fit(train)
         train = norm.apply(to: train)
         test = norm.apply(to: test)

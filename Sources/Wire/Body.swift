@@ -35,6 +35,9 @@ public enum Body: Sendable, Equatable {
     case artifactChunk(ArtifactChunk)
     case artifactAck(ArtifactAck)
 
+    case listEvents(ListEvents)
+    case eventList(EventList)
+
     case error(ErrorReply)
 
     /// The proto message name of the body, e.g. "Heartbeat", "LogitsBatch", "Error".
@@ -66,6 +69,8 @@ public enum Body: Sendable, Equatable {
         case .metrics: "Metrics"
         case .artifactChunk: "ArtifactChunk"
         case .artifactAck: "ArtifactAck"
+        case .listEvents: "ListEvents"
+        case .eventList: "EventList"
         case .error: "Error"
         }
     }
@@ -100,6 +105,8 @@ public enum Body: Sendable, Equatable {
         case .metrics: "metrics"
         case .artifactChunk: "artifact_chunk"
         case .artifactAck: "artifact_ack"
+        case .listEvents: "list_events"
+        case .eventList: "event_list"
         case .error: "error"
         }
     }

@@ -64,6 +64,7 @@ extension Body {
              DISTILLERY__V1__ENVELOPE__BODY_LIST_RUNS, DISTILLERY__V1__ENVELOPE__BODY_RUN_LIST,
              DISTILLERY__V1__ENVELOPE__BODY_WATCH_RUN, DISTILLERY__V1__ENVELOPE__BODY_RUN_UPDATE,
              DISTILLERY__V1__ENVELOPE__BODY_CANCEL_RUN, DISTILLERY__V1__ENVELOPE__BODY_CANCEL_RUN_REPLY,
+             DISTILLERY__V1__ENVELOPE__BODY_LIST_EVENTS, DISTILLERY__V1__ENVELOPE__BODY_EVENT_LIST,
              DISTILLERY__V1__ENVELOPE__BODY_ASSIGN_TASK, DISTILLERY__V1__ENVELOPE__BODY_TASK_STATUS,
              DISTILLERY__V1__ENVELOPE__BODY_SHARD_OFFER, DISTILLERY__V1__ENVELOPE__BODY_SHARD_REQUEST,
              DISTILLERY__V1__ENVELOPE__BODY_SHARD_CHUNK, DISTILLERY__V1__ENVELOPE__BODY_SHARD_ACK,
@@ -92,6 +93,8 @@ extension Body {
             self = .statusRequest(StatusRequest())
         case DISTILLERY__V1__ENVELOPE__BODY_CLUSTER_STATUS:
             self = try .clusterStatus(ClusterStatus(c: Body.member(e.cluster_status)))
+        case DISTILLERY__V1__ENVELOPE__BODY_LIST_EVENTS: self = try .listEvents(ListEvents(c: Body.member(e.list_events)))
+        case DISTILLERY__V1__ENVELOPE__BODY_EVENT_LIST: self = try .eventList(EventList(c: Body.member(e.event_list)))
         case DISTILLERY__V1__ENVELOPE__BODY_LIST_RUNS: self = try .listRuns(ListRuns(c: Body.member(e.list_runs)))
         case DISTILLERY__V1__ENVELOPE__BODY_RUN_LIST: self = try .runList(RunList(c: Body.member(e.run_list)))
         case DISTILLERY__V1__ENVELOPE__BODY_WATCH_RUN: self = try .watchRun(WatchRun(c: Body.member(e.watch_run)))
@@ -155,6 +158,12 @@ extension Body {
         case .clusterStatus(let m):
             e.pointee.body_case = DISTILLERY__V1__ENVELOPE__BODY_CLUSTER_STATUS
             e.pointee.cluster_status = try m.c(a)
+        case .listEvents(let m):
+            e.pointee.body_case = DISTILLERY__V1__ENVELOPE__BODY_LIST_EVENTS
+            e.pointee.list_events = try m.c(a)
+        case .eventList(let m):
+            e.pointee.body_case = DISTILLERY__V1__ENVELOPE__BODY_EVENT_LIST
+            e.pointee.event_list = try m.c(a)
         case .listRuns(let m):
             e.pointee.body_case = DISTILLERY__V1__ENVELOPE__BODY_LIST_RUNS
             e.pointee.list_runs = m.c(a)

@@ -13,6 +13,8 @@ enum Rules {
         case .statusRequest: try noTensors(t, e.body)
         case .clusterStatus(let m): try m.check(); try noTensors(t, e.body)
         case .listRuns: try noTensors(t, e.body)
+        case .listEvents: try noTensors(t, e.body)
+        case .eventList(let m): try m.check(); try noTensors(t, e.body)
         case .runList(let m): try m.check(); try noTensors(t, e.body)
         case .watchRun(let m): try nonEmpty(m.runID, "watch_run.run_id"); try noTensors(t, e.body)
         case .runUpdate(let m): try m.check(); try noTensors(t, e.body)

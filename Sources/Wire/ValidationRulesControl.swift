@@ -177,3 +177,12 @@ extension ArtifactAck {
         }
     }
 }
+
+extension EventList {
+    func check() throws(WireError) {
+        for (i, entry) in events.enumerated() {
+            try Rules.nonEmpty(entry.kind, "event_list.events[\(i)].kind")
+            try Rules.nonEmpty(entry.message, "event_list.events[\(i)].message")
+        }
+    }
+}

@@ -47,6 +47,11 @@ enum Handwritten {
                                          latest: [MetricValue(name: "train.loss", value: 0.4375),
                                                   MetricValue(name: "val.accuracy", value: -1e-300)]))),
             message(.cancelRun(CancelRun(runID: "run-α"))),
+            message(.listEvents(ListEvents(runID: "run-α", limit: 50))),
+            message(.eventList(EventList(events: [
+                EventEntry(atUnixMs: 1_764_600_000_000, kind: "state", message: "placing → sharding", runID: "run-α"),
+                EventEntry(atUnixMs: 7, kind: "worker", message: "w2 died: silent for 5.0 s"),
+            ]))),
             message(.cancelRunReply(CancelRunReply(cancelled: true, message: "cancelled at step 12"))),
             message(.assignTask(AssignTask(runID: "run-α", taskID: "teacher-2", runSpecYaml: "seed: 7",
                                            shardHash: "c0ffee",

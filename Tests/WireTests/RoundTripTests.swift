@@ -9,7 +9,7 @@ import Wire
         "Register", "RegisterAck", "Heartbeat", "Deregister", "SubmitRun", "SubmitRunReply", "StatusRequest",
         "ClusterStatus", "ListRuns", "RunList", "WatchRun", "RunUpdate", "CancelRun", "CancelRunReply", "AssignTask",
         "TaskStatus", "ShardOffer", "ShardRequest", "ShardChunk", "ShardAck", "LogitsBatch", "Credit",
-        "GradientChunk", "Metrics", "ArtifactChunk", "ArtifactAck", "Error",
+        "GradientChunk", "Metrics", "ArtifactChunk", "ArtifactAck", "ListEvents", "EventList", "Error",
     ]
 
     @Test(arguments: Handwritten.all)

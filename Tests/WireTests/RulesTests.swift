@@ -52,6 +52,7 @@ import Wire
         Case("run_update.latest[0].name must not be empty", .runUpdate(RunUpdate(run: RunSummary(runID: "r"),
                                                                                  latest: [MetricValue(value: 1)]))),
         Case("cancel_run.run_id must not be empty", .cancelRun(CancelRun())),
+        Case("event_list.events[0].kind must not be empty", .eventList(EventList(events: [EventEntry(message: "m")]))),
         Case("assign_task.run_id must not be empty", .assignTask(AssignTask(taskID: "t", runSpecYaml: "x"))),
         Case("assign_task.task_id must not be empty", .assignTask(AssignTask(runID: "r", runSpecYaml: "x"))),
         Case("assign_task.run_spec_yaml must not be empty", .assignTask(AssignTask(runID: "r", taskID: "t"))),

@@ -34,6 +34,9 @@ typedef struct Distillery__V1__WatchRun Distillery__V1__WatchRun;
 typedef struct Distillery__V1__RunUpdate Distillery__V1__RunUpdate;
 typedef struct Distillery__V1__CancelRun Distillery__V1__CancelRun;
 typedef struct Distillery__V1__CancelRunReply Distillery__V1__CancelRunReply;
+typedef struct Distillery__V1__ListEvents Distillery__V1__ListEvents;
+typedef struct Distillery__V1__EventEntry Distillery__V1__EventEntry;
+typedef struct Distillery__V1__EventList Distillery__V1__EventList;
 typedef struct Distillery__V1__TeacherTask Distillery__V1__TeacherTask;
 typedef struct Distillery__V1__StudentTask Distillery__V1__StudentTask;
 typedef struct Distillery__V1__AssignTask Distillery__V1__AssignTask;
@@ -154,6 +157,8 @@ typedef enum {
   DISTILLERY__V1__ENVELOPE__BODY_RUN_UPDATE = 27,
   DISTILLERY__V1__ENVELOPE__BODY_CANCEL_RUN = 28,
   DISTILLERY__V1__ENVELOPE__BODY_CANCEL_RUN_REPLY = 29,
+  DISTILLERY__V1__ENVELOPE__BODY_LIST_EVENTS = 32,
+  DISTILLERY__V1__ENVELOPE__BODY_EVENT_LIST = 33,
   DISTILLERY__V1__ENVELOPE__BODY_ASSIGN_TASK = 30,
   DISTILLERY__V1__ENVELOPE__BODY_TASK_STATUS = 31,
   DISTILLERY__V1__ENVELOPE__BODY_SHARD_OFFER = 40,
@@ -210,6 +215,8 @@ struct  Distillery__V1__Envelope
     Distillery__V1__RunUpdate *run_update;
     Distillery__V1__CancelRun *cancel_run;
     Distillery__V1__CancelRunReply *cancel_run_reply;
+    Distillery__V1__ListEvents *list_events;
+    Distillery__V1__EventList *event_list;
     Distillery__V1__AssignTask *assign_task;
     Distillery__V1__TaskStatus *task_status;
     Distillery__V1__ShardOffer *shard_offer;
@@ -502,6 +509,59 @@ struct  Distillery__V1__CancelRunReply
 #define DISTILLERY__V1__CANCEL_RUN_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__cancel_run_reply__descriptor) \
     , 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * CLI → coordinator: the event log of a run (`distillery logs RUN`), or of the cluster.
+ */
+struct  Distillery__V1__ListEvents
+{
+  ProtobufCMessage base;
+  /*
+   * empty = cluster-wide events (workers joining, dying …)
+   */
+  char *run_id;
+  /*
+   * the newest `limit` events; 0 = all
+   */
+  uint32_t limit;
+};
+#define DISTILLERY__V1__LIST_EVENTS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__list_events__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Distillery__V1__EventEntry
+{
+  ProtobufCMessage base;
+  uint64_t at_unix_ms;
+  /*
+   * e.g. "state", "worker", "task", "shard"
+   */
+  char *kind;
+  char *message;
+  /*
+   * empty for cluster-wide events
+   */
+  char *run_id;
+};
+#define DISTILLERY__V1__EVENT_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__event_entry__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * coordinator → CLI: answer to `ListEvents`, oldest first.
+ */
+struct  Distillery__V1__EventList
+{
+  ProtobufCMessage base;
+  size_t n_events;
+  Distillery__V1__EventEntry **events;
+};
+#define DISTILLERY__V1__EVENT_LIST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__event_list__descriptor) \
+    , 0,NULL }
 
 
 struct  Distillery__V1__TeacherTask
@@ -1169,6 +1229,63 @@ Distillery__V1__CancelRunReply *
 void   distillery__v1__cancel_run_reply__free_unpacked
                      (Distillery__V1__CancelRunReply *message,
                       ProtobufCAllocator *allocator);
+/* Distillery__V1__ListEvents methods */
+void   distillery__v1__list_events__init
+                     (Distillery__V1__ListEvents         *message);
+size_t distillery__v1__list_events__get_packed_size
+                     (const Distillery__V1__ListEvents   *message);
+size_t distillery__v1__list_events__pack
+                     (const Distillery__V1__ListEvents   *message,
+                      uint8_t             *out);
+size_t distillery__v1__list_events__pack_to_buffer
+                     (const Distillery__V1__ListEvents   *message,
+                      ProtobufCBuffer     *buffer);
+Distillery__V1__ListEvents *
+       distillery__v1__list_events__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   distillery__v1__list_events__free_unpacked
+                     (Distillery__V1__ListEvents *message,
+                      ProtobufCAllocator *allocator);
+/* Distillery__V1__EventEntry methods */
+void   distillery__v1__event_entry__init
+                     (Distillery__V1__EventEntry         *message);
+size_t distillery__v1__event_entry__get_packed_size
+                     (const Distillery__V1__EventEntry   *message);
+size_t distillery__v1__event_entry__pack
+                     (const Distillery__V1__EventEntry   *message,
+                      uint8_t             *out);
+size_t distillery__v1__event_entry__pack_to_buffer
+                     (const Distillery__V1__EventEntry   *message,
+                      ProtobufCBuffer     *buffer);
+Distillery__V1__EventEntry *
+       distillery__v1__event_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   distillery__v1__event_entry__free_unpacked
+                     (Distillery__V1__EventEntry *message,
+                      ProtobufCAllocator *allocator);
+/* Distillery__V1__EventList methods */
+void   distillery__v1__event_list__init
+                     (Distillery__V1__EventList         *message);
+size_t distillery__v1__event_list__get_packed_size
+                     (const Distillery__V1__EventList   *message);
+size_t distillery__v1__event_list__pack
+                     (const Distillery__V1__EventList   *message,
+                      uint8_t             *out);
+size_t distillery__v1__event_list__pack_to_buffer
+                     (const Distillery__V1__EventList   *message,
+                      ProtobufCBuffer     *buffer);
+Distillery__V1__EventList *
+       distillery__v1__event_list__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   distillery__v1__event_list__free_unpacked
+                     (Distillery__V1__EventList *message,
+                      ProtobufCAllocator *allocator);
 /* Distillery__V1__TeacherTask methods */
 void   distillery__v1__teacher_task__init
                      (Distillery__V1__TeacherTask         *message);
@@ -1532,6 +1649,15 @@ typedef void (*Distillery__V1__CancelRun_Closure)
 typedef void (*Distillery__V1__CancelRunReply_Closure)
                  (const Distillery__V1__CancelRunReply *message,
                   void *closure_data);
+typedef void (*Distillery__V1__ListEvents_Closure)
+                 (const Distillery__V1__ListEvents *message,
+                  void *closure_data);
+typedef void (*Distillery__V1__EventEntry_Closure)
+                 (const Distillery__V1__EventEntry *message,
+                  void *closure_data);
+typedef void (*Distillery__V1__EventList_Closure)
+                 (const Distillery__V1__EventList *message,
+                  void *closure_data);
 typedef void (*Distillery__V1__TeacherTask_Closure)
                  (const Distillery__V1__TeacherTask *message,
                   void *closure_data);
@@ -1613,6 +1739,9 @@ extern const ProtobufCMessageDescriptor distillery__v1__watch_run__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__run_update__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__cancel_run__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__cancel_run_reply__descriptor;
+extern const ProtobufCMessageDescriptor distillery__v1__list_events__descriptor;
+extern const ProtobufCMessageDescriptor distillery__v1__event_entry__descriptor;
+extern const ProtobufCMessageDescriptor distillery__v1__event_list__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__assign_task__descriptor;

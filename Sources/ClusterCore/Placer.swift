@@ -1,0 +1,71 @@
+// Pure placement of a run's teachers and student replicas on candidate workers.
+
+/// Pure placement: teachers may share a worker (spread over teacher-capable workers by least
+/// load: activeTasks + already placed here, ties by name); each student replica needs its
+/// own student-capable worker (ring peers are distinct endpoints). When a worker has both
+/// roles, prefer teacher-only workers for teachers and student-only workers for students
+/// when that costs nothing. Deterministic for the same input.
+public enum Placer {
+    /// Places `teachers` teachers and `replicas` student replicas on `candidates`.
+    ///
+    /// Rules, in order:
+    /// 1. 0 (or fewer) teachers or replicas: refused with `nothingToPlace`.
+    /// 2. No candidate with the teacher role: `noTeacherWorkers`.
+    /// 3. Fewer candidates with the student role than replicas: `notEnoughStudentWorkers`.
+    /// 4. Students first, being the hard constraint: the `replicas` student-capable workers
+    ///    with the fewest active tasks, a student-only worker before a dual-role one at equal
+    ///    load, then by name; rank r goes to the r-th of them.
+    /// 5. Then each teacher in turn goes to the teacher-capable worker with the least load
+    ///    (active tasks + students and teachers placed there now), a teacher-only worker
+    ///    before a dual-role one at equal load, then by name.
+    /// The role preference only breaks ties in load: it never costs balance. A name listed
+    /// twice counts once (its first entry); negative `activeTasks` count as 0.
+    public static func place(teachers: Int, replicas: Int, on candidates: [PlacementCandidate]) -> Result<Placement, PlacementRefusal> {
+        guard teachers > 0, replicas > 0 else { return .failure(.nothingToPlace) }
+        let workers = distinct(candidates)
+        let teacherHosts = workers.filter { $0.roles.contains(.teacher) }
+        guard !teacherHosts.isEmpty else { return .failure(.noTeacherWorkers(teachers: teachers)) }
+        let studentHosts = workers.filter { $0.roles.contains(.student) }
+        guard studentHosts.count >= replicas else {
+            return .failure(.notEnoughStudentWorkers(replicas: replicas, available: studentHosts.map(\.name)))
+        }
+
+        let students = studentHosts.sorted {
+            Self.precedes($0, load: load($0), before: $1, load: load($1), avoiding: .teacher)
+        }.prefix(replicas).map(\.name)
+
+        var placedHere = Dictionary(uniqueKeysWithValues: students.map { ($0, 1) })
+        var teacherWorkers: [String] = []
+        teacherWorkers.reserveCapacity(teachers)
+        for _ in 0..<teachers {
+            let loadNow = { (c: PlacementCandidate) in load(c) + (placedHere[c.name] ?? 0) }
+            guard let host = teacherHosts.min(by: {
+                Self.precedes($0, load: loadNow($0), before: $1, load: loadNow($1), avoiding: .student)
+            }) else { return .failure(.noTeacherWorkers(teachers: teachers)) }  // not empty, checked above
+            teacherWorkers.append(host.name)
+            placedHere[host.name, default: 0] += 1
+        }
+        return .success(Placement(teacherWorkers: teacherWorkers, studentWorkers: Array(students)))
+    }
+
+    /// Candidates with distinct names (first entry wins), sorted by name.
+    static func distinct(_ candidates: [PlacementCandidate]) -> [PlacementCandidate] {
+        var seen = Set<String>()
+        return candidates.filter { seen.insert($0.name).inserted }.sorted { $0.name < $1.name }
+    }
+
+    /// Active tasks, never negative, and small enough that adding this run's parts cannot overflow.
+    static func load(_ candidate: PlacementCandidate) -> Int {
+        min(max(candidate.activeTasks, 0), Int.max / 4)
+    }
+
+    /// Order for picking hosts: less load first; at equal load, a worker without the
+    /// `other` role first; then by name.
+    static func precedes(_ a: PlacementCandidate, load loadA: Int, before b: PlacementCandidate, load loadB: Int,
+                         avoiding other: WorkerRole) -> Bool {
+        if loadA != loadB { return loadA < loadB }
+        let aDual = a.roles.contains(other), bDual = b.roles.contains(other)
+        if aDual != bDual { return !aDual }
+        return a.name < b.name
+    }
+}

@@ -1,0 +1,74 @@
+// What a run's state machine hears (events) and what it asks the shell to do (directives).
+
+/// Something that happened to a run; the shell feeds it to ``RunLifecycle/handle(_:at:)``.
+public enum RunEvent: Sendable, Equatable {
+    /// pending → placing, directive `.place`.
+    case start
+    /// placing → sharding, one `.sendShard` per distinct worker.
+    case placed(Placement)
+    /// placing → failed(reason); the text is the ``PlacementRefusal`` sentence.
+    case placementRefused(String)
+    /// Resets that worker's stall timer.
+    case shardProgress(worker: String)
+    /// All delivered → preparingTeachers, `.assign` per teacher.
+    case shardDelivered(worker: String)
+    /// → failed.
+    case shardFailed(worker: String, reason: String)
+    /// All teachers completed → distilling, `.assign` per replica; all students completed →
+    /// completed("…"); any failed → failed("teacher 1 on w2 failed: …").
+    case task(TaskRef, TaskUpdate)
+    /// A worker holding work of this (non-terminal) run died/left → failed.
+    case workerLost(String)
+    /// Non-terminal → cancelled.
+    case cancel(reason: String)
+    /// Non-terminal → interrupted.
+    case interrupt(reason: String)
+    /// Check deadlines at `now`.
+    case tick
+}
+
+/// What the shell must do for a run.
+public enum RunDirective: Sendable, Equatable {
+    /// Run the ``Placer`` on the available workers and answer with `.placed` or `.placementRefused`.
+    case place
+    /// Send the worker the dataset shard it needs; answer with shard progress/delivered/failed.
+    case sendShard(worker: String)
+    /// Send the worker this task (id ``TaskRef/id(runID:)``); it answers with task updates.
+    case assign(TaskRef, worker: String)
+    /// The run ended (failed/cancelled/interrupted) while these workers held its work: tell them to stop it.
+    case stopWork(workers: [String])
+    /// The event does not fit the current state (odd order, duplicate, unknown task, after the end):
+    /// nothing changed; the shell logs the text once.
+    case ignored(String)
+}
+
+extension RunEvent {
+    /// How an ignored-event text names the event, e.g. "shard delivered by w1", "teacher 1 running (3/10)".
+    var summary: String {
+        switch self {
+        case .start: "start"
+        case .placed(let placement): "placement on \(placement.workers.joined(separator: ", "))"
+        case .placementRefused: "placement refusal"
+        case .shardProgress(let worker): "shard progress from \(worker)"
+        case .shardDelivered(let worker): "shard delivered by \(worker)"
+        case .shardFailed(let worker, _): "shard failure on \(worker)"
+        case .task(let ref, let update): "\(ref) \(update.summary)"
+        case .workerLost(let worker): "loss of worker \(worker)"
+        case .cancel: "cancel"
+        case .interrupt: "interrupt"
+        case .tick: "tick"
+        }
+    }
+}
+
+extension TaskUpdate {
+    /// "accepted", "running (3/10)", "completed", "failed".
+    var summary: String {
+        switch self {
+        case .accepted: "accepted"
+        case .running(let done, let total): "running (\(done)/\(total))"
+        case .completed: "completed"
+        case .failed: "failed"
+        }
+    }
+}

@@ -1,0 +1,24 @@
+// How a run ends early: a lost worker, a cancel, an interrupt, or any failure.
+
+extension RunLifecycle {
+    /// A worker that holds work of this run (a placement worker, from sharding on) is lost:
+    /// the run fails and the other workers are told to stop. Other workers are ignored.
+    mutating func workerLost(_ worker: String, _ event: RunEvent) -> [RunDirective] {
+        guard let placement, involvedWorkers.contains(worker) else {
+            return ignore(event, "\(worker) holds no part of this run")
+        }
+        let why = "worker \(worker) was lost while the run was \(phase.text); it held \(placement.parts(on: worker)), "
+            + "so the run cannot go on: resubmit it once the cluster has enough workers"
+        return end(.failed, because: why, sparing: worker)
+    }
+
+    /// Ends the run in `terminal` with `why`. Workers still holding its work (but `sparing`,
+    /// the lost one) are told to stop; no directive when there are none.
+    mutating func end(_ terminal: RunPhase, because why: String, sparing lost: String? = nil) -> [RunDirective] {
+        let holders = involvedWorkers.filter { $0 != lost }
+        phase = terminal
+        reason = why
+        shardActivity = [:]
+        return holders.isEmpty ? [] : [.stopWork(workers: holders)]
+    }
+}

@@ -1,0 +1,82 @@
+// preparingTeachers → distilling → completed: the teachers' and students' tasks.
+
+extension RunLifecycle {
+    /// Creates one `kind` task per worker (index = position in `workers`), assigned at `now`,
+    /// and the `.assign` directives for them, in index order.
+    mutating func assign(_ kind: TaskKind, on workers: [String], at now: ClockTime) -> [RunDirective] {
+        workers.enumerated().map { index, worker in
+            let ref = TaskRef(kind, index)
+            tasks[ref] = TaskProgress(ref: ref, worker: worker, assignedAt: now)
+            return .assign(ref, worker: worker)
+        }
+    }
+
+    /// A worker's report about one of this run's tasks.
+    ///
+    /// Rules:
+    /// - only while preparingTeachers or distilling, and only for tasks that were assigned;
+    /// - a task moves forward only: assigned → accepted → running (repeats, figures replaced)
+    ///   → completed | failed; it may skip states; a finished task ignores further updates;
+    /// - a failed task fails the run ("teacher 1 on w2 failed: …"), and so does a teacher that
+    ///   fails while distilling, after it was ready (it serves the students' logits);
+    /// - the last teacher completed: distilling, one `.assign` per replica; the last student
+    ///   completed: completed.
+    mutating func taskUpdate(_ ref: TaskRef, _ update: TaskUpdate, _ event: RunEvent, at now: ClockTime) -> [RunDirective] {
+        guard phase == .preparingTeachers || phase == .distilling else {
+            return ignore(event, notNow("task updates are expected only while preparing teachers or distilling"))
+        }
+        guard var task = tasks[ref] else { return ignore(event, "\(ref) is not assigned in this run") }
+        if case .failed(let why) = update, ref.kind == .teacher, phase == .distilling, task.state == .completed {
+            return fail(&task, because: why, servingStudents: true)
+        }
+        guard task.state != .completed, task.state != .failed else {
+            return ignore(event, "\(ref) is already \(task.state.rawValue)")
+        }
+        switch update {
+        case .accepted:
+            guard task.state == .assigned else { return ignore(event, "\(ref) is already \(task.state.rawValue)") }
+            task.state = .accepted
+        case .running(let done, let total):
+            task.state = .running
+            task.done = done
+            task.total = total
+        case .completed:
+            task.state = .completed
+            if task.total > 0 { task.done = task.total }
+        case .failed(let why):
+            return fail(&task, because: why)
+        }
+        tasks[ref] = task
+        guard task.state == .completed, allCompleted(ref.kind) else { return [] }
+        return finishPhase(at: now)
+    }
+
+    /// Every task of `kind` is completed.
+    func allCompleted(_ kind: TaskKind) -> Bool {
+        tasks.values.allSatisfy { $0.ref.kind != kind || $0.state == .completed }
+    }
+
+    /// preparingTeachers → distilling (assigning the replicas), or distilling → completed.
+    mutating func finishPhase(at now: ClockTime) -> [RunDirective] {
+        guard phase == .preparingTeachers else {
+            let teachers = teacherCount == 1 ? "1 teacher" : "\(teacherCount) teachers"
+            let replicas = replicaCount == 1 ? "1 replica" : "\(replicaCount) replicas"
+            phase = .completed
+            reason = "the student was distilled from \(teachers) on \(replicas)"
+            return []
+        }
+        phase = .distilling
+        return assign(.student, on: placement?.studentWorkers ?? [], at: now)
+    }
+
+    /// Records the task's failure and fails the run with it: "teacher 1 on w2 failed: …", or
+    /// "teacher 1 on w2 failed while serving the students: …" for a ready teacher.
+    mutating func fail(_ task: inout TaskProgress, because why: String, servingStudents: Bool = false) -> [RunDirective] {
+        let detail = why.isEmpty ? "no reason given" : why
+        task.state = .failed
+        task.reason = detail
+        tasks[task.ref] = task
+        let when = servingStudents ? " while serving the students" : ""
+        return end(.failed, because: "\(task.ref) on \(task.worker) failed\(when): \(detail)")
+    }
+}

@@ -1,0 +1,74 @@
+// One run's state machine (DESIGN.md §4 "Instance / Shell / Directive"): the shell feeds it
+// events stamped with the injected clock and performs the directives it returns. The phases'
+// rules are in RunLifecycle+Placing, +Sharding, +Tasks, +Ending and +Deadlines.
+
+/// One run's state machine. Pure: every change comes from `handle`, `now` is injected.
+/// Terminal states never change again and always carry a reason.
+///
+/// Phases only move forward: pending → placing → sharding → preparingTeachers → distilling →
+/// completed, and from any non-terminal phase to failed, cancelled or interrupted. An event
+/// that does not fit the current state changes nothing and is answered with `.ignored`.
+public struct RunLifecycle: Sendable, Equatable {
+    public let runID: String
+    public let teacherCount: Int
+    public let replicaCount: Int
+    public let timeouts: RunTimeouts
+    // The setters are internal (not private) only so that the phase files can set them;
+    // outside the module they are read-only.
+    public internal(set) var phase: RunPhase = .pending
+    /// "" until there is one; always set when terminal.
+    public internal(set) var reason: String = ""
+    public internal(set) var placement: Placement?
+    public internal(set) var tasks: [TaskRef: TaskProgress] = [:]
+    /// Workers whose shard is delivered.
+    public internal(set) var shardsDelivered: Set<String> = []
+    /// While sharding: when each worker whose shard is not delivered yet last showed
+    /// progress (or was sent its shard).
+    var shardActivity: [String: ClockTime] = [:]
+
+    public init(runID: String, teacherCount: Int, replicaCount: Int, timeouts: RunTimeouts = RunTimeouts()) {
+        self.runID = runID
+        self.teacherCount = teacherCount
+        self.replicaCount = replicaCount
+        self.timeouts = timeouts
+    }
+
+    /// Applies `event` at `now` and returns what the shell must do.
+    ///
+    /// Rules: after a terminal phase every event (tick included) is `.ignored` and changes
+    /// nothing; otherwise each event follows its phase's rules (see ``RunEvent``).
+    public mutating func handle(_ event: RunEvent, at now: ClockTime) -> [RunDirective] {
+        if phase.isTerminal {
+            return ignore(event, "the run is already over (\(phase.rawValue): \(reason)) and never changes again")
+        }
+        switch event {
+        case .start: return start(event)
+        case .placed(let placement): return placed(placement, event, at: now)
+        case .placementRefused(let text): return placementRefused(text, event)
+        case .shardProgress(let worker): return shardProgress(from: worker, event, at: now)
+        case .shardDelivered(let worker): return shardDelivered(by: worker, event, at: now)
+        case .shardFailed(let worker, let why): return shardFailed(on: worker, because: why, event)
+        case .task(let ref, let update): return taskUpdate(ref, update, event, at: now)
+        case .workerLost(let worker): return workerLost(worker, event)
+        case .cancel(let why): return end(.cancelled, because: why.isEmpty ? "the run was cancelled without a reason" : why)
+        case .interrupt(let why): return end(.interrupted, because: why.isEmpty ? "the run was interrupted without a reason" : why)
+        case .tick: return tick(at: now)
+        }
+    }
+
+    /// Workers that currently hold work of this run (placement workers while non-terminal).
+    public var involvedWorkers: [String] {
+        guard !phase.isTerminal, let placement else { return [] }
+        return placement.workers
+    }
+
+    /// The answer to an event that does not fit: nothing changed, and `why` says so.
+    func ignore(_ event: RunEvent, _ why: String) -> [RunDirective] {
+        [.ignored("run \(runID) ignored the \(event.summary): \(why); nothing changed")]
+    }
+
+    /// "the run is sharding" style reason for events that belong to another phase.
+    func notNow(_ expected: String) -> String {
+        "\(expected), but the run is \(phase.text)"
+    }
+}

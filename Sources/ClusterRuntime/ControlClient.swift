@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+import Transport
+import Wire
+
+/// What a CLI call can run into when talking to the coordinator. Each text says what
+/// happened, where, and what to do.
+public enum ControlError: Error, Sendable, CustomStringConvertible {
+    /// No answer within the timeout: nothing is listening there, or the coordinator is stuck.
+    case unreachable(address: String, timeout: Duration)
+    /// The coordinator answered with an error.
+    case refused(ErrorReply)
+    /// The coordinator went silent in the middle of a watch.
+    case lost(address: String, silentFor: Duration)
+    /// The transport failed (bad address, …).
+    case transport(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let address, let timeout):
+            return "no answer from the coordinator at \(address) within \(timeout.shortDescription) — is "
+                + "`distillery coordinator` running there? Pass --coordinator or set $DISTILLERY_COORDINATOR."
+        case .refused(let e):
+            return "the coordinator refused the request (\(e.code)): \(e.message)"
+        case .lost(let address, let silentFor):
+            return "lost the coordinator at \(address): no update for \(silentFor.shortDescription)"
+        case .transport(let text):
+            return text
+        }
+    }
+}
+
+/// One CLI session with the coordinator: request/reply over a DEALER connection, every wait
+/// bounded (docs/PROTOCOL.md "Status / runs / cancel": one request, one reply, 5 s).
+public final class ControlClient: Sendable {
+    public let address: String
+    public let name: String
+    public let timeout: Duration
+    private let connection: any Connection
+    private let ids = RequestIDs()
+
+    public init(transport: any Transport, coordinator address: String, name: String? = nil,
+                timeout: Duration = .seconds(5)) async throws(ControlError) {
+        self.address = address
+        self.name = name ?? "cli-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0 ... .max))"
+        self.timeout = timeout
+        do {
+            connection = try await transport.connect(to: address, identity: self.name)
+        } catch {
+            throw .transport("cannot connect to the coordinator at \(address): \(error)")
+        }
+    }
+
+    public func close() async { await connection.close() }
+
+    /// Sends `body` and returns the reply's body; an `Error` reply is thrown as `.refused`.
+    public func request(_ body: Body) async throws(ControlError) -> Body {
+        let id = ids.next()
+        let deadline = ContinuousClock.now + timeout
+        try await send(body, id: id, deadline: deadline)
+        while true {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { throw .unreachable(address: address, timeout: timeout) }
+            let message: Message?
+            do { message = try await connection.receive(timeout: remaining) } catch {
+                throw .transport("receiving from \(address): \(error)")
+            }
+            guard let message else { throw .unreachable(address: address, timeout: timeout) }
+            guard message.envelope.replyTo == id else { continue }  // a late answer to an earlier request
+            if case .error(let e) = message.envelope.body { throw .refused(e) }
+            return message.envelope.body
+        }
+    }
+
+    /// Follows a run: calls `onUpdate` for every `RunUpdate` until the run is terminal and
+    /// returns the last one. No update for `silence`: re-sends `WatchRun`; after `maxSilences`
+    /// silent periods in a row, throws `.lost` (docs/PROTOCOL.md "Watch").
+    public func watch(runID: String, silence: Duration = .seconds(10), maxSilences: Int = 3,
+                      onUpdate: (RunUpdate) -> Void) async throws(ControlError) -> RunUpdate {
+        var id = ids.next()
+        try await send(.watchRun(WatchRun(runID: runID)), id: id, deadline: ContinuousClock.now + timeout)
+        var silences = 0
+        var answered = false
+        while true {
+            let message: Message?
+            do { message = try await connection.receive(timeout: answered ? silence : timeout) } catch {
+                throw .transport("receiving from \(address): \(error)")
+            }
+            guard let message else {
+                if !answered { throw .unreachable(address: address, timeout: timeout) }
+                silences += 1
+                if silences >= maxSilences { throw .lost(address: address, silentFor: silence * silences) }
+                id = ids.next()
+                try await send(.watchRun(WatchRun(runID: runID)), id: id, deadline: ContinuousClock.now + timeout)
+                continue
+            }
+            guard message.envelope.replyTo == id else { continue }
+            answered = true
+            silences = 0
+            switch message.envelope.body {
+            case .error(let e): throw .refused(e)
+            case .runUpdate(let update):
+                onUpdate(update)
+                if update.run.state.isTerminal { return update }
+            default: continue
+            }
+        }
+    }
+
+    private func send(_ body: Body, id: UInt64, deadline: ContinuousClock.Instant) async throws(ControlError) {
+        let message = Message(Envelope(sender: name, requestID: id, body: body))
+        do { try await connection.send(message) } catch TransportError.timedOut {
+            throw .unreachable(address: address, timeout: timeout)
+        } catch {
+            throw .transport("sending to \(address): \(error)")
+        }
+    }
+}
+
+/// Request ids unique per sender (docs/PROTOCOL.md: `request_id` is unique per sender).
+final class RequestIDs: Sendable {
+    private let counter = Mutex<UInt64>(0)
+    func next() -> UInt64 { counter.withLock { $0 += 1; return $0 } }
+}

@@ -1,0 +1,103 @@
+import ClusterCore
+import ClusterStore
+import Wire
+
+extension Coordinator {
+    /// `Register`: refuse an incompatible version, else (re-)admit the worker by name and
+    /// answer `RegisterAck` with the heartbeat settings.
+    func register(_ m: Register, _ request: Request) {
+        if let problem = VersionPolicy.incompatibility(worker: m.version, coordinator: settings.version) {
+            logger.warning("refused worker \(m.name): \(problem)")
+            event(nil, "worker", "refused \(m.name): \(problem)")
+            refuse(.version, problem, to: request)
+            return
+        }
+        let info = WorkerInfo(name: m.name, roles: Set(m.roles.map(WorkerRole.init)), dataEndpoint: m.dataEndpoint,
+                              cores: Int(m.cores), memoryBytes: m.memoryBytes, version: m.version)
+        peers[m.name] = request.peer
+        apply(membership.register(info, at: clock.now()))
+        saveWorker(m.name)
+        reply(.registerAck(RegisterAck(
+            nodeID: m.name,
+            heartbeatIntervalMs: UInt32(clamping: settings.liveness.heartbeatInterval.wholeMilliseconds),
+            livenessTimeoutMs: UInt32(clamping: settings.liveness.deadAfter.wholeMilliseconds))), to: request)
+    }
+
+    /// `Heartbeat`: record the load and answer with a heartbeat, so the worker hears the
+    /// coordinator too. An unknown (or dead) sender is told to register again.
+    func heartbeat(_ m: Heartbeat, _ request: Request) {
+        guard let member = membership.member(request.sender), member.liveness == .alive || member.liveness == .suspect else {
+            refuse(.notFound, "unknown worker '\(request.sender)': register first", to: request)
+            return
+        }
+        let load = WorkerLoad(cpuPercent: m.cpuPercent, rssBytes: m.rssBytes, currentTask: m.currentTask)
+        apply(membership.heartbeat(from: request.sender, load: load, at: clock.now()))
+        reply(.heartbeat(Heartbeat(sentUnixMs: UInt64(max(0, clock.wallMs())))), to: request)
+    }
+
+    /// `Deregister`: the worker leaves cleanly; runs that needed it fail.
+    func deregister(_ m: Deregister, _ request: Request) {
+        guard membership.member(request.sender) != nil else { return }
+        let reason = m.reason.isEmpty ? "deregistered" : m.reason
+        apply(membership.deregister(request.sender, reason: reason, at: clock.now()))
+    }
+
+    /// Performs membership events: log, persist, and fail the runs of workers that are gone.
+    func apply(_ events: [MembershipEvent]) {
+        for e in events {
+            switch e {
+            case .joined(let name):
+                logger.info("worker \(name) joined")
+                event(nil, "worker", "\(name) joined (\(describe(name)))")
+            case .rejoined(let name, let previously):
+                logger.info("worker \(name) registered again (was \(previously.rawValue))")
+                event(nil, "worker", "\(name) registered again (was \(previously.rawValue))")
+            case .suspected(let name, let silentFor):
+                logger.warning("worker \(name) is suspect: silent for \(silentFor.shortDescription)")
+                event(nil, "worker", "\(name) is suspect: silent for \(silentFor.shortDescription)")
+            case .recovered(let name):
+                logger.info("worker \(name) is alive again")
+                event(nil, "worker", "\(name) is alive again")
+            case .died(let name, let silentFor):
+                logger.warning("worker \(name) is dead: silent for \(silentFor.shortDescription)")
+                event(nil, "worker", "\(name) is dead: silent for \(silentFor.shortDescription)")
+                workerGone(name)
+            case .left(let name, let reason):
+                logger.info("worker \(name) left: \(reason)")
+                event(nil, "worker", "\(name) left: \(reason)")
+                workerGone(name)
+            }
+            saveWorker(e.workerName)
+        }
+    }
+
+    private func workerGone(_ name: String) {
+        peers[name] = nil
+        for (id, run) in runs where run.lifecycle.involvedWorkers.contains(name) {
+            drive(id, .workerLost(name))
+        }
+    }
+
+    private func describe(_ name: String) -> String {
+        guard let m = membership.member(name) else { return "" }
+        return "roles \(m.info.roles.sorted().map(\.rawValue).joined(separator: ",")), data \(m.info.dataEndpoint), "
+            + "\(m.info.cores) cores, version \(m.info.version)"
+    }
+
+    func saveWorker(_ name: String) {
+        guard let m = membership.member(name) else { return }
+        let record = WorkerRecord(name: m.name, roles: m.info.roles.sorted().map(\.rawValue), address: m.info.dataEndpoint,
+                                  cores: m.info.cores, memoryBytes: Int64(clamping: m.info.memoryBytes),
+                                  version: m.info.version, state: m.liveness.rawValue, lastSeenMs: clock.wallMs(),
+                                  reason: m.reason)
+        persist("worker \(name)") { () throws(ClusterStoreError) in try store.saveWorker(record) }
+    }
+}
+
+extension MembershipEvent {
+    var workerName: String {
+        switch self {
+        case .joined(let n), .rejoined(let n, _), .suspected(let n, _), .recovered(let n), .died(let n, _), .left(let n, _): n
+        }
+    }
+}

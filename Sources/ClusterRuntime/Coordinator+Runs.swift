@@ -1,0 +1,342 @@
+import ClusterCore
+import ClusterStore
+import Datasets
+import Foundation
+import RunSpec
+import Transport
+import Wire
+
+/// A run in flight, as the coordinator holds it.
+struct ActiveRun: Sendable {
+    var id: String
+    var spec: RunSpec
+    /// The canonical spec text every task receives, so all nodes derive the same plan.
+    var specYAML: String
+    var submittedMs: Int64
+    var updatedMs: Int64
+    var lifecycle: RunLifecycle
+    var shardHash: String
+    /// The latest metrics reported (for `watch`).
+    var latest: [MetricValue] = []
+}
+
+/// A CLI following a run: it gets a `RunUpdate` (answering its `WatchRun`) on every change.
+struct Watcher: Sendable {
+    var peer: PeerID
+    var requestID: UInt64
+    var lastSent: ClockTime
+}
+
+extension Coordinator {
+    // MARK: submit
+
+    /// `SubmitRun`: validate the spec again (the client did too), check the data set and that
+    /// the cluster can place the run now; refuse with every problem named by field, else
+    /// record the run and start it.
+    func submit(_ m: SubmitRun, _ request: Request) {
+        let fileName = m.fileName.isEmpty ? "run spec" : m.fileName
+        let spec: RunSpec
+        do { spec = try RunSpec(yaml: m.specYaml, fileName: fileName) } catch {
+            rejectRun(error.errors.map(FieldError.init), request)
+            return
+        }
+        var problems = spec.datasetProblems().map(FieldError.init)
+        if case .failure(let refusal) = Placer.place(teachers: spec.teachers.count, replicas: spec.replicas,
+                                                     on: placementCandidates()) {
+            problems.append(FieldError(field: refusal.field, message: refusal.description))
+        }
+        guard problems.isEmpty else { return rejectRun(problems, request) }
+        let shard: DatasetShard
+        do { shard = try datasetShard(for: spec.dataset) } catch {
+            return rejectRun([FieldError(field: "dataset.path", message: error.description)], request)
+        }
+        let record: RunRecord
+        do {
+            record = try store.insertRun(name: spec.name, specYAML: spec.canonicalYAML(), submittedAtMs: clock.wallMs())
+        } catch {
+            refuse(.internal, "could not record the run: \(error)", to: request)
+            return
+        }
+        let lifecycle = RunLifecycle(runID: record.id, teacherCount: spec.teachers.count, replicaCount: spec.replicas,
+                                     timeouts: settings.runTimeouts)
+        runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
+                                    updatedMs: record.submittedAtMs, lifecycle: lifecycle, shardHash: shard.sha256)
+        logger.info("run \(record.id) '\(spec.name)' submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
+        event(record.id, "state", "submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
+        reply(.submitRunReply(SubmitRunReply(accepted: true, runID: record.id)), to: request)
+        drive(record.id, .start)
+    }
+
+    private func rejectRun(_ errors: [FieldError], _ request: Request) {
+        logger.info("refused a run from \(request.sender): \(errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "))")
+        reply(.submitRunReply(SubmitRunReply(accepted: false, errors: errors)), to: request)
+    }
+
+    /// The packed shard for a data set selection, read from disk once and kept.
+    private func datasetShard(for dataset: DatasetSpec) throws(DatasetError) -> DatasetShard {
+        let key = "\(dataset.path)|\(dataset.trainLimit)"
+        if let hash = shardKeys[key], let shard = shards[hash] { return shard }
+        let shard = try DatasetShard.pack(directory: dataset.path, trainLimit: dataset.trainLimit)
+        shards[shard.sha256] = shard
+        shardKeys[key] = shard.sha256
+        logger.info("packed data shard \(shard.sha256.prefix(12)) (\(shard.bytes.count) bytes) from \(dataset.path)")
+        return shard
+    }
+
+    /// Alive (or suspect) workers with the work they already hold, for the placer.
+    func placementCandidates() -> [PlacementCandidate] {
+        var load: [String: Int] = [:]
+        for run in runs.values {
+            for w in run.lifecycle.placement?.teacherWorkers ?? [] { load[w, default: 0] += 1 }
+            for w in run.lifecycle.placement?.studentWorkers ?? [] { load[w, default: 0] += 1 }
+        }
+        return membership.members.filter { $0.liveness == .alive }.map {
+            PlacementCandidate(name: $0.name, roles: $0.info.roles, cores: $0.info.cores, activeTasks: load[$0.name] ?? 0)
+        }
+    }
+
+    // MARK: the lifecycle's directives
+
+    /// Feeds `event` to the run's lifecycle, records a phase change, performs the directives.
+    func drive(_ id: String, _ event: RunEvent) {
+        guard var run = runs[id] else { return }
+        let before = run.lifecycle.phase
+        let directives = run.lifecycle.handle(event, at: clock.now())
+        run.updatedMs = clock.wallMs()
+        runs[id] = run
+        let after = run.lifecycle.phase
+        if after != before { phaseChanged(id, from: before, to: after) }
+        for d in directives { perform(d, runID: id) }
+        if after.isTerminal { finish(id) } else { notifyWatchers(id) }
+    }
+
+    private func perform(_ directive: RunDirective, runID: String) {
+        guard let run = runs[runID] else { return }
+        switch directive {
+        case .place:
+            switch Placer.place(teachers: run.lifecycle.teacherCount, replicas: run.lifecycle.replicaCount,
+                                on: placementCandidates()) {
+            case .success(let placement):
+                event(runID, "placement", "teachers on \(placement.teacherWorkers.joined(separator: ", ")); "
+                    + "replicas on \(placement.studentWorkers.joined(separator: ", "))")
+                drive(runID, .placed(placement))
+            case .failure(let refusal):
+                drive(runID, .placementRefused(refusal.description))
+            }
+        case .sendShard(let worker):
+            guard let shard = shards[run.shardHash] else {
+                drive(runID, .shardFailed(worker: worker, reason: "the coordinator lost the data shard"))
+                return
+            }
+            let chunks = (shard.bytes.count + settings.shardChunkBytes - 1) / settings.shardChunkBytes
+            let offer = ShardOffer(shardHash: shard.sha256, totalBytes: UInt64(shard.bytes.count), chunkCount: UInt32(chunks),
+                                   description: "\(run.spec.dataset.name) for run \(runID)")
+            if !send(.shardOffer(offer), toWorker: worker) {
+                drive(runID, .shardFailed(worker: worker, reason: "worker \(worker) is not connected"))
+            }
+        case .assign(let ref, let worker):
+            let task = taskSpec(ref, run: run)
+            let assign = AssignTask(runID: runID, taskID: ref.id(runID: runID), runSpecYaml: run.specYAML,
+                                    shardHash: run.shardHash, task: task)
+            event(runID, "task", "\(ref) assigned to \(worker)")
+            if !send(.assignTask(assign), toWorker: worker) {
+                drive(runID, .task(ref, .failed(reason: "worker \(worker) is not connected")))
+            }
+        case .stopWork(let workers):
+            for w in workers { send(.cancelRun(CancelRun(runID: runID)), toWorker: w) }
+        case .ignored(let text):
+            logger.debug("run \(runID): ignored: \(text)")
+        }
+    }
+
+    private func taskSpec(_ ref: TaskRef, run: ActiveRun) -> TaskSpec {
+        let placement = run.lifecycle.placement
+        switch ref.kind {
+        case .teacher:
+            let teacher = run.spec.teachers[ref.index]
+            var task = TeacherTask(teacherIndex: UInt32(ref.index), modelSpec: teacher.model,
+                                   replicas: (0..<run.spec.replicas).map(UInt32.init))
+            switch teacher.source {
+            case .train(let r):
+                task.recipeYaml = "epochs: \(r.epochs)\nbatch: \(r.batch)\nlr: \(r.learningRate)\noptimizer: \(r.optimizer)\n"
+                    + "weight-decay: \(r.weightDecay)\nschedule: \(r.schedule)\nseed: \(r.seed)\nbootstrap: \(r.bootstrap)\n"
+            case .checkpoint(let path):
+                task.checkpointHash = checkpointHash(path)
+            }
+            return .teacher(task)
+        case .student:
+            let endpoints = (placement?.studentWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
+            let teachers = (placement?.teacherWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
+            return .student(StudentTask(rank: UInt32(ref.index), replicas: UInt32(run.spec.replicas), ringGeneration: 1,
+                                        peerEndpoints: endpoints, teacherEndpoints: teachers,
+                                        modelSpec: run.spec.student.model))
+        }
+    }
+
+    /// SHA-256 of a checkpoint file, the identity a worker checks its copy against
+    /// ("unreadable" when the coordinator cannot read it: the worker then fails the task).
+    private func checkpointHash(_ path: String) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { return "unreadable" }
+        return SHA256.hex([UInt8](data))
+    }
+
+    private func phaseChanged(_ id: String, from before: RunPhase, to after: RunPhase) {
+        guard let run = runs[id] else { return }
+        let reason = run.lifecycle.reason
+        let text = reason.isEmpty ? "\(before.rawValue) → \(after.rawValue)" : "\(before.rawValue) → \(after.rawValue): \(reason)"
+        logger.info("run \(id): \(text)")
+        event(id, "state", text)
+        persist("run \(id) state") { () throws(ClusterStoreError) in
+            try store.updateRun(id: id, state: after.rawValue, reason: reason, atMs: run.updatedMs)
+        }
+    }
+
+    /// A terminal run: last update to its watchers, then it leaves memory (history is in the store).
+    private func finish(_ id: String) {
+        guard let run = runs[id] else { return }
+        let update = update(for: run)
+        for w in watchers[id] ?? [] { send(.runUpdate(update), to: w.peer, replyTo: w.requestID) }
+        watchers[id] = nil
+        runs[id] = nil
+    }
+
+    func notifyWatchers(_ id: String) {
+        guard let run = runs[id], let list = watchers[id] else { return }
+        let update = update(for: run)
+        let now = clock.now()
+        for (i, w) in list.enumerated() {
+            send(.runUpdate(update), to: w.peer, replyTo: w.requestID)
+            watchers[id]?[i].lastSent = now
+        }
+    }
+
+    func update(for run: ActiveRun) -> RunUpdate {
+        let progress = run.lifecycle.phaseProgress
+        let summary = RunSummary(runID: run.id, name: run.spec.name, state: run.lifecycle.phase.wire,
+                                 reason: run.lifecycle.reason, submittedUnixMs: UInt64(max(0, run.submittedMs)),
+                                 updatedUnixMs: UInt64(max(0, run.updatedMs)))
+        return RunUpdate(run: summary, phase: run.lifecycle.phase.rawValue, phaseDone: min(progress.done, progress.total),
+                         phaseTotal: progress.total, latest: run.latest)
+    }
+
+    // MARK: requests about runs
+
+    func listRuns(_ m: ListRuns, _ request: Request) {
+        do {
+            let records = try store.runs(limit: Int(m.limit))
+            reply(.runList(RunList(runs: records.map { summary(of: $0) })), to: request)
+        } catch {
+            refuse(.internal, "could not read the run history: \(error)", to: request)
+        }
+    }
+
+    func listEvents(_ m: ListEvents, _ request: Request) {
+        let runID: String? = m.runID.isEmpty ? nil : m.runID
+        do {
+            if let runID, try store.run(id: runID) == nil {
+                return refuse(.notFound, "there is no run '\(runID)'; `distillery runs` lists them", to: request)
+            }
+            let events = try store.events(runID: runID, limit: Int(m.limit)).map {
+                EventEntry(atUnixMs: UInt64(max(0, $0.atMs)), kind: $0.kind, message: $0.message, runID: $0.runID ?? "")
+            }
+            reply(.eventList(EventList(events: events)), to: request)
+        } catch {
+            refuse(.internal, "could not read the event log: \(error)", to: request)
+        }
+    }
+
+    func summary(of record: RunRecord) -> RunSummary {
+        var summary = RunSummary(runID: record.id, name: record.name, state: RunPhase(stored: record.state).wire,
+                                 reason: record.reason, submittedUnixMs: UInt64(max(0, record.submittedAtMs)),
+                                 updatedUnixMs: UInt64(max(0, record.updatedAtMs)))
+        if summary.state.isTerminal && summary.reason.isEmpty { summary.reason = "no reason recorded" }
+        return summary
+    }
+
+    /// `WatchRun`: an update now, then on every change and every `watchInterval` until the
+    /// run ends. A run that already ended gets one final update.
+    func watch(_ m: WatchRun, _ request: Request) {
+        if let run = runs[m.runID] {
+            var list = watchers[m.runID] ?? []
+            list.removeAll { $0.peer == request.peer }
+            list.append(Watcher(peer: request.peer, requestID: request.id, lastSent: clock.now()))
+            if list.count > settings.maxWatchersPerRun { list.removeFirst(list.count - settings.maxWatchersPerRun) }
+            watchers[m.runID] = list
+            reply(.runUpdate(update(for: run)), to: request)
+            return
+        }
+        do {
+            guard let record = try store.run(id: m.runID) else {
+                return refuse(.notFound, "there is no run '\(m.runID)'; `distillery runs` lists them", to: request)
+            }
+            let summary = summary(of: record)
+            reply(.runUpdate(RunUpdate(run: summary, phase: record.state)), to: request)
+        } catch {
+            refuse(.internal, "could not read run \(m.runID): \(error)", to: request)
+        }
+    }
+
+    /// `CancelRun` from a CLI.
+    func cancel(_ m: CancelRun, _ request: Request) {
+        if runs[m.runID] != nil {
+            drive(m.runID, .cancel(reason: "cancelled by \(request.sender)"))
+            reply(.cancelRunReply(CancelRunReply(cancelled: true, message: "run \(m.runID) cancelled")), to: request)
+            return
+        }
+        do {
+            guard let record = try store.run(id: m.runID) else {
+                return refuse(.notFound, "there is no run '\(m.runID)'; `distillery runs` lists them", to: request)
+            }
+            reply(.cancelRunReply(CancelRunReply(cancelled: false,
+                                                 message: "run \(m.runID) already ended: \(record.state) (\(record.reason))")),
+                  to: request)
+        } catch {
+            refuse(.internal, "could not read run \(m.runID): \(error)", to: request)
+        }
+    }
+
+    /// `TaskStatus` from a worker.
+    func taskStatus(_ m: TaskStatus, _ request: Request) {
+        guard runs[m.runID] != nil, let ref = TaskRef.parse(m.taskID, runID: m.runID) else {
+            logger.debug("status of unknown task \(m.taskID) from \(request.sender)")
+            return
+        }
+        switch m.state {
+        case .accepted: event(m.runID, "task", "\(ref) accepted by \(request.sender)")
+        case .completed: event(m.runID, "task", "\(ref) completed on \(request.sender)")
+        case .failed: event(m.runID, "task", "\(ref) failed on \(request.sender): \(m.reason)")
+        case .running: break
+        }
+        drive(m.runID, .task(ref, TaskUpdate(m)))
+    }
+
+    /// `Metrics` from a worker: stored, and shown to watchers.
+    func metrics(_ m: Metrics, _ request: Request) {
+        guard runs[m.runID] != nil || (try? store.run(id: m.runID)) != nil else { return }
+        let values = m.values.map { (name: $0.name, value: $0.value) }
+        persist("metrics of \(m.runID)") { () throws(ClusterStoreError) in
+            try store.appendMetrics(runID: m.runID, epoch: Int(m.epoch), step: Int(m.step), values: values, atMs: clock.wallMs())
+        }
+        if runs[m.runID] != nil {
+            runs[m.runID]?.latest = m.values
+            notifyWatchers(m.runID)
+        }
+    }
+}
+
+extension FieldError {
+    /// A spec problem as a wire field error (the line, when known, goes into the message).
+    init(_ e: RunSpecError) {
+        self.init(field: e.field, message: e.line.map { "line \($0): \(e.message)" } ?? e.message)
+    }
+}
+
+extension PlacementRefusal {
+    /// The spec field a refusal is about.
+    var field: String {
+        switch self {
+        case .noTeacherWorkers: "teachers"
+        case .notEnoughStudentWorkers, .nothingToPlace: "replicas"
+        }
+    }
+}

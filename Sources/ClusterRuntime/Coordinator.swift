@@ -1,0 +1,198 @@
+import ClusterCore
+import ClusterStore
+import Datasets
+import Logging
+import RunSpec
+import Transport
+import Wire
+
+/// A message to send, and to whom.
+public struct Outgoing: Sendable {
+    public var peer: PeerID
+    public var message: Message
+
+    public init(peer: PeerID, message: Message) {
+        self.peer = peer
+        self.message = message
+    }
+}
+
+/// The coordinator's shell (DESIGN.md §4 "Instance / Shell / Directive"): it feeds inbound
+/// messages and clock ticks to the pure cores (`Membership`, one `RunLifecycle` per run,
+/// `Placer`), performs their directives, persists every change in the `ClusterStore`, and
+/// returns the messages to send. It never touches a socket itself — `CoordinatorService`
+/// moves messages between it and a `Listener` — so whole clusters run in memory in tests.
+///
+/// Rules it implements (docs/PROTOCOL.md):
+/// - any inbound message from a registered worker counts as a heartbeat;
+/// - a `Heartbeat` is answered with a `Heartbeat`; from an unknown worker with
+///   `Error{NOT_FOUND}` so it registers again (e.g. after a coordinator restart);
+/// - a worker whose software version differs in major.minor is refused with `Error{VERSION}`;
+/// - runs are validated again here (the spec, the dataset files, placement) and refused with
+///   field-level errors; runs in flight when the coordinator stopped are `interrupted`.
+public actor Coordinator {
+    public nonisolated let settings: CoordinatorSettings
+    let store: ClusterStore
+    let clock: any RuntimeClock
+    let logger: Logger
+
+    var membership: Membership
+    /// Routing id of each registered worker's control connection.
+    var peers: [String: PeerID] = [:]
+    /// Runs that are not terminal yet, by id.
+    var runs: [String: ActiveRun] = [:]
+    /// Packed dataset shards by SHA-256, and the hash of each (dataset path, train limit).
+    var shards: [String: DatasetShard] = [:]
+    var shardKeys: [String: String] = [:]
+    var shardOwners: [String: ShardBytes] = [:]
+    var watchers: [String: [Watcher]] = [:]
+    var outbox: [Outgoing] = []
+    var nextRequestID: UInt64 = 0
+
+    /// Opens the coordinator on `store`: runs left unfinished by a previous coordinator are
+    /// marked `interrupted` (resuming them comes later).
+    public init(settings: CoordinatorSettings = CoordinatorSettings(), store: ClusterStore,
+                clock: any RuntimeClock = SystemRuntimeClock(),
+                logger: Logger = Logger(label: "distillery.coordinator")) throws(ClusterStoreError) {
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        self.membership = Membership(settings: settings.liveness)
+        let terminal = Set(RunPhase.allCases.filter(\.isTerminal).map(\.rawValue))
+        let reason = "the coordinator stopped while this run was in flight; submit it again (resuming is not supported yet)"
+        let interrupted = try store.markUnfinishedRuns(terminalStates: terminal, as: RunPhase.interrupted.rawValue,
+                                                       reason: reason, atMs: clock.wallMs())
+        for id in interrupted {
+            try store.appendEvent(runID: id, kind: "state", message: "interrupted: \(reason)", atMs: clock.wallMs())
+        }
+        if !interrupted.isEmpty {
+            logger.warning("marked \(interrupted.count) unfinished run(s) interrupted: \(interrupted.joined(separator: ", "))")
+        }
+    }
+
+    // MARK: the shell's two entry points
+
+    /// Handles one inbound message; returns what to send.
+    public func handle(_ inbound: Inbound) -> [Outgoing] {
+        let envelope = inbound.message.envelope
+        let now = clock.now()
+        if membership.heard(from: envelope.sender, at: now) { peers[envelope.sender] = inbound.peer }
+        let request = Request(peer: inbound.peer, id: envelope.requestID, sender: envelope.sender)
+        switch envelope.body {
+        case .register(let m): register(m, request)
+        case .heartbeat(let m): heartbeat(m, request)
+        case .deregister(let m): deregister(m, request)
+        case .submitRun(let m): submit(m, request)
+        case .statusRequest: reply(.clusterStatus(clusterStatus()), to: request)
+        case .listRuns(let m): listRuns(m, request)
+        case .listEvents(let m): listEvents(m, request)
+        case .watchRun(let m): watch(m, request)
+        case .cancelRun(let m): cancel(m, request)
+        case .taskStatus(let m): taskStatus(m, request)
+        case .shardRequest(let m): shardRequest(m, request, frames: inbound.message.frames)
+        case .shardAck(let m): shardAck(m, request)
+        case .metrics(let m): metrics(m, request)
+        case .error(let e):
+            logger.warning("\(envelope.sender) reported an error (\(e.code)): \(e.message)")
+        default:
+            refuse(.invalid, "the coordinator does not accept \(envelope.body.name) messages", to: request)
+        }
+        return drainOutbox()
+    }
+
+    /// Advances liveness and run deadlines to the clock's now and sends periodic watch
+    /// updates; returns what to send.
+    public func tick() -> [Outgoing] {
+        let now = clock.now()
+        apply(membership.tick(at: now))
+        for (id, run) in runs {
+            if let deadline = run.lifecycle.nextDeadline(), deadline <= now { drive(id, .tick) }
+        }
+        for (runID, list) in watchers {
+            guard let run = runs[runID] else { continue }
+            for (i, w) in list.enumerated() where now - w.lastSent >= settings.watchInterval {
+                send(.runUpdate(update(for: run)), to: w.peer, replyTo: w.requestID)
+                watchers[runID]?[i].lastSent = now
+            }
+        }
+        return drainOutbox()
+    }
+
+    /// The earliest time at which `tick` has something to do.
+    public func nextWake() -> ClockTime? {
+        var times: [ClockTime] = []
+        if let t = membership.nextDeadline() { times.append(t) }
+        times += runs.values.compactMap { $0.lifecycle.nextDeadline() }
+        times += watchers.values.flatMap { $0.map { $0.lastSent + settings.watchInterval } }
+        return times.min()
+    }
+
+    // MARK: views (status, tests)
+
+    public func clusterStatus() -> ClusterStatus {
+        let now = clock.now()
+        let nodes = membership.members.map { m in
+            NodeStatus(nodeID: m.name, name: m.name, roles: m.info.roles.sorted().map(\.wire),
+                       address: m.info.dataEndpoint, state: m.liveness.wire,
+                       lastHeardMsAgo: UInt64(max(0, (now - m.lastHeard).wholeMilliseconds)),
+                       cpuPercent: m.load.cpuPercent.isFinite ? max(0, m.load.cpuPercent) : 0,
+                       rssBytes: m.load.rssBytes, currentTask: m.load.currentTask, version: m.info.version)
+        }
+        return ClusterStatus(nodes: nodes, coordinatorVersion: settings.version)
+    }
+
+    public func member(_ name: String) -> Member? { membership.member(name) }
+
+    /// The phase of a run: live for runs in flight, else as stored.
+    public func phase(ofRun id: String) -> RunPhase? {
+        if let run = runs[id] { return run.lifecycle.phase }
+        return (try? store.run(id: id)).flatMap { $0.map { RunPhase(stored: $0.state) } }
+    }
+
+    // MARK: plumbing
+
+    struct Request {
+        var peer: PeerID
+        var id: UInt64
+        var sender: String
+    }
+
+    func reply(_ body: Body, to request: Request) {
+        send(body, to: request.peer, replyTo: request.id)
+    }
+
+    func refuse(_ code: ErrorCode, _ message: String, to request: Request) {
+        reply(.error(ErrorReply(code: code, message: message)), to: request)
+    }
+
+    func send(_ body: Body, to peer: PeerID, replyTo: UInt64 = 0, frames: [Frame] = [], tensors: [TensorMeta] = []) {
+        nextRequestID += 1
+        let envelope = Envelope(sender: settings.name, requestID: nextRequestID, replyTo: replyTo, tensors: tensors, body: body)
+        outbox.append(Outgoing(peer: peer, message: Message(envelope, frames: frames)))
+    }
+
+    /// Sends to a registered worker by name; false when it has no route.
+    @discardableResult
+    func send(_ body: Body, toWorker name: String, frames: [Frame] = [], tensors: [TensorMeta] = []) -> Bool {
+        guard let peer = peers[name] else { return false }
+        send(body, to: peer, frames: frames, tensors: tensors)
+        return true
+    }
+
+    func drainOutbox() -> [Outgoing] {
+        defer { outbox.removeAll(keepingCapacity: true) }
+        return outbox
+    }
+
+    /// Runs a store write; a failure is logged, never fatal (the cluster keeps serving).
+    func persist(_ what: String, _ body: () throws(ClusterStoreError) -> Void) {
+        do { try body() } catch { logger.error("could not record \(what): \(error)") }
+    }
+
+    func event(_ runID: String?, _ kind: String, _ message: String) {
+        persist("event") { () throws(ClusterStoreError) in
+            try store.appendEvent(runID: runID, kind: kind, message: message, atMs: clock.wallMs())
+        }
+    }
+}

@@ -1,5 +1,0 @@
-import ClusterCore
-import RunSpec
-import ClusterStore
-import ServiceLifecycle
-enum ClusterRuntimePlaceholder {}

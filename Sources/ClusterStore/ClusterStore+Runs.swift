@@ -1,0 +1,96 @@
+import GRDB
+
+extension ClusterStore {
+    /// Allocates the next run id: "run-1", "run-2", … (monotonic, never reused, even after the
+    /// run's rows are deleted or the coordinator restarts) and stores the run as "pending".
+    public func insertRun(name: String, specYAML: String, submittedAtMs: Int64) throws(ClusterStoreError) -> RunRecord {
+        try write("cannot insert run \(name) into") { db in
+            try db.execute(sql: "UPDATE counters SET value = value + 1 WHERE name = 'run'")
+            guard let seq = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'run'") else {
+                throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the run counter row is missing")
+            }
+            let run = RunRecord(
+                id: "run-\(seq)", name: name, specYAML: specYAML, state: "pending", reason: "",
+                submittedAtMs: submittedAtMs, updatedAtMs: submittedAtMs)
+            try db.execute(
+                sql: """
+                    INSERT INTO runs (id, seq, name, specYAML, state, reason, submittedAtMs, updatedAtMs)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    run.id, seq, run.name, run.specYAML, run.state, run.reason, run.submittedAtMs, run.updatedAtMs,
+                ])
+            return run
+        }
+    }
+
+    /// Sets the run's state, reason and `updatedAtMs`. Throws if there is no such run.
+    public func updateRun(id: String, state: String, reason: String, atMs: Int64) throws(ClusterStoreError) {
+        let action = "cannot update run \(id) in"
+        try write(action) { db in
+            try db.execute(
+                sql: "UPDATE runs SET state = ?, reason = ?, updatedAtMs = ? WHERE id = ?",
+                arguments: [state, reason, atMs, id])
+            if db.changesCount == 0 {
+                try requireRun(id, db, for: action)
+            }
+        }
+    }
+
+    /// The run, or nil.
+    public func run(id: String) throws(ClusterStoreError) -> RunRecord? {
+        try read("cannot read run \(id) from") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.runRecord)
+        }
+    }
+
+    /// Newest first; limit 0 = all.
+    public func runs(limit: Int) throws(ClusterStoreError) -> [RunRecord] {
+        try read("cannot read the runs of") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM runs ORDER BY seq DESC LIMIT ?", arguments: [limit > 0 ? limit : -1]
+            ).map(Self.runRecord)
+        }
+    }
+
+    /// Marks every run whose state is not in `terminalStates` as `newState` with `reason`;
+    /// returns their ids, oldest first. Called once at coordinator start ("interrupted").
+    /// Include `newState` in `terminalStates` so that a second start does not mark them again.
+    public func markUnfinishedRuns(
+        terminalStates: Set<String>, as newState: String, reason: String, atMs: Int64
+    ) throws(ClusterStoreError) -> [String] {
+        try write("cannot mark the unfinished runs as \(newState) in") { db in
+            let terminal = Array(terminalStates)
+            let placeholders = Array(repeating: "?", count: terminal.count).joined(separator: ", ")
+            let ids = try String.fetchAll(
+                db, sql: "SELECT id FROM runs WHERE state NOT IN (\(placeholders)) ORDER BY seq",
+                arguments: StatementArguments(terminal))
+            let update = try db.cachedStatement(sql: "UPDATE runs SET state = ?, reason = ?, updatedAtMs = ? WHERE id = ?")
+            for id in ids {
+                try update.execute(arguments: [newState, reason, atMs, id])
+            }
+            return ids
+        }
+    }
+
+    /// Deletes the run and, by cascade, its events, metrics and artifact records (not the
+    /// artifact files). Its id is never allocated again. Returns whether the run existed.
+    @discardableResult
+    public func deleteRun(id: String) throws(ClusterStoreError) -> Bool {
+        try write("cannot delete run \(id) from") { db in
+            try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+
+    static func runRecord(_ row: Row) throws -> RunRecord {
+        RunRecord(
+            id: try row.decode(forColumn: "id"),
+            name: try row.decode(forColumn: "name"),
+            specYAML: try row.decode(forColumn: "specYAML"),
+            state: try row.decode(forColumn: "state"),
+            reason: try row.decode(forColumn: "reason"),
+            submittedAtMs: try row.decode(forColumn: "submittedAtMs"),
+            updatedAtMs: try row.decode(forColumn: "updatedAtMs"))
+    }
+}

@@ -1,0 +1,196 @@
+import ArgumentParser
+import ClusterRuntime
+import Foundation
+import Logging
+import RunSpec
+import TransportZMQ
+import Wire
+
+/// Options every command that talks to the coordinator shares.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "The coordinator's control endpoint (default: $DISTILLERY_COORDINATOR, else tcp://127.0.0.1:7878).")
+    var coordinator: String = defaultCoordinator()
+    @Flag(help: "Print JSON instead of text.") var json = false
+    @Option(help: "Seconds to wait for the coordinator's answer.") var timeout: Double = 5
+
+    /// Connects, runs `body`, and always shuts the transport down (bounded).
+    func withClient<T>(_ body: (ControlClient) async throws -> T) async throws -> T {
+        guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
+        var logger = Logger(label: "distillery.cli")
+        logger.logLevel = .error
+        let transport = try ZMQTransport(name: "cli", logger: logger)
+        do {
+            let client = try await ControlClient(transport: transport, coordinator: coordinator,
+                                                 timeout: .milliseconds(Int(timeout * 1000)))
+            let result = try await body(client)
+            await client.close()
+            await transport.shutdown()
+            return result
+        } catch let error as ControlError {
+            await transport.shutdown()
+            throw CLIError(error.description)
+        } catch {
+            await transport.shutdown()
+            throw error
+        }
+    }
+}
+
+func unexpected(_ body: Body) -> CLIError {
+    CLIError("the coordinator answered with an unexpected \(body.name) message")
+}
+
+func printJSON(_ value: Any) {
+    if let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys]),
+       let text = String(data: data, encoding: .utf8) {
+        print(text)
+    }
+}
+
+struct Submit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Submit a run spec (YAML) to the coordinator.",
+        discussion: "The spec is checked here first, then again by the coordinator; every problem names its field. "
+            + "Examples and the grammar: Cluster/runs/.")
+
+    @Argument(help: "The run spec file.") var file: String
+    @Flag(help: "Follow the run until it ends (like `distillery watch`).") var watch = false
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw CLIError("cannot read \(file): \(error.localizedDescription)")
+        }
+        let spec: RunSpec
+        do { spec = try RunSpec(yaml: text, fileName: file) } catch { throw CLIError(error.description) }
+        let directory = (file as NSString).deletingLastPathComponent
+        let resolved = spec.resolvingPaths(relativeTo: directory.isEmpty ? "." : directory)
+        let runID: String = try await client.withClient { c in
+            let reply = try await c.request(.submitRun(SubmitRun(specYaml: resolved.canonicalYAML(), fileName: file)))
+            guard case .submitRunReply(let r) = reply else { throw unexpected(reply) }
+            guard r.accepted else {
+                let lines = r.errors.map { "  - \($0.field.isEmpty ? "" : $0.field + ": ")\($0.message)" }
+                throw CLIError("the coordinator refused \(file):\n" + lines.joined(separator: "\n"))
+            }
+            if client.json { printJSON(["run_id": r.runID, "accepted": true]) } else { print("submitted \(r.runID) (\(spec.name))") }
+            if watch { try await followRun(r.runID, client: c, json: client.json) }
+            return r.runID
+        }
+        _ = runID
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the cluster's nodes: roles, address, liveness, load, current task.")
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let status: ClusterStatus = try await client.withClient { c in
+            let reply = try await c.request(.statusRequest(StatusRequest()))
+            guard case .clusterStatus(let s) = reply else { throw unexpected(reply) }
+            return s
+        }
+        if client.json {
+            printJSON(["coordinator_version": status.coordinatorVersion, "nodes": status.nodes.map { n -> [String: Any] in
+                ["name": n.name, "roles": n.roles.map { "\($0)" }, "address": n.address, "state": "\(n.state)",
+                 "last_heard_ms_ago": n.lastHeardMsAgo, "cpu_percent": Double(n.cpuPercent), "rss_bytes": n.rssBytes,
+                 "current_task": n.currentTask, "version": n.version]
+            }])
+            return
+        }
+        print("coordinator \(client.coordinator) (version \(status.coordinatorVersion)): \(status.nodes.count) worker(s)")
+        guard !status.nodes.isEmpty else { return }
+        let rows = status.nodes.map { n in
+            [n.name, n.roles.map { "\($0)" }.joined(separator: ","), n.address, "\(n.state)",
+             ageText(ms: n.lastHeardMsAgo), String(format: "%.0f%%", Double(n.cpuPercent)), bytesText(n.rssBytes),
+             n.currentTask.isEmpty ? "-" : n.currentTask]
+        }
+        printTable(header: ["NODE", "ROLES", "ADDRESS", "STATE", "HEARD", "CPU", "RSS", "TASK"], rows: rows)
+    }
+}
+
+struct Runs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List runs, newest first (the history survives coordinator restarts).")
+    @Option(help: "Show at most this many runs (0 = all).") var limit: UInt32 = 0
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let list: RunList = try await client.withClient { c in
+            let reply = try await c.request(.listRuns(ListRuns(limit: limit)))
+            guard case .runList(let l) = reply else { throw unexpected(reply) }
+            return l
+        }
+        if client.json {
+            printJSON(list.runs.map { r -> [String: Any] in
+                ["run_id": r.runID, "name": r.name, "state": stateText(r.state), "reason": r.reason,
+                 "submitted_unix_ms": r.submittedUnixMs, "updated_unix_ms": r.updatedUnixMs]
+            })
+            return
+        }
+        guard !list.runs.isEmpty else { print("no runs yet; `distillery submit FILE` starts one"); return }
+        let rows = list.runs.map { r in
+            [r.runID, r.name, stateText(r.state), timeText(unixMs: r.submittedUnixMs), timeText(unixMs: r.updatedUnixMs),
+             r.reason.isEmpty ? "-" : r.reason]
+        }
+        printTable(header: ["RUN", "NAME", "STATE", "SUBMITTED", "UPDATED", "REASON"], rows: rows)
+    }
+}
+
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow a run live: state, a progress bar for the current phase, latest metrics. Returns when the run ends.")
+    @Argument(help: "Run id (see `distillery runs`).") var run: String
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await client.withClient { c in try await followRun(run, client: c, json: client.json) }
+    }
+}
+
+/// Prints updates until the run ends; a run that did not complete is an error (exit 1).
+func followRun(_ runID: String, client: ControlClient, json: Bool) async throws {
+    let display = ProgressDisplay(json: json)
+    let last = try await client.watch(runID: runID) { display.show($0) }
+    display.finish(last)
+    if last.run.state != .completed {
+        throw CLIError("run \(runID) \(stateText(last.run.state)): \(last.run.reason)")
+    }
+}
+
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel a run; its workers stop its tasks.")
+    @Argument(help: "Run id.") var run: String
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let reply: CancelRunReply = try await client.withClient { c in
+            let reply = try await c.request(.cancelRun(CancelRun(runID: run)))
+            guard case .cancelRunReply(let r) = reply else { throw unexpected(reply) }
+            return r
+        }
+        if client.json { printJSON(["cancelled": reply.cancelled, "message": reply.message]) } else { print(reply.message) }
+        if !reply.cancelled { throw ExitCode(1) }
+    }
+}
+
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a run's event log (state changes, placement, tasks, shards); without RUN, the cluster's.")
+    @Argument(help: "Run id (omit for cluster-wide events such as workers joining or dying).") var run: String?
+    @Option(help: "Show the newest N events (0 = all).") var limit: UInt32 = 0
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let list: EventList = try await client.withClient { c in
+            let reply = try await c.request(.listEvents(ListEvents(runID: run ?? "", limit: limit)))
+            guard case .eventList(let l) = reply else { throw unexpected(reply) }
+            return l
+        }
+        if client.json {
+            printJSON(list.events.map { ["at_unix_ms": $0.atUnixMs, "kind": $0.kind, "message": $0.message, "run_id": $0.runID] })
+            return
+        }
+        for e in list.events { print("\(timeText(unixMs: e.atUnixMs))  \(e.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(e.message)") }
+    }
+}

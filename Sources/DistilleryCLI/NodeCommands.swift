@@ -1,0 +1,176 @@
+import ArgumentParser
+import ClusterCore
+import ClusterRuntime
+import ClusterStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Transport
+import TransportZMQ
+
+/// Options every long-running node shares.
+struct NodeOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Option(help: .hidden) var parentPid: Int32?
+
+    func logger(_ label: String) throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level '\(logLevel)' is unknown; allowed: trace, debug, info, notice, warning, error")
+        }
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// Runs `services` until SIGTERM/SIGINT — or, with `--parent-pid`, until that process is gone,
+/// so nodes started by `distillery up` never outlive it.
+func runNode(_ services: [any Service], parentPid: Int32?, logger: Logger) async throws {
+    var all = services
+    if let parentPid { all.append(ParentWatch(pid: parentPid, logger: logger)) }
+    let group = ServiceGroup(services: all, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    try await group.run()
+}
+
+/// Ends (which shuts the whole group down gracefully) when the parent process is gone.
+struct ParentWatch: Service {
+    let pid: Int32
+    let logger: Logger
+
+    func run() async throws {
+        while getppid() == pid {
+            try? await Task.sleep(for: .milliseconds(250))
+            if Task.isCancelled || Task.isShuttingDownGracefully { return }
+        }
+        logger.warning("the parent process \(pid) is gone; shutting down")
+        throw ParentGone()
+    }
+
+    struct ParentGone: Error, CustomStringConvertible {
+        var description: String { "the process that started this node is gone" }
+    }
+}
+
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: workers register here, runs are submitted here.",
+        discussion: """
+            Keeps its state (workers, runs, events, metrics, artifacts) in DIR/distillery.sqlite. \
+            Runs in flight when it stops are marked interrupted when it starts again. Stops \
+            cleanly on SIGTERM or Ctrl-C.
+            """)
+
+    @Option(help: "Control endpoint to bind.") var listen: String = "tcp://0.0.0.0:7878"
+    @Option(help: "Directory for the coordinator's database and artifacts.") var stateDir: String
+    @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs: Int = 1000
+    @Option(help: "Silence (ms) after which a worker is suspect.") var suspectMs: Int = 2000
+    @Option(help: "Silence (ms) after which a worker is dead.") var deadMs: Int = 5000
+    @OptionGroup var node: NodeOptions
+
+    func run() async throws {
+        let logger = try node.logger("distillery.coordinator")
+        let liveness = LivenessSettings(heartbeatInterval: .milliseconds(heartbeatMs), suspectAfter: .milliseconds(suspectMs),
+                                        deadAfter: .milliseconds(deadMs))
+        if let problem = liveness.problem { throw ValidationError("liveness settings: \(problem)") }
+        let store: ClusterStore
+        do { store = try ClusterStore(directory: stateDir) } catch { throw CLIError("\(error)") }
+        let coordinator: Coordinator
+        do {
+            coordinator = try Coordinator(settings: CoordinatorSettings(liveness: liveness), store: store, logger: logger)
+        } catch { throw CLIError("\(error)") }
+        let transport = try ZMQTransport(name: "coordinator", logger: logger)
+        let listener: any Listener
+        do { listener = try await transport.listen(at: listen) } catch {
+            await transport.shutdown()
+            throw CLIError("cannot listen on \(listen): \(error)")
+        }
+        print("coordinator listening on \(listener.address), state in \(store.databasePath)")
+        fflush(nil)
+        do {
+            try await runNode([CoordinatorService(coordinator: coordinator, listener: listener, logger: logger)],
+                              parentPid: node.parentPid, logger: logger)
+        } catch {
+            await transport.shutdown()
+            throw error
+        }
+        await transport.shutdown()
+    }
+}
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: registers with the coordinator and runs teacher and/or student tasks.",
+        discussion: """
+            --advertise is how other nodes reach this worker's data endpoint: HOST (any free \
+            port) or HOST:PORT. The worker re-registers by itself when the coordinator restarts, \
+            and deregisters on SIGTERM or Ctrl-C.
+            """)
+
+    @Option(help: "The coordinator's control endpoint.") var coordinator: String = defaultCoordinator()
+    @Option(help: "Roles: teacher, student, or teacher,student.") var roles: String = "teacher,student"
+    @Option(help: "HOST[:PORT] other nodes use to reach this worker's data endpoint.") var advertise: String = "127.0.0.1"
+    @Option(help: "Unique worker name (default: the host name).") var name: String?
+    @Option(help: "Cache directory for data shards and teachers (default: ~/.cache/distillery/NAME).") var cacheDir: String?
+    @OptionGroup var node: NodeOptions
+
+    func run() async throws {
+        let logger = try node.logger("distillery.worker")
+        let parsedRoles = try parseRoles(roles)
+        let workerName = name ?? ProcessInfo.processInfo.hostName
+        guard !workerName.isEmpty, workerName.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw ValidationError("--name '\(workerName)' may contain only letters, digits, '-', '_' and '.'")
+        }
+        let (host, port) = try parseAdvertise(advertise)
+        let bindHost = host.split(separator: ".").count == 4 && host.allSatisfy({ $0.isNumber || $0 == "." }) ? host : "0.0.0.0"
+        let cache = cacheDir ?? (NSHomeDirectory() + "/.cache/distillery/" + workerName)
+        let settings = WorkerSettings(
+            name: workerName, roles: parsedRoles, coordinator: coordinator, dataBind: "tcp://\(bindHost):\(port.map(String.init) ?? "*")",
+            advertiseHost: host, cacheDirectory: cache, cores: ProcessInfo.processInfo.activeProcessorCount,
+            memoryBytes: ProcessInfo.processInfo.physicalMemory)
+        let transport = try ZMQTransport(name: workerName, logger: logger)
+        do {
+            let service = try await WorkerService.make(settings: settings, transport: transport, logger: logger)
+            print("worker \(workerName) (\(parsedRoles.sorted().map(\.rawValue).joined(separator: ","))): data endpoint "
+                + "\(service.worker.dataEndpoint), coordinator \(coordinator), cache \(cache)")
+            fflush(nil)
+            try await runNode([service], parentPid: node.parentPid, logger: logger)
+        } catch {
+            await transport.shutdown()
+            throw CLIError("\(error)")
+        }
+        await transport.shutdown()
+    }
+}
+
+/// `$DISTILLERY_COORDINATOR`, else tcp://127.0.0.1:7878.
+func defaultCoordinator() -> String {
+    let env = ProcessInfo.processInfo.environment["DISTILLERY_COORDINATOR"] ?? ""
+    return env.isEmpty ? "tcp://127.0.0.1:7878" : env
+}
+
+func parseRoles(_ text: String) throws -> Set<WorkerRole> {
+    var roles = Set<WorkerRole>()
+    for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+        guard let role = WorkerRole(rawValue: part.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("--roles '\(text)': '\(part)' is not a role; allowed: teacher, student, or teacher,student")
+        }
+        roles.insert(role)
+    }
+    return roles
+}
+
+func parseAdvertise(_ text: String) throws -> (host: String, port: Int?) {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count <= 2, let host = parts.first, !host.isEmpty else {
+        throw ValidationError("--advertise '\(text)' must be HOST or HOST:PORT (e.g. 10.0.0.2 or nodeb:7879)")
+    }
+    if parts.count == 2 {
+        guard let port = Int(parts[1]), (1...65535).contains(port) else {
+            throw ValidationError("--advertise '\(text)': the port must be a number in 1…65535")
+        }
+        return (String(host), port)
+    }
+    return (String(host), nil)
+}

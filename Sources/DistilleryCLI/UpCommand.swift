@@ -1,0 +1,224 @@
+import ArgumentParser
+import ClusterRuntime
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TransportZMQ
+import Wire
+import Yams
+
+/// A local cluster topology (`Cluster/local.yaml`): one coordinator and N workers, each a
+/// separate process on this machine.
+///
+/// ```yaml
+/// coordinator: { listen: tcp://127.0.0.1:7878, state-dir: .distillery/state }
+/// logs: .distillery/logs          # one log file per process
+/// cache: .distillery/cache        # one cache directory per worker
+/// workers:
+///   - { name: teacher-1, roles: [teacher] }
+///   - { name: student-1, roles: [student] }
+/// ```
+/// Unknown keys are errors; relative paths are relative to the current directory.
+struct LocalTopology: Equatable {
+    struct WorkerEntry: Equatable {
+        var name: String
+        var roles: [String]
+    }
+
+    var listen = "tcp://127.0.0.1:7878"
+    var stateDir = ".distillery/state"
+    var logs = ".distillery/logs"
+    var cache = ".distillery/cache"
+    var workers: [WorkerEntry] = []
+
+    init(yaml: String, file: String) throws {
+        let root: Any?
+        do { root = try Yams.load(yaml: yaml) } catch { throw CLIError("\(file): not valid YAML: \(error)") }
+        guard let map = root as? [String: Any] else { throw CLIError("\(file): expected a mapping with coordinator, workers, logs, cache") }
+        try Self.onlyKeys(map, ["coordinator", "workers", "logs", "cache"], at: "", file: file)
+        if let c = map["coordinator"] {
+            guard let c = c as? [String: Any] else { throw CLIError("\(file): coordinator must be a mapping (listen, state-dir)") }
+            try Self.onlyKeys(c, ["listen", "state-dir"], at: "coordinator.", file: file)
+            listen = try Self.string(c["listen"], "coordinator.listen", file: file) ?? listen
+            stateDir = try Self.string(c["state-dir"], "coordinator.state-dir", file: file) ?? stateDir
+        }
+        logs = try Self.string(map["logs"], "logs", file: file) ?? logs
+        cache = try Self.string(map["cache"], "cache", file: file) ?? cache
+        guard let list = map["workers"] as? [Any], !list.isEmpty else {
+            throw CLIError("\(file): workers must be a non-empty list of {name, roles}")
+        }
+        var seen = Set<String>()
+        for (i, item) in list.enumerated() {
+            guard let w = item as? [String: Any] else { throw CLIError("\(file): workers[\(i)] must be a mapping {name, roles}") }
+            try Self.onlyKeys(w, ["name", "roles"], at: "workers[\(i)].", file: file)
+            guard let name = try Self.string(w["name"], "workers[\(i)].name", file: file), !name.isEmpty else {
+                throw CLIError("\(file): workers[\(i)].name is required")
+            }
+            guard seen.insert(name).inserted else { throw CLIError("\(file): workers[\(i)].name '\(name)' is used twice") }
+            let roles = (w["roles"] as? [Any])?.map { "\($0)" } ?? ["teacher", "student"]
+            _ = try parseRoles(roles.joined(separator: ","))
+            workers.append(WorkerEntry(name: name, roles: roles))
+        }
+    }
+
+    private static func onlyKeys(_ map: [String: Any], _ allowed: [String], at path: String, file: String) throws {
+        for key in map.keys.sorted() where !allowed.contains(key) {
+            throw CLIError("\(file): unknown key '\(path)\(key)'; allowed: \(allowed.map { path + $0 }.joined(separator: ", "))")
+        }
+    }
+
+    private static func string(_ value: Any?, _ field: String, file: String) throws -> String? {
+        guard let value else { return nil }
+        guard let s = value as? String else { throw CLIError("\(file): \(field) must be a string") }
+        return s
+    }
+}
+
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a local cluster (coordinator + workers as separate processes on loopback) from a topology file.",
+        discussion: """
+            Prints where every process listens and logs, then waits. Ctrl-C or SIGTERM stops \
+            them all (SIGKILL after 10 s); the processes also stop by themselves if this one dies.
+            """)
+
+    @Argument(help: "Topology file, e.g. Cluster/local.yaml.") var file: String
+
+    func run() async throws {
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw CLIError("cannot read \(file): \(error.localizedDescription)")
+        }
+        let topology = try LocalTopology(yaml: text, file: file)
+        var logger = Logger(label: "distillery.up")
+        logger.logLevel = .warning
+        let cluster = LocalCluster(topology: topology, logger: logger)
+        try await cluster.start()
+        try await ServiceGroup(services: [cluster], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+    }
+}
+
+/// The processes of a local cluster; stops them all when it is shut down.
+final class LocalCluster: Service, @unchecked Sendable {
+    let topology: LocalTopology
+    let logger: Logger
+    private let processes = Mutex<[(name: String, process: Process)]>([])
+
+    init(topology: LocalTopology, logger: Logger) {
+        self.topology = topology
+        self.logger = logger
+    }
+
+    var clientAddress: String { topology.listen.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1") }
+
+    /// Starts the coordinator, waits until it answers, starts the workers, waits until they
+    /// are alive (bounded), and prints the table of processes.
+    func start() async throws {
+        let fm = FileManager.default
+        for dir in [topology.logs, topology.cache, topology.stateDir] {
+            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw CLIError("cannot create \(dir): \(error.localizedDescription)")
+            }
+        }
+        do {
+            try spawn("coordinator", ["coordinator", "--listen", topology.listen, "--state-dir", topology.stateDir])
+            try await waitForCoordinator(timeout: 15)
+            for w in topology.workers {
+                try spawn(w.name, ["worker", "--coordinator", clientAddress, "--roles", w.roles.joined(separator: ","),
+                                   "--advertise", "127.0.0.1", "--name", w.name, "--cache-dir", "\(topology.cache)/\(w.name)"])
+            }
+            try await waitForWorkers(timeout: 20)
+        } catch {
+            stopAll()
+            throw error
+        }
+        print("local cluster up: coordinator \(clientAddress), \(topology.workers.count) worker(s)")
+        let rows = processes.withLock { $0.map { [$0.name, String($0.process.processIdentifier), "\(topology.logs)/\($0.name).log"] } }
+        printTable(header: ["PROCESS", "PID", "LOG"], rows: rows)
+        print("stop with Ctrl-C; meanwhile: distillery status, distillery submit FILE --watch")
+        fflush(nil)
+    }
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(200))
+                for (name, p) in processes.withLock({ $0 }) where !p.isRunning {
+                    logger.warning("\(name) exited with status \(p.terminationStatus); see \(topology.logs)/\(name).log")
+                }
+                processes.withLock { $0.removeAll { !$0.process.isRunning } }
+            }
+        } onGracefulShutdown: {}
+        print("\nstopping the local cluster …")
+        stopAll()
+        print("stopped")
+    }
+
+    private func spawn(_ name: String, _ arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        p.arguments = arguments + ["--parent-pid", String(getpid())]
+        let logPath = "\(topology.logs)/\(name).log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw CLIError("cannot write the log file \(logPath)") }
+        p.standardOutput = log
+        p.standardError = log
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { throw CLIError("cannot start \(name): \(error.localizedDescription)") }
+        processes.withLock { $0.append((name, p)) }
+    }
+
+    /// SIGTERM to all, then SIGKILL to what is left after 10 s: no orphans.
+    func stopAll() {
+        let list = processes.withLock { $0 }
+        for (_, p) in list.reversed() where p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(10)
+        while list.contains(where: { $0.process.isRunning }) && Date() < deadline { usleep(50_000) }
+        for (name, p) in list where p.isRunning {
+            logger.warning("\(name) did not stop within 10 s; killing it")
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        processes.withLock { $0.removeAll() }
+    }
+
+    private func status(timeout: Double) async -> ClusterStatus? {
+        var logger = Logger(label: "distillery.up.client")
+        logger.logLevel = .critical
+        guard let transport = try? ZMQTransport(name: "up", logger: logger) else { return nil }
+        defer { Task { await transport.shutdown() } }
+        guard let client = try? await ControlClient(transport: transport, coordinator: clientAddress,
+                                                    timeout: .milliseconds(Int(timeout * 1000))),
+              case .clusterStatus(let s)? = try? await client.request(.statusRequest(StatusRequest())) else { return nil }
+        await client.close()
+        return s
+    }
+
+    private func waitForCoordinator(timeout: Double) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if await status(timeout: 1) != nil { return }
+            if processes.withLock({ $0.first?.process.isRunning }) == false {
+                throw CLIError("the coordinator exited at start; see \(topology.logs)/coordinator.log")
+            }
+        }
+        throw CLIError("the coordinator did not answer at \(clientAddress) within \(Int(timeout)) s; see \(topology.logs)/coordinator.log")
+    }
+
+    private func waitForWorkers(timeout: Double) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        let names = Set(topology.workers.map(\.name))
+        while Date() < deadline {
+            if let s = await status(timeout: 1) {
+                let alive = Set(s.nodes.filter { $0.state == .alive }.map(\.name))
+                if names.isSubset(of: alive) { return }
+            }
+            for (name, p) in processes.withLock({ $0 }) where !p.isRunning {
+                throw CLIError("\(name) exited at start (status \(p.terminationStatus)); see \(topology.logs)/\(name).log")
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        throw CLIError("not every worker registered within \(Int(timeout)) s; see the logs in \(topology.logs)")
+    }
+}

@@ -1,0 +1,232 @@
+import Distillation
+import NN
+import Training
+
+/// The allowed values, worded once for the reader's type errors and the validator's range errors.
+enum Rules {
+    struct IntRange {
+        var range: ClosedRange<Int>
+        var allowed: String { "an integer in \(range.lowerBound)…\(range.upperBound)" }
+    }
+
+    struct FloatRange {
+        var low: Float, lowInclusive: Bool, high: Float, highInclusive: Bool
+        func contains(_ v: Float) -> Bool {
+            (lowInclusive ? v >= low : v > low) && (highInclusive ? v <= high : v < high)
+        }
+        var allowed: String {
+            "a number in \(lowInclusive ? "[" : "(")\(Rules.show(low)), \(Rules.show(high))\(highInclusive ? "]" : ")")"
+        }
+    }
+
+    static let maxTeachers = 32
+    static let count = IntRange(range: 1...maxTeachers)
+    static let epochs = IntRange(range: 1...10_000)
+    static let batch = IntRange(range: 1...65_536)
+    static let replicas = IntRange(range: 1...64)
+    static let prefetch = IntRange(range: 1...64)
+    static let trainLimit = IntRange(range: 0...60_000)
+    static let learningRate = FloatRange(low: 0, lowInclusive: false, high: 10, highInclusive: false)
+    static let weightDecay = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: false)
+    static let temperature = FloatRange(low: 0, lowInclusive: false, high: 100, highInclusive: true)
+    static let alpha = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: true)
+
+    static let name = "a name of 1…64 characters from A-Z a-z 0-9 . _ -"
+    static let nameCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+    static let datasetName = "one of \(DatasetFacts.known.keys.sorted().joined(separator: ", "))"
+    static let teachers = "a list of 1…\(maxTeachers) teachers, each `- model: MODEL` with `train: {…}` or `checkpoint: PATH`"
+    static let model = "a model spec such as mlp:784-1200-1200-10,dropout=0.2 or cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn"
+    static let optimizer = "one of \(OptimizerChoice.allowed)"
+    static let schedule = "one of constant, cosine, cosine:WARMUP_EPOCHS, step:EPOCHS:GAMMA"
+    static let ensemble = "one of \(EnsembleRule.allowed)"
+    static let seed = "an integer in 0…\(UInt64.max)"
+
+    /// Whole numbers without a fraction ("0", "10"), others as Swift prints them.
+    static func show(_ v: Float) -> String {
+        v == v.rounded() && abs(v) < 1e9 ? String(Int(v)) : "\(v)"
+    }
+}
+
+/// The value and cross-field rules of a spec. Field paths of teachers come from
+/// `teacherPath` (the parser maps expanded teachers back to their YAML entries); checks of
+/// fields for which `skip` is true (their value could not be read) are left out.
+struct SpecValidator {
+    let spec: RunSpec
+    let teacherPath: (Int) -> String
+    let skip: (String) -> Bool
+
+    typealias Problem = (field: String, message: String)
+
+    func run() -> [Problem] {
+        var out: [Problem] = []
+        func add(_ field: String, _ message: String) { out.append((field, message)) }
+
+        // name
+        if !skip("name") {
+            let n = spec.name
+            if n.isEmpty || n.count > 64 || !n.allSatisfy({ Rules.nameCharacters.contains($0) }) {
+                add("name", "must be \(Rules.name), got '\(n)'")
+            }
+        }
+
+        // dataset
+        let d = spec.dataset
+        let facts = d.facts
+        if facts == nil, !skip("dataset.name") {
+            add("dataset.name", "must be \(Rules.datasetName), got '\(d.name)'")
+        }
+        if d.path.isEmpty, !skip("dataset.path") { add("dataset.path", "must be a directory path, got an empty string") }
+        var datasetSizesKnown = facts != nil && !skip("dataset.train-limit") && !skip("dataset.validation")
+        if let facts, !skip("dataset.train-limit"), !(0...facts.trainCount).contains(d.trainLimit) {
+            add("dataset.train-limit", "must be 0 (all \(facts.trainCount) training images) or an integer in 1…\(facts.trainCount), got \(d.trainLimit)")
+            datasetSizesKnown = false
+        }
+        if datasetSizesKnown, !(0..<d.trainSplitCount).contains(d.validation) {
+            let limited = d.trainLimit > 0 ? " (train-limit)" : ""
+            add("dataset.validation", "must be an integer in 0…\(d.trainSplitCount - 1), fewer than the \(d.trainSplitCount) training images\(limited), got \(d.validation)")
+            datasetSizesKnown = false
+        }
+        let trainingCount = datasetSizesKnown ? d.trainingCount : nil
+
+        // models
+        let student = model(spec.student.model, field: "student.model", add: add)
+        let classes = facts?.classes
+        if let student, let classes, student.outputCount != classes {
+            add("student.model", "outputs \(student.outputCount) classes but \(d.name) has \(classes); end the model with \(classes) outputs")
+        }
+        let studentClasses = student?.outputCount
+
+        // teachers
+        if !skip(NodeReader.teacherCountUnknown), !skip("teachers") {
+            if spec.teachers.isEmpty { add("teachers", "needs at least one teacher: \(Rules.teachers)") }
+            if spec.teachers.count > Rules.maxTeachers {
+                add("teachers", "has \(spec.teachers.count) teachers after count expansion; at most \(Rules.maxTeachers) are allowed")
+            }
+        }
+        for (i, teacher) in spec.teachers.enumerated() {
+            let path = teacherPath(i)
+            if let m = model(teacher.model, field: "\(path).model", add: add) {
+                let n = m.outputCount
+                if let classes, n != classes {
+                    let who = studentClasses == classes ? "the student and \(d.name) have" : "\(d.name) has"
+                    add("\(path).model", "outputs \(n) classes but \(who) \(classes); teachers and the student must agree on the classes")
+                } else if classes == nil, let s = studentClasses, n != s {
+                    add("\(path).model", "outputs \(n) classes but the student outputs \(s); teachers and the student must agree on the classes")
+                }
+            }
+            switch teacher.source {
+            case .checkpoint(let p):
+                if p.isEmpty, !skip("\(path).checkpoint") { add("\(path).checkpoint", "must be a checkpoint file path, got an empty string") }
+            case .train(let r):
+                let rp = "\(path).train"
+                settings(rp, epochs: r.epochs, batch: r.batch, learningRate: r.learningRate, optimizer: r.optimizer,
+                         weightDecay: r.weightDecay, schedule: r.schedule, trainingCount: trainingCount, add: add)
+            }
+        }
+
+        // distillation
+        let x = spec.distillation
+        range("distillation.temperature", x.temperature, Rules.temperature, add: add)
+        range("distillation.alpha", x.alpha, Rules.alpha, add: add)
+        if !skip("distillation.ensemble") {
+            do {
+                let rule = try EnsembleRule(parsing: x.ensemble)
+                if !skip(NodeReader.teacherCountUnknown), !skip("teachers"), !spec.teachers.isEmpty {
+                    do { try rule.validate(teacherCount: spec.teachers.count) } catch {
+                        add("distillation.ensemble", "\(error.message) (one weight per teacher, after count expansion)")
+                    }
+                }
+            } catch {
+                add("distillation.ensemble", error.message)
+            }
+        }
+        if !skip("distillation.top-k"), let classes = studentClasses ?? classes {
+            if x.topK != 0 && !(1..<max(2, classes)).contains(x.topK) {
+                add("distillation.top-k", "must be 0 (full logits) or an integer in 1…\(classes - 1), fewer than the \(classes) classes, got \(x.topK)")
+            }
+        }
+
+        // training
+        let t = spec.training
+        settings("training", epochs: t.epochs, batch: t.batch, learningRate: t.learningRate, optimizer: t.optimizer,
+                 weightDecay: t.weightDecay, schedule: t.schedule, trainingCount: trainingCount, add: add)
+        let replicasValid = Rules.replicas.range.contains(spec.replicas)
+        if !skip("replicas"), !replicasValid { add("replicas", "must be \(Rules.replicas.allowed), got \(spec.replicas)") }
+        if !skip("prefetch"), !Rules.prefetch.range.contains(spec.prefetch) {
+            add("prefetch", "must be \(Rules.prefetch.allowed), got \(spec.prefetch)")
+        }
+        if !skip("replicas"), !skip("training.batch"), replicasValid, Rules.batch.range.contains(t.batch), t.batch % spec.replicas != 0 {
+            add("training.batch", "must be divisible by replicas (\(spec.replicas)) so that every replica gets an equal micro-batch, got \(t.batch)")
+        }
+        return out
+    }
+
+    /// Parses a model spec and checks it takes the data set's samples.
+    private func model(_ text: String, field: String, add: (String, String) -> Void) -> ModelSpec? {
+        guard !skip(field) else { return nil }
+        let m: ModelSpec
+        do { m = try ModelSpec(parsing: text) } catch {
+            add(field, error.description)
+            return nil
+        }
+        guard let facts = spec.dataset.facts else { return m }
+        let shape = facts.sampleShape, features = shape.reduce(1, *)
+        let shown = shape.map(String.init).joined(separator: "x")
+        switch m.family {
+        case .mlp:
+            if m.inputShape != [features] {
+                add(field, "takes \(m.inputShape[0]) inputs but \(spec.dataset.name) samples are \(shown) = \(features) features; start the mlp with \(features)")
+                return nil
+            }
+        case .cnn:
+            if m.inputShape != shape {
+                add(field, "takes \(m.inputShape.map(String.init).joined(separator: "x")) inputs but \(spec.dataset.name) samples are \(shown); start the cnn with \(shown)")
+                return nil
+            }
+            // The same shape rules the layers apply when the model is built.
+            var current = shape
+            for block in m.blocks {
+                do {
+                    switch block {
+                    case .conv(let c, let k, let s, let p):
+                        current = try Conv2D(inputShape: current, outChannels: c, kernel: k, stride: s, padding: p).outputShape
+                    case .pool(let w, let s):
+                        current = try MaxPool2D(inputShape: current, kernel: w, stride: s).outputShape
+                    case .dense:
+                        break
+                    }
+                } catch {
+                    add(field, "does not fit \(shown) samples: \(error.description)")
+                    return nil
+                }
+            }
+        }
+        return m
+    }
+
+    private func range(_ field: String, _ v: Float, _ rule: Rules.FloatRange, add: (String, String) -> Void) {
+        if !skip(field), !rule.contains(v) { add(field, "must be \(rule.allowed), got \(Rules.show(v))") }
+    }
+
+    private func intRange(_ field: String, _ v: Int, _ rule: Rules.IntRange, add: (String, String) -> Void) {
+        if !skip(field), !rule.range.contains(v) { add(field, "must be \(rule.allowed), got \(v)") }
+    }
+
+    /// The rules shared by a teacher recipe and the student's training.
+    private func settings(_ path: String, epochs: Int, batch: Int, learningRate: Float, optimizer: String, weightDecay: Float,
+                          schedule: String, trainingCount: Int?, add: (String, String) -> Void) {
+        intRange("\(path).epochs", epochs, Rules.epochs, add: add)
+        intRange("\(path).batch", batch, Rules.batch, add: add)
+        if let trainingCount, !skip("\(path).batch"), Rules.batch.range.contains(batch), batch > trainingCount {
+            add("\(path).batch", "must be at most the \(trainingCount) training images (train-limit minus validation), got \(batch)")
+        }
+        range("\(path).lr", learningRate, Rules.learningRate, add: add)
+        range("\(path).weight-decay", weightDecay, Rules.weightDecay, add: add)
+        if !skip("\(path).optimizer") {
+            do { _ = try OptimizerChoice(parsing: optimizer) } catch { add("\(path).optimizer", error.message) }
+        }
+        if !skip("\(path).schedule") {
+            do { _ = try TrainingSettings.parseSchedule(schedule, stepsPerEpoch: 1) } catch { add("\(path).schedule", error.message) }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import ClusterCore
+import ClusterRuntime
+import Foundation
+import Testing
+import Wire
+
+/// Runs through the coordinator and worker shells in memory: submission and its refusals,
+/// placement, shard transfer with the hash check and the cache, teachers trained on the
+/// shard, deaths and cancels in the middle, and the history surviving a restart.
+@Suite struct RunsOverTransportTests {
+    static func spec(dataset: String, teachers: Int = 2, replicas: Int = 1, epochs: Int = 1, extra: String = "") -> String {
+        """
+        name: tiny
+        dataset: { name: fashion-mnist, path: \(dataset), validation: 100 }
+        teachers:
+          - model: mlp:784-16-10
+            count: \(teachers)
+            train: { epochs: \(epochs), batch: 50, seed: 1 }
+        student: { model: mlp:784-8-10 }
+        training: { epochs: 1, batch: 50 }
+        replicas: \(replicas)
+        \(extra)
+        """
+    }
+
+    func makeCluster(train: Int = 600) async throws -> (EmbeddedCluster, String) {
+        let cluster = try await EmbeddedCluster()
+        let data = cluster.stateDir + "/data"
+        try SyntheticFashion.write(to: data, train: train, test: 200)
+        return (cluster, data)
+    }
+
+    func submit(_ cluster: EmbeddedCluster, _ yaml: String) async throws -> SubmitRunReply {
+        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: yaml, fileName: "tiny.yaml")))
+        guard case .submitRunReply(let r) = reply else { throw TestFailure("got \(reply.name)") }
+        return r
+    }
+
+    @Test func aRunGoesThroughShardingAndTeacherTraining() async throws {
+        let (cluster, data) = try await makeCluster()
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("t2", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let reply = try await submit(cluster, Self.spec(dataset: data))
+        #expect(reply.accepted, "\(reply.errors)")
+        let run = reply.runID
+        await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true })
+        let events = try await logs(cluster, run)
+        // Teachers trained on every teacher worker (placement spreads them), then the student
+        // replica was assigned: this release has no data plane, so the run ends there, failed
+        // with that reason.
+        #expect(await cluster.phase(of: run) == .failed, "\(events.map(\.message))")
+        for w in ["t1", "t2"] {
+            let teacherFiles = try FileManager.default.contentsOfDirectory(atPath: "\(cluster.stateDir)/cache-\(w)/teachers/\(run)")
+            #expect(teacherFiles.count == 1 && teacherFiles[0].hasSuffix(".safetensors"), "\(w): \(teacherFiles)")
+            let shards = try FileManager.default.contentsOfDirectory(atPath: "\(cluster.stateDir)/cache-\(w)/shards")
+            #expect(shards.filter { $0.hasSuffix(".shard") }.count == 1)
+        }
+        #expect(events.contains { $0.message.contains("sharding → preparing-teachers") })
+        #expect(events.contains { $0.message.contains("preparing-teachers → distilling") })
+        #expect(events.contains { $0.message.contains("data plane") })
+        // Runs list keeps it with its reason.
+        guard case .runList(let list) = try await cluster.request(.listRuns(ListRuns())) else { throw TestFailure("no list") }
+        #expect(list.runs.first?.runID == run && list.runs.first?.state == .failed && !list.runs[0].reason.isEmpty)
+    }
+
+    @Test func aCachedShardIsNotSentAgain() async throws {
+        let (cluster, data) = try await makeCluster()
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let first = try await submit(cluster, Self.spec(dataset: data, teachers: 1))
+        await cluster.pump(until: { await cluster.phase(of: first.runID)?.isTerminal == true })
+        let second = try await submit(cluster, Self.spec(dataset: data, teachers: 1))
+        await cluster.pump(until: {
+            let phase = await cluster.phase(of: second.runID)
+            return phase != .sharding && phase != .placing
+        })
+        let events = try await logs(cluster, second.runID)
+        #expect(events.contains { $0.kind == "shard" && $0.message.contains("has shard") })
+        await cluster.pump(until: { await cluster.phase(of: second.runID)?.isTerminal == true })
+    }
+
+    @Test func badSpecsAreRefusedFieldByFieldAndTheCoordinatorKeepsServing() async throws {
+        let (cluster, data) = try await makeCluster()
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let cases: [(String, String)] = [
+            ("name: [unclosed", ""),
+            (Self.spec(dataset: data, extra: "colour: blue"), "colour"),
+            (Self.spec(dataset: data, epochs: -3), "epochs"),
+            (Self.spec(dataset: data, replicas: 3), "replicas"),
+            (Self.spec(dataset: cluster.stateDir + "/no-such-dir"), "dataset.path"),
+        ]
+        for (yaml, field) in cases {
+            let reply = try await submit(cluster, yaml)
+            #expect(!reply.accepted)
+            #expect(!reply.errors.isEmpty)
+            if !field.isEmpty {
+                #expect(reply.errors.contains { $0.field.contains(field) || $0.message.contains(field) }, "\(field): \(reply.errors)")
+            }
+        }
+        let status = try await cluster.request(.statusRequest(StatusRequest()))
+        guard case .clusterStatus(let s) = status else { throw TestFailure("got \(status.name)") }
+        #expect(s.nodes.count == 2)
+        guard case .runList(let list) = try await cluster.request(.listRuns(ListRuns())) else { throw TestFailure("no list") }
+        #expect(list.runs.isEmpty, "refused runs are not recorded")
+    }
+
+    @Test func aWorkerDyingMidRunFailsTheRunNamingIt() async throws {
+        let (cluster, data) = try await makeCluster(train: 3000)
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: 50)).runID
+        await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
+        cluster.frozen = ["t1"]
+        await cluster.advance(.seconds(6))
+        #expect(await cluster.phase(of: run) == .failed)
+        let record = try cluster.store.run(id: run)
+        #expect(record?.reason.contains("t1") == true, "\(record?.reason ?? "")")
+    }
+
+    @Test func cancellingARunStopsItAndTellsItsWorkers() async throws {
+        let (cluster, data) = try await makeCluster(train: 3000)
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: 50)).runID
+        await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
+        guard case .cancelRunReply(let r) = try await cluster.request(.cancelRun(CancelRun(runID: run))) else {
+            throw TestFailure("no reply")
+        }
+        #expect(r.cancelled)
+        #expect(await cluster.phase(of: run) == .cancelled)
+        // Cancelling again says it already ended; an unknown run is NOT_FOUND.
+        guard case .cancelRunReply(let again) = try await cluster.request(.cancelRun(CancelRun(runID: run))) else {
+            throw TestFailure("no reply")
+        }
+        #expect(!again.cancelled && again.message.contains("already ended"))
+        await #expect(throws: Error.self) { _ = try await cluster.request(.cancelRun(CancelRun(runID: "run-999"))) }
+        // The teacher stops at its next epoch and stays quiet.
+        await cluster.pump(until: { cluster.workers["t1"]!.worker.currentTask.isEmpty })
+    }
+
+    @Test func runsInFlightAreInterruptedByACoordinatorRestartAndHistoryStays() async throws {
+        let (cluster, data) = try await makeCluster(train: 3000)
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let done = try await submit(cluster, "name: [broken")
+        #expect(!done.accepted)
+        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: 50)).runID
+        await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
+        try await cluster.restartCoordinator()
+        #expect(await cluster.phase(of: run) == .interrupted)
+        await cluster.advance(.seconds(2))
+        guard case .runList(let list) = try await cluster.request(.listRuns(ListRuns())) else { throw TestFailure("no list") }
+        #expect(list.runs.map(\.runID) == [run])
+        #expect(list.runs[0].state == .interrupted && list.runs[0].reason.contains("coordinator stopped"))
+        #expect(await cluster.liveness(of: "t1") == .alive)
+    }
+
+    @Test func watchFollowsARunToItsEnd() async throws {
+        let (cluster, data) = try await makeCluster()
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1)).runID
+        let client = try await ControlClient(transport: cluster.network.transport(name: "watcher"),
+                                            coordinator: EmbeddedCluster.address, timeout: .seconds(30))
+        let done = Flag()
+        let phases = PhaseLog()
+        async let last: RunUpdate = {
+            defer { done.set() }
+            return try await client.watch(runID: run, silence: .seconds(30)) { phases.add($0.phase) }
+        }()
+        while !done.isSet {
+            cluster.clock.advance(by: .milliseconds(20))
+            await cluster.pump(2)
+        }
+        let final = try await last
+        #expect(final.run.state.isTerminal && final.run.runID == run)
+        let seen = phases.all
+        #expect(seen.contains("preparing-teachers"))
+        #expect(seen.last == final.phase)
+    }
+
+    func logs(_ cluster: EmbeddedCluster, _ run: String) async throws -> [EventEntry] {
+        guard case .eventList(let list) = try await cluster.request(.listEvents(ListEvents(runID: run))) else {
+            throw TestFailure("no event list")
+        }
+        return list.events
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+final class PhaseLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var phases: [String] = []
+    func add(_ p: String) { lock.lock(); if phases.last != p { phases.append(p) }; lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return phases }
+}

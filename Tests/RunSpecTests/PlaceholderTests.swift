@@ -1,6 +1,0 @@
-import Testing
-@testable import RunSpec
-
-@Suite struct RunSpecPlaceholderTests {
-    @Test func builds() { #expect(Bool(true)) }
-}
