@@ -15,7 +15,9 @@ struct ActiveRun: Sendable {
     var submittedMs: Int64
     var updatedMs: Int64
     var lifecycle: RunLifecycle
-    var shardHash: String
+    /// The data set selection its shard is packed from, and the shard's hash once packed.
+    var shardKey: ShardKey
+    var shardHash: String = ""
     /// The latest metrics reported (for `watch`).
     var latest: [MetricValue] = []
 }
@@ -46,10 +48,6 @@ extension Coordinator {
             problems.append(FieldError(field: refusal.field, message: refusal.description))
         }
         guard problems.isEmpty else { return rejectRun(problems, request) }
-        let shard: DatasetShard
-        do { shard = try datasetShard(for: spec.dataset) } catch {
-            return rejectRun([FieldError(field: "dataset.path", message: error.description)], request)
-        }
         let record: RunRecord
         do {
             record = try store.insertRun(name: spec.name, specYAML: spec.canonicalYAML(), submittedAtMs: clock.wallMs())
@@ -60,7 +58,8 @@ extension Coordinator {
         let lifecycle = RunLifecycle(runID: record.id, teacherCount: spec.teachers.count, replicaCount: spec.replicas,
                                      timeouts: settings.runTimeouts)
         runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
-                                    updatedMs: record.submittedAtMs, lifecycle: lifecycle, shardHash: shard.sha256)
+                                    updatedMs: record.submittedAtMs, lifecycle: lifecycle,
+                                    shardKey: ShardKey(path: spec.dataset.path, trainLimit: spec.dataset.trainLimit))
         logger.info("run \(record.id) '\(spec.name)' submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
         event(record.id, "state", "submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
         reply(.submitRunReply(SubmitRunReply(accepted: true, runID: record.id)), to: request)
@@ -72,16 +71,6 @@ extension Coordinator {
         reply(.submitRunReply(SubmitRunReply(accepted: false, errors: errors)), to: request)
     }
 
-    /// The packed shard for a data set selection, read from disk once and kept.
-    private func datasetShard(for dataset: DatasetSpec) throws(DatasetError) -> DatasetShard {
-        let key = "\(dataset.path)|\(dataset.trainLimit)"
-        if let hash = shardKeys[key], let shard = shards[hash] { return shard }
-        let shard = try DatasetShard.pack(directory: dataset.path, trainLimit: dataset.trainLimit)
-        shards[shard.sha256] = shard
-        shardKeys[key] = shard.sha256
-        logger.info("packed data shard \(shard.sha256.prefix(12)) (\(shard.bytes.count) bytes) from \(dataset.path)")
-        return shard
-    }
 
     /// Alive (or suspect) workers with the work they already hold, for the placer.
     func placementCandidates() -> [PlacementCandidate] {
@@ -124,16 +113,7 @@ extension Coordinator {
                 drive(runID, .placementRefused(refusal.description))
             }
         case .sendShard(let worker):
-            guard let shard = shards[run.shardHash] else {
-                drive(runID, .shardFailed(worker: worker, reason: "the coordinator lost the data shard"))
-                return
-            }
-            let chunks = (shard.bytes.count + settings.shardChunkBytes - 1) / settings.shardChunkBytes
-            let offer = ShardOffer(shardHash: shard.sha256, totalBytes: UInt64(shard.bytes.count), chunkCount: UInt32(chunks),
-                                   description: "\(run.spec.dataset.name) for run \(runID)")
-            if !send(.shardOffer(offer), toWorker: worker) {
-                drive(runID, .shardFailed(worker: worker, reason: "worker \(worker) is not connected"))
-            }
+            offerShard(of: runID, to: worker)
         case .assign(let ref, let worker):
             let task = taskSpec(ref, run: run)
             let assign = AssignTask(runID: runID, taskID: ref.id(runID: runID), runSpecYaml: run.specYAML,

@@ -41,9 +41,9 @@ public actor Coordinator {
     var peers: [String: PeerID] = [:]
     /// Runs that are not terminal yet, by id.
     var runs: [String: ActiveRun] = [:]
-    /// Packed dataset shards by SHA-256, and the hash of each (dataset path, train limit).
+    /// Packed dataset shards by SHA-256, and where each data set selection stands.
     var shards: [String: DatasetShard] = [:]
-    var shardKeys: [String: String] = [:]
+    var shardStates: [ShardKey: ShardState] = [:]
     var shardOwners: [String: ShardBytes] = [:]
     var watchers: [String: [Watcher]] = [:]
     var outbox: [Outgoing] = []

@@ -12,6 +12,8 @@ public struct CoordinatorService: Service {
     public let listener: any Listener
     /// Upper bound of one receive wait, so ticks happen even on an idle socket.
     public var maxPoll: Duration
+    /// Messages handled per pass at most before the tick.
+    public var maxBatch = 1024
     let clock: any RuntimeClock
     let logger: Logger
 
@@ -46,8 +48,14 @@ public struct CoordinatorService: Service {
             wait = wake <= now ? .milliseconds(1) : min(maxPoll, wake - now)
         }
         do {
-            if let inbound = try await listener.receive(timeout: wait) {
+            // Everything already queued is handled before the tick, so a stall (a slow disk, a
+            // busy machine) never makes queued heartbeats look like silence.
+            var next = try await listener.receive(timeout: wait)
+            var handled = 0
+            while let inbound = next, handled < maxBatch {
                 await send(await coordinator.handle(inbound))
+                handled += 1
+                next = handled < maxBatch ? try await listener.receive(timeout: .zero) : nil
             }
         } catch {
             logger.error("receive failed: \(error)")

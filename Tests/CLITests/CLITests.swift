@@ -2,13 +2,13 @@ import Foundation
 import Testing
 
 /// The built `distillery` executable next to the test bundle.
-private let binary: URL = {
+let binary: URL = {
     var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     if dir.pathExtension == "xctest" { dir = dir.deletingLastPathComponent() }
     return dir.appendingPathComponent("distillery")
 }()
 
-private let dataAvailable = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
+let dataAvailable = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
     || ProcessInfo.processInfo.environment["DISTILLERY_DATA_DIR"] != nil
 
 struct Run { var status: Int32; var out: String; var err: String }

@@ -1,0 +1,254 @@
+import Foundation
+import Testing
+
+/// A `distillery` node started in the background, its output going to a log file; killed
+/// (SIGKILL) when released so a failing test never leaves processes behind.
+final class Node: @unchecked Sendable {
+    let process = Process()
+    let log: URL
+
+    init(_ args: [String], log: URL) throws {
+        self.log = log
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.executableURL = binary
+        process.arguments = args
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    func kill(_ signal: Int32 = SIGKILL) {
+        if process.isRunning { Foundation.kill(pid, signal) }
+    }
+
+    /// Waits (bounded) for the process to exit; true if it did.
+    func waitForExit(timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return !process.isRunning
+    }
+
+    deinit {
+        kill()
+        process.waitUntilExit()
+    }
+}
+
+/// Polls `condition` every 100 ms for at most `timeout` seconds.
+func eventually(timeout: TimeInterval, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    repeat {
+        if try condition() { return true }
+        usleep(100_000)
+    } while Date() < deadline
+    return false
+}
+
+/// A loopback port nothing listens on right now (bind to 0, read it, close).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// True while `pid` exists and is not a zombie (a zombie has exited; only its parent has not
+/// collected it yet).
+func isRunning(_ pid: Int32) -> Bool {
+    guard Foundation.kill(pid, 0) == 0 else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(close, offsetBy: 2)] != "Z"
+}
+
+/// The nodes of `status --json`, by name → state.
+func nodeStates(_ coordinator: String) -> [String: String] {
+    guard let r = try? distillery(["status", "--coordinator", coordinator, "--json", "--timeout", "3"], timeout: 20),
+          r.status == 0, let data = r.out.data(using: .utf8),
+          let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+          let nodes = json["nodes"] as? [[String: Any]] else { return [:] }
+    return Dictionary(uniqueKeysWithValues: nodes.compactMap { n in
+        (n["name"] as? String).map { ($0, n["state"] as? String ?? "") }
+    })
+}
+
+/// Tier 3: real processes over ZeroMQ on loopback (127.0.0.1 only), every wait bounded.
+@Suite(.serialized, .enabled(if: dataAvailable, "Fashion-MNIST is not installed: run Scripts/setup"))
+struct ClusterProcessTests {
+    /// Fast liveness so deaths show within a second or two.
+    static let liveness = ["--heartbeat-ms", "250", "--suspect-ms", "1000", "--dead-ms", "3000"]
+
+    func coordinator(_ dir: URL, _ address: String, log: String) throws -> Node {
+        try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path] + Self.liveness,
+                 log: dir.appendingPathComponent(log))
+    }
+
+    func worker(_ dir: URL, _ address: String, _ name: String, roles: String) throws -> Node {
+        try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1", "--name", name,
+                  "--cache-dir", dir.appendingPathComponent("cache-\(name)").path],
+                 log: dir.appendingPathComponent("\(name).log"))
+    }
+
+    @Test func coordinatorAndThreeWorkersSurviveAKilledWorkerAndACoordinatorRestart() throws {
+        let dir = try scratchDirectory()
+        defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
+        let address = "tcp://127.0.0.1:\(freePort())"
+        var coord: Node? = try coordinator(dir, address, log: "coordinator.log")
+        let workers = try [("w1", "teacher"), ("w2", "teacher,student"), ("w3", "student")].map {
+            try worker(dir, address, $0.0, roles: $0.1)
+        }
+        let allAlive = eventually(timeout: 20) {
+            nodeStates(address) == ["w1": "alive", "w2": "alive", "w3": "alive"]
+        }
+        #expect(allAlive, "status: \(nodeStates(address)); coordinator log: \(coord?.output ?? "")")
+
+        // The human table lists every worker with its roles and address.
+        let table = try distillery(["status", "--coordinator", address])
+        #expect(table.status == 0)
+        for name in ["w1", "w2", "w3"] { #expect(table.out.contains(name)) }
+        #expect(table.out.contains("teacher,student") && table.out.contains("tcp://127.0.0.1:"))
+
+        // A refused run is not recorded; one the cluster can place is, and stays in history.
+        let spec = dir.appendingPathComponent("run.yaml")
+        try """
+        name: history
+        dataset: { train-limit: 600, validation: 100 }
+        teachers: [{ model: "mlp:784-16-10", train: { epochs: 200, batch: 50 } }]
+        student: { model: "mlp:784-8-10" }
+        training: { batch: 50 }
+        replicas: 2
+        """.write(to: spec, atomically: true, encoding: .utf8)
+        let submitted = try distillery(["submit", spec.path, "--coordinator", address])
+        #expect(submitted.status == 0, "\(submitted.err)")
+        #expect(submitted.out.contains("submitted run-1"))
+
+        // kill -9 one worker: status shows it dead within the window (3 s, plus polling).
+        workers[0].kill()
+        let dead = eventually(timeout: 10) { nodeStates(address)["w1"] == "dead" }
+        #expect(dead, "w1 should be dead: \(nodeStates(address))")
+        #expect(nodeStates(address)["w2"] == "alive")
+
+        // Restart the coordinator: the workers register again by themselves, history is intact.
+        coord?.kill()
+        _ = coord?.waitForExit(timeout: 5)
+        coord = nil
+        let down = try distillery(["status", "--coordinator", address, "--timeout", "1"], timeout: 15)
+        #expect(down.status != 0 && down.err.contains("no answer from the coordinator"))
+        coord = try coordinator(dir, address, log: "coordinator-2.log")
+        let back = eventually(timeout: 20) {
+            let s = nodeStates(address)
+            return s["w2"] == "alive" && s["w3"] == "alive"
+        }
+        #expect(back, "after restart: \(nodeStates(address))")
+        let runs = try distillery(["runs", "--coordinator", address, "--json"])
+        #expect(runs.status == 0)
+        let list = try JSONSerialization.jsonObject(with: Data(runs.out.utf8)) as? [[String: Any]]
+        #expect(list?.count == 1)
+        let run = list?.first
+        #expect(run?["run_id"] as? String == "run-1")
+        let state = (run?["state"] as? String) ?? ""
+        #expect(["interrupted", "failed"].contains(state), "\(run ?? [:])")
+        let reason = (run?["reason"] as? String) ?? ""
+        #expect(!reason.isEmpty)
+        let logs = try distillery(["logs", "run-1", "--coordinator", address])
+        #expect(logs.status == 0 && logs.out.contains("pending → placing"), "\(logs.out)")
+        withExtendedLifetime(workers) {}  // a released Node kills its process
+    }
+
+    @Test func badInputIsRefusedClearlyAndTheCoordinatorKeepsServing() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let address = "tcp://127.0.0.1:\(freePort())"
+        let coord = try coordinator(dir, address, log: "coordinator.log")
+        let w = try worker(dir, address, "only", roles: "teacher,student")
+        #expect(eventually(timeout: 20) { nodeStates(address)["only"] == "alive" }, "\(coord.output)")
+        let good = """
+        name: bad-input
+        dataset: { train-limit: 600, validation: 100 }
+        teachers: [{ model: "mlp:784-16-10", train: {} }]
+        student: { model: "mlp:784-8-10" }
+        training: { batch: 50 }
+        """
+        // (spec text, what the error must mention)
+        let cases: [(String, [String])] = [
+            ("name: [unclosed\n", ["line"]),
+            (good + "\ncolour: blue\n", ["colour", "allowed"]),
+            (good.replacingOccurrences(of: "training: { batch: 50 }", with: "training: { batch: 50, epochs: -2 }"),
+             ["training.epochs"]),
+            (good + "\nreplicas: 2\n", ["replicas", "student"]),
+            (good.replacingOccurrences(of: "train-limit: 600", with: "path: /nonexistent/data, train-limit: 600"),
+             ["dataset.path", "/nonexistent/data"]),
+        ]
+        for (i, (text, words)) in cases.enumerated() {
+            let file = dir.appendingPathComponent("bad-\(i).yaml")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let r = try distillery(["submit", file.path, "--coordinator", address], timeout: 30)
+            #expect(r.status != 0, "case \(i) was accepted: \(r.out)")
+            for word in words { #expect(r.err.contains(word), "case \(i): '\(word)' missing in: \(r.err)") }
+        }
+        // A missing file is an error too, and the coordinator still answers.
+        let missing = try distillery(["submit", dir.appendingPathComponent("nope.yaml").path, "--coordinator", address])
+        #expect(missing.status != 0 && missing.err.contains("nope.yaml"))
+        #expect(nodeStates(address)["only"] == "alive")
+        let runs = try distillery(["runs", "--coordinator", address])
+        #expect(runs.status == 0 && runs.out.contains("no runs yet"))
+        withExtendedLifetime(w) {}  // a released Node kills its process
+    }
+
+    @Test func anUnreachableCoordinatorFailsFastWithAClearMessage() throws {
+        let address = "tcp://127.0.0.1:\(freePort())"
+        for command in [["status"], ["runs"], ["cancel", "run-1"], ["logs"], ["watch", "run-1"]] {
+            let started = Date()
+            let r = try distillery(command + ["--coordinator", address, "--timeout", "2"], timeout: 30)
+            let seconds = Date().timeIntervalSince(started)
+            #expect(r.status != 0)
+            #expect(r.err.contains("no answer from the coordinator at \(address)"), "\(command): \(r.err)")
+            #expect(seconds < 10, "\(command) took \(seconds) s")
+        }
+    }
+
+    @Test func upStartsALocalClusterAndStopsEveryProcess() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let address = "tcp://127.0.0.1:\(freePort())"
+        let topology = dir.appendingPathComponent("local.yaml")
+        try """
+        coordinator: { listen: "\(address)", state-dir: "\(dir.path)/state" }
+        logs: "\(dir.path)/logs"
+        cache: "\(dir.path)/cache"
+        workers:
+          - { name: t1, roles: [teacher] }
+          - { name: s1, roles: [student] }
+        """.write(to: topology, atomically: true, encoding: .utf8)
+        for stop in [SIGTERM, SIGKILL] {
+            let up = try Node(["up", topology.path], log: dir.appendingPathComponent("up-\(stop).log"))
+            #expect(eventually(timeout: 40) { up.output.contains("local cluster up") }, "\(up.output)")
+            #expect(nodeStates(address) == ["t1": "alive", "s1": "alive"])
+            let pids = up.output.split(separator: "\n").compactMap { line -> Int32? in
+                let cols = line.split(separator: " ", omittingEmptySubsequences: true)
+                return cols.count >= 3 && ["coordinator", "t1", "s1"].contains(String(cols[0])) ? Int32(cols[1]) : nil
+            }
+            #expect(pids.count == 3, "\(up.output)")
+            // SIGTERM: up stops them all; SIGKILL: they notice their parent is gone and stop.
+            up.kill(stop)
+            #expect(up.waitForExit(timeout: 20))
+            let gone = eventually(timeout: 15) { pids.allSatisfy { !isRunning($0) } }
+            #expect(gone, "processes left after \(stop): \(pids.filter(isRunning))")
+        }
+        let bad = dir.appendingPathComponent("bad.yaml")
+        try "workers: [{ name: a, roles: [chef] }]\n".write(to: bad, atomically: true, encoding: .utf8)
+        let r = try distillery(["up", bad.path], timeout: 20)
+        #expect(r.status != 0 && r.err.contains("chef"))
+    }
+}
