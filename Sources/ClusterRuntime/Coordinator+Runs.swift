@@ -297,8 +297,12 @@ extension Coordinator {
         persist("metrics of \(m.runID)") { () throws(ClusterStoreError) in
             try store.appendMetrics(runID: m.runID, epoch: Int(m.epoch), step: Int(m.step), values: values, atMs: clock.wallMs())
         }
-        if runs[m.runID] != nil {
-            runs[m.runID]?.latest = m.values
+        if var run = runs[m.runID] {
+            // The latest value of every figure, whoever sent it (each teacher names its own).
+            var latest = Dictionary(run.latest.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
+            for v in m.values { latest[v.name] = v.value }
+            run.latest = latest.sorted { $0.key < $1.key }.map { MetricValue(name: $0.key, value: $0.value) }
+            runs[m.runID] = run
             notifyWatchers(m.runID)
         }
     }

@@ -23,7 +23,7 @@ final class TaskRunner: Sendable {
     let cache: ShardCache
     let logger: Logger
     let reportInterval: Double = 0.5
-    private let reports = Mutex<[TaskStatus]>([])
+    private let reports = Mutex<[Body]>([])
     private let cancelled = Mutex<Set<String>>([])
     private let current = Mutex<[String: String]>([:])
 
@@ -37,7 +37,8 @@ final class TaskRunner: Sendable {
     /// What the worker is doing, for heartbeats ("run-3/teacher-1 epoch 2/10", or "").
     var currentTask: String { current.withLock { $0.values.sorted().joined(separator: "; ") } }
 
-    func drainReports() -> [TaskStatus] {
+    /// `TaskStatus` and `Metrics` messages, in the order the tasks produced them.
+    func drainReports() -> [Body] {
         reports.withLock { r in defer { r.removeAll() }; return r }
     }
 
@@ -50,7 +51,15 @@ final class TaskRunner: Sendable {
 
     private func report(_ assign: AssignTask, _ state: TaskState, reason: String = "", done: UInt64 = 0, total: UInt64 = 0) {
         let status = TaskStatus(runID: assign.runID, taskID: assign.taskID, state: state, reason: reason, done: done, total: total)
-        reports.withLock { $0.append(status) }
+        reports.withLock { $0.append(.taskStatus(status)) }
+    }
+
+    /// Per-epoch figures of a task, named `teacher<i>.<figure>` so the coordinator can show
+    /// the latest of every teacher side by side.
+    private func metrics(_ assign: AssignTask, epoch: Int, step: Int, _ values: [(String, Double)]) {
+        let m = Metrics(runID: assign.runID, epoch: UInt32(epoch), step: UInt64(step),
+                        values: values.filter { $0.1.isFinite }.map { MetricValue(name: $0.0, value: $0.1) })
+        reports.withLock { $0.append(.metrics(m)) }
     }
 
     /// Starts `assign` on a new thread.
@@ -143,7 +152,12 @@ final class TaskRunner: Sendable {
                 logger.info("\(assign.taskID) cancelled after \(epoch) epoch(s)")
                 return
             }
-            last = trainer.trainEpoch(epoch, train: bundle.train, validation: bundle.validation, objective: .crossEntropy)
+            let report = trainer.trainEpoch(epoch, train: bundle.train, validation: bundle.validation, objective: .crossEntropy)
+            var figures: [(String, Double)] = [("teacher\(index).train_loss", Double(report.trainLoss)),
+                                               ("teacher\(index).samples_per_s", report.samplesPerSecond)]
+            if let v = report.validation { figures.append(("teacher\(index).val_accuracy", Double(v.accuracy))) }
+            metrics(assign, epoch: epoch + 1, step: trainer.globalStep, figures)
+            last = report
         }
         let test = Evaluation.run(net, on: bundle.test)
         var metadata = ["seed": String(recipe.seed), "epochs": String(recipe.epochs), "run": assign.runID,

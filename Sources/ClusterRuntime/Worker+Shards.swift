@@ -47,12 +47,16 @@ extension Worker {
     /// `ShardChunk`: copy its bytes in place; a complete window asks for the next one, the
     /// last one verifies the hash, stores the shard and acknowledges it.
     func shardChunk(_ chunk: ShardChunk, frames: [Frame]) async {
-        guard var shard = incoming[chunk.shardHash], frames.count == 1, chunk.chunkIndex < shard.chunkCount else { return }
+        guard let chunkCount = incoming[chunk.shardHash]?.chunkCount, let size = incoming[chunk.shardHash]?.buffer.count,
+              frames.count == 1, chunk.chunkIndex < chunkCount else { return }
         let frame = frames[0]
-        guard chunk.offset + UInt64(frame.count) <= UInt64(shard.buffer.count) else {
+        guard chunk.offset + UInt64(frame.count) <= UInt64(size) else {
             logger.warning("shard chunk \(chunk.chunkIndex) overruns the shard; dropped")
             return
         }
+        // Taken out of the dictionary while it is written: a copy left behind there would make
+        // every chunk copy the whole buffer (copy-on-write), 55 MB per 1 MiB chunk.
+        guard var shard = incoming.removeValue(forKey: chunk.shardHash) else { return }
         if !shard.received[Int(chunk.chunkIndex)] {
             shard.buffer.withUnsafeMutableBytes { dst in
                 frame.withUnsafeBytes { src in

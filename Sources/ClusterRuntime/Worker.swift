@@ -73,7 +73,7 @@ public actor Worker {
         if !registered { await registerIfDue(now) }
         if registered && now - lastHeartbeat >= heartbeatInterval { await sendHeartbeat(now) }
         await checkShardWindows(now)
-        for status in tasks.drainReports() { await send(.taskStatus(status)) }
+        for report in tasks.drainReports() { await send(report) }
         let message: Message?
         do { message = try await connection.receive(timeout: maxWait) } catch {
             logger.error("receive from the coordinator failed: \(error)")

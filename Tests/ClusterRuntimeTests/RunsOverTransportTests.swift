@@ -60,6 +60,12 @@ import Wire
         #expect(events.contains { $0.message.contains("sharding → preparing-teachers") })
         #expect(events.contains { $0.message.contains("preparing-teachers → distilling") })
         #expect(events.contains { $0.message.contains("data plane") })
+        // Each teacher reported its epoch's figures, stored under its own names.
+        let metrics = try cluster.store.metrics(runID: run)
+        for t in 0..<2 {
+            #expect(metrics.contains { $0.name == "teacher\(t).train_loss" && $0.value > 0 && $0.epoch == 1 })
+            #expect(metrics.contains { $0.name == "teacher\(t).val_accuracy" && (0...1).contains($0.value) })
+        }
         // Runs list keeps it with its reason.
         guard case .runList(let list) = try await cluster.request(.listRuns(ListRuns())) else { throw TestFailure("no list") }
         #expect(list.runs.first?.runID == run && list.runs.first?.state == .failed && !list.runs[0].reason.isEmpty)
@@ -183,6 +189,7 @@ import Wire
         }
         let final = try await last
         #expect(final.run.state.isTerminal && final.run.runID == run)
+        #expect(final.latest.contains { $0.name == "teacher0.train_loss" }, "\(final.latest)")
         let seen = phases.all
         #expect(seen.contains("preparing-teachers"))
         #expect(seen.last == final.phase)
