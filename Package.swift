@@ -126,7 +126,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "TransportZMQ", "Wire", "CZeroMQ", "Tensor", "DistilleryTestKit",
+            dependencies: ["Transport", "TransportZMQ", "Wire", "CZeroMQ", "Tensor", "DistilleryTestKit", "ClusterRuntime",
                            .product(name: "Logging", package: "swift-log")]
         ),
     ]

@@ -44,6 +44,7 @@ public final class Trainer {
     /// Held strongly: observers do not reference the trainer, and callers often pass a temporary.
     public var observer: (any TrainingObserver)?
     public private(set) var globalStep = 0
+    private var buffers = StepBuffers()
 
     public init(model: Sequential, settings: TrainingSettings, observer: (any TrainingObserver)? = nil) {
         self.model = model; self.settings = settings; self.observer = observer
@@ -57,14 +58,8 @@ public final class Trainer {
     }
 
     public func trainEpoch(_ epoch: Int, train: LabeledImages, validation: LabeledImages?, objective: Objective) -> EpochReport {
-        let B = settings.batchSize, classes = model.outputFeatures
-        let plan = BatchPlan(count: train.count, batchSize: B, dropLast: false, seed: settings.seed, epoch: epoch)
+        let plan = BatchPlan(count: train.count, batchSize: settings.batchSize, dropLast: false, seed: settings.seed, epoch: epoch)
         let totalSteps = plan.stepsPerEpoch * settings.epochs
-        var pixels = [Float](repeating: 0, count: B * train.features)
-        var labels = [Int32](repeating: 0, count: B)
-        var target = [Float](repeating: 0, count: B * classes)
-        var mask = [Float](repeating: 1, count: B)
-        var dLogits = [Float](repeating: 0, count: B * classes)
         var lossSum: Double = 0, correct = 0, seen = 0
         var lr = settings.learningRate
         let started = DispatchTime.now().uptimeNanoseconds
@@ -72,33 +67,12 @@ public final class Trainer {
             let batch = plan.batch(step: step)
             let n = batch.count
             lr = settings.schedule.rate(base: settings.learningRate, step: globalStep, totalSteps: totalSteps)
-            let loss: Float = pixels.withUnsafeMutableBufferPointer { px in
-                labels.withUnsafeMutableBufferPointer { lb in
-                    dLogits.withUnsafeMutableBufferPointer { dz in
-                        train.gather(indices: batch, into: px.baseAddress!, labels: lb.baseAddress!)
-                        let out = model.forward(px.baseAddress!, batch: n, mode: .training)
-                        correct += CrossEntropy.correctCount(logits: out, labels: lb.baseAddress!, batch: n, classes: classes)
-                        let value: Float
-                        switch objective {
-                        case .crossEntropy:
-                            value = CrossEntropy.loss(logits: out, labels: lb.baseAddress!, batch: n, classes: classes,
-                                                      smoothing: settings.labelSmoothing, gradient: dz.baseAddress!)
-                        case .distillation(let kd, let targets, let labelMask):
-                            value = distillationLoss(kd, student: out, batch: batch, targets: targets, labelMask: labelMask,
-                                                     labels: lb.baseAddress!, gradient: dz.baseAddress!,
-                                                     target: &target, mask: &mask)
-                        }
-                        model.zeroGradients()
-                        model.backward(dz.baseAddress!)
-                        return value
-                    }
-                }
-            }
-            model.apply(optimizer, learningRate: lr)
-            globalStep += 1
-            lossSum += Double(loss) * Double(n)
+            let result = accumulateGradients(batch: batch, train: train, objective: objective)
+            applyGradients(learningRate: lr)
+            correct += result.correct
+            lossSum += Double(result.loss) * Double(n)
             seen += n
-            observer?.stepCompleted(epoch: epoch, step: step + 1, of: plan.stepsPerEpoch, loss: loss)
+            observer?.stepCompleted(epoch: epoch, step: step + 1, of: plan.stepsPerEpoch, loss: result.loss)
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let validationResult = validation.map { Evaluation.run(model, on: $0) }
@@ -107,6 +81,54 @@ public final class Trainer {
                                  seconds: seconds, samplesPerSecond: Double(seen) / max(seconds, 1e-9), learningRate: lr)
         observer?.epochCompleted(report)
         return report
+    }
+
+    /// Forward and backward on the samples `batch` of `train`: zeroes the gradient arena and
+    /// leaves in it ∂L/∂θ of the batch-mean loss, multiplied by `scale`. Returns the batch-mean
+    /// loss and the number of correct predictions.
+    ///
+    /// Data parallelism uses `scale`: replica r of a global batch of N samples computes its
+    /// slice of n_r samples with scale n_r/N, so the sum over replicas (all-reduce) is exactly
+    /// the gradient of the global batch's mean loss, Σ_r (n_r/N)·∇mean_r = ∇mean.
+    public func accumulateGradients(batch: ArraySlice<Int>, train: LabeledImages, objective: Objective,
+                                    scale: Float = 1) -> (loss: Float, correct: Int) {
+        let n = batch.count, classes = model.outputFeatures
+        // Worked on as a local (swapped out, not copied), so its arrays can be borrowed side by side.
+        var buffers = StepBuffers()
+        swap(&buffers, &self.buffers)
+        defer { swap(&buffers, &self.buffers) }
+        buffers.reserve(batch: n, features: train.features, classes: classes)
+        var correct = 0
+        let loss: Float = buffers.pixels.withUnsafeMutableBufferPointer { px in
+            buffers.labels.withUnsafeMutableBufferPointer { lb in
+                buffers.dLogits.withUnsafeMutableBufferPointer { dz in
+                    train.gather(indices: batch, into: px.baseAddress!, labels: lb.baseAddress!)
+                    let out = model.forward(px.baseAddress!, batch: n, mode: .training)
+                    correct = CrossEntropy.correctCount(logits: out, labels: lb.baseAddress!, batch: n, classes: classes)
+                    let value: Float
+                    switch objective {
+                    case .crossEntropy:
+                        value = CrossEntropy.loss(logits: out, labels: lb.baseAddress!, batch: n, classes: classes,
+                                                  smoothing: settings.labelSmoothing, gradient: dz.baseAddress!)
+                    case .distillation(let kd, let targets, let labelMask):
+                        value = distillationLoss(kd, student: out, batch: batch, targets: targets, labelMask: labelMask,
+                                                 labels: lb.baseAddress!, gradient: dz.baseAddress!,
+                                                 target: &buffers.target, mask: &buffers.mask)
+                    }
+                    if scale != 1 { for i in 0..<(n * classes) { dz[i] *= scale } }
+                    model.zeroGradients()
+                    model.backward(dz.baseAddress!)
+                    return value
+                }
+            }
+        }
+        return (loss, correct)
+    }
+
+    /// One optimizer step with the gradient in the arena (after an all-reduce, the summed one).
+    public func applyGradients(learningRate: Float) {
+        model.apply(optimizer, learningRate: learningRate)
+        globalStep += 1
     }
 
     /// Copies the batch's rows of the cached soft targets (and label mask) into the step's
@@ -130,5 +152,22 @@ public final class Trainer {
                             gradient: gradient, labelMask: labelMask == nil ? nil : mk.baseAddress!).total
             }
         }
+    }
+}
+
+/// A step's scratch buffers, grown to the largest batch seen and then reused.
+struct StepBuffers {
+    var pixels: [Float] = []
+    var labels: [Int32] = []
+    var target: [Float] = []
+    var mask: [Float] = []
+    var dLogits: [Float] = []
+
+    mutating func reserve(batch: Int, features: Int, classes: Int) {
+        if pixels.count < batch * features { pixels = [Float](repeating: 0, count: batch * features) }
+        if labels.count < batch { labels = [Int32](repeating: 0, count: batch) }
+        if target.count < batch * classes { target = [Float](repeating: 0, count: batch * classes) }
+        if mask.count < batch { mask = [Float](repeating: 1, count: batch) }
+        if dLogits.count < batch * classes { dLogits = [Float](repeating: 0, count: batch * classes) }
     }
 }

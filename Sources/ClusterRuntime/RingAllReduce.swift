@@ -1,0 +1,194 @@
+import ClusterCore
+import Foundation
+import Synchronization
+import Transport
+import Wire
+
+/// Why an all-reduce did not finish. Each text names the step, the phase and the silent peer.
+public enum RingError: Error, Sendable, CustomStringConvertible {
+    case invalidRing(String)
+    /// No chunk from the previous rank within the timeout.
+    case timedOut(rank: Int, previous: Int, step: UInt64, phase: RingPhase, hop: Int, after: Duration)
+    /// A chunk that breaks the schedule (wrong step, hop, chunk or length): a bug or a stale peer.
+    case unexpected(String)
+    case transport(String)
+
+    public var description: String {
+        switch self {
+        case .invalidRing(let text): return "cannot form the ring: \(text)"
+        case .timedOut(let rank, let previous, let step, let phase, let hop, let after):
+            return "replica \(rank) got no gradient chunk from replica \(previous) for step \(step) "
+                + "(\(phase == .reduceScatter ? "reduce-scatter" : "all-gather") hop \(hop)) within \(after.shortDescription); "
+                + "replica \(previous) is stuck, gone or unreachable"
+        case .unexpected(let text): return "unexpected gradient chunk: \(text)"
+        case .transport(let text): return "sending a gradient chunk failed: \(text)"
+        }
+    }
+}
+
+/// Where a replica's incoming gradient chunks come from.
+public protocol GradientSource: Sendable {
+    /// The next gradient chunk for this replica, or nil after `timeout`.
+    func nextChunk(timeout: Duration) async throws -> (chunk: GradientChunk, frame: Frame)?
+}
+
+/// Gradient chunks of one run taken from a replica's data listener; anything else that
+/// arrives there is counted in `ignored` and dropped (a demultiplexer takes this role when
+/// the listener also carries logits).
+public final class ListenerGradientSource: GradientSource {
+    let listener: any Listener
+    let runID: String
+    private let ignoredCount = Mutex(0)
+
+    public init(listener: any Listener, runID: String) {
+        self.listener = listener
+        self.runID = runID
+    }
+
+    public var ignored: Int { ignoredCount.withLock { $0 } }
+
+    public func nextChunk(timeout: Duration) async throws -> (chunk: GradientChunk, frame: Frame)? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero, let inbound = try await listener.receive(timeout: left) else { return nil }
+            if case .gradientChunk(let g) = inbound.message.envelope.body, g.runID == runID, inbound.message.frames.count == 1 {
+                return (g, inbound.message.frames[0])
+            }
+            ignoredCount.withLock { $0 += 1 }
+        }
+    }
+}
+
+/// Ring all-reduce of one replica's flat gradient buffer over the transport: reduce-scatter
+/// then all-gather, `RingSchedule`'s hops (docs/PROTOCOL.md "Ring all-reduce"). Afterwards
+/// every replica's buffer holds the element-wise *sum* of all replicas' buffers, bit-identical
+/// on every replica; divide by R for the mean.
+///
+/// Chunks go to the next rank's data endpoint as `GradientChunk{run_id, generation, step,
+/// chunk, phase, hop}` + one F32 frame; they come from the previous rank in order (one DEALER
+/// → ROUTER pipe keeps order), so a chunk is checked against exactly the one expected. A
+/// chunk of an older ring generation is dropped; every wait is bounded by `timeout`.
+/// One owner (a replica's training loop) uses an instance at a time.
+public final class RingAllReduce {
+    public let runID: String
+    public let generation: UInt64
+    public let rank: Int
+    public let schedule: RingSchedule
+    public let timeout: Duration
+    let source: any GradientSource
+    let next: (any Connection)?
+    let sender: String
+    private var scratch: [Float] = []
+
+    /// `next` is a connection to rank `rank + 1`'s data endpoint (nil only when ranks == 1).
+    public init(runID: String, generation: UInt64, rank: Int, ranks: Int, count: Int, source: any GradientSource,
+                next: (any Connection)?, timeout: Duration = .seconds(10)) throws(RingError) {
+        guard let schedule = RingSchedule(ranks: ranks, count: count) else {
+            throw .invalidRing("\(ranks) replica(s) and \(count) gradient values (need ≥ 1 replica and ≥ 1 value per replica)")
+        }
+        guard (0..<ranks).contains(rank) else { throw .invalidRing("rank \(rank) is not in 0..<\(ranks)") }
+        guard ranks == 1 || next != nil else { throw .invalidRing("rank \(rank) has no connection to rank \((rank + 1) % ranks)") }
+        self.runID = runID
+        self.generation = generation
+        self.rank = rank
+        self.schedule = schedule
+        self.timeout = timeout
+        self.source = source
+        self.next = next
+        self.sender = "\(runID)/student-\(rank)"
+    }
+
+    /// Replaces `buffer` (length `schedule.count`) by the sum over all replicas.
+    public func allReduce(_ buffer: inout [Float], step: UInt64) async throws(RingError) {
+        guard buffer.count == schedule.count else {
+            throw .invalidRing("the buffer has \(buffer.count) values, the ring was formed for \(schedule.count)")
+        }
+        guard schedule.ranks > 1 else { return }
+        for hop in 0..<schedule.hops {
+            try await send(buffer, chunk: schedule.reduceScatterSend(rank: rank, hop: hop), step: step, phase: .reduceScatter, hop: hop)
+            let c = schedule.reduceScatterReceive(rank: rank, hop: hop)
+            let frame = try await receive(chunk: c, step: step, phase: .reduceScatter, hop: hop)
+            try add(frame, into: &buffer, chunk: c)
+        }
+        for hop in 0..<schedule.hops {
+            try await send(buffer, chunk: schedule.allGatherSend(rank: rank, hop: hop), step: step, phase: .allGather, hop: hop)
+            let c = schedule.allGatherReceive(rank: rank, hop: hop)
+            let frame = try await receive(chunk: c, step: step, phase: .allGather, hop: hop)
+            try copy(frame, into: &buffer, chunk: c)
+        }
+    }
+
+    private func send(_ buffer: [Float], chunk c: Int, step: UInt64, phase: RingPhase, hop: Int) async throws(RingError) {
+        let range = schedule.chunk(c)
+        let owner = FloatChunk(buffer[range])
+        let frame = Frame(owner: owner, base: UnsafeRawPointer(owner.base), count: range.count * 4)
+        let body = GradientChunk(runID: runID, generation: generation, step: step, chunk: UInt32(c), phase: phase, hop: UInt32(hop))
+        let message = Message(Envelope(sender: sender, tensors: [TensorMeta(name: "gradient", dtype: .f32, shape: [UInt64(range.count)])],
+                                       body: .gradientChunk(body)), frames: [frame])
+        do { try await next?.send(message) } catch { throw .transport("to replica \(schedule.next(of: rank)): \(error)") }
+    }
+
+    private func receive(chunk c: Int, step: UInt64, phase: RingPhase, hop: Int) async throws(RingError) -> Frame {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let left = deadline - ContinuousClock.now
+            let got: (chunk: GradientChunk, frame: Frame)?
+            do { got = left > .zero ? try await source.nextChunk(timeout: left) : nil } catch {
+                throw .transport("receiving: \(error)")
+            }
+            guard let (g, frame) = got else {
+                throw .timedOut(rank: rank, previous: schedule.previous(of: rank), step: step, phase: phase, hop: hop, after: timeout)
+            }
+            if g.generation < generation { continue }  // a chunk of an older ring
+            guard g.generation == generation, g.step == step, g.phase == phase, g.hop == UInt32(hop), g.chunk == UInt32(c),
+                  frame.count == schedule.chunk(c).count * 4 else {
+                throw .unexpected("replica \(rank) expected generation \(generation) step \(step) \(phase) hop \(hop) chunk \(c) "
+                    + "(\(schedule.chunk(c).count) values), got generation \(g.generation) step \(g.step) \(g.phase) hop \(g.hop) "
+                    + "chunk \(g.chunk) (\(frame.count / 4) values)")
+            }
+            return frame
+        }
+    }
+
+    /// buffer[chunk] += frame (little-endian f32, possibly unaligned).
+    private func add(_ frame: Frame, into buffer: inout [Float], chunk c: Int) throws(RingError) {
+        let range = schedule.chunk(c)
+        load(frame, count: range.count)
+        scratch.withUnsafeBufferPointer { src in
+            buffer.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<range.count { dst[range.lowerBound + i] += src[i] }
+            }
+        }
+    }
+
+    private func copy(_ frame: Frame, into buffer: inout [Float], chunk c: Int) throws(RingError) {
+        let range = schedule.chunk(c)
+        buffer.withUnsafeMutableBytes { dst in
+            frame.withUnsafeBytes { src in
+                (dst.baseAddress! + range.lowerBound * 4).copyMemory(from: src.baseAddress!, byteCount: range.count * 4)
+            }
+        }
+    }
+
+    private func load(_ frame: Frame, count: Int) {
+        if scratch.count < count { scratch = [Float](repeating: 0, count: count) }
+        scratch.withUnsafeMutableBytes { dst in
+            frame.withUnsafeBytes { src in dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: count * 4) }
+        }
+    }
+}
+
+/// A copy of part of a gradient at a stable address, owned by the frame that sends it.
+final class FloatChunk: FrameOwner, @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(_ values: ArraySlice<Float>) {
+        count = values.count
+        base = .allocate(capacity: max(1, values.count))
+        values.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: values.count) }
+    }
+
+    deinit { base.deallocate() }
+}
