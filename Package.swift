@@ -81,8 +81,8 @@ let package = Package(
         .target(
             name: "ClusterRuntime",
             dependencies: [
-                "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets", "Training", "NN", "Tensor",
-                .product(name: "Logging", package: "swift-log"),
+                "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets", "Training", "NN", "Distillation",
+                "Tensor", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "ClusterRuntimeTests",
             dependencies: ["ClusterRuntime", "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets",
-                           "DistilleryTestKit", .product(name: "Logging", package: "swift-log")]
+                           "Training", "NN", "Distillation", "DistilleryTestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "TransportTests",

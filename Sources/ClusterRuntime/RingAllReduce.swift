@@ -190,5 +190,11 @@ final class FloatChunk: FrameOwner, @unchecked Sendable {
         values.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: values.count) }
     }
 
+    init(_ values: UnsafeBufferPointer<Float>) {
+        count = values.count
+        base = .allocate(capacity: max(1, values.count))
+        base.initialize(from: values.baseAddress!, count: values.count)
+    }
+
     deinit { base.deallocate() }
 }

@@ -1,0 +1,266 @@
+import ClusterCore
+import Datasets
+import Distillation
+import NN
+import Training
+import Transport
+import Wire
+
+/// The step plan every node derives from the run spec alone (DESIGN.md §2 step 5): epoch e
+/// visits `Permutation.of(N, seed, e)`, global step i covers positions `[i·B, (i+1)·B)` of it,
+/// replica r owns micro-batch slice r (`BatchPlan.microBatch`). No per-step coordination.
+public struct StepPlan: Sendable, Equatable {
+    public var sampleCount: Int
+    public var batchSize: Int
+    public var seed: UInt64
+    public var epochs: Int
+    public var replicas: Int
+    /// Steps a teacher may run ahead of a replica (the prefetch window W, in credits).
+    public var window: Int
+
+    public init(sampleCount: Int, batchSize: Int, seed: UInt64, epochs: Int, replicas: Int, window: Int) {
+        self.sampleCount = sampleCount
+        self.batchSize = batchSize
+        self.seed = seed
+        self.epochs = epochs
+        self.replicas = replicas
+        self.window = window
+    }
+
+    public func batches(epoch: Int) -> BatchPlan {
+        BatchPlan(count: sampleCount, batchSize: batchSize, dropLast: false, seed: seed, epoch: epoch)
+    }
+
+    public var stepsPerEpoch: Int { batches(epoch: 0).stepsPerEpoch }
+}
+
+/// Why streaming or training on the data plane stopped. Every case names who was waited for.
+public enum DataPlaneError: Error, Sendable, CustomStringConvertible {
+    case noCredit(teacher: Int, replica: Int, after: Duration)
+    case missingLogits(replica: Int, epoch: Int, step: Int, teachers: [Int], after: Duration)
+    case badLogits(String)
+    case ring(RingError)
+    case transport(String)
+
+    public var description: String {
+        switch self {
+        case .noCredit(let t, let r, let after):
+            return "teacher \(t) got no credit from replica \(r) within \(after.shortDescription); the replica is stuck, gone or unreachable"
+        case .missingLogits(let r, let e, let s, let teachers, let after):
+            return "replica \(r) got no logits for epoch \(e) step \(s) from teacher(s) "
+                + "\(teachers.map(String.init).joined(separator: ", ")) within \(after.shortDescription)"
+        case .badLogits(let text): return "bad logits: \(text)"
+        case .ring(let e): return e.description
+        case .transport(let text): return text
+        }
+    }
+}
+
+/// A teacher serving its logits (DESIGN.md §2 step 5): for every step of the plan and every
+/// replica r it computes the logits of r's micro-batch and sends them to r as
+/// `LogitsBatch{epoch, step, replica, teacher, sample_begin, sample_end}` + an F32 `[n × C]`
+/// frame — but only while it holds a credit from r: a replica grants W at the start and one
+/// per step it consumes, so a teacher is never more than W steps ahead.
+public final class TeacherStreamer {
+    public let runID: String
+    public let teacher: Int
+    let model: Sequential
+    let train: LabeledImages
+    let plan: StepPlan
+    let replicas: [any Connection]
+    let credits: BoundedQueue<Credit>
+    let timeout: Duration
+    private var granted: [Int]
+    private var sent: [Int]
+    private var pixels: [Float] = []
+    private var labels: [Int32] = []
+
+    /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
+    public init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
+                replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10)) {
+        self.runID = runID
+        self.teacher = teacher
+        self.model = model
+        self.train = train
+        self.plan = plan
+        self.replicas = replicas
+        self.credits = credits
+        self.timeout = timeout
+        granted = [Int](repeating: 0, count: plan.replicas)
+        sent = [Int](repeating: 0, count: plan.replicas)
+    }
+
+    /// Streams every step of every epoch; returns when all are sent.
+    public func run(isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
+        let classes = model.outputFeatures
+        for epoch in 0..<plan.epochs {
+            let batches = plan.batches(epoch: epoch)
+            for step in 0..<batches.stepsPerEpoch {
+                if isCancelled() { return }
+                for r in 0..<plan.replicas {
+                    try await waitForCredit(replica: r)
+                    let share = batches.microBatch(step: step, replica: r, of: plan.replicas)
+                    let n = share.count
+                    if pixels.count < n * train.features {
+                        pixels = [Float](repeating: 0, count: n * train.features)
+                        labels = [Int32](repeating: 0, count: n)
+                    }
+                    let chunk: FloatChunk = pixels.withUnsafeMutableBufferPointer { px in
+                        labels.withUnsafeMutableBufferPointer { lb in
+                            train.gather(indices: share, into: px.baseAddress!, labels: lb.baseAddress!)
+                            let out = model.forward(px.baseAddress!, batch: n, mode: .inference)
+                            return FloatChunk(UnsafeBufferPointer(start: out, count: n * classes))
+                        }
+                    }
+                    let body = LogitsBatch(runID: runID, epoch: UInt32(epoch), step: UInt64(step), replica: UInt32(r),
+                                           teacher: UInt32(teacher), sampleBegin: UInt64(share.startIndex),
+                                           sampleEnd: UInt64(share.endIndex), dtype: .f32)
+                    let frame = Frame(owner: chunk, base: UnsafeRawPointer(chunk.base), count: n * classes * 4)
+                    let message = Message(Envelope(sender: "\(runID)/teacher-\(teacher)",
+                                                   tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(n), UInt64(classes)])],
+                                                   body: .logitsBatch(body)), frames: [frame])
+                    do { try await replicas[r].send(message) } catch {
+                        throw .transport("teacher \(teacher) could not send logits to replica \(r): \(error)")
+                    }
+                    sent[r] += 1
+                }
+            }
+        }
+    }
+
+    private func waitForCredit(replica r: Int) async throws(DataPlaneError) {
+        let deadline = ContinuousClock.now + timeout
+        while sent[r] >= granted[r] {
+            let left = deadline - ContinuousClock.now
+            let credit: Credit?
+            do { credit = left > .zero ? try await credits.take(timeout: left) : nil } catch {
+                throw .transport("credits: \(error)")
+            }
+            guard let credit else { throw .noCredit(teacher: teacher, replica: r, after: timeout) }
+            if Int(credit.replica) < granted.count { granted[Int(credit.replica)] += Int(clamping: credit.steps) }
+        }
+    }
+}
+
+/// A student replica (DESIGN.md §2 step 5): for each step it joins the K teachers' logits
+/// of its micro-batch, builds the ensemble target with the run's rule, computes the KD loss
+/// and its gradient scaled by n_r/N, ring-all-reduces the flat gradient (the sum is the
+/// global batch's mean gradient) and applies the optimizer step — the same on every replica,
+/// so replicas stay bit-identical. It grants each teacher W credits at the start and one per
+/// consumed step.
+public final class StudentReplica {
+    public let runID: String
+    public let rank: Int
+    public let trainer: Trainer
+    let plan: StepPlan
+    let kd: KDLoss
+    let rule: EnsembleRule
+    let train: LabeledImages
+    let teachers: [any Connection]
+    let logits: BoundedQueue<ArrivedLogits>
+    let ring: RingAllReduce
+    let timeout: Duration
+    /// Soft targets by sample index (rows are written as their step arrives).
+    private var targets: [Float]
+    private var gradient: [Float]
+
+    public init(runID: String, rank: Int, trainer: Trainer, plan: StepPlan, kd: KDLoss, rule: EnsembleRule,
+                train: LabeledImages, teachers: [any Connection], logits: BoundedQueue<ArrivedLogits>, ring: RingAllReduce,
+                timeout: Duration = .seconds(10)) {
+        self.runID = runID
+        self.rank = rank
+        self.trainer = trainer
+        self.plan = plan
+        self.kd = kd
+        self.rule = rule
+        self.train = train
+        self.teachers = teachers
+        self.logits = logits
+        self.ring = ring
+        self.timeout = timeout
+        targets = [Float](repeating: 0, count: train.count * train.classCount)
+        gradient = [Float](repeating: 0, count: trainer.model.parameterCount)
+    }
+
+    /// Trains every epoch of the plan; `onEpoch(epoch)` runs after each (rank 0 evaluates there).
+    public func run(onEpoch: (Int) -> Void = { _ in }, isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
+        try await grant(plan.window)
+        var join = StepJoin<ArrivedLogits>(teachers: teachers.count, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window)
+        let classes = train.classCount
+        let totalSteps = plan.stepsPerEpoch * plan.epochs
+        for epoch in 0..<plan.epochs {
+            let batches = plan.batches(epoch: epoch)
+            for step in 0..<batches.stepsPerEpoch {
+                if isCancelled() { return }
+                let arrived = try await next(&join, epoch: epoch, step: step)
+                let share = batches.microBatch(step: step, replica: rank, of: plan.replicas)
+                try ensemble(arrived, share: share, classes: classes)
+                let n = batches.batch(step: step).count
+                _ = trainer.accumulateGradients(batch: share, train: train,
+                                                objective: .distillation(loss: kd, targets: targets, labelMask: nil),
+                                                scale: Float(share.count) / Float(n))
+                let arena = trainer.model.gradients.pointer
+                gradient.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: arena, count: $0.count) }
+                do throws(RingError) { try await ring.allReduce(&gradient, step: UInt64(epoch * plan.stepsPerEpoch + step)) } catch {
+                    throw .ring(error)
+                }
+                gradient.withUnsafeBufferPointer { arena.update(from: $0.baseAddress!, count: $0.count) }
+                let lr = trainer.settings.schedule.rate(base: trainer.settings.learningRate, step: trainer.globalStep,
+                                                        totalSteps: totalSteps)
+                trainer.applyGradients(learningRate: lr)
+                try await grant(1)
+            }
+            onEpoch(epoch)
+        }
+    }
+
+    /// The K teachers' logits of (epoch, step), waiting at most `timeout` for them.
+    private func next(_ join: inout StepJoin<ArrivedLogits>, epoch: Int, step: Int) async throws(DataPlaneError) -> [ArrivedLogits] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let all = join.takeNext() { return all }
+            let left = deadline - ContinuousClock.now
+            let a: ArrivedLogits?
+            do { a = left > .zero ? try await logits.take(timeout: left) : nil } catch { throw .transport("logits: \(error)") }
+            guard let a else {
+                throw .missingLogits(replica: rank, epoch: epoch, step: step, teachers: join.missingTeachers, after: timeout)
+            }
+            guard a.batch.replica == UInt32(rank) else { continue }
+            _ = join.add(epoch: Int(a.batch.epoch), step: Int(a.batch.step), teacher: Int(a.batch.teacher), a)
+        }
+    }
+
+    /// Writes the ensemble's soft targets (temperature T) for `share` into `targets`.
+    private func ensemble(_ arrived: [ArrivedLogits], share: ArraySlice<Int>, classes: Int) throws(DataPlaneError) {
+        let n = share.count
+        var copies: [[Float]] = []
+        for a in arrived {
+            guard a.batch.sampleBegin == UInt64(share.startIndex), a.batch.sampleEnd == UInt64(share.endIndex),
+                  a.frames.count == 1, a.frames[0].count == n * classes * 4, a.batch.dtype == .f32 else {
+                throw .badLogits("teacher \(a.batch.teacher) sent samples [\(a.batch.sampleBegin), \(a.batch.sampleEnd)) "
+                    + "(\(a.frames.first?.count ?? 0) bytes) for replica \(rank)'s [\(share.startIndex), \(share.endIndex)) × \(classes)")
+            }
+            var values = [Float](repeating: 0, count: n * classes)
+            values.withUnsafeMutableBytes { dst in a.frames[0].withUnsafeBytes { dst.copyMemory(from: $0) } }
+            copies.append(values)
+        }
+        var labels = [Int32](repeating: 0, count: n)
+        for (row, i) in share.enumerated() { labels[row] = train.labels[i] }
+        let rows = EnsembleTargets.compute(rule: rule, logits: copies, labels: labels, classes: classes,
+                                           temperature: kd.temperature)
+        targets.withUnsafeMutableBufferPointer { t in
+            for (row, i) in share.enumerated() {
+                for c in 0..<classes { t[i * classes + c] = rows[row * classes + c] }
+            }
+        }
+    }
+
+    private func grant(_ steps: Int) async throws(DataPlaneError) {
+        for (t, connection) in teachers.enumerated() {
+            let credit = Credit(runID: runID, replica: UInt32(rank), steps: UInt64(steps))
+            do { try await connection.send(Message(Envelope(sender: "\(runID)/student-\(rank)", body: .credit(credit)))) } catch {
+                throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import ClusterCore
+import ClusterRuntime
+import Datasets
+import Distillation
+import NN
+import Testing
+import Training
+import Transport
+import Wire
+
+/// The data plane in memory: K teachers stream logits under credits to R student replicas,
+/// which train with a ring all-reduce — and end where one process distilling the same
+/// ensemble on whole batches ends.
+@Suite struct DataPlaneTests {
+    static func data(count: Int) -> LabeledImages {
+        var state: UInt64 = 11
+        var pixels = [Float](repeating: 0, count: count * 24)
+        var labels = [Int32](repeating: 0, count: count)
+        for i in 0..<count {
+            for k in 0..<24 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                pixels[i * 24 + k] = Float(state >> 40) / Float(1 << 24)
+            }
+            labels[i] = Int32((0..<10).max { pixels[i * 24 + $0] < pixels[i * 24 + $1] }!)
+        }
+        return LabeledImages(pixels: pixels, labels: labels, sampleShape: [1, 1, 24], classCount: 10)
+    }
+
+    static func teacher(_ seed: UInt64) throws -> Sequential {
+        try ModelSpec(parsing: "mlp:24-32-10").build(dataShape: [1, 1, 24], seed: seed)
+    }
+
+    static func studentTrainer(plan: StepPlan) throws -> Trainer {
+        let model = try ModelSpec(parsing: "mlp:24-16-10").build(dataShape: [1, 1, 24], seed: 5)
+        return Trainer(model: model, settings: TrainingSettings(epochs: plan.epochs, batchSize: plan.batchSize,
+                                                                 learningRate: 3e-3, seed: plan.seed))
+    }
+
+    static func parameters(_ m: Sequential) -> [Float] {
+        Array(UnsafeBufferPointer(start: m.parameters.pointer, count: m.parameterCount))
+    }
+
+    /// K teachers and R replicas on one in-memory network; returns every replica's parameters.
+    static func cluster(teachers: [Sequential], replicas: Int, plan: StepPlan, train: LabeledImages, kd: KDLoss,
+                        rule: EnsembleRule, silentTeacher: Int? = nil, timeout: Duration = .seconds(10)) async throws -> [[Float]] {
+        let network = InMemoryNetwork()
+        var teacherInboxes: [DataInbox] = []
+        var replicaInboxes: [DataInbox] = []
+        for t in teachers.indices {
+            teacherInboxes.append(DataInbox(listener: try await network.transport(name: "t\(t)").listen(at: "mem://teacher-\(t)")))
+        }
+        for r in 0..<replicas {
+            replicaInboxes.append(DataInbox(listener: try await network.transport(name: "r\(r)").listen(at: "mem://replica-\(r)")))
+        }
+        let inboxes = teacherInboxes + replicaInboxes
+        let pumps = inboxes.map { inbox in Task { await inbox.run() } }
+        defer { pumps.forEach { $0.cancel() } }
+        var streamers: [TeacherStreamer] = []
+        for (t, model) in teachers.enumerated() where t != silentTeacher {
+            var toReplicas: [any Connection] = []
+            for r in 0..<replicas { toReplicas.append(try await network.transport(name: "t\(t)").connect(to: "mem://replica-\(r)")) }
+            streamers.append(TeacherStreamer(runID: "run-1", teacher: t, model: model, train: train, plan: plan,
+                                             replicas: toReplicas, credits: teacherInboxes[t].creditQueue(run: "run-1"),
+                                             timeout: timeout))
+        }
+        var students: [StudentReplica] = []
+        for r in 0..<replicas {
+            var toTeachers: [any Connection] = []
+            for t in teachers.indices { toTeachers.append(try await network.transport(name: "r\(r)").connect(to: "mem://teacher-\(t)")) }
+            let next = replicas > 1 ? try await network.transport(name: "r\(r)").connect(to: "mem://replica-\((r + 1) % replicas)") : nil
+            let trainer = try studentTrainer(plan: plan)
+            let ring = try RingAllReduce(runID: "run-1", generation: 1, rank: r, ranks: replicas,
+                                         count: trainer.model.parameterCount,
+                                         source: replicaInboxes[r].gradientSource(run: "run-1"), next: next, timeout: timeout)
+            students.append(StudentReplica(runID: "run-1", rank: r, trainer: trainer, plan: plan, kd: kd, rule: rule,
+                                           train: train, teachers: toTeachers, logits: replicaInboxes[r].logitsQueue(run: "run-1"),
+                                           ring: ring, timeout: timeout))
+        }
+        let parts = Parts(streamers: streamers, students: students)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in parts.streamers.indices { group.addTask { try await parts.streamers[i].run() } }
+            for i in parts.students.indices { group.addTask { try await parts.students[i].run() } }
+            try await group.waitForAll()
+        }
+        return students.map { parameters($0.trainer.model) }
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func replicasFedByStreamingTeachersMatchOneProcess(replicas: Int) async throws {
+        let train = Self.data(count: 240)
+        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 2, replicas: replicas, window: 3)
+        let teachers = try [Self.teacher(1), Self.teacher(2)]
+        let kd = KDLoss(temperature: 4, alpha: 0.9)
+        let rule = EnsembleRule.meanProbabilities
+        // One process: the ensemble's targets for all samples, then ordinary distillation.
+        let logits = teachers.map { Evaluation.logits($0, on: train) }
+        let targets = EnsembleTargets.compute(rule: rule, logits: logits, labels: train.labels, classes: 10, temperature: 4)
+        let single = try Self.studentTrainer(plan: plan)
+        for e in 0..<plan.epochs {
+            _ = single.trainEpoch(e, train: train, validation: nil, objective: .distillation(loss: kd, targets: targets, labelMask: nil))
+        }
+        let reference = Self.parameters(single.model)
+        let replicaParameters = try await Self.cluster(teachers: teachers, replicas: replicas, plan: plan, train: train, kd: kd, rule: rule)
+        for r in 1..<replicas { #expect(replicaParameters[r] == replicaParameters[0], "replica \(r) is bit-identical to 0") }
+        let diff = zip(reference, replicaParameters[0]).map { abs($0 - $1) }.max() ?? 0
+        print("data plane: \(replicas) replica(s), 2 teachers, 16 steps: max |θ_cluster − θ_single| = \(diff)")
+        #expect(diff <= 1e-5)
+        #expect(zip(reference, Self.parameters(try Self.studentTrainer(plan: plan).model)).map { abs($0 - $1) }.max()! > 1e-3,
+                "training moved the parameters")
+    }
+
+    @Test func aSilentTeacherFailsTheReplicasNamingIt() async throws {
+        let train = Self.data(count: 60)
+        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 1, replicas: 2, window: 2)
+        let started = ContinuousClock.now
+        await #expect { _ = try await Self.cluster(teachers: [try Self.teacher(1), try Self.teacher(2)], replicas: 2, plan: plan,
+                                                    train: train, kd: KDLoss(temperature: 4, alpha: 0.9), rule: .meanProbabilities,
+                                                    silentTeacher: 1, timeout: .milliseconds(400)) } throws: { error in
+            guard let e = error as? DataPlaneError, case .missingLogits(_, 0, 0, let missing, _) = e else { return false }
+            return missing == [1] && "\(e)".contains("teacher(s) 1")
+        }
+        #expect(ContinuousClock.now - started < .seconds(20))
+    }
+}
+
+private struct Parts: @unchecked Sendable {
+    let streamers: [TeacherStreamer]
+    let students: [StudentReplica]
+}
