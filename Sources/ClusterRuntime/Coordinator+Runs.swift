@@ -134,8 +134,9 @@ extension Coordinator {
         switch ref.kind {
         case .teacher:
             let teacher = run.spec.teachers[ref.index]
+            let replicaEndpoints = (placement?.studentWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
             var task = TeacherTask(teacherIndex: UInt32(ref.index), modelSpec: teacher.model,
-                                   replicas: (0..<run.spec.replicas).map(UInt32.init))
+                                   replicas: (0..<run.spec.replicas).map(UInt32.init), replicaEndpoints: replicaEndpoints)
             switch teacher.source {
             case .train(let r):
                 task.recipeYaml = "epochs: \(r.epochs)\nbatch: \(r.batch)\nlr: \(r.learningRate)\noptimizer: \(r.optimizer)\n"

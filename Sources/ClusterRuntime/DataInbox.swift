@@ -41,7 +41,7 @@ public final class DataInbox: Sendable {
             case .logitsBatch(let b):
                 accepted = queue(b.runID, in: logits).offer(ArrivedLogits(batch: b, frames: message.frames)) == .accepted
             case .credit(let c):
-                accepted = queue(c.runID, in: credits).offer(c) == .accepted
+                accepted = queue("\(c.runID)#\(c.teacher)", in: credits).offer(c) == .accepted
             case .gradientChunk(let g) where message.frames.count == 1:
                 accepted = queue(g.runID, in: gradients).offer((g, message.frames[0])) == .accepted
             default:
@@ -52,7 +52,8 @@ public final class DataInbox: Sendable {
     }
 
     public func logitsQueue(run: String) -> BoundedQueue<ArrivedLogits> { queue(run, in: logits) }
-    public func creditQueue(run: String) -> BoundedQueue<Credit> { queue(run, in: credits) }
+    /// Credits for teacher `teacher` of `run` (several teachers may share this endpoint).
+    public func creditQueue(run: String, teacher: Int) -> BoundedQueue<Credit> { queue("\(run)#\(teacher)", in: credits) }
     public func gradientSource(run: String) -> any GradientSource { QueueGradientSource(queue: queue(run, in: gradients)) }
 
     /// Messages dropped (unknown kind, or their queue full), by body name.
@@ -61,7 +62,9 @@ public final class DataInbox: Sendable {
     /// Forgets a finished run's queues.
     public func forget(run: String) {
         logits.withLock { $0[run]?.close(); $0[run] = nil }
-        credits.withLock { $0[run]?.close(); $0[run] = nil }
+        credits.withLock { table in
+            for key in table.keys where key.hasPrefix(run + "#") { table[key]?.close(); table[key] = nil }
+        }
         gradients.withLock { $0[run]?.close(); $0[run] = nil }
     }
 

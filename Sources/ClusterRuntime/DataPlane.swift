@@ -70,6 +70,9 @@ public final class TeacherStreamer {
     let replicas: [any Connection]
     let credits: BoundedQueue<Credit>
     let timeout: Duration
+    /// How long to wait for a replica's first credit: the replicas start only once every
+    /// teacher of the run is ready, which can take as long as the slowest teacher trains.
+    let startTimeout: Duration
     private var granted: [Int]
     private var sent: [Int]
     private var pixels: [Float] = []
@@ -77,7 +80,8 @@ public final class TeacherStreamer {
 
     /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
     public init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
-                replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10)) {
+                replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
+                startTimeout: Duration? = nil) {
         self.runID = runID
         self.teacher = teacher
         self.model = model
@@ -86,6 +90,7 @@ public final class TeacherStreamer {
         self.replicas = replicas
         self.credits = credits
         self.timeout = timeout
+        self.startTimeout = startTimeout ?? timeout
         granted = [Int](repeating: 0, count: plan.replicas)
         sent = [Int](repeating: 0, count: plan.replicas)
     }
@@ -98,7 +103,8 @@ public final class TeacherStreamer {
             for step in 0..<batches.stepsPerEpoch {
                 if isCancelled() { return }
                 for r in 0..<plan.replicas {
-                    try await waitForCredit(replica: r)
+                    try await waitForCredit(replica: r, isCancelled: isCancelled)
+                    if isCancelled() { return }
                     let share = batches.microBatch(step: step, replica: r, of: plan.replicas)
                     let n = share.count
                     if pixels.count < n * train.features {
@@ -128,16 +134,20 @@ public final class TeacherStreamer {
         }
     }
 
-    private func waitForCredit(replica r: Int) async throws(DataPlaneError) {
-        let deadline = ContinuousClock.now + timeout
+    /// Waits (bounded, in slices that notice a cancellation) until replica r has granted more
+    /// steps than were sent to it.
+    private func waitForCredit(replica r: Int, isCancelled: @Sendable () -> Bool) async throws(DataPlaneError) {
+        let limit = granted[r] == 0 ? startTimeout : timeout
+        let deadline = ContinuousClock.now + limit
         while sent[r] >= granted[r] {
+            if isCancelled() { return }
             let left = deadline - ContinuousClock.now
+            guard left > .zero else { throw .noCredit(teacher: teacher, replica: r, after: limit) }
             let credit: Credit?
-            do { credit = left > .zero ? try await credits.take(timeout: left) : nil } catch {
+            do { credit = try await credits.take(timeout: min(left, .seconds(1))) } catch {
                 throw .transport("credits: \(error)")
             }
-            guard let credit else { throw .noCredit(teacher: teacher, replica: r, after: timeout) }
-            if Int(credit.replica) < granted.count { granted[Int(credit.replica)] += Int(clamping: credit.steps) }
+            if let credit, Int(credit.replica) < granted.count { granted[Int(credit.replica)] += Int(clamping: credit.steps) }
         }
     }
 }
@@ -183,7 +193,8 @@ public final class StudentReplica {
     }
 
     /// Trains every epoch of the plan; `onEpoch(epoch)` runs after each (rank 0 evaluates there).
-    public func run(onEpoch: (Int) -> Void = { _ in }, isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
+    public func run(onStep: (_ done: Int, _ total: Int) -> Void = { _, _ in }, onEpoch: (Int) -> Void = { _ in },
+                    isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
         try await grant(plan.window)
         var join = StepJoin<ArrivedLogits>(teachers: teachers.count, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window)
         let classes = train.classCount
@@ -209,6 +220,7 @@ public final class StudentReplica {
                                                         totalSteps: totalSteps)
                 trainer.applyGradients(learningRate: lr)
                 try await grant(1)
+                onStep(trainer.globalStep, totalSteps)
             }
             onEpoch(epoch)
         }
@@ -257,7 +269,7 @@ public final class StudentReplica {
 
     private func grant(_ steps: Int) async throws(DataPlaneError) {
         for (t, connection) in teachers.enumerated() {
-            let credit = Credit(runID: runID, replica: UInt32(rank), steps: UInt64(steps))
+            let credit = Credit(runID: runID, replica: UInt32(rank), steps: UInt64(steps), teacher: UInt32(t))
             do { try await connection.send(Message(Envelope(sender: "\(runID)/student-\(rank)", body: .credit(credit)))) } catch {
                 throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")
             }

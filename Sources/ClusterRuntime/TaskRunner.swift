@@ -1,36 +1,57 @@
 import Datasets
+import Distillation
 import Foundation
 import Logging
 import NN
 import RunSpec
 import Synchronization
 import Training
+import Transport
 import Wire
 
-/// Runs a worker's tasks on threads of their own — never on Swift's cooperative pool, where
-/// CPU-bound training would starve heartbeats and timeouts — and queues their `TaskStatus`
-/// reports for the worker's loop to send.
+/// What tasks need of the worker's data plane: its inbox and a way to reach peers.
+public struct DataPlaneContext: Sendable {
+    public let inbox: DataInbox
+    /// Opens (or reuses) a connection to a peer's data endpoint.
+    public let connect: @Sendable (String) async throws -> any Connection
+
+    public init(inbox: DataInbox, connect: @escaping @Sendable (String) async throws -> any Connection) {
+        self.inbox = inbox
+        self.connect = connect
+    }
+}
+
+/// Runs a worker's tasks, each on a `ThreadExecutor` of its own — never on Swift's
+/// cooperative pool, where CPU-bound training would starve heartbeats and timeouts — and
+/// queues their `TaskStatus` and `Metrics` reports for the worker's loop to send.
 ///
-/// Teacher tasks prepare their teacher: train it from its recipe on the run's data shard
-/// (validation images held out with the run's seed, as every node derives them), or load
-/// its checkpoint, and keep it under `<cache>/teachers/<run>/teacher-<i>.safetensors`.
-/// Progress is reported at most every `reportInterval`. Student replicas need the data plane
-/// (logit streams and ring all-reduce), which this release does not have: they fail at once
-/// with that reason.
+/// - A teacher task prepares its teacher (trains it from its recipe on the run's data shard,
+///   validation images held out with the run's seed as every node derives them, or loads its
+///   checkpoint), keeps it under `<cache>/teachers/<run>/teacher-<i>.safetensors`, reports
+///   `COMPLETED` (ready), then streams its logits to the replicas (`TeacherStreamer`).
+/// - A student task trains replica `rank` (`StudentReplica`): logits joined per step, KD
+///   loss, ring all-reduce. Rank 0 evaluates on the validation split after every epoch and on
+///   the test split at the end, reports the figures as `Metrics`, and keeps the student under
+///   `<cache>/students/<run>/student.safetensors`.
+/// Progress goes out at most every `reportInterval`; a failure is reported with its reason.
 final class TaskRunner: Sendable {
     let workerName: String
     let cacheDirectory: String
     let cache: ShardCache
     let logger: Logger
+    let dataPlane: DataPlaneContext?
     let reportInterval: Double = 0.5
+    /// Waits on the data plane: logits, credits and gradient chunks.
+    let dataTimeout: Duration = .seconds(30)
     private let reports = Mutex<[Body]>([])
     private let cancelled = Mutex<Set<String>>([])
     private let current = Mutex<[String: String]>([:])
 
-    init(workerName: String, cacheDirectory: String, cache: ShardCache, logger: Logger) {
+    init(workerName: String, cacheDirectory: String, cache: ShardCache, dataPlane: DataPlaneContext?, logger: Logger) {
         self.workerName = workerName
         self.cacheDirectory = cacheDirectory
         self.cache = cache
+        self.dataPlane = dataPlane
         self.logger = logger
     }
 
@@ -54,77 +75,117 @@ final class TaskRunner: Sendable {
         reports.withLock { $0.append(.taskStatus(status)) }
     }
 
-    /// Per-epoch figures of a task, named `teacher<i>.<figure>` so the coordinator can show
-    /// the latest of every teacher side by side.
+    /// Figures of a task, named `teacher<i>.<figure>` or `student.<figure>` so the coordinator
+    /// can show the latest of each side by side.
     private func metrics(_ assign: AssignTask, epoch: Int, step: Int, _ values: [(String, Double)]) {
         let m = Metrics(runID: assign.runID, epoch: UInt32(epoch), step: UInt64(step),
                         values: values.filter { $0.1.isFinite }.map { MetricValue(name: $0.0, value: $0.1) })
         reports.withLock { $0.append(.metrics(m)) }
     }
 
-    /// Starts `assign` on a new thread.
-    func start(_ assign: AssignTask) {
-        let thread = Thread { [self] in
-            current.withLock { $0[assign.taskID] = assign.taskID }
-            defer { current.withLock { $0[assign.taskID] = nil } }
-            do {
-                switch assign.task {
-                case .teacher(let teacher): try prepareTeacher(assign, teacher)
-                case .student:
-                    report(assign, .failed, reason: "student replicas need the distributed data plane (logit streams and "
-                        + "ring all-reduce), which this Distillery release does not have yet")
-                case nil:
-                    report(assign, .failed, reason: "the assignment carries no task")
-                }
-            } catch {
-                logger.error("\(assign.taskID) failed: \(error)")
-                report(assign, .failed, reason: "\(error)")
-            }
-        }
-        thread.name = "distillery-task"
-        thread.stackSize = 8 << 20
-        thread.start()
+    private func setCurrent(_ assign: AssignTask, _ text: String?) {
+        current.withLock { $0[assign.taskID] = text }
     }
 
-    private func prepareTeacher(_ assign: AssignTask, _ task: TeacherTask) throws(TaskFailure) {
+    /// Starts `assign` on a thread of its own.
+    func start(_ assign: AssignTask) {
+        let executor = ThreadExecutor(name: "distillery-task")
+        Task(executorPreference: executor) { [self] in
+            setCurrent(assign, assign.taskID)
+            defer {
+                setCurrent(assign, nil)
+                executor.stop()
+            }
+            do throws(TaskFailure) {
+                switch assign.task {
+                case .teacher(let teacher): try await teacherTask(assign, teacher)
+                case .student(let student): try await studentTask(assign, student)
+                case nil: throw TaskFailure("the assignment carries no task")
+                }
+            } catch {
+                if !isCancelled(assign.runID) {
+                    logger.error("\(assign.taskID) failed: \(error)")
+                    report(assign, .failed, reason: error.description)
+                }
+            }
+        }
+    }
+
+    /// The run's spec and data as every node derives them: the shard's splits, normalised,
+    /// with the validation images held out by the run's seed.
+    private func runData(_ assign: AssignTask) throws(TaskFailure) -> (RunSpec, DataBundle) {
         let spec: RunSpec
         do { spec = try RunSpec(yaml: assign.runSpecYaml, fileName: "run \(assign.runID)") } catch {
             throw TaskFailure("the run spec sent by the coordinator does not parse here: \(error)")
         }
+        do {
+            let (train, test) = try DatasetShard.unpack(try cache.load(assign.shardHash))
+            return (spec, DataBundle.split(train: train, test: test, validationCount: spec.dataset.validation,
+                                           seed: spec.training.seed))
+        } catch {
+            throw TaskFailure("data shard \(assign.shardHash.prefix(12)): \(error)")
+        }
+    }
+
+    private func stepPlan(_ spec: RunSpec, _ bundle: DataBundle) -> StepPlan {
+        StepPlan(sampleCount: bundle.train.count, batchSize: spec.training.batch, seed: spec.training.seed,
+                 epochs: spec.training.epochs, replicas: spec.replicas, window: spec.prefetch)
+    }
+
+    // MARK: teachers
+
+    private func teacherTask(_ assign: AssignTask, _ task: TeacherTask) async throws(TaskFailure) {
+        let (spec, bundle) = try runData(assign)
         let index = Int(task.teacherIndex)
         guard index < spec.teachers.count else {
             throw TaskFailure("teacher \(index) does not exist: the run has \(spec.teachers.count) teachers")
         }
+        let model = try prepareTeacher(assign, task, spec: spec, bundle: bundle, index: index)
+        report(assign, .completed)
+        guard let dataPlane, !task.replicaEndpoints.isEmpty, !isCancelled(assign.runID) else { return }
+        setCurrent(assign, "\(assign.taskID) serving logits")
+        var replicas: [any Connection] = []
+        for endpoint in task.replicaEndpoints {
+            do { replicas.append(try await dataPlane.connect(endpoint)) } catch {
+                throw TaskFailure("teacher \(index) cannot reach replica endpoint \(endpoint): \(error)")
+            }
+        }
+        let streamer = TeacherStreamer(runID: assign.runID, teacher: index, model: model, train: bundle.train,
+                                       plan: stepPlan(spec, bundle), replicas: replicas,
+                                       credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
+                                       timeout: dataTimeout, startTimeout: .seconds(3600))
+        let runID = assign.runID
+        do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {
+            throw TaskFailure("teacher \(index) serving the students: \(error)")
+        }
+        logger.info("\(assign.taskID) sent every step's logits")
+    }
+
+    /// Trains the teacher from its recipe, or loads its checkpoint; returns it.
+    private func prepareTeacher(_ assign: AssignTask, _ task: TeacherTask, spec: RunSpec, bundle: DataBundle,
+                                index: Int) throws(TaskFailure) -> Sequential {
         let teacher = spec.teachers[index]
-        let out = "\(cacheDirectory)/teachers/\(assign.runID)/teacher-\(index).safetensors"
         switch teacher.source {
         case .checkpoint(let path):
             guard FileManager.default.fileExists(atPath: path) else {
                 throw TaskFailure("checkpoint \(path) is not on worker \(workerName); copy it there (shipping "
-                    + "checkpoints to workers comes with the data plane)")
+                    + "checkpoints to workers comes later)")
             }
             guard let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == task.checkpointHash else {
                 throw TaskFailure("checkpoint \(path) on worker \(workerName) is not the file the coordinator has (SHA-256 "
                     + "differs); copy the same file there")
             }
-            do { _ = try ModelCheckpoint.read(from: path) } catch { throw TaskFailure("checkpoint \(path): \(error)") }
-            report(assign, .completed)
+            do { return try ModelCheckpoint.read(from: path).model } catch { throw TaskFailure("checkpoint \(path): \(error)") }
         case .train(let recipe):
-            try train(assign, spec: spec, index: index, model: teacher.model, recipe: recipe, out: out)
+            let out = "\(cacheDirectory)/teachers/\(assign.runID)/teacher-\(index).safetensors"
+            return try train(assign, index: index, model: teacher.model, recipe: recipe, bundle: bundle, out: out)
         }
     }
 
-    private func train(_ assign: AssignTask, spec: RunSpec, index: Int, model: String, recipe: TeacherRecipe,
-                       out: String) throws(TaskFailure) {
-        let bundle: DataBundle
-        do {
-            let (train, test) = try DatasetShard.unpack(try cache.load(assign.shardHash))
-            var b = DataBundle.split(train: train, test: test, validationCount: spec.dataset.validation, seed: spec.training.seed)
-            if recipe.bootstrap { b.train = b.train.subset(b.train.bootstrapIndices(seed: recipe.seed)) }
-            bundle = b
-        } catch {
-            throw TaskFailure("data shard \(assign.shardHash.prefix(12)): \(error)")
-        }
+    private func train(_ assign: AssignTask, index: Int, model: String, recipe: TeacherRecipe, bundle: DataBundle,
+                       out: String) throws(TaskFailure) -> Sequential {
+        var bundle = bundle
+        if recipe.bootstrap { bundle.train = bundle.train.subset(bundle.train.bootstrapIndices(seed: recipe.seed)) }
         let stepsPerEpoch = (bundle.train.count + recipe.batch - 1) / recipe.batch
         let settings: TrainingSettings
         let net: Sequential
@@ -141,23 +202,20 @@ final class TaskRunner: Sendable {
         }
         let total = UInt64(recipe.epochs * stepsPerEpoch)
         let observer = ProgressReporter(interval: reportInterval) { [self] done, epoch in
-            current.withLock { $0[assign.taskID] = "\(assign.taskID) epoch \(epoch + 1)/\(recipe.epochs)" }
+            setCurrent(assign, "\(assign.taskID) epoch \(epoch + 1)/\(recipe.epochs)")
             report(assign, .running, done: done, total: total)
         }
         report(assign, .running, done: 0, total: total)
         let trainer = Trainer(model: net, settings: settings, observer: observer)
         var last: EpochReport?
         for epoch in 0..<recipe.epochs {
-            if isCancelled(assign.runID) {
-                logger.info("\(assign.taskID) cancelled after \(epoch) epoch(s)")
-                return
-            }
-            let report = trainer.trainEpoch(epoch, train: bundle.train, validation: bundle.validation, objective: .crossEntropy)
-            var figures: [(String, Double)] = [("teacher\(index).train_loss", Double(report.trainLoss)),
-                                               ("teacher\(index).samples_per_s", report.samplesPerSecond)]
-            if let v = report.validation { figures.append(("teacher\(index).val_accuracy", Double(v.accuracy))) }
+            if isCancelled(assign.runID) { throw TaskFailure("cancelled after \(epoch) epoch(s)") }
+            let r = trainer.trainEpoch(epoch, train: bundle.train, validation: bundle.validation, objective: .crossEntropy)
+            var figures: [(String, Double)] = [("teacher\(index).train_loss", Double(r.trainLoss)),
+                                               ("teacher\(index).samples_per_s", r.samplesPerSecond)]
+            if let v = r.validation { figures.append(("teacher\(index).val_accuracy", Double(v.accuracy))) }
             metrics(assign, epoch: epoch + 1, step: trainer.globalStep, figures)
-            last = report
+            last = r
         }
         let test = Evaluation.run(net, on: bundle.test)
         var metadata = ["seed": String(recipe.seed), "epochs": String(recipe.epochs), "run": assign.runID,
@@ -165,15 +223,103 @@ final class TaskRunner: Sendable {
                         "normalization.mean": String(bundle.normalization.mean),
                         "normalization.std": String(bundle.normalization.std), "complete": "true"]
         if let v = last?.validation { metadata["validation.accuracy"] = String(v.accuracy) }
+        try save(net, spec: modelSpec, metadata: metadata, to: out)
+        metrics(assign, epoch: recipe.epochs, step: trainer.globalStep, [("teacher\(index).test_accuracy", Double(test.accuracy))])
+        logger.info("\(assign.taskID) trained: test accuracy \(String(format: "%.2f%%", Double(test.accuracy) * 100)), saved \(out)")
+        report(assign, .running, done: total, total: total)
+        return net
+    }
+
+    private func save(_ net: Sequential, spec: ModelSpec, metadata: [String: String], to out: String) throws(TaskFailure) {
         do {
             try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
-            try ModelCheckpoint(model: net, spec: modelSpec, metadata: metadata).write(to: out)
+            try ModelCheckpoint(model: net, spec: spec, metadata: metadata).write(to: out)
         } catch {
-            throw TaskFailure("could not save teacher \(index) to \(out): \(error)")
+            throw TaskFailure("could not save \(out): \(error)")
         }
-        logger.info("\(assign.taskID) trained: test accuracy \(String(format: "%.2f%%", Double(test.accuracy) * 100)), saved \(out)")
-        report(assign, .running, done: total, total: total)
+    }
+
+    // MARK: students
+
+    private func studentTask(_ assign: AssignTask, _ task: StudentTask) async throws(TaskFailure) {
+        guard let dataPlane else { throw TaskFailure("this worker has no data endpoint") }
+        let (spec, bundle) = try runData(assign)
+        let rank = Int(task.rank), replicas = Int(task.replicas)
+        guard task.teacherEndpoints.count == spec.teachers.count, task.peerEndpoints.count == replicas else {
+            throw TaskFailure("the assignment lists \(task.teacherEndpoints.count) teacher and \(task.peerEndpoints.count) "
+                + "replica endpoints for \(spec.teachers.count) teachers and \(replicas) replicas")
+        }
+        let plan = stepPlan(spec, bundle)
+        let trainer: Trainer
+        let studentSpec: ModelSpec
+        let kd = KDLoss(temperature: spec.distillation.temperature, alpha: spec.distillation.alpha)
+        let rule: EnsembleRule
+        do {
+            studentSpec = try spec.student.modelSpec()
+            let model = try studentSpec.build(dataShape: bundle.train.sampleShape, seed: spec.training.seed)
+            trainer = Trainer(model: model, settings: try spec.training.trainingSettings(stepsPerEpoch: plan.stepsPerEpoch))
+            rule = try spec.distillation.ensembleRule()
+        } catch {
+            throw TaskFailure("student: \(error)")
+        }
+        var teachers: [any Connection] = []
+        do {
+            for endpoint in task.teacherEndpoints { teachers.append(try await dataPlane.connect(endpoint)) }
+        } catch {
+            throw TaskFailure("replica \(rank) cannot reach a teacher: \(error)")
+        }
+        let next: (any Connection)?
+        do { next = replicas > 1 ? try await dataPlane.connect(task.peerEndpoints[(rank + 1) % replicas]) : nil } catch {
+            throw TaskFailure("replica \(rank) cannot reach replica \((rank + 1) % replicas): \(error)")
+        }
+        let ring: RingAllReduce
+        do {
+            ring = try RingAllReduce(runID: assign.runID, generation: task.ringGeneration, rank: rank, ranks: replicas,
+                                     count: trainer.model.parameterCount,
+                                     source: dataPlane.inbox.gradientSource(run: assign.runID), next: next, timeout: dataTimeout)
+        } catch {
+            throw TaskFailure("\(error)")
+        }
+        let replica = StudentReplica(runID: assign.runID, rank: rank, trainer: trainer, plan: plan, kd: kd, rule: rule,
+                                     train: bundle.train, teachers: teachers,
+                                     logits: dataPlane.inbox.logitsQueue(run: assign.runID), ring: ring, timeout: dataTimeout)
+        let runID = assign.runID
+        var lastReport = DispatchTime.now().uptimeNanoseconds
+        var epochStarted = DispatchTime.now().uptimeNanoseconds
+        do throws(DataPlaneError) {
+            try await replica.run(onStep: { [self] done, total in
+                let now = DispatchTime.now().uptimeNanoseconds
+                if Double(now - lastReport) / 1e9 >= reportInterval || done == total {
+                    lastReport = now
+                    setCurrent(assign, "\(assign.taskID) step \(done)/\(total)")
+                    report(assign, .running, done: UInt64(done), total: UInt64(total))
+                }
+            }, onEpoch: { [self] epoch in
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStarted) / 1e9
+                epochStarted = DispatchTime.now().uptimeNanoseconds
+                guard rank == 0 else { return }
+                var figures: [(String, Double)] = [("student.samples_per_s", Double(plan.sampleCount) / max(seconds, 1e-9))]
+                if let validation = bundle.validation {
+                    let v = Evaluation.run(trainer.model, on: validation)
+                    figures += [("student.val_accuracy", Double(v.accuracy)), ("student.val_loss", Double(v.loss))]
+                }
+                metrics(assign, epoch: epoch + 1, step: trainer.globalStep, figures)
+            }, isCancelled: { [self] in isCancelled(runID) })
+        } catch {
+            throw TaskFailure("replica \(rank): \(error)")
+        }
+        if isCancelled(runID) { return }
+        if rank == 0 {
+            let test = Evaluation.run(trainer.model, on: bundle.test)
+            metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("student.test_accuracy", Double(test.accuracy))])
+            let out = "\(cacheDirectory)/students/\(assign.runID)/student.safetensors"
+            try save(trainer.model, spec: studentSpec,
+                     metadata: ["run": assign.runID, "test.accuracy": String(test.accuracy), "replicas": String(replicas),
+                                "normalization.mean": String(bundle.normalization.mean),
+                                "normalization.std": String(bundle.normalization.std), "complete": "true"], to: out)
+            logger.info("\(assign.taskID): student test accuracy \(String(format: "%.2f%%", Double(test.accuracy) * 100)), saved \(out)")
+        }
         report(assign, .completed)
     }
 }

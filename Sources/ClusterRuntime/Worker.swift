@@ -43,7 +43,7 @@ public actor Worker {
     var incoming: [String: IncomingShard] = [:]
     let tasks: TaskRunner
 
-    public init(settings: WorkerSettings, connection: any Connection, dataEndpoint: String,
+    public init(settings: WorkerSettings, connection: any Connection, dataEndpoint: String, dataPlane: DataPlaneContext? = nil,
                 clock: any RuntimeClock = SystemRuntimeClock(),
                 logger: Logger = Logger(label: "distillery.worker")) throws(WorkerError) {
         self.settings = settings
@@ -55,7 +55,8 @@ public actor Worker {
         do { cache = try ShardCache(directory: settings.cacheDirectory + "/shards") } catch {
             throw .setup("cannot use the cache directory \(settings.cacheDirectory): \(error)")
         }
-        tasks = TaskRunner(workerName: settings.name, cacheDirectory: settings.cacheDirectory, cache: cache, logger: logger)
+        tasks = TaskRunner(workerName: settings.name, cacheDirectory: settings.cacheDirectory, cache: cache,
+                           dataPlane: dataPlane, logger: logger)
     }
 
     /// One pass: (re-)register or heartbeat as due, check shard windows, forward task

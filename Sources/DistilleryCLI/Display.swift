@@ -84,9 +84,21 @@ final class ProgressDisplay {
             line += " [" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]"
             line += String(format: " %3.0f%% (%llu/%llu)", fraction * 100, u.phaseDone, u.phaseTotal)
         }
-        if !u.latest.isEmpty {
-            line += "  " + u.latest.map { "\($0.name) \(String(format: "%.4g", $0.value))" }.joined(separator: "  ")
+        let shown = headline(u.latest)
+        if !shown.isEmpty {
+            line += "  " + shown.map { m in
+                m.name.hasSuffix("accuracy") ? "\(m.name) \(String(format: "%.2f%%", m.value * 100))"
+                                             : "\(m.name) \(String(format: "%.4g", m.value))"
+            }.joined(separator: "  ")
         }
         return line
+    }
+
+    /// The figures worth a progress line: the student's once it trains, else each teacher's
+    /// validation accuracy (`--json` shows them all).
+    private func headline(_ latest: [MetricValue]) -> [MetricValue] {
+        let student = latest.filter { $0.name.hasPrefix("student.") && !$0.name.hasSuffix("samples_per_s") }
+        if !student.isEmpty { return student }
+        return latest.filter { $0.name.hasSuffix(".val_accuracy") }
     }
 }

@@ -3514,7 +3514,7 @@ const ProtobufCMessageDescriptor distillery__v1__event_list__descriptor =
   (ProtobufCMessageInit) distillery__v1__event_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[5] =
+static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[6] =
 {
   {
     "teacher_index",
@@ -3576,18 +3576,31 @@ static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descri
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replica_endpoints",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Distillery__V1__TeacherTask, n_replica_endpoints),
+    offsetof(Distillery__V1__TeacherTask, replica_endpoints),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__teacher_task__field_indices_by_name[] = {
   2,   /* field[2] = checkpoint_hash */
   1,   /* field[1] = model_spec */
   3,   /* field[3] = recipe_yaml */
+  5,   /* field[5] = replica_endpoints */
   4,   /* field[4] = replicas */
   0,   /* field[0] = teacher_index */
 };
 static const ProtobufCIntRange distillery__v1__teacher_task__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
 {
@@ -3597,7 +3610,7 @@ const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
   "Distillery__V1__TeacherTask",
   "distillery.v1",
   sizeof(Distillery__V1__TeacherTask),
-  5,
+  6,
   distillery__v1__teacher_task__field_descriptors,
   distillery__v1__teacher_task__field_indices_by_name,
   1,  distillery__v1__teacher_task__number_ranges,
@@ -4325,7 +4338,7 @@ const ProtobufCMessageDescriptor distillery__v1__logits_batch__descriptor =
   (ProtobufCMessageInit) distillery__v1__logits_batch__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__credit__field_descriptors[3] =
+static const ProtobufCFieldDescriptor distillery__v1__credit__field_descriptors[4] =
 {
   {
     "run_id",
@@ -4363,16 +4376,29 @@ static const ProtobufCFieldDescriptor distillery__v1__credit__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "teacher",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__Credit, teacher),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__credit__field_indices_by_name[] = {
   1,   /* field[1] = replica */
   0,   /* field[0] = run_id */
   2,   /* field[2] = steps */
+  3,   /* field[3] = teacher */
 };
 static const ProtobufCIntRange distillery__v1__credit__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor distillery__v1__credit__descriptor =
 {
@@ -4382,7 +4408,7 @@ const ProtobufCMessageDescriptor distillery__v1__credit__descriptor =
   "Distillery__V1__Credit",
   "distillery.v1",
   sizeof(Distillery__V1__Credit),
-  3,
+  4,
   distillery__v1__credit__field_descriptors,
   distillery__v1__credit__field_indices_by_name,
   1,  distillery__v1__credit__number_ranges,

@@ -84,10 +84,11 @@ public struct WireSamples: Sendable {
             let task: TaskSpec
             if chance(2) {
                 let hasCheckpoint = chance(2)
+                let ranks = Array(Set(list { $0.u32() % 64 })).sorted()
                 task = .teacher(TeacherTask(teacherIndex: u32(), modelSpec: word(),
                                             checkpointHash: hasCheckpoint ? word() : "",
                                             recipeYaml: hasCheckpoint && chance(2) ? "" : "epochs: \(int(9))",
-                                            replicas: Array(Set(list { $0.u32() % 64 })).sorted()))
+                                            replicas: ranks, replicaEndpoints: chance(2) ? [] : ranks.map { _ in endpoint() }))
             } else {
                 let replicas = UInt32(1 + int(8))
                 let peers = chance(2) ? [] : (0..<Int(replicas)).map { "tcp://peer-\($0):7879" }
@@ -120,7 +121,7 @@ public struct WireSamples: Sendable {
             let have = chance(2)
             return (.shardAck(ShardAck(shardHash: word(), have: have, error: have ? "" : word())), [], [])
         case 20: return logitsBatch()
-        case 21: return (.credit(Credit(runID: word(), replica: u32(), steps: 1 + u64() >> 1)), [], [])
+        case 21: return (.credit(Credit(runID: word(), replica: u32(), steps: 1 + u64() >> 1, teacher: u32())), [], [])
         case 22:
             let n = 1 + int(16)
             return (.gradientChunk(GradientChunk(runID: word(), generation: u64(), step: u64(), chunk: u32(),

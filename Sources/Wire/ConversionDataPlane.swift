@@ -33,7 +33,7 @@ extension LogitsBatch {
 
 extension Credit {
     init(c: Distillery__V1__Credit) throws(WireError) {
-        try self.init(runID: CRead.string(c.run_id, "credit.run_id"), replica: c.replica, steps: c.steps)
+        try self.init(runID: CRead.string(c.run_id, "credit.run_id"), replica: c.replica, steps: c.steps, teacher: c.teacher)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__Credit> {
@@ -41,6 +41,7 @@ extension Credit {
         p.pointee.run_id = try a.string(runID, "credit.run_id")
         p.pointee.replica = replica
         p.pointee.steps = steps
+        p.pointee.teacher = teacher
         return p
     }
 }

@@ -9,7 +9,8 @@ extension TeacherTask {
             modelSpec: CRead.string(c.model_spec, "assign_task.teacher.model_spec"),
             checkpointHash: CRead.string(c.checkpoint_hash, "assign_task.teacher.checkpoint_hash"),
             recipeYaml: CRead.string(c.recipe_yaml, "assign_task.teacher.recipe_yaml"),
-            replicas: CRead.array(c.n_replicas, c.replicas))
+            replicas: CRead.array(c.n_replicas, c.replicas),
+            replicaEndpoints: CRead.strings(c.n_replica_endpoints, c.replica_endpoints, "assign_task.teacher.replica_endpoints"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__TeacherTask> {
@@ -20,6 +21,8 @@ extension TeacherTask {
         p.pointee.recipe_yaml = try a.string(recipeYaml, "assign_task.teacher.recipe_yaml")
         p.pointee.n_replicas = replicas.count
         p.pointee.replicas = a.array(replicas)
+        p.pointee.n_replica_endpoints = replicaEndpoints.count
+        p.pointee.replica_endpoints = try a.strings(replicaEndpoints, "assign_task.teacher.replica_endpoints")
         return p
     }
 }

@@ -45,11 +45,14 @@ public struct Credit: Sendable, Equatable {
     public var runID: String
     public var replica: UInt32
     public var steps: UInt64
+    /// The teacher the credit is for (several teachers may share a worker's data endpoint).
+    public var teacher: UInt32
 
-    public init(runID: String = "", replica: UInt32 = 0, steps: UInt64 = 0) {
+    public init(runID: String = "", replica: UInt32 = 0, steps: UInt64 = 0, teacher: UInt32 = 0) {
         self.runID = runID
         self.replica = replica
         self.steps = steps
+        self.teacher = teacher
     }
 }
 

@@ -3,7 +3,8 @@
 /// A teacher's part of a run (proto `distillery.v1.TeacherTask`).
 ///
 /// Rules: `model_spec` non-empty; `checkpoint_hash` or `recipe_yaml` non-empty (load the
-/// artifact, else train from the recipe); `replicas` without repeats.
+/// artifact, else train from the recipe); `replicas` without repeats; `replica_endpoints`
+/// empty or one per replica.
 public struct TeacherTask: Sendable, Equatable {
     public var teacherIndex: UInt32
     public var modelSpec: String
@@ -12,14 +13,17 @@ public struct TeacherTask: Sendable, Equatable {
     public var recipeYaml: String
     /// Student ranks this teacher streams to.
     public var replicas: [UInt32]
+    /// Data endpoints of `replicas`, in the same order (empty when not known).
+    public var replicaEndpoints: [String]
 
     public init(teacherIndex: UInt32 = 0, modelSpec: String = "", checkpointHash: String = "",
-                recipeYaml: String = "", replicas: [UInt32] = []) {
+                recipeYaml: String = "", replicas: [UInt32] = [], replicaEndpoints: [String] = []) {
         self.teacherIndex = teacherIndex
         self.modelSpec = modelSpec
         self.checkpointHash = checkpointHash
         self.recipeYaml = recipeYaml
         self.replicas = replicas
+        self.replicaEndpoints = replicaEndpoints
     }
 }
 

@@ -102,6 +102,8 @@ extension TeacherTask {
         try Rules.rule(!checkpointHash.isEmpty || !recipeYaml.isEmpty, "assign_task.teacher needs checkpoint_hash "
             + "(load a trained teacher) or recipe_yaml (train it); both are empty")
         try Rules.distinct(replicas, "assign_task.teacher.replicas")
+        try Rules.rule(replicaEndpoints.isEmpty || replicaEndpoints.count == replicas.count, "assign_task.teacher"
+            + ".replica_endpoints has \(replicaEndpoints.count) entries; it must be empty or one per replica (\(replicas.count))")
     }
 }
 

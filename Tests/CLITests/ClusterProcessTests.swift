@@ -240,6 +240,22 @@ struct ClusterProcessTests {
                 return cols.count >= 3 && ["coordinator", "t1", "s1"].contains(String(cols[0])) ? Int32(cols[1]) : nil
             }
             #expect(pids.count == 3, "\(up.output)")
+            if stop == SIGTERM {
+                // A whole run over ZeroMQ: shard, teacher trained on t1, logits streamed to the
+                // replica on s1, student trained, run completed.
+                let spec = dir.appendingPathComponent("tiny.yaml")
+                try """
+                name: tiny
+                dataset: { train-limit: 600, validation: 100 }
+                teachers: [{ model: "mlp:784-32-10", train: { epochs: 1, batch: 50 } }]
+                student: { model: "mlp:784-16-10" }
+                training: { epochs: 2, batch: 50 }
+                """.write(to: spec, atomically: true, encoding: .utf8)
+                let run = try distillery(["submit", spec.path, "--watch", "--coordinator", address], timeout: 120)
+                #expect(run.status == 0, "\(run.out)\n\(run.err)")
+                #expect(run.out.contains("completed: the student was distilled from 1 teacher on 1 replica"), "\(run.out)")
+                #expect(run.out.contains("student.test_accuracy"), "\(run.out)")
+            }
             // SIGTERM: up stops them all; SIGKILL: they notice their parent is gone and stop.
             up.kill(stop)
             #expect(up.waitForExit(timeout: 20))

@@ -60,7 +60,7 @@ import Wire
             var toReplicas: [any Connection] = []
             for r in 0..<replicas { toReplicas.append(try await network.transport(name: "t\(t)").connect(to: "mem://replica-\(r)")) }
             streamers.append(TeacherStreamer(runID: "run-1", teacher: t, model: model, train: train, plan: plan,
-                                             replicas: toReplicas, credits: teacherInboxes[t].creditQueue(run: "run-1"),
+                                             replicas: toReplicas, credits: teacherInboxes[t].creditQueue(run: "run-1", teacher: t),
                                              timeout: timeout))
         }
         var students: [StudentReplica] = []

@@ -23,6 +23,7 @@ final class EmbeddedCluster: @unchecked Sendable {
     private(set) var workers: [String: WorkerService] = [:]
     /// Workers the test has "frozen": they are not stepped (a hung or partitioned process).
     var frozen: Set<String> = []
+    private var dataPlanes: [Task<Void, Never>] = []
     static let address = "mem://coordinator"
 
     init(liveness: LivenessSettings = LivenessSettings(), runTimeouts: RunTimeouts = RunTimeouts()) async throws {
@@ -40,7 +41,10 @@ final class EmbeddedCluster: @unchecked Sendable {
                                      logger: logger)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: stateDir) }
+    deinit {
+        dataPlanes.forEach { $0.cancel() }
+        try? FileManager.default.removeItem(atPath: stateDir)
+    }
 
     /// Replaces the coordinator by a new one on the same state directory, as after a crash:
     /// the old listener is closed, nothing of its memory survives.
@@ -61,6 +65,7 @@ final class EmbeddedCluster: @unchecked Sendable {
         let w = try await WorkerService.make(settings: settings, transport: network.transport(name: name), clock: clock,
                                              logger: logger)
         workers[name] = w
+        dataPlanes.append(Task { await w.runDataPlane() })
         return w.worker
     }
 

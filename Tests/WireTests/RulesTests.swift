@@ -64,6 +64,10 @@ import Wire
         Case("assign_task.teacher.replicas[2] (0) repeats an earlier entry", .assignTask(AssignTask(
             runID: "r", taskID: "t", runSpecYaml: "x",
             task: .teacher(TeacherTask(modelSpec: "m", checkpointHash: "h", replicas: [0, 1, 0]))))),
+        Case("assign_task.teacher.replica_endpoints has 1 entries; it must be empty or one per replica (2)",
+             .assignTask(AssignTask(runID: "r", taskID: "t", runSpecYaml: "x",
+                                    task: .teacher(TeacherTask(modelSpec: "m", checkpointHash: "h", replicas: [0, 1],
+                                                               replicaEndpoints: ["tcp://a:1"]))))),
         Case("assign_task.student.replicas must be at least 1", .assignTask(AssignTask(
             runID: "r", taskID: "t", runSpecYaml: "x", task: .student(StudentTask(modelSpec: "m"))))),
         Case("assign_task.student.rank (3) must be less than replicas (3)", .assignTask(AssignTask(

@@ -579,10 +579,15 @@ struct  Distillery__V1__TeacherTask
    */
   size_t n_replicas;
   uint32_t *replicas;
+  /*
+   * data endpoints of `replicas`, in the same order (empty: not known yet)
+   */
+  size_t n_replica_endpoints;
+  char **replica_endpoints;
 };
 #define DISTILLERY__V1__TEACHER_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__teacher_task__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
 
 
 struct  Distillery__V1__StudentTask
@@ -758,10 +763,14 @@ struct  Distillery__V1__Credit
   char *run_id;
   uint32_t replica;
   uint64_t steps;
+  /*
+   * the teacher the credit is for (several may share a worker)
+   */
+  uint32_t teacher;
 };
 #define DISTILLERY__V1__CREDIT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__credit__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 /*
