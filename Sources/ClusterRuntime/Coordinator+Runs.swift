@@ -251,7 +251,12 @@ extension Coordinator {
                 return refuse(.notFound, "there is no run '\(m.runID)'; `distillery runs` lists them", to: request)
             }
             let summary = summary(of: record)
-            reply(.runUpdate(RunUpdate(run: summary, phase: record.state)), to: request)
+            // The last value of every figure the run reported.
+            var latest: [String: Double] = [:]
+            for m in (try? store.metrics(runID: record.id)) ?? [] where m.value.isFinite { latest[m.name] = m.value }
+            reply(.runUpdate(RunUpdate(run: summary, phase: record.state,
+                                       latest: latest.sorted { $0.key < $1.key }.map { MetricValue(name: $0.key, value: $0.value) })),
+                  to: request)
         } catch {
             refuse(.internal, "could not read run \(m.runID): \(error)", to: request)
         }

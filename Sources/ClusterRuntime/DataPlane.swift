@@ -170,6 +170,16 @@ public final class StudentReplica {
     let logits: BoundedQueue<ArrivedLogits>
     let ring: RingAllReduce
     let timeout: Duration
+    /// Where a replica's time went, in seconds, since the start (DESIGN.md §2: compute /
+    /// waiting for logits / all-reduce).
+    public struct Timing: Sendable, Equatable {
+        public var compute: Double = 0
+        public var logitsWait: Double = 0
+        public var allReduce: Double = 0
+        public var steps = 0
+    }
+
+    public private(set) var timing = Timing()
     /// Soft targets by sample index (rows are written as their step arrives).
     private var targets: [Float]
     private var gradient: [Float]
@@ -203,7 +213,9 @@ public final class StudentReplica {
             let batches = plan.batches(epoch: epoch)
             for step in 0..<batches.stepsPerEpoch {
                 if isCancelled() { return }
+                var mark = ContinuousClock.now
                 let arrived = try await next(&join, epoch: epoch, step: step)
+                timing.logitsWait += seconds(since: &mark)
                 let share = batches.microBatch(step: step, replica: rank, of: plan.replicas)
                 try ensemble(arrived, share: share, classes: classes)
                 let n = batches.batch(step: step).count
@@ -212,18 +224,29 @@ public final class StudentReplica {
                                                 scale: Float(share.count) / Float(n))
                 let arena = trainer.model.gradients.pointer
                 gradient.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: arena, count: $0.count) }
+                timing.compute += seconds(since: &mark)
                 do throws(RingError) { try await ring.allReduce(&gradient, step: UInt64(epoch * plan.stepsPerEpoch + step)) } catch {
                     throw .ring(error)
                 }
+                timing.allReduce += seconds(since: &mark)
                 gradient.withUnsafeBufferPointer { arena.update(from: $0.baseAddress!, count: $0.count) }
                 let lr = trainer.settings.schedule.rate(base: trainer.settings.learningRate, step: trainer.globalStep,
                                                         totalSteps: totalSteps)
                 trainer.applyGradients(learningRate: lr)
+                timing.compute += seconds(since: &mark)
+                timing.steps += 1
                 try await grant(1)
                 onStep(trainer.globalStep, totalSteps)
             }
             onEpoch(epoch)
         }
+    }
+
+    private func seconds(since mark: inout ContinuousClock.Instant) -> Double {
+        let now = ContinuousClock.now
+        let d = now - mark
+        mark = now
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     /// The K teachers' logits of (epoch, step), waiting at most `timeout` for them.

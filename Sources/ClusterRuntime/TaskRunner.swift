@@ -299,7 +299,11 @@ final class TaskRunner: Sendable {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStarted) / 1e9
                 epochStarted = DispatchTime.now().uptimeNanoseconds
                 guard rank == 0 else { return }
-                var figures: [(String, Double)] = [("student.samples_per_s", Double(plan.sampleCount) / max(seconds, 1e-9))]
+                let t = replica.timing, steps = Double(max(t.steps, 1))
+                var figures: [(String, Double)] = [("student.samples_per_s", Double(plan.sampleCount) / max(seconds, 1e-9)),
+                                                   ("student.compute_ms_per_step", t.compute / steps * 1000),
+                                                   ("student.logits_wait_ms_per_step", t.logitsWait / steps * 1000),
+                                                   ("student.allreduce_ms_per_step", t.allReduce / steps * 1000)]
                 if let validation = bundle.validation {
                     let v = Evaluation.run(trainer.model, on: validation)
                     figures += [("student.val_accuracy", Double(v.accuracy)), ("student.val_loss", Double(v.loss))]

@@ -97,7 +97,7 @@ final class ProgressDisplay {
     /// The figures worth a progress line: the student's once it trains, else each teacher's
     /// validation accuracy (`--json` shows them all).
     private func headline(_ latest: [MetricValue]) -> [MetricValue] {
-        let student = latest.filter { $0.name.hasPrefix("student.") && !$0.name.hasSuffix("samples_per_s") }
+        let student = latest.filter { $0.name.hasPrefix("student.") && ($0.name.hasSuffix("accuracy") || $0.name.hasSuffix("loss")) }
         if !student.isEmpty { return student }
         return latest.filter { $0.name.hasSuffix(".val_accuracy") }
     }
