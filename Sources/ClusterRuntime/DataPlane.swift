@@ -41,6 +41,8 @@ public enum DataPlaneError: Error, Sendable, CustomStringConvertible {
     case badLogits(String)
     case ring(RingError)
     case transport(String)
+    /// Replicas' parameters differ: they no longer train the same model.
+    case diverged(step: Int, hashes: [UInt64])
 
     public var description: String {
         switch self {
@@ -52,6 +54,26 @@ public enum DataPlaneError: Error, Sendable, CustomStringConvertible {
         case .badLogits(let text): return "bad logits: \(text)"
         case .ring(let e): return e.description
         case .transport(let text): return text
+        case .diverged(let step, let hashes):
+            let list = hashes.enumerated().map { "replica \($0.offset) \(String($0.element, radix: 16))" }.joined(separator: ", ")
+            return "the replicas' parameters differ after step \(step) (\(list)); they must stay bit-identical"
+        }
+    }
+}
+
+/// Parameter hashes exchanged through a ring all-reduce: replica r writes its 64-bit hash as
+/// three 22-bit pieces (exact in Float32) at positions 3r…3r+2 of a zero vector of 3R floats;
+/// the sum then holds every replica's hash, exactly, on every replica.
+public enum ParameterHashes {
+    public static func encode(_ hash: UInt64, rank: Int, ranks: Int) -> [Float] {
+        var v = [Float](repeating: 0, count: 3 * ranks)
+        for piece in 0..<3 { v[3 * rank + piece] = Float((hash >> (22 * UInt64(piece))) & 0x3F_FFFF) }
+        return v
+    }
+
+    public static func decode(_ values: [Float]) -> [UInt64] {
+        stride(from: 0, to: values.count - 2, by: 3).map { i in
+            (0..<3).reduce(UInt64(0)) { $0 | (UInt64(values[i + $1]) << (22 * UInt64($1))) }
         }
     }
 }
@@ -170,6 +192,8 @@ public final class StudentReplica {
     let logits: BoundedQueue<ArrivedLogits>
     let ring: RingAllReduce
     let timeout: Duration
+    /// Replicas compare parameter hashes every this many steps and after the last one.
+    let hashEvery: Int
     /// Where a replica's time went, in seconds, since the start (DESIGN.md §2: compute /
     /// waiting for logits / all-reduce).
     public struct Timing: Sendable, Equatable {
@@ -180,13 +204,14 @@ public final class StudentReplica {
     }
 
     public private(set) var timing = Timing()
+    private var hashRing: RingAllReduce?
     /// Soft targets by sample index (rows are written as their step arrives).
     private var targets: [Float]
     private var gradient: [Float]
 
     public init(runID: String, rank: Int, trainer: Trainer, plan: StepPlan, kd: KDLoss, rule: EnsembleRule,
                 train: LabeledImages, teachers: [any Connection], logits: BoundedQueue<ArrivedLogits>, ring: RingAllReduce,
-                timeout: Duration = .seconds(10)) {
+                timeout: Duration = .seconds(10), hashEvery: Int = 50) {
         self.runID = runID
         self.rank = rank
         self.trainer = trainer
@@ -198,6 +223,7 @@ public final class StudentReplica {
         self.logits = logits
         self.ring = ring
         self.timeout = timeout
+        self.hashEvery = max(1, hashEvery)
         targets = [Float](repeating: 0, count: train.count * train.classCount)
         gradient = [Float](repeating: 0, count: trainer.model.parameterCount)
     }
@@ -235,11 +261,26 @@ public final class StudentReplica {
                 trainer.applyGradients(learningRate: lr)
                 timing.compute += seconds(since: &mark)
                 timing.steps += 1
+                if timing.steps % hashEvery == 0 || trainer.globalStep == totalSteps { try await compareHashes() }
                 try await grant(1)
                 onStep(trainer.globalStep, totalSteps)
             }
             onEpoch(epoch)
         }
+    }
+
+    /// All-reduces every replica's parameter hash (`ParameterHashes`); any difference fails the run.
+    private func compareHashes() async throws(DataPlaneError) {
+        guard plan.replicas > 1 else { return }
+        var values = ParameterHashes.encode(trainer.model.parameterHash, rank: rank, ranks: plan.replicas)
+        do throws(RingError) {
+            if hashRing == nil { hashRing = try ring.sibling(count: values.count) }
+            try await hashRing!.allReduce(&values, step: UInt64(trainer.globalStep) | (1 << 63))
+        } catch {
+            throw .ring(error)
+        }
+        let hashes = ParameterHashes.decode(values)
+        if Set(hashes).count != 1 { throw .diverged(step: trainer.globalStep, hashes: hashes) }
     }
 
     private func seconds(since mark: inout ContinuousClock.Instant) -> Double {

@@ -99,6 +99,13 @@ public final class RingAllReduce {
         self.sender = "\(runID)/student-\(rank)"
     }
 
+    /// A ring over the same peers and generation for buffers of another length (e.g. the
+    /// parameter-hash check beside the gradient ring). Use the two one after the other.
+    public func sibling(count: Int) throws(RingError) -> RingAllReduce {
+        try RingAllReduce(runID: runID, generation: generation, rank: rank, ranks: schedule.ranks, count: count,
+                          source: source, next: next, timeout: timeout)
+    }
+
     /// Replaces `buffer` (length `schedule.count`) by the sum over all replicas.
     public func allReduce(_ buffer: inout [Float], step: UInt64) async throws(RingError) {
         guard buffer.count == schedule.count else {

@@ -30,8 +30,8 @@ import Wire
         try ModelSpec(parsing: "mlp:24-32-10").build(dataShape: [1, 1, 24], seed: seed)
     }
 
-    static func studentTrainer(plan: StepPlan) throws -> Trainer {
-        let model = try ModelSpec(parsing: "mlp:24-16-10").build(dataShape: [1, 1, 24], seed: 5)
+    static func studentTrainer(plan: StepPlan, seed: UInt64 = 5) throws -> Trainer {
+        let model = try ModelSpec(parsing: "mlp:24-16-10").build(dataShape: [1, 1, 24], seed: seed)
         return Trainer(model: model, settings: TrainingSettings(epochs: plan.epochs, batchSize: plan.batchSize,
                                                                  learningRate: 3e-3, seed: plan.seed))
     }
@@ -42,7 +42,8 @@ import Wire
 
     /// K teachers and R replicas on one in-memory network; returns every replica's parameters.
     static func cluster(teachers: [Sequential], replicas: Int, plan: StepPlan, train: LabeledImages, kd: KDLoss,
-                        rule: EnsembleRule, silentTeacher: Int? = nil, timeout: Duration = .seconds(10)) async throws -> [[Float]] {
+                        rule: EnsembleRule, silentTeacher: Int? = nil, divergentReplica: Int? = nil,
+                        timeout: Duration = .seconds(10)) async throws -> [[Float]] {
         let network = InMemoryNetwork()
         var teacherInboxes: [DataInbox] = []
         var replicaInboxes: [DataInbox] = []
@@ -68,13 +69,13 @@ import Wire
             var toTeachers: [any Connection] = []
             for t in teachers.indices { toTeachers.append(try await network.transport(name: "r\(r)").connect(to: "mem://teacher-\(t)")) }
             let next = replicas > 1 ? try await network.transport(name: "r\(r)").connect(to: "mem://replica-\((r + 1) % replicas)") : nil
-            let trainer = try studentTrainer(plan: plan)
+            let trainer = try studentTrainer(plan: plan, seed: r == divergentReplica ? 6 : 5)
             let ring = try RingAllReduce(runID: "run-1", generation: 1, rank: r, ranks: replicas,
                                          count: trainer.model.parameterCount,
                                          source: replicaInboxes[r].gradientSource(run: "run-1"), next: next, timeout: timeout)
             students.append(StudentReplica(runID: "run-1", rank: r, trainer: trainer, plan: plan, kd: kd, rule: rule,
                                            train: train, teachers: toTeachers, logits: replicaInboxes[r].logitsQueue(run: "run-1"),
-                                           ring: ring, timeout: timeout))
+                                           ring: ring, timeout: timeout, hashEvery: 4))
         }
         let parts = Parts(streamers: streamers, students: students)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -107,6 +108,32 @@ import Wire
         #expect(diff <= 1e-5)
         #expect(zip(reference, Self.parameters(try Self.studentTrainer(plan: plan).model)).map { abs($0 - $1) }.max()! > 1e-3,
                 "training moved the parameters")
+    }
+
+    @Test func replicasThatDivergeFailWithTheirHashes() async throws {
+        let train = Self.data(count: 120)
+        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 1, replicas: 2, window: 2)
+        await #expect { _ = try await Self.cluster(teachers: [try Self.teacher(1)], replicas: 2, plan: plan, train: train,
+                                                    kd: KDLoss(temperature: 4, alpha: 0.9), rule: .meanProbabilities,
+                                                    divergentReplica: 1) } throws: { error in
+            guard let e = error as? DataPlaneError, case .diverged(let step, let hashes) = e else { return false }
+            return step == 4 && hashes.count == 2 && hashes[0] != hashes[1] && "\(e)".contains("bit-identical")
+        }
+    }
+
+    @Test func hashesSurviveTheFloatEncodingExactly() {
+        var state: UInt64 = 1
+        for ranks in 1...5 {
+            var sum = [Float](repeating: 0, count: 3 * ranks)
+            var expected: [UInt64] = []
+            for r in 0..<ranks {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let hash = r == 0 ? UInt64.max : state
+                expected.append(hash)
+                for (i, v) in ParameterHashes.encode(hash, rank: r, ranks: ranks).enumerated() { sum[i] += v }
+            }
+            #expect(ParameterHashes.decode(sum) == expected)
+        }
     }
 
     @Test func aSilentTeacherFailsTheReplicasNamingIt() async throws {
