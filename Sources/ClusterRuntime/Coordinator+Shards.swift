@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterStore
 import Datasets
 import Foundation
 import Wire
@@ -145,5 +146,63 @@ extension Coordinator {
         let owner = ShardBytes(shard.bytes)
         shardOwners[hash] = owner
         return owner
+    }
+}
+
+/// An artifact being received, chunk by chunk, in order.
+struct IncomingArtifact: Sendable {
+    var bytes: [UInt8]
+    var sha256: String
+    var total: Int
+}
+
+extension Coordinator {
+    /// Largest artifact accepted (a bound on memory for a hostile or buggy sender).
+    static let maxArtifactBytes: UInt64 = 256 << 20
+
+    /// `ArtifactChunk`: chunks in order; after the last, the SHA-256 is checked and the file is
+    /// written atomically under `<state-dir>/artifacts/<run>/<name>` and recorded; the worker
+    /// gets `ArtifactAck{stored}` (or `{stored: false, error}`).
+    func artifactChunk(_ m: ArtifactChunk, _ request: Request, frames: [Frame]) {
+        let key = "\(m.runID)/\(m.name)"
+        func fail(_ error: String) {
+            incomingArtifacts[key] = nil
+            logger.warning("artifact \(key) from \(request.sender) refused: \(error)")
+            reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: false, error: error)), to: request)
+        }
+        guard m.name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }), !m.name.hasPrefix(".") else {
+            return fail("artifact name '\(m.name)' may contain only letters, digits, '.', '_' and '-'")
+        }
+        guard (try? store.run(id: m.runID)) != nil else { return fail("there is no run '\(m.runID)'") }
+        guard m.totalBytes <= Coordinator.maxArtifactBytes, frames.count == 1 else {
+            return fail("artifacts are limited to \(Coordinator.maxArtifactBytes) bytes, one frame per chunk")
+        }
+        var artifact = incomingArtifacts[key] ?? IncomingArtifact(bytes: [], sha256: m.sha256, total: Int(m.totalBytes))
+        if m.offset == 0 { artifact = IncomingArtifact(bytes: [], sha256: m.sha256, total: Int(m.totalBytes)) }
+        guard m.offset == UInt64(artifact.bytes.count), artifact.sha256 == m.sha256,
+              artifact.bytes.count + frames[0].count <= artifact.total else {
+            return fail("chunk at offset \(m.offset) does not continue the \(artifact.bytes.count) bytes received")
+        }
+        artifact.bytes += frames[0].bytes
+        guard m.last else {
+            incomingArtifacts[key] = artifact
+            return
+        }
+        incomingArtifacts[key] = nil
+        guard artifact.bytes.count == artifact.total, SHA256.hex(artifact.bytes) == artifact.sha256 else {
+            return fail("the \(artifact.bytes.count) bytes received do not hash to \(artifact.sha256.prefix(12))")
+        }
+        let relative = "artifacts/\(m.runID)/\(m.name)"
+        let path = store.directory + "/" + relative
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(artifact.bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try store.saveArtifact(ArtifactRecord(runID: m.runID, name: m.name, sha256: artifact.sha256,
+                                                  bytes: Int64(artifact.bytes.count), path: relative, atMs: clock.wallMs()))
+        } catch {
+            return fail("could not store \(path): \(error)")
+        }
+        event(m.runID, "artifact", "stored \(m.name) (\(artifact.bytes.count) bytes, sha256 \(artifact.sha256.prefix(12))) at \(path)")
+        reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: true)), to: request)
     }
 }

@@ -45,6 +45,7 @@ public actor Coordinator {
     var shards: [String: DatasetShard] = [:]
     var shardStates: [ShardKey: ShardState] = [:]
     var shardOwners: [String: ShardBytes] = [:]
+    var incomingArtifacts: [String: IncomingArtifact] = [:]
     var watchers: [String: [Watcher]] = [:]
     var outbox: [Outgoing] = []
     var nextRequestID: UInt64 = 0
@@ -93,6 +94,7 @@ public actor Coordinator {
         case .shardRequest(let m): shardRequest(m, request, frames: inbound.message.frames)
         case .shardAck(let m): shardAck(m, request)
         case .metrics(let m): metrics(m, request)
+        case .artifactChunk(let m): artifactChunk(m, request, frames: inbound.message.frames)
         case .error(let e):
             logger.warning("\(envelope.sender) reported an error (\(e.code)): \(e.message)")
         default:

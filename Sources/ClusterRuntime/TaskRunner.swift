@@ -43,7 +43,7 @@ final class TaskRunner: Sendable {
     let reportInterval: Double = 0.5
     /// Waits on the data plane: logits, credits and gradient chunks.
     let dataTimeout: Duration = .seconds(30)
-    private let reports = Mutex<[Body]>([])
+    private let reports = Mutex<[Outbound]>([])
     private let cancelled = Mutex<Set<String>>([])
     private let current = Mutex<[String: String]>([:])
 
@@ -58,8 +58,15 @@ final class TaskRunner: Sendable {
     /// What the worker is doing, for heartbeats ("run-3/teacher-1 epoch 2/10", or "").
     var currentTask: String { current.withLock { $0.values.sorted().joined(separator: "; ") } }
 
-    /// `TaskStatus` and `Metrics` messages, in the order the tasks produced them.
-    func drainReports() -> [Body] {
+    /// A message for the coordinator: a body and its tensor frames.
+    struct Outbound: Sendable {
+        var body: Body
+        var tensors: [TensorMeta] = []
+        var frames: [Frame] = []
+    }
+
+    /// `TaskStatus`, `Metrics` and `ArtifactChunk` messages, in the order the tasks produced them.
+    func drainReports() -> [Outbound] {
         reports.withLock { r in defer { r.removeAll() }; return r }
     }
 
@@ -72,7 +79,7 @@ final class TaskRunner: Sendable {
 
     private func report(_ assign: AssignTask, _ state: TaskState, reason: String = "", done: UInt64 = 0, total: UInt64 = 0) {
         let status = TaskStatus(runID: assign.runID, taskID: assign.taskID, state: state, reason: reason, done: done, total: total)
-        reports.withLock { $0.append(.taskStatus(status)) }
+        reports.withLock { $0.append(Outbound(body: .taskStatus(status))) }
     }
 
     /// Figures of a task, named `teacher<i>.<figure>` or `student.<figure>` so the coordinator
@@ -80,7 +87,41 @@ final class TaskRunner: Sendable {
     private func metrics(_ assign: AssignTask, epoch: Int, step: Int, _ values: [(String, Double)]) {
         let m = Metrics(runID: assign.runID, epoch: UInt32(epoch), step: UInt64(step),
                         values: values.filter { $0.1.isFinite }.map { MetricValue(name: $0.0, value: $0.1) })
-        reports.withLock { $0.append(.metrics(m)) }
+        reports.withLock { $0.append(Outbound(body: .metrics(m))) }
+    }
+
+    /// Queues `bytes` as artifact `name` of the run for the coordinator, in chunks of 1 MiB
+    /// (docs/PROTOCOL.md "Results"): `ArtifactChunk{name, sha256, total_bytes, offset, last}` + U8.
+    private func sendArtifact(_ assign: AssignTask, name: String, bytes: [UInt8]) {
+        let hash = SHA256.hex(bytes)
+        let chunk = 1 << 20
+        var offset = 0
+        repeat {
+            let end = min(bytes.count, offset + chunk)
+            let piece = Array(bytes[offset..<end])
+            let body = ArtifactChunk(runID: assign.runID, name: name, sha256: hash, totalBytes: UInt64(bytes.count),
+                                     offset: UInt64(offset), last: end == bytes.count)
+            let out = Outbound(body: .artifactChunk(body), tensors: [TensorMeta(name: "bytes", dtype: .u8, shape: [UInt64(piece.count)])],
+                               frames: [Frame(bytes: piece)])
+            reports.withLock { $0.append(out) }
+            offset = end
+        } while offset < bytes.count
+    }
+
+    /// Mean time of a single-sample forward pass, in microseconds (inference latency).
+    private func latencyMicroseconds(_ model: Sequential, on data: LabeledImages, samples: Int = 200) -> Double {
+        let n = min(samples, data.count)
+        guard n > 0 else { return 0 }
+        var x = [Float](repeating: 0, count: data.features)
+        var label: Int32 = 0
+        let started = DispatchTime.now().uptimeNanoseconds
+        for i in 0..<n {
+            x.withUnsafeMutableBufferPointer { px in
+                data.gather(indices: [i][...], into: px.baseAddress!, labels: &label)
+                _ = model.forward(px.baseAddress!, batch: 1, mode: .inference)
+            }
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - started) / 1e3 / Double(n)
     }
 
     private func setCurrent(_ assign: AssignTask, _ text: String?) {
@@ -141,6 +182,11 @@ final class TaskRunner: Sendable {
             throw TaskFailure("teacher \(index) does not exist: the run has \(spec.teachers.count) teachers")
         }
         let model = try prepareTeacher(assign, task, spec: spec, bundle: bundle, index: index)
+        metrics(assign, epoch: 0, step: 0, [("teacher\(index).parameters", Double(model.parameterCount)),
+                                            ("teacher\(index).latency_us", latencyMicroseconds(model, on: bundle.test))])
+        if case .checkpoint = spec.teachers[index].source {
+            metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(model, on: bundle.test).accuracy))])
+        }
         report(assign, .completed)
         guard let dataPlane, !task.replicaEndpoints.isEmpty, !isCancelled(assign.runID) else { return }
         setCurrent(assign, "\(assign.taskID) serving logits")
@@ -317,11 +363,17 @@ final class TaskRunner: Sendable {
         if rank == 0 {
             let test = Evaluation.run(trainer.model, on: bundle.test)
             metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("student.test_accuracy", Double(test.accuracy))])
+            metrics(assign, epoch: plan.epochs, step: trainer.globalStep,
+                    [("student.parameters", Double(trainer.model.parameterCount)),
+                     ("student.latency_us", latencyMicroseconds(trainer.model, on: bundle.test))])
             let out = "\(cacheDirectory)/students/\(assign.runID)/student.safetensors"
             try save(trainer.model, spec: studentSpec,
                      metadata: ["run": assign.runID, "test.accuracy": String(test.accuracy), "replicas": String(replicas),
                                 "normalization.mean": String(bundle.normalization.mean),
                                 "normalization.std": String(bundle.normalization.std), "complete": "true"], to: out)
+            if let data = FileManager.default.contents(atPath: out) {
+                sendArtifact(assign, name: "student.safetensors", bytes: [UInt8](data))
+            }
             logger.info("\(assign.taskID): student test accuracy \(String(format: "%.2f%%", Double(test.accuracy) * 100)), saved \(out)")
         }
         report(assign, .completed)

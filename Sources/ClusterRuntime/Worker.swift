@@ -74,7 +74,7 @@ public actor Worker {
         if !registered { await registerIfDue(now) }
         if registered && now - lastHeartbeat >= heartbeatInterval { await sendHeartbeat(now) }
         await checkShardWindows(now)
-        for report in tasks.drainReports() { await send(report) }
+        for report in tasks.drainReports() { await send(report.body, tensors: report.tensors, frames: report.frames) }
         let message: Message?
         do { message = try await connection.receive(timeout: maxWait) } catch {
             logger.error("receive from the coordinator failed: \(error)")
@@ -160,8 +160,9 @@ public actor Worker {
         }
     }
 
-    func send(_ body: Body, requestID: UInt64? = nil) async {
-        let message = Message(Envelope(sender: settings.name, requestID: requestID ?? ids.next(), body: body))
+    func send(_ body: Body, requestID: UInt64? = nil, tensors: [TensorMeta] = [], frames: [Frame] = []) async {
+        let message = Message(Envelope(sender: settings.name, requestID: requestID ?? ids.next(), tensors: tensors, body: body),
+                              frames: frames)
         do { try await connection.send(message) } catch {
             logger.warning("could not send \(body.name) to the coordinator: \(error)")
         }

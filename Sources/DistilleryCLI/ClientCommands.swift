@@ -194,3 +194,57 @@ struct Logs: AsyncParsableCommand {
         for e in list.events { print("\(timeText(unixMs: e.atUnixMs))  \(e.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(e.message)") }
     }
 }
+
+struct Report: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a run's report: each teacher's and the student's parameters, test accuracy and latency, and the compression.")
+    @Argument(help: "Run id.") var run: String
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let update: RunUpdate = try await client.withClient { c in
+            let reply = try await c.request(.watchRun(WatchRun(runID: run)))
+            guard case .runUpdate(let u) = reply else { throw unexpected(reply) }
+            return u
+        }
+        let figures = Dictionary(update.latest.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
+        if client.json {
+            printJSON(["run_id": update.run.runID, "name": update.run.name, "state": stateText(update.run.state),
+                       "reason": update.run.reason, "figures": figures])
+            return
+        }
+        print("\(update.run.runID) \(update.run.name): \(stateText(update.run.state))\(update.run.reason.isEmpty ? "" : " — " + update.run.reason)")
+        let teachers = Set(figures.keys.compactMap { key -> Int? in
+            guard key.hasPrefix("teacher"), let dot = key.firstIndex(of: ".") else { return nil }
+            return Int(key[key.index(key.startIndex, offsetBy: 7)..<dot])
+        }).sorted()
+        func cell(_ key: String, _ format: (Double) -> String) -> String { figures[key].map(format) ?? "-" }
+        let count: (Double) -> String = { String(Int($0)) }
+        let percent: (Double) -> String = { String(format: "%.2f%%", $0 * 100) }
+        let micro: (Double) -> String = { String(format: "%.0f µs", $0) }
+        var rows = teachers.map { t in
+            ["teacher \(t)", cell("teacher\(t).parameters", count), cell("teacher\(t).test_accuracy", percent),
+             cell("teacher\(t).latency_us", micro)]
+        }
+        rows.append(["student", cell("student.parameters", count), cell("student.test_accuracy", percent),
+                     cell("student.latency_us", micro)])
+        printTable(header: ["MODEL", "PARAMETERS", "TEST ACCURACY", "LATENCY (1 SAMPLE)"], rows: rows)
+        let ensembleParameters = teachers.compactMap { figures["teacher\($0).parameters"] }.reduce(0, +)
+        let ensembleLatency = teachers.compactMap { figures["teacher\($0).latency_us"] }.reduce(0, +)
+        if let p = figures["student.parameters"], p > 0, ensembleParameters > 0 {
+            var line = String(format: "compression: %.1f× fewer parameters than the ensemble (%.0f)", ensembleParameters / p,
+                              ensembleParameters)
+            if let l = figures["student.latency_us"], l > 0, ensembleLatency > 0 {
+                line += String(format: "; %.1f× lower latency than running the teachers", ensembleLatency / l)
+            }
+            print(line)
+        }
+        if let v = figures["student.val_accuracy"] { print(String(format: "student validation accuracy: %.2f%%", v * 100)) }
+        let timing = ["student.compute_ms_per_step", "student.logits_wait_ms_per_step", "student.allreduce_ms_per_step"]
+        if timing.allSatisfy({ figures[$0] != nil }) {
+            print(String(format: "time per step: compute %.2f ms, waiting for logits %.2f ms, all-reduce %.2f ms",
+                         figures[timing[0]]!, figures[timing[1]]!, figures[timing[2]]!))
+        }
+        print("the ensemble's own accuracy is not measured in cluster runs yet (`distillery distill` reports it)")
+    }
+}

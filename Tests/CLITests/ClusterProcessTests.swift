@@ -255,6 +255,14 @@ struct ClusterProcessTests {
                 #expect(run.status == 0, "\(run.out)\n\(run.err)")
                 #expect(run.out.contains("completed: the student was distilled from 1 teacher on 1 replica"), "\(run.out)")
                 #expect(run.out.contains("student.test_accuracy"), "\(run.out)")
+                let report = try distillery(["report", "run-1", "--coordinator", address])
+                #expect(report.status == 0, "\(report.err)")
+                for word in ["teacher 0", "student", "compression:", "time per step:"] {
+                    #expect(report.out.contains(word), "report lacks '\(word)': \(report.out)")
+                }
+                let artifact = dir.appendingPathComponent("state/artifacts/run-1/student.safetensors").path
+                let eval = try distillery(["eval", artifact, "--test-limit", "500"])
+                #expect(eval.status == 0 && eval.out.contains("test accuracy"), "\(eval.err)")
             }
             // SIGTERM: up stops them all; SIGKILL: they notice their parent is gone and stop.
             up.kill(stop)

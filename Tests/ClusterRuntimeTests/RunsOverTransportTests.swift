@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import Datasets
 import Foundation
 import Testing
 import Wire
@@ -72,6 +73,15 @@ import Wire
         let studentAccuracy = try #require(metrics.last { $0.name == "student.test_accuracy" })
         #expect(studentAccuracy.value > 0.2, "one epoch on 500 images learns something (chance is 0.1): \(studentAccuracy.value)")
         #expect(metrics.contains { $0.name == "student.val_accuracy" })
+        for name in ["student.parameters", "teacher0.parameters", "teacher1.latency_us", "student.allreduce_ms_per_step"] {
+            #expect(metrics.contains { $0.name == name && $0.value > 0 }, "\(name)")
+        }
+        // The student checkpoint reached the coordinator's state directory, verified.
+        let artifacts = try cluster.store.artifacts(runID: run)
+        #expect(artifacts.map(\.name) == ["student.safetensors"])
+        let stored = try #require(artifacts.first)
+        let bytes = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/\(stored.path)"))
+        #expect(Int64(bytes.count) == stored.bytes && SHA256.hex([UInt8](bytes)) == stored.sha256)
         // Runs list keeps it with its reason.
         guard case .runList(let list) = try await cluster.request(.listRuns(ListRuns())) else { throw TestFailure("no list") }
         #expect(list.runs.first?.runID == run && list.runs.first?.state == .completed)
