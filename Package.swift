@@ -105,7 +105,7 @@ let package = Package(
         // Test-only helpers: assertClose, finite differences, fixture loading.
         .target(
             name: "DistilleryTestKit",
-            dependencies: ["Tensor", "NN", "Wire", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tensor", "NN", "Datasets", "Wire", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 

@@ -238,10 +238,7 @@ final class TaskRunner: Sendable {
         let modelSpec: ModelSpec
         do {
             modelSpec = try ModelSpec(parsing: model)
-            settings = TrainingSettings(
-                epochs: recipe.epochs, batchSize: recipe.batch, learningRate: recipe.learningRate,
-                optimizer: try OptimizerChoice(parsing: recipe.optimizer), weightDecay: recipe.weightDecay,
-                schedule: try TrainingSettings.parseSchedule(recipe.schedule, stepsPerEpoch: stepsPerEpoch), seed: recipe.seed)
+            settings = try recipe.trainingSettings(stepsPerEpoch: stepsPerEpoch)
             net = try modelSpec.build(dataShape: bundle.train.sampleShape, seed: recipe.seed)
         } catch {
             throw TaskFailure("teacher \(index): \(error)")

@@ -1,6 +1,7 @@
 import ClusterCore
 import ClusterRuntime
 import Datasets
+import DistilleryTestKit
 import Distillation
 import NN
 import Testing
@@ -13,17 +14,7 @@ import Wire
 /// ensemble on whole batches ends.
 @Suite struct DataPlaneTests {
     static func data(count: Int) -> LabeledImages {
-        var state: UInt64 = 11
-        var pixels = [Float](repeating: 0, count: count * 24)
-        var labels = [Int32](repeating: 0, count: count)
-        for i in 0..<count {
-            for k in 0..<24 {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                pixels[i * 24 + k] = Float(state >> 40) / Float(1 << 24)
-            }
-            labels[i] = Int32((0..<10).max { pixels[i * 24 + $0] < pixels[i * 24 + $1] }!)
-        }
-        return LabeledImages(pixels: pixels, labels: labels, sampleShape: [1, 1, 24], classCount: 10)
+        SyntheticImages.brightestPixel(count: count, seed: 11)
     }
 
     static func teacher(_ seed: UInt64) throws -> Sequential {

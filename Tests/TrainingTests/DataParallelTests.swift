@@ -1,4 +1,5 @@
 import Datasets
+import DistilleryTestKit
 import Distillation
 import NN
 import Testing
@@ -11,17 +12,7 @@ import Testing
 @Suite struct DataParallelTests {
     /// Random 1×1×24 "images" with labels from a fixed rule, so the model can learn.
     static func data(count: Int) -> LabeledImages {
-        var state: UInt64 = 42
-        var pixels = [Float](repeating: 0, count: count * 24)
-        var labels = [Int32](repeating: 0, count: count)
-        for i in 0..<count {
-            for k in 0..<24 {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                pixels[i * 24 + k] = Float(state >> 40) / Float(1 << 24)
-            }
-            labels[i] = Int32((0..<10).max { pixels[i * 24 + $0] < pixels[i * 24 + $1] }!)
-        }
-        return LabeledImages(pixels: pixels, labels: labels, sampleShape: [1, 1, 24], classCount: 10)
+        SyntheticImages.brightestPixel(count: count, seed: 42)
     }
 
     static func trainer(seed: UInt64, batch: Int) throws -> Trainer {
