@@ -17,14 +17,30 @@ public struct StepPlan: Sendable, Equatable {
     public var replicas: Int
     /// Steps a teacher may run ahead of a replica (the prefetch window W, in credits).
     public var window: Int
+    /// Which epochs the teachers stream, and what each replica receives.
+    public var streaming: LogitsStreaming
 
-    public init(sampleCount: Int, batchSize: Int, seed: UInt64, epochs: Int, replicas: Int, window: Int) {
+    public init(sampleCount: Int, batchSize: Int, seed: UInt64, epochs: Int, replicas: Int, window: Int,
+                streaming: LogitsStreaming = .everyEpoch) {
         self.sampleCount = sampleCount
         self.batchSize = batchSize
         self.seed = seed
         self.epochs = epochs
         self.replicas = replicas
         self.window = window
+        self.streaming = streaming
+    }
+
+    /// Epochs whose logits the teachers send: all, or only epoch 0 when targets are cached.
+    public var streamedEpochs: Int { streaming == .firstEpochCached ? min(1, epochs) : epochs }
+    /// Steps whose logits the teachers send.
+    public var streamedSteps: Int { streamedEpochs * stepsPerEpoch }
+
+    /// The sample positions replica r receives logits for at (epoch, step): its micro-batch,
+    /// or the whole global batch when epoch 0's targets are being cached.
+    public func logitsRange(epoch: Int, step: Int, replica r: Int) -> ArraySlice<Int> {
+        let batches = batches(epoch: epoch)
+        return streaming == .firstEpochCached ? batches.batch(step: step) : batches.microBatch(step: step, replica: r, of: replicas)
     }
 
     public func batches(epoch: Int) -> BatchPlan {
@@ -32,6 +48,18 @@ public struct StepPlan: Sendable, Equatable {
     }
 
     public var stepsPerEpoch: Int { batches(epoch: 0).stepsPerEpoch }
+}
+
+/// Which epochs teachers stream logits for (DESIGN.md §2 step 5).
+public enum LogitsStreaming: Sendable, Equatable {
+    /// Every epoch; each replica gets the logits of its own micro-batch (online mode: the
+    /// teachers change as they train, so targets cannot be kept).
+    case everyEpoch
+    /// Offline mode (frozen teachers, no augmentation): epoch 0 only, and each replica gets
+    /// the whole global batch, so after epoch 0 every replica holds the soft target of every
+    /// sample (`SoftLabelCache`) and the teachers go idle. Costs R× the logits of one epoch
+    /// instead of one micro-batch per replica in every one of E epochs.
+    case firstEpochCached
 }
 
 /// Why streaming or training on the data plane stopped. Every case names who was waited for.
@@ -78,17 +106,24 @@ public enum ParameterHashes {
     }
 }
 
-/// A teacher serving its logits (DESIGN.md §2 step 5): for every step of the plan and every
-/// replica r it computes the logits of r's micro-batch and sends them to r as
-/// `LogitsBatch{epoch, step, replica, teacher, sample_begin, sample_end}` + an F32 `[n × C]`
-/// frame — but only while it holds a credit from r: a replica grants W at the start and one
-/// per step it consumes, so a teacher is never more than W steps ahead.
+/// A teacher serving its logits (DESIGN.md §2 step 5): for every streamed step of the plan it
+/// computes the logits of the global batch once and sends each replica r its part — r's
+/// micro-batch, or the whole batch while epoch 0's targets are cached — as
+/// `LogitsBatch{epoch, step, replica, teacher, sample_begin, sample_end, dtype, top_k}` plus the
+/// `LogitsCodec` frames, but only while it holds a credit from every replica: a replica grants
+/// W at the start and one per step it consumes, so a teacher is never more than W steps ahead.
+///
+/// Online mode (`online` set): after sending a step's logits — those it had before its own
+/// update — the teacher takes one training step on the same global batch (cross-entropy on
+/// the hard labels, the recipe's optimizer and learning rate, scheduled over the run's steps).
 public final class TeacherStreamer {
     public let runID: String
     public let teacher: Int
     let model: Sequential
     let train: LabeledImages
     let plan: StepPlan
+    let codec: LogitsCodec
+    let online: Trainer?
     let replicas: [any Connection]
     let credits: BoundedQueue<Credit>
     let timeout: Duration
@@ -99,9 +134,12 @@ public final class TeacherStreamer {
     private var sent: [Int]
     private var pixels: [Float] = []
     private var labels: [Int32] = []
+    /// Bytes of logits payload sent so far (all replicas).
+    public private(set) var bytesSent = 0
 
     /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
     public init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
+                codec: LogitsCodec? = nil, online: Trainer? = nil,
                 replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
                 startTimeout: Duration? = nil) {
         self.runID = runID
@@ -109,6 +147,8 @@ public final class TeacherStreamer {
         self.model = model
         self.train = train
         self.plan = plan
+        self.codec = codec ?? LogitsCodec(classes: model.outputFeatures)
+        self.online = online
         self.replicas = replicas
         self.credits = credits
         self.timeout = timeout
@@ -117,43 +157,67 @@ public final class TeacherStreamer {
         sent = [Int](repeating: 0, count: plan.replicas)
     }
 
-    /// Streams every step of every epoch; returns when all are sent.
+    /// Streams every streamed step; returns when all are sent.
     public func run(isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
         let classes = model.outputFeatures
-        for epoch in 0..<plan.epochs {
+        let totalSteps = plan.streamedSteps
+        for epoch in 0..<plan.streamedEpochs {
             let batches = plan.batches(epoch: epoch)
             for step in 0..<batches.stepsPerEpoch {
                 if isCancelled() { return }
-                for r in 0..<plan.replicas {
-                    try await waitForCredit(replica: r, isCancelled: isCancelled)
-                    if isCancelled() { return }
-                    let share = batches.microBatch(step: step, replica: r, of: plan.replicas)
-                    let n = share.count
-                    if pixels.count < n * train.features {
-                        pixels = [Float](repeating: 0, count: n * train.features)
-                        labels = [Int32](repeating: 0, count: n)
-                    }
-                    let chunk: FloatChunk = pixels.withUnsafeMutableBufferPointer { px in
-                        labels.withUnsafeMutableBufferPointer { lb in
-                            train.gather(indices: share, into: px.baseAddress!, labels: lb.baseAddress!)
-                            let out = model.forward(px.baseAddress!, batch: n, mode: .inference)
-                            return FloatChunk(UnsafeBufferPointer(start: out, count: n * classes))
+                for r in 0..<plan.replicas { try await waitForCredit(replica: r, isCancelled: isCancelled) }
+                if isCancelled() { return }
+                let global = batches.batch(step: step)
+                let n = global.count
+                if pixels.count < n * train.features {
+                    pixels = [Float](repeating: 0, count: n * train.features)
+                    labels = [Int32](repeating: 0, count: n)
+                }
+                // Encoded per distinct row range: one for the whole batch, or one per micro-batch.
+                var encoded: [Range<Int>: LogitsCodec.Encoded] = [:]
+                pixels.withUnsafeMutableBufferPointer { px in
+                    labels.withUnsafeMutableBufferPointer { lb in
+                        train.gather(indices: global, into: px.baseAddress!, labels: lb.baseAddress!)
+                        let out = model.forward(px.baseAddress!, batch: n, mode: .inference)
+                        for r in 0..<plan.replicas {
+                            let part = plan.logitsRange(epoch: epoch, step: step, replica: r)
+                            let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
+                            if encoded[rows] == nil { encoded[rows] = codec.encode(out, rows: rows) }
                         }
                     }
-                    let body = LogitsBatch(runID: runID, epoch: UInt32(epoch), step: UInt64(step), replica: UInt32(r),
-                                           teacher: UInt32(teacher), sampleBegin: UInt64(share.startIndex),
-                                           sampleEnd: UInt64(share.endIndex), dtype: .f32)
-                    let frame = Frame(owner: chunk, base: UnsafeRawPointer(chunk.base), count: n * classes * 4)
-                    let message = Message(Envelope(sender: "\(runID)/teacher-\(teacher)",
-                                                   tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(n), UInt64(classes)])],
-                                                   body: .logitsBatch(body)), frames: [frame])
-                    do { try await replicas[r].send(message) } catch {
-                        throw .transport("teacher \(teacher) could not send logits to replica \(r): \(error)")
-                    }
-                    sent[r] += 1
+                }
+                for r in 0..<plan.replicas {
+                    let part = plan.logitsRange(epoch: epoch, step: step, replica: r)
+                    let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
+                    try await send(encoded[rows]!, epoch: epoch, step: step, replica: r, part: part, classes: classes)
+                }
+                if let online {
+                    _ = online.accumulateGradients(batch: global, train: train, objective: .crossEntropy)
+                    online.applyGradients(learningRate: online.settings.schedule.rate(
+                        base: online.settings.learningRate, step: online.globalStep, totalSteps: totalSteps))
                 }
             }
         }
+    }
+
+    private func send(_ encoded: LogitsCodec.Encoded, epoch: Int, step: Int, replica r: Int, part: ArraySlice<Int>,
+                      classes: Int) async throws(DataPlaneError) {
+        let n = UInt64(part.count), k = UInt64(codec.topK)
+        let dtype: DType = codec.float16 ? .f16 : .f32
+        let tensors = codec.topK == 0
+            ? [TensorMeta(name: "logits", dtype: dtype, shape: [n, UInt64(classes)])]
+            : [TensorMeta(name: "values", dtype: dtype, shape: [n, k]), TensorMeta(name: "indices", dtype: .i32, shape: [n, k]),
+               TensorMeta(name: "tail", dtype: dtype, shape: [n])]
+        let body = LogitsBatch(runID: runID, epoch: UInt32(epoch), step: UInt64(step), replica: UInt32(r),
+                               teacher: UInt32(teacher), sampleBegin: UInt64(part.startIndex),
+                               sampleEnd: UInt64(part.endIndex), dtype: dtype, topK: UInt32(codec.topK))
+        let message = Message(Envelope(sender: "\(runID)/teacher-\(teacher)", tensors: tensors, body: .logitsBatch(body)),
+                              frames: encoded.frames.map { Frame(bytes: $0) })
+        do { try await replicas[r].send(message) } catch {
+            throw .transport("teacher \(teacher) could not send logits to replica \(r): \(error)")
+        }
+        bytesSent += encoded.frames.reduce(0) { $0 + $1.count }
+        sent[r] += 1
     }
 
     /// Waits (bounded, in slices that notice a cancellation) until replica r has granted more
@@ -180,6 +244,10 @@ public final class TeacherStreamer {
 /// global batch's mean gradient) and applies the optimizer step — the same on every replica,
 /// so replicas stay bit-identical. It grants each teacher W credits at the start and one per
 /// consumed step.
+///
+/// With `LogitsStreaming.firstEpochCached` the teachers send the whole global batch during
+/// epoch 0; the replica keeps every sample's target in a `SoftLabelCache` (full, or top-k with
+/// a tail bucket) and trains the later epochs from it without waiting for anyone but its ring.
 public final class StudentReplica {
     public let runID: String
     public let rank: Int
@@ -187,6 +255,7 @@ public final class StudentReplica {
     let plan: StepPlan
     let kd: KDLoss
     let rule: EnsembleRule
+    let codec: LogitsCodec
     let train: LabeledImages
     let teachers: [any Connection]
     let logits: BoundedQueue<ArrivedLogits>
@@ -204,49 +273,59 @@ public final class StudentReplica {
     }
 
     public private(set) var timing = Timing()
+    /// The cached soft targets (offline mode), filled during epoch 0.
+    public private(set) var cache: SoftLabelCache?
     private var hashRing: RingAllReduce?
-    /// Soft targets by sample index (rows are written as their step arrives).
-    private var targets: [Float]
+    /// This step's soft targets, row j for sample j of the micro-batch.
+    private var stepTargets: [Float] = []
     private var gradient: [Float]
 
+    /// `codec` must match the teachers' (the run's top-k, float16 and temperature).
     public init(runID: String, rank: Int, trainer: Trainer, plan: StepPlan, kd: KDLoss, rule: EnsembleRule,
-                train: LabeledImages, teachers: [any Connection], logits: BoundedQueue<ArrivedLogits>, ring: RingAllReduce,
-                timeout: Duration = .seconds(10), hashEvery: Int = 50) {
+                codec: LogitsCodec? = nil, train: LabeledImages, teachers: [any Connection], logits: BoundedQueue<ArrivedLogits>,
+                ring: RingAllReduce, timeout: Duration = .seconds(10), hashEvery: Int = 50) {
         self.runID = runID
         self.rank = rank
         self.trainer = trainer
         self.plan = plan
         self.kd = kd
         self.rule = rule
+        self.codec = codec ?? LogitsCodec(classes: train.classCount, temperature: kd.temperature)
         self.train = train
         self.teachers = teachers
         self.logits = logits
         self.ring = ring
         self.timeout = timeout
         self.hashEvery = max(1, hashEvery)
-        targets = [Float](repeating: 0, count: train.count * train.classCount)
         gradient = [Float](repeating: 0, count: trainer.model.parameterCount)
+        if plan.streaming == .firstEpochCached {
+            cache = SoftLabelCache(count: train.count, classes: train.classCount, topK: self.codec.topK)
+        }
     }
 
     /// Trains every epoch of the plan; `onEpoch(epoch)` runs after each (rank 0 evaluates there).
     public func run(onStep: (_ done: Int, _ total: Int) -> Void = { _, _ in }, onEpoch: (Int) -> Void = { _ in },
                     isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
-        try await grant(plan.window)
+        try await grant(min(plan.window, plan.streamedSteps))
         var join = StepJoin<ArrivedLogits>(teachers: teachers.count, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window)
-        let classes = train.classCount
         let totalSteps = plan.stepsPerEpoch * plan.epochs
         for epoch in 0..<plan.epochs {
             let batches = plan.batches(epoch: epoch)
             for step in 0..<batches.stepsPerEpoch {
                 if isCancelled() { return }
                 var mark = ContinuousClock.now
-                let arrived = try await next(&join, epoch: epoch, step: step)
-                timing.logitsWait += seconds(since: &mark)
                 let share = batches.microBatch(step: step, replica: rank, of: plan.replicas)
-                try ensemble(arrived, share: share, classes: classes)
+                let streamed = epoch < plan.streamedEpochs
+                let arrived = streamed ? try await next(&join, epoch: epoch, step: step) : []
+                timing.logitsWait += seconds(since: &mark)
+                if streamed {
+                    try ensemble(arrived, part: plan.logitsRange(epoch: epoch, step: step, replica: rank), share: share)
+                } else {
+                    targetsFromCache(share)
+                }
                 let n = batches.batch(step: step).count
                 _ = trainer.accumulateGradients(batch: share, train: train,
-                                                objective: .distillation(loss: kd, targets: targets, labelMask: nil),
+                                                objective: .batchDistillation(loss: kd, targets: stepTargets),
                                                 scale: Float(share.count) / Float(n))
                 let arena = trainer.model.gradients.pointer
                 gradient.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: arena, count: $0.count) }
@@ -262,7 +341,8 @@ public final class StudentReplica {
                 timing.compute += seconds(since: &mark)
                 timing.steps += 1
                 if timing.steps % hashEvery == 0 || trainer.globalStep == totalSteps { try await compareHashes() }
-                try await grant(1)
+                // Step s consumed: credit step s + W, if the teachers stream that far.
+                if trainer.globalStep - 1 + plan.window < plan.streamedSteps { try await grant(1) }
                 onStep(trainer.globalStep, totalSteps)
             }
             onEpoch(epoch)
@@ -306,32 +386,52 @@ public final class StudentReplica {
         }
     }
 
-    /// Writes the ensemble's soft targets (temperature T) for `share` into `targets`.
-    private func ensemble(_ arrived: [ArrivedLogits], share: ArraySlice<Int>, classes: Int) throws(DataPlaneError) {
-        let n = share.count
-        var copies: [[Float]] = []
+    /// Builds the ensemble's soft targets (temperature T) for the samples `part` the teachers
+    /// sent, keeps them in the cache when caching, and leaves `share`'s rows in `stepTargets`.
+    private func ensemble(_ arrived: [ArrivedLogits], part: ArraySlice<Int>, share: ArraySlice<Int>) throws(DataPlaneError) {
+        let n = part.count, classes = train.classCount
+        let dtype: DType = codec.float16 ? .f16 : .f32
+        var decoded: [[Float]] = []
         for a in arrived {
-            guard a.batch.sampleBegin == UInt64(share.startIndex), a.batch.sampleEnd == UInt64(share.endIndex),
-                  a.frames.count == 1, a.frames[0].count == n * classes * 4, a.batch.dtype == .f32 else {
-                throw .badLogits("teacher \(a.batch.teacher) sent samples [\(a.batch.sampleBegin), \(a.batch.sampleEnd)) "
-                    + "(\(a.frames.first?.count ?? 0) bytes) for replica \(rank)'s [\(share.startIndex), \(share.endIndex)) × \(classes)")
+            guard a.batch.sampleBegin == UInt64(part.startIndex), a.batch.sampleEnd == UInt64(part.endIndex),
+                  a.batch.dtype == dtype, a.batch.topK == UInt32(codec.topK) else {
+                throw .badLogits("teacher \(a.batch.teacher) sent samples [\(a.batch.sampleBegin), \(a.batch.sampleEnd)) as "
+                    + "\(a.batch.dtype) top-\(a.batch.topK) for replica \(rank), which expects [\(part.startIndex), \(part.endIndex)) "
+                    + "as \(dtype) top-\(codec.topK)")
             }
-            var values = [Float](repeating: 0, count: n * classes)
-            values.withUnsafeMutableBytes { dst in a.frames[0].withUnsafeBytes { dst.copyMemory(from: $0) } }
-            copies.append(values)
+            do throws(LogitsCodec.DecodeError) {
+                decoded.append(try codec.decode(a.frames.map { f in f.withUnsafeBytes { [UInt8]($0) } }, samples: n))
+            } catch {
+                throw .badLogits("teacher \(a.batch.teacher), samples [\(part.startIndex), \(part.endIndex)): \(error)")
+            }
         }
-        var labels = [Int32](repeating: 0, count: n)
-        for (row, i) in share.enumerated() { labels[row] = train.labels[i] }
-        let rows = EnsembleTargets.compute(rule: rule, logits: copies, labels: labels, classes: classes,
+        let labels = part.map { train.labels[$0] }
+        let rows = EnsembleTargets.compute(rule: rule, logits: decoded, labels: labels, classes: classes,
                                            temperature: kd.temperature)
-        targets.withUnsafeMutableBufferPointer { t in
-            for (row, i) in share.enumerated() {
-                for c in 0..<classes { t[i * classes + c] = rows[row * classes + c] }
+        if cache != nil {
+            rows.withUnsafeBufferPointer { r in
+                for (row, i) in part.enumerated() { cache!.store(sample: i, target: r.baseAddress! + row * classes) }
             }
+        }
+        let offset = share.startIndex - part.startIndex
+        if cache != nil && cache!.topK > 0 {
+            targetsFromCache(share)  // train on what later epochs will see
+        } else {
+            stepTargets = Array(rows[(offset * classes) ..< ((offset + share.count) * classes)])
+        }
+    }
+
+    /// `share`'s rows of the cached targets into `stepTargets`.
+    private func targetsFromCache(_ share: ArraySlice<Int>) {
+        let classes = train.classCount
+        if stepTargets.count != share.count * classes { stepTargets = [Float](repeating: 0, count: share.count * classes) }
+        stepTargets.withUnsafeMutableBufferPointer { out in
+            for (row, i) in share.enumerated() { cache!.read(sample: i, into: out.baseAddress! + row * classes) }
         }
     }
 
     private func grant(_ steps: Int) async throws(DataPlaneError) {
+        guard steps > 0 else { return }
         for (t, connection) in teachers.enumerated() {
             let credit = Credit(runID: runID, replica: UInt32(rank), steps: UInt64(steps), teacher: UInt32(t))
             do { try await connection.send(Message(Envelope(sender: "\(runID)/student-\(rank)", body: .credit(credit)))) } catch {

@@ -170,7 +170,14 @@ final class TaskRunner: Sendable {
 
     private func stepPlan(_ spec: RunSpec, _ bundle: DataBundle) -> StepPlan {
         StepPlan(sampleCount: bundle.train.count, batchSize: spec.training.batch, seed: spec.training.seed,
-                 epochs: spec.training.epochs, replicas: spec.replicas, window: spec.prefetch)
+                 epochs: spec.training.epochs, replicas: spec.replicas, window: spec.prefetch,
+                 streaming: spec.distillation.mode == .offline ? .firstEpochCached : .everyEpoch)
+    }
+
+    /// How the run's logits travel (its top-k, float16 and temperature).
+    private func codec(_ spec: RunSpec, classes: Int) -> LogitsCodec {
+        LogitsCodec(classes: classes, topK: spec.distillation.topK, float16: spec.distillation.float16,
+                    temperature: spec.distillation.temperature)
     }
 
     // MARK: teachers
@@ -196,15 +203,36 @@ final class TaskRunner: Sendable {
                 throw TaskFailure("teacher \(index) cannot reach replica endpoint \(endpoint): \(error)")
             }
         }
+        let plan = stepPlan(spec, bundle)
+        let online = try onlineTrainer(spec, index: index, model: model, plan: plan)
         let streamer = TeacherStreamer(runID: assign.runID, teacher: index, model: model, train: bundle.train,
-                                       plan: stepPlan(spec, bundle), replicas: replicas,
+                                       plan: plan, codec: codec(spec, classes: model.outputFeatures), online: online,
+                                       replicas: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
                                        timeout: dataTimeout, startTimeout: .seconds(3600))
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
         }
-        logger.info("\(assign.taskID) sent every step's logits")
+        logger.info("\(assign.taskID) sent \(plan.streamedSteps) steps' logits (\(streamer.bytesSent) bytes)")
+    }
+
+    /// Online mode: a trainer that keeps training the teacher on the run's global batches with
+    /// its recipe's optimizer and learning rate (a checkpoint teacher gets the run's training
+    /// settings). Nil in offline mode, where teachers are frozen.
+    private func onlineTrainer(_ spec: RunSpec, index: Int, model: Sequential, plan: StepPlan) throws(TaskFailure) -> Trainer? {
+        guard spec.distillation.mode == .online else { return nil }
+        do {
+            let settings: TrainingSettings
+            if case .train(let recipe) = spec.teachers[index].source {
+                settings = try recipe.trainingSettings(stepsPerEpoch: plan.stepsPerEpoch)
+            } else {
+                settings = try spec.training.trainingSettings(stepsPerEpoch: plan.stepsPerEpoch)
+            }
+            return Trainer(model: model, settings: settings)
+        } catch {
+            throw TaskFailure("teacher \(index) online training settings: \(error)")
+        }
     }
 
     /// Trains the teacher from its recipe, or loads its checkpoint; returns it.
@@ -325,7 +353,7 @@ final class TaskRunner: Sendable {
             throw TaskFailure("\(error)")
         }
         let replica = StudentReplica(runID: assign.runID, rank: rank, trainer: trainer, plan: plan, kd: kd, rule: rule,
-                                     train: bundle.train, teachers: teachers,
+                                     codec: codec(spec, classes: bundle.train.classCount), train: bundle.train, teachers: teachers,
                                      logits: dataPlane.inbox.logitsQueue(run: assign.runID), ring: ring, timeout: dataTimeout)
         let runID = assign.runID
         var lastReport = DispatchTime.now().uptimeNanoseconds

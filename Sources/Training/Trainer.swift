@@ -12,6 +12,10 @@ public enum Objective: Sendable {
     /// probabilities at `loss.temperature`, aligned with the training samples;
     /// `labelMask[N]` (1 = label visible) hides labels for semi-supervised transfer.
     case distillation(loss: KDLoss, targets: [Float], labelMask: [Float]?)
+    /// Knowledge distillation toward soft targets given for this step's batch only:
+    /// `targets[n × C]`, row j for sample `batch[j]` (a student replica builds them per step
+    /// from streamed or cached soft labels). Only for `accumulateGradients`, not whole epochs.
+    case batchDistillation(loss: KDLoss, targets: [Float])
 }
 
 /// One epoch's figures.
@@ -58,6 +62,7 @@ public final class Trainer {
     }
 
     public func trainEpoch(_ epoch: Int, train: LabeledImages, validation: LabeledImages?, objective: Objective) -> EpochReport {
+        if case .batchDistillation = objective { preconditionFailure("batch targets serve one step; give an epoch whole-set targets") }
         let plan = BatchPlan(count: train.count, batchSize: settings.batchSize, dropLast: false, seed: settings.seed, epoch: epoch)
         let totalSteps = plan.stepsPerEpoch * settings.epochs
         var lossSum: Double = 0, correct = 0, seen = 0
@@ -114,6 +119,12 @@ public final class Trainer {
                         value = distillationLoss(kd, student: out, batch: batch, targets: targets, labelMask: labelMask,
                                                  labels: lb.baseAddress!, gradient: dz.baseAddress!,
                                                  target: &buffers.target, mask: &buffers.mask)
+                    case .batchDistillation(let kd, let targets):
+                        precondition(targets.count == n * classes, "batch targets must be [\(n) × \(classes)], got \(targets.count) values")
+                        value = targets.withUnsafeBufferPointer { tg in
+                            kd.evaluate(student: out, target: tg.baseAddress!, labels: lb.baseAddress!, batch: n, classes: classes,
+                                        gradient: dz.baseAddress!, labelMask: nil).total
+                        }
                     }
                     if scale != 1 { for i in 0..<(n * classes) { dz[i] *= scale } }
                     model.zeroGradients()

@@ -35,6 +35,23 @@ import Wire
     static func cluster(teachers: [Sequential], replicas: Int, plan: StepPlan, train: LabeledImages, kd: KDLoss,
                         rule: EnsembleRule, silentTeacher: Int? = nil, divergentReplica: Int? = nil,
                         timeout: Duration = .seconds(10)) async throws -> [[Float]] {
+        try await run(teachers: teachers, replicas: replicas, plan: plan, train: train, kd: kd, rule: rule,
+                      silentTeacher: silentTeacher, divergentReplica: divergentReplica, timeout: timeout).parameters
+    }
+
+    /// What a data-plane run leaves behind.
+    struct Outcome {
+        var parameters: [[Float]]
+        /// Logits payload bytes each teacher sent.
+        var bytesSent: [Int]
+        var caches: [SoftLabelCache?]
+    }
+
+    /// Like `cluster`, with the run's logits codec and, for online mode, teacher trainers.
+    static func run(teachers: [Sequential], replicas: Int, plan: StepPlan, train: LabeledImages, kd: KDLoss,
+                    rule: EnsembleRule, codec: LogitsCodec? = nil, onlineSettings: TrainingSettings? = nil,
+                    silentTeacher: Int? = nil, divergentReplica: Int? = nil,
+                    timeout: Duration = .seconds(10)) async throws -> Outcome {
         let network = InMemoryNetwork()
         var teacherInboxes: [DataInbox] = []
         var replicaInboxes: [DataInbox] = []
@@ -51,7 +68,8 @@ import Wire
         for (t, model) in teachers.enumerated() where t != silentTeacher {
             var toReplicas: [any Connection] = []
             for r in 0..<replicas { toReplicas.append(try await network.transport(name: "t\(t)").connect(to: "mem://replica-\(r)")) }
-            streamers.append(TeacherStreamer(runID: "run-1", teacher: t, model: model, train: train, plan: plan,
+            streamers.append(TeacherStreamer(runID: "run-1", teacher: t, model: model, train: train, plan: plan, codec: codec,
+                                             online: onlineSettings.map { Trainer(model: model, settings: $0) },
                                              replicas: toReplicas, credits: teacherInboxes[t].creditQueue(run: "run-1", teacher: t),
                                              timeout: timeout))
         }
@@ -65,7 +83,7 @@ import Wire
                                          count: trainer.model.parameterCount,
                                          source: replicaInboxes[r].gradientSource(run: "run-1"), next: next, timeout: timeout)
             students.append(StudentReplica(runID: "run-1", rank: r, trainer: trainer, plan: plan, kd: kd, rule: rule,
-                                           train: train, teachers: toTeachers, logits: replicaInboxes[r].logitsQueue(run: "run-1"),
+                                           codec: codec, train: train, teachers: toTeachers, logits: replicaInboxes[r].logitsQueue(run: "run-1"),
                                            ring: ring, timeout: timeout, hashEvery: 4))
         }
         let parts = Parts(streamers: streamers, students: students)
@@ -74,7 +92,8 @@ import Wire
             for i in parts.students.indices { group.addTask { try await parts.students[i].run() } }
             try await group.waitForAll()
         }
-        return students.map { parameters($0.trainer.model) }
+        return Outcome(parameters: students.map { parameters($0.trainer.model) }, bytesSent: streamers.map(\.bytesSent),
+                       caches: students.map(\.cache))
     }
 
     @Test(arguments: [1, 2, 3])
