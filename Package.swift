@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "DistillationTests", dependencies: ["Distillation", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
-        .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit"]),
+        .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit", "NN"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "DistilleryProtoC", "Tensor", "DistilleryTestKit"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
         .testTarget(name: "RunSpecTests", dependencies: ["RunSpec"]),

@@ -124,6 +124,8 @@ public final class TeacherStreamer {
     let plan: StepPlan
     let codec: LogitsCodec
     let online: Trainer?
+    /// Sent to replica 0 once streaming ends (its logits give the ensemble's test accuracy).
+    let test: LabeledImages?
     let replicas: [any Connection]
     let credits: BoundedQueue<Credit>
     let timeout: Duration
@@ -139,7 +141,7 @@ public final class TeacherStreamer {
 
     /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
     public init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
-                codec: LogitsCodec? = nil, online: Trainer? = nil,
+                codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
                 replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
                 startTimeout: Duration? = nil) {
         self.runID = runID
@@ -149,6 +151,7 @@ public final class TeacherStreamer {
         self.plan = plan
         self.codec = codec ?? LogitsCodec(classes: model.outputFeatures)
         self.online = online
+        self.test = test
         self.replicas = replicas
         self.credits = credits
         self.timeout = timeout
@@ -197,6 +200,22 @@ public final class TeacherStreamer {
                         base: online.settings.learningRate, step: online.globalStep, totalSteps: totalSteps))
                 }
             }
+        }
+        if let test, test.count > 0, !isCancelled() { try await sendTestLogits(test) }
+    }
+
+    /// The teacher's final logits on the test split, full f32, to replica 0 (`test_split`).
+    private func sendTestLogits(_ test: LabeledImages) async throws(DataPlaneError) {
+        let classes = model.outputFeatures
+        let logits = Evaluation.logits(model, on: test)
+        let body = LogitsBatch(runID: runID, replica: 0, teacher: UInt32(teacher), sampleBegin: 0, sampleEnd: UInt64(test.count),
+                               dtype: .f32, testSplit: true)
+        let message = Message(Envelope(sender: "\(runID)/teacher-\(teacher)",
+                                       tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(test.count), UInt64(classes)])],
+                                       body: .logitsBatch(body)),
+                              frames: [Frame(bytes: logits.withUnsafeBytes { [UInt8]($0) })])
+        do { try await replicas[0].send(message) } catch {
+            throw .transport("teacher \(teacher) could not send its test logits to replica 0: \(error)")
         }
     }
 
@@ -276,6 +295,8 @@ public final class StudentReplica {
     /// The cached soft targets (offline mode), filled during epoch 0.
     public private(set) var cache: SoftLabelCache?
     private var hashRing: RingAllReduce?
+    /// Teachers' test-split logits by teacher (replica 0 only), for the ensemble's accuracy.
+    private var testLogits: [Int: ArrivedLogits] = [:]
     /// This step's soft targets, row j for sample j of the micro-batch.
     private var stepTargets: [Float] = []
     private var gradient: [Float]
@@ -382,8 +403,37 @@ public final class StudentReplica {
                 throw .missingLogits(replica: rank, epoch: epoch, step: step, teachers: join.missingTeachers, after: timeout)
             }
             guard a.batch.replica == UInt32(rank) else { continue }
+            if a.batch.testSplit { testLogits[Int(a.batch.teacher)] = a; continue }
             _ = join.add(epoch: Int(a.batch.epoch), step: Int(a.batch.step), teacher: Int(a.batch.teacher), a)
         }
+    }
+
+    /// Accuracy on `test` of the teachers' ensemble (mean of probabilities at T = 1), from the
+    /// test-split logits every teacher sends replica 0 when it has streamed its last step;
+    /// waits at most `timeout` for them. Returns the accuracy, or why there is none.
+    public func ensembleTestAccuracy(on test: LabeledImages, timeout: Duration) async -> Result<Float, DataPlaneError> {
+        let deadline = ContinuousClock.now + timeout
+        while testLogits.count < teachers.count {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero, let a = try? await logits.take(timeout: left) else {
+                let missing = (0..<teachers.count).filter { testLogits[$0] == nil }
+                return .failure(.badLogits("no test-split logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
+                    + "within \(timeout.shortDescription)"))
+            }
+            if a.batch.testSplit { testLogits[Int(a.batch.teacher)] = a }
+        }
+        let classes = test.classCount
+        var all: [[Float]] = []
+        for t in 0..<teachers.count {
+            let a = testLogits[t]!
+            guard a.batch.sampleBegin == 0, a.batch.sampleEnd == UInt64(test.count), a.frames.count == 1,
+                  a.frames[0].count == test.count * classes * 4 else {
+                return .failure(.badLogits("teacher \(t)'s test logits cover [\(a.batch.sampleBegin), \(a.batch.sampleEnd)), "
+                    + "not the \(test.count) test samples × \(classes)"))
+            }
+            all.append(LogitsCodec.floats(a.frames[0].bytes, float16: false))
+        }
+        return .success(EnsembleTargets.accuracy(logits: all, labels: test.labels, classes: classes))
     }
 
     /// Builds the ensemble's soft targets (temperature T) for the samples `part` the teachers

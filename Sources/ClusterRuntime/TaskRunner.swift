@@ -207,7 +207,7 @@ final class TaskRunner: Sendable {
         let online = try onlineTrainer(spec, index: index, model: model, plan: plan)
         let streamer = TeacherStreamer(runID: assign.runID, teacher: index, model: model, train: bundle.train,
                                        plan: plan, codec: codec(spec, classes: model.outputFeatures), online: online,
-                                       replicas: replicas,
+                                       test: bundle.test, replicas: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
                                        timeout: dataTimeout, startTimeout: .seconds(3600))
         let runID = assign.runID
@@ -251,13 +251,55 @@ final class TaskRunner: Sendable {
             }
             do { return try ModelCheckpoint.read(from: path).model } catch { throw TaskFailure("checkpoint \(path): \(error)") }
         case .train(let recipe):
-            let out = "\(cacheDirectory)/teachers/\(assign.runID)/teacher-\(index).safetensors"
-            return try train(assign, index: index, model: teacher.model, recipe: recipe, bundle: bundle, out: out)
+            let key = Self.teacherKey(model: teacher.model, recipe: recipe, shardHash: assign.shardHash,
+                                      validation: spec.dataset.validation, splitSeed: spec.training.seed)
+            let out = "\(cacheDirectory)/teachers/trained/\(key).safetensors"
+            if let reused = reuse(out, index: index, key: key) {
+                metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(reused, on: bundle.test).accuracy)),
+                                                    ("teacher\(index).reused", 1)])
+                sendCheckpoint(assign, index: index, path: out)
+                return reused
+            }
+            let net = try train(assign, index: index, model: teacher.model, recipe: recipe, bundle: bundle, out: out, key: key)
+            sendCheckpoint(assign, index: index, path: out)
+            return net
         }
     }
 
+    /// What determines a trained teacher's weights — model, recipe, data shard, the validation
+    /// split (count and seed) and this program's version — as a SHA-256 hex key. A later run
+    /// with the same key reuses the teacher from this worker's cache instead of training it.
+    static func teacherKey(model: String, recipe: TeacherRecipe, shardHash: String, validation: Int, splitSeed: UInt64) -> String {
+        let text = ["distillery \(DistilleryVersion.current)", "model \(model)", "recipe \(recipe)", "shard \(shardHash)",
+                    "validation \(validation) seed \(splitSeed)"].joined(separator: "\n")
+        return SHA256.hex(Array(text.utf8))
+    }
+
+    /// The cached teacher at `path` if it is there, complete and readable (else nil: train it).
+    private func reuse(_ path: String, index: Int, key: String) -> Sequential? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            let checkpoint = try ModelCheckpoint.read(from: path)
+            guard checkpoint.metadata["complete"] == "true", checkpoint.metadata["key"] == key else { return nil }
+            logger.info("teacher \(index): reusing \(path), trained by run \(checkpoint.metadata["run"] ?? "?")")
+            return checkpoint.model
+        } catch {
+            logger.warning("teacher \(index): cached \(path) is unreadable (\(error)); training it again")
+            return nil
+        }
+    }
+
+    /// Sends the teacher's checkpoint to the coordinator as artifact `teacher-<i>.safetensors`.
+    private func sendCheckpoint(_ assign: AssignTask, index: Int, path: String) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            logger.warning("teacher \(index): \(path) vanished before it could be sent to the coordinator")
+            return
+        }
+        sendArtifact(assign, name: "teacher-\(index).safetensors", bytes: [UInt8](data))
+    }
+
     private func train(_ assign: AssignTask, index: Int, model: String, recipe: TeacherRecipe, bundle: DataBundle,
-                       out: String) throws(TaskFailure) -> Sequential {
+                       out: String, key: String) throws(TaskFailure) -> Sequential {
         var bundle = bundle
         if recipe.bootstrap { bundle.train = bundle.train.subset(bundle.train.bootstrapIndices(seed: recipe.seed)) }
         let stepsPerEpoch = (bundle.train.count + recipe.batch - 1) / recipe.batch
@@ -292,7 +334,7 @@ final class TaskRunner: Sendable {
         var metadata = ["seed": String(recipe.seed), "epochs": String(recipe.epochs), "run": assign.runID,
                         "teacher": String(index), "worker": workerName, "test.accuracy": String(test.accuracy),
                         "normalization.mean": String(bundle.normalization.mean),
-                        "normalization.std": String(bundle.normalization.std), "complete": "true"]
+                        "normalization.std": String(bundle.normalization.std), "key": key, "complete": "true"]
         if let v = last?.validation { metadata["validation.accuracy"] = String(v.accuracy) }
         try save(net, spec: modelSpec, metadata: metadata, to: out)
         metrics(assign, epoch: recipe.epochs, step: trainer.globalStep, [("teacher\(index).test_accuracy", Double(test.accuracy))])
@@ -386,6 +428,12 @@ final class TaskRunner: Sendable {
         }
         if isCancelled(runID) { return }
         if rank == 0 {
+            switch await replica.ensembleTestAccuracy(on: bundle.test, timeout: dataTimeout) {
+            case .success(let accuracy):
+                metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("ensemble.test_accuracy", Double(accuracy))])
+            case .failure(let why):
+                logger.warning("\(assign.taskID): no ensemble accuracy for the report: \(why)")
+            }
             let test = Evaluation.run(trainer.model, on: bundle.test)
             metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("student.test_accuracy", Double(test.accuracy))])
             metrics(assign, epoch: plan.epochs, step: trainer.globalStep,

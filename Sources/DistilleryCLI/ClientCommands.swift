@@ -223,14 +223,18 @@ struct Report: AsyncParsableCommand {
         let percent: (Double) -> String = { String(format: "%.2f%%", $0 * 100) }
         let micro: (Double) -> String = { String(format: "%.0f µs", $0) }
         var rows = teachers.map { t in
-            ["teacher \(t)", cell("teacher\(t).parameters", count), cell("teacher\(t).test_accuracy", percent),
-             cell("teacher\(t).latency_us", micro)]
+            ["teacher \(t)\(figures["teacher\(t).reused"] == 1 ? " (reused)" : "")", cell("teacher\(t).parameters", count),
+             cell("teacher\(t).test_accuracy", percent), cell("teacher\(t).latency_us", micro)]
+        }
+        let ensembleParameters = teachers.compactMap { figures["teacher\($0).parameters"] }.reduce(0, +)
+        let ensembleLatency = teachers.compactMap { figures["teacher\($0).latency_us"] }.reduce(0, +)
+        if teachers.count > 1 {
+            rows.append(["ensemble (mean of probabilities)", ensembleParameters > 0 ? count(ensembleParameters) : "-",
+                         cell("ensemble.test_accuracy", percent), ensembleLatency > 0 ? micro(ensembleLatency) : "-"])
         }
         rows.append(["student", cell("student.parameters", count), cell("student.test_accuracy", percent),
                      cell("student.latency_us", micro)])
         printTable(header: ["MODEL", "PARAMETERS", "TEST ACCURACY", "LATENCY (1 SAMPLE)"], rows: rows)
-        let ensembleParameters = teachers.compactMap { figures["teacher\($0).parameters"] }.reduce(0, +)
-        let ensembleLatency = teachers.compactMap { figures["teacher\($0).latency_us"] }.reduce(0, +)
         if let p = figures["student.parameters"], p > 0, ensembleParameters > 0 {
             var line = String(format: "compression: %.1f× fewer parameters than the ensemble (%.0f)", ensembleParameters / p,
                               ensembleParameters)
@@ -245,6 +249,5 @@ struct Report: AsyncParsableCommand {
             print(String(format: "time per step: compute %.2f ms, waiting for logits %.2f ms, all-reduce %.2f ms",
                          figures[timing[0]]!, figures[timing[1]]!, figures[timing[2]]!))
         }
-        print("the ensemble's own accuracy is not measured in cluster runs yet (`distillery distill` reports it)")
     }
 }

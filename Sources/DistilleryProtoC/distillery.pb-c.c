@@ -4196,7 +4196,7 @@ const ProtobufCMessageDescriptor distillery__v1__shard_ack__descriptor =
   (ProtobufCMessageInit) distillery__v1__shard_ack__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__logits_batch__field_descriptors[9] =
+static const ProtobufCFieldDescriptor distillery__v1__logits_batch__field_descriptors[10] =
 {
   {
     "run_id",
@@ -4306,6 +4306,18 @@ static const ProtobufCFieldDescriptor distillery__v1__logits_batch__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "test_split",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__LogitsBatch, test_split),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__logits_batch__field_indices_by_name[] = {
   7,   /* field[7] = dtype */
@@ -4316,12 +4328,13 @@ static const unsigned distillery__v1__logits_batch__field_indices_by_name[] = {
   6,   /* field[6] = sample_end */
   2,   /* field[2] = step */
   4,   /* field[4] = teacher */
+  9,   /* field[9] = test_split */
   8,   /* field[8] = top_k */
 };
 static const ProtobufCIntRange distillery__v1__logits_batch__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor distillery__v1__logits_batch__descriptor =
 {
@@ -4331,7 +4344,7 @@ const ProtobufCMessageDescriptor distillery__v1__logits_batch__descriptor =
   "Distillery__V1__LogitsBatch",
   "distillery.v1",
   sizeof(Distillery__V1__LogitsBatch),
-  9,
+  10,
   distillery__v1__logits_batch__field_descriptors,
   distillery__v1__logits_batch__field_indices_by_name,
   1,  distillery__v1__logits_batch__number_ranges,

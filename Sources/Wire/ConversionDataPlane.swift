@@ -13,7 +13,8 @@ extension LogitsBatch {
             sampleBegin: c.sample_begin,
             sampleEnd: c.sample_end,
             dtype: CRead.enumValue(c.dtype.rawValue, "logits_batch.dtype"),
-            topK: c.top_k)
+            topK: c.top_k,
+            testSplit: c.test_split != 0)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__LogitsBatch> {
@@ -27,6 +28,7 @@ extension LogitsBatch {
         p.pointee.sample_end = sampleEnd
         p.pointee.dtype = Distillery__V1__DType(rawValue: dtype.rawValue)
         p.pointee.top_k = topK
+        p.pointee.test_split = testSplit ? 1 : 0
         return p
     }
 }

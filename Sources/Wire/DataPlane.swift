@@ -19,9 +19,12 @@ public struct LogitsBatch: Sendable, Equatable {
     public var sampleEnd: UInt64
     public var dtype: DType
     public var topK: UInt32
+    /// Logits of the test split (samples in the test set's own order), sent once to replica 0
+    /// for the report's ensemble accuracy; `epoch`/`step` are 0.
+    public var testSplit: Bool
 
     public init(runID: String = "", epoch: UInt32 = 0, step: UInt64 = 0, replica: UInt32 = 0, teacher: UInt32 = 0,
-                sampleBegin: UInt64 = 0, sampleEnd: UInt64 = 0, dtype: DType = .f32, topK: UInt32 = 0) {
+                sampleBegin: UInt64 = 0, sampleEnd: UInt64 = 0, dtype: DType = .f32, topK: UInt32 = 0, testSplit: Bool = false) {
         self.runID = runID
         self.epoch = epoch
         self.step = step
@@ -31,6 +34,7 @@ public struct LogitsBatch: Sendable, Equatable {
         self.sampleEnd = sampleEnd
         self.dtype = dtype
         self.topK = topK
+        self.testSplit = testSplit
     }
 
     /// Number of samples, `sampleEnd − sampleBegin` (0 if the range is empty or reversed).

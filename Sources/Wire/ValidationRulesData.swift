@@ -7,6 +7,9 @@ extension LogitsBatch {
             + "sample_begin (\(sampleBegin))")
         try Rules.rule(dtype == .f32 || dtype == .f16, "logits_batch.dtype (\(dtype)) must be f32 or f16")
         let n = sampleEnd - sampleBegin
+        if testSplit {
+            try Rules.rule(topK == 0 && dtype == .f32, "logits_batch with test_split carries full f32 logits (top_k 0)")
+        }
         if topK == 0 {
             try Rules.tensorCount(tensors, 1, "LogitsBatch with top_k 0", "logits [\(n), classes]")
             try Rules.tensor(tensors, 0, "logits", dtype: dtype, shape: [n, nil])

@@ -1,4 +1,5 @@
 import Foundation
+import NN
 import Testing
 
 /// A `distillery` node started in the background, its output going to a log file; killed
@@ -247,22 +248,46 @@ struct ClusterProcessTests {
                 try """
                 name: tiny
                 dataset: { train-limit: 600, validation: 100 }
-                teachers: [{ model: "mlp:784-32-10", train: { epochs: 1, batch: 50 } }]
+                teachers: [{ model: "mlp:784-32-10", count: 2, train: { epochs: 1, batch: 50 } }]
                 student: { model: "mlp:784-16-10" }
-                training: { epochs: 2, batch: 50 }
+                distillation: { temperature: 4, alpha: 0.9, ensemble: mean-probs }
+                training: { epochs: 2, batch: 50, lr: 0.001, optimizer: adamw, weight-decay: 0, schedule: cosine, seed: 1 }
                 """.write(to: spec, atomically: true, encoding: .utf8)
                 let run = try distillery(["submit", spec.path, "--watch", "--coordinator", address], timeout: 120)
                 #expect(run.status == 0, "\(run.out)\n\(run.err)")
-                #expect(run.out.contains("completed: the student was distilled from 1 teacher on 1 replica"), "\(run.out)")
+                #expect(run.out.contains("completed: the student was distilled from 2 teachers on 1 replica"), "\(run.out)")
                 #expect(run.out.contains("student.test_accuracy"), "\(run.out)")
                 let report = try distillery(["report", "run-1", "--coordinator", address])
                 #expect(report.status == 0, "\(report.err)")
-                for word in ["teacher 0", "student", "compression:", "time per step:"] {
+                for word in ["teacher 0", "teacher 1", "ensemble (mean of probabilities)", "student", "compression:", "time per step:"] {
                     #expect(report.out.contains(word), "report lacks '\(word)': \(report.out)")
                 }
-                let artifact = dir.appendingPathComponent("state/artifacts/run-1/student.safetensors").path
-                let eval = try distillery(["eval", artifact, "--test-limit", "500"])
+                #expect(report.out.range(of: #"ensemble \(mean of probabilities\)\s+\d+\s+\d+\.\d\d%"#, options: .regularExpression) != nil,
+                        "the ensemble's accuracy is measured: \(report.out)")
+                let artifacts = dir.appendingPathComponent("state/artifacts/run-1")
+                let student = artifacts.appendingPathComponent("student.safetensors").path
+                let eval = try distillery(["eval", student, "--test-limit", "500"])
                 #expect(eval.status == 0 && eval.out.contains("test accuracy"), "\(eval.err)")
+                // The same distillation in one process, from the teachers the cluster stored,
+                // gives the same student (DESIGN.md §2: the cluster changes speed, not results).
+                let teachers = (0..<2).map { artifacts.appendingPathComponent("teacher-\($0).safetensors").path }
+                let single = dir.appendingPathComponent("single.safetensors").path
+                let distill = try distillery(["distill", "--teachers", teachers.joined(separator: ","), "--student", "mlp:784-16-10",
+                                              "--temperature", "4", "--alpha", "0.9", "--ensemble", "mean-probs", "--out", single,
+                                              "--epochs", "2", "--batch", "50", "--lr", "0.001", "--optimizer", "adamw",
+                                              "--weight-decay", "0", "--schedule", "cosine", "--seed", "1",
+                                              "--train-limit", "600", "--validation", "100"], timeout: 120)
+                #expect(distill.status == 0, "\(distill.out)\n\(distill.err)")
+                let a = try ModelCheckpoint.read(from: student).model, b = try ModelCheckpoint.read(from: single).model
+                let diff = zip(UnsafeBufferPointer(start: a.parameters.pointer, count: a.parameterCount),
+                               UnsafeBufferPointer(start: b.parameters.pointer, count: b.parameterCount)).map { abs($0 - $1) }.max() ?? .infinity
+                print("cluster run vs distillery distill: max |θ_cluster − θ_single| = \(diff)")
+                #expect(a.parameterCount == b.parameterCount && diff <= 1e-5)
+                // A second run with the same teachers reuses them from the workers' caches.
+                let again = try distillery(["submit", spec.path, "--watch", "--coordinator", address], timeout: 120)
+                #expect(again.status == 0, "\(again.out)\n\(again.err)")
+                let report2 = try distillery(["report", "run-2", "--coordinator", address])
+                #expect(report2.out.contains("teacher 0 (reused)") && report2.out.contains("teacher 1 (reused)"), "\(report2.out)")
             }
             // SIGTERM: up stops them all; SIGKILL: they notice their parent is gone and stop.
             up.kill(stop)

@@ -38,8 +38,12 @@ import Training
         let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: logits, labels: train.labels, classes: 10, temperature: 4)
         let reference = try Self.singleProcess(plan: plan, train: train, targets: targets)
 
+        let test = SyntheticImages.brightestPixel(count: 50, seed: 12)
         let outcome = try await Base.run(teachers: teachers, replicas: replicas, plan: plan, train: train, kd: Self.kd,
-                                         rule: .meanProbabilities)
+                                         rule: .meanProbabilities, test: test)
+        // Replica 0 measured the ensemble on the test split from the logits the teachers sent last.
+        let expected = EnsembleTargets.accuracy(logits: teachers.map { Evaluation.logits($0, on: test) }, labels: test.labels, classes: 10)
+        #expect(try outcome.ensembleAccuracy?.get() == expected)
         for r in 1..<replicas { #expect(outcome.parameters[r] == outcome.parameters[0], "replica \(r) is bit-identical to 0") }
         let diff = Self.maxDifference(reference, outcome.parameters[0])
         print("offline cached: \(replicas) replica(s), 3 epochs: max |θ_cluster − θ_single| = \(diff)")

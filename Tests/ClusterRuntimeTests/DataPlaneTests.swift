@@ -45,11 +45,13 @@ import Wire
         /// Logits payload bytes each teacher sent.
         var bytesSent: [Int]
         var caches: [SoftLabelCache?]
+        /// Replica 0's measure of the ensemble on the test split, when one was given.
+        var ensembleAccuracy: Result<Float, DataPlaneError>?
     }
 
     /// Like `cluster`, with the run's logits codec and, for online mode, teacher trainers.
     static func run(teachers: [Sequential], replicas: Int, plan: StepPlan, train: LabeledImages, kd: KDLoss,
-                    rule: EnsembleRule, codec: LogitsCodec? = nil, onlineSettings: TrainingSettings? = nil,
+                    rule: EnsembleRule, codec: LogitsCodec? = nil, onlineSettings: TrainingSettings? = nil, test: LabeledImages? = nil,
                     silentTeacher: Int? = nil, divergentReplica: Int? = nil,
                     timeout: Duration = .seconds(10)) async throws -> Outcome {
         let network = InMemoryNetwork()
@@ -69,7 +71,7 @@ import Wire
             var toReplicas: [any Connection] = []
             for r in 0..<replicas { toReplicas.append(try await network.transport(name: "t\(t)").connect(to: "mem://replica-\(r)")) }
             streamers.append(TeacherStreamer(runID: "run-1", teacher: t, model: model, train: train, plan: plan, codec: codec,
-                                             online: onlineSettings.map { Trainer(model: model, settings: $0) },
+                                             online: onlineSettings.map { Trainer(model: model, settings: $0) }, test: test,
                                              replicas: toReplicas, credits: teacherInboxes[t].creditQueue(run: "run-1", teacher: t),
                                              timeout: timeout))
         }
@@ -92,8 +94,10 @@ import Wire
             for i in parts.students.indices { group.addTask { try await parts.students[i].run() } }
             try await group.waitForAll()
         }
+        var accuracy: Result<Float, DataPlaneError>?
+        if let test { accuracy = await students[0].ensembleTestAccuracy(on: test, timeout: .seconds(2)) }
         return Outcome(parameters: students.map { parameters($0.trainer.model) }, bytesSent: streamers.map(\.bytesSent),
-                       caches: students.map(\.cache))
+                       caches: students.map(\.cache), ensembleAccuracy: accuracy)
     }
 
     @Test(arguments: [1, 2, 3])

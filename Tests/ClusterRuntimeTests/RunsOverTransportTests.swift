@@ -50,9 +50,10 @@ import Wire
         await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true })
         let events = try await logs(cluster, run)
         #expect(await cluster.phase(of: run) == .completed, "\(events.map(\.message))")
-        // Teachers trained on every teacher worker (placement spreads them).
+        // Teachers trained on every teacher worker (placement spreads them), kept in the worker's
+        // cache under their recipe key and sent to the coordinator.
         for w in ["t1", "t2"] {
-            let teacherFiles = try FileManager.default.contentsOfDirectory(atPath: "\(cluster.stateDir)/cache-\(w)/teachers/\(run)")
+            let teacherFiles = try FileManager.default.contentsOfDirectory(atPath: "\(cluster.stateDir)/cache-\(w)/teachers/trained")
             #expect(teacherFiles.count == 1 && teacherFiles[0].hasSuffix(".safetensors"), "\(w): \(teacherFiles)")
             let shards = try FileManager.default.contentsOfDirectory(atPath: "\(cluster.stateDir)/cache-\(w)/shards")
             #expect(shards.filter { $0.hasSuffix(".shard") }.count == 1)
@@ -61,6 +62,7 @@ import Wire
         let rank0 = events.first { $0.message.hasPrefix("student 0 assigned to ") }?.message.split(separator: " ").last.map(String.init)
         let worker = try #require(rank0)
         #expect(FileManager.default.fileExists(atPath: "\(cluster.stateDir)/cache-\(worker)/students/\(run)/student.safetensors"))
+        #expect(try cluster.store.metrics(runID: run).contains { $0.name == "ensemble.test_accuracy" && (0...1).contains($0.value) })
         #expect(events.contains { $0.message.contains("sharding → preparing-teachers") })
         #expect(events.contains { $0.message.contains("preparing-teachers → distilling") })
         #expect(events.contains { $0.message.contains("distilling → completed") })
@@ -76,10 +78,10 @@ import Wire
         for name in ["student.parameters", "teacher0.parameters", "teacher1.latency_us", "student.allreduce_ms_per_step"] {
             #expect(metrics.contains { $0.name == name && $0.value > 0 }, "\(name)")
         }
-        // The student checkpoint reached the coordinator's state directory, verified.
+        // The student and teacher checkpoints reached the coordinator's state directory, verified.
         let artifacts = try cluster.store.artifacts(runID: run)
-        #expect(artifacts.map(\.name) == ["student.safetensors"])
-        let stored = try #require(artifacts.first)
+        #expect(artifacts.map(\.name).sorted() == ["student.safetensors", "teacher-0.safetensors", "teacher-1.safetensors"])
+        let stored = try #require(artifacts.first { $0.name == "student.safetensors" })
         let bytes = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/\(stored.path)"))
         #expect(Int64(bytes.count) == stored.bytes && SHA256.hex([UInt8](bytes)) == stored.sha256)
         // Runs list keeps it with its reason.

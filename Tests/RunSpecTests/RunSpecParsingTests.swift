@@ -197,10 +197,9 @@ struct RunSpecParsingTests {
         }
         let dir = repositoryRoot().appendingPathComponent("Cluster/runs").path
         let fashion = try RunSpec(contentsOfFile: dir + "/fashion-ensemble.yaml")
-        #expect(fashion.teachers.count == 8)
-        #expect(fashion.teachers.prefix(3).allSatisfy { $0.model == "cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn,dropout=0.3" && $0.recipe?.epochs == 12 })
-        #expect(fashion.teachers.suffix(5).allSatisfy { $0.model == "mlp:784-1200-1200-10,dropout=0.2" && $0.recipe?.epochs == 10 })
-        #expect(fashion.teachers.compactMap(\.recipe?.seed) == [1, 2, 3, 1, 2, 3, 4, 5])
+        #expect(fashion.teachers.count == 3, "one per teacher worker of Cluster/local.yaml")
+        #expect(fashion.teachers.allSatisfy { $0.model == "cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn,dropout=0.3" && $0.recipe?.epochs == 12 })
+        #expect(fashion.teachers.compactMap(\.recipe?.seed) == [1, 2, 3])
         #expect(fashion.student.model == "mlp:784-140-140-10")
         #expect(fashion.distillation == DistillationSpec(mode: .offline, temperature: 4, alpha: 0.9, ensemble: "mean-probs"))
         #expect(fashion.training.epochs == 50)

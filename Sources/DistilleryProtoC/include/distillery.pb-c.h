@@ -748,10 +748,15 @@ struct  Distillery__V1__LogitsBatch
   uint64_t sample_end;
   Distillery__V1__DType dtype;
   uint32_t top_k;
+  /*
+   * true: logits of the test split (samples [sample_begin, sample_end) in the test set's own
+   * order, full f32), sent once to replica 0 so the report can give the ensemble's accuracy.
+   */
+  protobuf_c_boolean test_split;
 };
 #define DISTILLERY__V1__LOGITS_BATCH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__logits_batch__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, DISTILLERY__V1__DTYPE__DTYPE_UNSPECIFIED, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, DISTILLERY__V1__DTYPE__DTYPE_UNSPECIFIED, 0, 0 }
 
 
 /*
