@@ -133,11 +133,13 @@ struct BenchWork: @unchecked Sendable {
         return times
     }
 
+    /// The first element whose bits differ (memcmp first: the check stays cheap next to the
+    /// all-reduce, so a rank checking does not hold up its peer's next timed call for long).
     func firstMismatch(_ a: [Float], _ b: [Float]) -> Int? {
-        a.withUnsafeBufferPointer { x in
-            b.withUnsafeBufferPointer { y in
-                for i in 0..<x.count where x[i].bitPattern != y[i].bitPattern { return i }
-                return nil
+        a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in
+                if x.count == y.count && memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 { return nil }
+                return (0..<min(a.count, b.count)).first { a[$0].bitPattern != b[$0].bitPattern } ?? min(a.count, b.count)
             }
         }
     }
