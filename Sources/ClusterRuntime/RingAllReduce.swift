@@ -79,7 +79,6 @@ public final class RingAllReduce {
     let source: any GradientSource
     let next: (any Connection)?
     let sender: String
-    private var scratch: [Float] = []
 
     /// `next` is a connection to rank `rank + 1`'s data endpoint (nil only when ranks == 1).
     public init(runID: String, generation: UInt64, rank: Int, ranks: Int, count: Int, source: any GradientSource,
@@ -107,31 +106,38 @@ public final class RingAllReduce {
     }
 
     /// Replaces `buffer` (length `schedule.count`) by the sum over all replicas.
+    ///
+    /// What a rank sends at every hop but the first is what it completed at the hop before: in
+    /// reduce-scatter the chunk it just summed, in all-gather the chunk it just received. So the
+    /// sum is written once into the buffer and, in the same pass, into the frame that goes out
+    /// next, and a received all-gather chunk is forwarded as it arrived (zero-copy); only hop 0
+    /// copies a chunk of the caller's buffer (which the caller may change once this returns,
+    /// while libzmq may still be sending).
     public func allReduce(_ buffer: inout [Float], step: UInt64) async throws(RingError) {
         guard buffer.count == schedule.count else {
             throw .invalidRing("the buffer has \(buffer.count) values, the ring was formed for \(schedule.count)")
         }
         guard schedule.ranks > 1 else { return }
+        let first = schedule.chunk(schedule.reduceScatterSend(rank: rank, hop: 0))
+        var outgoing = buffer.withUnsafeBufferPointer { FloatChunk(UnsafeBufferPointer(rebasing: $0[first])).frame }
         for hop in 0..<schedule.hops {
-            try await send(buffer, chunk: schedule.reduceScatterSend(rank: rank, hop: hop), step: step, phase: .reduceScatter, hop: hop)
+            try await send(outgoing, chunk: schedule.reduceScatterSend(rank: rank, hop: hop), step: step, phase: .reduceScatter, hop: hop)
             let c = schedule.reduceScatterReceive(rank: rank, hop: hop)
             let frame = try await receive(chunk: c, step: step, phase: .reduceScatter, hop: hop)
-            try add(frame, into: &buffer, chunk: c)
+            outgoing = add(frame, into: &buffer, chunk: c)
         }
         for hop in 0..<schedule.hops {
-            try await send(buffer, chunk: schedule.allGatherSend(rank: rank, hop: hop), step: step, phase: .allGather, hop: hop)
+            try await send(outgoing, chunk: schedule.allGatherSend(rank: rank, hop: hop), step: step, phase: .allGather, hop: hop)
             let c = schedule.allGatherReceive(rank: rank, hop: hop)
             let frame = try await receive(chunk: c, step: step, phase: .allGather, hop: hop)
-            try copy(frame, into: &buffer, chunk: c)
+            copy(frame, into: &buffer, chunk: c)
+            outgoing = frame
         }
     }
 
-    private func send(_ buffer: [Float], chunk c: Int, step: UInt64, phase: RingPhase, hop: Int) async throws(RingError) {
-        let range = schedule.chunk(c)
-        let owner = FloatChunk(buffer[range])
-        let frame = Frame(owner: owner, base: UnsafeRawPointer(owner.base), count: range.count * 4)
+    private func send(_ frame: Frame, chunk c: Int, step: UInt64, phase: RingPhase, hop: Int) async throws(RingError) {
         let body = GradientChunk(runID: runID, generation: generation, step: step, chunk: UInt32(c), phase: phase, hop: UInt32(hop))
-        let message = Message(Envelope(sender: sender, tensors: [TensorMeta(name: "gradient", dtype: .f32, shape: [UInt64(range.count)])],
+        let message = Message(Envelope(sender: sender, tensors: [TensorMeta(name: "gradient", dtype: .f32, shape: [UInt64(frame.count / 4)])],
                                        body: .gradientChunk(body)), frames: [frame])
         do { try await next?.send(message) } catch { throw .transport("to replica \(schedule.next(of: rank)): \(error)") }
     }
@@ -158,18 +164,21 @@ public final class RingAllReduce {
         }
     }
 
-    /// buffer[chunk] += frame (little-endian f32, possibly unaligned).
-    private func add(_ frame: Frame, into buffer: inout [Float], chunk c: Int) throws(RingError) {
+    /// buffer[chunk] += frame (little-endian f32, possibly unaligned), the sum also written to
+    /// a new frame: the one sent at the next hop. One pass, SIMD16.
+    private func add(_ frame: Frame, into buffer: inout [Float], chunk c: Int) -> Frame {
         let range = schedule.chunk(c)
-        load(frame, count: range.count)
-        scratch.withUnsafeBufferPointer { src in
-            buffer.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<range.count { dst[range.lowerBound + i] += src[i] }
+        let out = FloatChunk(count: range.count)
+        buffer.withUnsafeMutableBytes { dst in
+            frame.withUnsafeBytes { src in
+                RingKernels.add(UnsafeMutableRawPointer(dst.baseAddress! + range.lowerBound * 4), src.baseAddress!,
+                                alsoTo: UnsafeMutableRawPointer(out.base), count: range.count)
             }
         }
+        return out.frame
     }
 
-    private func copy(_ frame: Frame, into buffer: inout [Float], chunk c: Int) throws(RingError) {
+    private func copy(_ frame: Frame, into buffer: inout [Float], chunk c: Int) {
         let range = schedule.chunk(c)
         buffer.withUnsafeMutableBytes { dst in
             frame.withUnsafeBytes { src in
@@ -177,11 +186,26 @@ public final class RingAllReduce {
             }
         }
     }
+}
 
-    private func load(_ frame: Frame, count: Int) {
-        if scratch.count < count { scratch = [Float](repeating: 0, count: count) }
-        scratch.withUnsafeMutableBytes { dst in
-            frame.withUnsafeBytes { src in dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: count * 4) }
+enum RingKernels {
+    /// `a[i] += b[i]; out[i] = a[i]` for `count` f32 values; any alignment of `b`.
+    static func add(_ a: UnsafeMutableRawPointer, _ b: UnsafeRawPointer, alsoTo out: UnsafeMutableRawPointer, count: Int) {
+        typealias V = SIMD16<Float>
+        let width = V.scalarCount, stride = MemoryLayout<V>.size
+        var i = 0, offset = 0
+        while i + width <= count {
+            let sum = a.loadUnaligned(fromByteOffset: offset, as: V.self) + b.loadUnaligned(fromByteOffset: offset, as: V.self)
+            a.storeBytes(of: sum, toByteOffset: offset, as: V.self)
+            out.storeBytes(of: sum, toByteOffset: offset, as: V.self)
+            i += width
+            offset += stride
+        }
+        while i < count {
+            let sum = a.loadUnaligned(fromByteOffset: i * 4, as: Float.self) + b.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+            a.storeBytes(of: sum, toByteOffset: i * 4, as: Float.self)
+            out.storeBytes(of: sum, toByteOffset: i * 4, as: Float.self)
+            i += 1
         }
     }
 }
@@ -197,11 +221,21 @@ final class FloatChunk: FrameOwner, @unchecked Sendable {
         values.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: values.count) }
     }
 
+    /// Room for `count` values (uninitialised: Float is trivial), every one to be written
+    /// before the chunk is sent.
+    init(count: Int) {
+        self.count = count
+        base = .allocate(capacity: max(1, count))
+    }
+
     init(_ values: UnsafeBufferPointer<Float>) {
         count = values.count
         base = .allocate(capacity: max(1, values.count))
         base.initialize(from: values.baseAddress!, count: values.count)
     }
+
+    /// A frame of these values (the frame keeps this chunk alive).
+    var frame: Frame { Frame(owner: self, base: UnsafeRawPointer(base), count: count * 4) }
 
     deinit { base.deallocate() }
 }
