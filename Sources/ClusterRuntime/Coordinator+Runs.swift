@@ -175,6 +175,7 @@ extension Coordinator {
     /// A terminal run: last update to its watchers, then it leaves memory (history is in the store).
     private func finish(_ id: String) {
         guard let run = runs[id] else { return }
+        writeReport(run)
         let update = update(for: run)
         for w in watchers[id] ?? [] { send(.runUpdate(update), to: w.peer, replyTo: w.requestID) }
         watchers[id] = nil

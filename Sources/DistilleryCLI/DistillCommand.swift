@@ -3,6 +3,7 @@ import Datasets
 import Distillation
 import Foundation
 import NN
+import RunSpec
 import Training
 
 struct Distill: ParsableCommand {
@@ -17,7 +18,7 @@ struct Distill: ParsableCommand {
             """)
 
     @Option(help: "Teacher checkpoints, comma-separated.") var teachers: String
-    @Option(help: "Student model spec.") var student: String
+    @Option(help: "Student model spec (required unless --like-run gives it).") var student: String?
     @Option(help: "Softmax temperature T.") var temperature: Float = 4
     @Option(help: "Weight of the soft (distillation) term.") var alpha: Float = 0.9
     @Option(help: "Ensemble rule: \(EnsembleRule.allowed).") var ensemble: String = "mean-probs"
@@ -28,10 +29,37 @@ struct Distill: ParsableCommand {
     @Option(help: "Write the report as JSON to this file.") var report: String?
     @Option(help: "Directory caching each teacher's training-set logits (reused while the checkpoint and data selection are unchanged).")
     var logitsCache: String?
+    @Option(help: ArgumentHelp("Take the student, distillation and training settings and the data selection from this run spec "
+                               + "(the single-process twin of a cluster run; other options are ignored).", valueName: "run.yaml"))
+    var likeRun: String?
     @OptionGroup var training: TrainingOptions
     @OptionGroup var data: DataOptions
 
-    func run() throws {
+    /// Copies a run spec's student, distillation, training and data settings over the options.
+    mutating func adopt(_ spec: RunSpec) {
+        student = spec.student.model
+        temperature = spec.distillation.temperature
+        alpha = spec.distillation.alpha
+        ensemble = spec.distillation.ensemble
+        training.epochs = spec.training.epochs
+        training.batchSize = spec.training.batch
+        training.learningRate = spec.training.learningRate
+        training.optimizer = spec.training.optimizer
+        training.weightDecay = spec.training.weightDecay
+        training.schedule = spec.training.schedule
+        training.labelSmoothing = 0
+        training.seed = spec.training.seed
+        data.dataDir = spec.dataset.path
+        data.validation = spec.dataset.validation
+        data.trainLimit = spec.dataset.trainLimit == 0 ? nil : spec.dataset.trainLimit
+    }
+
+    mutating func run() throws {
+        if let likeRun {
+            do { adopt(try RunSpec(contentsOfFile: likeRun)) } catch { throw CLIError("\(error)") }
+            print("settings of run spec \(likeRun): student \(student ?? "?"), T=\(temperature), alpha=\(alpha), \(ensemble), "
+                + "\(training.epochs) epochs of batch \(training.batchSize), seed \(training.seed)")
+        }
         let paths = teachers.split(separator: ",").map(String.init)
         guard !paths.isEmpty else { throw ValidationError("--teachers needs at least one checkpoint") }
         guard labelFraction > 0 && labelFraction <= 1 else { throw ValidationError("--label-fraction must be in (0, 1], got \(labelFraction)") }
@@ -39,6 +67,7 @@ struct Distill: ParsableCommand {
         if let problem = kd.problem { throw ValidationError(problem) }
         let rule: EnsembleRule
         do { rule = try EnsembleRule(parsing: ensemble); try rule.validate(teacherCount: paths.count) } catch { throw ValidationError(error.description) }
+        guard let student else { throw ValidationError("--student is required (or --like-run RUN.yaml)") }
         let studentSpec = try parseSpec(student)
 
         let checkpoints = try paths.map(readCheckpoint)
@@ -139,6 +168,7 @@ struct Distill: ParsableCommand {
                 "settings": ["temperature": temperature, "alpha": alpha, "ensemble": rule.description, "epochs": settings.epochs,
                              "seed": settings.seed, "label_fraction": labelFraction],
                 "compression": Double(ensembleParams) / Double(net.parameterCount),
+                "data": ["train": bundle.train.count, "validation": bundle.validation?.count ?? 0, "test": bundle.test.count],
             ]
             if let b = baselineAccuracy { r["baseline"] = ["test_accuracy": b]; r["gain_points"] = (studentTest.accuracy - b) * 100 }
             let json = try JSONSerialization.data(withJSONObject: r, options: [.prettyPrinted, .sortedKeys])

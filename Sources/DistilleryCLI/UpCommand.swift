@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterRuntime
 import Foundation
+import Tensor
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -124,8 +125,12 @@ final class LocalCluster: Service, @unchecked Sendable {
         do {
             try spawn("coordinator", ["coordinator", "--listen", topology.listen, "--state-dir", topology.stateDir])
             try await waitForCoordinator(timeout: 15)
+            // The workers share this machine's cores: one compute thread each when there are
+            // more workers than cores (unless DISTILLERY_THREADS says otherwise).
+            let threads = ProcessInfo.processInfo.environment["DISTILLERY_THREADS"]
+                ?? String(max(1, System.coreCount / topology.workers.count))
             for w in topology.workers {
-                try spawn(w.name, ["worker", "--coordinator", clientAddress, "--roles", w.roles.joined(separator: ","),
+                try spawn(w.name, environment: ["DISTILLERY_THREADS": threads], ["worker", "--coordinator", clientAddress, "--roles", w.roles.joined(separator: ","),
                                    "--advertise", "127.0.0.1", "--name", w.name, "--cache-dir", "\(topology.cache)/\(w.name)"])
             }
             try await waitForWorkers(timeout: 20)
@@ -155,8 +160,9 @@ final class LocalCluster: Service, @unchecked Sendable {
         print("stopped")
     }
 
-    private func spawn(_ name: String, _ arguments: [String]) throws {
+    private func spawn(_ name: String, environment: [String: String] = [:], _ arguments: [String]) throws {
         let p = Process()
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         p.arguments = arguments + ["--parent-pid", String(getpid())]
         let logPath = "\(topology.logs)/\(name).log"

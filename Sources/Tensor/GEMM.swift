@@ -92,7 +92,7 @@ public enum BLASThreads {
     nonisolated(unsafe) public static var singleThreadBelow = 1 << 23
     /// Threads for large products (default: OpenBLAS's own choice, i.e. the core count or
     /// OPENBLAS_NUM_THREADS).
-    nonisolated(unsafe) public static var maximum = Int(openblas_get_num_threads())
+    nonisolated(unsafe) public static var maximum = min(Int(openblas_get_num_threads()), Parallel.workers)
     // The count last given to OpenBLAS. A race between threads only costs an extra call.
     nonisolated(unsafe) private static var current = Int(openblas_get_num_threads())
 

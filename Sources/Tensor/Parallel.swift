@@ -11,8 +11,14 @@ public struct SendablePointer<T>: @unchecked Sendable {
 /// Data parallelism over index ranges for element-wise work that is large enough to pay
 /// for waking a second core (measured: below ~256 Ki floats a single core is faster).
 public enum Parallel {
-    /// Number of workers used for large element-wise kernels.
-    public static let workers: Int = max(1, min(System.coreCount, 8))
+    /// Number of workers used for large element-wise kernels and split GEMMs: the core count
+    /// (at most 8), or `DISTILLERY_THREADS` when set — e.g. 1 for each of several processes
+    /// sharing the cores (`distillery up` sets it), where threads split per process would
+    /// wait on each other's descheduled halves.
+    public static let workers: Int = {
+        if let text = getenv("DISTILLERY_THREADS").map({ String(cString: $0) }), let n = Int(text), n >= 1 { return min(n, 64) }
+        return max(1, min(System.coreCount, 8))
+    }()
 
     /// Calls `body` on disjoint sub-ranges covering `0..<count`, in parallel when
     /// `count >= minimumPerWorker * 2`, else once on the calling thread.

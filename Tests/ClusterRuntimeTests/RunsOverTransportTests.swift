@@ -37,6 +37,25 @@ import Wire
         return r
     }
 
+    @Test func anOnlineRunWithTopKFloat16LogitsCompletesAndTheTeachersKeepTraining() async throws {
+        let (cluster, data) = try await makeCluster()
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        try await cluster.addWorker("s2", roles: [.student])
+        await cluster.pump()
+        let spec = Self.spec(dataset: data, replicas: 2, extra: "distillation: { mode: online, top-k: 3, float16: true, ensemble: ebkd }")
+        let reply = try await submit(cluster, spec)
+        #expect(reply.accepted, "\(reply.errors)")
+        let run = reply.runID
+        await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true })
+        let events = try await logs(cluster, run)
+        #expect(await cluster.phase(of: run) == .completed, "\(events.map(\.message))")
+        let metrics = try cluster.store.metrics(runID: run)
+        #expect(metrics.contains { $0.name == "student.test_accuracy" && $0.value > 0.2 })
+        // Both teachers shared worker t1 and sent replica 0 their test logits after training on.
+        #expect(metrics.contains { $0.name == "ensemble.test_accuracy" && (0...1).contains($0.value) })
+    }
+
     @Test func aRunDistilsEndToEndThroughShardsTeachersAndTwoReplicas() async throws {
         let (cluster, data) = try await makeCluster()
         try await cluster.addWorker("t1", roles: [.teacher])
@@ -80,7 +99,15 @@ import Wire
         }
         // The student and teacher checkpoints reached the coordinator's state directory, verified.
         let artifacts = try cluster.store.artifacts(runID: run)
-        #expect(artifacts.map(\.name).sorted() == ["student.safetensors", "teacher-0.safetensors", "teacher-1.safetensors"])
+        #expect(artifacts.map(\.name).sorted() == ["report.json", "student.safetensors", "teacher-0.safetensors", "teacher-1.safetensors"])
+        // The report the coordinator wrote when the run ended: teachers, ensemble, student, compression.
+        let reportData = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/artifacts/\(run)/report.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: reportData) as? [String: Any])
+        #expect(report["state"] as? String == "completed")
+        #expect((report["teachers"] as? [[String: Any]])?.count == 2)
+        #expect(((report["ensemble"] as? [String: Any])?["test_accuracy"] as? Double).map { (0...1).contains($0) } == true)
+        #expect(((report["student"] as? [String: Any])?["test_accuracy"] as? Double) != nil)
+        #expect((report["compression"] as? Double ?? 0) > 0)
         let stored = try #require(artifacts.first { $0.name == "student.safetensors" })
         let bytes = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/\(stored.path)"))
         #expect(Int64(bytes.count) == stored.bytes && SHA256.hex([UInt8](bytes)) == stored.sha256)
