@@ -26,13 +26,17 @@ public struct DataPlaneContext: Sendable {
 /// queues their `TaskStatus` and `Metrics` reports for the worker's loop to send.
 ///
 /// - A teacher task prepares its teacher (trains it from its recipe on the run's data shard,
-///   validation images held out with the run's seed as every node derives them, or loads its
-///   checkpoint), keeps it under `<cache>/teachers/<run>/teacher-<i>.safetensors`, reports
-///   `COMPLETED` (ready), then streams its logits to the replicas (`TeacherStreamer`).
-/// - A student task trains replica `rank` (`StudentReplica`): logits joined per step, KD
-///   loss, ring all-reduce. Rank 0 evaluates on the validation split after every epoch and on
-///   the test split at the end, reports the figures as `Metrics`, and keeps the student under
-///   `<cache>/students/<run>/student.safetensors`.
+///   validation images held out with the run's seed as every node derives them — or reuses
+///   the one an earlier run trained with the same key — or loads its checkpoint), keeps it under
+///   `<cache>/teachers/trained/<key>.safetensors` and sends it to the coordinator, reports
+///   `COMPLETED` (ready), then streams its logits to the replicas (`TeacherStreamer`: epoch 0
+///   only in offline runs, every epoch while training on in online runs) and finally its
+///   test-split logits to replica 0.
+/// - A student task trains replica `rank` (`StudentReplica`): logits joined per step (or read
+///   from the soft-label cache), KD loss, ring all-reduce. Rank 0 evaluates on the validation
+///   split after every epoch and on the test split at the end, measures the ensemble on the
+///   test split, reports the figures as `Metrics`, and keeps the student under
+///   `<cache>/students/<run>/student.safetensors`, which it also sends to the coordinator.
 /// Progress goes out at most every `reportInterval`; a failure is reported with its reason.
 final class TaskRunner: Sendable {
     let workerName: String
@@ -251,7 +255,7 @@ final class TaskRunner: Sendable {
             }
             do { return try ModelCheckpoint.read(from: path).model } catch { throw TaskFailure("checkpoint \(path): \(error)") }
         case .train(let recipe):
-            let key = Self.teacherKey(model: teacher.model, recipe: recipe, shardHash: assign.shardHash,
+            let key = TrainedTeacherKey.of(model: teacher.model, recipe: recipe, shardHash: assign.shardHash,
                                       validation: spec.dataset.validation, splitSeed: spec.training.seed)
             let out = "\(cacheDirectory)/teachers/trained/\(key).safetensors"
             if let reused = reuse(out, index: index, key: key) {
@@ -264,15 +268,6 @@ final class TaskRunner: Sendable {
             sendCheckpoint(assign, index: index, path: out)
             return net
         }
-    }
-
-    /// What determines a trained teacher's weights — model, recipe, data shard, the validation
-    /// split (count and seed) and this program's version — as a SHA-256 hex key. A later run
-    /// with the same key reuses the teacher from this worker's cache instead of training it.
-    static func teacherKey(model: String, recipe: TeacherRecipe, shardHash: String, validation: Int, splitSeed: UInt64) -> String {
-        let text = ["distillery \(DistilleryVersion.current)", "model \(model)", "recipe \(recipe)", "shard \(shardHash)",
-                    "validation \(validation) seed \(splitSeed)"].joined(separator: "\n")
-        return SHA256.hex(Array(text.utf8))
     }
 
     /// The cached teacher at `path` if it is there, complete and readable (else nil: train it).
