@@ -219,6 +219,20 @@ final class TaskRunner: Sendable {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
         }
         logger.info("\(assign.taskID) sent \(plan.streamedSteps) steps' logits (\(streamer.bytesSent) bytes)")
+        if online != nil, !isCancelled(assign.runID) {
+            // The teacher trained on alongside the student: report and keep what it became.
+            let test = Evaluation.run(model, on: bundle.test)
+            metrics(assign, epoch: plan.epochs, step: plan.streamedSteps, [("teacher\(index).test_accuracy", Double(test.accuracy))])
+            let out = "\(cacheDirectory)/teachers/\(assign.runID)/teacher-\(index)-online.safetensors"
+            do {
+                try save(model, spec: try ModelSpec(parsing: spec.teachers[index].model),
+                         metadata: ["run": assign.runID, "teacher": String(index), "mode": "online",
+                                    "test.accuracy": String(test.accuracy), "complete": "true"], to: out)
+                sendCheckpoint(assign, index: index, path: out, name: "teacher-\(index)-online.safetensors")
+            } catch {
+                logger.warning("\(assign.taskID): could not keep the online teacher: \(error)")
+            }
+        }
     }
 
     /// Online mode: a trainer that keeps training the teacher on the run's global batches with
@@ -284,13 +298,13 @@ final class TaskRunner: Sendable {
         }
     }
 
-    /// Sends the teacher's checkpoint to the coordinator as artifact `teacher-<i>.safetensors`.
-    private func sendCheckpoint(_ assign: AssignTask, index: Int, path: String) {
+    /// Sends the teacher's checkpoint to the coordinator as artifact `name` (default `teacher-<i>.safetensors`).
+    private func sendCheckpoint(_ assign: AssignTask, index: Int, path: String, name: String? = nil) {
         guard let data = FileManager.default.contents(atPath: path) else {
             logger.warning("teacher \(index): \(path) vanished before it could be sent to the coordinator")
             return
         }
-        sendArtifact(assign, name: "teacher-\(index).safetensors", bytes: [UInt8](data))
+        sendArtifact(assign, name: name ?? "teacher-\(index).safetensors", bytes: [UInt8](data))
     }
 
     private func train(_ assign: AssignTask, index: Int, model: String, recipe: TeacherRecipe, bundle: DataBundle,

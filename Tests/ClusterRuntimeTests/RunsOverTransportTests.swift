@@ -54,6 +54,10 @@ import Wire
         #expect(metrics.contains { $0.name == "student.test_accuracy" && $0.value > 0.2 })
         // Both teachers shared worker t1 and sent replica 0 their test logits after training on.
         #expect(metrics.contains { $0.name == "ensemble.test_accuracy" && (0...1).contains($0.value) })
+        // Each teacher reported its accuracy again after training on, and sent what it became.
+        for t in 0..<2 { #expect(metrics.filter { $0.name == "teacher\(t).test_accuracy" }.count == 2) }
+        let names = Set(try cluster.store.artifacts(runID: run).map(\.name))
+        #expect(names.isSuperset(of: ["teacher-0-online.safetensors", "teacher-1-online.safetensors", "teacher-0.safetensors"]), "\(names)")
     }
 
     @Test func aRunDistilsEndToEndThroughShardsTeachersAndTwoReplicas() async throws {
