@@ -138,6 +138,9 @@ public final class TeacherStreamer {
     private var labels: [Int32] = []
     /// Bytes of logits payload sent so far (all replicas).
     public private(set) var bytesSent = 0
+    /// Called with the teacher's test accuracy just before its test logits go to replica 0
+    /// (so a report of it is queued before the run can end).
+    public var beforeSendingTestLogits: (Float) -> Void = { _ in }
 
     /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
     public init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
@@ -204,10 +207,18 @@ public final class TeacherStreamer {
         if let test, test.count > 0, !isCancelled() { try await sendTestLogits(test) }
     }
 
-    /// The teacher's final logits on the test split, full f32, to replica 0 (`test_split`).
+    /// The teacher's accuracy on the test split when it sent its test logits (for online
+    /// runs, what it reached by training on), nil before.
+    public private(set) var finalTestAccuracy: Float?
+
+    /// The teacher's final logits on the test split, full f32, to replica 0 (`test_split`);
+    /// `beforeSending` sees the teacher's accuracy on them first.
     private func sendTestLogits(_ test: LabeledImages) async throws(DataPlaneError) {
         let classes = model.outputFeatures
         let logits = Evaluation.logits(model, on: test)
+        let accuracy = Evaluation.accuracy(logits: logits, labels: test.labels, classes: classes)
+        finalTestAccuracy = accuracy
+        beforeSendingTestLogits(accuracy)
         let body = LogitsBatch(runID: runID, replica: 0, teacher: UInt32(teacher), sampleBegin: 0, sampleEnd: UInt64(test.count),
                                dtype: .f32, testSplit: true)
         let message = Message(Envelope(sender: "\(runID)/teacher-\(teacher)",

@@ -214,20 +214,26 @@ final class TaskRunner: Sendable {
                                        test: bundle.test, replicas: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
                                        timeout: dataTimeout, startTimeout: .seconds(3600))
+        if online != nil {
+            // The teacher trains on alongside the student: its accuracy at the end replaces the
+            // one from before, reported before replica 0 can finish the run.
+            streamer.beforeSendingTestLogits = { [self] accuracy in
+                metrics(assign, epoch: plan.epochs, step: plan.streamedSteps, [("teacher\(index).test_accuracy", Double(accuracy))])
+            }
+        }
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
         }
         logger.info("\(assign.taskID) sent \(plan.streamedSteps) steps' logits (\(streamer.bytesSent) bytes)")
         if online != nil, !isCancelled(assign.runID) {
-            // The teacher trained on alongside the student: report and keep what it became.
-            let test = Evaluation.run(model, on: bundle.test)
-            metrics(assign, epoch: plan.epochs, step: plan.streamedSteps, [("teacher\(index).test_accuracy", Double(test.accuracy))])
+            // The teacher trained on alongside the student: keep what it became.
+            let accuracy = streamer.finalTestAccuracy ?? Evaluation.run(model, on: bundle.test).accuracy
             let out = "\(cacheDirectory)/teachers/\(assign.runID)/teacher-\(index)-online.safetensors"
             do {
                 try save(model, spec: try ModelSpec(parsing: spec.teachers[index].model),
                          metadata: ["run": assign.runID, "teacher": String(index), "mode": "online",
-                                    "test.accuracy": String(test.accuracy), "complete": "true"], to: out)
+                                    "test.accuracy": String(accuracy), "complete": "true"], to: out)
                 sendCheckpoint(assign, index: index, path: out, name: "teacher-\(index)-online.safetensors")
             } catch {
                 logger.warning("\(assign.taskID): could not keep the online teacher: \(error)")

@@ -56,6 +56,14 @@ import Wire
         #expect(metrics.contains { $0.name == "ensemble.test_accuracy" && (0...1).contains($0.value) })
         // Each teacher reported its accuracy again after training on, and sent what it became.
         for t in 0..<2 { #expect(metrics.filter { $0.name == "teacher\(t).test_accuracy" }.count == 2) }
+        // … reported before replica 0 could end the run, so the report written at the end has it.
+        let reportData = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/artifacts/\(run)/report.json"))
+        let teachers = try #require((try JSONSerialization.jsonObject(with: reportData) as? [String: Any])?["teachers"] as? [[String: Any]])
+        for t in 0..<2 {
+            let last = metrics.last { $0.name == "teacher\(t).test_accuracy" }?.value
+            let reported = try #require(teachers[t]["test_accuracy"] as? Double)
+            #expect(abs(reported - (last ?? -1)) < 1e-9, "report.json has teacher \(t)'s final accuracy")
+        }
         let names = Set(try cluster.store.artifacts(runID: run).map(\.name))
         #expect(names.isSuperset(of: ["teacher-0-online.safetensors", "teacher-1-online.safetensors", "teacher-0.safetensors"]), "\(names)")
     }
