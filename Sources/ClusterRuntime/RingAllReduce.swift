@@ -118,6 +118,7 @@ public final class RingAllReduce {
             throw .invalidRing("the buffer has \(buffer.count) values, the ring was formed for \(schedule.count)")
         }
         guard schedule.ranks > 1 else { return }
+        if schedule.ranks == 2 { return try await exchange(&buffer, step: step) }
         let first = schedule.chunk(schedule.reduceScatterSend(rank: rank, hop: 0))
         var outgoing = buffer.withUnsafeBufferPointer { FloatChunk(UnsafeBufferPointer(rebasing: $0[first])).frame }
         for hop in 0..<schedule.hops {
@@ -135,6 +136,20 @@ public final class RingAllReduce {
         }
     }
 
+    /// Two replicas: each sends its whole buffer and adds the other's — one hop where the ring
+    /// needs two (reduce-scatter, then all-gather), the same bytes, half the hand-offs on the
+    /// latency-bound path. Both compute `mine + theirs`; IEEE addition commutes exactly, so the
+    /// two results are bit-identical.
+    private func exchange(_ buffer: inout [Float], step: UInt64) async throws(RingError) {
+        let mine = buffer.withUnsafeBufferPointer { FloatChunk($0).frame }
+        try await send(mine, chunk: 0, step: step, phase: .exchange, hop: 0)
+        let count = buffer.count
+        let theirs = try await receive(chunk: 0, step: step, phase: .exchange, hop: 0, values: count)
+        buffer.withUnsafeMutableBytes { dst in
+            theirs.withUnsafeBytes { src in RingKernels.add(dst.baseAddress!, src.baseAddress!, count: count) }
+        }
+    }
+
     private func send(_ frame: Frame, chunk c: Int, step: UInt64, phase: RingPhase, hop: Int) async throws(RingError) {
         let body = GradientChunk(runID: runID, generation: generation, step: step, chunk: UInt32(c), phase: phase, hop: UInt32(hop))
         let message = Message(Envelope(sender: sender, tensors: [TensorMeta(name: "gradient", dtype: .f32, shape: [UInt64(frame.count / 4)])],
@@ -142,7 +157,8 @@ public final class RingAllReduce {
         do { try await next?.send(message) } catch { throw .transport("to replica \(schedule.next(of: rank)): \(error)") }
     }
 
-    private func receive(chunk c: Int, step: UInt64, phase: RingPhase, hop: Int) async throws(RingError) -> Frame {
+    private func receive(chunk c: Int, step: UInt64, phase: RingPhase, hop: Int, values: Int? = nil) async throws(RingError) -> Frame {
+        let expected = values ?? schedule.chunk(c).count
         let deadline = ContinuousClock.now + timeout
         while true {
             let left = deadline - ContinuousClock.now
@@ -155,9 +171,9 @@ public final class RingAllReduce {
             }
             if g.generation < generation { continue }  // a chunk of an older ring
             guard g.generation == generation, g.step == step, g.phase == phase, g.hop == UInt32(hop), g.chunk == UInt32(c),
-                  frame.count == schedule.chunk(c).count * 4 else {
+                  frame.count == expected * 4 else {
                 throw .unexpected("replica \(rank) expected generation \(generation) step \(step) \(phase) hop \(hop) chunk \(c) "
-                    + "(\(schedule.chunk(c).count) values), got generation \(g.generation) step \(g.step) \(g.phase) hop \(g.hop) "
+                    + "(\(expected) values), got generation \(g.generation) step \(g.step) \(g.phase) hop \(g.hop) "
                     + "chunk \(g.chunk) (\(frame.count / 4) values)")
             }
             return frame
@@ -189,6 +205,24 @@ public final class RingAllReduce {
 }
 
 enum RingKernels {
+    /// `a[i] += b[i]` for `count` f32 values; any alignment of `b`.
+    static func add(_ a: UnsafeMutableRawPointer, _ b: UnsafeRawPointer, count: Int) {
+        typealias V = SIMD16<Float>
+        let width = V.scalarCount, stride = MemoryLayout<V>.size
+        var i = 0, offset = 0
+        while i + width <= count {
+            let sum = a.loadUnaligned(fromByteOffset: offset, as: V.self) + b.loadUnaligned(fromByteOffset: offset, as: V.self)
+            a.storeBytes(of: sum, toByteOffset: offset, as: V.self)
+            i += width
+            offset += stride
+        }
+        while i < count {
+            let sum = a.loadUnaligned(fromByteOffset: i * 4, as: Float.self) + b.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+            a.storeBytes(of: sum, toByteOffset: i * 4, as: Float.self)
+            i += 1
+        }
+    }
+
     /// `a[i] += b[i]; out[i] = a[i]` for `count` f32 values; any alignment of `b`.
     static func add(_ a: UnsafeMutableRawPointer, _ b: UnsafeRawPointer, alsoTo out: UnsafeMutableRawPointer, count: Int) {
         typealias V = SIMD16<Float>

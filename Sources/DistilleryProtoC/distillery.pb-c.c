@@ -5096,18 +5096,20 @@ const ProtobufCEnumDescriptor distillery__v1__task_state__descriptor =
   distillery__v1__task_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue distillery__v1__ring_phase__enum_values_by_number[3] =
+static const ProtobufCEnumValue distillery__v1__ring_phase__enum_values_by_number[4] =
 {
   { "RING_PHASE_UNSPECIFIED", "DISTILLERY__V1__RING_PHASE__RING_PHASE_UNSPECIFIED", 0 },
   { "RING_PHASE_REDUCE_SCATTER", "DISTILLERY__V1__RING_PHASE__RING_PHASE_REDUCE_SCATTER", 1 },
   { "RING_PHASE_ALL_GATHER", "DISTILLERY__V1__RING_PHASE__RING_PHASE_ALL_GATHER", 2 },
+  { "RING_PHASE_EXCHANGE", "DISTILLERY__V1__RING_PHASE__RING_PHASE_EXCHANGE", 3 },
 };
 static const ProtobufCIntRange distillery__v1__ring_phase__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex distillery__v1__ring_phase__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex distillery__v1__ring_phase__enum_values_by_name[4] =
 {
   { "RING_PHASE_ALL_GATHER", 2 },
+  { "RING_PHASE_EXCHANGE", 3 },
   { "RING_PHASE_REDUCE_SCATTER", 1 },
   { "RING_PHASE_UNSPECIFIED", 0 },
 };
@@ -5118,9 +5120,9 @@ const ProtobufCEnumDescriptor distillery__v1__ring_phase__descriptor =
   "RingPhase",
   "Distillery__V1__RingPhase",
   "distillery.v1",
-  3,
+  4,
   distillery__v1__ring_phase__enum_values_by_number,
-  3,
+  4,
   distillery__v1__ring_phase__enum_values_by_name,
   1,
   distillery__v1__ring_phase__value_ranges,

@@ -71,6 +71,8 @@ public enum TaskState: UInt32, Sendable, CaseIterable {
 public enum RingPhase: UInt32, Sendable, CaseIterable {
     case reduceScatter = 1
     case allGather = 2
+    /// Two replicas swap whole buffers in one hop (`RingAllReduce`).
+    case exchange = 3
 }
 
 /// Why a request failed (proto enum `distillery.v1.ErrorCode`; `ERROR_UNSPECIFIED` is rejected).

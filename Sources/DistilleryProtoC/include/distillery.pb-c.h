@@ -109,7 +109,12 @@ typedef enum _Distillery__V1__TaskState {
 typedef enum _Distillery__V1__RingPhase {
   DISTILLERY__V1__RING_PHASE__RING_PHASE_UNSPECIFIED = 0,
   DISTILLERY__V1__RING_PHASE__RING_PHASE_REDUCE_SCATTER = 1,
-  DISTILLERY__V1__RING_PHASE__RING_PHASE_ALL_GATHER = 2
+  DISTILLERY__V1__RING_PHASE__RING_PHASE_ALL_GATHER = 2,
+  /*
+   * 2 replicas: each sends its whole buffer (chunk 0, hop 0) and adds the other's; one hop
+   * instead of two, and a + b = b + a exactly, so both stay bit-identical.
+   */
+  DISTILLERY__V1__RING_PHASE__RING_PHASE_EXCHANGE = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DISTILLERY__V1__RING_PHASE)
 } Distillery__V1__RingPhase;
 typedef enum _Distillery__V1__ErrorCode {
