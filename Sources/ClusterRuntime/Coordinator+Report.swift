@@ -10,10 +10,7 @@ extension Coordinator {
     /// (Σ teacher parameters / student parameters) and the latest of every figure reported.
     func writeReport(_ run: ActiveRun) {
         let figures = Dictionary(run.latest.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
-        let teacherIndices = Set(figures.keys.compactMap { key -> Int? in
-            guard key.hasPrefix("teacher"), let dot = key.firstIndex(of: ".") else { return nil }
-            return Int(key[key.index(key.startIndex, offsetBy: 7)..<dot])
-        }).sorted()
+        let teacherIndices = RunFigures.teacherIndices(in: figures.keys)
         func model(_ prefix: String) -> [String: Any] {
             var entry: [String: Any] = [:]
             for (figure, key) in [("parameters", "parameters"), ("test_accuracy", "test_accuracy"), ("latency_us", "latency_us"),
@@ -42,5 +39,16 @@ extension Coordinator {
         } catch {
             logger.warning("could not write the report of \(run.id) to \(path): \(error)")
         }
+    }
+}
+
+/// Reading the figures of a run (`teacher<i>.<figure>`, `ensemble.<figure>`, `student.<figure>`).
+public enum RunFigures {
+    /// The teacher indices i that have a `teacher<i>.<figure>`, ascending.
+    public static func teacherIndices(in names: some Sequence<String>) -> [Int] {
+        Set(names.compactMap { name -> Int? in
+            guard name.hasPrefix("teacher"), let dot = name.firstIndex(of: ".") else { return nil }
+            return Int(name[name.index(name.startIndex, offsetBy: 7)..<dot])
+        }).sorted()
     }
 }

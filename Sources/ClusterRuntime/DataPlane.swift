@@ -36,18 +36,18 @@ public struct StepPlan: Sendable, Equatable {
     /// Steps whose logits the teachers send.
     public var streamedSteps: Int { streamedEpochs * stepsPerEpoch }
 
-    /// The sample positions replica r receives logits for at (epoch, step): its micro-batch,
-    /// or the whole global batch when epoch 0's targets are being cached.
-    public func logitsRange(epoch: Int, step: Int, replica r: Int) -> ArraySlice<Int> {
-        let batches = batches(epoch: epoch)
-        return streaming == .firstEpochCached ? batches.batch(step: step) : batches.microBatch(step: step, replica: r, of: replicas)
+    /// The sample positions replica r receives logits for at `step` of the epoch `batches`
+    /// plans: its micro-batch, or the whole global batch when epoch 0's targets are being cached.
+    public func logitsRange(_ batches: BatchPlan, step: Int, replica r: Int) -> ArraySlice<Int> {
+        streaming == .firstEpochCached ? batches.batch(step: step) : batches.microBatch(step: step, replica: r, of: replicas)
     }
 
     public func batches(epoch: Int) -> BatchPlan {
         BatchPlan(count: sampleCount, batchSize: batchSize, dropLast: false, seed: seed, epoch: epoch)
     }
 
-    public var stepsPerEpoch: Int { batches(epoch: 0).stepsPerEpoch }
+    /// ⌈N / B⌉ (the last partial batch is kept), without building an epoch's permutation.
+    public var stepsPerEpoch: Int { (sampleCount + batchSize - 1) / batchSize }
 }
 
 /// Which epochs teachers stream logits for (DESIGN.md §2 step 5).
@@ -186,14 +186,14 @@ public final class TeacherStreamer {
                         train.gather(indices: global, into: px.baseAddress!, labels: lb.baseAddress!)
                         let out = model.forward(px.baseAddress!, batch: n, mode: .inference)
                         for r in 0..<plan.replicas {
-                            let part = plan.logitsRange(epoch: epoch, step: step, replica: r)
+                            let part = plan.logitsRange(batches, step: step, replica: r)
                             let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
                             if encoded[rows] == nil { encoded[rows] = codec.encode(out, rows: rows) }
                         }
                     }
                 }
                 for r in 0..<plan.replicas {
-                    let part = plan.logitsRange(epoch: epoch, step: step, replica: r)
+                    let part = plan.logitsRange(batches, step: step, replica: r)
                     let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
                     try await send(encoded[rows]!, epoch: epoch, step: step, replica: r, part: part, classes: classes)
                 }
@@ -351,7 +351,7 @@ public final class StudentReplica {
                 let arrived = streamed ? try await next(&join, epoch: epoch, step: step) : []
                 timing.logitsWait += seconds(since: &mark)
                 if streamed {
-                    try ensemble(arrived, part: plan.logitsRange(epoch: epoch, step: step, replica: rank), share: share)
+                    try ensemble(arrived, part: plan.logitsRange(batches, step: step, replica: rank), share: share)
                 } else {
                     targetsFromCache(share)
                 }

@@ -205,40 +205,23 @@ public final class RingAllReduce {
 }
 
 enum RingKernels {
-    /// `a[i] += b[i]` for `count` f32 values; any alignment of `b`.
-    static func add(_ a: UnsafeMutableRawPointer, _ b: UnsafeRawPointer, count: Int) {
+    /// `a[i] += b[i]` for `count` f32 values, the sums also written to `out[i]` when given;
+    /// any alignment of `b`.
+    static func add(_ a: UnsafeMutableRawPointer, _ b: UnsafeRawPointer, alsoTo out: UnsafeMutableRawPointer? = nil, count: Int) {
         typealias V = SIMD16<Float>
         let width = V.scalarCount, stride = MemoryLayout<V>.size
         var i = 0, offset = 0
         while i + width <= count {
             let sum = a.loadUnaligned(fromByteOffset: offset, as: V.self) + b.loadUnaligned(fromByteOffset: offset, as: V.self)
             a.storeBytes(of: sum, toByteOffset: offset, as: V.self)
+            out?.storeBytes(of: sum, toByteOffset: offset, as: V.self)
             i += width
             offset += stride
         }
         while i < count {
             let sum = a.loadUnaligned(fromByteOffset: i * 4, as: Float.self) + b.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
             a.storeBytes(of: sum, toByteOffset: i * 4, as: Float.self)
-            i += 1
-        }
-    }
-
-    /// `a[i] += b[i]; out[i] = a[i]` for `count` f32 values; any alignment of `b`.
-    static func add(_ a: UnsafeMutableRawPointer, _ b: UnsafeRawPointer, alsoTo out: UnsafeMutableRawPointer, count: Int) {
-        typealias V = SIMD16<Float>
-        let width = V.scalarCount, stride = MemoryLayout<V>.size
-        var i = 0, offset = 0
-        while i + width <= count {
-            let sum = a.loadUnaligned(fromByteOffset: offset, as: V.self) + b.loadUnaligned(fromByteOffset: offset, as: V.self)
-            a.storeBytes(of: sum, toByteOffset: offset, as: V.self)
-            out.storeBytes(of: sum, toByteOffset: offset, as: V.self)
-            i += width
-            offset += stride
-        }
-        while i < count {
-            let sum = a.loadUnaligned(fromByteOffset: i * 4, as: Float.self) + b.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
-            a.storeBytes(of: sum, toByteOffset: i * 4, as: Float.self)
-            out.storeBytes(of: sum, toByteOffset: i * 4, as: Float.self)
+            out?.storeBytes(of: sum, toByteOffset: i * 4, as: Float.self)
             i += 1
         }
     }

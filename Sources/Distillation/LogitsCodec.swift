@@ -50,12 +50,9 @@ public struct LogitsCodec: Sendable, Equatable {
         var indices = [Int32](repeating: 0, count: n * topK)
         var tails = [Float](repeating: 0, count: n)
         var p = [Float](repeating: 0, count: C)
-        var order = [Int](repeating: 0, count: C)
         for b in 0..<n {
             p.withUnsafeMutableBufferPointer { Rows.softmax(start + b * C, $0.baseAddress!, rows: 1, cols: C, temperature: temperature) }
-            for c in 0..<C { order[c] = c }
-            // Largest first; ties by class index so every node picks the same k.
-            order.sort { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
+            let order = p.withUnsafeBufferPointer { Self.largest(topK, of: $0.baseAddress!, classes: C) }
             var kept: Float = 0
             for j in 0..<topK {
                 let c = order[j]
@@ -107,6 +104,12 @@ public struct LogitsCodec: Sendable, Equatable {
             for c in 0..<C { out[row + c] = temperature * logf(max(out[row + c], Self.floorProbability)) }
         }
         return out
+    }
+
+    /// The classes of the k largest of `row[C]`, largest first; ties go to the lower class,
+    /// so every node picks the same k.
+    public static func largest(_ k: Int, of row: UnsafePointer<Float>, classes: Int) -> [Int] {
+        Array(Array(0..<classes).sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.prefix(k))
     }
 
     /// Little-endian float32 or float16 bytes of `values`.
@@ -166,8 +169,7 @@ public struct SoftLabelCache: Sendable {
             dense.withUnsafeMutableBufferPointer { ($0.baseAddress! + sample * classes).update(from: target, count: classes) }
             return
         }
-        var order = Array(0..<classes)
-        order.sort { target[$0] > target[$1] || (target[$0] == target[$1] && $0 < $1) }
+        let order = LogitsCodec.largest(topK, of: target, classes: classes)
         var kept: Float = 0
         for j in 0..<topK {
             values[sample * topK + j] = target[order[j]]

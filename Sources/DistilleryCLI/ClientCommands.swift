@@ -214,10 +214,7 @@ struct Report: AsyncParsableCommand {
             return
         }
         print("\(update.run.runID) \(update.run.name): \(stateText(update.run.state))\(update.run.reason.isEmpty ? "" : " — " + update.run.reason)")
-        let teachers = Set(figures.keys.compactMap { key -> Int? in
-            guard key.hasPrefix("teacher"), let dot = key.firstIndex(of: ".") else { return nil }
-            return Int(key[key.index(key.startIndex, offsetBy: 7)..<dot])
-        }).sorted()
+        let teachers = RunFigures.teacherIndices(in: figures.keys)
         func cell(_ key: String, _ format: (Double) -> String) -> String { figures[key].map(format) ?? "-" }
         let count: (Double) -> String = { String(Int($0)) }
         let percent: (Double) -> String = { String(format: "%.2f%%", $0 * 100) }
