@@ -115,7 +115,16 @@ extension Coordinator {
         case .sendShard(let worker):
             offerShard(of: runID, to: worker)
         case .assign(let ref, let worker):
-            let task = taskSpec(ref, run: run)
+            var task = taskSpec(ref, run: run)
+            // A teacher starts from a checkpoint when there is one: offered first, so the
+            // worker is fetching it (or has it) when the assignment arrives on the same pipe.
+            if case .teacher(var teacher) = task,
+               let hash = teacherCheckpoint(run.spec.teachers[ref.index], runID: runID, shardHash: run.shardHash, spec: run.spec,
+                                            worker: worker) {
+                teacher.checkpointHash = hash
+                task = .teacher(teacher)
+                offerCheckpoint(hash, teacher: ref.index, of: runID, to: worker)
+            }
             let assign = AssignTask(runID: runID, taskID: ref.id(runID: runID), runSpecYaml: run.specYAML,
                                     shardHash: run.shardHash, task: task)
             event(runID, "task", "\(ref) assigned to \(worker)")
@@ -137,12 +146,13 @@ extension Coordinator {
             let replicaEndpoints = (placement?.studentWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
             var task = TeacherTask(teacherIndex: UInt32(ref.index), modelSpec: teacher.model,
                                    replicas: (0..<run.spec.replicas).map(UInt32.init), replicaEndpoints: replicaEndpoints)
-            switch teacher.source {
-            case .train(let r):
+            if run.spec.distillation.mode == .online && run.spec.distillation.mutual > 0 {
+                // The teachers send each other their logits every step (the mutual term).
+                task.teacherEndpoints = (placement?.teacherWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
+            }
+            if case .train(let r) = teacher.source {
                 task.recipeYaml = "epochs: \(r.epochs)\nbatch: \(r.batch)\nlr: \(r.learningRate)\noptimizer: \(r.optimizer)\n"
                     + "weight-decay: \(r.weightDecay)\nschedule: \(r.schedule)\nseed: \(r.seed)\nbootstrap: \(r.bootstrap)\n"
-            case .checkpoint(let path):
-                task.checkpointHash = checkpointHash(path)
             }
             return .teacher(task)
         case .student:
@@ -152,13 +162,6 @@ extension Coordinator {
                                         peerEndpoints: endpoints, teacherEndpoints: teachers,
                                         modelSpec: run.spec.student.model))
         }
-    }
-
-    /// SHA-256 of a checkpoint file, the identity a worker checks its copy against
-    /// ("unreadable" when the coordinator cannot read it: the worker then fails the task).
-    private func checkpointHash(_ path: String) -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { return "unreadable" }
-        return SHA256.hex([UInt8](data))
     }
 
     private func phaseChanged(_ id: String, from before: RunPhase, to after: RunPhase) {
@@ -176,6 +179,7 @@ extension Coordinator {
     private func finish(_ id: String) {
         guard let run = runs[id] else { return }
         writeReport(run)
+        releaseCheckpoints(of: id)
         let update = update(for: run)
         for w in watchers[id] ?? [] { send(.runUpdate(update), to: w.peer, replyTo: w.requestID) }
         watchers[id] = nil

@@ -2,6 +2,7 @@ import ClusterCore
 import ClusterStore
 import Datasets
 import Foundation
+import RunSpec
 import Wire
 
 /// One heap copy of a shard at a stable address, shared by every chunk frame sent from it
@@ -99,21 +100,26 @@ extension Coordinator {
 
     /// `ShardRequest{first_chunk, chunk_count}`: send those chunks, each as a U8 frame.
     /// Counts as progress of every run in `sharding` that waits for this worker's shard.
+    /// Teacher checkpoints offered with `ShardOffer` are served the same way, by their hash.
     func shardRequest(_ m: ShardRequest, _ request: Request, frames: [Frame]) {
-        guard let shard = shards[m.shardHash] else {
-            return refuse(.notFound, "no shard \(m.shardHash) here (it may belong to a run that ended)", to: request)
+        let owner: ShardBytes
+        if let shard = shards[m.shardHash] {
+            owner = shardOwner(m.shardHash, shard)
+        } else if let blob = checkpointBlobs[m.shardHash] {
+            owner = blob.bytes
+        } else {
+            return refuse(.notFound, "no shard or checkpoint \(m.shardHash) here (it may belong to a run that ended)", to: request)
         }
         let chunkBytes = settings.shardChunkBytes
-        let chunkCount = UInt32((shard.bytes.count + chunkBytes - 1) / chunkBytes)
+        let chunkCount = UInt32((owner.count + chunkBytes - 1) / chunkBytes)
         guard m.firstChunk < chunkCount else {
             return refuse(.invalid, "shard_request.first_chunk \(m.firstChunk) is beyond the shard's \(chunkCount) chunks",
                           to: request)
         }
-        let owner = shardOwner(m.shardHash, shard)
         let last = min(chunkCount, m.firstChunk + min(m.chunkCount, Coordinator.maxShardWindow))
         for index in m.firstChunk..<last {
             let offset = Int(index) * chunkBytes
-            let count = min(chunkBytes, shard.bytes.count - offset)
+            let count = min(chunkBytes, owner.count - offset)
             let frame = Frame(owner: owner, base: UnsafeRawPointer(owner.base + offset), count: count)
             send(.shardChunk(ShardChunk(shardHash: m.shardHash, chunkIndex: index, offset: UInt64(offset))),
                  to: request.peer, frames: [frame], tensors: [TensorMeta(name: "bytes", dtype: .u8, shape: [UInt64(count)])])
@@ -202,7 +208,77 @@ extension Coordinator {
         } catch {
             return fail("could not store \(path): \(error)")
         }
+        if StoredTeachers.isTrainedTeacher(m.name) {
+            var index = storedTeachers()
+            index.record(metadata: StoredTeachers.metadata(of: artifact.bytes), path: path, holder: request.sender)
+            storedTeachersIndex = index
+        }
         event(m.runID, "artifact", "stored \(m.name) (\(artifact.bytes.count) bytes, sha256 \(artifact.sha256.prefix(12))) at \(path)")
         reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: true)), to: request)
+    }
+}
+
+/// A teacher checkpoint the coordinator offers to workers, and the runs that need it (it is
+/// dropped when the last of them ends).
+struct CheckpointBlob: Sendable {
+    var bytes: ShardBytes
+    var runs: Set<String>
+}
+
+extension Coordinator {
+    /// The index of trained teachers in the state directory (scanned on first use).
+    func storedTeachers() -> StoredTeachers {
+        if let index = storedTeachersIndex { return index }
+        let index = StoredTeachers.scan(artifactsDirectory: store.directory + "/artifacts")
+        storedTeachersIndex = index
+        return index
+    }
+
+    /// What teacher `index` of a run should start from: the stored checkpoint of a trained
+    /// teacher with the same recipe key, unless `worker` keeps that teacher itself (it sent
+    /// it), or the checkpoint file a `checkpoint:` teacher names. Returns its bytes' SHA-256
+    /// after registering the bytes for `ShardRequest`s, or nil (train from the recipe).
+    /// A checkpoint the coordinator cannot read gives "unreadable": the worker fails the task.
+    func teacherCheckpoint(_ teacher: TeacherSpec, runID: String, shardHash: String, spec: RunSpec, worker: String) -> String? {
+        let path: String
+        switch teacher.source {
+        case .checkpoint(let file):
+            path = file
+        case .train(let recipe):
+            let key = TrainedTeacherKey.of(model: teacher.model, recipe: recipe, shardHash: shardHash,
+                                           validation: spec.dataset.validation, splitSeed: spec.training.seed)
+            guard let entry = storedTeachers().byKey[key], !entry.holders.contains(worker) else { return nil }
+            path = entry.path
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if case .checkpoint = teacher.source { return "unreadable" }
+            logger.warning("stored teacher \(path) is unreadable; the worker trains it")
+            return nil
+        }
+        let bytes = [UInt8](data)
+        let hash = SHA256.hex(bytes)
+        var blob = checkpointBlobs[hash] ?? CheckpointBlob(bytes: ShardBytes(bytes), runs: [])
+        blob.runs.insert(runID)
+        checkpointBlobs[hash] = blob
+        return hash
+    }
+
+    /// Offers checkpoint `hash` (registered by `teacherCheckpoint`) to `worker`, which fetches
+    /// it into its cache like a shard (or acknowledges at once if it has it).
+    func offerCheckpoint(_ hash: String, teacher index: Int, of runID: String, to worker: String) {
+        guard let blob = checkpointBlobs[hash] else { return }
+        let chunks = (blob.bytes.count + settings.shardChunkBytes - 1) / settings.shardChunkBytes
+        let offer = ShardOffer(shardHash: hash, totalBytes: UInt64(blob.bytes.count), chunkCount: UInt32(max(1, chunks)),
+                               description: "teacher \(index) checkpoint for run \(runID)")
+        event(runID, "checkpoint", "teacher \(index) checkpoint \(hash.prefix(12)) (\(blob.bytes.count) bytes) offered to \(worker)")
+        _ = send(.shardOffer(offer), toWorker: worker)
+    }
+
+    /// Drops the checkpoints no run in flight needs any more.
+    func releaseCheckpoints(of runID: String) {
+        for (hash, var blob) in checkpointBlobs where blob.runs.contains(runID) {
+            blob.runs.remove(runID)
+            checkpointBlobs[hash] = blob.runs.isEmpty ? nil : blob
+        }
     }
 }

@@ -46,6 +46,10 @@ public actor Coordinator {
     var shardStates: [ShardKey: ShardState] = [:]
     var shardOwners: [String: ShardBytes] = [:]
     var incomingArtifacts: [String: IncomingArtifact] = [:]
+    /// Teacher checkpoints being offered to workers, by SHA-256 (served like shard chunks).
+    var checkpointBlobs: [String: CheckpointBlob] = [:]
+    /// Trained teachers in the state directory by recipe key (built when first needed).
+    var storedTeachersIndex: StoredTeachers?
     var watchers: [String: [Watcher]] = [:]
     var outbox: [Outgoing] = []
     var nextRequestID: UInt64 = 0

@@ -10,7 +10,8 @@ public struct ArrivedLogits: Sendable {
 }
 
 /// Sorts what arrives at a worker's data endpoint into per-run queues: logits batches for the
-/// run's student replicas, credits for its teachers, gradient chunks for its ring. One
+/// run's student replicas (or, marked `to_teacher`, for one of its teachers), credits for its
+/// teachers, gradient chunks for its ring. One
 /// receive loop (`run`) feeds them; consumers wait on their queue with a timeout. Queues are
 /// bounded: a message that finds its queue full is dropped and counted (credits keep honest
 /// senders below the bound).
@@ -38,6 +39,9 @@ public final class DataInbox: Sendable {
             let message = inbound.message
             let accepted: Bool
             switch message.envelope.body {
+            case .logitsBatch(let b) where b.toTeacher:
+                accepted = queue(Self.peerKey(b.runID, Int(b.toTeacherIndex)), in: logits)
+                    .offer(ArrivedLogits(batch: b, frames: message.frames)) == .accepted
             case .logitsBatch(let b):
                 accepted = queue(b.runID, in: logits).offer(ArrivedLogits(batch: b, frames: message.frames)) == .accepted
             case .credit(let c):
@@ -52,6 +56,9 @@ public final class DataInbox: Sendable {
     }
 
     public func logitsQueue(run: String) -> BoundedQueue<ArrivedLogits> { queue(run, in: logits) }
+    /// Other teachers' logits for teacher `teacher` of `run` (online runs with a mutual term).
+    public func peerLogitsQueue(run: String, teacher: Int) -> BoundedQueue<ArrivedLogits> { queue(Self.peerKey(run, teacher), in: logits) }
+    private static func peerKey(_ run: String, _ teacher: Int) -> String { "\(run)#peer#\(teacher)" }
     /// Credits for teacher `teacher` of `run` (several teachers may share this endpoint).
     public func creditQueue(run: String, teacher: Int) -> BoundedQueue<Credit> { queue("\(run)#\(teacher)", in: credits) }
     public func gradientSource(run: String) -> any GradientSource { QueueGradientSource(queue: queue(run, in: gradients)) }
@@ -61,7 +68,9 @@ public final class DataInbox: Sendable {
 
     /// Forgets a finished run's queues.
     public func forget(run: String) {
-        logits.withLock { $0[run]?.close(); $0[run] = nil }
+        logits.withLock { table in
+            for key in table.keys where key == run || key.hasPrefix(run + "#peer#") { table[key]?.close(); table[key] = nil }
+        }
         credits.withLock { table in
             for key in table.keys where key.hasPrefix(run + "#") { table[key]?.close(); table[key] = nil }
         }

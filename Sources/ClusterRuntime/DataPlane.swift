@@ -116,6 +116,13 @@ public enum ParameterHashes {
 /// Online mode (`online` set): after sending a step's logits — those it had before its own
 /// update — the teacher takes one training step on the same global batch (cross-entropy on
 /// the hard labels, the recipe's optimizer and learning rate, scheduled over the run's steps).
+///
+/// With a mutual term β > 0 (`mutual`) the teachers also learn from each other: each sends
+/// every other teacher its full f32 logits of the global batch (`LogitsBatch{to_teacher}`),
+/// waits for theirs of the same step, and trains on
+/// (1 − β)·CE(y, z_k) + β·T²·KL(p̄_{−k} ‖ softmax(z_k/T)), p̄_{−k} = mean over j ≠ k of
+/// softmax(z_j/T) — all logits from before anyone's update of that step, so every teacher's
+/// step is the same function of the same inputs wherever it runs.
 public final class TeacherStreamer {
     public let runID: String
     public let teacher: Int
@@ -141,13 +148,33 @@ public final class TeacherStreamer {
     /// Called with the teacher's test accuracy just before its test logits go to replica 0
     /// (so a report of it is queued before the run can end).
     public var beforeSendingTestLogits: (Float) -> Void = { _ in }
+    /// The mutual term (online only): its weight β and temperature, connections to the other
+    /// teachers by index, and the queue where their logits for this teacher arrive.
+    public struct Mutual {
+        public var weight: Float
+        public var temperature: Float
+        public var peers: [Int: any Connection]
+        public var arrivals: BoundedQueue<ArrivedLogits>
+
+        public init(weight: Float, temperature: Float, peers: [Int: any Connection], arrivals: BoundedQueue<ArrivedLogits>) {
+            self.weight = weight
+            self.temperature = temperature
+            self.peers = peers
+            self.arrivals = arrivals
+        }
+    }
+    let mutual: Mutual?
+    /// Peers' logits that arrived ahead of the step being trained, by (epoch, step) then teacher.
+    private var early: [StepKey: [Int: ArrivedLogits]] = [:]
+    private struct StepKey: Hashable { var epoch: Int; var step: Int }
 
     /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
     public init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
                 codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
                 replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
-                startTimeout: Duration? = nil) {
+                startTimeout: Duration? = nil, mutual: Mutual? = nil) {
         self.runID = runID
+        self.mutual = online == nil ? nil : mutual
         self.teacher = teacher
         self.model = model
         self.train = train
@@ -181,10 +208,12 @@ public final class TeacherStreamer {
                 }
                 // Encoded per distinct row range: one for the whole batch, or one per micro-batch.
                 var encoded: [Range<Int>: LogitsCodec.Encoded] = [:]
+                var mine: [Float] = []
                 pixels.withUnsafeMutableBufferPointer { px in
                     labels.withUnsafeMutableBufferPointer { lb in
                         train.gather(indices: global, into: px.baseAddress!, labels: lb.baseAddress!)
                         let out = model.forward(px.baseAddress!, batch: n, mode: .inference)
+                        if mutual != nil { mine = Array(UnsafeBufferPointer(start: out, count: n * classes)) }
                         for r in 0..<plan.replicas {
                             let part = plan.logitsRange(batches, step: step, replica: r)
                             let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
@@ -198,13 +227,86 @@ public final class TeacherStreamer {
                     try await send(encoded[rows]!, epoch: epoch, step: step, replica: r, part: part, classes: classes)
                 }
                 if let online {
-                    _ = online.accumulateGradients(batch: global, train: train, objective: .crossEntropy)
+                    var objective = Objective.crossEntropy
+                    if let mutual {
+                        try await sendToPeers(mine, mutual, epoch: epoch, step: step, part: global, classes: classes)
+                        let others = try await peersLogits(mutual, epoch: epoch, step: step, part: global, classes: classes,
+                                                           first: epoch == 0 && step == 0)
+                        let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: others,
+                                                              labels: global.map { train.labels[$0] }, classes: classes,
+                                                              temperature: mutual.temperature)
+                        objective = .batchDistillation(loss: KDLoss(temperature: mutual.temperature, alpha: mutual.weight),
+                                                       targets: targets)
+                    }
+                    _ = online.accumulateGradients(batch: global, train: train, objective: objective)
                     online.applyGradients(learningRate: online.settings.schedule.rate(
                         base: online.settings.learningRate, step: online.globalStep, totalSteps: totalSteps))
                 }
             }
         }
         if let test, test.count > 0, !isCancelled() { try await sendTestLogits(test) }
+    }
+
+    /// This step's full logits of the global batch to every other teacher.
+    private func sendToPeers(_ logits: [Float], _ mutual: Mutual, epoch: Int, step: Int, part: ArraySlice<Int>,
+                             classes: Int) async throws(DataPlaneError) {
+        let bytes = logits.withUnsafeBytes { [UInt8]($0) }
+        for (peer, connection) in mutual.peers.sorted(by: { $0.key < $1.key }) {
+            let body = LogitsBatch(runID: runID, epoch: UInt32(epoch), step: UInt64(step), teacher: UInt32(teacher),
+                                   sampleBegin: UInt64(part.startIndex), sampleEnd: UInt64(part.endIndex), dtype: .f32,
+                                   toTeacher: true, toTeacherIndex: UInt32(peer))
+            let message = Message(Envelope(sender: "\(runID)/teacher-\(teacher)",
+                                           tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(part.count), UInt64(classes)])],
+                                           body: .logitsBatch(body)),
+                                  frames: [Frame(bytes: bytes)])
+            do { try await connection.send(message) } catch {
+                throw .transport("teacher \(teacher) could not send its logits to teacher \(peer): \(error)")
+            }
+        }
+    }
+
+    /// The other teachers' logits of (epoch, step), in teacher order, waiting at most `timeout`
+    /// (`startTimeout` for the first step: a peer may still be preparing).
+    private func peersLogits(_ mutual: Mutual, epoch: Int, step: Int, part: ArraySlice<Int>, classes: Int,
+                             first: Bool) async throws(DataPlaneError) -> [[Float]] {
+        let key = StepKey(epoch: epoch, step: step)
+        let limit = first ? startTimeout : timeout
+        let deadline = ContinuousClock.now + limit
+        while (early[key]?.count ?? 0) < mutual.peers.count {
+            let left = deadline - ContinuousClock.now
+            let a: ArrivedLogits?
+            do { a = left > .zero ? try await mutual.arrivals.take(timeout: left) : nil } catch {
+                throw .transport("teacher \(teacher), peers' logits: \(error)")
+            }
+            guard let a else {
+                let missing = mutual.peers.keys.filter { early[key]?[$0] == nil }.sorted()
+                throw .transport("teacher \(teacher) got no logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
+                    + "for epoch \(epoch) step \(step) within \(limit.shortDescription); they are stuck, gone or unreachable")
+            }
+            let from = Int(a.batch.teacher)
+            guard a.batch.toTeacher, a.batch.toTeacherIndex == UInt32(teacher), mutual.peers[from] != nil else { continue }
+            let at = StepKey(epoch: Int(a.batch.epoch), step: Int(a.batch.step))
+            guard at.epoch > epoch || (at.epoch == epoch && at.step >= step) else { continue }  // stale
+            early[at, default: [:]][from] = a
+        }
+        let arrived = early.removeValue(forKey: key) ?? [:]
+        var out: [[Float]] = []
+        for peer in mutual.peers.keys.sorted() {
+            let a = arrived[peer]!
+            guard a.batch.sampleBegin == UInt64(part.startIndex), a.batch.sampleEnd == UInt64(part.endIndex), a.frames.count == 1,
+                  a.frames[0].count == part.count * classes * 4 else {
+                throw .badLogits("teacher \(peer) sent teacher \(teacher) samples [\(a.batch.sampleBegin), \(a.batch.sampleEnd)) "
+                    + "in \(a.frames.count) frame(s) for epoch \(epoch) step \(step), expected [\(part.startIndex), \(part.endIndex)) "
+                    + "as \(part.count)×\(classes) f32")
+            }
+            out.append(a.frames[0].withUnsafeBytes { raw in
+                [Float](unsafeUninitializedCapacity: part.count * classes) { buffer, count in
+                    _ = raw.copyBytes(to: buffer)
+                    count = part.count * classes
+                }
+            })
+        }
+        return out
     }
 
     /// The teacher's accuracy on the test split when it sent its test logits (for online
@@ -310,7 +412,6 @@ public final class StudentReplica {
     private var testLogits: [Int: ArrivedLogits] = [:]
     /// This step's soft targets, row j for sample j of the micro-batch.
     private var stepTargets: [Float] = []
-    private var gradient: [Float]
 
     /// `codec` must match the teachers' (the run's top-k, float16 and temperature).
     public init(runID: String, rank: Int, trainer: Trainer, plan: StepPlan, kd: KDLoss, rule: EnsembleRule,
@@ -329,7 +430,6 @@ public final class StudentReplica {
         self.ring = ring
         self.timeout = timeout
         self.hashEvery = max(1, hashEvery)
-        gradient = [Float](repeating: 0, count: trainer.model.parameterCount)
         if plan.streaming == .firstEpochCached {
             cache = SoftLabelCache(count: train.count, classes: train.classCount, topK: self.codec.topK)
         }
@@ -359,14 +459,12 @@ public final class StudentReplica {
                 _ = trainer.accumulateGradients(batch: share, train: train,
                                                 objective: .batchDistillation(loss: kd, targets: stepTargets),
                                                 scale: Float(share.count) / Float(n))
-                let arena = trainer.model.gradients.pointer
-                gradient.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: arena, count: $0.count) }
                 timing.compute += seconds(since: &mark)
-                do throws(RingError) { try await ring.allReduce(&gradient, step: UInt64(epoch * plan.stepsPerEpoch + step)) } catch {
+                let arena = UnsafeMutableBufferPointer(start: trainer.model.gradients.pointer, count: trainer.model.parameterCount)
+                do throws(RingError) { try await ring.allReduce(arena, step: UInt64(epoch * plan.stepsPerEpoch + step)) } catch {
                     throw .ring(error)
                 }
                 timing.allReduce += seconds(since: &mark)
-                gradient.withUnsafeBufferPointer { arena.update(from: $0.baseAddress!, count: $0.count) }
                 let lr = trainer.settings.schedule.rate(base: trainer.settings.learningRate, step: trainer.globalStep,
                                                         totalSteps: totalSteps)
                 trainer.applyGradients(learningRate: lr)

@@ -79,7 +79,6 @@ public final class RingAllReduce {
     let source: any GradientSource
     let next: (any Connection)?
     let sender: String
-
     /// `next` is a connection to rank `rank + 1`'s data endpoint (nil only when ranks == 1).
     public init(runID: String, generation: UInt64, rank: Int, ranks: Int, count: Int, source: any GradientSource,
                 next: (any Connection)?, timeout: Duration = .seconds(10)) throws(RingError) {
@@ -105,7 +104,23 @@ public final class RingAllReduce {
                           source: source, next: next, timeout: timeout)
     }
 
-    /// Replaces `buffer` (length `schedule.count`) by the sum over all replicas.
+    /// Replaces `buffer` (length `schedule.count`) by the sum over all replicas (a copy of
+    /// the array goes through the pointer version below).
+    public func allReduce(_ buffer: inout [Float], step: UInt64) async throws(RingError) {
+        guard buffer.count == schedule.count else {
+            throw .invalidRing("the buffer has \(buffer.count) values, the ring was formed for \(schedule.count)")
+        }
+        guard schedule.ranks > 1 else { return }
+        let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: buffer.count)
+        defer { scratch.deallocate() }
+        _ = scratch.initialize(from: buffer)
+        try await allReduce(scratch, step: step)
+        buffer.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: scratch) }
+    }
+
+    /// Replaces the values at `values` (length `schedule.count`) by the sum over all replicas,
+    /// in place: a replica passes its model's gradient arena, so the step copies nothing but
+    /// what goes on the wire. `values` must stay valid and untouched by others until this returns.
     ///
     /// What a rank sends at every hop but the first is what it completed at the hop before: in
     /// reduce-scatter the chunk it just summed, in all-gather the chunk it just received. So the
@@ -113,25 +128,26 @@ public final class RingAllReduce {
     /// next, and a received all-gather chunk is forwarded as it arrived (zero-copy); only hop 0
     /// copies a chunk of the caller's buffer (which the caller may change once this returns,
     /// while libzmq may still be sending).
-    public func allReduce(_ buffer: inout [Float], step: UInt64) async throws(RingError) {
-        guard buffer.count == schedule.count else {
-            throw .invalidRing("the buffer has \(buffer.count) values, the ring was formed for \(schedule.count)")
+    public func allReduce(_ values: UnsafeMutableBufferPointer<Float>, step: UInt64) async throws(RingError) {
+        guard values.count == schedule.count else {
+            throw .invalidRing("the buffer has \(values.count) values, the ring was formed for \(schedule.count)")
         }
         guard schedule.ranks > 1 else { return }
-        if schedule.ranks == 2 { return try await exchange(&buffer, step: step) }
+        let buffer = values.baseAddress!
+        if schedule.ranks == 2 { return try await exchange(buffer, step: step) }
         let first = schedule.chunk(schedule.reduceScatterSend(rank: rank, hop: 0))
-        var outgoing = buffer.withUnsafeBufferPointer { FloatChunk(UnsafeBufferPointer(rebasing: $0[first])).frame }
+        var outgoing = FloatChunk(UnsafeBufferPointer(rebasing: values[first])).frame
         for hop in 0..<schedule.hops {
             try await send(outgoing, chunk: schedule.reduceScatterSend(rank: rank, hop: hop), step: step, phase: .reduceScatter, hop: hop)
             let c = schedule.reduceScatterReceive(rank: rank, hop: hop)
             let frame = try await receive(chunk: c, step: step, phase: .reduceScatter, hop: hop)
-            outgoing = add(frame, into: &buffer, chunk: c)
+            outgoing = add(frame, into: buffer, chunk: c)
         }
         for hop in 0..<schedule.hops {
             try await send(outgoing, chunk: schedule.allGatherSend(rank: rank, hop: hop), step: step, phase: .allGather, hop: hop)
             let c = schedule.allGatherReceive(rank: rank, hop: hop)
             let frame = try await receive(chunk: c, step: step, phase: .allGather, hop: hop)
-            copy(frame, into: &buffer, chunk: c)
+            copy(frame, into: buffer, chunk: c)
             outgoing = frame
         }
     }
@@ -139,15 +155,14 @@ public final class RingAllReduce {
     /// Two replicas: each sends its whole buffer and adds the other's — one hop where the ring
     /// needs two (reduce-scatter, then all-gather), the same bytes, half the hand-offs on the
     /// latency-bound path. Both compute `mine + theirs`; IEEE addition commutes exactly, so the
-    /// two results are bit-identical.
-    private func exchange(_ buffer: inout [Float], step: UInt64) async throws(RingError) {
-        let mine = buffer.withUnsafeBufferPointer { FloatChunk($0).frame }
+    /// two results are bit-identical. One message, not pieces: sending 4 MiB as 4, 16 or 64
+    /// pieces to overlap the adds with the transfer was slower (docs/BENCHMARKS.md).
+    private func exchange(_ buffer: UnsafeMutablePointer<Float>, step: UInt64) async throws(RingError) {
+        let count = schedule.count
+        let mine = FloatChunk(UnsafeBufferPointer(start: buffer, count: count)).frame
         try await send(mine, chunk: 0, step: step, phase: .exchange, hop: 0)
-        let count = buffer.count
         let theirs = try await receive(chunk: 0, step: step, phase: .exchange, hop: 0, values: count)
-        buffer.withUnsafeMutableBytes { dst in
-            theirs.withUnsafeBytes { src in RingKernels.add(dst.baseAddress!, src.baseAddress!, count: count) }
-        }
+        theirs.withUnsafeBytes { src in RingKernels.add(UnsafeMutableRawPointer(buffer), src.baseAddress!, count: count) }
     }
 
     private func send(_ frame: Frame, chunk c: Int, step: UInt64, phase: RingPhase, hop: Int) async throws(RingError) {
@@ -182,24 +197,20 @@ public final class RingAllReduce {
 
     /// buffer[chunk] += frame (little-endian f32, possibly unaligned), the sum also written to
     /// a new frame: the one sent at the next hop. One pass, SIMD16.
-    private func add(_ frame: Frame, into buffer: inout [Float], chunk c: Int) -> Frame {
+    private func add(_ frame: Frame, into buffer: UnsafeMutablePointer<Float>, chunk c: Int) -> Frame {
         let range = schedule.chunk(c)
         let out = FloatChunk(count: range.count)
-        buffer.withUnsafeMutableBytes { dst in
-            frame.withUnsafeBytes { src in
-                RingKernels.add(UnsafeMutableRawPointer(dst.baseAddress! + range.lowerBound * 4), src.baseAddress!,
-                                alsoTo: UnsafeMutableRawPointer(out.base), count: range.count)
-            }
+        frame.withUnsafeBytes { src in
+            RingKernels.add(UnsafeMutableRawPointer(buffer + range.lowerBound), src.baseAddress!,
+                            alsoTo: UnsafeMutableRawPointer(out.base), count: range.count)
         }
         return out.frame
     }
 
-    private func copy(_ frame: Frame, into buffer: inout [Float], chunk c: Int) {
+    private func copy(_ frame: Frame, into buffer: UnsafeMutablePointer<Float>, chunk c: Int) {
         let range = schedule.chunk(c)
-        buffer.withUnsafeMutableBytes { dst in
-            frame.withUnsafeBytes { src in
-                (dst.baseAddress! + range.lowerBound * 4).copyMemory(from: src.baseAddress!, byteCount: range.count * 4)
-            }
+        frame.withUnsafeBytes { src in
+            UnsafeMutableRawPointer(buffer + range.lowerBound).copyMemory(from: src.baseAddress!, byteCount: range.count * 4)
         }
     }
 }
@@ -231,12 +242,6 @@ enum RingKernels {
 final class FloatChunk: FrameOwner, @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
     let count: Int
-
-    init(_ values: ArraySlice<Float>) {
-        count = values.count
-        base = .allocate(capacity: max(1, values.count))
-        values.withUnsafeBufferPointer { base.initialize(from: $0.baseAddress!, count: values.count) }
-    }
 
     /// Room for `count` values (uninitialised: Float is trivial), every one to be written
     /// before the chunk is sent.

@@ -50,6 +50,10 @@ final class TaskRunner: Sendable {
     private let reports = Mutex<[Outbound]>([])
     private let cancelled = Mutex<Set<String>>([])
     private let current = Mutex<[String: String]>([:])
+    /// Shards or checkpoints whose transfer from the coordinator failed, with the reason.
+    private let failedTransfers = Mutex<[String: String]>([:])
+    /// Longest wait for an offered teacher checkpoint (the transfer's own window retries fail sooner).
+    let checkpointTimeout: Duration = .seconds(300)
 
     init(workerName: String, cacheDirectory: String, cache: ShardCache, dataPlane: DataPlaneContext?, logger: Logger) {
         self.workerName = workerName
@@ -209,11 +213,26 @@ final class TaskRunner: Sendable {
         }
         let plan = stepPlan(spec, bundle)
         let online = try onlineTrainer(spec, index: index, model: model, plan: plan)
+        var mutual: TeacherStreamer.Mutual?
+        if online != nil, spec.distillation.mutual > 0 {
+            guard task.teacherEndpoints.count == spec.teachers.count else {
+                throw TaskFailure("teacher \(index): the run's mutual term needs every teacher's endpoint; the task lists "
+                    + "\(task.teacherEndpoints.count) of \(spec.teachers.count)")
+            }
+            var peers: [Int: any Connection] = [:]
+            for (peer, endpoint) in task.teacherEndpoints.enumerated() where peer != index {
+                do { peers[peer] = try await dataPlane.connect(endpoint) } catch {
+                    throw TaskFailure("teacher \(index) cannot reach teacher \(peer) at \(endpoint): \(error)")
+                }
+            }
+            mutual = TeacherStreamer.Mutual(weight: spec.distillation.mutual, temperature: spec.distillation.temperature,
+                                            peers: peers, arrivals: dataPlane.inbox.peerLogitsQueue(run: assign.runID, teacher: index))
+        }
         let streamer = TeacherStreamer(runID: assign.runID, teacher: index, model: model, train: bundle.train,
                                        plan: plan, codec: codec(spec, classes: model.outputFeatures), online: online,
                                        test: bundle.test, replicas: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
-                                       timeout: dataTimeout, startTimeout: .seconds(3600))
+                                       timeout: dataTimeout, startTimeout: .seconds(3600), mutual: mutual)
         if online != nil {
             // The teacher trains on alongside the student: its accuracy at the end replaces the
             // one from before, reported before replica 0 can finish the run.
@@ -265,19 +284,29 @@ final class TaskRunner: Sendable {
         let teacher = spec.teachers[index]
         switch teacher.source {
         case .checkpoint(let path):
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw TaskFailure("checkpoint \(path) is not on worker \(workerName); copy it there (shipping "
-                    + "checkpoints to workers comes later)")
+            // The file itself when it is on this machine, else the copy the coordinator sent.
+            if let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == task.checkpointHash {
+                do { return try ModelCheckpoint.read(from: path).model } catch { throw TaskFailure("checkpoint \(path): \(error)") }
             }
-            guard let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == task.checkpointHash else {
-                throw TaskFailure("checkpoint \(path) on worker \(workerName) is not the file the coordinator has (SHA-256 "
-                    + "differs); copy the same file there")
+            guard task.checkpointHash != "unreadable" else {
+                throw TaskFailure("the coordinator cannot read checkpoint \(path); put the file there (or on worker \(workerName))")
             }
-            do { return try ModelCheckpoint.read(from: path).model } catch { throw TaskFailure("checkpoint \(path): \(error)") }
+            let shipped: String
+            switch awaitCheckpoint(task.checkpointHash, runID: assign.runID) {
+            case .success(let p): shipped = p
+            case .failure(let failure): throw TaskFailure("teacher \(index): checkpoint \(path): \(failure.reason)")
+            }
+            do { return try ModelCheckpoint.read(from: shipped).model } catch {
+                throw TaskFailure("checkpoint \(path) as sent by the coordinator: \(error)")
+            }
         case .train(let recipe):
             let key = TrainedTeacherKey.of(model: teacher.model, recipe: recipe, shardHash: assign.shardHash,
                                       validation: spec.dataset.validation, splitSeed: spec.training.seed)
             let out = "\(cacheDirectory)/teachers/trained/\(key).safetensors"
+            if !task.checkpointHash.isEmpty && reuse(out, index: index, key: key) == nil {
+                // The coordinator holds this teacher (another worker trained it): take its copy.
+                adoptShipped(task.checkpointHash, runID: assign.runID, index: index, key: key, to: out)
+            }
             if let reused = reuse(out, index: index, key: key) {
                 metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(reused, on: bundle.test).accuracy)),
                                                     ("teacher\(index).reused", 1)])
@@ -287,6 +316,56 @@ final class TaskRunner: Sendable {
             let net = try train(assign, index: index, model: teacher.model, recipe: recipe, bundle: bundle, out: out, key: key)
             sendCheckpoint(assign, index: index, path: out)
             return net
+        }
+    }
+
+    /// Records that the transfer of shard or checkpoint `hash` failed (the worker gave up on it).
+    func transferFailed(_ hash: String, reason: String) {
+        failedTransfers.withLock { $0[hash] = reason }
+    }
+
+    /// Why a teacher checkpoint did not arrive.
+    struct CheckpointWaitFailure: Error { var reason: String }
+
+    /// Waits until the coordinator's checkpoint `hash` is in this worker's cache (its
+    /// `ShardOffer` came before the assignment, so the transfer is under way); returns its path.
+    /// Bounded by `checkpointTimeout`, a failed transfer, and the run being cancelled.
+    private func awaitCheckpoint(_ hash: String, runID: String) -> Result<String, CheckpointWaitFailure> {
+        let deadline = ContinuousClock.now + checkpointTimeout
+        while !cache.contains(hash) {
+            if let reason = failedTransfers.withLock({ $0[hash] }) {
+                return .failure(CheckpointWaitFailure(reason: "the transfer from the coordinator failed: \(reason)"))
+            }
+            if isCancelled(runID) { return .failure(CheckpointWaitFailure(reason: "cancelled while waiting for it")) }
+            if ContinuousClock.now >= deadline {
+                return .failure(CheckpointWaitFailure(
+                    reason: "it did not arrive from the coordinator within \(checkpointTimeout.shortDescription)"))
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return .success(cache.path(for: hash))
+    }
+
+    /// Copies the checkpoint the coordinator sent into `out` (this worker's trained-teacher
+    /// cache) if it is the teacher of recipe `key`; on any problem the teacher is trained instead.
+    private func adoptShipped(_ hash: String, runID: String, index: Int, key: String, to out: String) {
+        switch awaitCheckpoint(hash, runID: runID) {
+        case .failure(let failure):
+            logger.warning("teacher \(index): the stored teacher \(hash.prefix(12)) is not usable (\(failure.reason)); training it")
+        case .success(let path):
+            guard StoredTeachers.metadataOfFile(at: path)?["key"] == key else {
+                logger.warning("teacher \(index): the checkpoint the coordinator sent is not recipe \(key.prefix(12)); training it")
+                return
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try? FileManager.default.removeItem(atPath: out + ".part")
+                try FileManager.default.copyItem(atPath: path, toPath: out + ".part")
+                guard rename(out + ".part", out) == 0 else { throw TaskFailure("rename: errno \(errno)") }
+                logger.info("teacher \(index): received trained teacher \(key.prefix(12)) from the coordinator")
+            } catch {
+                logger.warning("teacher \(index): could not keep the received teacher at \(out) (\(error)); training it")
+            }
         }
     }
 

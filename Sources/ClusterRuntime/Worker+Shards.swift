@@ -2,7 +2,8 @@ import ClusterCore
 import Datasets
 import Wire
 
-/// A shard being received in windows of chunks (docs/PROTOCOL.md "Shards").
+/// A shard — or a teacher checkpoint, which travels the same way and shares the
+/// content-addressed cache — being received in windows of chunks (docs/PROTOCOL.md "Shards").
 struct IncomingShard: Sendable {
     var hash: String
     var buffer: [UInt8]
@@ -31,9 +32,9 @@ extension Worker {
         }
         if incoming[offer.shardHash] != nil { return }  // already on its way
         guard offer.totalBytes <= Worker.maxShardBytes, UInt64(offer.chunkCount) <= offer.totalBytes else {
-            await send(.shardAck(ShardAck(shardHash: offer.shardHash, have: false,
-                                          error: "shard of \(offer.totalBytes) bytes in \(offer.chunkCount) chunks refused: "
-                                              + "at most \(Worker.maxShardBytes) bytes")))
+            let error = "shard of \(offer.totalBytes) bytes in \(offer.chunkCount) chunks refused: at most \(Worker.maxShardBytes) bytes"
+            tasks.transferFailed(offer.shardHash, reason: error)
+            await send(.shardAck(ShardAck(shardHash: offer.shardHash, have: false, error: error)))
             return
         }
         logger.info("receiving shard \(offer.shardHash.prefix(12)): \(offer.totalBytes) bytes in \(offer.chunkCount) chunks")
@@ -82,6 +83,7 @@ extension Worker {
             await send(.shardAck(ShardAck(shardHash: shard.hash, have: true)))
         } catch {
             logger.error("shard \(shard.hash.prefix(12)) is unusable: \(error)")
+            tasks.transferFailed(shard.hash, reason: "\(error)")
             await send(.shardAck(ShardAck(shardHash: shard.hash, have: false, error: "worker \(settings.name): \(error)")))
         }
     }
@@ -110,6 +112,7 @@ extension Worker {
                     + "\(hash.prefix(12)) did not arrive after \(settings.shardRetries) requests of "
                     + "\(settings.shardWindowTimeout.shortDescription) each"
                 logger.error("\(error)")
+                tasks.transferFailed(hash, reason: error)
                 await send(.shardAck(ShardAck(shardHash: hash, have: false, error: error)))
                 continue
             }

@@ -111,17 +111,18 @@ struct BenchWork: @unchecked Sendable {
     func run() async throws -> [Double] {
         let mine = (0..<count).map { Float(rank + 1) + Self.pattern($0) }
         let expected = (0..<count).map { Float(ranks * (ranks + 1) / 2) + Float(ranks) * Self.pattern($0) }
-        var buffer = [Float](repeating: 0, count: count)
+        // The replica's path: the all-reduce works in place on a stable buffer (its gradient arena).
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: 0)
         var times: [Double] = []
         times.reserveCapacity(iterations)
         for i in 0..<(warmup + iterations) {
             // Refill in place (untimed): `buffer = mine` would share storage and move the copy
             // into the timed all-reduce.
-            buffer.withUnsafeMutableBufferPointer { dst in
-                mine.withUnsafeBufferPointer { dst.baseAddress!.update(from: $0.baseAddress!, count: count) }
-            }
+            mine.withUnsafeBufferPointer { buffer.baseAddress!.update(from: $0.baseAddress!, count: count) }
             let start = ContinuousClock.now
-            try await ring.allReduce(&buffer, step: UInt64(i + 1))
+            try await ring.allReduce(buffer, step: UInt64(i + 1))
             let elapsed = start.duration(to: .now)
             if let bad = firstMismatch(buffer, expected) {
                 throw ValidationError("all-reduce \(i + 1) on rank \(rank): element \(bad) is \(buffer[bad]), expected \(expected[bad])")
@@ -135,12 +136,10 @@ struct BenchWork: @unchecked Sendable {
 
     /// The first element whose bits differ (memcmp first: the check stays cheap next to the
     /// all-reduce, so a rank checking does not hold up its peer's next timed call for long).
-    func firstMismatch(_ a: [Float], _ b: [Float]) -> Int? {
-        a.withUnsafeBytes { x in
-            b.withUnsafeBytes { y in
-                if x.count == y.count && memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 { return nil }
-                return (0..<min(a.count, b.count)).first { a[$0].bitPattern != b[$0].bitPattern } ?? min(a.count, b.count)
-            }
+    func firstMismatch(_ a: UnsafeMutableBufferPointer<Float>, _ b: [Float]) -> Int? {
+        b.withUnsafeBytes { y in
+            if a.count == b.count && memcmp(a.baseAddress!, y.baseAddress!, y.count) == 0 { return nil }
+            return (0..<min(a.count, b.count)).first { a[$0].bitPattern != b[$0].bitPattern } ?? min(a.count, b.count)
         }
     }
 }

@@ -3514,7 +3514,7 @@ const ProtobufCMessageDescriptor distillery__v1__event_list__descriptor =
   (ProtobufCMessageInit) distillery__v1__event_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[6] =
+static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[7] =
 {
   {
     "teacher_index",
@@ -3588,6 +3588,18 @@ static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "teacher_endpoints",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Distillery__V1__TeacherTask, n_teacher_endpoints),
+    offsetof(Distillery__V1__TeacherTask, teacher_endpoints),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__teacher_task__field_indices_by_name[] = {
   2,   /* field[2] = checkpoint_hash */
@@ -3595,12 +3607,13 @@ static const unsigned distillery__v1__teacher_task__field_indices_by_name[] = {
   3,   /* field[3] = recipe_yaml */
   5,   /* field[5] = replica_endpoints */
   4,   /* field[4] = replicas */
+  6,   /* field[6] = teacher_endpoints */
   0,   /* field[0] = teacher_index */
 };
 static const ProtobufCIntRange distillery__v1__teacher_task__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
 {
@@ -3610,7 +3623,7 @@ const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
   "Distillery__V1__TeacherTask",
   "distillery.v1",
   sizeof(Distillery__V1__TeacherTask),
-  6,
+  7,
   distillery__v1__teacher_task__field_descriptors,
   distillery__v1__teacher_task__field_indices_by_name,
   1,  distillery__v1__teacher_task__number_ranges,
@@ -4196,7 +4209,7 @@ const ProtobufCMessageDescriptor distillery__v1__shard_ack__descriptor =
   (ProtobufCMessageInit) distillery__v1__shard_ack__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__logits_batch__field_descriptors[10] =
+static const ProtobufCFieldDescriptor distillery__v1__logits_batch__field_descriptors[12] =
 {
   {
     "run_id",
@@ -4318,6 +4331,30 @@ static const ProtobufCFieldDescriptor distillery__v1__logits_batch__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "to_teacher",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__LogitsBatch, to_teacher),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_teacher_index",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__LogitsBatch, to_teacher_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__logits_batch__field_indices_by_name[] = {
   7,   /* field[7] = dtype */
@@ -4329,12 +4366,14 @@ static const unsigned distillery__v1__logits_batch__field_indices_by_name[] = {
   2,   /* field[2] = step */
   4,   /* field[4] = teacher */
   9,   /* field[9] = test_split */
+  10,   /* field[10] = to_teacher */
+  11,   /* field[11] = to_teacher_index */
   8,   /* field[8] = top_k */
 };
 static const ProtobufCIntRange distillery__v1__logits_batch__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor distillery__v1__logits_batch__descriptor =
 {
@@ -4344,7 +4383,7 @@ const ProtobufCMessageDescriptor distillery__v1__logits_batch__descriptor =
   "Distillery__V1__LogitsBatch",
   "distillery.v1",
   sizeof(Distillery__V1__LogitsBatch),
-  10,
+  12,
   distillery__v1__logits_batch__field_descriptors,
   distillery__v1__logits_batch__field_indices_by_name,
   1,  distillery__v1__logits_batch__number_ranges,

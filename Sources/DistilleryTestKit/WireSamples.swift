@@ -85,10 +85,12 @@ public struct WireSamples: Sendable {
             if chance(2) {
                 let hasCheckpoint = chance(2)
                 let ranks = Array(Set(list { $0.u32() % 64 })).sorted()
-                task = .teacher(TeacherTask(teacherIndex: u32(), modelSpec: word(),
+                let index = u32() % 8
+                task = .teacher(TeacherTask(teacherIndex: index, modelSpec: word(),
                                             checkpointHash: hasCheckpoint ? word() : "",
                                             recipeYaml: hasCheckpoint && chance(2) ? "" : "epochs: \(int(9))",
-                                            replicas: ranks, replicaEndpoints: chance(2) ? [] : ranks.map { _ in endpoint() }))
+                                            replicas: ranks, replicaEndpoints: chance(2) ? [] : ranks.map { _ in endpoint() },
+                                            teacherEndpoints: chance(2) ? [] : (0...Int(index) + int(3)).map { _ in endpoint() }))
             } else {
                 let replicas = UInt32(1 + int(8))
                 let peers = chance(2) ? [] : (0..<Int(replicas)).map { "tcp://peer-\($0):7879" }
@@ -157,8 +159,13 @@ public struct WireSamples: Sendable {
         let begin = u64() >> 20
         let dtype: DType = chance(2) ? .f32 : .f16
         let topK = chance(2) ? 0 : 1 + int(5)
-        let batch = LogitsBatch(runID: word(), epoch: u32(), step: u64(), replica: u32() % 16, teacher: u32() % 8,
+        var batch = LogitsBatch(runID: word(), epoch: u32(), step: u64(), replica: u32() % 16, teacher: u32() % 8,
                                 sampleBegin: begin, sampleEnd: begin + UInt64(n), dtype: dtype, topK: UInt32(topK))
+        if topK == 0 && dtype == .f32 && chance(3) {  // teacher → teacher (online mutual term)
+            batch.replica = 0
+            batch.toTeacher = true
+            batch.toTeacherIndex = (batch.teacher + 1 + u32() % 7) % 8
+        }
         func values(_ count: Int) -> [UInt8] {
             dtype == .f32 ? floatBytes(count) : randomBytes(count * 2)
         }

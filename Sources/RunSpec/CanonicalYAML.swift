@@ -51,6 +51,7 @@ extension RunSpec {
         put(2, "ensemble", YAMLText.string(distillation.ensemble))
         put(2, "top-k", String(distillation.topK))
         put(2, "float16", String(distillation.float16))
+        put(2, "mutual", YAMLText.number(distillation.mutual))
         header(0, "training")
         put(2, "epochs", String(training.epochs))
         put(2, "batch", String(training.batch))

@@ -37,6 +37,7 @@ import Training
 ///   ensemble: mean-probs      # mean-probs (alias mean) | mean-logits | weighted:W1/…/WK | ebkd | camkd
 ///   top-k: 0                  # 0 = full logits, else 1…classes−1
 ///   float16: false            # logits as float16 on the wire
+///   mutual: 0                 # [0, 1), online only: teachers' KL weight toward the others' ensemble
 /// training:                   # the student's training
 ///   epochs: 10                # 1…10000
 ///   batch: 128                # global batch B: 1…65536, divisible by replicas, at most the training images
@@ -211,11 +212,15 @@ public struct DistillationSpec: Sendable, Equatable {
                                           // validated against the teacher count
     public var topK: Int                  // key "top-k": 0 (full logits) or 1…classes-1, default 0
     public var float16: Bool              // logits as float16 on the wire, default false
+    /// Online runs: weight β of each teacher's KL term toward the other teachers' ensemble —
+    /// its loss is (1 − β)·CE + β·T²·KL(mean of the others' probabilities at T ‖ its own).
+    /// [0, 1), default 0 (cross-entropy only).
+    public var mutual: Float
 
     public init(mode: DistillationMode = .offline, temperature: Float = 4, alpha: Float = 0.9, ensemble: String = "mean-probs",
-                topK: Int = 0, float16: Bool = false) {
+                topK: Int = 0, float16: Bool = false, mutual: Float = 0) {
         self.mode = mode; self.temperature = temperature; self.alpha = alpha; self.ensemble = ensemble
-        self.topK = topK; self.float16 = float16
+        self.topK = topK; self.float16 = float16; self.mutual = mutual
     }
 
     /// The parsed ensemble rule.

@@ -8,7 +8,7 @@ enum SpecParser {
     static let teacherKeys = ["model", "count", "checkpoint", "train"]
     static let recipeKeys = ["epochs", "batch", "lr", "optimizer", "weight-decay", "schedule", "seed", "bootstrap"]
     static let studentKeys = ["model"]
-    static let distillationKeys = ["mode", "temperature", "alpha", "ensemble", "top-k", "float16"]
+    static let distillationKeys = ["mode", "temperature", "alpha", "ensemble", "top-k", "float16", "mutual"]
     static let trainingKeys = ["epochs", "batch", "lr", "optimizer", "weight-decay", "schedule", "seed"]
 
     static func parse(yaml: String, fileName: String) throws(RunSpecErrors) -> RunSpec {
@@ -396,7 +396,8 @@ struct NodeReader {
             alpha: float(s, "alpha", default: d.alpha, allowed: Rules.alpha.allowed),
             ensemble: string(s, "ensemble", default: d.ensemble, allowed: Rules.ensemble),
             topK: int(s, "top-k", default: d.topK, allowed: "0 (full logits) or an integer in 1…classes−1"),
-            float16: bool(s, "float16", default: d.float16))
+            float16: bool(s, "float16", default: d.float16),
+            mutual: float(s, "mutual", default: d.mutual, allowed: Rules.mutual.allowed))
     }
 
     mutating func readTraining(_ top: Section) -> TrainingSpec {

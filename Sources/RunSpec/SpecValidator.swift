@@ -30,6 +30,7 @@ enum Rules {
     static let weightDecay = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: false)
     static let temperature = FloatRange(low: 0, lowInclusive: false, high: 100, highInclusive: true)
     static let alpha = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: true)
+    static let mutual = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: false)
 
     static let name = "a name of 1…64 characters from A-Z a-z 0-9 . _ -"
     static let nameCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -128,6 +129,14 @@ struct SpecValidator {
         let x = spec.distillation
         range("distillation.temperature", x.temperature, Rules.temperature, add: add)
         range("distillation.alpha", x.alpha, Rules.alpha, add: add)
+        range("distillation.mutual", x.mutual, Rules.mutual, add: add)
+        if !skip("distillation.mutual"), x.mutual > 0 {
+            if !skip("distillation.mode"), x.mode != .online {
+                add("distillation.mutual", "applies to online runs only (frozen teachers do not learn); set mode: online or mutual: 0")
+            } else if !skip(NodeReader.teacherCountUnknown), !skip("teachers"), !spec.teachers.isEmpty, spec.teachers.count < 2 {
+                add("distillation.mutual", "needs at least 2 teachers (each learns from the others' ensemble), got \(spec.teachers.count)")
+            }
+        }
         if !skip("distillation.ensemble") {
             do {
                 let rule = try EnsembleRule(parsing: x.ensemble)

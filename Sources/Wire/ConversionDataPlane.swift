@@ -14,7 +14,9 @@ extension LogitsBatch {
             sampleEnd: c.sample_end,
             dtype: CRead.enumValue(c.dtype.rawValue, "logits_batch.dtype"),
             topK: c.top_k,
-            testSplit: c.test_split != 0)
+            testSplit: c.test_split != 0,
+            toTeacher: c.to_teacher != 0,
+            toTeacherIndex: c.to_teacher_index)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__LogitsBatch> {
@@ -29,6 +31,8 @@ extension LogitsBatch {
         p.pointee.dtype = Distillery__V1__DType(rawValue: dtype.rawValue)
         p.pointee.top_k = topK
         p.pointee.test_split = testSplit ? 1 : 0
+        p.pointee.to_teacher = toTeacher ? 1 : 0
+        p.pointee.to_teacher_index = toTeacherIndex
         return p
     }
 }

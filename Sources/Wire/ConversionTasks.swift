@@ -10,7 +10,8 @@ extension TeacherTask {
             checkpointHash: CRead.string(c.checkpoint_hash, "assign_task.teacher.checkpoint_hash"),
             recipeYaml: CRead.string(c.recipe_yaml, "assign_task.teacher.recipe_yaml"),
             replicas: CRead.array(c.n_replicas, c.replicas),
-            replicaEndpoints: CRead.strings(c.n_replica_endpoints, c.replica_endpoints, "assign_task.teacher.replica_endpoints"))
+            replicaEndpoints: CRead.strings(c.n_replica_endpoints, c.replica_endpoints, "assign_task.teacher.replica_endpoints"),
+            teacherEndpoints: CRead.strings(c.n_teacher_endpoints, c.teacher_endpoints, "assign_task.teacher.teacher_endpoints"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__TeacherTask> {
@@ -23,6 +24,8 @@ extension TeacherTask {
         p.pointee.replicas = a.array(replicas)
         p.pointee.n_replica_endpoints = replicaEndpoints.count
         p.pointee.replica_endpoints = try a.strings(replicaEndpoints, "assign_task.teacher.replica_endpoints")
+        p.pointee.n_teacher_endpoints = teacherEndpoints.count
+        p.pointee.teacher_endpoints = try a.strings(teacherEndpoints, "assign_task.teacher.teacher_endpoints")
         return p
     }
 }

@@ -22,9 +22,14 @@ public struct LogitsBatch: Sendable, Equatable {
     /// Logits of the test split (samples in the test set's own order), sent once to replica 0
     /// for the report's ensemble accuracy; `epoch`/`step` are 0.
     public var testSplit: Bool
+    /// Teacher → teacher (online runs with a mutual term): the sender's full f32 logits of the
+    /// whole global batch, for teacher `toTeacherIndex`; `replica` is 0.
+    public var toTeacher: Bool
+    public var toTeacherIndex: UInt32
 
     public init(runID: String = "", epoch: UInt32 = 0, step: UInt64 = 0, replica: UInt32 = 0, teacher: UInt32 = 0,
-                sampleBegin: UInt64 = 0, sampleEnd: UInt64 = 0, dtype: DType = .f32, topK: UInt32 = 0, testSplit: Bool = false) {
+                sampleBegin: UInt64 = 0, sampleEnd: UInt64 = 0, dtype: DType = .f32, topK: UInt32 = 0, testSplit: Bool = false,
+                toTeacher: Bool = false, toTeacherIndex: UInt32 = 0) {
         self.runID = runID
         self.epoch = epoch
         self.step = step
@@ -35,6 +40,8 @@ public struct LogitsBatch: Sendable, Equatable {
         self.dtype = dtype
         self.topK = topK
         self.testSplit = testSplit
+        self.toTeacher = toTeacher
+        self.toTeacherIndex = toTeacherIndex
     }
 
     /// Number of samples, `sampleEnd − sampleBegin` (0 if the range is empty or reversed).

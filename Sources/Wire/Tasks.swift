@@ -4,7 +4,7 @@
 ///
 /// Rules: `model_spec` non-empty; `checkpoint_hash` or `recipe_yaml` non-empty (load the
 /// artifact, else train from the recipe); `replicas` without repeats; `replica_endpoints`
-/// empty or one per replica.
+/// empty or one per replica; `teacher_endpoints` empty or with `teacher_index` in range.
 public struct TeacherTask: Sendable, Equatable {
     public var teacherIndex: UInt32
     public var modelSpec: String
@@ -15,15 +15,19 @@ public struct TeacherTask: Sendable, Equatable {
     public var replicas: [UInt32]
     /// Data endpoints of `replicas`, in the same order (empty when not known).
     public var replicaEndpoints: [String]
+    /// Every teacher's data endpoint by teacher index (online runs with a mutual term; else empty).
+    public var teacherEndpoints: [String]
 
     public init(teacherIndex: UInt32 = 0, modelSpec: String = "", checkpointHash: String = "",
-                recipeYaml: String = "", replicas: [UInt32] = [], replicaEndpoints: [String] = []) {
+                recipeYaml: String = "", replicas: [UInt32] = [], replicaEndpoints: [String] = [],
+                teacherEndpoints: [String] = []) {
         self.teacherIndex = teacherIndex
         self.modelSpec = modelSpec
         self.checkpointHash = checkpointHash
         self.recipeYaml = recipeYaml
         self.replicas = replicas
         self.replicaEndpoints = replicaEndpoints
+        self.teacherEndpoints = teacherEndpoints
     }
 }
 

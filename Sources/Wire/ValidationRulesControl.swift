@@ -104,6 +104,8 @@ extension TeacherTask {
         try Rules.distinct(replicas, "assign_task.teacher.replicas")
         try Rules.rule(replicaEndpoints.isEmpty || replicaEndpoints.count == replicas.count, "assign_task.teacher"
             + ".replica_endpoints has \(replicaEndpoints.count) entries; it must be empty or one per replica (\(replicas.count))")
+        try Rules.rule(teacherEndpoints.isEmpty || Int(teacherIndex) < teacherEndpoints.count, "assign_task.teacher"
+            + ".teacher_endpoints has \(teacherEndpoints.count) entries; it must be empty or include teacher \(teacherIndex)")
     }
 }
 

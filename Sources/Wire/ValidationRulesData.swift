@@ -10,6 +10,11 @@ extension LogitsBatch {
         if testSplit {
             try Rules.rule(topK == 0 && dtype == .f32, "logits_batch with test_split carries full f32 logits (top_k 0)")
         }
+        if toTeacher {
+            try Rules.rule(!testSplit, "logits_batch cannot be both test_split and to_teacher")
+            try Rules.rule(topK == 0 && dtype == .f32, "logits_batch to_teacher carries full f32 logits (top_k 0)")
+            try Rules.rule(toTeacherIndex != teacher, "logits_batch to_teacher: teacher \(teacher) sends to itself")
+        }
         if topK == 0 {
             try Rules.tensorCount(tensors, 1, "LogitsBatch with top_k 0", "logits [\(n), classes]")
             try Rules.tensor(tensors, 0, "logits", dtype: dtype, shape: [n, nil])

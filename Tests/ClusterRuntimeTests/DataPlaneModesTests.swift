@@ -104,8 +104,53 @@ import Training
         let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 2, replicas: 2, window: 2)
         let teacherSettings = TrainingSettings(epochs: plan.epochs, batchSize: plan.batchSize, learningRate: 1e-2,
                                                optimizer: .sgd(momentum: 0.9, nesterov: false), seed: 4)
-        // One process: per step, the teachers' current logits → ensemble → student step; then teacher steps.
-        let referenceTeachers = try [Base.teacher(1), Base.teacher(2)].map { Trainer(model: $0, settings: teacherSettings) }
+        let expected = try Self.onlineReference(teacherSeeds: [1, 2], plan: plan, train: train, settings: teacherSettings, mutual: 0)
+        let teachers = try [Base.teacher(1), Base.teacher(2)]
+        let outcome = try await Base.run(teachers: teachers, replicas: 2, plan: plan, train: train, kd: Self.kd,
+                                         rule: .meanProbabilities, onlineSettings: teacherSettings)
+        #expect(outcome.parameters[1] == outcome.parameters[0])
+        let diff = Self.maxDifference(expected.student, outcome.parameters[0])
+        print("online: max |θ_cluster − θ_single| = \(diff)")
+        #expect(diff <= 1e-5)
+        for (t, reference) in zip(teachers, expected.teachers) {
+            #expect(Self.maxDifference(Base.parameters(t), reference) <= 1e-5, "teachers trained alike")
+            #expect(Self.maxDifference(Base.parameters(t), Base.parameters(try Base.teacher(1))) > 1e-3 || t !== teachers[0],
+                    "teacher 0 moved")
+        }
+        #expect(outcome.bytesSent.allSatisfy { $0 == plan.epochs * train.count * 10 * 4 })
+    }
+
+    /// The mutual term: each of 3 online teachers also learns toward the mean of the other two's
+    /// probabilities at T, from the logits all of them had before the step — the same arithmetic
+    /// as in one process, and not the plain online run.
+    @Test func onlineTeachersWithAMutualTermLearnFromEachOtherAsInOneProcess() async throws {
+        let train = Base.data(count: 120)
+        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 2, replicas: 2, window: 2)
+        let teacherSettings = TrainingSettings(epochs: plan.epochs, batchSize: plan.batchSize, learningRate: 1e-2,
+                                               optimizer: .sgd(momentum: 0.9, nesterov: false), seed: 4)
+        let beta: Float = 0.5
+        let expected = try Self.onlineReference(teacherSeeds: [1, 2, 3], plan: plan, train: train, settings: teacherSettings, mutual: beta)
+        let plain = try Self.onlineReference(teacherSeeds: [1, 2, 3], plan: plan, train: train, settings: teacherSettings, mutual: 0)
+        let teachers = try [Base.teacher(1), Base.teacher(2), Base.teacher(3)]
+        let outcome = try await Base.run(teachers: teachers, replicas: 2, plan: plan, train: train, kd: Self.kd,
+                                         rule: .meanProbabilities, onlineSettings: teacherSettings, mutual: beta)
+        #expect(outcome.parameters[1] == outcome.parameters[0])
+        let diff = Self.maxDifference(expected.student, outcome.parameters[0])
+        print("online, mutual 0.5: max |θ_cluster − θ_single| = \(diff)")
+        #expect(diff <= 1e-5)
+        for (k, t) in teachers.enumerated() {
+            let mine = Base.parameters(t)
+            #expect(Self.maxDifference(mine, expected.teachers[k]) <= 1e-5, "teacher \(k) learnt as in one process")
+            #expect(Self.maxDifference(mine, plain.teachers[k]) > 1e-4, "teacher \(k)'s mutual term changed its training")
+        }
+    }
+
+    /// Online distillation in one process: per step, the teachers' current logits → ensemble →
+    /// student step; then each teacher's step (cross-entropy, plus with `mutual` > 0 the KL
+    /// term toward the mean of the other teachers' probabilities at T).
+    static func onlineReference(teacherSeeds: [UInt64], plan: StepPlan, train: LabeledImages, settings teacherSettings: TrainingSettings,
+                                mutual: Float) throws -> (student: [Float], teachers: [[Float]]) {
+        let teachers = try teacherSeeds.map { Trainer(model: try Base.teacher($0), settings: teacherSettings) }
         let student = try Base.studentTrainer(plan: plan)
         let totalSteps = plan.stepsPerEpoch * plan.epochs
         var pixels = [Float](repeating: 0, count: plan.batchSize * train.features)
@@ -114,7 +159,8 @@ import Training
             let batches = plan.batches(epoch: e)
             for step in 0..<batches.stepsPerEpoch {
                 let batch = batches.batch(step: step)
-                let logits: [[Float]] = referenceTeachers.map { t in
+                let y = batch.map { train.labels[$0] }
+                let logits: [[Float]] = teachers.map { t in
                     pixels.withUnsafeMutableBufferPointer { px in
                         labels.withUnsafeMutableBufferPointer { lb in
                             train.gather(indices: batch, into: px.baseAddress!, labels: lb.baseAddress!)
@@ -123,29 +169,22 @@ import Training
                         }
                     }
                 }
-                let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: logits, labels: batch.map { train.labels[$0] },
-                                                      classes: 10, temperature: 4)
+                let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: logits, labels: y, classes: 10, temperature: 4)
                 _ = student.accumulateGradients(batch: batch, train: train, objective: .batchDistillation(loss: Self.kd, targets: targets))
                 student.applyGradients(learningRate: student.settings.schedule.rate(
                     base: student.settings.learningRate, step: student.globalStep, totalSteps: totalSteps))
-                for t in referenceTeachers {
-                    _ = t.accumulateGradients(batch: batch, train: train, objective: .crossEntropy)
+                for (k, t) in teachers.enumerated() {
+                    var objective = Objective.crossEntropy
+                    if mutual > 0 {
+                        let others = logits.enumerated().filter { $0.offset != k }.map(\.element)
+                        let p = EnsembleTargets.compute(rule: .meanProbabilities, logits: others, labels: y, classes: 10, temperature: 4)
+                        objective = .batchDistillation(loss: KDLoss(temperature: 4, alpha: mutual), targets: p)
+                    }
+                    _ = t.accumulateGradients(batch: batch, train: train, objective: objective)
                     t.applyGradients(learningRate: teacherSettings.learningRate)
                 }
             }
         }
-        let teachers = try [Base.teacher(1), Base.teacher(2)]
-        let outcome = try await Base.run(teachers: teachers, replicas: 2, plan: plan, train: train, kd: Self.kd,
-                                         rule: .meanProbabilities, onlineSettings: teacherSettings)
-        #expect(outcome.parameters[1] == outcome.parameters[0])
-        let diff = Self.maxDifference(Base.parameters(student.model), outcome.parameters[0])
-        print("online: max |θ_cluster − θ_single| = \(diff)")
-        #expect(diff <= 1e-5)
-        for (t, reference) in zip(teachers, referenceTeachers) {
-            #expect(Self.maxDifference(Base.parameters(t), Base.parameters(reference.model)) <= 1e-5, "teachers trained alike")
-            #expect(Self.maxDifference(Base.parameters(t), Base.parameters(try Base.teacher(1))) > 1e-3 || t !== teachers[0],
-                    "teacher 0 moved")
-        }
-        #expect(outcome.bytesSent.allSatisfy { $0 == plan.epochs * train.count * 10 * 4 })
+        return (Base.parameters(student.model), teachers.map { Base.parameters($0.model) })
     }
 }

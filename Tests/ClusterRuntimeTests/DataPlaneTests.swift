@@ -52,7 +52,7 @@ import Wire
     /// Like `cluster`, with the run's logits codec and, for online mode, teacher trainers.
     static func run(teachers: [Sequential], replicas: Int, plan: StepPlan, train: LabeledImages, kd: KDLoss,
                     rule: EnsembleRule, codec: LogitsCodec? = nil, onlineSettings: TrainingSettings? = nil, test: LabeledImages? = nil,
-                    silentTeacher: Int? = nil, divergentReplica: Int? = nil,
+                    silentTeacher: Int? = nil, divergentReplica: Int? = nil, mutual: Float = 0,
                     timeout: Duration = .seconds(10)) async throws -> Outcome {
         let network = InMemoryNetwork()
         var teacherInboxes: [DataInbox] = []
@@ -70,10 +70,18 @@ import Wire
         for (t, model) in teachers.enumerated() where t != silentTeacher {
             var toReplicas: [any Connection] = []
             for r in 0..<replicas { toReplicas.append(try await network.transport(name: "t\(t)").connect(to: "mem://replica-\(r)")) }
+            var peers: [Int: any Connection] = [:]
+            for j in teachers.indices where j != t && mutual > 0 {
+                peers[j] = try await network.transport(name: "t\(t)").connect(to: "mem://teacher-\(j)")
+            }
+            let mutualTerm = mutual > 0
+                ? TeacherStreamer.Mutual(weight: mutual, temperature: kd.temperature, peers: peers,
+                                         arrivals: teacherInboxes[t].peerLogitsQueue(run: "run-1", teacher: t))
+                : nil
             streamers.append(TeacherStreamer(runID: "run-1", teacher: t, model: model, train: train, plan: plan, codec: codec,
                                              online: onlineSettings.map { Trainer(model: model, settings: $0) }, test: test,
                                              replicas: toReplicas, credits: teacherInboxes[t].creditQueue(run: "run-1", teacher: t),
-                                             timeout: timeout))
+                                             timeout: timeout, mutual: mutualTerm))
         }
         var students: [StudentReplica] = []
         for r in 0..<replicas {

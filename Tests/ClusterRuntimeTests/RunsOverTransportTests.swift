@@ -43,7 +43,7 @@ import Wire
         try await cluster.addWorker("s1", roles: [.student])
         try await cluster.addWorker("s2", roles: [.student])
         await cluster.pump()
-        let spec = Self.spec(dataset: data, replicas: 2, extra: "distillation: { mode: online, top-k: 3, float16: true, ensemble: ebkd }")
+        let spec = Self.spec(dataset: data, replicas: 2, extra: "distillation: { mode: online, top-k: 3, float16: true, ensemble: ebkd, mutual: 0.3 }")
         let reply = try await submit(cluster, spec)
         #expect(reply.accepted, "\(reply.errors)")
         let run = reply.runID
@@ -144,6 +144,83 @@ import Wire
         let events = try await logs(cluster, second.runID)
         #expect(events.contains { $0.kind == "shard" && $0.message.contains("has shard") })
         await cluster.pump(until: { await cluster.phase(of: second.runID)?.isTerminal == true })
+    }
+
+    @Test func aTrainedTeacherIsShippedToAnotherWorkerInsteadOfBeingTrainedAgain() async throws {
+        let (cluster, data) = try await makeCluster()
+        let t1 = try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let spec = Self.spec(dataset: data, teachers: 1)
+        let first = try await submit(cluster, spec).runID
+        await cluster.pump(until: { await cluster.phase(of: first)?.isTerminal == true })
+        #expect(await cluster.phase(of: first) == .completed)
+        // t1 — the only worker keeping the teacher — leaves; t2 starts with an empty cache.
+        await t1.leave(reason: "replaced")
+        try await cluster.addWorker("t2", roles: [.teacher])
+        await cluster.pump()
+        let second = try await submit(cluster, spec).runID
+        await cluster.pump(until: { await cluster.phase(of: second)?.isTerminal == true })
+        let events = try await logs(cluster, second)
+        #expect(await cluster.phase(of: second) == .completed, "\(events.map(\.message))")
+        #expect(events.contains { $0.kind == "checkpoint" && $0.message.contains("offered to t2") }, "\(events.map(\.message))")
+        // t2 did not train: no training figures, the teacher is marked reused, same accuracy.
+        let before = try cluster.store.metrics(runID: first), after = try cluster.store.metrics(runID: second)
+        #expect(before.contains { $0.name == "teacher0.train_loss" })
+        #expect(!after.contains { $0.name == "teacher0.train_loss" })
+        #expect(after.contains { $0.name == "teacher0.reused" && $0.value == 1 })
+        #expect(after.last { $0.name == "teacher0.test_accuracy" }?.value == before.last { $0.name == "teacher0.test_accuracy" }?.value)
+        // t2 now keeps the very file t1 trained, under the same recipe key.
+        let trained = { (w: String) throws -> [String] in
+            try FileManager.default.contentsOfDirectory(atPath: "\(cluster.stateDir)/cache-\(w)/teachers/trained")
+                .filter { $0.hasSuffix(".safetensors") }
+        }
+        let names = try trained("t2")
+        #expect(names == (try trained("t1")))
+        let a = FileManager.default.contents(atPath: "\(cluster.stateDir)/cache-t1/teachers/trained/\(names.first ?? "")")
+        let b = FileManager.default.contents(atPath: "\(cluster.stateDir)/cache-t2/teachers/trained/\(names.first ?? "")")
+        #expect(a != nil && a == b)
+        // A third run on t2 is not sent the teacher again: t2 is known to keep it.
+        let third = try await submit(cluster, spec).runID
+        await cluster.pump(until: { await cluster.phase(of: third)?.isTerminal == true })
+        #expect(await cluster.phase(of: third) == .completed)
+        #expect(!(try await logs(cluster, third)).contains { $0.kind == "checkpoint" })
+    }
+
+    @Test func aCheckpointTeacherIsSentToAWorkerThatDoesNotHaveTheFile() async throws {
+        let (cluster, data) = try await makeCluster()
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let first = try await submit(cluster, Self.spec(dataset: data, teachers: 1)).runID
+        await cluster.pump(until: { await cluster.phase(of: first)?.isTerminal == true })
+        let stored = "\(cluster.stateDir)/artifacts/\(first)/teacher-0.safetensors"
+        let checkpoint = "\(cluster.stateDir)/teacher.safetensors"
+        try FileManager.default.copyItem(atPath: stored, toPath: checkpoint)
+        let spec = """
+            name: from-checkpoint
+            dataset: { name: fashion-mnist, path: \(data), validation: 100 }
+            teachers:
+              - checkpoint: \(checkpoint)
+                model: mlp:784-16-10
+            student: { model: mlp:784-8-10 }
+            training: { epochs: 1, batch: 50 }
+            """
+        let reply = try await submit(cluster, spec)
+        #expect(reply.accepted, "\(reply.errors)")
+        let run = reply.runID
+        // The coordinator reads the file when it assigns the teacher; then the file goes away,
+        // as on a worker machine that never had it (one round: t1 has not taken the assignment yet).
+        while await cluster.phase(of: run).map({ $0 == .pending || $0 == .placing || $0 == .sharding }) == true {
+            await cluster.pumpOnce()
+        }
+        try FileManager.default.removeItem(atPath: checkpoint)
+        await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true })
+        let events = try await logs(cluster, run)
+        #expect(await cluster.phase(of: run) == .completed, "\(events.map(\.message))")
+        #expect(events.contains { $0.kind == "checkpoint" && $0.message.contains("offered to t1") })
+        let hash = SHA256.hex([UInt8](try #require(FileManager.default.contents(atPath: stored))))
+        #expect(FileManager.default.fileExists(atPath: "\(cluster.stateDir)/cache-t1/shards/\(hash).shard"))
     }
 
     @Test func badSpecsAreRefusedFieldByFieldAndTheCoordinatorKeepsServing() async throws {

@@ -355,6 +355,31 @@ struct RunSpecErrorTests {
         #expect(onlyProblem(base(line: 10, "distillation: { top-k: -1 }"))?.field == "distillation.top-k")
     }
 
+    @Test("the mutual term is for online runs of several teachers, with a weight in [0, 1)")
+    func mutual() throws {
+        let offline = try #require(onlyProblem(base(line: 10, "distillation: { mutual: 0.5 }")))
+        #expect(offline.field == "distillation.mutual")
+        #expect(offline.line == 10)
+        #expect(offline.message.hasPrefix("applies to online runs only"))
+        #expect(problems(base(line: 10, "distillation: { mode: online, mutual: 0.5 }")).isEmpty)
+        #expect(onlyProblem(base(line: 10, "distillation: { mode: online, mutual: 1 }"))?.message == "must be a number in [0, 1), got 1")
+        let one = """
+            name: one
+            dataset: { name: fashion-mnist, train-limit: 2000, validation: 500 }
+            teachers:
+              - model: mlp:784-64-10
+                train: { epochs: 2, batch: 64, seed: 1 }
+            student: { model: mlp:784-32-10 }
+            distillation: { mode: online, mutual: 0.5 }
+            """
+        let single = try #require(onlyProblem(one))
+        #expect(single.field == "distillation.mutual")
+        #expect(single.message == "needs at least 2 teachers (each learns from the others' ensemble), got 1")
+        let spec = try RunSpec(yaml: base(line: 10, "distillation: { mode: online, mutual: 0.25 }"), fileName: "m.yaml")
+        #expect(spec.distillation.mutual == 0.25)
+        #expect(spec.canonicalYAML().contains("  mutual: 0.25\n"))
+    }
+
     @Test("ensemble weights are counted against the expanded teachers")
     func ensembleWeights() throws {
         let e = try #require(onlyProblem(base(line: 10, "distillation: { ensemble: \"weighted:1/1/1\" }")))

@@ -76,6 +76,7 @@ struct RunSpecRoundTripTests {
               ensemble: mean-probs
               top-k: 0
               float16: false
+              mutual: 0.0
             training:
               epochs: 10
               batch: 128

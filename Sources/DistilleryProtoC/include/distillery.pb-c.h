@@ -589,10 +589,15 @@ struct  Distillery__V1__TeacherTask
    */
   size_t n_replica_endpoints;
   char **replica_endpoints;
+  /*
+   * online runs with a mutual term: every teacher's data endpoint, by teacher index (empty otherwise)
+   */
+  size_t n_teacher_endpoints;
+  char **teacher_endpoints;
 };
 #define DISTILLERY__V1__TEACHER_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__teacher_task__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Distillery__V1__StudentTask
@@ -758,10 +763,16 @@ struct  Distillery__V1__LogitsBatch
    * order, full f32), sent once to replica 0 so the report can give the ensemble's accuracy.
    */
   protobuf_c_boolean test_split;
+  /*
+   * true: teacher → teacher (online runs with a mutual term): this teacher's full f32 logits of
+   * the whole global batch of (epoch, step), for teacher `to_teacher_index`; `replica` is 0.
+   */
+  protobuf_c_boolean to_teacher;
+  uint32_t to_teacher_index;
 };
 #define DISTILLERY__V1__LOGITS_BATCH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__logits_batch__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, DISTILLERY__V1__DTYPE__DTYPE_UNSPECIFIED, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, DISTILLERY__V1__DTYPE__DTYPE_UNSPECIFIED, 0, 0, 0, 0 }
 
 
 /*

@@ -1,0 +1,85 @@
+import Foundation
+
+/// The trained teachers the coordinator holds, by `TrainedTeacherKey`, so a later run can
+/// ship one to whichever worker its teacher is placed on instead of training it again
+/// (docs/PROTOCOL.md "Teacher checkpoints").
+///
+/// Every trained teacher arrives as artifact `teacher-<i>.safetensors` of its run; its
+/// safetensors metadata carries `key` (the recipe key) and `complete` = "true". The index
+/// is built from the state directory's artifacts when first needed (headers only) and kept
+/// up to date as new ones arrive. `holders` are the workers known to keep that teacher in
+/// their own cache (they sent it): they are not sent it again.
+struct StoredTeachers: Sendable {
+    struct Entry: Sendable, Equatable {
+        /// Absolute path of the checkpoint file in the state directory.
+        var path: String
+        var holders: Set<String>
+    }
+
+    private(set) var byKey: [String: Entry] = [:]
+
+    /// The index of every complete trained-teacher checkpoint under `artifacts/<run>/`
+    /// (online teachers' `-online` checkpoints are what a run made of them, not a recipe's result).
+    static func scan(artifactsDirectory: String) -> StoredTeachers {
+        var index = StoredTeachers()
+        let fm = FileManager.default
+        let runs = ((try? fm.contentsOfDirectory(atPath: artifactsDirectory)) ?? []).sorted()
+        for run in runs {
+            let dir = artifactsDirectory + "/" + run
+            for name in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted() where isTrainedTeacher(name) {
+                let path = dir + "/" + name
+                if let key = completeKey(metadataOfFile(at: path)) { index.byKey[key] = Entry(path: path, holders: []) }
+            }
+        }
+        return index
+    }
+
+    /// Records a teacher checkpoint stored at `path`, sent by `holder`; ignored unless it is a
+    /// complete trained teacher (metadata `complete` = "true" and a `key`).
+    mutating func record(metadata: [String: String]?, path: String, holder: String) {
+        guard let key = completeKeyOf(metadata) else { return }
+        var entry = byKey[key] ?? Entry(path: path, holders: [])
+        entry.path = path
+        entry.holders.insert(holder)
+        byKey[key] = entry
+    }
+
+    /// `teacher-<digits>.safetensors`: the artifact name of a trained teacher.
+    static func isTrainedTeacher(_ artifactName: String) -> Bool {
+        guard artifactName.hasPrefix("teacher-"), artifactName.hasSuffix(".safetensors") else { return false }
+        let middle = artifactName.dropFirst("teacher-".count).dropLast(".safetensors".count)
+        return !middle.isEmpty && middle.allSatisfy(\.isASCII) && middle.allSatisfy(\.isNumber)
+    }
+
+    /// The `__metadata__` of safetensors bytes (whole file or at least its header), or nil.
+    /// Layout: u64 little-endian header length N, then N bytes of JSON.
+    static func metadata(of bytes: some Collection<UInt8>) -> [String: String]? {
+        let prefix = Array(bytes.prefix(8))
+        guard prefix.count == 8 else { return nil }
+        var length: UInt64 = 0
+        for i in 0..<8 { length |= UInt64(prefix[i]) << (8 * UInt64(i)) }
+        guard length <= 100 << 20, bytes.count >= 8 + Int(length) else { return nil }
+        let header = Data(bytes.dropFirst(8).prefix(Int(length)))
+        guard let root = try? JSONSerialization.jsonObject(with: header) as? [String: Any],
+              let meta = root["__metadata__"] as? [String: String] else { return nil }
+        return meta
+    }
+
+    /// Reads only the header of the safetensors file at `path`.
+    static func metadataOfFile(at path: String) -> [String: String]? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 8), head.count == 8 else { return nil }
+        var length: UInt64 = 0
+        for (i, byte) in head.enumerated() { length |= UInt64(byte) << (8 * UInt64(i)) }
+        guard length <= 100 << 20, let json = try? handle.read(upToCount: Int(length)), json.count == Int(length) else { return nil }
+        return metadata(of: [UInt8](head) + [UInt8](json))
+    }
+
+    private static func completeKey(_ metadata: [String: String]?) -> String? {
+        guard let metadata, metadata["complete"] == "true", let key = metadata["key"], !key.isEmpty else { return nil }
+        return key
+    }
+
+    private func completeKeyOf(_ metadata: [String: String]?) -> String? { Self.completeKey(metadata) }
+}
