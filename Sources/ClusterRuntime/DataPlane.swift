@@ -408,6 +408,7 @@ public final class StudentReplica {
     /// The cached soft targets (offline mode), filled during epoch 0.
     public private(set) var cache: SoftLabelCache?
     private var hashRing: RingAllReduce?
+    private var stateRing: RingAllReduce?
     /// Teachers' test-split logits by teacher (replica 0 only), for the ensemble's accuracy.
     private var testLogits: [Int: ArrivedLogits] = [:]
     /// This step's soft targets, row j for sample j of the micro-batch.
@@ -469,6 +470,10 @@ public final class StudentReplica {
                                                         totalSteps: totalSteps)
                 trainer.applyGradients(learningRate: lr)
                 timing.compute += seconds(since: &mark)
+                if plan.replicas > 1 && trainer.model.state.count > 0 {
+                    try await averageState()
+                    timing.allReduce += seconds(since: &mark)
+                }
                 timing.steps += 1
                 if timing.steps % hashEvery == 0 || trainer.globalStep == totalSteps { try await compareHashes() }
                 // Step s consumed: credit step s + W, if the teachers stream that far.
@@ -477,6 +482,23 @@ public final class StudentReplica {
             }
             onEpoch(epoch)
         }
+    }
+
+    /// Non-trainable state (BatchNorm running statistics) is updated from each replica's own
+    /// micro-batch, so after every step the replicas replace theirs by the mean over replicas
+    /// (sum by the ring, then × 1/R: the same bits everywhere) and stay bit-identical. The
+    /// normalisation itself still uses micro-batch statistics, so a BatchNorm student is not
+    /// the single-process one (that needs synchronised batch statistics in the forward pass).
+    private func averageState() async throws(DataPlaneError) {
+        let state = UnsafeMutableBufferPointer(start: trainer.model.state.pointer, count: trainer.model.state.count)
+        do throws(RingError) {
+            if stateRing == nil { stateRing = try ring.sibling(count: state.count) }
+            try await stateRing!.allReduce(state, step: UInt64(trainer.globalStep) | (1 << 62))
+        } catch {
+            throw .ring(error)
+        }
+        let scale = 1 / Float(plan.replicas)
+        for i in state.indices { state[i] *= scale }
     }
 
     /// All-reduces every replica's parameter hash (`ParameterHashes`); any difference fails the run.

@@ -21,14 +21,19 @@ import Wire
         try ModelSpec(parsing: "mlp:24-32-10").build(dataShape: [1, 1, 24], seed: seed)
     }
 
-    static func studentTrainer(plan: StepPlan, seed: UInt64 = 5) throws -> Trainer {
-        let model = try ModelSpec(parsing: "mlp:24-16-10").build(dataShape: [1, 1, 24], seed: seed)
+    static func studentTrainer(plan: StepPlan, seed: UInt64 = 5, spec: String = "mlp:24-16-10") throws -> Trainer {
+        let model = try ModelSpec(parsing: spec).build(dataShape: [1, 1, 24], seed: seed)
         return Trainer(model: model, settings: TrainingSettings(epochs: plan.epochs, batchSize: plan.batchSize,
                                                                  learningRate: 3e-3, seed: plan.seed))
     }
 
     static func parameters(_ m: Sequential) -> [Float] {
         Array(UnsafeBufferPointer(start: m.parameters.pointer, count: m.parameterCount))
+    }
+
+    /// Parameters and state (BatchNorm running statistics).
+    static func parametersAndState(_ m: Sequential) -> [Float] {
+        parameters(m) + Array(UnsafeBufferPointer(start: m.state.pointer, count: m.state.count))
     }
 
     /// K teachers and R replicas on one in-memory network; returns every replica's parameters.
@@ -53,6 +58,7 @@ import Wire
     static func run(teachers: [Sequential], replicas: Int, plan: StepPlan, train: LabeledImages, kd: KDLoss,
                     rule: EnsembleRule, codec: LogitsCodec? = nil, onlineSettings: TrainingSettings? = nil, test: LabeledImages? = nil,
                     silentTeacher: Int? = nil, divergentReplica: Int? = nil, mutual: Float = 0,
+                    studentSpec: String = "mlp:24-16-10",
                     timeout: Duration = .seconds(10)) async throws -> Outcome {
         let network = InMemoryNetwork()
         var teacherInboxes: [DataInbox] = []
@@ -88,7 +94,7 @@ import Wire
             var toTeachers: [any Connection] = []
             for t in teachers.indices { toTeachers.append(try await network.transport(name: "r\(r)").connect(to: "mem://teacher-\(t)")) }
             let next = replicas > 1 ? try await network.transport(name: "r\(r)").connect(to: "mem://replica-\((r + 1) % replicas)") : nil
-            let trainer = try studentTrainer(plan: plan, seed: r == divergentReplica ? 6 : 5)
+            let trainer = try studentTrainer(plan: plan, seed: r == divergentReplica ? 6 : 5, spec: studentSpec)
             let ring = try RingAllReduce(runID: "run-1", generation: 1, rank: r, ranks: replicas,
                                          count: trainer.model.parameterCount,
                                          source: replicaInboxes[r].gradientSource(run: "run-1"), next: next, timeout: timeout)
@@ -104,8 +110,27 @@ import Wire
         }
         var accuracy: Result<Float, DataPlaneError>?
         if let test { accuracy = await students[0].ensembleTestAccuracy(on: test, timeout: .seconds(2)) }
-        return Outcome(parameters: students.map { parameters($0.trainer.model) }, bytesSent: streamers.map(\.bytesSent),
+        return Outcome(parameters: students.map { parametersAndState($0.trainer.model) }, bytesSent: streamers.map(\.bytesSent),
                        caches: students.map(\.cache), ensembleAccuracy: accuracy)
+    }
+
+    /// BatchNorm running statistics come from each replica's own micro-batch; the replicas
+    /// average them after every step, so they stay bit-identical (the hash check every 4 steps
+    /// would fail the run otherwise) and hold the mean of what each would have alone.
+    @Test(arguments: [2, 3])
+    func batchNormStudentsStayIdenticalAcrossReplicas(replicas: Int) async throws {
+        let train = Self.data(count: 180)
+        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 2, replicas: replicas, window: 3)
+        let outcome = try await Self.run(teachers: [try Self.teacher(1), try Self.teacher(2)], replicas: replicas, plan: plan,
+                                         train: train, kd: KDLoss(temperature: 4, alpha: 0.9), rule: .meanProbabilities,
+                                         studentSpec: "mlp:24-16-10,bn,dropout=0.2")
+        let fresh = try Self.studentTrainer(plan: plan, spec: "mlp:24-16-10,bn,dropout=0.2").model
+        #expect(fresh.state.count > 0)
+        for r in 1..<replicas { #expect(outcome.parameters[r] == outcome.parameters[0], "replica \(r) is bit-identical to 0") }
+        let stateStart = fresh.parameterCount
+        let state = Array(outcome.parameters[0][stateStart...])
+        let initial = Array(Self.parametersAndState(fresh)[stateStart...])
+        #expect(zip(state, initial).map { abs($0 - $1) }.max()! > 1e-3, "the running statistics moved")
     }
 
     @Test(arguments: [1, 2, 3])
