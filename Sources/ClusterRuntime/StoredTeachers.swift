@@ -8,7 +8,8 @@ import Foundation
 /// safetensors metadata carries `key` (the recipe key) and `complete` = "true". The index
 /// is built from the state directory's artifacts when first needed (headers only) and kept
 /// up to date as new ones arrive. `holders` are the workers known to keep that teacher in
-/// their own cache (they sent it): they are not sent it again.
+/// their own cache — the one that trained it (metadata `worker`) and any that sent it since —
+/// and are not sent it again.
 struct StoredTeachers: Sendable {
     struct Entry: Sendable, Equatable {
         /// Absolute path of the checkpoint file in the state directory.
@@ -28,7 +29,13 @@ struct StoredTeachers: Sendable {
             let dir = artifactsDirectory + "/" + run
             for name in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted() where isTrainedTeacher(name) {
                 let path = dir + "/" + name
-                if let key = completeKey(metadataOfFile(at: path)) { index.byKey[key] = Entry(path: path, holders: []) }
+                let metadata = metadataOfFile(at: path)
+                if let key = completeKey(metadata) {
+                    var entry = index.byKey[key] ?? Entry(path: path, holders: [])
+                    entry.path = path
+                    if let worker = metadata?["worker"] { entry.holders.insert(worker) }
+                    index.byKey[key] = entry
+                }
             }
         }
         return index
@@ -41,6 +48,7 @@ struct StoredTeachers: Sendable {
         var entry = byKey[key] ?? Entry(path: path, holders: [])
         entry.path = path
         entry.holders.insert(holder)
+        if let worker = metadata?["worker"] { entry.holders.insert(worker) }
         byKey[key] = entry
     }
 

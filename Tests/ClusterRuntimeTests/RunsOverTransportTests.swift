@@ -187,6 +187,27 @@ import Wire
         #expect(!(try await logs(cluster, third)).contains { $0.kind == "checkpoint" })
     }
 
+    @Test func aRestartedCoordinatorStillKnowsWhichWorkerTrainedAStoredTeacher() async throws {
+        let (cluster, data) = try await makeCluster()
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let spec = Self.spec(dataset: data, teachers: 1)
+        let first = try await submit(cluster, spec).runID
+        await cluster.pump(until: { await cluster.phase(of: first)?.isTerminal == true })
+        try await cluster.restartCoordinator()
+        await cluster.advance(.seconds(2))
+        #expect(await cluster.liveness(of: "t1") == .alive)
+        // The new coordinator indexes the stored teacher from its file (which names t1 as its
+        // trainer), so t1 reuses its own copy and is sent nothing.
+        let second = try await submit(cluster, spec).runID
+        await cluster.pump(until: { await cluster.phase(of: second)?.isTerminal == true })
+        let events = try await logs(cluster, second)
+        #expect(await cluster.phase(of: second) == .completed, "\(events.map(\.message))")
+        #expect(!events.contains { $0.kind == "checkpoint" }, "\(events.map(\.message))")
+        #expect(try cluster.store.metrics(runID: second).contains { $0.name == "teacher0.reused" && $0.value == 1 })
+    }
+
     @Test func aCheckpointTeacherIsSentToAWorkerThatDoesNotHaveTheFile() async throws {
         let (cluster, data) = try await makeCluster()
         try await cluster.addWorker("t1", roles: [.teacher])
