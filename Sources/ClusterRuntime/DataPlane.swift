@@ -456,7 +456,9 @@ public final class StudentReplica {
                 } else {
                     targetsFromCache(share)
                 }
-                let n = batches.batch(step: step).count
+                let global = batches.batch(step: step)
+                let n = global.count
+                trainer.model.setRowWindow(offset: share.startIndex - global.startIndex, total: n)
                 _ = trainer.accumulateGradients(batch: share, train: train,
                                                 objective: .batchDistillation(loss: kd, targets: stepTargets),
                                                 scale: Float(share.count) / Float(n))

@@ -38,6 +38,14 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable {
         return SplitMix64.mix64(state)
     }
 
+    /// Moves the stream on by `draws` outputs without computing them (the state is a counter:
+    /// after k draws it is `seed + k·γ`, mod 2⁶⁴).
+    @inlinable
+    public mutating func skip(_ draws: Int) {
+        precondition(draws >= 0, "cannot skip a negative number of draws")
+        state &+= UInt64(draws) &* SplitMix64.gamma
+    }
+
     /// Uniform in [0, 1) with 24 bits of precision.
     @inlinable
     public mutating func nextFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }

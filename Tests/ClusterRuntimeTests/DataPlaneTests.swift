@@ -39,9 +39,10 @@ import Wire
     /// K teachers and R replicas on one in-memory network; returns every replica's parameters.
     static func cluster(teachers: [Sequential], replicas: Int, plan: StepPlan, train: LabeledImages, kd: KDLoss,
                         rule: EnsembleRule, silentTeacher: Int? = nil, divergentReplica: Int? = nil,
-                        timeout: Duration = .seconds(10)) async throws -> [[Float]] {
+                        studentSpec: String = "mlp:24-16-10", timeout: Duration = .seconds(10)) async throws -> [[Float]] {
         try await run(teachers: teachers, replicas: replicas, plan: plan, train: train, kd: kd, rule: rule,
-                      silentTeacher: silentTeacher, divergentReplica: divergentReplica, timeout: timeout).parameters
+                      silentTeacher: silentTeacher, divergentReplica: divergentReplica, studentSpec: studentSpec,
+                      timeout: timeout).parameters
     }
 
     /// What a data-plane run leaves behind.
@@ -133,8 +134,10 @@ import Wire
         #expect(zip(state, initial).map { abs($0 - $1) }.max()! > 1e-3, "the running statistics moved")
     }
 
-    @Test(arguments: [1, 2, 3])
-    func replicasFedByStreamingTeachersMatchOneProcess(replicas: Int) async throws {
+    /// With a Dropout student too: each replica's masks skip the other replicas' rows of the
+    /// global batch (`Sequential.setRowWindow`), so they are the masks one process draws.
+    @Test(arguments: [1, 2, 3], ["mlp:24-16-10", "mlp:24-16-10,dropout=0.3"])
+    func replicasFedByStreamingTeachersMatchOneProcess(replicas: Int, student: String) async throws {
         let train = Self.data(count: 240)
         let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 2, replicas: replicas, window: 3)
         let teachers = try [Self.teacher(1), Self.teacher(2)]
@@ -143,17 +146,18 @@ import Wire
         // One process: the ensemble's targets for all samples, then ordinary distillation.
         let logits = teachers.map { Evaluation.logits($0, on: train) }
         let targets = EnsembleTargets.compute(rule: rule, logits: logits, labels: train.labels, classes: 10, temperature: 4)
-        let single = try Self.studentTrainer(plan: plan)
+        let single = try Self.studentTrainer(plan: plan, spec: student)
         for e in 0..<plan.epochs {
             _ = single.trainEpoch(e, train: train, validation: nil, objective: .distillation(loss: kd, targets: targets, labelMask: nil))
         }
         let reference = Self.parameters(single.model)
-        let replicaParameters = try await Self.cluster(teachers: teachers, replicas: replicas, plan: plan, train: train, kd: kd, rule: rule)
+        let replicaParameters = try await Self.cluster(teachers: teachers, replicas: replicas, plan: plan, train: train, kd: kd,
+                                                       rule: rule, studentSpec: student)
         for r in 1..<replicas { #expect(replicaParameters[r] == replicaParameters[0], "replica \(r) is bit-identical to 0") }
         let diff = zip(reference, replicaParameters[0]).map { abs($0 - $1) }.max() ?? 0
-        print("data plane: \(replicas) replica(s), 2 teachers, 16 steps: max |θ_cluster − θ_single| = \(diff)")
+        print("data plane: \(replicas) replica(s), \(student), 2 teachers, 16 steps: max |θ_cluster − θ_single| = \(diff)")
         #expect(diff <= 1e-5)
-        #expect(zip(reference, Self.parameters(try Self.studentTrainer(plan: plan).model)).map { abs($0 - $1) }.max()! > 1e-3,
+        #expect(zip(reference, Self.parameters(try Self.studentTrainer(plan: plan, spec: student).model)).map { abs($0 - $1) }.max()! > 1e-3,
                 "training moved the parameters")
     }
 

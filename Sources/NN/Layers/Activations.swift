@@ -56,6 +56,11 @@ public final class Dropout: ParameterlessLayer {
     private var rng: SplitMix64
     private var mask = FloatBuffer()
     private var lastWasTraining = false
+    /// Data parallelism: the forward's `batch` rows are rows `offset..<offset+batch` of a global
+    /// batch of `total` rows. The mask stream then skips the other rows' draws, so each row gets
+    /// the mask it would get if the whole global batch ran here, and after the forward the
+    /// stream stands where the global batch's forward would leave it.
+    public var rowWindow: (offset: Int, total: Int)?
 
     public init(shape: [Int], probability: Float, seed: UInt64) {
         precondition(probability >= 0 && probability < 1, "dropout probability must be in [0, 1)")
@@ -79,7 +84,12 @@ public final class Dropout: ParameterlessLayer {
         let keep = 1 / (1 - probability)
         // 24-bit uniforms compared against p: P(keep) = 1 − p up to 2⁻²⁴.
         let threshold = UInt64((Double(probability) * 16_777_216).rounded())
+        if let w = rowWindow {
+            precondition(w.offset >= 0 && w.offset + batch <= w.total, "row window \(w) does not hold \(batch) rows")
+            rng.skip(w.offset * inputFeatures)
+        }
         for i in 0..<n { m[i] = (rng.next() >> 40) >= threshold ? keep : 0 }
+        if let w = rowWindow { rng.skip((w.total - w.offset - batch) * inputFeatures) }
         Vector.multiply(x, m, y, n)
     }
 

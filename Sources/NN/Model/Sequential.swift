@@ -123,6 +123,13 @@ public final class Sequential {
     /// Index of the first layer with parameters (0 if none has any).
     private lazy var firstTrainableLayer: Int = layers.firstIndex { $0.parameterCount > 0 } ?? 0
 
+    /// Data parallelism: the next training forwards cover rows `offset..<offset+batch` of a
+    /// global batch of `total` rows (nil: the whole batch), so random layers (Dropout) draw for
+    /// those rows exactly what one process running the global batch would.
+    public func setRowWindow(offset: Int, total: Int) {
+        for case let dropout as Dropout in layers { dropout.rowWindow = (offset, total) }
+    }
+
     public func zeroGradients() { gradients.pointer.update(repeating: 0, count: gradients.count) }
 
     /// Convenience: forward a `[B, inputShape…]` tensor, returning `[B, outputShape…]` logits.
