@@ -303,11 +303,13 @@ final class TaskRunner: Sendable {
             let key = TrainedTeacherKey.of(model: teacher.model, recipe: recipe, shardHash: assign.shardHash,
                                       validation: spec.dataset.validation, splitSeed: spec.training.seed)
             let out = "\(cacheDirectory)/teachers/trained/\(key).safetensors"
-            if !task.checkpointHash.isEmpty && reuse(out, index: index, key: key) == nil {
+            var stored = reuse(out, index: index, key: key)
+            if stored == nil && !task.checkpointHash.isEmpty {
                 // The coordinator holds this teacher (another worker trained it): take its copy.
                 adoptShipped(task.checkpointHash, runID: assign.runID, index: index, key: key, to: out)
+                stored = reuse(out, index: index, key: key)
             }
-            if let reused = reuse(out, index: index, key: key) {
+            if let reused = stored {
                 metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(reused, on: bundle.test).accuracy)),
                                                     ("teacher\(index).reused", 1)])
                 sendCheckpoint(assign, index: index, path: out)
@@ -322,6 +324,11 @@ final class TaskRunner: Sendable {
     /// Records that the transfer of shard or checkpoint `hash` failed (the worker gave up on it).
     func transferFailed(_ hash: String, reason: String) {
         failedTransfers.withLock { $0[hash] = reason }
+    }
+
+    /// A new transfer of `hash` started: an earlier failure no longer applies.
+    func transferStarted(_ hash: String) {
+        _ = failedTransfers.withLock { $0.removeValue(forKey: hash) }
     }
 
     /// Why a teacher checkpoint did not arrive.

@@ -38,6 +38,7 @@ extension Worker {
             return
         }
         logger.info("receiving shard \(offer.shardHash.prefix(12)): \(offer.totalBytes) bytes in \(offer.chunkCount) chunks")
+        tasks.transferStarted(offer.shardHash)
         incoming[offer.shardHash] = IncomingShard(hash: offer.shardHash, buffer: [UInt8](repeating: 0, count: Int(offer.totalBytes)),
                                                   chunkCount: offer.chunkCount,
                                                   received: [Bool](repeating: false, count: Int(offer.chunkCount)),
