@@ -145,9 +145,6 @@ public final class TeacherStreamer {
     private var labels: [Int32] = []
     /// Bytes of logits payload sent so far (all replicas).
     public private(set) var bytesSent = 0
-    /// Called with the teacher's test accuracy just before its test logits go to replica 0
-    /// (so a report of it is queued before the run can end).
-    public var beforeSendingTestLogits: (Float) -> Void = { _ in }
     /// The mutual term (online only): its weight β and temperature, connections to the other
     /// teachers by index, and the queue where their logits for this teacher arrive.
     public struct Mutual {
@@ -320,7 +317,6 @@ public final class TeacherStreamer {
         let logits = Evaluation.logits(model, on: test)
         let accuracy = Evaluation.accuracy(logits: logits, labels: test.labels, classes: classes)
         finalTestAccuracy = accuracy
-        beforeSendingTestLogits(accuracy)
         let body = LogitsBatch(runID: runID, replica: 0, teacher: UInt32(teacher), sampleBegin: 0, sampleEnd: UInt64(test.count),
                                dtype: .f32, testSplit: true)
         let message = Message(Envelope(sender: "\(runID)/teacher-\(teacher)",
@@ -541,10 +537,17 @@ public final class StudentReplica {
         }
     }
 
-    /// Accuracy on `test` of the teachers' ensemble (mean of probabilities at T = 1), from the
-    /// test-split logits every teacher sends replica 0 when it has streamed its last step;
-    /// waits at most `timeout` for them. Returns the accuracy, or why there is none.
-    public func ensembleTestAccuracy(on test: LabeledImages, timeout: Duration) async -> Result<Float, DataPlaneError> {
+    /// Accuracies on the test split, from the logits every teacher sends replica 0 when it has
+    /// streamed its last step: the ensemble's (mean of probabilities at T = 1) and each
+    /// teacher's (what an online teacher became: the same number the teacher computes).
+    public struct TestSplitAccuracy: Sendable, Equatable {
+        public var ensemble: Float
+        public var teachers: [Float]
+    }
+
+    /// The `TestSplitAccuracy` of the teachers' test-split logits, waiting at most `timeout` for
+    /// them; or why there is none.
+    public func testSplitAccuracy(on test: LabeledImages, timeout: Duration) async -> Result<TestSplitAccuracy, DataPlaneError> {
         let deadline = ContinuousClock.now + timeout
         while testLogits.count < teachers.count {
             let left = deadline - ContinuousClock.now
@@ -566,7 +569,9 @@ public final class StudentReplica {
             }
             all.append(LogitsCodec.floats(a.frames[0].bytes, float16: false))
         }
-        return .success(EnsembleTargets.accuracy(logits: all, labels: test.labels, classes: classes))
+        return .success(TestSplitAccuracy(
+            ensemble: EnsembleTargets.accuracy(logits: all, labels: test.labels, classes: classes),
+            teachers: all.map { Evaluation.accuracy(logits: $0, labels: test.labels, classes: classes) }))
     }
 
     /// Builds the ensemble's soft targets (temperature T) for the samples `part` the teachers

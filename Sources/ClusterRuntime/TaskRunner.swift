@@ -233,13 +233,6 @@ final class TaskRunner: Sendable {
                                        test: bundle.test, replicas: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
                                        timeout: dataTimeout, startTimeout: .seconds(3600), mutual: mutual)
-        if online != nil {
-            // The teacher trains on alongside the student: its accuracy at the end replaces the
-            // one from before, reported before replica 0 can finish the run.
-            streamer.beforeSendingTestLogits = { [self] accuracy in
-                metrics(assign, epoch: plan.epochs, step: plan.streamedSteps, [("teacher\(index).test_accuracy", Double(accuracy))])
-            }
-        }
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
@@ -529,9 +522,16 @@ final class TaskRunner: Sendable {
         }
         if isCancelled(runID) { return }
         if rank == 0 {
-            switch await replica.ensembleTestAccuracy(on: bundle.test, timeout: dataTimeout) {
+            switch await replica.testSplitAccuracy(on: bundle.test, timeout: dataTimeout) {
             case .success(let accuracy):
-                metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("ensemble.test_accuracy", Double(accuracy))])
+                if spec.distillation.mode == .online {
+                    // Online teachers changed while serving: their final accuracy, from the logits
+                    // they sent, goes out here — before this replica's completion, on the same
+                    // connection, so the report written when the run ends has it.
+                    metrics(assign, epoch: plan.epochs, step: trainer.globalStep,
+                            accuracy.teachers.enumerated().map { ("teacher\($0.offset).test_accuracy", Double($0.element)) })
+                }
+                metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("ensemble.test_accuracy", Double(accuracy.ensemble))])
             case .failure(let why):
                 logger.warning("\(assign.taskID): no ensemble accuracy for the report: \(why)")
             }

@@ -43,7 +43,9 @@ import Training
                                          rule: .meanProbabilities, test: test)
         // Replica 0 measured the ensemble on the test split from the logits the teachers sent last.
         let expected = EnsembleTargets.accuracy(logits: teachers.map { Evaluation.logits($0, on: test) }, labels: test.labels, classes: 10)
-        #expect(try outcome.ensembleAccuracy?.get() == expected)
+        #expect(try outcome.ensembleAccuracy?.get().ensemble == expected)
+        // … and each teacher's, the number the teacher itself computes on the same logits.
+        #expect(try outcome.ensembleAccuracy?.get().teachers == teachers.map { Evaluation.run($0, on: test).accuracy })
         for r in 1..<replicas { #expect(outcome.parameters[r] == outcome.parameters[0], "replica \(r) is bit-identical to 0") }
         let diff = Self.maxDifference(reference, outcome.parameters[0])
         print("offline cached: \(replicas) replica(s), 3 epochs: max |θ_cluster − θ_single| = \(diff)")

@@ -52,7 +52,7 @@ import Wire
         var bytesSent: [Int]
         var caches: [SoftLabelCache?]
         /// Replica 0's measure of the ensemble on the test split, when one was given.
-        var ensembleAccuracy: Result<Float, DataPlaneError>?
+        var ensembleAccuracy: Result<StudentReplica.TestSplitAccuracy, DataPlaneError>?
     }
 
     /// Like `cluster`, with the run's logits codec and, for online mode, teacher trainers.
@@ -109,8 +109,8 @@ import Wire
             for i in parts.students.indices { group.addTask { try await parts.students[i].run() } }
             try await group.waitForAll()
         }
-        var accuracy: Result<Float, DataPlaneError>?
-        if let test { accuracy = await students[0].ensembleTestAccuracy(on: test, timeout: .seconds(2)) }
+        var accuracy: Result<StudentReplica.TestSplitAccuracy, DataPlaneError>?
+        if let test { accuracy = await students[0].testSplitAccuracy(on: test, timeout: .seconds(2)) }
         return Outcome(parameters: students.map { parametersAndState($0.trainer.model) }, bytesSent: streamers.map(\.bytesSent),
                        caches: students.map(\.cache), ensembleAccuracy: accuracy)
     }

@@ -56,7 +56,8 @@ import Wire
         #expect(metrics.contains { $0.name == "ensemble.test_accuracy" && (0...1).contains($0.value) })
         // Each teacher reported its accuracy again after training on, and sent what it became.
         for t in 0..<2 { #expect(metrics.filter { $0.name == "teacher\(t).test_accuracy" }.count == 2) }
-        // … reported before replica 0 could end the run, so the report written at the end has it.
+        // … reported by replica 0 from the logits they sent, before it completes (on the same
+        // connection), so the report written when the run ends has them.
         let reportData = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/artifacts/\(run)/report.json"))
         let teachers = try #require((try JSONSerialization.jsonObject(with: reportData) as? [String: Any])?["teachers"] as? [[String: Any]])
         for t in 0..<2 {
