@@ -210,7 +210,7 @@ extension Coordinator {
         }
         if StoredTeachers.isTrainedTeacher(m.name) {
             var index = storedTeachers()
-            index.record(metadata: StoredTeachers.metadata(of: artifact.bytes), path: path, holder: request.sender)
+            index.record(metadata: StoredTeachers.metadata(of: artifact.bytes), path: path)
             storedTeachersIndex = index
         }
         event(m.runID, "artifact", "stored \(m.name) (\(artifact.bytes.count) bytes, sha256 \(artifact.sha256.prefix(12))) at \(path)")
@@ -235,8 +235,8 @@ extension Coordinator {
     }
 
     /// What teacher `index` of a run should start from: the stored checkpoint of a trained
-    /// teacher with the same recipe key, unless `worker` keeps that teacher itself (it sent
-    /// it), or the checkpoint file a `checkpoint:` teacher names. Returns its bytes' SHA-256
+    /// teacher with the same recipe key (a worker that has it acknowledges the offer at once),
+    /// or the checkpoint file a `checkpoint:` teacher names. Returns its bytes' SHA-256
     /// after registering the bytes for `ShardRequest`s, or nil (train from the recipe).
     /// A checkpoint the coordinator cannot read gives "unreadable": the worker fails the task.
     func teacherCheckpoint(_ teacher: TeacherSpec, runID: String, shardHash: String, spec: RunSpec, worker: String) -> String? {
@@ -247,8 +247,8 @@ extension Coordinator {
         case .train(let recipe):
             let key = TrainedTeacherKey.of(model: teacher.model, recipe: recipe, shardHash: shardHash,
                                            validation: spec.dataset.validation, splitSeed: spec.training.seed)
-            guard let entry = storedTeachers().byKey[key], !entry.holders.contains(worker) else { return nil }
-            path = entry.path
+            guard let stored = storedTeachers().byKey[key] else { return nil }
+            path = stored
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             if case .checkpoint = teacher.source { return "unreadable" }

@@ -7,17 +7,12 @@ import Foundation
 /// Every trained teacher arrives as artifact `teacher-<i>.safetensors` of its run; its
 /// safetensors metadata carries `key` (the recipe key) and `complete` = "true". The index
 /// is built from the state directory's artifacts when first needed (headers only) and kept
-/// up to date as new ones arrive. `holders` are the workers known to keep that teacher in
-/// their own cache — the one that trained it (metadata `worker`) and any that sent it since —
-/// and are not sent it again.
+/// up to date as new ones arrive. The coordinator offers a stored teacher to every worker it
+/// places that teacher on; a worker that has it (its cache keeps every teacher it trained or
+/// received under the checkpoint's hash) acknowledges at once, one that lost it fetches it.
 struct StoredTeachers: Sendable {
-    struct Entry: Sendable, Equatable {
-        /// Absolute path of the checkpoint file in the state directory.
-        var path: String
-        var holders: Set<String>
-    }
-
-    private(set) var byKey: [String: Entry] = [:]
+    /// Absolute path of each stored teacher's checkpoint file, by recipe key.
+    private(set) var byKey: [String: String] = [:]
 
     /// The index of every complete trained-teacher checkpoint under `artifacts/<run>/`
     /// (online teachers' `-online` checkpoints are what a run made of them, not a recipe's result).
@@ -29,27 +24,17 @@ struct StoredTeachers: Sendable {
             let dir = artifactsDirectory + "/" + run
             for name in ((try? fm.contentsOfDirectory(atPath: dir)) ?? []).sorted() where isTrainedTeacher(name) {
                 let path = dir + "/" + name
-                let metadata = metadataOfFile(at: path)
-                if let key = completeKey(metadata) {
-                    var entry = index.byKey[key] ?? Entry(path: path, holders: [])
-                    entry.path = path
-                    if let worker = metadata?["worker"] { entry.holders.insert(worker) }
-                    index.byKey[key] = entry
-                }
+                if let key = completeKey(metadataOfFile(at: path)) { index.byKey[key] = path }
             }
         }
         return index
     }
 
-    /// Records a teacher checkpoint stored at `path`, sent by `holder`; ignored unless it is a
-    /// complete trained teacher (metadata `complete` = "true" and a `key`).
-    mutating func record(metadata: [String: String]?, path: String, holder: String) {
-        guard let key = completeKeyOf(metadata) else { return }
-        var entry = byKey[key] ?? Entry(path: path, holders: [])
-        entry.path = path
-        entry.holders.insert(holder)
-        if let worker = metadata?["worker"] { entry.holders.insert(worker) }
-        byKey[key] = entry
+    /// Records a teacher checkpoint stored at `path`; ignored unless it is a complete trained
+    /// teacher (metadata `complete` = "true" and a `key`).
+    mutating func record(metadata: [String: String]?, path: String) {
+        guard let key = Self.completeKey(metadata) else { return }
+        byKey[key] = path
     }
 
     /// `teacher-<digits>.safetensors`: the artifact name of a trained teacher.
@@ -89,5 +74,4 @@ struct StoredTeachers: Sendable {
         return key
     }
 
-    private func completeKeyOf(_ metadata: [String: String]?) -> String? { Self.completeKey(metadata) }
 }

@@ -306,11 +306,28 @@ final class TaskRunner: Sendable {
                 metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(reused, on: bundle.test).accuracy)),
                                                     ("teacher\(index).reused", 1)])
                 sendCheckpoint(assign, index: index, path: out)
+                keepByHash(out)
                 return reused
             }
             let net = try train(assign, index: index, model: teacher.model, recipe: recipe, bundle: bundle, out: out, key: key)
             sendCheckpoint(assign, index: index, path: out)
+            keepByHash(out)
             return net
+        }
+    }
+
+    /// Files a trained teacher's checkpoint in the content-addressed cache too (a hard link, or
+    /// a copy across file systems), so a later offer of it is acknowledged at once and the
+    /// worker lists it in `Register.cached_shards`.
+    private func keepByHash(_ path: String) {
+        guard let data = FileManager.default.contents(atPath: path) else { return }
+        let bytes = [UInt8](data)
+        let hash = SHA256.hex(bytes)
+        guard !cache.contains(hash) else { return }
+        if link(path, cache.path(for: hash)) != 0 {
+            do { try cache.store(bytes, sha256: hash) } catch {
+                logger.warning("could not keep \(path) in the cache by its hash: \(error)")
+            }
         }
     }
 

@@ -88,7 +88,8 @@ import Wire
             let teacherFiles = try FileManager.default.contentsOfDirectory(atPath: "\(cluster.stateDir)/cache-\(w)/teachers/trained")
             #expect(teacherFiles.count == 1 && teacherFiles[0].hasSuffix(".safetensors"), "\(w): \(teacherFiles)")
             let shards = try FileManager.default.contentsOfDirectory(atPath: "\(cluster.stateDir)/cache-\(w)/shards")
-            #expect(shards.filter { $0.hasSuffix(".shard") }.count == 1)
+            // The data shard, and the teacher it trained filed under its hash.
+            #expect(shards.filter { $0.hasSuffix(".shard") }.count == 2, "\(w): \(shards)")
         }
         // Rank 0 kept the student.
         let rank0 = events.first { $0.message.hasPrefix("student 0 assigned to ") }?.message.split(separator: " ").last.map(String.init)
@@ -181,14 +182,14 @@ import Wire
         let a = FileManager.default.contents(atPath: "\(cluster.stateDir)/cache-t1/teachers/trained/\(names.first ?? "")")
         let b = FileManager.default.contents(atPath: "\(cluster.stateDir)/cache-t2/teachers/trained/\(names.first ?? "")")
         #expect(a != nil && a == b)
-        // A third run on t2 is not sent the teacher again: t2 is known to keep it.
-        let third = try await submit(cluster, spec).runID
-        await cluster.pump(until: { await cluster.phase(of: third)?.isTerminal == true })
-        #expect(await cluster.phase(of: third) == .completed)
-        #expect(!(try await logs(cluster, third)).contains { $0.kind == "checkpoint" })
+        // … and under the checkpoint's hash in its content-addressed cache, so a later offer of
+        // it is acknowledged at once.
+        let hash = SHA256.hex([UInt8](b ?? Data()))
+        #expect(FileManager.default.fileExists(atPath: "\(cluster.stateDir)/cache-t2/shards/\(hash).shard"))
+        #expect(FileManager.default.fileExists(atPath: "\(cluster.stateDir)/cache-t1/shards/\(hash).shard"), "t1 filed what it trained")
     }
 
-    @Test func aRestartedCoordinatorStillKnowsWhichWorkerTrainedAStoredTeacher() async throws {
+    @Test func aWorkerThatLostAStoredTeacherGetsItBackAfterACoordinatorRestart() async throws {
         let (cluster, data) = try await makeCluster()
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
@@ -196,17 +197,26 @@ import Wire
         let spec = Self.spec(dataset: data, teachers: 1)
         let first = try await submit(cluster, spec).runID
         await cluster.pump(until: { await cluster.phase(of: first)?.isTerminal == true })
+        // t1's cache loses the teacher (wiped, or a new machine under the same name).
+        let cache = "\(cluster.stateDir)/cache-t1"
+        let stored = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/artifacts/\(first)/teacher-0.safetensors"))
+        let hash = SHA256.hex([UInt8](stored))
+        try FileManager.default.removeItem(atPath: "\(cache)/teachers/trained")
+        try FileManager.default.removeItem(atPath: "\(cache)/shards/\(hash).shard")
+        // A new coordinator indexes the stored teacher from its state directory.
         try await cluster.restartCoordinator()
         await cluster.advance(.seconds(2))
         #expect(await cluster.liveness(of: "t1") == .alive)
-        // The new coordinator indexes the stored teacher from its file (which names t1 as its
-        // trainer), so t1 reuses its own copy and is sent nothing.
         let second = try await submit(cluster, spec).runID
         await cluster.pump(until: { await cluster.phase(of: second)?.isTerminal == true })
         let events = try await logs(cluster, second)
         #expect(await cluster.phase(of: second) == .completed, "\(events.map(\.message))")
-        #expect(!events.contains { $0.kind == "checkpoint" }, "\(events.map(\.message))")
-        #expect(try cluster.store.metrics(runID: second).contains { $0.name == "teacher0.reused" && $0.value == 1 })
+        #expect(events.contains { $0.kind == "checkpoint" && $0.message.contains("offered to t1") }, "\(events.map(\.message))")
+        let metrics = try cluster.store.metrics(runID: second)
+        #expect(metrics.contains { $0.name == "teacher0.reused" && $0.value == 1 })
+        #expect(!metrics.contains { $0.name == "teacher0.train_loss" }, "t1 did not train it again")
+        let back = try FileManager.default.contentsOfDirectory(atPath: "\(cache)/teachers/trained").filter { $0.hasSuffix(".safetensors") }
+        #expect(back.count == 1)
     }
 
     @Test func aCheckpointTeacherIsSentToAWorkerThatDoesNotHaveTheFile() async throws {
