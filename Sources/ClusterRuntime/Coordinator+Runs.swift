@@ -119,8 +119,7 @@ extension Coordinator {
             // A teacher starts from a checkpoint when there is one: offered first, so the
             // worker is fetching it (or has it) when the assignment arrives on the same pipe.
             if case .teacher(var teacher) = task,
-               let hash = teacherCheckpoint(run.spec.teachers[ref.index], runID: runID, shardHash: run.shardHash, spec: run.spec,
-                                            worker: worker) {
+               let hash = teacherCheckpoint(run.spec.teachers[ref.index], runID: runID, shardHash: run.shardHash, spec: run.spec) {
                 teacher.checkpointHash = hash
                 task = .teacher(teacher)
                 offerCheckpoint(hash, teacher: ref.index, of: runID, to: worker)

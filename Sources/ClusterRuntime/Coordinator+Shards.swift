@@ -239,7 +239,7 @@ extension Coordinator {
     /// or the checkpoint file a `checkpoint:` teacher names. Returns its bytes' SHA-256
     /// after registering the bytes for `ShardRequest`s, or nil (train from the recipe).
     /// A checkpoint the coordinator cannot read gives "unreadable": the worker fails the task.
-    func teacherCheckpoint(_ teacher: TeacherSpec, runID: String, shardHash: String, spec: RunSpec, worker: String) -> String? {
+    func teacherCheckpoint(_ teacher: TeacherSpec, runID: String, shardHash: String, spec: RunSpec) -> String? {
         let path: String
         switch teacher.source {
         case .checkpoint(let file):

@@ -296,12 +296,7 @@ public final class TeacherStreamer {
                     + "in \(a.frames.count) frame(s) for epoch \(epoch) step \(step), expected [\(part.startIndex), \(part.endIndex)) "
                     + "as \(part.count)×\(classes) f32")
             }
-            out.append(a.frames[0].withUnsafeBytes { raw in
-                [Float](unsafeUninitializedCapacity: part.count * classes) { buffer, count in
-                    _ = raw.copyBytes(to: buffer)
-                    count = part.count * classes
-                }
-            })
+            out.append(LogitsCodec.floats(a.frames[0].bytes, float16: false))
         }
         return out
     }

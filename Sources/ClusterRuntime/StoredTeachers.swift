@@ -47,12 +47,8 @@ struct StoredTeachers: Sendable {
     /// The `__metadata__` of safetensors bytes (whole file or at least its header), or nil.
     /// Layout: u64 little-endian header length N, then N bytes of JSON.
     static func metadata(of bytes: some Collection<UInt8>) -> [String: String]? {
-        let prefix = Array(bytes.prefix(8))
-        guard prefix.count == 8 else { return nil }
-        var length: UInt64 = 0
-        for i in 0..<8 { length |= UInt64(prefix[i]) << (8 * UInt64(i)) }
-        guard length <= 100 << 20, bytes.count >= 8 + Int(length) else { return nil }
-        let header = Data(bytes.dropFirst(8).prefix(Int(length)))
+        guard let length = headerLength(bytes.prefix(8)), bytes.count >= 8 + length else { return nil }
+        let header = Data(bytes.dropFirst(8).prefix(length))
         guard let root = try? JSONSerialization.jsonObject(with: header) as? [String: Any],
               let meta = root["__metadata__"] as? [String: String] else { return nil }
         return meta
@@ -62,16 +58,21 @@ struct StoredTeachers: Sendable {
     static func metadataOfFile(at path: String) -> [String: String]? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
-        guard let head = try? handle.read(upToCount: 8), head.count == 8 else { return nil }
-        var length: UInt64 = 0
-        for (i, byte) in head.enumerated() { length |= UInt64(byte) << (8 * UInt64(i)) }
-        guard length <= 100 << 20, let json = try? handle.read(upToCount: Int(length)), json.count == Int(length) else { return nil }
+        guard let head = try? handle.read(upToCount: 8), let length = headerLength(head),
+              let json = try? handle.read(upToCount: length), json.count == length else { return nil }
         return metadata(of: [UInt8](head) + [UInt8](json))
+    }
+
+    /// The header length N from the first 8 bytes (u64 little-endian), if they are 8 and N is
+    /// at most 100 MiB.
+    private static func headerLength(_ first8: some Collection<UInt8>) -> Int? {
+        guard first8.count == 8 else { return nil }
+        let length = first8.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        return length <= 100 << 20 ? Int(length) : nil
     }
 
     private static func completeKey(_ metadata: [String: String]?) -> String? {
         guard let metadata, metadata["complete"] == "true", let key = metadata["key"], !key.isEmpty else { return nil }
         return key
     }
-
 }

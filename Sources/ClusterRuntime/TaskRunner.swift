@@ -100,8 +100,8 @@ final class TaskRunner: Sendable {
 
     /// Queues `bytes` as artifact `name` of the run for the coordinator, in chunks of 1 MiB
     /// (docs/PROTOCOL.md "Results"): `ArtifactChunk{name, sha256, total_bytes, offset, last}` + U8.
-    private func sendArtifact(_ assign: AssignTask, name: String, bytes: [UInt8]) {
-        let hash = SHA256.hex(bytes)
+    private func sendArtifact(_ assign: AssignTask, name: String, bytes: [UInt8], sha256: String? = nil) {
+        let hash = sha256 ?? SHA256.hex(bytes)
         let chunk = 1 << 20
         var offset = 0
         repeat {
@@ -305,29 +305,12 @@ final class TaskRunner: Sendable {
             if let reused = stored {
                 metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(reused, on: bundle.test).accuracy)),
                                                     ("teacher\(index).reused", 1)])
-                sendCheckpoint(assign, index: index, path: out)
-                keepByHash(out)
+                sendCheckpoint(assign, index: index, path: out, keepByHash: true)
                 return reused
             }
             let net = try train(assign, index: index, model: teacher.model, recipe: recipe, bundle: bundle, out: out, key: key)
-            sendCheckpoint(assign, index: index, path: out)
-            keepByHash(out)
+            sendCheckpoint(assign, index: index, path: out, keepByHash: true)
             return net
-        }
-    }
-
-    /// Files a trained teacher's checkpoint in the content-addressed cache too (a hard link, or
-    /// a copy across file systems), so a later offer of it is acknowledged at once and the
-    /// worker lists it in `Register.cached_shards`.
-    private func keepByHash(_ path: String) {
-        guard let data = FileManager.default.contents(atPath: path) else { return }
-        let bytes = [UInt8](data)
-        let hash = SHA256.hex(bytes)
-        guard !cache.contains(hash) else { return }
-        if link(path, cache.path(for: hash)) != 0 {
-            do { try cache.store(bytes, sha256: hash) } catch {
-                logger.warning("could not keep \(path) in the cache by its hash: \(error)")
-            }
         }
     }
 
@@ -401,12 +384,23 @@ final class TaskRunner: Sendable {
     }
 
     /// Sends the teacher's checkpoint to the coordinator as artifact `name` (default `teacher-<i>.safetensors`).
-    private func sendCheckpoint(_ assign: AssignTask, index: Int, path: String, name: String? = nil) {
+    ///
+    /// With `keepByHash` (trained teachers) the file is also filed in the content-addressed cache
+    /// under its SHA-256 (a hard link, or a copy across file systems), so a later offer of it is
+    /// acknowledged at once and the worker lists it in `Register.cached_shards`.
+    private func sendCheckpoint(_ assign: AssignTask, index: Int, path: String, name: String? = nil, keepByHash: Bool = false) {
         guard let data = FileManager.default.contents(atPath: path) else {
             logger.warning("teacher \(index): \(path) vanished before it could be sent to the coordinator")
             return
         }
-        sendArtifact(assign, name: name ?? "teacher-\(index).safetensors", bytes: [UInt8](data))
+        let bytes = [UInt8](data)
+        let hash = SHA256.hex(bytes)
+        sendArtifact(assign, name: name ?? "teacher-\(index).safetensors", bytes: bytes, sha256: hash)
+        if keepByHash && !cache.contains(hash) && link(path, cache.path(for: hash)) != 0 {
+            do { try cache.store(bytes, sha256: hash) } catch {
+                logger.warning("could not keep \(path) in the cache by its hash: \(error)")
+            }
+        }
     }
 
     private func train(_ assign: AssignTask, index: Int, model: String, recipe: TeacherRecipe, bundle: DataBundle,
