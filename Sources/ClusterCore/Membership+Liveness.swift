@@ -38,6 +38,24 @@ extension Membership {
         return events
     }
 
+    /// The observer itself could not listen for `gap` (its loop came back that much later than
+    /// it had promised: the process was paused, the machine overloaded, a disk write stalled —
+    /// see ``LocalHealth``). Its own stall is not the members' silence (the Lifeguard rule, as
+    /// in SWIM's local health multiplier): every alive or suspect member's silence deadline
+    /// moves by `gap`.
+    ///
+    /// Rules: `lastHeard` of each alive or suspect member moves forward by `gap`, but never past
+    /// `now`; dead and left members are untouched; no events. A member that really stopped is
+    /// then declared dead within `deadAfter` of the observer's recovery.
+    public mutating func excuse(stall gap: Duration, at now: ClockTime) {
+        guard gap > .zero else { return }
+        for name in byName.keys {
+            guard var member = byName[name], member.liveness.holdsWork else { continue }
+            member.lastHeard = min(now, member.lastHeard + gap)
+            byName[name] = member
+        }
+    }
+
     /// Advance liveness to `now`: alive→suspect→dead by silence. Idempotent for the same now.
     ///
     /// Rules, per alive or suspect member, with silence = `now − lastHeard`:

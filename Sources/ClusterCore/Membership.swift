@@ -35,15 +35,20 @@ public struct Membership: Sendable, Equatable {
 
     /// Register (or re-register: same name ⇒ same member, info replaced, liveness alive).
     ///
-    /// Rules: a new name is `joined`; a known one is `rejoined` with its previous liveness, and
-    /// starts afresh: `joinedAt` and `lastHeard` are `now`, load and reason are cleared. The
-    /// version check (``VersionPolicy``) is the shell's to make before registering.
+    /// Rules: a new name is `joined`. A known name starts afresh (`joinedAt` and `lastHeard`
+    /// are `now`, load and reason cleared) and is `restarted` when it held work (alive or
+    /// suspect) and comes with another non-empty incarnation than before — its work is gone —
+    /// else `rejoined` with its previous liveness. The version check (``VersionPolicy``) is the
+    /// shell's to make before registering.
     public mutating func register(_ info: WorkerInfo, at now: ClockTime) -> [MembershipEvent] {
         let name = info.name
         let previous = byName[name]
         byName[name] = Member(info: info, liveness: .alive, lastHeard: now, joinedAt: now)
         heardWhileSuspect.remove(name)
         guard let previous else { return [.joined(name)] }
+        if previous.liveness.holdsWork, !info.incarnation.isEmpty, previous.info.incarnation != info.incarnation {
+            return [.restarted(name, previousIncarnation: previous.info.incarnation)]
+        }
         return [.rejoined(name, previously: previous.liveness)]
     }
 

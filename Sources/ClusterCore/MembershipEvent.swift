@@ -5,9 +5,13 @@
 public enum MembershipEvent: Sendable, Equatable {
     /// A new name registered.
     case joined(String)
-    /// A known name registered again (restart / reconnect). A worker that was `alive` or
-    /// `suspect` before restarted, so the work it held is gone.
+    /// A known name registered again: a reconnection of the same process (same incarnation,
+    /// or a worker that held no work), which keeps whatever work it holds.
     case rejoined(String, previously: Liveness)
+    /// A known name that held work (`alive` or `suspect`) registered with another incarnation:
+    /// the process restarted, so the work it held is gone at once (the shell treats it like a
+    /// death, then admits the new process).
+    case restarted(String, previousIncarnation: String)
     /// Alive → suspect by silence.
     case suspected(String, silentFor: Duration)
     /// Suspect → alive because it was heard again.

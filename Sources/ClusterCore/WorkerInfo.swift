@@ -28,14 +28,21 @@ public struct WorkerInfo: Sendable, Equatable {
     public var memoryBytes: UInt64
     /// Software version, e.g. "0.4.0" (see ``VersionPolicy``).
     public var version: String
+    /// Which process of that name this is: a random id each worker process picks at start
+    /// (`Register.incarnation`). The same name with another incarnation is a restarted worker,
+    /// whose earlier work is gone; "" from peers that send none (then a registration of a
+    /// worker that holds work is taken as a reconnection of the same process).
+    public var incarnation: String
 
-    public init(name: String, roles: Set<WorkerRole>, dataEndpoint: String, cores: Int, memoryBytes: UInt64, version: String) {
+    public init(name: String, roles: Set<WorkerRole>, dataEndpoint: String, cores: Int, memoryBytes: UInt64, version: String,
+                incarnation: String = "") {
         self.name = name
         self.roles = roles
         self.dataEndpoint = dataEndpoint
         self.cores = cores
         self.memoryBytes = memoryBytes
         self.version = version
+        self.incarnation = incarnation
     }
 }
 

@@ -13,33 +13,45 @@ extension Coordinator {
             return
         }
         let info = WorkerInfo(name: m.name, roles: Set(m.roles.map(WorkerRole.init)), dataEndpoint: m.dataEndpoint,
-                              cores: Int(m.cores), memoryBytes: m.memoryBytes, version: m.version)
+                              cores: Int(m.cores), memoryBytes: m.memoryBytes, version: m.version, incarnation: m.incarnation)
+        apply(liveness.register(info, at: clock.now()))
         peers[m.name] = request.peer
-        apply(membership.register(info, at: clock.now()))
         saveWorker(m.name)
         reply(.registerAck(RegisterAck(
             nodeID: m.name,
             heartbeatIntervalMs: UInt32(clamping: settings.liveness.heartbeatInterval.wholeMilliseconds),
             livenessTimeoutMs: UInt32(clamping: settings.liveness.deadAfter.wholeMilliseconds))), to: request)
+        // A worker can only heartbeat once it has its ack: its silence counts from now, not
+        // from before a store write that may have stalled (the record above).
+        liveness.heard(from: m.name, at: clock.now())
     }
 
-    /// `Heartbeat`: record the load and answer with a heartbeat, so the worker hears the
+    /// `Heartbeat` (when one reaches the actor; the service's liveness lane answers them
+    /// itself): record the load and answer with a heartbeat, so the worker hears the
     /// coordinator too. An unknown (or dead) sender is told to register again.
-    func heartbeat(_ m: Heartbeat, _ request: Request) {
-        guard let member = membership.member(request.sender), member.liveness == .alive || member.liveness == .suspect else {
-            refuse(.notFound, "unknown worker '\(request.sender)': register first", to: request)
-            return
-        }
+    func heartbeat(_ m: Heartbeat, _ request: Request, arrivedAt: ClockTime) {
+        let (events, answer) = Self.answer(m, from: request.sender, arrivedAt: arrivedAt, liveness: liveness, clock: clock)
+        apply(events)
+        reply(answer, to: request)
+    }
+
+    /// The heartbeat rule, shared by the actor and the liveness lane: a member that holds work
+    /// gets its load recorded (a suspect one recovers) and a `Heartbeat` back; anyone else
+    /// `Error{NOT_FOUND}`, so it registers again.
+    nonisolated static func answer(_ m: Heartbeat, from sender: String, arrivedAt: ClockTime, liveness: LivenessDesk,
+                                   clock: any RuntimeClock) -> (events: [MembershipEvent], reply: Body) {
         let load = WorkerLoad(cpuPercent: m.cpuPercent, rssBytes: m.rssBytes, currentTask: m.currentTask)
-        apply(membership.heartbeat(from: request.sender, load: load, at: clock.now()))
-        reply(.heartbeat(Heartbeat(sentUnixMs: UInt64(max(0, clock.wallMs())))), to: request)
+        guard let events = liveness.heartbeat(from: sender, load: load, at: arrivedAt) else {
+            return ([], .error(ErrorReply(code: .notFound, message: "unknown worker '\(sender)': register first")))
+        }
+        return (events, .heartbeat(Heartbeat(sentUnixMs: UInt64(max(0, clock.wallMs())))))
     }
 
     /// `Deregister`: the worker leaves cleanly; runs that needed it fail.
     func deregister(_ m: Deregister, _ request: Request) {
-        guard membership.member(request.sender) != nil else { return }
+        guard liveness.member(request.sender) != nil else { return }
         let reason = m.reason.isEmpty ? "deregistered" : m.reason
-        apply(membership.deregister(request.sender, reason: reason, at: clock.now()))
+        apply(liveness.deregister(request.sender, reason: reason, at: clock.now()))
     }
 
     /// Performs membership events: log, persist, and fail the runs of workers that are gone.
@@ -52,6 +64,11 @@ extension Coordinator {
             case .rejoined(let name, let previously):
                 logger.info("worker \(name) registered again (was \(previously.rawValue))")
                 event(nil, "worker", "\(name) registered again (was \(previously.rawValue))")
+            case .restarted(let name, _):
+                // A new process under a known name: whatever the old one held is gone now.
+                logger.warning("worker \(name) restarted (a new process registered under its name); its work is lost")
+                event(nil, "worker", "\(name) restarted (a new process registered under its name); the work it held is lost")
+                workerGone(name, keepRoute: true)
             case .suspected(let name, let silentFor):
                 logger.warning("worker \(name) is suspect: silent for \(silentFor.shortDescription)")
                 event(nil, "worker", "\(name) is suspect: silent for \(silentFor.shortDescription)")
@@ -71,8 +88,8 @@ extension Coordinator {
         }
     }
 
-    private func workerGone(_ name: String) {
-        peers[name] = nil
+    private func workerGone(_ name: String, keepRoute: Bool = false) {
+        if !keepRoute { peers[name] = nil }
         for (id, run) in runs where run.lifecycle.involvedWorkers.contains(name) {
             drive(id, .workerLost(name))
         }
@@ -90,14 +107,15 @@ extension Coordinator {
                                   cores: m.info.cores, memoryBytes: Int64(clamping: m.info.memoryBytes),
                                   version: m.info.version, state: m.liveness.rawValue, lastSeenMs: clock.wallMs(),
                                   reason: m.reason)
-        persist("worker \(name)") { () throws(ClusterStoreError) in try store.saveWorker(record) }
+        persist("worker \(name)") { store throws(ClusterStoreError) in try store.saveWorker(record) }
     }
 }
 
 extension MembershipEvent {
     var workerName: String {
         switch self {
-        case .joined(let n), .rejoined(let n, _), .suspected(let n, _), .recovered(let n), .died(let n, _), .left(let n, _): n
+        case .joined(let n), .rejoined(let n, _), .restarted(let n, _), .suspected(let n, _), .recovered(let n), .died(let n, _),
+             .left(let n, _): n
         }
     }
 }

@@ -29,7 +29,7 @@ extension Coordinator {
         ]
         if let p = figures["student.parameters"], p > 0, teacherParameters > 0 { report["compression"] = teacherParameters / p }
         let relative = "artifacts/\(run.id)/report.json"
-        let path = store.directory + "/" + relative
+        let path = database.directory + "/" + relative
         do {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -169,14 +169,16 @@ extension Coordinator {
         let text = reason.isEmpty ? "\(before.rawValue) → \(after.rawValue)" : "\(before.rawValue) → \(after.rawValue): \(reason)"
         logger.info("run \(id): \(text)")
         event(id, "state", text)
-        persist("run \(id) state") { () throws(ClusterStoreError) in
-            try store.updateRun(id: id, state: after.rawValue, reason: reason, atMs: run.updatedMs)
+        let at = run.updatedMs
+        persist("run \(id) state") { store throws(ClusterStoreError) in
+            try store.updateRun(id: id, state: after.rawValue, reason: reason, atMs: at)
         }
     }
 
     /// A terminal run: last update to its watchers, then it leaves memory (history is in the store).
     private func finish(_ id: String) {
         guard let run = runs[id] else { return }
+        flushMetrics(at: clock.now())  // its history is complete once it has ended
         writeReport(run)
         releaseCheckpoints(of: id)
         let update = update(for: run)
@@ -256,6 +258,7 @@ extension Coordinator {
             }
             let summary = summary(of: record)
             // The last value of every figure the run reported.
+            if pendingMetrics.contains(where: { $0.runID == record.id }) { flushMetrics(at: clock.now()) }
             var latest: [String: Double] = [:]
             for m in (try? store.metrics(runID: record.id)) ?? [] where m.value.isFinite { latest[m.name] = m.value }
             reply(.runUpdate(RunUpdate(run: summary, phase: record.state,
@@ -300,13 +303,26 @@ extension Coordinator {
         drive(m.runID, .task(ref, TaskUpdate(m)))
     }
 
-    /// `Metrics` from a worker: stored, and shown to watchers.
+    /// Writes the metrics received since the last flush, in one transaction.
+    func flushMetrics(at now: ClockTime) {
+        lastMetricsFlush = now
+        guard !pendingMetrics.isEmpty else { return }
+        let batch = pendingMetrics
+        pendingMetrics.removeAll(keepingCapacity: true)
+        let logger = logger
+        persist("\(batch.count) metrics report(s)") { store throws(ClusterStoreError) in
+            let skipped = try store.appendMetrics(batch)
+            if !skipped.isEmpty { logger.debug("metrics of unknown runs dropped: \(Set(skipped).sorted())") }
+        }
+    }
+
+    /// `Metrics` from a worker: stored (batched), and shown to watchers.
     func metrics(_ m: Metrics, _ request: Request) {
         guard runs[m.runID] != nil || (try? store.run(id: m.runID)) != nil else { return }
-        let values = m.values.map { (name: $0.name, value: $0.value) }
-        persist("metrics of \(m.runID)") { () throws(ClusterStoreError) in
-            try store.appendMetrics(runID: m.runID, epoch: Int(m.epoch), step: Int(m.step), values: values, atMs: clock.wallMs())
-        }
+        // Batched: per-step traffic is written once per `metricsFlushInterval`, in one
+        // transaction, never one fsync per message (docs/OPERATIONS.md "Liveness").
+        pendingMetrics.append(MetricsReport(runID: m.runID, epoch: Int(m.epoch), step: Int(m.step),
+                                            values: m.values.map { (name: $0.name, value: $0.value) }, atMs: clock.wallMs()))
         if var run = runs[m.runID] {
             // The latest value of every figure, whoever sent it (each teacher names its own).
             var latest = Dictionary(run.latest.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })

@@ -199,7 +199,7 @@ extension Coordinator {
             return fail("the \(artifact.bytes.count) bytes received do not hash to \(artifact.sha256.prefix(12))")
         }
         let relative = "artifacts/\(m.runID)/\(m.name)"
-        let path = store.directory + "/" + relative
+        let path = database.directory + "/" + relative
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try Data(artifact.bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
@@ -229,7 +229,7 @@ extension Coordinator {
     /// The index of trained teachers in the state directory (scanned on first use).
     func storedTeachers() -> StoredTeachers {
         if let index = storedTeachersIndex { return index }
-        let index = StoredTeachers.scan(artifactsDirectory: store.directory + "/artifacts")
+        let index = StoredTeachers.scan(artifactsDirectory: database.directory + "/artifacts")
         storedTeachersIndex = index
         return index
     }

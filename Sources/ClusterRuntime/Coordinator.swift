@@ -23,8 +23,13 @@ public struct Outgoing: Sendable {
 /// returns the messages to send. It never touches a socket itself — `CoordinatorService`
 /// moves messages between it and a `Listener` — so whole clusters run in memory in tests.
 ///
+/// Membership lives in ``liveness`` (a `LivenessDesk`), shared with the liveness lane of
+/// `CoordinatorService`, which stamps arrivals, answers heartbeats and decides deaths without
+/// waiting for this actor; the actor reads it and acts on the events the lane hands over
+/// (``membershipChanged(_:)``).
+///
 /// Rules it implements (docs/PROTOCOL.md):
-/// - any inbound message from a registered worker counts as a heartbeat;
+/// - any inbound message from a registered worker counts as a heartbeat, heard at its arrival;
 /// - a `Heartbeat` is answered with a `Heartbeat`; from an unknown worker with
 ///   `Error{NOT_FOUND}` so it registers again (e.g. after a coordinator restart);
 /// - a worker whose software version differs in major.minor is refused with `Error{VERSION}`;
@@ -32,11 +37,25 @@ public struct Outgoing: Sendable {
 ///   field-level errors; runs in flight when the coordinator stopped are `interrupted`.
 public actor Coordinator {
     public nonisolated let settings: CoordinatorSettings
-    let store: ClusterStore
+    /// The store as written so far; read it through ``store``.
+    let database: ClusterStore
+    /// Writes nobody waits for go here, off the actor (``persist(_:_:)``).
+    let journal: StoreJournal
+    /// The store, once every queued write has landed (read-your-writes).
+    var store: ClusterStore {
+        journal.waitUntilIdle()
+        return database
+    }
     let clock: any RuntimeClock
     let logger: Logger
 
-    var membership: Membership
+    /// Membership and liveness (shared with the service's liveness lane).
+    public nonisolated let liveness: LivenessDesk
+    /// A copy of the membership as it is now.
+    var membership: Membership { liveness.snapshot }
+    /// Metrics received but not yet written: flushed as one transaction per `metricsFlushInterval`.
+    var pendingMetrics: [MetricsReport] = []
+    var lastMetricsFlush = ClockTime.zero
     /// Routing id of each registered worker's control connection.
     var peers: [String: PeerID] = [:]
     /// Runs that are not terminal yet, by id.
@@ -52,7 +71,8 @@ public actor Coordinator {
     var storedTeachersIndex: StoredTeachers?
     var watchers: [String: [Watcher]] = [:]
     var outbox: [Outgoing] = []
-    var nextRequestID: UInt64 = 0
+    /// Request ids of everything the coordinator sends (the liveness lane takes them too).
+    nonisolated let requestIDs = RequestIDs()
 
     /// Opens the coordinator on `store`: runs left unfinished by a previous coordinator are
     /// marked `interrupted` (resuming them comes later).
@@ -60,10 +80,11 @@ public actor Coordinator {
                 clock: any RuntimeClock = SystemRuntimeClock(),
                 logger: Logger = Logger(label: "distillery.coordinator")) throws(ClusterStoreError) {
         self.settings = settings
-        self.store = store
+        self.database = store
+        self.journal = StoreJournal(store: store)
         self.clock = clock
         self.logger = logger
-        self.membership = Membership(settings: settings.liveness)
+        self.liveness = LivenessDesk(settings: settings.liveness, stallTolerance: settings.stallTolerance)
         let terminal = Set(RunPhase.allCases.filter(\.isTerminal).map(\.rawValue))
         let reason = "the coordinator stopped while this run was in flight; submit it again (resuming is not supported yet)"
         let interrupted = try store.markUnfinishedRuns(terminalStates: terminal, as: RunPhase.interrupted.rawValue,
@@ -81,12 +102,12 @@ public actor Coordinator {
     /// Handles one inbound message; returns what to send.
     public func handle(_ inbound: Inbound) -> [Outgoing] {
         let envelope = inbound.message.envelope
-        let now = clock.now()
-        if membership.heard(from: envelope.sender, at: now) { peers[envelope.sender] = inbound.peer }
+        let arrivedAt = clock.time(of: inbound.arrivedAt)
+        if liveness.heard(from: envelope.sender, at: arrivedAt) { peers[envelope.sender] = inbound.peer }
         let request = Request(peer: inbound.peer, id: envelope.requestID, sender: envelope.sender)
         switch envelope.body {
         case .register(let m): register(m, request)
-        case .heartbeat(let m): heartbeat(m, request)
+        case .heartbeat(let m): heartbeat(m, request, arrivedAt: arrivedAt)
         case .deregister(let m): deregister(m, request)
         case .submitRun(let m): submit(m, request)
         case .statusRequest: reply(.clusterStatus(clusterStatus()), to: request)
@@ -107,11 +128,18 @@ public actor Coordinator {
         return drainOutbox()
     }
 
-    /// Advances liveness and run deadlines to the clock's now and sends periodic watch
-    /// updates; returns what to send.
+    /// Membership events the liveness lane found (suspected, died, recovered …): logged,
+    /// stored and acted on (the runs of a dead worker); returns what to send.
+    public func membershipChanged(_ events: [MembershipEvent]) -> [Outgoing] {
+        apply(events)
+        return drainOutbox()
+    }
+
+    /// Advances run deadlines to the clock's now, writes batched metrics when due and sends
+    /// periodic watch updates; returns what to send. (Liveness is the lane's: `LivenessDesk`.)
     public func tick() -> [Outgoing] {
         let now = clock.now()
-        apply(membership.tick(at: now))
+        if now - lastMetricsFlush >= settings.metricsFlushInterval { flushMetrics(at: now) }
         for (id, run) in runs {
             if let deadline = run.lifecycle.nextDeadline(), deadline <= now { drive(id, .tick) }
         }
@@ -128,7 +156,7 @@ public actor Coordinator {
     /// The earliest time at which `tick` has something to do.
     public func nextWake() -> ClockTime? {
         var times: [ClockTime] = []
-        if let t = membership.nextDeadline() { times.append(t) }
+        if !pendingMetrics.isEmpty { times.append(lastMetricsFlush + settings.metricsFlushInterval) }
         times += runs.values.compactMap { $0.lifecycle.nextDeadline() }
         times += watchers.values.flatMap { $0.map { $0.lastSent + settings.watchInterval } }
         return times.min()
@@ -173,8 +201,7 @@ public actor Coordinator {
     }
 
     func send(_ body: Body, to peer: PeerID, replyTo: UInt64 = 0, frames: [Frame] = [], tensors: [TensorMeta] = []) {
-        nextRequestID += 1
-        let envelope = Envelope(sender: settings.name, requestID: nextRequestID, replyTo: replyTo, tensors: tensors, body: body)
+        let envelope = Envelope(sender: settings.name, requestID: requestIDs.next(), replyTo: replyTo, tensors: tensors, body: body)
         outbox.append(Outgoing(peer: peer, message: Message(envelope, frames: frames)))
     }
 
@@ -191,14 +218,20 @@ public actor Coordinator {
         return outbox
     }
 
-    /// Runs a store write; a failure is logged, never fatal (the cluster keeps serving).
-    func persist(_ what: String, _ body: () throws(ClusterStoreError) -> Void) {
-        do { try body() } catch { logger.error("could not record \(what): \(error)") }
+    /// Queues a store write nobody waits for (an event, a worker record, a run's state, a
+    /// metrics batch) on the journal, off the actor; a failure is logged, never fatal (the
+    /// cluster keeps serving).
+    func persist(_ what: String, _ body: @escaping @Sendable (ClusterStore) throws(ClusterStoreError) -> Void) {
+        let logger = logger
+        journal.enqueue { store in
+            do { try body(store) } catch { logger.error("could not record \(what): \(error)") }
+        }
     }
 
     func event(_ runID: String?, _ kind: String, _ message: String) {
-        persist("event") { () throws(ClusterStoreError) in
-            try store.appendEvent(runID: runID, kind: kind, message: message, atMs: clock.wallMs())
+        let at = clock.wallMs()
+        persist("event") { store throws(ClusterStoreError) in
+            try store.appendEvent(runID: runID, kind: kind, message: message, atMs: at)
         }
     }
 }

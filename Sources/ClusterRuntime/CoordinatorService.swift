@@ -3,19 +3,39 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Transport
+import Wire
 
 /// Runs a `Coordinator` on a bound `Listener` until graceful shutdown (SIGTERM/SIGINT through
-/// a `ServiceGroup`) or cancellation. One loop: receive (bounded by the next deadline, at most
-/// `maxPoll`), hand the message to the coordinator, send what it returns, tick.
+/// a `ServiceGroup`) or cancellation, in two lanes:
+///
+/// - the **liveness lane**, on a thread of its own: takes every message off the listener (each
+///   stamped at its arrival by the transport), counts it as heard, answers `Heartbeat`s at
+///   once, hands everything else to the control lane, then ticks liveness (`LivenessDesk`).
+///   It never waits for the actor, the store or a client's request, so a slow disk, a huge
+///   spec or a busy actor cannot turn heartbeats into silence; and when the lane itself comes
+///   back later than it promised (the process was paused, the machine overloaded) it excuses
+///   that stall to every worker before it ticks (`LocalHealth`, the Lifeguard rule).
+/// - the **control lane**: hands the queued messages and membership events to the actor in
+///   order, sends what it returns, and ticks run deadlines and watch updates.
 public struct CoordinatorService: Service {
     public let coordinator: Coordinator
     public let listener: any Listener
     /// Upper bound of one receive wait, so ticks happen even on an idle socket.
     public var maxPoll: Duration
-    /// Messages handled per pass at most before the tick.
+    /// Messages taken per pass at most before liveness ticks.
     public var maxBatch = 1024
     let clock: any RuntimeClock
     let logger: Logger
+    /// From the liveness lane to the control lane, in arrival order.
+    let control: BoundedQueue<ControlItem>
+    /// When the liveness lane last logged its heartbeat-answer latencies.
+    let latencyLog = LastLogged()
+
+    /// What the liveness lane hands to the control lane.
+    enum ControlItem: Sendable {
+        case inbound(Inbound)
+        case membership([MembershipEvent])
+    }
 
     public init(coordinator: Coordinator, listener: any Listener, clock: any RuntimeClock = SystemRuntimeClock(),
                 maxPoll: Duration = .milliseconds(100), logger: Logger = Logger(label: "distillery.coordinator")) {
@@ -24,42 +44,134 @@ public struct CoordinatorService: Service {
         self.clock = clock
         self.maxPoll = maxPoll
         self.logger = logger
+        self.control = BoundedQueue(capacity: 4096)
     }
 
     public func run() async throws {
-        let stopping = Mutex(false)
+        let stopping = StopFlag()
         logger.info("coordinator listening on \(listener.address)")
+        let lane = ThreadExecutor(name: "distillery-liveness")
         await withGracefulShutdownHandler {
-            while !stopping.withLock({ $0 }) && !Task.isCancelled {
-                await step()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask(executorPreference: lane) {
+                    while !stopping.isSet && !Task.isCancelled { await livenessPass(wait: maxPoll) }
+                }
+                group.addTask {
+                    while !stopping.isSet && !Task.isCancelled { await controlPass(wait: maxPoll) }
+                }
             }
         } onGracefulShutdown: {
-            stopping.withLock { $0 = true }
+            stopping.set()
         }
+        lane.stop()
         logger.info("coordinator stopping")
         await listener.close()
     }
 
-    /// One pass of the loop (also used directly by tests that drive the cluster).
+    /// One pass of both lanes, one after the other (tests that drive the cluster step by step).
     public func step() async {
-        var wait = maxPoll
-        if let wake = await coordinator.nextWake() {
-            let now = clock.now()
-            wait = wake <= now ? .milliseconds(1) : min(maxPoll, wake - now)
-        }
+        await livenessPass(wait: maxPoll)
+        await controlPass(wait: .zero)
+    }
+
+    // MARK: liveness lane
+
+    /// Receives (waiting at most `wait`, less when liveness has a deadline sooner), takes
+    /// everything already queued, then excuses a stall of its own and ticks liveness. Each tick
+    /// promises the next within `wait` (`maxPoll`); coming back later than that by more than the
+    /// stall tolerance is a stall.
+    func livenessPass(wait: Duration) async {
+        let desk = coordinator.liveness
+        let start = clock.now()
+        var timeout = wait
+        if let deadline = desk.nextDeadline() { timeout = deadline <= start ? .zero : min(wait, deadline - start) }
         do {
-            // Everything already queued is handled before the tick, so a stall (a slow disk, a
-            // busy machine) never makes queued heartbeats look like silence.
-            var next = try await listener.receive(timeout: wait)
-            var handled = 0
-            while let inbound = next, handled < maxBatch {
-                await send(await coordinator.handle(inbound))
-                handled += 1
-                next = handled < maxBatch ? try await listener.receive(timeout: .zero) : nil
+            var next = try await listener.receive(timeout: timeout)
+            var taken = 0
+            while let inbound = next {
+                await route(inbound, desk)
+                taken += 1
+                next = taken < maxBatch ? try await listener.receive(timeout: .zero) : nil
             }
         } catch {
             logger.error("receive failed: \(error)")
             try? await Task.sleep(for: .milliseconds(50))
+        }
+        let now = clock.now()
+        let (stall, events) = desk.tick(at: now, nextTickBy: now + maxPoll)
+        if stall > .zero {
+            let text = "the coordinator could not listen for \(stall.shortDescription) (paused, overloaded or stuck); "
+                + "every worker's silence deadline moves by as much"
+            logger.warning("\(text)")
+        }
+        if !events.isEmpty { await forward(.membership(events)) }
+        logLatencies(at: now, desk)
+    }
+
+    /// A heartbeat is answered here; anything else counts as heard and goes to the actor.
+    private func route(_ inbound: Inbound, _ desk: LivenessDesk) async {
+        let envelope = inbound.message.envelope
+        let arrivedAt = clock.time(of: inbound.arrivedAt)
+        guard case .heartbeat(let beat) = envelope.body else {
+            desk.heard(from: envelope.sender, at: arrivedAt)
+            await forward(.inbound(inbound))
+            return
+        }
+        let (events, body) = Coordinator.answer(beat, from: envelope.sender, arrivedAt: arrivedAt, liveness: desk, clock: clock)
+        let reply = Envelope(sender: coordinator.settings.name, requestID: coordinator.requestIDs.next(),
+                             replyTo: envelope.requestID, body: body)
+        await send([Outgoing(peer: inbound.peer, message: Message(reply))])
+        desk.answered(after: .now - inbound.arrivedAt)
+        if !events.isEmpty { await forward(.membership(events)) }
+    }
+
+    private func forward(_ item: ControlItem) async {
+        if control.offer(item) == .accepted { return }
+        // The actor is far behind: wait for room (this lane's lateness is then excused as a stall).
+        do { try await control.put(item, timeout: .seconds(60)) } catch {
+            logger.error("the coordinator's control queue stayed full for 60 s; a message was dropped: \(error)")
+        }
+    }
+
+    private func logLatencies(at now: ClockTime, _ desk: LivenessDesk) {
+        let due = latencyLog.time.withLock { last -> Bool in
+            guard let previous = last else { last = now; return false }
+            guard now - previous >= coordinator.settings.latencyLogInterval else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        let summary = desk.takeAnswerLatencies()
+        guard summary.count > 0 else { return }
+        let stalls = desk.stalls
+        let text = "heartbeat answers: \(summary); coordinator stalls so far: \(stalls.count) "
+            + "(longest \(stalls.longest.shortDescription))"
+        logger.info("\(text)")
+    }
+
+    // MARK: control lane
+
+    /// Hands queued messages and events to the actor (waiting at most `wait`, less when the
+    /// actor has a deadline sooner), then ticks it.
+    func controlPass(wait: Duration) async {
+        var timeout = wait
+        if let wake = await coordinator.nextWake() {
+            let now = clock.now()
+            timeout = wake <= now ? .zero : min(wait, wake - now)
+        }
+        do {
+            var next = try await control.take(timeout: timeout)
+            var handled = 0
+            while let item = next {
+                switch item {
+                case .inbound(let inbound): await send(await coordinator.handle(inbound))
+                case .membership(let events): await send(await coordinator.membershipChanged(events))
+                }
+                handled += 1
+                next = handled < maxBatch ? control.poll() : nil
+            }
+        } catch {
+            logger.error("control queue failed: \(error)")
         }
         await send(await coordinator.tick())
     }
@@ -73,4 +185,16 @@ public struct CoordinatorService: Service {
             }
         }
     }
+}
+
+/// Set once, read by both lanes.
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}
+
+/// A time shared by copies of a service.
+final class LastLogged: Sendable {
+    let time = Mutex<ClockTime?>(nil)
 }

@@ -15,10 +15,21 @@ public struct CoordinatorSettings: Sendable {
     public var shardChunkBytes: Int
     /// Watchers kept per run (the oldest is dropped beyond this).
     public var maxWatchersPerRun: Int
+    /// Lateness of the liveness lane's loop that counts as scheduling noise; beyond it the
+    /// lateness is a stall of the coordinator's own, excused to every worker (`LocalHealth`).
+    /// nil never excuses (in-memory tests that move a manual clock in jumps on purpose).
+    public var stallTolerance: Duration?
+    /// Metrics are written in one transaction per this interval (per-step traffic never costs
+    /// one fsync per message).
+    public var metricsFlushInterval: Duration
+    /// How often the liveness lane logs its heartbeat-answer latencies (median, p99, max).
+    public var latencyLogInterval: Duration
 
     public init(name: String = "coordinator", version: String = DistilleryVersion.current,
                 liveness: LivenessSettings = LivenessSettings(), runTimeouts: RunTimeouts = RunTimeouts(),
-                watchInterval: Duration = .seconds(2), shardChunkBytes: Int = 1 << 20, maxWatchersPerRun: Int = 32) {
+                watchInterval: Duration = .seconds(2), shardChunkBytes: Int = 1 << 20, maxWatchersPerRun: Int = 32,
+                stallTolerance: Duration? = .milliseconds(500), metricsFlushInterval: Duration = .seconds(1),
+                latencyLogInterval: Duration = .seconds(60)) {
         self.name = name
         self.version = version
         self.liveness = liveness
@@ -26,5 +37,8 @@ public struct CoordinatorSettings: Sendable {
         self.watchInterval = watchInterval
         self.shardChunkBytes = shardChunkBytes
         self.maxWatchersPerRun = maxWatchersPerRun
+        self.stallTolerance = stallTolerance
+        self.metricsFlushInterval = metricsFlushInterval
+        self.latencyLogInterval = latencyLogInterval
     }
 }

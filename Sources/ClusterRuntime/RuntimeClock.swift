@@ -10,18 +10,23 @@ public protocol RuntimeClock: Sendable {
     func now() -> ClockTime
     /// Wall-clock time in Unix milliseconds, for records and display.
     func wallMs() -> Int64
+    /// The clock's time at a real instant (a message's arrival stamp, `Inbound.arrivedAt`),
+    /// never later than `now()`.
+    func time(of instant: ContinuousClock.Instant) -> ClockTime
 }
 
 /// The real clocks: `ContinuousClock` for deadlines, `Date` for records.
 public struct SystemRuntimeClock: RuntimeClock {
-    private let origin = ContinuousClock.now
+    /// One origin for the whole process, so every instance tells the same time.
+    private static let origin = ContinuousClock.now
+    private var origin: ContinuousClock.Instant { Self.origin }
 
     public init() {}
 
-    public func now() -> ClockTime {
-        let elapsed = ContinuousClock.now - origin
-        let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        return ClockTime(milliseconds: UInt64(max(0, ms)))
+    public func now() -> ClockTime { time(of: ContinuousClock.now) }
+
+    public func time(of instant: ContinuousClock.Instant) -> ClockTime {
+        ClockTime(milliseconds: UInt64(max(0, (instant - origin).wholeMilliseconds)))
     }
 
     public func wallMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
@@ -40,6 +45,9 @@ public final class ManualClock: RuntimeClock {
 
     public func now() -> ClockTime { ClockTime(milliseconds: current.withLock { $0 }) }
     public func wallMs() -> Int64 { wallStart + Int64(current.withLock { $0 }) }
+    /// A manual clock cannot place real instants on its own time line: every instant is `now()`
+    /// (in-memory tests count a message as heard when it is handled).
+    public func time(of instant: ContinuousClock.Instant) -> ClockTime { now() }
 
     /// Moves the clock forward by `duration`.
     public func advance(by duration: Duration) {

@@ -28,6 +28,9 @@ public actor Worker {
     /// Set by `leave`: the worker takes no more steps.
     public private(set) var hasLeft = false
     var registerRequest: UInt64?
+    /// The last `Register` that went unanswered in time: its ack, arriving late (a coordinator
+    /// stalled on its disk), is still welcome while no newer attempt went out.
+    var lateRegisterRequest: UInt64?
     var registerSentAt = ClockTime(milliseconds: 0)
     var nextRegisterAt = ClockTime(milliseconds: 0)
     var backoff: Duration
@@ -40,6 +43,10 @@ public actor Worker {
     public nonisolated var currentTask: String { tasks.currentTask }
     /// Set when the coordinator refused this worker for good.
     public private(set) var refusal: String?
+    /// This process's incarnation (`Register.incarnation`): random, picked at start.
+    public nonisolated let incarnation: String
+    /// Notices stalls of this worker's own loop (nil: never excuse, for manual-clock tests).
+    var health: LocalHealth?
     var incoming: [String: IncomingShard] = [:]
     let tasks: TaskRunner
 
@@ -52,6 +59,8 @@ public actor Worker {
         self.clock = clock
         self.logger = logger
         self.backoff = settings.backoffInitial
+        self.incarnation = String(UInt64.random(in: 1...UInt64.max), radix: 16) + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        self.health = settings.stallTolerance.map(LocalHealth.init)
         do { cache = try ShardCache(directory: settings.cacheDirectory + "/shards") } catch {
             throw .setup("cannot use the cache directory \(settings.cacheDirectory): \(error)")
         }
@@ -59,12 +68,38 @@ public actor Worker {
                            dataPlane: dataPlane, logger: logger)
     }
 
-    /// One pass: (re-)register or heartbeat as due, check shard windows, forward task
-    /// progress, then wait up to `maxWait` for one message and handle it.
-    /// Throws `WorkerError.refused` when the coordinator refuses this worker.
+    /// One pass: wait up to `maxWait` for a message and handle it together with every message
+    /// already queued; excuse a stall of this worker's own (``LocalHealth``) before judging the
+    /// coordinator's silence; then (re-)register or heartbeat as due, check shard windows and
+    /// forward task progress. Throws `WorkerError.refused` when the coordinator refuses this
+    /// worker.
     public func step(maxWait: Duration = .milliseconds(100)) async throws(WorkerError) {
         guard !hasLeft else { return }
+        // Each step promises the next within `maxWait`: coming back later than that (beyond the
+        // tolerance) is a stall of this worker's own.
+        defer { health?.willWait(until: clock.now() + maxWait) }
+        do {
+            var next = try await connection.receive(timeout: maxWait)
+            var taken = 0
+            while let message = next {
+                try await handle(message)
+                taken += 1
+                next = taken < 256 ? try await connection.receive(timeout: .zero) : nil
+            }
+        } catch let error as WorkerError {
+            throw error
+        } catch {
+            logger.error("receive from the coordinator failed: \(error)")
+        }
+        if let refusal { throw .refused(refusal) }
         let now = clock.now()
+        if let stall = health?.resumed(at: now), stall > .zero {
+            // This worker could not listen (paused, starved of CPU): not the coordinator's silence.
+            let text = "this worker could not listen for \(stall.shortDescription) (paused or overloaded); "
+                + "the coordinator's silence deadline moves by as much"
+            logger.warning("\(text)")
+            lastHeard = min(now, lastHeard + stall)
+        }
         if registered && now - lastHeard >= livenessTimeout {
             logger.warning("no word from the coordinator for \(livenessTimeout.shortDescription); registering again")
             registered = false
@@ -75,13 +110,6 @@ public actor Worker {
         if registered && now - lastHeartbeat >= heartbeatInterval { await sendHeartbeat(now) }
         await checkShardWindows(now)
         for report in tasks.drainReports() { await send(report.body, tensors: report.tensors, frames: report.frames) }
-        let message: Message?
-        do { message = try await connection.receive(timeout: maxWait) } catch {
-            logger.error("receive from the coordinator failed: \(error)")
-            return
-        }
-        if let message { try await handle(message) }
-        if let refusal { throw .refused(refusal) }
     }
 
     /// Tells the coordinator this worker leaves (graceful shutdown) and stops its tasks.
@@ -97,6 +125,7 @@ public actor Worker {
             guard now - registerSentAt >= settings.registerTimeout else { return }
             // Unanswered: back off, doubling up to the maximum.
             logger.warning("the coordinator at \(settings.coordinator) did not answer within \(settings.registerTimeout.shortDescription); retrying in \(backoff.shortDescription)")
+            lateRegisterRequest = registerRequest
             registerRequest = nil
             nextRegisterAt = now + backoff
             backoff = min(backoff * 2, settings.backoffMax)
@@ -108,7 +137,7 @@ public actor Worker {
         registerSentAt = now
         let register = Register(name: settings.name, roles: settings.roles.sorted().map(\.wire), dataEndpoint: dataEndpoint,
                                 cores: UInt32(clamping: settings.cores), memoryBytes: settings.memoryBytes,
-                                version: settings.version, cachedShards: cache.hashes())
+                                version: settings.version, cachedShards: cache.hashes(), incarnation: incarnation)
         await send(.register(register), requestID: id)
     }
 
@@ -125,7 +154,8 @@ public actor Worker {
         lastHeard = clock.now()
         switch envelope.body {
         case .registerAck(let ack):
-            guard envelope.replyTo == registerRequest else { return }
+            guard !registered, envelope.replyTo == registerRequest || envelope.replyTo == lateRegisterRequest else { return }
+            lateRegisterRequest = nil
             registered = true
             registerRequest = nil
             backoff = settings.backoffInitial

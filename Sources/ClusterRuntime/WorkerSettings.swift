@@ -26,12 +26,15 @@ public struct WorkerSettings: Sendable {
     public var shardWindow: UInt32
     public var shardWindowTimeout: Duration
     public var shardRetries: Int
+    /// Lateness of the worker's loop that counts as scheduling noise; beyond it the lateness is
+    /// a stall of its own, not the coordinator's silence (`LocalHealth`). nil never excuses.
+    public var stallTolerance: Duration?
 
     public init(name: String, roles: Set<WorkerRole>, coordinator: String, dataBind: String = "tcp://127.0.0.1:*",
                 advertiseHost: String? = nil, cacheDirectory: String, version: String = DistilleryVersion.current,
                 cores: Int = 1, memoryBytes: UInt64 = 0, registerTimeout: Duration = .seconds(2),
                 backoffInitial: Duration = .seconds(2), backoffMax: Duration = .seconds(30), shardWindow: UInt32 = 8,
-                shardWindowTimeout: Duration = .seconds(10), shardRetries: Int = 3) {
+                shardWindowTimeout: Duration = .seconds(10), shardRetries: Int = 3, stallTolerance: Duration? = .milliseconds(500)) {
         self.name = name
         self.roles = roles
         self.coordinator = coordinator
@@ -47,6 +50,7 @@ public struct WorkerSettings: Sendable {
         self.shardWindow = shardWindow
         self.shardWindowTimeout = shardWindowTimeout
         self.shardRetries = shardRetries
+        self.stallTolerance = stallTolerance
     }
 
     /// The data endpoint to advertise for a listener bound at `bound` (e.g.

@@ -57,6 +57,33 @@ extension ClusterStore {
         }
     }
 
+    /// Appends several reports in one transaction (one commit, one fsync: the coordinator
+    /// batches the per-step traffic of every run this way). Reports of runs that do not exist
+    /// are skipped and their ids returned; the others are written in order.
+    @discardableResult
+    public func appendMetrics(_ reports: [MetricsReport]) throws(ClusterStoreError) -> [String] {
+        guard !reports.isEmpty else { return [] }
+        return try write("cannot append \(reports.count) metrics report(s) to") { db in
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO metrics (runID, epoch, step, name, value, atMs) VALUES (?, ?, ?, ?, ?, ?)")
+            var known: [String: Bool] = [:]
+            var skipped: [String] = []
+            for r in reports {
+                let exists = try known[r.runID] ?? {
+                    let found = try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [r.runID]) == true
+                    known[r.runID] = found
+                    if !found { skipped.append(r.runID) }
+                    return found
+                }()
+                guard exists else { continue }
+                for (name, value) in r.values {
+                    try insert.execute(arguments: [r.runID, r.epoch, r.step, name, value.isNaN ? nil : value, r.atMs])
+                }
+            }
+            return skipped
+        }
+    }
+
     /// Oldest first (the order of `appendMetrics` calls, then the order of `values`).
     public func metrics(runID: String) throws(ClusterStoreError) -> [MetricRecord] {
         try read("cannot read the metrics of \(runID) from") { db in

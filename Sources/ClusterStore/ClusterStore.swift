@@ -27,6 +27,9 @@ public final class ClusterStore: Sendable {
     /// Set by `close()`; checked inside the queue before every access (GRDB crashes, rather than
     /// throws, when a closed DatabaseQueue is read).
     private let closed = Mutex(false)
+    /// Fault injection for tests: the next write waits this long first (a disk stalled behind
+    /// another process's I/O).
+    private let nextWriteStall = Mutex<Duration?>(nil)
 
     /// Creates the directory if needed and opens/migrates the database. Throws
     /// `ClusterStoreError` with a clear message: directory not creatable/writable, file is not
@@ -171,11 +174,20 @@ public final class ClusterStore: Sendable {
         }
     }
 
+    /// Fault injection (tests, chaos runs): the next write transaction stalls for `duration`
+    /// before it starts, as a write queued behind another process's fsync would.
+    public func stallNextWrite(for duration: Duration) {
+        nextWriteStall.withLock { $0 = duration }
+    }
+
     // MARK: - Access helpers
 
     /// One IMMEDIATE write transaction; every error becomes a `ClusterStoreError` that starts with
     /// `action` (e.g. "cannot save worker w1 in").
     func write<T>(_ action: @autoclosure () -> String, _ body: (Database) throws -> T) throws(ClusterStoreError) -> T {
+        if let stall = nextWriteStall.withLock({ s -> Duration? in defer { s = nil }; return s }) {
+            Thread.sleep(forTimeInterval: Double(stall.components.seconds) + Double(stall.components.attoseconds) / 1e18)
+        }
         do {
             return try dbQueue.writeWithoutTransaction { db in
                 try checkOpen()

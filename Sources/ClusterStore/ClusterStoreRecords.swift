@@ -117,3 +117,20 @@ public struct ArtifactRecord: Sendable, Equatable {
         self.atMs = atMs
     }
 }
+
+/// One `Metrics` message's values, to be appended with the others of a batch.
+public struct MetricsReport: Sendable {
+    public var runID: String
+    public var epoch: Int
+    public var step: Int
+    public var values: [(name: String, value: Double)]
+    public var atMs: Int64
+
+    public init(runID: String, epoch: Int, step: Int, values: [(name: String, value: Double)], atMs: Int64) {
+        self.runID = runID
+        self.epoch = epoch
+        self.step = step
+        self.values = values
+        self.atMs = atMs
+    }
+}

@@ -2267,7 +2267,7 @@ const ProtobufCMessageDescriptor distillery__v1__tensor_meta__descriptor =
   (ProtobufCMessageInit) distillery__v1__tensor_meta__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__register__field_descriptors[7] =
+static const ProtobufCFieldDescriptor distillery__v1__register__field_descriptors[8] =
 {
   {
     "name",
@@ -2353,11 +2353,24 @@ static const ProtobufCFieldDescriptor distillery__v1__register__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "incarnation",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__Register, incarnation),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__register__field_indices_by_name[] = {
   6,   /* field[6] = cached_shards */
   3,   /* field[3] = cores */
   2,   /* field[2] = data_endpoint */
+  7,   /* field[7] = incarnation */
   4,   /* field[4] = memory_bytes */
   0,   /* field[0] = name */
   1,   /* field[1] = roles */
@@ -2366,7 +2379,7 @@ static const unsigned distillery__v1__register__field_indices_by_name[] = {
 static const ProtobufCIntRange distillery__v1__register__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor distillery__v1__register__descriptor =
 {
@@ -2376,7 +2389,7 @@ const ProtobufCMessageDescriptor distillery__v1__register__descriptor =
   "Distillery__V1__Register",
   "distillery.v1",
   sizeof(Distillery__V1__Register),
-  7,
+  8,
   distillery__v1__register__field_descriptors,
   distillery__v1__register__field_indices_by_name,
   1,  distillery__v1__register__number_ranges,

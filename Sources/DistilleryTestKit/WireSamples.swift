@@ -45,7 +45,7 @@ public struct WireSamples: Sendable {
         case 0:
             return (.register(Register(name: word(), roles: roles(nonEmpty: true), dataEndpoint: endpoint(),
                                        cores: u32(), memoryBytes: u64(), version: text(),
-                                       cachedShards: list { $0.text() })), [], [])
+                                       cachedShards: list { $0.text() }, incarnation: word())), [], [])
         case 1:
             let interval = UInt32(1 + int(5000))
             return (.registerAck(RegisterAck(nodeID: word(), heartbeatIntervalMs: interval,

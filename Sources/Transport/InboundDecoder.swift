@@ -1,14 +1,18 @@
 import Wire
 
 /// Frames as they arrived, before decoding: from `peer` (a listener's routing id for the
-/// sender; for a connection, the address it is connected to).
+/// sender; for a connection, the address it is connected to), stamped when the transport took
+/// them off the wire (ZeroMQ: on the poller thread, as they leave libzmq), so a receiver that
+/// was itself stalled still knows when each message could first have been heard.
 public struct RawInbound: Sendable {
     public let peer: PeerID
     public let frames: [Frame]
+    public let arrivedAt: ContinuousClock.Instant
 
-    public init(peer: PeerID, frames: [Frame]) {
+    public init(peer: PeerID, frames: [Frame], arrivedAt: ContinuousClock.Instant = .now) {
         self.peer = peer
         self.frames = frames
+        self.arrivedAt = arrivedAt
     }
 }
 
@@ -64,7 +68,7 @@ public struct InboundDecoder: Sendable {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard let raw = try await inbox.take(timeout: max(remaining, .zero)) else { return nil }
             switch decode(raw.frames, from: raw.peer) {
-            case .message(let m): return Inbound(peer: raw.peer, message: m)
+            case .message(let m): return Inbound(peer: raw.peer, message: m, arrivedAt: raw.arrivedAt)
             case .refused(_, let answer):
                 guard let answer, let frames = try? WireCodec.encode(answer, limits: limits) else { continue }
                 if !reply(raw.peer, frames) {

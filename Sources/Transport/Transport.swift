@@ -47,14 +47,18 @@ public protocol Connection: Sendable {
     func close() async
 }
 
-/// A message and the peer it came from.
+/// A message, the peer it came from, and when the transport took it off the wire (see
+/// ``RawInbound``): liveness counts a message as heard at its arrival, not when a possibly
+/// stalled receiver got round to it.
 public struct Inbound: Sendable {
     public let peer: PeerID
     public let message: Message
+    public let arrivedAt: ContinuousClock.Instant
 
-    public init(peer: PeerID, message: Message) {
+    public init(peer: PeerID, message: Message, arrivedAt: ContinuousClock.Instant = .now) {
         self.peer = peer
         self.message = message
+        self.arrivedAt = arrivedAt
     }
 }
 

@@ -11,7 +11,8 @@ extension Register {
             cores: c.cores,
             memoryBytes: c.memory_bytes,
             version: CRead.string(c.version, "register.version"),
-            cachedShards: CRead.strings(c.n_cached_shards, c.cached_shards, "register.cached_shards"))
+            cachedShards: CRead.strings(c.n_cached_shards, c.cached_shards, "register.cached_shards"),
+            incarnation: CRead.string(c.incarnation, "register.incarnation"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__Register> {
@@ -25,6 +26,7 @@ extension Register {
         p.pointee.version = try a.string(version, "register.version")
         p.pointee.n_cached_shards = cachedShards.count
         p.pointee.cached_shards = try a.strings(cachedShards, "register.cached_shards")
+        p.pointee.incarnation = try a.string(incarnation, "register.incarnation")
         return p
     }
 }

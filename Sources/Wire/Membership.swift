@@ -15,9 +15,12 @@ public struct Register: Sendable, Equatable {
     public var version: String
     /// Content hashes of shards already on disk.
     public var cachedShards: [String]
+    /// A random id the worker process picks when it starts (at most 64 bytes); the same name
+    /// registering with another one is a restarted process whose earlier work is gone.
+    public var incarnation: String
 
     public init(name: String = "", roles: [Role] = [], dataEndpoint: String = "", cores: UInt32 = 0,
-                memoryBytes: UInt64 = 0, version: String = "", cachedShards: [String] = []) {
+                memoryBytes: UInt64 = 0, version: String = "", cachedShards: [String] = [], incarnation: String = "") {
         self.name = name
         self.roles = roles
         self.dataEndpoint = dataEndpoint
@@ -25,6 +28,7 @@ public struct Register: Sendable, Equatable {
         self.memoryBytes = memoryBytes
         self.version = version
         self.cachedShards = cachedShards
+        self.incarnation = incarnation
     }
 }
 

@@ -5,6 +5,7 @@ extension Register {
         try Rules.nonEmpty(name, "register.name")
         try Rules.rule(!roles.isEmpty, "register.roles must list at least one role (teacher, student)")
         try Rules.distinct(roles, "register.roles")
+        try Rules.rule(incarnation.utf8.count <= 64, "register.incarnation is \(incarnation.utf8.count) bytes; at most 64 are allowed")
     }
 }
 

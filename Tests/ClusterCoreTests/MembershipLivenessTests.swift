@@ -250,7 +250,8 @@ import Testing
                     switch event {
                     case .died(let n, _): #expect(membership.member(n)?.liveness == .dead)
                     case .suspected(let n, _): #expect(membership.member(n)?.liveness == .suspect)
-                    case .recovered(let n), .joined(let n), .rejoined(let n, _): #expect(membership.member(n)?.liveness == .alive)
+                    case .recovered(let n), .joined(let n), .rejoined(let n, _), .restarted(let n, _):
+                        #expect(membership.member(n)?.liveness == .alive)
                     case .left(let n, _): #expect(membership.member(n)?.liveness == .left)
                     }
                 }

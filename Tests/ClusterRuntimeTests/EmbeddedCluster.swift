@@ -23,10 +23,13 @@ final class EmbeddedCluster: @unchecked Sendable {
     private(set) var workers: [String: WorkerService] = [:]
     /// Workers the test has "frozen": they are not stepped (a hung or partitioned process).
     var frozen: Set<String> = []
+    /// Stall tolerance of workers added from now on (nil: never excuse, as the clock jumps).
+    var workerStallTolerance: Duration?
     private var dataPlanes: [Task<Void, Never>] = []
     static let address = "mem://coordinator"
 
-    init(liveness: LivenessSettings = LivenessSettings(), runTimeouts: RunTimeouts = RunTimeouts()) async throws {
+    init(liveness: LivenessSettings = LivenessSettings(), runTimeouts: RunTimeouts = RunTimeouts(),
+         stallTolerance: Duration? = nil) async throws {
         stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("embedded-\(UUID().uuidString)").path
         self.liveness = liveness
         var logger = Logger(label: "test.cluster")
@@ -34,7 +37,9 @@ final class EmbeddedCluster: @unchecked Sendable {
         logger.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["CLUSTER_TEST_LOG"] ?? "") ?? .critical
         self.logger = logger
         store = try ClusterStore(directory: stateDir)
-        let settings = CoordinatorSettings(liveness: liveness, runTimeouts: runTimeouts, shardChunkBytes: 64 * 1024)
+        // The manual clock moves in jumps on purpose: no stall is excused unless a test asks.
+        let settings = CoordinatorSettings(liveness: liveness, runTimeouts: runTimeouts, shardChunkBytes: 64 * 1024,
+                                           stallTolerance: stallTolerance)
         coordinator = try Coordinator(settings: settings, store: store, clock: clock, logger: logger)
         let listener = try await network.transport(name: "coordinator").listen(at: EmbeddedCluster.address)
         service = CoordinatorService(coordinator: coordinator, listener: listener, clock: clock, maxPoll: .milliseconds(1),
@@ -61,7 +66,7 @@ final class EmbeddedCluster: @unchecked Sendable {
     func addWorker(_ name: String, roles: Set<WorkerRole>, version: String = DistilleryVersion.current) async throws -> Worker {
         let settings = WorkerSettings(name: name, roles: roles, coordinator: EmbeddedCluster.address, dataBind: "mem://*",
                                       cacheDirectory: "\(stateDir)/cache-\(name)", version: version, cores: 2,
-                                      memoryBytes: 1 << 30, shardWindow: 4)
+                                      memoryBytes: 1 << 30, shardWindow: 4, stallTolerance: workerStallTolerance)
         let w = try await WorkerService.make(settings: settings, transport: network.transport(name: name), clock: clock,
                                              logger: logger)
         workers[name] = w
@@ -79,6 +84,14 @@ final class EmbeddedCluster: @unchecked Sendable {
             do { try await w.worker.step(maxWait: .milliseconds(1)) } catch { errors[name] = error }
         }
         return errors
+    }
+
+    /// Steps every worker that is not frozen, but not the coordinator (a coordinator that is
+    /// paused while its workers go on: their messages queue up).
+    func pumpWorkersOnly() async {
+        for (name, w) in workers.sorted(by: { $0.key < $1.key }) where !frozen.contains(name) {
+            _ = try? await w.worker.step(maxWait: .milliseconds(1))
+        }
     }
 
     /// `rounds` rounds (enough to drain the queues of a quiet cluster).

@@ -284,10 +284,14 @@ struct  Distillery__V1__Register
    */
   size_t n_cached_shards;
   char **cached_shards;
+  /*
+   * random id the worker process picks at start; a new one under a
+   */
+  char *incarnation;
 };
 #define DISTILLERY__V1__REGISTER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__register__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Distillery__V1__RegisterAck
