@@ -142,9 +142,11 @@ public struct CoordinatorService: Service {
         }
         guard due else { return }
         let summary = desk.takeAnswerLatencies()
+        let gaps = desk.takeHeartbeatGaps()
         guard summary.count > 0 else { return }
         let stalls = desk.stalls
-        let text = "heartbeat answers: \(summary); coordinator stalls so far: \(stalls.count) "
+        let text = "heartbeat answers: \(summary); gaps between a worker's heartbeats: median \(gaps.median.msText), "
+            + "p99 \(gaps.p99.msText), max \(gaps.max.msText); coordinator stalls so far: \(stalls.count) "
             + "(longest \(stalls.longest.shortDescription))"
         logger.info("\(text)")
     }

@@ -18,6 +18,9 @@ public final class LivenessDesk: Sendable {
         var membership: Membership
         var health: LocalHealth?
         var answers = LatencyWindow()
+        /// Time between successive heartbeats of each worker, as they arrived.
+        var gaps = LatencyWindow()
+        var lastBeat: [String: ClockTime] = [:]
     }
 
     private let state: Mutex<State>
@@ -48,12 +51,17 @@ public final class LivenessDesk: Sendable {
     public func heartbeat(from name: String, load: WorkerLoad, at: ClockTime) -> [MembershipEvent]? {
         state.withLock { s in
             guard let m = s.membership.member(name), m.liveness.holdsWork else { return nil }
+            if let previous = s.lastBeat[name], at > previous { s.gaps.record(at - previous) }
+            s.lastBeat[name] = at
             return s.membership.heartbeat(from: name, load: load, at: at)
         }
     }
 
     public func register(_ info: WorkerInfo, at now: ClockTime) -> [MembershipEvent] {
-        state.withLock { $0.membership.register(info, at: now) }
+        state.withLock { s in
+            s.lastBeat[info.name] = nil
+            return s.membership.register(info, at: now)
+        }
     }
 
     public func deregister(_ name: String, reason: String, at now: ClockTime) -> [MembershipEvent] {
@@ -92,6 +100,15 @@ public final class LivenessDesk: Sendable {
         state.withLock { s in
             defer { s.answers = LatencyWindow() }
             return s.answers.summary
+        }
+    }
+
+    /// Gaps between successive heartbeats of the same worker, as they arrived, since the last
+    /// call: how late a loaded worker's heartbeats really come (what the windows must allow).
+    public func takeHeartbeatGaps() -> LatencySummary {
+        state.withLock { s in
+            defer { s.gaps = LatencyWindow() }
+            return s.gaps.summary
         }
     }
 }
@@ -133,9 +150,13 @@ public struct LatencySummary: Sendable, Equatable, CustomStringConvertible {
 
     /// "412 answered: median 0.21 ms, p99 1.30 ms, max 2.05 ms".
     public var description: String {
-        func ms(_ d: Duration) -> String {
-            String(format: "%.2f ms", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
-        }
-        return "\(count) answered: median \(ms(median)), p99 \(ms(p99)), max \(ms(max))"
+        "\(count) answered: median \(median.msText), p99 \(p99.msText), max \(max.msText)"
+    }
+}
+
+extension Duration {
+    /// "0.21 ms", "1250.00 ms".
+    var msText: String {
+        String(format: "%.2f ms", Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15)
     }
 }

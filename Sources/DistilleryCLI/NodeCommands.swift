@@ -66,6 +66,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs: Int = 1000
     @Option(help: "Silence (ms) after which a worker is suspect.") var suspectMs: Int = 2000
     @Option(help: "Silence (ms) after which a worker is dead.") var deadMs: Int = 5000
+    @Option(help: "How often (ms) to log heartbeat-answer latencies and heartbeat gaps.") var latencyLogMs: Int = 60_000
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
@@ -77,7 +78,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         do { store = try ClusterStore(directory: stateDir) } catch { throw CLIError("\(error)") }
         let coordinator: Coordinator
         do {
-            coordinator = try Coordinator(settings: CoordinatorSettings(liveness: liveness), store: store, logger: logger)
+            let settings = CoordinatorSettings(liveness: liveness, latencyLogInterval: .milliseconds(max(1000, latencyLogMs)))
+            coordinator = try Coordinator(settings: settings, store: store, logger: logger)
         } catch { throw CLIError("\(error)") }
         let transport = try ZMQTransport(name: "coordinator", logger: logger)
         let listener: any Listener
