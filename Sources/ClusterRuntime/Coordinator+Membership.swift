@@ -49,15 +49,18 @@ extension Coordinator {
             case .joined(let name):
                 logger.info("worker \(name) joined")
                 event(nil, "worker", "\(name) joined (\(describe(name)))")
+                workersChanged()
             case .rejoined(let name, let previously):
                 logger.info("worker \(name) registered again (was \(previously.rawValue))")
                 event(nil, "worker", "\(name) registered again (was \(previously.rawValue))")
+                workersChanged()
             case .suspected(let name, let silentFor):
                 logger.warning("worker \(name) is suspect: silent for \(silentFor.shortDescription)")
                 event(nil, "worker", "\(name) is suspect: silent for \(silentFor.shortDescription)")
             case .recovered(let name):
                 logger.info("worker \(name) is alive again")
                 event(nil, "worker", "\(name) is alive again")
+                workersChanged()
             case .died(let name, let silentFor):
                 logger.warning("worker \(name) is dead: silent for \(silentFor.shortDescription)")
                 event(nil, "worker", "\(name) is dead: silent for \(silentFor.shortDescription)")
