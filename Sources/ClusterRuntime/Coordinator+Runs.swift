@@ -334,9 +334,12 @@ extension Coordinator {
             logger.debug("status of \(m.taskID) from \(request.sender) ignored: the task is on \(task.worker)")
             return
         }
+        // A repeated assignment (new peers' endpoints) is acknowledged again: log news only.
+        let known = run.lifecycle.tasks[ref]?.state
         switch m.state {
-        case .accepted: event(m.runID, "task", "\(ref) accepted by \(request.sender)")
-        case .completed: event(m.runID, "task", "\(ref) completed on \(request.sender)")
+        case .accepted where known == .assigned: event(m.runID, "task", "\(ref) accepted by \(request.sender)")
+        case .completed where known != .completed: event(m.runID, "task", "\(ref) completed on \(request.sender)")
+        case .accepted, .completed: break
         case .failed: event(m.runID, "task", "\(ref) failed on \(request.sender): \(m.reason)")
         case .running: break
         }
