@@ -17,6 +17,8 @@ public struct PlacementCandidate: Sendable, Equatable {
 }
 
 /// Where a run's parts go: teacherWorkers[i] hosts teacher i, studentWorkers[r] hosts replica rank r.
+/// An empty name is a part without a worker: its worker was lost before distilling began and
+/// the part waits to be placed again (``RunLifecycle/unplaced``).
 public struct Placement: Sendable, Equatable {
     public var teacherWorkers: [String]
     public var studentWorkers: [String]
@@ -26,10 +28,11 @@ public struct Placement: Sendable, Equatable {
         self.studentWorkers = studentWorkers
     }
 
-    /// Distinct worker names in order of first appearance (teachers first, then students).
+    /// Distinct worker names in order of first appearance (teachers first, then students);
+    /// the empty name of an unplaced part is not one.
     public var workers: [String] {
         var seen = Set<String>()
-        return (teacherWorkers + studentWorkers).filter { seen.insert($0).inserted }
+        return (teacherWorkers + studentWorkers).filter { !$0.isEmpty && seen.insert($0).inserted }
     }
 
     /// The parts `worker` hosts, e.g. "teacher 0, teacher 2 and student 1"; "" when none.

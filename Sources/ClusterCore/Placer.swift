@@ -48,6 +48,36 @@ public enum Placer {
         return .success(Placement(teacherWorkers: teacherWorkers, studentWorkers: Array(students)))
     }
 
+    /// Places `parts` of a run whose worker was lost before distilling (their slots in
+    /// `placement` are "") on `candidates` (the available workers; their `activeTasks` count
+    /// this run's placed parts too). Mirrors ``place(teachers:replicas:on:)``:
+    /// 1. Students first, by rank: the student-capable worker with the least load (active
+    ///    tasks + parts placed in this call) that hosts no replica of this run (nor one placed in
+    ///    this call), a student-only worker before a dual-role one at equal load, then by name.
+    /// 2. Then teachers, by index: the teacher-capable worker with the least load, a
+    ///    teacher-only worker before a dual-role one at equal load, then by name.
+    /// A part nobody can take is left out, so the answer may be partial or empty (the run then
+    /// waits for workers). Deterministic for the same input.
+    public static func replace(_ parts: [TaskRef], in placement: Placement,
+                               on candidates: [PlacementCandidate]) -> [TaskRef: String] {
+        let workers = distinct(candidates)
+        var placedHere: [String: Int] = [:]
+        var hostsReplica = Set(placement.studentWorkers.filter { !$0.isEmpty })
+        var answer: [TaskRef: String] = [:]
+        let loadNow = { (c: PlacementCandidate) in load(c) + (placedHere[c.name] ?? 0) }
+        for ref in Set(parts).sorted(by: { ($0.kind == .student ? 0 : 1, $0.index) < ($1.kind == .student ? 0 : 1, $1.index) }) {
+            let (role, other): (WorkerRole, WorkerRole) = ref.kind == .student ? (.student, .teacher) : (.teacher, .student)
+            let hosts = workers.filter { $0.roles.contains(role) && (ref.kind == .teacher || !hostsReplica.contains($0.name)) }
+            guard let host = hosts.min(by: {
+                Self.precedes($0, load: loadNow($0), before: $1, load: loadNow($1), avoiding: other)
+            }) else { continue }
+            answer[ref] = host.name
+            placedHere[host.name, default: 0] += 1
+            if ref.kind == .student { hostsReplica.insert(host.name) }
+        }
+        return answer
+    }
+
     /// Candidates with distinct names (first entry wins), sorted by name.
     static func distinct(_ candidates: [PlacementCandidate]) -> [PlacementCandidate] {
         var seen = Set<String>()

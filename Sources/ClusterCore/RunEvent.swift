@@ -8,17 +8,32 @@ public enum RunEvent: Sendable, Equatable {
     case placed(Placement)
     /// placing → failed(reason); the text is the ``PlacementRefusal`` sentence.
     case placementRefused(String)
-    /// Resets that worker's stall timer.
+    /// Resets that worker's stall timer (while sharding, and while preparing teachers for a
+    /// worker that took a lost part).
     case shardProgress(worker: String)
-    /// All delivered → preparingTeachers, `.assign` per teacher.
+    /// Sharding: all delivered and every part placed → preparingTeachers, `.assign` per teacher.
+    /// Preparing teachers (a worker that took a lost part): `.assign` for the teachers waiting
+    /// on it; distilling once everything is ready (see `.task`).
     case shardDelivered(worker: String)
     /// → failed.
     case shardFailed(worker: String, reason: String)
-    /// All teachers completed → distilling, `.assign` per replica; all students completed →
-    /// completed("…"); any failed → failed("teacher 1 on w2 failed: …").
+    /// Every teacher completed, every part placed and every worker's shard delivered →
+    /// distilling, `.assign` per replica; all students completed → completed("…"); any
+    /// failed → failed("teacher 1 on w2 failed: …").
     case task(TaskRef, TaskUpdate)
-    /// A worker holding work of this (non-terminal) run died/left → failed.
+    /// A worker holding work of this (non-terminal) run died or left. Before distilling
+    /// (sharding, preparingTeachers) its parts become unplaced — their progress is dropped —
+    /// and the run asks for them to be placed again (`.placeParts`); while distilling → failed.
     case workerLost(String)
+    /// The shell's answer to `.placeParts`: the worker each placed part goes to (a part nobody
+    /// could take is left out; the shell sends nothing when no part fits). Workers new to the
+    /// run get `.sendShard`; a re-placed teacher is assigned once its worker has the shard;
+    /// teachers already assigned get `.refreshPeers`. An answer that does not fit (a part that
+    /// is not waiting, an empty name, a replica on a worker hosting another) is ignored.
+    case partsPlaced([TaskRef: String])
+    /// A worker joined, registered again or recovered: a run with unplaced parts asks for
+    /// them to be placed again (`.placeParts`); otherwise ignored.
+    case workersChanged
     /// Non-terminal → cancelled.
     case cancel(reason: String)
     /// Non-terminal → interrupted.
@@ -35,6 +50,13 @@ public enum RunDirective: Sendable, Equatable {
     case sendShard(worker: String)
     /// Send the worker this task (id ``TaskRef/id(runID:)``); it answers with task updates.
     case assign(TaskRef, worker: String)
+    /// Run ``Placer/replace(_:in:on:)`` for these parts (their worker was lost before
+    /// distilling) on the available workers and answer with `.partsPlaced`, or nothing when
+    /// none fits: the run waits (at most ``RunTimeouts/replacementWait``) for `.workersChanged`.
+    case placeParts([TaskRef])
+    /// A part moved: send this already assigned task again (same id), with its peers' current
+    /// data endpoints; the worker updates the running task's peers and starts nothing new.
+    case refreshPeers(TaskRef, worker: String)
     /// The run ended (failed/cancelled/interrupted) while these workers held its work: tell them to stop it.
     case stopWork(workers: [String])
     /// The event does not fit the current state (odd order, duplicate, unknown task, after the end):
@@ -54,6 +76,9 @@ extension RunEvent {
         case .shardFailed(let worker, _): "shard failure on \(worker)"
         case .task(let ref, let update): "\(ref) \(update.summary)"
         case .workerLost(let worker): "loss of worker \(worker)"
+        case .partsPlaced(let placed):
+            "placement of " + Placement.listed(placed.sorted { $0.key < $1.key }.map { "\($0.key) on \($0.value)" })
+        case .workersChanged: "change of workers"
         case .cancel: "cancel"
         case .interrupt: "interrupt"
         case .tick: "tick"

@@ -1,12 +1,14 @@
 // How a run ends early: a lost worker, a cancel, an interrupt, or any failure.
 
 extension RunLifecycle {
-    /// A worker that holds work of this run (a placement worker, from sharding on) is lost:
-    /// the run fails and the other workers are told to stop. Other workers are ignored.
-    mutating func workerLost(_ worker: String, _ event: RunEvent) -> [RunDirective] {
+    /// A worker that holds work of this run (a placement worker, from sharding on) is lost.
+    /// Before distilling its parts are placed again (``replaceParts(of:at:)``); while
+    /// distilling the run fails and the other workers are told to stop. Other workers are ignored.
+    mutating func workerLost(_ worker: String, _ event: RunEvent, at now: ClockTime) -> [RunDirective] {
         guard let placement, involvedWorkers.contains(worker) else {
             return ignore(event, "\(worker) holds no part of this run")
         }
+        if phase == .sharding || phase == .preparingTeachers { return replaceParts(of: worker, at: now) }
         let why = "worker \(worker) was lost while the run was \(phase.text); it held \(placement.parts(on: worker)), "
             + "so the run cannot go on: resubmit it once the cluster has enough workers"
         return end(.failed, because: why, sparing: worker)

@@ -19,7 +19,8 @@ extension RunLifecycle {
     ///   → completed | failed; it may skip states; a finished task ignores further updates;
     /// - a failed task fails the run ("teacher 1 on w2 failed: …"), and so does a teacher that
     ///   fails while distilling, after it was ready (it serves the students' logits);
-    /// - the last teacher completed: distilling, one `.assign` per replica; the last student
+    /// - a teacher completed while every teacher is completed, every part placed and every
+    ///   worker's shard delivered: distilling, one `.assign` per replica; the last student
     ///   completed: completed.
     mutating func taskUpdate(_ ref: TaskRef, _ update: TaskUpdate, _ event: RunEvent, at now: ClockTime) -> [RunDirective] {
         guard phase == .preparingTeachers || phase == .distilling else {
@@ -47,26 +48,21 @@ extension RunLifecycle {
             return fail(&task, because: why)
         }
         tasks[ref] = task
-        guard task.state == .completed, allCompleted(ref.kind) else { return [] }
-        return finishPhase(at: now)
+        guard task.state == .completed else { return [] }
+        if phase == .preparingTeachers { return advanceIfReady(at: now) }
+        guard allCompleted(.student) else { return [] }
+        let teachers = teacherCount == 1 ? "1 teacher" : "\(teacherCount) teachers"
+        let replicas = replicaCount == 1 ? "1 replica" : "\(replicaCount) replicas"
+        phase = .completed
+        reason = "the student was distilled from \(teachers) on \(replicas)"
+        return []
     }
 
-    /// Every task of `kind` is completed.
+    /// Every one of the run's `kind` tasks (all `teacherCount` teachers or `replicaCount`
+    /// replicas, not just those assigned now) is completed.
     func allCompleted(_ kind: TaskKind) -> Bool {
-        tasks.values.allSatisfy { $0.ref.kind != kind || $0.state == .completed }
-    }
-
-    /// preparingTeachers → distilling (assigning the replicas), or distilling → completed.
-    mutating func finishPhase(at now: ClockTime) -> [RunDirective] {
-        guard phase == .preparingTeachers else {
-            let teachers = teacherCount == 1 ? "1 teacher" : "\(teacherCount) teachers"
-            let replicas = replicaCount == 1 ? "1 replica" : "\(replicaCount) replicas"
-            phase = .completed
-            reason = "the student was distilled from \(teachers) on \(replicas)"
-            return []
-        }
-        phase = .distilling
-        return assign(.student, on: placement?.studentWorkers ?? [], at: now)
+        let count = kind == .teacher ? teacherCount : replicaCount
+        return (0..<count).allSatisfy { tasks[TaskRef(kind, $0)]?.state == .completed }
     }
 
     /// Records the task's failure and fails the run with it: "teacher 1 on w2 failed: …", or

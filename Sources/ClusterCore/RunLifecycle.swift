@@ -1,6 +1,6 @@
 // One run's state machine (DESIGN.md §4 "Instance / Shell / Directive"): the shell feeds it
 // events stamped with the injected clock and performs the directives it returns. The phases'
-// rules are in RunLifecycle+Placing, +Sharding, +Tasks, +Ending and +Deadlines.
+// rules are in RunLifecycle+Placing, +Sharding, +Tasks, +Replacing, +Ending and +Deadlines.
 
 /// One run's state machine. Pure: every change comes from `handle`, `now` is injected.
 /// Terminal states never change again and always carry a reason.
@@ -8,6 +8,13 @@
 /// Phases only move forward: pending → placing → sharding → preparingTeachers → distilling →
 /// completed, and from any non-terminal phase to failed, cancelled or interrupted. An event
 /// that does not fit the current state changes nothing and is answered with `.ignored`.
+///
+/// Losing a worker before distilling begins (sharding, preparingTeachers) is not fatal: its
+/// parts become ``unplaced`` and are placed on other workers (or on the same one when it comes
+/// back); parts on other workers keep their state. The run moves to distilling only when
+/// every teacher is completed, every part is placed and every worker has its shard. A part
+/// waiting longer than ``RunTimeouts/replacementWait`` fails the run; losing a worker while
+/// distilling fails it at once.
 public struct RunLifecycle: Sendable, Equatable {
     public let runID: String
     public let teacherCount: Int
@@ -25,6 +32,9 @@ public struct RunLifecycle: Sendable, Equatable {
     /// While sharding: when each worker whose shard is not delivered yet last showed
     /// progress (or was sent its shard).
     var shardActivity: [String: ClockTime] = [:]
+    /// Parts whose worker was lost before distilling began and that no worker holds yet
+    /// (their slot in ``placement`` is ""), with that worker and when it was lost.
+    public internal(set) var unplaced: [TaskRef: LostPart] = [:]
 
     public init(runID: String, teacherCount: Int, replicaCount: Int, timeouts: RunTimeouts = RunTimeouts()) {
         self.runID = runID
@@ -49,7 +59,9 @@ public struct RunLifecycle: Sendable, Equatable {
         case .shardDelivered(let worker): return shardDelivered(by: worker, event, at: now)
         case .shardFailed(let worker, let why): return shardFailed(on: worker, because: why, event)
         case .task(let ref, let update): return taskUpdate(ref, update, event, at: now)
-        case .workerLost(let worker): return workerLost(worker, event)
+        case .workerLost(let worker): return workerLost(worker, event, at: now)
+        case .partsPlaced(let placed): return partsPlaced(placed, event, at: now)
+        case .workersChanged: return workersChanged(event)
         case .cancel(let why): return end(.cancelled, because: why.isEmpty ? "the run was cancelled without a reason" : why)
         case .interrupt(let why): return end(.interrupted, because: why.isEmpty ? "the run was interrupted without a reason" : why)
         case .tick: return tick(at: now)

@@ -5,9 +5,14 @@ public struct RunTimeouts: Sendable, Equatable {
     public var taskAcceptance: Duration
     /// A worker's shard transfer fails when no progress is reported for this long (default 30 s).
     public var shardStall: Duration
+    /// A part whose worker was lost before distilling began waits at most this long for
+    /// another worker to take it (default 5 min); then the run fails.
+    public var replacementWait: Duration
 
-    public init(taskAcceptance: Duration = .seconds(10), shardStall: Duration = .seconds(30)) {
+    public init(taskAcceptance: Duration = .seconds(10), shardStall: Duration = .seconds(30),
+                replacementWait: Duration = .seconds(300)) {
         self.taskAcceptance = taskAcceptance
         self.shardStall = shardStall
+        self.replacementWait = replacementWait
     }
 }

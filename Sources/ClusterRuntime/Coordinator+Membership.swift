@@ -61,20 +61,25 @@ extension Coordinator {
             case .joined(let name):
                 logger.info("worker \(name) joined")
                 event(nil, "worker", "\(name) joined (\(describe(name)))")
+                workersChanged()
             case .rejoined(let name, let previously):
                 logger.info("worker \(name) registered again (was \(previously.rawValue))")
                 event(nil, "worker", "\(name) registered again (was \(previously.rawValue))")
+                workersChanged()
             case .restarted(let name, _):
-                // A new process under a known name: whatever the old one held is gone now.
+                // A new process under a known name: whatever the old one held is gone now; the
+                // new process may take work again (even the part it lost).
                 logger.warning("worker \(name) restarted (a new process registered under its name); its work is lost")
                 event(nil, "worker", "\(name) restarted (a new process registered under its name); the work it held is lost")
                 workerGone(name, keepRoute: true)
+                workersChanged()
             case .suspected(let name, let silentFor):
                 logger.warning("worker \(name) is suspect: silent for \(silentFor.shortDescription)")
                 event(nil, "worker", "\(name) is suspect: silent for \(silentFor.shortDescription)")
             case .recovered(let name):
                 logger.info("worker \(name) is alive again")
                 event(nil, "worker", "\(name) is alive again")
+                workersChanged()
             case .died(let name, let silentFor):
                 logger.warning("worker \(name) is dead: silent for \(silentFor.shortDescription)")
                 event(nil, "worker", "\(name) is dead: silent for \(silentFor.shortDescription)")

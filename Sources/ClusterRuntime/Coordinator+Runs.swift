@@ -130,10 +130,48 @@ extension Coordinator {
             if !send(.assignTask(assign), toWorker: worker) {
                 drive(runID, .task(ref, .failed(reason: "worker \(worker) is not connected")))
             }
+        case .placeParts(let parts):
+            placeParts(parts, runID: runID)
+        case .refreshPeers(let ref, let worker):
+            // The same assignment again, with the peers' current endpoints: the worker updates
+            // the running task and starts nothing (docs/PROTOCOL.md "Tasks").
+            let assign = AssignTask(runID: runID, taskID: ref.id(runID: runID), runSpecYaml: run.specYAML,
+                                    shardHash: run.shardHash, task: taskSpec(ref, run: run))
+            event(runID, "task", "\(ref) on \(worker) sent its peers' new endpoints")
+            send(.assignTask(assign), toWorker: worker)
         case .stopWork(let workers):
             for w in workers { send(.cancelRun(CancelRun(runID: runID)), toWorker: w) }
         case .ignored(let text):
             logger.debug("run \(runID): ignored: \(text)")
+        }
+    }
+
+    /// `.placeParts`: parts whose worker was lost before distilling go to other available
+    /// workers (``Placer/replace(_:in:on:)``); the run hears `.partsPlaced` for those placed,
+    /// and keeps waiting (bounded by its replacement wait) for the others.
+    private func placeParts(_ parts: [TaskRef], runID: String) {
+        guard let run = runs[runID], let placement = run.lifecycle.placement else { return }
+        let placed = Placer.replace(parts, in: placement, on: placementCandidates())
+        let waiting = parts.filter { placed[$0] == nil }
+        if !waiting.isEmpty {
+            let text = "no available worker can take \(waiting.map(\.description).joined(separator: ", ")) now; "
+                + "waiting up to \(run.lifecycle.timeouts.replacementWait.shortDescription) for one"
+            logger.warning("run \(runID): \(text)")
+            event(runID, "placement", text)
+        }
+        guard !placed.isEmpty else { return }
+        for (ref, worker) in placed.sorted(by: { $0.key < $1.key }) {
+            let lost = run.lifecycle.unplaced[ref]?.worker ?? "its worker"
+            logger.info("run \(runID): \(ref) re-placed on \(worker) (\(lost) was lost)")
+            event(runID, "placement", "\(ref) re-placed on \(worker) (\(lost) was lost)")
+        }
+        drive(runID, .partsPlaced(placed))
+    }
+
+    /// A worker joined, registered again or recovered: runs waiting for workers try again.
+    func workersChanged() {
+        for id in runs.keys.sorted() where runs[id]?.lifecycle.unplaced.isEmpty == false {
+            drive(id, .workersChanged)
         }
     }
 
@@ -290,13 +328,21 @@ extension Coordinator {
 
     /// `TaskStatus` from a worker.
     func taskStatus(_ m: TaskStatus, _ request: Request) {
-        guard runs[m.runID] != nil, let ref = TaskRef.parse(m.taskID, runID: m.runID) else {
+        guard let run = runs[m.runID], let ref = TaskRef.parse(m.taskID, runID: m.runID) else {
             logger.debug("status of unknown task \(m.taskID) from \(request.sender)")
             return
         }
+        if let task = run.lifecycle.tasks[ref], task.worker != request.sender {
+            // A worker that was lost and came back may still report a part that moved on.
+            logger.debug("status of \(m.taskID) from \(request.sender) ignored: the task is on \(task.worker)")
+            return
+        }
+        // A repeated assignment (new peers' endpoints) is acknowledged again: log news only.
+        let known = run.lifecycle.tasks[ref]?.state
         switch m.state {
-        case .accepted: event(m.runID, "task", "\(ref) accepted by \(request.sender)")
-        case .completed: event(m.runID, "task", "\(ref) completed on \(request.sender)")
+        case .accepted where known == .assigned: event(m.runID, "task", "\(ref) accepted by \(request.sender)")
+        case .completed where known != .completed: event(m.runID, "task", "\(ref) completed on \(request.sender)")
+        case .accepted, .completed: break
         case .failed: event(m.runID, "task", "\(ref) failed on \(request.sender): \(m.reason)")
         case .running: break
         }

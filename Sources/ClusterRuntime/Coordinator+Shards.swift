@@ -99,7 +99,7 @@ extension Coordinator {
     static let maxShardWindow: UInt32 = 8
 
     /// `ShardRequest{first_chunk, chunk_count}`: send those chunks, each as a U8 frame.
-    /// Counts as progress of every run in `sharding` that waits for this worker's shard.
+    /// Counts as progress of every run that waits for this worker's shard.
     /// Teacher checkpoints offered with `ShardOffer` are served the same way, by their hash.
     func shardRequest(_ m: ShardRequest, _ request: Request, frames: [Frame]) {
         let owner: ShardBytes
@@ -141,7 +141,7 @@ extension Coordinator {
 
     private func forEachRun(waitingFor hash: String, on worker: String, _ body: (String) -> Void) {
         let ids = runs.values.filter {
-            $0.shardHash == hash && $0.lifecycle.phase == .sharding && $0.lifecycle.involvedWorkers.contains(worker)
+            $0.shardHash == hash && $0.lifecycle.awaitsShard(from: worker)
         }.map(\.id)
         for id in ids.sorted() { body(id) }
     }

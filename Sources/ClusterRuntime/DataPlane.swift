@@ -133,7 +133,8 @@ public final class TeacherStreamer {
     let online: Trainer?
     /// Sent to replica 0 once streaming ends (its logits give the ensemble's test accuracy).
     let test: LabeledImages?
-    let replicas: [any Connection]
+    /// Reaches replica r when sending.
+    let replicas: PeerRoute
     let credits: BoundedQueue<Credit>
     let timeout: Duration
     /// How long to wait for a replica's first credit: the replicas start only once every
@@ -150,14 +151,23 @@ public final class TeacherStreamer {
     public struct Mutual {
         public var weight: Float
         public var temperature: Float
-        public var peers: [Int: any Connection]
+        /// The other teachers' indices, ascending, and how to reach each when sending.
+        public var peers: [Int]
+        public var route: PeerRoute
         public var arrivals: BoundedQueue<ArrivedLogits>
 
-        public init(weight: Float, temperature: Float, peers: [Int: any Connection], arrivals: BoundedQueue<ArrivedLogits>) {
+        public init(weight: Float, temperature: Float, peers: [Int], route: PeerRoute, arrivals: BoundedQueue<ArrivedLogits>) {
             self.weight = weight
             self.temperature = temperature
-            self.peers = peers
+            self.peers = peers.sorted()
+            self.route = route
             self.arrivals = arrivals
+        }
+
+        /// Fixed connections to the other teachers, by index.
+        public init(weight: Float, temperature: Float, peers: [Int: any Connection], arrivals: BoundedQueue<ArrivedLogits>) {
+            self.init(weight: weight, temperature: temperature, peers: Array(peers.keys), route: PeerRoute(peers),
+                      arrivals: arrivals)
         }
     }
     let mutual: Mutual?
@@ -166,9 +176,20 @@ public final class TeacherStreamer {
     private struct StepKey: Hashable { var epoch: Int; var step: Int }
 
     /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
+    public convenience init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
+                            codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
+                            replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
+                            startTimeout: Duration? = nil, mutual: Mutual? = nil) {
+        self.init(runID: runID, teacher: teacher, model: model, train: train, plan: plan, codec: codec, online: online,
+                  test: test, replicaRoute: PeerRoute(replicas), credits: credits, timeout: timeout,
+                  startTimeout: startTimeout, mutual: mutual)
+    }
+
+    /// `replicaRoute(r)` reaches replica r's data endpoint as it is when the teacher sends (a
+    /// replica may move to another worker before distilling begins).
     public init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
                 codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
-                replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
+                replicaRoute: PeerRoute, credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
                 startTimeout: Duration? = nil, mutual: Mutual? = nil) {
         self.runID = runID
         self.mutual = online == nil ? nil : mutual
@@ -179,7 +200,7 @@ public final class TeacherStreamer {
         self.codec = codec ?? LogitsCodec(classes: model.outputFeatures)
         self.online = online
         self.test = test
-        self.replicas = replicas
+        self.replicas = replicaRoute
         self.credits = credits
         self.timeout = timeout
         self.startTimeout = startTimeout ?? timeout
@@ -248,7 +269,7 @@ public final class TeacherStreamer {
     private func sendToPeers(_ logits: [Float], _ mutual: Mutual, epoch: Int, step: Int, part: ArraySlice<Int>,
                              classes: Int) async throws(DataPlaneError) {
         let bytes = logits.withUnsafeBytes { [UInt8]($0) }
-        for (peer, connection) in mutual.peers.sorted(by: { $0.key < $1.key }) {
+        for peer in mutual.peers {
             let body = LogitsBatch(runID: runID, epoch: UInt32(epoch), step: UInt64(step), teacher: UInt32(teacher),
                                    sampleBegin: UInt64(part.startIndex), sampleEnd: UInt64(part.endIndex), dtype: .f32,
                                    toTeacher: true, toTeacherIndex: UInt32(peer))
@@ -256,7 +277,7 @@ public final class TeacherStreamer {
                                            tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(part.count), UInt64(classes)])],
                                            body: .logitsBatch(body)),
                                   frames: [Frame(bytes: bytes)])
-            do { try await connection.send(message) } catch {
+            do { try await mutual.route(peer).send(message) } catch {
                 throw .transport("teacher \(teacher) could not send its logits to teacher \(peer): \(error)")
             }
         }
@@ -276,19 +297,19 @@ public final class TeacherStreamer {
                 throw .transport("teacher \(teacher), peers' logits: \(error)")
             }
             guard let a else {
-                let missing = mutual.peers.keys.filter { early[key]?[$0] == nil }.sorted()
+                let missing = mutual.peers.filter { early[key]?[$0] == nil }
                 throw .transport("teacher \(teacher) got no logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
                     + "for epoch \(epoch) step \(step) within \(limit.shortDescription); they are stuck, gone or unreachable")
             }
             let from = Int(a.batch.teacher)
-            guard a.batch.toTeacher, a.batch.toTeacherIndex == UInt32(teacher), mutual.peers[from] != nil else { continue }
+            guard a.batch.toTeacher, a.batch.toTeacherIndex == UInt32(teacher), mutual.peers.contains(from) else { continue }
             let at = StepKey(epoch: Int(a.batch.epoch), step: Int(a.batch.step))
             guard at.epoch > epoch || (at.epoch == epoch && at.step >= step) else { continue }  // stale
             early[at, default: [:]][from] = a
         }
         let arrived = early.removeValue(forKey: key) ?? [:]
         var out: [[Float]] = []
-        for peer in mutual.peers.keys.sorted() {
+        for peer in mutual.peers {
             let a = arrived[peer]!
             guard a.batch.sampleBegin == UInt64(part.startIndex), a.batch.sampleEnd == UInt64(part.endIndex), a.frames.count == 1,
                   a.frames[0].count == part.count * classes * 4 else {
@@ -318,7 +339,7 @@ public final class TeacherStreamer {
                                        tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(test.count), UInt64(classes)])],
                                        body: .logitsBatch(body)),
                               frames: [Frame(bytes: logits.withUnsafeBytes { [UInt8]($0) })])
-        do { try await replicas[0].send(message) } catch {
+        do { try await replicas(0).send(message) } catch {
             throw .transport("teacher \(teacher) could not send its test logits to replica 0: \(error)")
         }
     }
@@ -336,7 +357,7 @@ public final class TeacherStreamer {
                                sampleEnd: UInt64(part.endIndex), dtype: dtype, topK: UInt32(codec.topK))
         let message = Message(Envelope(sender: "\(runID)/teacher-\(teacher)", tensors: tensors, body: .logitsBatch(body)),
                               frames: encoded.frames.map { Frame(bytes: $0) })
-        do { try await replicas[r].send(message) } catch {
+        do { try await replicas(r).send(message) } catch {
             throw .transport("teacher \(teacher) could not send logits to replica \(r): \(error)")
         }
         bytesSent += encoded.frames.reduce(0) { $0 + $1.count }

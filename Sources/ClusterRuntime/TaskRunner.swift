@@ -52,6 +52,8 @@ final class TaskRunner: Sendable {
     private let current = Mutex<[String: String]>([:])
     /// Shards or checkpoints whose transfer from the coordinator failed, with the reason.
     private let failedTransfers = Mutex<[String: String]>([:])
+    /// Running tasks and their peers' current data endpoints.
+    private let peers = TaskPeers()
     /// Longest wait for an offered teacher checkpoint (the transfer's own window retries fail sooner).
     let checkpointTimeout: Duration = .seconds(300)
 
@@ -136,13 +138,22 @@ final class TaskRunner: Sendable {
         current.withLock { $0[assign.taskID] = text }
     }
 
-    /// Starts `assign` on a thread of its own.
-    func start(_ assign: AssignTask) {
+    /// Starts `assign` on a thread of its own; returns false, starting nothing, when a task
+    /// with its id runs already: that task's peers' endpoints are updated instead (and a ready
+    /// teacher reports `COMPLETED` again), see ``TaskPeers``.
+    @discardableResult
+    func start(_ assign: AssignTask) -> Bool {
+        guard peers.begin(assign) else {
+            logger.info("\(assign.taskID) runs already: its peers' endpoints were updated")
+            if peers.isReady(assign.taskID) { report(assign, .completed) }
+            return false
+        }
         let executor = ThreadExecutor(name: "distillery-task")
         Task(executorPreference: executor) { [self] in
             setCurrent(assign, assign.taskID)
             defer {
                 setCurrent(assign, nil)
+                peers.end(assign.taskID)
                 executor.stop()
             }
             do throws(TaskFailure) {
@@ -158,6 +169,7 @@ final class TaskRunner: Sendable {
                 }
             }
         }
+        return true
     }
 
     /// The run's spec and data as every node derives them: the shard's splits, normalised,
@@ -203,13 +215,16 @@ final class TaskRunner: Sendable {
             metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(model, on: bundle.test).accuracy))])
         }
         report(assign, .completed)
+        peers.markReady(assign.taskID)
         guard let dataPlane, !task.replicaEndpoints.isEmpty, !isCancelled(assign.runID) else { return }
         setCurrent(assign, "\(assign.taskID) serving logits")
-        var replicas: [any Connection] = []
-        for endpoint in task.replicaEndpoints {
-            do { replicas.append(try await dataPlane.connect(endpoint)) } catch {
-                throw TaskFailure("teacher \(index) cannot reach replica endpoint \(endpoint): \(error)")
+        // Peers are looked up when sending: a repeated AssignTask may have moved them.
+        let taskID = assign.taskID, peers = self.peers
+        let replicas = PeerRoute { rank in
+            guard let endpoint = peers.replicaEndpoint(taskID, rank) else {
+                throw TaskFailure("teacher \(index) has no endpoint for replica \(rank)")
             }
+            return try await dataPlane.connect(endpoint)
         }
         let plan = stepPlan(spec, bundle)
         let online = try onlineTrainer(spec, index: index, model: model, plan: plan)
@@ -219,18 +234,20 @@ final class TaskRunner: Sendable {
                 throw TaskFailure("teacher \(index): the run's mutual term needs every teacher's endpoint; the task lists "
                     + "\(task.teacherEndpoints.count) of \(spec.teachers.count)")
             }
-            var peers: [Int: any Connection] = [:]
-            for (peer, endpoint) in task.teacherEndpoints.enumerated() where peer != index {
-                do { peers[peer] = try await dataPlane.connect(endpoint) } catch {
-                    throw TaskFailure("teacher \(index) cannot reach teacher \(peer) at \(endpoint): \(error)")
+            let others = (0..<spec.teachers.count).filter { $0 != index }
+            let route = PeerRoute { peer in
+                guard let endpoint = peers.teacherEndpoint(taskID, peer) else {
+                    throw TaskFailure("teacher \(index) has no endpoint for teacher \(peer)")
                 }
+                return try await dataPlane.connect(endpoint)
             }
             mutual = TeacherStreamer.Mutual(weight: spec.distillation.mutual, temperature: spec.distillation.temperature,
-                                            peers: peers, arrivals: dataPlane.inbox.peerLogitsQueue(run: assign.runID, teacher: index))
+                                            peers: others, route: route,
+                                            arrivals: dataPlane.inbox.peerLogitsQueue(run: assign.runID, teacher: index))
         }
         let streamer = TeacherStreamer(runID: assign.runID, teacher: index, model: model, train: bundle.train,
                                        plan: plan, codec: codec(spec, classes: model.outputFeatures), online: online,
-                                       test: bundle.test, replicas: replicas,
+                                       test: bundle.test, replicaRoute: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
                                        timeout: dataTimeout, startTimeout: .seconds(3600), mutual: mutual)
         let runID = assign.runID

@@ -181,6 +181,8 @@ public actor Worker {
         case .shardOffer(let offer): await shardOffered(offer)
         case .shardChunk(let chunk): await shardChunk(chunk, frames: message.frames)
         case .assignTask(let assign):
+            // Accepted at once, also when the task runs already: then the assignment only
+            // updates its peers' endpoints (docs/PROTOCOL.md "Tasks").
             await send(.taskStatus(TaskStatus(runID: assign.runID, taskID: assign.taskID, state: .accepted)))
             tasks.start(assign)
         case .cancelRun(let cancel):

@@ -62,10 +62,17 @@ import ClusterCore
                                      .shardDelivered(worker: "w"), .shardFailed(worker: "w", reason: "x"),
                                      .task(TaskRef(.teacher, 0), .accepted), .task(TaskRef(.student, 0), .running(done: 1, total: 2)),
                                      .task(TaskRef(.student, 0), .completed), .task(TaskRef(.student, 0), .failed(reason: "x")),
-                                     .workerLost("w"), .cancel(reason: "x"), .interrupt(reason: "x"), .tick]
+                                     .workerLost("w"), .cancel(reason: "x"), .interrupt(reason: "x"), .tick,
+                                     .partsPlaced([TaskRef(.student, 0): "w"]), .workersChanged]
         let allDirectives: [RunDirective] = [.place, .sendShard(worker: "w"), .assign(TaskRef(.teacher, 0), worker: "w"),
-                                             .stopWork(workers: ["w"]), .ignored("x")]
-        #expect(allEvents.count == 14 && allDirectives.count == 5)
+                                             .stopWork(workers: ["w"]), .ignored("x"), .placeParts([TaskRef(.student, 0)]),
+                                             .refreshPeers(TaskRef(.teacher, 0), worker: "w")]
+        #expect(allEvents.count == 16 && allDirectives.count == 7)
+        let waiting: [TaskRef: LostPart] = run.unplaced
+        let wait: Duration = RunTimeouts(replacementWait: .seconds(1)).replacementWait
+        let replaced: [TaskRef: String] = Placer.replace([TaskRef(.student, 0)], in: placement, on: [candidate])
+        #expect(waiting.isEmpty && wait == .seconds(1) && RunTimeouts().replacementWait == .seconds(300)
+            && replaced.isEmpty && !run.awaitsShard(from: "w") && LostPart(worker: "w", since: ClockTime(milliseconds: 1)).worker == "w")
         let ref: TaskRef? = TaskRef.parse(TaskRef(.student, 1).id(runID: "r"), runID: "r")
         #expect(ref == TaskRef(.student, 1) && ref?.kind == .student && ref?.index == 1)
         let phases: [TaskPhase] = [.assigned, .accepted, .running, .completed, .failed]

@@ -65,7 +65,7 @@ import Testing
         expectIgnored(.task(TaskRef(.teacher, 2), .completed), in: .preparingTeachers)
         expectIgnored(.task(TaskRef(.teacher, -1), .completed), in: .preparingTeachers)
         #expect(expectIgnored(.shardDelivered(worker: "w1"), in: .preparingTeachers)
-            == "run r1 ignored the shard delivered by w1: shard events are expected only while sharding, but the run is preparing teachers; nothing changed")
+            == "run r1 ignored the shard delivered by w1: shard events are expected only while sharding, or from a worker that took a lost part, but the run is preparing teachers; nothing changed")
         expectIgnored(.shardFailed(worker: "w1", reason: "late"), in: .preparingTeachers)
         expectIgnored(.placed(F.placement), in: .preparingTeachers)
 
