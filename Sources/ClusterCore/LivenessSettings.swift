@@ -3,15 +3,22 @@
 
 /// Heartbeat discipline (zguide Paranoid Pirate): any message counts; silence for
 /// `suspectAfter` makes a worker suspect, for `deadAfter` dead.
+///
+/// `twoAndFive` (1 s / 2 s / 5 s, the first defaults) is kept for tests that count milliseconds.
 public struct LivenessSettings: Sendable, Equatable {
     /// How often workers send a heartbeat when they have nothing else to say (default 1 s).
     public var heartbeatInterval: Duration
-    /// Silence after which a worker is suspect (default 2 s: two missed heartbeats).
+    /// Silence after which a worker is suspect: no new work is placed on it (default 3 s).
     public var suspectAfter: Duration
-    /// Silence after which a worker is dead (default 5 s).
+    /// Silence after which a worker is dead: its work is taken away (default 10 s).
     public var deadAfter: Duration
 
-    public init(heartbeatInterval: Duration = .seconds(1), suspectAfter: Duration = .seconds(2), deadAfter: Duration = .seconds(5)) {
+    /// The defaults come from measurements under load (docs/BENCHMARKS.md "Liveness under
+    /// load"): with every core saturated by training and stress-ng, a healthy worker's
+    /// heartbeats arrived at most 1.7 s apart; suspect at 3 s leaves room for that, dead at
+    /// 10 s for a worker's own stall of several seconds (the coordinator's own stalls are
+    /// excused, see ``LocalHealth``). The trade-off is in docs/OPERATIONS.md "Liveness".
+    public init(heartbeatInterval: Duration = .seconds(1), suspectAfter: Duration = .seconds(3), deadAfter: Duration = .seconds(10)) {
         self.heartbeatInterval = heartbeatInterval
         self.suspectAfter = suspectAfter
         self.deadAfter = deadAfter
@@ -34,4 +41,11 @@ public struct LivenessSettings: Sendable, Equatable {
         }
         return nil
     }
+}
+
+extension LivenessSettings {
+    /// Heartbeat 1 s, suspect 2 s, dead 5 s: the first defaults, kept as a fixed setting for
+    /// tests that check deadlines to the millisecond.
+    public static let twoAndFive = LivenessSettings(heartbeatInterval: .seconds(1), suspectAfter: .seconds(2),
+                                                    deadAfter: .seconds(5))
 }

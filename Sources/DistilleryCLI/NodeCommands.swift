@@ -64,8 +64,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Control endpoint to bind.") var listen: String = "tcp://0.0.0.0:7878"
     @Option(help: "Directory for the coordinator's database and artifacts.") var stateDir: String
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs: Int = 1000
-    @Option(help: "Silence (ms) after which a worker is suspect.") var suspectMs: Int = 2000
-    @Option(help: "Silence (ms) after which a worker is dead.") var deadMs: Int = 5000
+    @Option(help: "Silence (ms) after which a worker is suspect: no new work is placed on it.") var suspectMs: Int = 3000
+    @Option(help: "Silence (ms) after which a worker is dead: its work is taken away.") var deadMs: Int = 10_000
     @Option(help: "How often (ms) to log heartbeat-answer latencies and heartbeat gaps.") var latencyLogMs: Int = 60_000
     @OptionGroup var node: NodeOptions
 

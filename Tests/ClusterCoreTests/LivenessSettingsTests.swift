@@ -5,8 +5,9 @@ import Testing
     @Test func defaultsAreConsistent() {
         let settings = LivenessSettings()
         #expect(settings.heartbeatInterval == .seconds(1))
-        #expect(settings.suspectAfter == .seconds(2))
-        #expect(settings.deadAfter == .seconds(5))
+        #expect(settings.suspectAfter == .seconds(3))
+        #expect(settings.deadAfter == .seconds(10))
+        #expect(LivenessSettings.twoAndFive.problem == nil)
         #expect(settings.problem == nil)
     }
 
@@ -19,14 +20,14 @@ import Testing
     }
 
     @Test func suspectAfterMustCoverAnInterval() {
-        #expect(LivenessSettings(heartbeatInterval: .seconds(3)).problem
-            == "suspectAfter (2.0 s) must be at least heartbeatInterval (3.0 s)")
-        #expect(LivenessSettings(heartbeatInterval: .seconds(2)).problem == nil)
+        #expect(LivenessSettings(heartbeatInterval: .seconds(4)).problem
+            == "suspectAfter (3.0 s) must be at least heartbeatInterval (4.0 s)")
+        #expect(LivenessSettings(heartbeatInterval: .seconds(3)).problem == nil)
     }
 
     @Test func deadAfterMustExceedSuspectAfter() {
-        #expect(LivenessSettings(deadAfter: .seconds(1)).problem == "deadAfter (1.0 s) must be greater than suspectAfter (2.0 s)")
-        #expect(LivenessSettings(deadAfter: .seconds(2)).problem == "deadAfter (2.0 s) must be greater than suspectAfter (2.0 s)")
-        #expect(LivenessSettings(deadAfter: .milliseconds(2001)).problem == nil)
+        #expect(LivenessSettings(deadAfter: .seconds(1)).problem == "deadAfter (1.0 s) must be greater than suspectAfter (3.0 s)")
+        #expect(LivenessSettings(deadAfter: .seconds(3)).problem == "deadAfter (3.0 s) must be greater than suspectAfter (3.0 s)")
+        #expect(LivenessSettings(deadAfter: .milliseconds(3001)).problem == nil)
     }
 }

@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func anExcusedStallMovesEveryHoldingMembersDeadline() {
-        var m = Membership(settings: LivenessSettings())
+        var m = Membership(settings: .twoAndFive)
         _ = m.register(info("a"), at: at(0))
         _ = m.register(info("b"), at: at(0))
         _ = m.register(info("gone"), at: at(0))
@@ -44,7 +44,7 @@ import Testing
     }
 
     @Test func anExcuseNeverMovesADeadlinePastNow() {
-        var m = Membership(settings: LivenessSettings())
+        var m = Membership(settings: .twoAndFive)
         _ = m.register(info("a"), at: at(5_000))
         m.excuse(stall: .seconds(60), at: at(6_000))
         #expect(m.member("a")?.lastHeard == at(6_000))
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func aNewIncarnationOfAWorkerThatHeldWorkIsARestart() {
-        var m = Membership()
+        var m = Membership(settings: .twoAndFive)
         _ = m.register(incarnated("w", "p1"), at: at(0))
         #expect(m.register(incarnated("w", "p1"), at: at(100)) == [.rejoined("w", previously: .alive)],
                 "the same process registering again (it lost track of the coordinator) keeps its work")

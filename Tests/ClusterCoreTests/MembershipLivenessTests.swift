@@ -6,7 +6,7 @@ import Testing
 @Suite struct MembershipLivenessTests {
     /// One member "w1" registered at `t`.
     func oneMember(at t: UInt64 = 0) -> Membership {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         _ = membership.register(info("w1"), at: at(t))
         return membership
     }
@@ -174,7 +174,7 @@ import Testing
     }
 
     @Test func eventsAreSortedByName() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         for name in ["c", "a", "b"] {
             _ = membership.register(info(name), at: at(0))
         }
@@ -191,7 +191,7 @@ import Testing
     }
 
     @Test func nextDeadlineIsTheEarliestChange() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         #expect(membership.nextDeadline() == nil)
         _ = membership.register(info("a"), at: at(1000))
         _ = membership.register(info("b"), at: at(1500))
@@ -225,7 +225,7 @@ import Testing
         var generator = SplitMix64(seed: 0x5EED_0001)
         let names = ["w1", "w2", "w3", "w4"]
         for _ in 0..<500 {
-            var membership = Membership()
+            var membership = Membership(settings: .twoAndFive)
             var now: UInt64 = 0
             for _ in 0..<60 {
                 now += UInt64.random(in: 0...3000, using: &generator)

@@ -4,7 +4,7 @@ import Testing
 /// Registration, re-registration, deregistration and the queries.
 @Suite struct MembershipTests {
     @Test func registerANewNameJoins() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         #expect(membership.register(info("w1"), at: at(100)) == [.joined("w1")])
         let member = membership.member("w1")
         #expect(member?.info == info("w1"))
@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func reRegisterReplacesInfoAndStartsAfresh() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         _ = membership.register(info("w1", [.teacher], version: "0.4.0"), at: at(0))
         _ = membership.heartbeat(from: "w1", load: WorkerLoad(cpuPercent: 50, rssBytes: 7, currentTask: "r/teacher-0"), at: at(500))
         let events = membership.register(info("w1", [.student], version: "0.4.2"), at: at(900))
@@ -34,7 +34,7 @@ import Testing
 
     @Test(arguments: [Liveness.suspect, .dead, .left])
     func reRegisterReportsThePreviousLiveness(_ previous: Liveness) {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         _ = membership.register(info("w1"), at: at(0))
         switch previous {
         case .suspect: _ = membership.tick(at: at(2000))
@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func membersAreSortedAndKeepTheDeadAndTheLeft() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         for name in ["w3", "w1", "w2", "w4"] {
             _ = membership.register(info(name), at: at(0))
         }
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func availableMeansAliveOrSuspectWithTheRole() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         _ = membership.register(info("teach", [.teacher]), at: at(0))
         _ = membership.register(info("both", [.teacher, .student]), at: at(0))
         _ = membership.register(info("stud", [.student]), at: at(0))
@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func deregisterLeavesWithTheReason() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         _ = membership.register(info("w1"), at: at(0))
         #expect(membership.deregister("w1", reason: "SIGTERM", at: at(300)) == [.left("w1", reason: "SIGTERM")])
         #expect(membership.member("w1")?.liveness == .left)
@@ -100,7 +100,7 @@ import Testing
     }
 
     @Test func deregisterUnknownChangesNothing() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         _ = membership.register(info("w1"), at: at(0))
         let before = membership
         #expect(membership.deregister("nobody", reason: "x", at: at(1)) == [])
@@ -108,14 +108,14 @@ import Testing
     }
 
     @Test func deregisterWithoutReasonSaysSo() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         _ = membership.register(info("w1"), at: at(0))
         #expect(membership.deregister("w1", reason: "", at: at(1))
             == [.left("w1", reason: "the worker deregistered without giving a reason")])
     }
 
     @Test func deregisterOfADeadWorkerLeaves() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         _ = membership.register(info("w1"), at: at(0))
         _ = membership.tick(at: at(5000))
         #expect(membership.deregister("w1", reason: "shut down late", at: at(6000)) == [.left("w1", reason: "shut down late")])
@@ -124,7 +124,7 @@ import Testing
     }
 
     @Test func deregisterOfASuspectCancelsItsPendingRecovery() {
-        var membership = Membership()
+        var membership = Membership(settings: .twoAndFive)
         _ = membership.register(info("w1"), at: at(0))
         _ = membership.tick(at: at(2000))
         membership.heard(from: "w1", at: at(2100))

@@ -28,7 +28,7 @@ final class EmbeddedCluster: @unchecked Sendable {
     private var dataPlanes: [Task<Void, Never>] = []
     static let address = "mem://coordinator"
 
-    init(liveness: LivenessSettings = LivenessSettings(), runTimeouts: RunTimeouts = RunTimeouts(),
+    init(liveness: LivenessSettings = .twoAndFive, runTimeouts: RunTimeouts = RunTimeouts(),
          stallTolerance: Duration? = nil) async throws {
         stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("embedded-\(UUID().uuidString)").path
         self.liveness = liveness

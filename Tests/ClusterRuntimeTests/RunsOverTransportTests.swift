@@ -24,7 +24,7 @@ import Wire
         """
     }
 
-    func makeCluster(train: Int = 600, liveness: LivenessSettings = LivenessSettings(),
+    func makeCluster(train: Int = 600, liveness: LivenessSettings = .twoAndFive,
                      runTimeouts: RunTimeouts = RunTimeouts()) async throws -> (EmbeddedCluster, String) {
         let cluster = try await EmbeddedCluster(liveness: liveness, runTimeouts: runTimeouts)
         let data = cluster.stateDir + "/data"
