@@ -52,6 +52,8 @@ public actor Coordinator {
     var storedTeachersIndex: StoredTeachers?
     var watchers: [String: [Watcher]] = [:]
     var outbox: [Outgoing] = []
+    /// Submissions whose specs are being checked off the actor (Coordinator+Submit.swift).
+    var submissionsInFlight = SubmissionsInFlight()
     var nextRequestID: UInt64 = 0
 
     /// Opens the coordinator on `store`: runs left unfinished by a previous coordinator are
