@@ -82,8 +82,12 @@ struct Submit: AsyncParsableCommand {
         let submission = SubmitRun(specYaml: canonical, fileName: file, idempotencyKey: UUID().uuidString)
         let runID: String = try await client.withClient { c in
             let reply = try await c.request(.submitRun(submission), attempts: Submit.attempts) { attempt, error in
-                FileHandle.standardError.write(Data(("distillery submit: \(error)\nretrying (attempt \(attempt) of "
-                    + "\(Submit.attempts)); the retry cannot create the run twice\n").utf8))
+                var silence = "\(error)"
+                if case .unreachable(let address, _) = error {
+                    silence = "no answer from the coordinator at \(address) within \(String(format: "%g", client.timeout)) s"
+                }
+                FileHandle.standardError.write(Data(("distillery submit: \(silence); retrying (attempt \(attempt) of "
+                    + "\(Submit.attempts)) with the same idempotency key, so the run is created at most once\n").utf8))
             }
             guard case .submitRunReply(let r) = reply else { throw unexpected(reply) }
             guard r.accepted else {
