@@ -56,8 +56,35 @@ public final class ControlClient: Sendable {
     /// Sends `body` and returns the reply's body; an `Error` reply is thrown as `.refused`.
     public func request(_ body: Body) async throws(ControlError) -> Body {
         let id = ids.next()
+        try await send(body, id: id, deadline: ContinuousClock.now + timeout)
+        return try await reply(to: [id])
+    }
+
+    /// Like ``request(_:)``, but an attempt without an answer within the timeout is sent again
+    /// (a new request id), `attempts` times in all; `onRetry(attempt, error)` is called before
+    /// each retry (attempt = 2, 3, …). A late answer to any earlier attempt is taken too.
+    ///
+    /// Only for requests that are safe to repeat: reads, and a `SubmitRun` with an idempotency
+    /// key (the coordinator creates one run per key and answers a retry with it).
+    public func request(_ body: Body, attempts: Int,
+                        onRetry: (_ attempt: Int, _ error: ControlError) -> Void) async throws(ControlError) -> Body {
+        var sent: [UInt64] = []
+        for attempt in 1...max(1, attempts) {
+            let id = ids.next()
+            sent.append(id)
+            do {
+                try await send(body, id: id, deadline: ContinuousClock.now + timeout)
+                return try await reply(to: Set(sent))
+            } catch .unreachable(let address, let timeout) where attempt < attempts {
+                onRetry(attempt + 1, .unreachable(address: address, timeout: timeout))
+            }
+        }
+        throw .unreachable(address: address, timeout: timeout)
+    }
+
+    /// Waits at most `timeout` for the answer to one of the requests `ids`.
+    private func reply(to ids: Set<UInt64>) async throws(ControlError) -> Body {
         let deadline = ContinuousClock.now + timeout
-        try await send(body, id: id, deadline: deadline)
         while true {
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { throw .unreachable(address: address, timeout: timeout) }
@@ -66,7 +93,7 @@ public final class ControlClient: Sendable {
                 throw .transport("receiving from \(address): \(error)")
             }
             guard let message else { throw .unreachable(address: address, timeout: timeout) }
-            guard message.envelope.replyTo == id else { continue }  // a late answer to an earlier request
+            guard ids.contains(message.envelope.replyTo) else { continue }  // a late answer to an earlier request
             if case .error(let e) = message.envelope.body { throw .refused(e) }
             return message.envelope.body
         }

@@ -30,48 +30,6 @@ struct Watcher: Sendable {
 }
 
 extension Coordinator {
-    // MARK: submit
-
-    /// `SubmitRun`: validate the spec again (the client did too), check the data set and that
-    /// the cluster can place the run now; refuse with every problem named by field, else
-    /// record the run and start it.
-    func submit(_ m: SubmitRun, _ request: Request) {
-        let fileName = m.fileName.isEmpty ? "run spec" : m.fileName
-        let spec: RunSpec
-        do { spec = try RunSpec(yaml: m.specYaml, fileName: fileName) } catch {
-            rejectRun(error.errors.map(FieldError.init), request)
-            return
-        }
-        var problems = spec.datasetProblems().map(FieldError.init)
-        if case .failure(let refusal) = Placer.place(teachers: spec.teachers.count, replicas: spec.replicas,
-                                                     on: placementCandidates()) {
-            problems.append(FieldError(field: refusal.field, message: refusal.description))
-        }
-        guard problems.isEmpty else { return rejectRun(problems, request) }
-        let record: RunRecord
-        do {
-            record = try store.insertRun(name: spec.name, specYAML: spec.canonicalYAML(), submittedAtMs: clock.wallMs())
-        } catch {
-            refuse(.internal, "could not record the run: \(error)", to: request)
-            return
-        }
-        let lifecycle = RunLifecycle(runID: record.id, teacherCount: spec.teachers.count, replicaCount: spec.replicas,
-                                     timeouts: settings.runTimeouts)
-        runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
-                                    updatedMs: record.submittedAtMs, lifecycle: lifecycle,
-                                    shardKey: ShardKey(path: spec.dataset.path, trainLimit: spec.dataset.trainLimit))
-        logger.info("run \(record.id) '\(spec.name)' submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
-        event(record.id, "state", "submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
-        reply(.submitRunReply(SubmitRunReply(accepted: true, runID: record.id)), to: request)
-        drive(record.id, .start)
-    }
-
-    private func rejectRun(_ errors: [FieldError], _ request: Request) {
-        logger.info("refused a run from \(request.sender): \(errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "))")
-        reply(.submitRunReply(SubmitRunReply(accepted: false, errors: errors)), to: request)
-    }
-
-
     /// Alive (or suspect) workers with the work they already hold, for the placer.
     func placementCandidates() -> [PlacementCandidate] {
         var load: [String: Int] = [:]

@@ -73,6 +73,8 @@ public actor Coordinator {
     var outbox: [Outgoing] = []
     /// Request ids of everything the coordinator sends (the liveness lane takes them too).
     nonisolated let requestIDs = RequestIDs()
+    /// Submissions whose specs are being checked off the actor (Coordinator+Submit.swift).
+    var submissionsInFlight = SubmissionsInFlight()
 
     /// Opens the coordinator on `store`: runs left unfinished by a previous coordinator are
     /// marked `interrupted` (resuming them comes later).

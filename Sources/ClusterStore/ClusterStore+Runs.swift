@@ -3,24 +3,44 @@ import GRDB
 extension ClusterStore {
     /// Allocates the next run id: "run-1", "run-2", … (monotonic, never reused, even after the
     /// run's rows are deleted or the coordinator restarts) and stores the run as "pending".
-    public func insertRun(name: String, specYAML: String, submittedAtMs: Int64) throws(ClusterStoreError) -> RunRecord {
-        try write("cannot insert run \(name) into") { db in
+    ///
+    /// `idempotencyKey` (nil or empty = none) is the client's key of this submission; a key
+    /// already used by another run is refused (look it up first with ``run(idempotencyKey:)``).
+    public func insertRun(name: String, specYAML: String, submittedAtMs: Int64,
+                          idempotencyKey: String? = nil) throws(ClusterStoreError) -> RunRecord {
+        let key = idempotencyKey.flatMap { $0.isEmpty ? nil : $0 }
+        return try write("cannot insert run \(name) into") { db in
+            if let key, let existing = try String.fetchOne(
+                db, sql: "SELECT id FROM runs WHERE idempotencyKey = ?", arguments: [key]) {
+                throw DatabaseError(resultCode: .SQLITE_CONSTRAINT, message: "idempotency key '\(key)' "
+                    + "already belongs to \(existing); a retry must be answered with that run, not a new one")
+            }
             try db.execute(sql: "UPDATE counters SET value = value + 1 WHERE name = 'run'")
             guard let seq = try Int64.fetchOne(db, sql: "SELECT value FROM counters WHERE name = 'run'") else {
                 throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the run counter row is missing")
             }
             let run = RunRecord(
                 id: "run-\(seq)", name: name, specYAML: specYAML, state: "pending", reason: "",
-                submittedAtMs: submittedAtMs, updatedAtMs: submittedAtMs)
+                submittedAtMs: submittedAtMs, updatedAtMs: submittedAtMs, idempotencyKey: key)
             try db.execute(
                 sql: """
-                    INSERT INTO runs (id, seq, name, specYAML, state, reason, submittedAtMs, updatedAtMs)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO runs (id, seq, name, specYAML, state, reason, submittedAtMs, updatedAtMs, idempotencyKey)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     run.id, seq, run.name, run.specYAML, run.state, run.reason, run.submittedAtMs, run.updatedAtMs,
+                    run.idempotencyKey,
                 ])
             return run
+        }
+    }
+
+    /// The run a submission with `idempotencyKey` created, or nil (always nil for "").
+    public func run(idempotencyKey: String) throws(ClusterStoreError) -> RunRecord? {
+        guard !idempotencyKey.isEmpty else { return nil }
+        return try read("cannot look up idempotency key '\(idempotencyKey)' in") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE idempotencyKey = ?", arguments: [idempotencyKey])
+                .map(Self.runRecord)
         }
     }
 
@@ -91,6 +111,7 @@ extension ClusterStore {
             state: try row.decode(forColumn: "state"),
             reason: try row.decode(forColumn: "reason"),
             submittedAtMs: try row.decode(forColumn: "submittedAtMs"),
-            updatedAtMs: try row.decode(forColumn: "updatedAtMs"))
+            updatedAtMs: try row.decode(forColumn: "updatedAtMs"),
+            idempotencyKey: try row.decode(forColumn: "idempotencyKey"))
     }
 }

@@ -9,7 +9,9 @@ extension ClusterStore {
     /// - `counters(name, value)`: the last allocated number per sequence ("run"), so run ids are
     ///   never reused, even after their rows are deleted.
     /// - `workers(name PK, roles JSON array, …)`, listed by name.
-    /// - `runs(id PK "run-N", seq UNIQUE = N, …)`, listed by `seq` (newest first).
+    /// - `runs(id PK "run-N", seq UNIQUE = N, …, idempotencyKey NULL UNIQUE)`, listed by `seq`
+    ///   (newest first); `idempotencyKey` (v2) is the client's key of the submission that
+    ///   created the run, NULL for none (NULLs do not collide).
     /// - `events(id AUTOINCREMENT, runID NULL = cluster-wide → runs, …)`, index (runID, id).
     /// - `metrics(id AUTOINCREMENT, runID → runs, epoch, step, name, value REAL NULL = NaN, …)`,
     ///   index (runID, id).
@@ -79,6 +81,13 @@ extension ClusterStore {
                     atMs   INTEGER NOT NULL,
                     PRIMARY KEY (runID, name)
                 );
+                """)
+        }
+        // v2: a client-chosen key per submission, so a retried SubmitRun finds the run it created.
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN idempotencyKey TEXT;
+                CREATE UNIQUE INDEX runs_on_idempotencyKey ON runs(idempotencyKey);
                 """)
         }
         return migrator

@@ -43,10 +43,13 @@ public struct RunRecord: Sendable, Equatable {
     public var reason: String
     public var submittedAtMs: Int64
     public var updatedAtMs: Int64
+    /// The key the client submitted the run with (`SubmitRun.idempotency_key`); nil when it
+    /// sent none. At most one run has a given key.
+    public var idempotencyKey: String?
 
     public init(
         id: String, name: String, specYAML: String, state: String, reason: String,
-        submittedAtMs: Int64, updatedAtMs: Int64
+        submittedAtMs: Int64, updatedAtMs: Int64, idempotencyKey: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -55,6 +58,7 @@ public struct RunRecord: Sendable, Equatable {
         self.reason = reason
         self.submittedAtMs = submittedAtMs
         self.updatedAtMs = updatedAtMs
+        self.idempotencyKey = idempotencyKey
     }
 }
 

@@ -57,7 +57,15 @@ struct Submit: AsyncParsableCommand {
     @Flag(help: "Follow the run until it ends (like `distillery watch`).") var watch = false
     @OptionGroup var client: ClientOptions
 
+    /// Attempts per submission: a retry after a silent timeout is safe (same idempotency key).
+    static let attempts = 3
+
     func run() async throws {
+        // Refused before reading it all: the coordinator would refuse it anyway.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber,
+           size.intValue > RunSpec.maxYAMLBytes {
+            throw CLIError("cannot submit \(file): \(RunSpec.sizeProblem(bytes: size.intValue))")
+        }
         let text: String
         do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
             throw CLIError("cannot read \(file): \(error.localizedDescription)")
@@ -66,8 +74,21 @@ struct Submit: AsyncParsableCommand {
         do { spec = try RunSpec(yaml: text, fileName: file) } catch { throw CLIError(error.description) }
         let directory = (file as NSString).deletingLastPathComponent
         let resolved = spec.resolvingPaths(relativeTo: directory.isEmpty ? "." : directory)
+        let canonical = resolved.canonicalYAML()
+        guard canonical.utf8.count <= RunSpec.maxYAMLBytes else {
+            throw CLIError("cannot submit \(file): written out in full, \(RunSpec.sizeProblem(bytes: canonical.utf8.count))")
+        }
+        // One key per invocation: every retry below is the same submission, never a second run.
+        let submission = SubmitRun(specYaml: canonical, fileName: file, idempotencyKey: UUID().uuidString)
         let runID: String = try await client.withClient { c in
-            let reply = try await c.request(.submitRun(SubmitRun(specYaml: resolved.canonicalYAML(), fileName: file)))
+            let reply = try await c.request(.submitRun(submission), attempts: Submit.attempts) { attempt, error in
+                var silence = "\(error)"
+                if case .unreachable(let address, _) = error {
+                    silence = "no answer from the coordinator at \(address) within \(String(format: "%g", client.timeout)) s"
+                }
+                FileHandle.standardError.write(Data(("distillery submit: \(silence); retrying (attempt \(attempt) of "
+                    + "\(Submit.attempts)) with the same idempotency key, so the run is created at most once\n").utf8))
+            }
             guard case .submitRunReply(let r) = reply else { throw unexpected(reply) }
             guard r.accepted else {
                 let lines = r.errors.map { "  - \($0.field.isEmpty ? "" : $0.field + ": ")\($0.message)" }

@@ -2575,7 +2575,7 @@ const ProtobufCMessageDescriptor distillery__v1__deregister__descriptor =
   (ProtobufCMessageInit) distillery__v1__deregister__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__submit_run__field_descriptors[2] =
+static const ProtobufCFieldDescriptor distillery__v1__submit_run__field_descriptors[3] =
 {
   {
     "spec_yaml",
@@ -2601,15 +2601,28 @@ static const ProtobufCFieldDescriptor distillery__v1__submit_run__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "idempotency_key",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__SubmitRun, idempotency_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__submit_run__field_indices_by_name[] = {
   1,   /* field[1] = file_name */
+  2,   /* field[2] = idempotency_key */
   0,   /* field[0] = spec_yaml */
 };
 static const ProtobufCIntRange distillery__v1__submit_run__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor distillery__v1__submit_run__descriptor =
 {
@@ -2619,7 +2632,7 @@ const ProtobufCMessageDescriptor distillery__v1__submit_run__descriptor =
   "Distillery__V1__SubmitRun",
   "distillery.v1",
   sizeof(Distillery__V1__SubmitRun),
-  2,
+  3,
   distillery__v1__submit_run__field_descriptors,
   distillery__v1__submit_run__field_indices_by_name,
   1,  distillery__v1__submit_run__number_ranges,
@@ -2677,7 +2690,7 @@ const ProtobufCMessageDescriptor distillery__v1__field_error__descriptor =
   (ProtobufCMessageInit) distillery__v1__field_error__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__submit_run_reply__field_descriptors[3] =
+static const ProtobufCFieldDescriptor distillery__v1__submit_run_reply__field_descriptors[4] =
 {
   {
     "accepted",
@@ -2715,16 +2728,29 @@ static const ProtobufCFieldDescriptor distillery__v1__submit_run_reply__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "duplicate",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__SubmitRunReply, duplicate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__submit_run_reply__field_indices_by_name[] = {
   0,   /* field[0] = accepted */
+  3,   /* field[3] = duplicate */
   2,   /* field[2] = errors */
   1,   /* field[1] = run_id */
 };
 static const ProtobufCIntRange distillery__v1__submit_run_reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor distillery__v1__submit_run_reply__descriptor =
 {
@@ -2734,7 +2760,7 @@ const ProtobufCMessageDescriptor distillery__v1__submit_run_reply__descriptor =
   "Distillery__V1__SubmitRunReply",
   "distillery.v1",
   sizeof(Distillery__V1__SubmitRunReply),
-  3,
+  4,
   distillery__v1__submit_run_reply__field_descriptors,
   distillery__v1__submit_run_reply__field_indices_by_name,
   1,  distillery__v1__submit_run_reply__number_ranges,

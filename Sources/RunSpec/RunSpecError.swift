@@ -1,5 +1,5 @@
 /// One problem in a spec.
-public struct RunSpecError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct RunSpecError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Dotted path with list indices, e.g. "teachers[1].train.epochs"; "" for whole-file problems.
     public var field: String
     /// What is wrong and what is allowed, e.g. "must be an integer in 1…10000, got -3".

@@ -14,6 +14,8 @@ enum SpecParser {
     static func parse(yaml: String, fileName: String) throws(RunSpecErrors) -> RunSpec {
         let document = YAMLDocument(yaml: yaml)
         if let problem = document.problem { throw RunSpecErrors(fileName: fileName, errors: [problem]) }
+        // Everything below is linear in the size of the text: one pass over the nodes, hash
+        // lookups for keys and repeats, one sort of the errors.
         var reader = NodeReader(renamedKeys: document.renamedKeys)
         guard let root = document.root, !NodeReader.isNull(root) else {
             throw RunSpecErrors(fileName: fileName, errors: [RunSpecError(
@@ -26,7 +28,7 @@ enum SpecParser {
         }
         reader.reportUnseenRenames()
         guard reader.errors.isEmpty, let spec else {
-            throw RunSpecErrors(fileName: fileName, errors: reader.sortedErrors())
+            throw RunSpecErrors(fileName: fileName, errors: reader.reportedErrors())
         }
         return spec
     }
@@ -49,6 +51,9 @@ struct NodeReader {
     var lines: [String: Int] = [:]
     let renamedKeys: [TextPosition: String]
     var reportedRenames: Set<TextPosition> = []
+    /// Unknown keys, by their error: the "did you mean" is looked for only in the errors
+    /// that are reported (a suggestion costs edit distances; 40,000 of them took 2.4 s).
+    var unknownKeys: [RunSpecError: (key: String, allowed: [String])] = [:]
 
     init(renamedKeys: [TextPosition: String]) { self.renamedKeys = renamedKeys }
 
@@ -95,10 +100,12 @@ struct NodeReader {
     }
 
     /// Errors without repeats (a teacher expanded by `count` reports once), by line.
+    /// O(n log n): repeats are found by hashing (a linear search here made 40,000 unknown keys
+    /// take minutes).
     func sortedErrors() -> [RunSpecError] {
-        var seen: [RunSpecError] = []
-        for e in errors where !seen.contains(e) { seen.append(e) }
-        return seen.enumerated().sorted { a, b in
+        var seen: Set<RunSpecError> = []
+        let unique = errors.filter { seen.insert($0).inserted }
+        return unique.enumerated().sorted { a, b in
             switch (a.element.line, b.element.line) {
             case let (x?, y?) where x != y: return x < y
             case (.some, nil): return true
@@ -106,6 +113,19 @@ struct NodeReader {
             default: return a.offset < b.offset
             }
         }.map(\.element)
+    }
+
+    /// What the parser reports: ``sortedErrors()`` capped at `RunSpec.maxReportedProblems`,
+    /// unknown keys with their "did you mean".
+    func reportedErrors() -> [RunSpecError] {
+        RunSpec.capped(sortedErrors()).map { error in
+            guard let unknown = unknownKeys[error], let hint = Suggestions.closest(to: unknown.key, in: unknown.allowed) else {
+                return error
+            }
+            var withHint = error
+            withHint.message += "; did you mean '\(hint)'?"
+            return withHint
+        }
     }
 
     /// Duplicates in places the reader never looked at (under a key already reported).
@@ -175,9 +195,9 @@ struct NodeReader {
             keyLines[key, default: []].append(keyLine ?? 0)
             guard allowed.contains(key) else {
                 let place = path.isEmpty ? "the run spec" : path
-                var message = "unknown key '\(key)' in \(place); allowed: \(allowed.joined(separator: ", "))"
-                if let hint = Suggestions.closest(to: key, in: allowed) { message += "; did you mean '\(hint)'?" }
+                let message = "unknown key '\(key)' in \(place); allowed: \(allowed.joined(separator: ", "))"
                 flag(section.child(key), message, line: keyLine)
+                unknownKeys[errors[errors.count - 1]] = (key, allowed)
                 continue
             }
             section.values[key] = value

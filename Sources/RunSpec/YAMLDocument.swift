@@ -24,15 +24,22 @@ struct YAMLDocument {
     var problem: RunSpecError?
 
     static let maxRenames = 256
+    /// Most YAML composed over all rounds together, in bytes. Every round composes the whole
+    /// text again, so the rounds are bounded by this over the text's size: the time stays
+    /// linear (a 900 KB spec with 300 duplicate keys took 36 s when only `maxRenames` bounded
+    /// it). Small specs still get every duplicate reported; past the budget, the first
+    /// duplicate left is reported alone.
+    static let maxComposedBytes = 4 << 20
 
     init(yaml: String) {
         var text = yaml
-        for round in 0...YAMLDocument.maxRenames {
+        let rounds = min(YAMLDocument.maxRenames, max(0, YAMLDocument.maxComposedBytes / max(1, yaml.utf8.count) - 1))
+        for round in 0...rounds {
             do {
                 root = try Yams.compose(yaml: text)
                 return
             } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
-                guard round < YAMLDocument.maxRenames, let key = duplicates.first,
+                guard round < rounds, let key = duplicates.first,
                       let renamed = YAMLDocument.rename(key: key, at: context.mark, in: text, round: round) else {
                     let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
                     problem = RunSpecError(field: "", message: "duplicate key \(keys); each key may appear once in a mapping",
@@ -53,22 +60,29 @@ struct YAMLDocument {
 
     /// `text` with the key `key` that starts at `mark` replaced by as many copies of one
     /// private-use character (unique to `round`); nil if the text there is not the key.
+    /// Only the key's line is taken apart; the rest is copied as it is.
     static func rename(key: String, at mark: Mark, in text: String, round: Int) -> String? {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { Array(String($0).unicodeScalars) }
-        let l = mark.line - 1
-        guard l >= 0, l < lines.count, let placeholder = Unicode.Scalar(0xE000 + round) else { return nil }
+        guard mark.line >= 1, let placeholder = Unicode.Scalar(0xE000 + round) else { return nil }
+        let scalars = text.unicodeScalars
+        var lineStart = scalars.startIndex
+        for _ in 1..<mark.line {
+            guard let newline = scalars[lineStart...].firstIndex(of: "\n") else { return nil }
+            lineStart = scalars.index(after: newline)
+        }
+        let lineEnd = scalars[lineStart...].firstIndex(of: "\n") ?? scalars.endIndex
+        var line = Array(scalars[lineStart..<lineEnd])
         var start = mark.column - 1
-        guard start >= 0, start < lines[l].count else { return nil }
-        if lines[l][start] == "\"" || lines[l][start] == "'" { start += 1 }
+        guard start >= 0, start < line.count else { return nil }
+        if line[start] == "\"" || line[start] == "'" { start += 1 }
         let keyScalars = Array(key.unicodeScalars)
-        guard !keyScalars.isEmpty, start + keyScalars.count <= lines[l].count,
-              Array(lines[l][start..<start + keyScalars.count]) == keyScalars else { return nil }
-        for i in start..<start + keyScalars.count { lines[l][i] = placeholder }
-        return lines.map { line in
-            var s = String.UnicodeScalarView()
-            s.append(contentsOf: line)
-            return String(s)
-        }.joined(separator: "\n")
+        guard !keyScalars.isEmpty, start + keyScalars.count <= line.count,
+              Array(line[start..<start + keyScalars.count]) == keyScalars else { return nil }
+        for i in start..<start + keyScalars.count { line[i] = placeholder }
+        var renamed = String.UnicodeScalarView()
+        renamed.append(contentsOf: scalars[..<lineStart])
+        renamed.append(contentsOf: line)
+        renamed.append(contentsOf: scalars[lineEnd...])
+        return String(renamed)
     }
 
     /// A Yams error as a whole-file problem with its line.

@@ -6,13 +6,15 @@ extension SubmitRun {
     init(c: Distillery__V1__SubmitRun) throws(WireError) {
         try self.init(
             specYaml: CRead.string(c.spec_yaml, "submit_run.spec_yaml"),
-            fileName: CRead.string(c.file_name, "submit_run.file_name"))
+            fileName: CRead.string(c.file_name, "submit_run.file_name"),
+            idempotencyKey: CRead.string(c.idempotency_key, "submit_run.idempotency_key"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__SubmitRun> {
         let p = a.message(distillery__v1__submit_run__init)
         p.pointee.spec_yaml = try a.string(specYaml, "submit_run.spec_yaml")
         p.pointee.file_name = try a.string(fileName, "submit_run.file_name")
+        p.pointee.idempotency_key = try a.string(idempotencyKey, "submit_run.idempotency_key")
         return p
     }
 }
@@ -39,13 +41,15 @@ extension SubmitRunReply {
             runID: CRead.string(c.run_id, "submit_run_reply.run_id"),
             errors: CRead.messages(c.n_errors, c.errors, "submit_run_reply.errors") { (e, path) throws(WireError) in
                 try FieldError(c: e, path: path)
-            })
+            },
+            duplicate: c.duplicate != 0)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__SubmitRunReply> {
         let p = a.message(distillery__v1__submit_run_reply__init)
         p.pointee.accepted = accepted ? 1 : 0
         p.pointee.run_id = try a.string(runID, "submit_run_reply.run_id")
+        p.pointee.duplicate = duplicate ? 1 : 0
         p.pointee.n_errors = errors.count
         p.pointee.errors = try a.messages(errors) { (e, i) throws(WireError) in
             try e.c(a, path: "submit_run_reply.errors[\(i)]")

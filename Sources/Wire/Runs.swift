@@ -2,16 +2,26 @@
 
 /// CLI → coordinator: start a run (proto `distillery.v1.SubmitRun`).
 ///
-/// Rules: `spec_yaml` non-empty; no tensors.
+/// Rules: `spec_yaml` non-empty; `idempotency_key` at most ``maxIdempotencyKeyBytes``
+/// bytes; no tensors. (The spec's size limit is the coordinator's to enforce: it answers an
+/// oversized spec with a `SubmitRunReply` naming the limit.)
 public struct SubmitRun: Sendable, Equatable {
     /// The run spec exactly as the user wrote it.
     public var specYaml: String
     /// For error messages.
     public var fileName: String
+    /// Chosen by the client (a random UUID per `distillery submit` invocation) and sent
+    /// unchanged with every retry of one submission: the coordinator creates one run per key
+    /// and answers a retry with that run (`SubmitRunReply.duplicate`). Empty = no deduplication.
+    public var idempotencyKey: String
 
-    public init(specYaml: String = "", fileName: String = "") {
+    /// Longest `idempotency_key`, in UTF-8 bytes.
+    public static let maxIdempotencyKeyBytes = 128
+
+    public init(specYaml: String = "", fileName: String = "", idempotencyKey: String = "") {
         self.specYaml = specYaml
         self.fileName = fileName
+        self.idempotencyKey = idempotencyKey
     }
 }
 
@@ -32,17 +42,21 @@ public struct FieldError: Sendable, Equatable {
 
 /// coordinator → CLI: answer to `SubmitRun` (proto `distillery.v1.SubmitRunReply`).
 ///
-/// Rules: accepted ⇒ `run_id` non-empty and no `errors`; rejected ⇒ at least one error;
-/// no tensors.
+/// Rules: accepted ⇒ `run_id` non-empty and no `errors`; rejected ⇒ at least one error and
+/// not `duplicate`; no tensors.
 public struct SubmitRunReply: Sendable, Equatable {
     public var accepted: Bool
     public var runID: String
     public var errors: [FieldError]
+    /// The submission's idempotency key had been used already: `runID` is the run its first
+    /// submission created, and nothing new was created.
+    public var duplicate: Bool
 
-    public init(accepted: Bool = false, runID: String = "", errors: [FieldError] = []) {
+    public init(accepted: Bool = false, runID: String = "", errors: [FieldError] = [], duplicate: Bool = false) {
         self.accepted = accepted
         self.runID = runID
         self.errors = errors
+        self.duplicate = duplicate
     }
 }
 

@@ -27,6 +27,9 @@ extension Heartbeat {
 extension SubmitRun {
     func check() throws(WireError) {
         try Rules.nonEmpty(specYaml, "submit_run.spec_yaml")
+        let keyBytes = idempotencyKey.utf8.count
+        try Rules.rule(keyBytes <= SubmitRun.maxIdempotencyKeyBytes, "submit_run.idempotency_key must be at most "
+            + "\(SubmitRun.maxIdempotencyKeyBytes) bytes (a UUID is 36), got \(keyBytes)")
     }
 }
 
@@ -38,6 +41,8 @@ extension SubmitRunReply {
                 + "\(errors.count)")
         } else {
             try Rules.rule(!errors.isEmpty, "submit_run_reply.errors must say why the run was not accepted")
+            try Rules.rule(!duplicate, "submit_run_reply.duplicate must be false when the run was not accepted "
+                + "(a duplicate names the run its key already created)")
         }
         for (i, e) in errors.enumerated() {
             try Rules.nonEmpty(e.message, "submit_run_reply.errors[\(i)].message")

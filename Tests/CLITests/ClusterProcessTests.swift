@@ -219,6 +219,34 @@ struct ClusterProcessTests {
         }
     }
 
+    @Test func submitRetriesASilentCoordinatorTwiceAndRefusesAnOversizedSpecUnsent() throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let address = "tcp://127.0.0.1:\(freePort())"
+        let spec = dir.appendingPathComponent("run.yaml")
+        let good = """
+        name: retry
+        teachers: [{ model: "mlp:784-16-10", train: {} }]
+        student: { model: "mlp:784-8-10" }
+        """
+        try good.write(to: spec, atomically: true, encoding: .utf8)
+        let started = Date()
+        let r = try distillery(["submit", spec.path, "--coordinator", address, "--timeout", "1"], timeout: 30)
+        let seconds = Date().timeIntervalSince(started)
+        #expect(r.status != 0)
+        #expect(r.err.components(separatedBy: "retrying (attempt").count == 3, "two retries: \(r.err)")
+        #expect(r.err.contains("attempt 2 of 3") && r.err.contains("attempt 3 of 3"))
+        #expect(r.err.contains("no answer from the coordinator at \(address)"))
+        #expect(seconds >= 3 && seconds < 15, "3 attempts of 1 s took \(seconds) s")
+
+        let big = dir.appendingPathComponent("big.yaml")
+        try (good + "\n" + String(repeating: "# padding\n", count: 30_000)).write(to: big, atomically: true, encoding: .utf8)
+        let refused = try distillery(["submit", big.path, "--coordinator", address, "--timeout", "1"], timeout: 30)
+        #expect(refused.status != 0)
+        #expect(refused.err.contains("262144 bytes (256 KiB)") && refused.err.contains("big.yaml"), "\(refused.err)")
+        #expect(!refused.err.contains("no answer"), "refused before sending: \(refused.err)")
+    }
+
     @Test func upStartsALocalClusterAndStopsEveryProcess() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

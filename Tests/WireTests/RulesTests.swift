@@ -32,6 +32,12 @@ import Wire
         Case("a Heartbeat carries no tensor frames, but tensors has 1 entry", .heartbeat(Heartbeat()),
              tensors: [TensorMeta(name: "x", dtype: .u8, shape: [2])], frames: [Handwritten.bytes(2)]),
         Case("submit_run.spec_yaml must not be empty", .submitRun(SubmitRun(fileName: "a.yaml"))),
+        Case("submit_run.idempotency_key must be at most 128 bytes (a UUID is 36), got 129", .submitRun(SubmitRun(
+            specYaml: "name: a", idempotencyKey: String(repeating: "k", count: 129)))),
+        Case("submit_run.idempotency_key must be at most 128 bytes (a UUID is 36), got 130", .submitRun(SubmitRun(
+            specYaml: "name: a", idempotencyKey: String(repeating: "é", count: 65)))),
+        Case("submit_run_reply.duplicate must be false when the run was not accepted", .submitRunReply(SubmitRunReply(
+            errors: [FieldError(field: "a", message: "b")], duplicate: true))),
         Case("submit_run_reply.errors must say why", .submitRunReply(SubmitRunReply(accepted: false))),
         Case("submit_run_reply.run_id (accepted) must not be empty", .submitRunReply(SubmitRunReply(accepted: true))),
         Case("submit_run_reply.errors must be empty when accepted", .submitRunReply(SubmitRunReply(
@@ -167,6 +173,9 @@ import Wire
         Case("single replica without peers", .assignTask(AssignTask(runID: "r", taskID: "t", runSpecYaml: "x",
                                                                     task: .student(StudentTask(replicas: 1, modelSpec: "m"))))),
         Case("rejected run with a whole-file error", .submitRunReply(SubmitRunReply(errors: [FieldError(message: "empty")]))),
+        Case("idempotency key of exactly 128 bytes", .submitRun(SubmitRun(specYaml: "name: a",
+                                                                          idempotencyKey: String(repeating: "é", count: 64)))),
+        Case("accepted duplicate", .submitRunReply(SubmitRunReply(accepted: true, runID: "run-1", duplicate: true))),
         Case("running run without reason", .runList(RunList(runs: [RunSummary(runID: "r", state: .distilling)]))),
     ]
 

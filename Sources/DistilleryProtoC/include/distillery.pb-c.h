@@ -342,17 +342,22 @@ struct  Distillery__V1__SubmitRun
 {
   ProtobufCMessage base;
   /*
-   * the run spec exactly as the user wrote it
+   * the run spec exactly as the user wrote it (at most 256 KiB)
    */
   char *spec_yaml;
   /*
    * for error messages
    */
   char *file_name;
+  /*
+   * Client-chosen, at most 128 bytes, e.g. a random UUID per `distillery submit` invocation,
+   * sent unchanged with every retry of that submission; empty = no deduplication.
+   */
+  char *idempotency_key;
 };
 #define DISTILLERY__V1__SUBMIT_RUN__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__submit_run__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Distillery__V1__FieldError
@@ -379,10 +384,15 @@ struct  Distillery__V1__SubmitRunReply
   char *run_id;
   size_t n_errors;
   Distillery__V1__FieldError **errors;
+  /*
+   * This idempotency key was already used: run_id is the run its first submission created
+   * (nothing new was created). Only with accepted = true.
+   */
+  protobuf_c_boolean duplicate;
 };
 #define DISTILLERY__V1__SUBMIT_RUN_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__submit_run_reply__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0 }
 
 
 struct  Distillery__V1__StatusRequest

@@ -1,0 +1,132 @@
+import ClusterCore
+import ClusterStore
+import Foundation
+import RunSpec
+import Wire
+
+/// Submissions being checked off the coordinator's actor, by idempotency key: the retries
+/// that arrived meanwhile wait here and get the first one's answer.
+struct SubmissionsInFlight: Sendable {
+    var retries: [String: [Coordinator.Request]] = [:]
+}
+
+/// A submitted spec as checked off the actor: parsed, its data set files looked at, and its
+/// canonical text rendered. `spec` is nil when it could not be parsed.
+struct CheckedSpec: Sendable {
+    var spec: RunSpec?
+    var canonicalYAML = ""
+    var problems: [FieldError] = []
+
+    /// Parses and checks `yaml` (linear in its size; touches the file system for the data set).
+    init(yaml: String, fileName: String) {
+        do {
+            let spec = try RunSpec(yaml: yaml, fileName: fileName)
+            self.spec = spec
+            canonicalYAML = spec.canonicalYAML()
+            problems = spec.datasetProblems().map(FieldError.init)
+        } catch {
+            problems = error.errors.map(FieldError.init)
+        }
+    }
+}
+
+extension Coordinator {
+    /// The one thread that parses and checks submitted specs, so that neither the actor nor
+    /// the cooperative pool (two threads on two cores) ever waits for a spec: submissions are
+    /// checked one after another while the coordinator keeps handling heartbeats.
+    static let specChecker = ThreadExecutor(name: "distillery-specs")
+
+    // MARK: submit
+
+    /// `SubmitRun` (docs/PROTOCOL.md "Submit"). Rules:
+    /// - a spec over `RunSpec.maxYAMLBytes` is refused at once (field "spec");
+    /// - a non-empty idempotency key already in the store is answered at once with its run
+    ///   (`duplicate`); one whose submission is still being checked waits for that answer;
+    /// - otherwise the spec is parsed and its data set checked on ``specChecker``, and
+    ///   ``admit(_:key:request:)`` decides on the actor: placement now, then record and start
+    ///   the run, or refuse with every problem named by field. Refused runs are not recorded.
+    ///
+    /// The answer goes out with the service's next tick when it is decided off the actor.
+    func submit(_ m: SubmitRun, _ request: Request) {
+        let size = m.specYaml.utf8.count
+        guard size <= RunSpec.maxYAMLBytes else {
+            return rejectRun([FieldError(field: "spec", message: RunSpec.sizeProblem(bytes: size))], request)
+        }
+        let key = m.idempotencyKey
+        if !key.isEmpty {
+            if submissionsInFlight.retries[key] != nil {
+                logger.info("\(request.sender) retried submission \(key) while it is being checked; it gets the same answer")
+                submissionsInFlight.retries[key]?.append(request)
+                return
+            }
+            do {
+                if let run = try store.run(idempotencyKey: key) {
+                    logger.info("\(request.sender) retried submission \(key): it created \(run.id) already")
+                    return reply(.submitRunReply(SubmitRunReply(accepted: true, runID: run.id, duplicate: true)), to: request)
+                }
+            } catch {
+                return refuse(.internal, "could not look up the submission's idempotency key: \(error)", to: request)
+            }
+            submissionsInFlight.retries[key] = []
+        }
+        let fileName = m.fileName.isEmpty ? "run spec" : m.fileName
+        let yaml = m.specYaml
+        Task.detached(executorPreference: Coordinator.specChecker) { [self] in
+            let checked = CheckedSpec(yaml: yaml, fileName: fileName)
+            await admit(checked, key: key, request: request)
+        }
+    }
+
+    /// Back on the actor with a checked spec: checks placement, records and starts the run,
+    /// and answers the submission and every retry of it that arrived meanwhile (an accepted
+    /// run is `duplicate` for the retries).
+    func admit(_ checked: CheckedSpec, key: String, request: Request) {
+        let retries = key.isEmpty ? [] : submissionsInFlight.retries.removeValue(forKey: key) ?? []
+        let (answer, started) = decide(checked, key: key, request: request)
+        reply(answer, to: request)
+        for retry in retries {
+            guard case .submitRunReply(var r) = answer, r.accepted else {
+                reply(answer, to: retry)
+                continue
+            }
+            r.duplicate = true
+            reply(.submitRunReply(r), to: retry)
+        }
+        if let started { drive(started, .start) }
+    }
+
+    /// The answer to a checked submission, and the id of the run it recorded (nil if none).
+    private func decide(_ checked: CheckedSpec, key: String, request: Request) -> (Body, String?) {
+        guard let spec = checked.spec else { return (refusal(checked.problems, request), nil) }
+        var problems = checked.problems
+        if case .failure(let refusal) = Placer.place(teachers: spec.teachers.count, replicas: spec.replicas,
+                                                     on: placementCandidates()) {
+            problems.append(FieldError(field: refusal.field, message: refusal.description))
+        }
+        guard problems.isEmpty else { return (refusal(problems, request), nil) }
+        let record: RunRecord
+        do {
+            record = try store.insertRun(name: spec.name, specYAML: checked.canonicalYAML, submittedAtMs: clock.wallMs(),
+                                         idempotencyKey: key)
+        } catch {
+            return (.error(ErrorReply(code: .internal, message: "could not record the run: \(error)")), nil)
+        }
+        let lifecycle = RunLifecycle(runID: record.id, teacherCount: spec.teachers.count, replicaCount: spec.replicas,
+                                     timeouts: settings.runTimeouts)
+        runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
+                                    updatedMs: record.submittedAtMs, lifecycle: lifecycle,
+                                    shardKey: ShardKey(path: spec.dataset.path, trainLimit: spec.dataset.trainLimit))
+        logger.info("run \(record.id) '\(spec.name)' submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
+        event(record.id, "state", "submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
+        return (.submitRunReply(SubmitRunReply(accepted: true, runID: record.id)), record.id)
+    }
+
+    private func refusal(_ errors: [FieldError], _ request: Request) -> Body {
+        logger.info("refused a run from \(request.sender): \(errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "))")
+        return .submitRunReply(SubmitRunReply(accepted: false, errors: errors))
+    }
+
+    private func rejectRun(_ errors: [FieldError], _ request: Request) {
+        reply(refusal(errors, request), to: request)
+    }
+}
