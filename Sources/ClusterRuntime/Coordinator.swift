@@ -39,8 +39,8 @@ public actor Coordinator {
     public nonisolated let settings: CoordinatorSettings
     /// The store as written so far; read it through ``store``.
     let database: ClusterStore
-    /// Writes nobody waits for go here, off the actor (``persist(_:_:)``).
-    let journal: StoreJournal
+    /// Writes nobody waits for run here, in order, off the actor (``persist(_:_:)``).
+    let journal = JobThread(name: "distillery-store")
     /// The store, once every queued write has landed (read-your-writes).
     var store: ClusterStore {
         journal.waitUntilIdle()
@@ -83,7 +83,6 @@ public actor Coordinator {
                 logger: Logger = Logger(label: "distillery.coordinator")) throws(ClusterStoreError) {
         self.settings = settings
         self.database = store
-        self.journal = StoreJournal(store: store)
         self.clock = clock
         self.logger = logger
         self.liveness = LivenessDesk(settings: settings.liveness, stallTolerance: settings.stallTolerance)
@@ -222,11 +221,13 @@ public actor Coordinator {
 
     /// Queues a store write nobody waits for (an event, a worker record, a run's state, a
     /// metrics batch) on the journal, off the actor; a failure is logged, never fatal (the
-    /// cluster keeps serving).
+    /// cluster keeps serving). Reads and awaited writes go through ``store``, which waits for
+    /// the journal first, so they see every earlier write. Writes still queued are lost if the
+    /// process dies: the same few milliseconds an in-line commit would have been in the middle of.
     func persist(_ what: String, _ body: @escaping @Sendable (ClusterStore) throws(ClusterStoreError) -> Void) {
         let logger = logger
-        journal.enqueue { store in
-            do { try body(store) } catch { logger.error("could not record \(what): \(error)") }
+        journal.enqueue { [database] in
+            do { try body(database) } catch { logger.error("could not record \(what): \(error)") }
         }
     }
 

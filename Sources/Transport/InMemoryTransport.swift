@@ -8,8 +8,30 @@ import Wire
 public final class InMemoryNetwork: Sendable {
     private let listeners = Mutex<[String: InMemoryListener]>([:])
     private let counter = Mutex<UInt64>(0)
+    private let holds = Mutex<[String: @Sendable (Message) -> Bool]>([:])
+    private let held = Mutex<[String: [(InMemoryConnection, [Frame])]]>([:])
 
     public init() {}
+
+    /// Fault injection: from now on, messages that node `node` sends on its connections and
+    /// that `predicate` selects are kept back (a slow or reordering network) until `release`.
+    public func hold(from node: String, where predicate: @escaping @Sendable (Message) -> Bool) {
+        holds.withLock { $0[node] = predicate }
+    }
+
+    /// Stops holding `node`'s messages and delivers the ones held, in the order they were sent.
+    public func release(from node: String) async {
+        holds.withLock { _ = $0.removeValue(forKey: node) }
+        let kept = held.withLock { $0.removeValue(forKey: node) ?? [] }
+        for (connection, frames) in kept { try? await connection.sendUnvalidated(frames) }
+    }
+
+    /// True when the message was kept back.
+    func keepBack(_ message: Message, frames: [Frame], from node: String, on connection: InMemoryConnection) -> Bool {
+        guard let predicate = holds.withLock({ $0[node] }), predicate(message) else { return false }
+        held.withLock { $0[node, default: []].append((connection, frames)) }
+        return true
+    }
 
     /// A transport for one node of this network.
     public func transport(
@@ -150,6 +172,7 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
     func send(_ message: Message) async throws {
         let frames: [Frame]
         do { frames = try WireCodec.encode(message) } catch { throw TransportError.invalidMessage(error) }
+        if transport.network.keepBack(message, frames: frames, from: transport.name, on: self) { return }
         try await sendUnvalidated(frames)
     }
 

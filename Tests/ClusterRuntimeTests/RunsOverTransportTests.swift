@@ -300,6 +300,12 @@ import Wire
         #expect(record?.reason.hasPrefix("no worker could take teacher 0 (lost with t1) within 2.0 s") == true, "\(record?.reason ?? "")")
     }
 
+    /// A worker's report that a task completed.
+    @Sendable static func isCompletion(_ message: Message) -> Bool {
+        if case .taskStatus(let s) = message.envelope.body { return s.state == .completed }
+        return false
+    }
+
     /// Silent for 1 s: dead (the teachers train for longer than that in real time).
     static let quickDeath = LivenessSettings(heartbeatInterval: .milliseconds(200), suspectAfter: .milliseconds(400),
                                              deadAfter: .seconds(1))
@@ -311,6 +317,9 @@ import Wire
         try await cluster.addWorker("s2", roles: [.student])
         try await cluster.addWorker("s3", roles: [.student])
         await cluster.pump()
+        // The teachers train in real time: their completion is held back until s1 is dead, so
+        // that the loss falls in the preparing phase however fast this machine trains.
+        cluster.network.hold(from: "t1", where: Self.isCompletion)
         let run = try await submit(cluster, Self.spec(dataset: data, replicas: 2, epochs: 600)).runID
         // Replicas go to s1 (rank 0) and s2; s3 is spare. The teachers are assigned before s1 dies,
         // so they must learn replica 0's new endpoint.
@@ -319,6 +328,7 @@ import Wire
         await cluster.advance(.milliseconds(1200), step: .milliseconds(100))
         #expect(await cluster.liveness(of: "s1") == .dead)
         #expect(await cluster.phase(of: run) == .preparingTeachers)
+        await cluster.network.release(from: "t1")
         await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true })
         let events = try await logs(cluster, run).map(\.message)
         #expect(await cluster.phase(of: run) == .completed, "\(events)")
@@ -358,12 +368,14 @@ import Wire
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()
+        cluster.network.hold(from: "t1", where: Self.isCompletion)  // the old teacher must not finish first
         let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, replicas: 1, epochs: 600)).runID
         await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
         try await cluster.addWorker("t1", roles: [.teacher])  // the old process is gone, a new one registers
         await cluster.pump(2)
         let early = try await logs(cluster, run).map(\.message)
         #expect(early.contains("teacher 0 re-placed on t1 (t1 was lost)"), "noticed at the registration: \(early)")
+        await cluster.network.release(from: "t1")
         await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true })
         let events = try await logs(cluster, run).map(\.message)
         #expect(await cluster.phase(of: run) == .completed, "\(events)")
