@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 // Distillery — distributed multi-teacher knowledge distillation.
 // Dependency direction (DESIGN.md §3): arrows point down only.
-//   distillery (CLI) → ClusterRuntime → {ClusterCore, RunSpec, ClusterStore, Transport(ZMQ), Wire}
-//                    → Training → {NN, Distillation, Datasets} → Tensor → CBLAS
+//   distillery (CLI) → DataPlane → ClusterRuntime → {ClusterCore, RunSpec, ClusterStore, Transport(ZMQ), Wire}
+//                    → DataPlane → Training → {NN, Distillation, Datasets} → Tensor → CBLAS
 import PackageDescription
 
 /// Optimise hot numeric loops even in debug builds' dependencies is not possible per target,
@@ -76,12 +76,25 @@ let package = Package(
         ),
         // The coordinator's persistent state in SQLite (GRDB): workers, runs, events, metrics, artifacts.
         .target(name: "ClusterStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
-        // Services that perform the cores' directives over a Transport: Coordinator, Worker,
-        // the control client the CLI uses.
+        // The control plane's shells, which perform the cores' directives over a Transport: the
+        // Coordinator, the Worker's registration/heartbeat/shard side, the control client the
+        // CLI uses. It never trains: no NN, Training or Distillation here.
         .target(
             name: "ClusterRuntime",
             dependencies: [
-                "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets", "Training", "NN", "Distillation",
+                "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The data plane: what a teacher and a student replica do during a run, the logits
+        // stream between them, the ring all-reduce, the worker's data inbox, and the worker
+        // service that puts a Worker and its tasks together.
+        .target(
+            name: "DataPlane",
+            dependencies: [
+                "ClusterRuntime", "ClusterCore", "RunSpec", "Transport", "Wire", "Datasets", "Training", "NN", "Distillation",
                 "Tensor", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -92,7 +105,7 @@ let package = Package(
             name: "DistilleryCLI",
             dependencies: [
                 "Training", "NN", "Datasets", "Distillation", "Tensor", "Wire", "Transport", "TransportZMQ",
-                "ClusterCore", "RunSpec", "ClusterStore", "ClusterRuntime",
+                "ClusterCore", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,10 +115,11 @@ let package = Package(
         ),
         // The plain-libzmq peer of the transport benchmark (Scripts/bench).
         .executableTarget(name: "zmq-raw-bench", path: "Sources/ZMQRawBench", linkerSettings: [.linkedLibrary("zmq")]),
-        // Test-only helpers: assertClose, finite differences, fixture loading.
+        // Test-only helpers: assertClose, finite differences, fixture loading, ManualClock.
         .target(
             name: "DistilleryTestKit",
-            dependencies: ["Tensor", "NN", "Datasets", "Wire", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tensor", "NN", "Datasets", "Wire", "ClusterCore", "ClusterRuntime",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -121,12 +135,12 @@ let package = Package(
         .testTarget(name: "ClusterStoreTests", dependencies: ["ClusterStore"]),
         .testTarget(
             name: "ClusterRuntimeTests",
-            dependencies: ["ClusterRuntime", "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets",
+            dependencies: ["ClusterRuntime", "DataPlane", "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets",
                            "Training", "NN", "Distillation", "DistilleryTestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "TransportZMQ", "Wire", "CZeroMQ", "Tensor", "DistilleryTestKit", "ClusterRuntime",
+            dependencies: ["Transport", "TransportZMQ", "Wire", "CZeroMQ", "Tensor", "DistilleryTestKit", "ClusterRuntime", "DataPlane",
                            .product(name: "Logging", package: "swift-log")]
         ),
     ]

@@ -10,7 +10,7 @@ import Foundation
 /// up to date as new ones arrive. The coordinator offers a stored teacher to every worker it
 /// places that teacher on; a worker that has it (its cache keeps every teacher it trained or
 /// received under the checkpoint's hash) acknowledges at once, one that lost it fetches it.
-struct StoredTeachers: Sendable {
+public struct StoredTeachers: Sendable {
     /// Absolute path of each stored teacher's checkpoint file, by recipe key.
     private(set) var byKey: [String: String] = [:]
 
@@ -55,7 +55,7 @@ struct StoredTeachers: Sendable {
     }
 
     /// Reads only the header of the safetensors file at `path`.
-    static func metadataOfFile(at path: String) -> [String: String]? {
+    public static func metadataOfFile(at path: String) -> [String: String]? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         guard let head = try? handle.read(upToCount: 8), let length = headerLength(head),

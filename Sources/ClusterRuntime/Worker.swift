@@ -4,15 +4,9 @@ import Logging
 import Transport
 import Wire
 
-/// A worker node's shell: joins the coordinator, heartbeats, re-registers when the
-/// coordinator goes silent or forgets it (a restart), receives dataset shards into its cache
-/// and runs the tasks it is assigned.
-///
-/// Rules (docs/PROTOCOL.md "Join", "Liveness"): `Register` unanswered for `registerTimeout`
-/// is retried after a backoff that doubles from `backoffInitial` to `backoffMax`; once
-/// registered a `Heartbeat` goes out every interval the coordinator gave; any inbound message
-/// counts as the coordinator being alive; silence for its liveness timeout, or
-/// `Error{NOT_FOUND}`, means registering again; `Error{VERSION}` stops the worker.
+/// A worker node's shell: performs its `WorkerSession` (join, heartbeats, re-registering when
+/// the coordinator goes silent or forgets it — the rules are the session's), receives dataset
+/// shards into its cache and hands the tasks it is assigned to its `WorkerTasks`.
 public actor Worker {
     public nonisolated let settings: WorkerSettings
     let connection: any Connection
@@ -23,156 +17,125 @@ public actor Worker {
     let cache: ShardCache
     let stats = ProcessStats()
     let ids = RequestIDs()
+    /// Registration, heartbeats and the coordinator's silence: the pure core this actor performs.
+    public private(set) var session: WorkerSession
 
-    public private(set) var registered = false
+    public var registered: Bool { session.registered }
     /// Set by `leave`: the worker takes no more steps.
-    public private(set) var hasLeft = false
-    var registerRequest: UInt64?
-    /// The last `Register` that went unanswered in time: its ack, arriving late (a coordinator
-    /// stalled on its disk), is still welcome while no newer attempt went out.
-    var lateRegisterRequest: UInt64?
-    var registerSentAt = ClockTime(milliseconds: 0)
-    var nextRegisterAt = ClockTime(milliseconds: 0)
-    var backoff: Duration
-    var lastHeard = ClockTime(milliseconds: 0)
-    var lastHeartbeat = ClockTime(milliseconds: 0)
-    var lastHeartbeatRequest: UInt64 = 0
-    var heartbeatInterval: Duration = .seconds(1)
-    var livenessTimeout: Duration = .seconds(5)
+    public var hasLeft: Bool { session.hasLeft }
+    /// Set when the coordinator refused this worker for good.
+    public var refusal: String? { session.refusal }
     /// What the worker's tasks are doing ("" when idle), as sent in heartbeats.
     public nonisolated var currentTask: String { tasks.currentTask }
-    /// Set when the coordinator refused this worker for good.
-    public private(set) var refusal: String?
     /// This process's incarnation (`Register.incarnation`): random, picked at start.
     public nonisolated let incarnation: String
-    /// Notices stalls of this worker's own loop (nil: never excuse, for manual-clock tests).
-    var health: LocalHealth?
     var incoming: [String: IncomingShard] = [:]
-    let tasks: TaskRunner
+    let tasks: any WorkerTasks
 
-    public init(settings: WorkerSettings, connection: any Connection, dataEndpoint: String, dataPlane: DataPlaneContext? = nil,
-                clock: any RuntimeClock = SystemRuntimeClock(),
-                logger: Logger = Logger(label: "distillery.worker")) throws(WorkerError) {
+    /// `cache` holds the shards and checkpoints the coordinator sends; `tasks` runs what it assigns.
+    public init(settings: WorkerSettings, connection: any Connection, dataEndpoint: String, cache: ShardCache,
+                tasks: any WorkerTasks, clock: any RuntimeClock = SystemRuntimeClock(),
+                logger: Logger = Logger(label: "distillery.worker")) {
         self.settings = settings
         self.connection = connection
         self.dataEndpoint = dataEndpoint
         self.clock = clock
         self.logger = logger
-        self.backoff = settings.backoffInitial
         self.incarnation = String(UInt64.random(in: 1...UInt64.max), radix: 16) + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        self.health = settings.stallTolerance.map(LocalHealth.init)
-        do { cache = try ShardCache(directory: settings.cacheDirectory + "/shards") } catch {
-            throw .setup("cannot use the cache directory \(settings.cacheDirectory): \(error)")
-        }
-        tasks = TaskRunner(workerName: settings.name, cacheDirectory: settings.cacheDirectory, cache: cache,
-                           dataPlane: dataPlane, logger: logger)
+        self.session = WorkerSession(settings: WorkerSession.Settings(
+            registerTimeout: settings.registerTimeout, backoffInitial: settings.backoffInitial,
+            backoffMax: settings.backoffMax, stallTolerance: settings.stallTolerance))
+        self.cache = cache
+        self.tasks = tasks
     }
 
     /// One pass: wait up to `maxWait` for a message and handle it together with every message
-    /// already queued; excuse a stall of this worker's own (``LocalHealth``) before judging the
-    /// coordinator's silence; then (re-)register or heartbeat as due, check shard windows and
-    /// forward task progress. Throws `WorkerError.refused` when the coordinator refuses this
-    /// worker.
+    /// already queued; then tick the session (which excuses a stall of this worker's own before
+    /// judging the coordinator's silence, and registers or heartbeats as due), check shard
+    /// windows and forward task progress. Throws `WorkerError.refused` when the coordinator
+    /// refuses this worker.
     public func step(maxWait: Duration = .milliseconds(100)) async throws(WorkerError) {
-        guard !hasLeft else { return }
+        guard !session.hasLeft else { return }
         // Each step promises the next within `maxWait`: coming back later than that (beyond the
         // tolerance) is a stall of this worker's own.
-        defer { health?.willWait(until: clock.now() + maxWait) }
+        defer { session.willWait(until: clock.now() + maxWait) }
         do {
             var next = try await connection.receive(timeout: maxWait)
             var taken = 0
             while let message = next {
-                try await handle(message)
+                await handle(message)
                 taken += 1
                 next = taken < 256 ? try await connection.receive(timeout: .zero) : nil
             }
-        } catch let error as WorkerError {
-            throw error
         } catch {
             logger.error("receive from the coordinator failed: \(error)")
         }
-        if let refusal { throw .refused(refusal) }
-        let now = clock.now()
-        if let stall = health?.resumed(at: now), stall > .zero {
-            // This worker could not listen (paused, starved of CPU): not the coordinator's silence.
-            let text = "this worker could not listen for \(stall.shortDescription) (paused or overloaded); "
-                + "the coordinator's silence deadline moves by as much"
-            logger.warning("\(text)")
-            lastHeard = min(now, lastHeard + stall)
-        }
-        if registered && now - lastHeard >= livenessTimeout {
-            logger.warning("no word from the coordinator for \(livenessTimeout.shortDescription); registering again")
-            registered = false
-            registerRequest = nil
-            nextRegisterAt = now
-        }
-        if !registered { await registerIfDue(now) }
-        if registered && now - lastHeartbeat >= heartbeatInterval { await sendHeartbeat(now) }
-        await checkShardWindows(now)
+        if let refusal = session.refusal { throw .refused(refusal) }
+        await perform(session.handle(.tick(requestID: ids.next()), now: clock.now()))
+        await checkShardWindows(clock.now())
         for report in tasks.drainReports() { await send(report.body, tensors: report.tensors, frames: report.frames) }
     }
 
     /// Tells the coordinator this worker leaves (graceful shutdown) and stops its tasks.
     public func leave(reason: String) async {
         tasks.cancelAll()
-        if registered { await send(.deregister(Deregister(reason: reason))) }
-        registered = false
-        hasLeft = true
+        if session.registered { await send(.deregister(Deregister(reason: reason))) }
+        _ = session.handle(.leave, now: clock.now())
     }
 
-    private func registerIfDue(_ now: ClockTime) async {
-        if registerRequest != nil {
-            guard now - registerSentAt >= settings.registerTimeout else { return }
-            // Unanswered: back off, doubling up to the maximum.
-            logger.warning("the coordinator at \(settings.coordinator) did not answer within \(settings.registerTimeout.shortDescription); retrying in \(backoff.shortDescription)")
-            lateRegisterRequest = registerRequest
-            registerRequest = nil
-            nextRegisterAt = now + backoff
-            backoff = min(backoff * 2, settings.backoffMax)
-            return
+    /// Sends and logs what the session decided.
+    private func perform(_ directives: [WorkerSession.Directive]) async {
+        for directive in directives {
+            switch directive {
+            case .sendRegister(let id):
+                let register = Register(name: settings.name, roles: settings.roles.sorted().map(\.wire), dataEndpoint: dataEndpoint,
+                                        cores: UInt32(clamping: settings.cores), memoryBytes: settings.memoryBytes,
+                                        version: settings.version, cachedShards: cache.hashes(), incarnation: incarnation)
+                await send(.register(register), requestID: id)
+            case .sendHeartbeat(let id):
+                let heartbeat = Heartbeat(sentUnixMs: UInt64(max(0, clock.wallMs())), cpuPercent: stats.cpuPercent(),
+                                          rssBytes: ProcessStats.residentBytes(), currentTask: tasks.currentTask)
+                await send(.heartbeat(heartbeat), requestID: id)
+            case .note(let note):
+                log(note)
+            case .stop(let reason):
+                logger.error("the coordinator refused this worker: \(reason)")
+            }
         }
-        guard now >= nextRegisterAt else { return }
-        let id = ids.next()
-        registerRequest = id
-        registerSentAt = now
-        let register = Register(name: settings.name, roles: settings.roles.sorted().map(\.wire), dataEndpoint: dataEndpoint,
-                                cores: UInt32(clamping: settings.cores), memoryBytes: settings.memoryBytes,
-                                version: settings.version, cachedShards: cache.hashes(), incarnation: incarnation)
-        await send(.register(register), requestID: id)
     }
 
-    private func sendHeartbeat(_ now: ClockTime) async {
-        lastHeartbeat = now
-        let heartbeat = Heartbeat(sentUnixMs: UInt64(max(0, clock.wallMs())), cpuPercent: stats.cpuPercent(),
-                                  rssBytes: ProcessStats.residentBytes(), currentTask: tasks.currentTask)
-        lastHeartbeatRequest = ids.next()
-        await send(.heartbeat(heartbeat), requestID: lastHeartbeatRequest)
+    private func log(_ note: WorkerSession.Note) {
+        switch note {
+        case .registered(let nodeID):
+            logger.info("registered with the coordinator at \(settings.coordinator) as \(nodeID)")
+        case .registerUnanswered(let after, let retryIn):
+            logger.warning("the coordinator at \(settings.coordinator) did not answer within \(after.shortDescription); retrying in \(retryIn.shortDescription)")
+        case .coordinatorSilent(let silence):
+            logger.warning("no word from the coordinator for \(silence.shortDescription); registering again")
+        case .unknownToCoordinator(let message):
+            logger.warning("the coordinator does not know this worker (\(message)); registering again")
+        case .ownStall(let stall):
+            logger.warning("this worker could not listen for \(stall.shortDescription) (paused or overloaded); the coordinator's silence deadline moves by as much")
+        }
     }
 
-    func handle(_ message: Message) async throws(WorkerError) {
+    func handle(_ message: Message) async {
         let envelope = message.envelope
-        lastHeard = clock.now()
+        let now = clock.now()
+        _ = session.handle(.heard, now: now)
         switch envelope.body {
         case .registerAck(let ack):
-            guard !registered, envelope.replyTo == registerRequest || envelope.replyTo == lateRegisterRequest else { return }
-            lateRegisterRequest = nil
-            registered = true
-            registerRequest = nil
-            backoff = settings.backoffInitial
-            heartbeatInterval = .milliseconds(Int(max(1, ack.heartbeatIntervalMs)))
-            livenessTimeout = .milliseconds(Int(max(ack.heartbeatIntervalMs + 1, ack.livenessTimeoutMs)))
-            lastHeartbeat = clock.now()
-            logger.info("registered with the coordinator at \(settings.coordinator) as \(ack.nodeID)")
+            await perform(session.handle(.registerAck(replyTo: envelope.replyTo, nodeID: ack.nodeID,
+                                                      heartbeatInterval: .milliseconds(Int64(ack.heartbeatIntervalMs)),
+                                                      livenessTimeout: .milliseconds(Int64(ack.livenessTimeoutMs))), now: now))
         case .error(let e):
             switch e.code {
             case .version:
-                logger.error("the coordinator refused this worker: \(e.message)")
-                refusal = e.message
-            case .notFound where envelope.replyTo == lastHeartbeatRequest && registered:
-                logger.warning("the coordinator does not know this worker (\(e.message)); registering again")
-                registered = false
-                registerRequest = nil
-                nextRegisterAt = clock.now()
+                await perform(session.handle(.refused(e.message), now: now))
+            case .notFound:
+                let directives = session.handle(.notFound(replyTo: envelope.replyTo, message: e.message), now: now)
+                if directives.isEmpty { logger.warning("the coordinator answered an error (\(e.code)): \(e.message)") }
+                await perform(directives)
             default:
                 logger.warning("the coordinator answered an error (\(e.code)): \(e.message)")
             }

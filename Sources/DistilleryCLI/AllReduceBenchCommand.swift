@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterRuntime
+import DataPlane
 import Foundation
 import Transport
 import TransportZMQ

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterCore
 import ClusterRuntime
+import DataPlane
 import ClusterStore
 import Foundation
 import Logging

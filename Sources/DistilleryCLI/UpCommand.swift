@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterRuntime
+import DataPlane
 import Foundation
 import Tensor
 import Logging

@@ -1,5 +1,7 @@
 import ClusterCore
 import ClusterRuntime
+import DataPlane
+import DistilleryTestKit
 import ClusterStore
 import Foundation
 import Logging

@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import DataPlane
 import ClusterStore
 import Foundation
 import Logging

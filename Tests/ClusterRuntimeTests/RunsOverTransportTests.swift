@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import DataPlane
 import Datasets
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterRuntime
+import DataPlane
 import Foundation
 import Testing
 import Transport

@@ -1,4 +1,4 @@
-@testable import ClusterRuntime
+@testable import DataPlane
 import Testing
 import Wire
 

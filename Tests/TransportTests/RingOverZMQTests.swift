@@ -1,4 +1,5 @@
 import ClusterRuntime
+import DataPlane
 import Testing
 import Transport
 import TransportZMQ

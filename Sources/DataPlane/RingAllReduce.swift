@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterRuntime
 import Foundation
 import Synchronization
 import Transport

@@ -1,3 +1,4 @@
+import ClusterCore
 import Synchronization
 import Transport
 import Wire
@@ -39,6 +40,7 @@ public struct PeerRoute: Sendable {
 /// again, since the coordinator may have assigned it anew.
 final class TaskPeers: Sendable {
     struct Entry: Sendable {
+        var runID: String
         var replicas: [String]
         var teachers: [String]
         /// The teacher reported `COMPLETED` (it is ready and serves).
@@ -50,7 +52,7 @@ final class TaskPeers: Sendable {
     /// Registers the task of `assign`: true when it is new; false when a task with that id
     /// runs already, whose peers' endpoints are then replaced by the assignment's.
     func begin(_ assign: AssignTask) -> Bool {
-        var entry = Entry(replicas: [], teachers: [])
+        var entry = Entry(runID: assign.runID, replicas: [], teachers: [])
         if case .teacher(let teacher) = assign.task {
             entry.replicas = teacher.replicaEndpoints
             entry.teachers = teacher.teacherEndpoints
@@ -67,9 +69,14 @@ final class TaskPeers: Sendable {
         }
     }
 
-    /// The task ended: a later assignment with its id starts it anew.
-    func end(_ taskID: String) {
-        _ = entries.withLock { $0.removeValue(forKey: taskID) }
+    /// The task ended: a later assignment with its id starts it anew. True when it was the
+    /// last task of its run here (the run's data-plane queues can go).
+    @discardableResult
+    func end(_ taskID: String) -> Bool {
+        entries.withLock { table in
+            guard let entry = table.removeValue(forKey: taskID) else { return false }
+            return !table.values.contains { $0.runID == entry.runID }
+        }
     }
 
     func markReady(_ taskID: String) {

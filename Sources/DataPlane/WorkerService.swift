@@ -1,3 +1,6 @@
+import ClusterCore
+import ClusterRuntime
+import Datasets
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -27,11 +30,18 @@ public struct WorkerService: Service {
             throw WorkerError.setup("cannot connect to the coordinator at \(settings.coordinator): \(error)")
         }
         let endpoint = settings.advertisedEndpoint(bound: listener.address)
+        let cache: ShardCache
+        do { cache = try ShardCache(directory: settings.cacheDirectory + "/shards") } catch {
+            await connection.close()
+            await listener.close()
+            throw WorkerError.setup("cannot use the cache directory \(settings.cacheDirectory): \(error)")
+        }
         let inbox = DataInbox(listener: listener, logger: logger)
         let peers = PeerConnections(transport: transport)
-        let worker = try Worker(settings: settings, connection: connection, dataEndpoint: endpoint,
-                                dataPlane: DataPlaneContext(inbox: inbox, connect: { try await peers.connect($0) }),
-                                clock: clock, logger: logger)
+        let tasks = TaskRunner(workerName: settings.name, cacheDirectory: settings.cacheDirectory, cache: cache,
+                               dataPlane: DataPlaneContext(inbox: inbox, connect: { try await peers.connect($0) }), logger: logger)
+        let worker = Worker(settings: settings, connection: connection, dataEndpoint: endpoint, cache: cache, tasks: tasks,
+                            clock: clock, logger: logger)
         return WorkerService(worker: worker, dataListener: listener, inbox: inbox, peers: peers, logger: logger)
     }
 

@@ -1,0 +1,189 @@
+import Logging
+import Synchronization
+import Transport
+import Wire
+
+/// A logits batch as it arrived: the header and its frames (logits `[n × C]`, F32).
+public struct ArrivedLogits: Sendable {
+    public var batch: LogitsBatch
+    public var frames: [Frame]
+}
+
+/// Where a message at a worker's data endpoint goes: a run, and which of its queues.
+public struct InboxKey: Hashable, Sendable, CustomStringConvertible {
+    public enum Stream: Hashable, Sendable {
+        /// Teachers' logits for the run's replicas on this worker (and test-split logits for replica 0).
+        case replicaLogits
+        /// Other teachers' logits for teacher `teacher` (online runs with a mutual term).
+        case teacherLogits(teacher: Int)
+        /// Replicas' credits for teacher `teacher` (several teachers may share this endpoint).
+        case credits(teacher: Int)
+        /// Gradient chunks for the run's ring.
+        case gradients
+    }
+
+    public var run: String
+    public var stream: Stream
+
+    public init(run: String, _ stream: Stream) {
+        self.run = run
+        self.stream = stream
+    }
+
+    /// The queue a data-plane message belongs in; nil for a message the data plane does not take.
+    public init?(of message: Message) {
+        switch message.envelope.body {
+        case .logitsBatch(let b) where b.toTeacher: self.init(run: b.runID, .teacherLogits(teacher: Int(b.toTeacherIndex)))
+        case .logitsBatch(let b): self.init(run: b.runID, .replicaLogits)
+        case .credit(let c): self.init(run: c.runID, .credits(teacher: Int(c.teacher)))
+        case .gradientChunk(let g) where message.frames.count == 1: self.init(run: g.runID, .gradients)
+        default: return nil
+        }
+    }
+
+    public var description: String { "\(run) \(stream)" }
+}
+
+/// Sorts what arrives at a worker's data endpoint into per-run queues (``InboxKey``): logits
+/// batches for the run's student replicas (or, marked `to_teacher`, for one of its teachers),
+/// credits for its teachers, gradient chunks for its ring. One receive loop (`run`) feeds them;
+/// consumers wait on their queue with a timeout. Queues are bounded: a message that finds its
+/// queue full is dropped and counted (credits keep honest senders below the bound).
+///
+/// Lifetime: a run's queues are made when first used and freed by `forget(run:)`, which the
+/// worker's task runner calls when the last of the run's tasks on this worker ends; messages
+/// for a forgotten run that arrive later (a peer's last credit) are dropped and counted, not
+/// queued anew, until a task of that run starts here again (`open(run:)`). Forgotten runs are
+/// remembered up to `rememberedEnds`, oldest first out.
+public final class DataInbox: Sendable {
+    public let listener: any Listener
+    let capacity: Int
+    let logger: Logger
+    /// How many ended runs the inbox remembers, to drop their late messages.
+    public let rememberedEnds: Int
+    private struct State {
+        var logits: [InboxKey: BoundedQueue<ArrivedLogits>] = [:]
+        var credits: [InboxKey: BoundedQueue<Credit>] = [:]
+        var gradients: [InboxKey: BoundedQueue<(GradientChunk, Frame)>] = [:]
+        var ended: [String] = []
+        var dropped: [String: Int] = [:]
+    }
+    private let state = Mutex(State())
+
+    public init(listener: any Listener, capacity: Int = 4096, rememberedEnds: Int = 1024,
+                logger: Logger = Logger(label: "distillery.data")) {
+        self.listener = listener
+        self.capacity = capacity
+        self.rememberedEnds = rememberedEnds
+        self.logger = logger
+    }
+
+    /// Receives and sorts until the task is cancelled or the listener closes.
+    public func run() async {
+        while !Task.isCancelled {
+            let inbound: Inbound?
+            do { inbound = try await listener.receive(timeout: .milliseconds(200)) } catch { return }
+            guard let inbound else { continue }
+            deliver(inbound.message)
+        }
+    }
+
+    /// Puts `message` in its queue; false (and counted) when it has none, its run ended here,
+    /// or its queue is full.
+    @discardableResult
+    public func deliver(_ message: Message) -> Bool {
+        var accepted = false
+        if let key = InboxKey(of: message) {
+            switch message.envelope.body {
+            case .logitsBatch(let b):
+                accepted = queue(key, \.logits)?.offer(ArrivedLogits(batch: b, frames: message.frames)) == .accepted
+            case .credit(let c):
+                accepted = queue(key, \.credits)?.offer(c) == .accepted
+            case .gradientChunk(let g):
+                accepted = queue(key, \.gradients)?.offer((g, message.frames[0])) == .accepted
+            default:
+                break
+            }
+        }
+        if !accepted { state.withLock { $0.dropped[message.envelope.body.name, default: 0] += 1 } }
+        return accepted
+    }
+
+    public func logitsQueue(run: String) -> BoundedQueue<ArrivedLogits> { consumerQueue(InboxKey(run: run, .replicaLogits), \.logits) }
+    /// Other teachers' logits for teacher `teacher` of `run` (online runs with a mutual term).
+    public func peerLogitsQueue(run: String, teacher: Int) -> BoundedQueue<ArrivedLogits> {
+        consumerQueue(InboxKey(run: run, .teacherLogits(teacher: teacher)), \.logits)
+    }
+    /// Credits for teacher `teacher` of `run` (several teachers may share this endpoint).
+    public func creditQueue(run: String, teacher: Int) -> BoundedQueue<Credit> {
+        consumerQueue(InboxKey(run: run, .credits(teacher: teacher)), \.credits)
+    }
+    public func gradientSource(run: String) -> any GradientSource {
+        QueueGradientSource(queue: consumerQueue(InboxKey(run: run, .gradients), \.gradients))
+    }
+
+    /// Messages dropped (unknown kind, their run ended here, or their queue full), by body name.
+    public var drops: [String: Int] { state.withLock { $0.dropped } }
+
+    /// The runs whose queues the inbox holds now.
+    public var heldRuns: Set<String> {
+        state.withLock { s in
+            Set(s.logits.keys.map(\.run)).union(s.credits.keys.map(\.run)).union(s.gradients.keys.map(\.run))
+        }
+    }
+
+    /// A task of `run` starts here: its messages are welcome again (it may have ended here before).
+    public func open(run: String) {
+        state.withLock { $0.ended.removeAll { $0 == run } }
+    }
+
+    /// Frees a finished run's queues (their waiting consumers see them closed) and drops its
+    /// messages from now on, until `open(run:)`.
+    public func forget(run: String) {
+        let closing: [@Sendable () -> Void] = state.withLock { s in
+            var close: [@Sendable () -> Void] = []
+            for (key, q) in s.logits where key.run == run { close.append(q.close) }
+            for (key, q) in s.credits where key.run == run { close.append(q.close) }
+            for (key, q) in s.gradients where key.run == run { close.append(q.close) }
+            s.logits = s.logits.filter { $0.key.run != run }
+            s.credits = s.credits.filter { $0.key.run != run }
+            s.gradients = s.gradients.filter { $0.key.run != run }
+            s.ended.removeAll { $0 == run }
+            s.ended.append(run)
+            if s.ended.count > rememberedEnds { s.ended.removeFirst(s.ended.count - rememberedEnds) }
+            return close
+        }
+        closing.forEach { $0() }
+    }
+
+    /// The queue for an arriving message: nil when its run ended here.
+    private func queue<T>(_ key: InboxKey, _ table: WritableKeyPath<State, [InboxKey: BoundedQueue<T>]>) -> BoundedQueue<T>? {
+        state.withLock { s in
+            if let q = s[keyPath: table][key] { return q }
+            if s.ended.contains(key.run) { return nil }
+            let q = BoundedQueue<T>(capacity: capacity)
+            s[keyPath: table][key] = q
+            return q
+        }
+    }
+
+    /// The queue a task consumes: made (and the run opened) if need be.
+    private func consumerQueue<T>(_ key: InboxKey, _ table: WritableKeyPath<State, [InboxKey: BoundedQueue<T>]>) -> BoundedQueue<T> {
+        state.withLock { s in
+            if let q = s[keyPath: table][key] { return q }
+            s.ended.removeAll { $0 == key.run }
+            let q = BoundedQueue<T>(capacity: capacity)
+            s[keyPath: table][key] = q
+            return q
+        }
+    }
+}
+
+struct QueueGradientSource: GradientSource {
+    let queue: BoundedQueue<(GradientChunk, Frame)>
+
+    func nextChunk(timeout: Duration) async throws -> (chunk: GradientChunk, frame: Frame)? {
+        guard let (g, f) = try await queue.take(timeout: timeout) else { return nil }
+        return (g, f)
+    }
+}

@@ -1,0 +1,120 @@
+import ClusterCore
+import ClusterRuntime
+import Datasets
+import Distillation
+import Foundation
+import Logging
+import NN
+import RunSpec
+import Synchronization
+import Training
+import Transport
+import Wire
+
+/// What a student replica's task does during a run: build the student, join the teachers and
+/// its ring, train (`StudentReplica`) and, on rank 0, evaluate, report and keep the student.
+extension TaskRunner {
+    func studentTask(_ assign: AssignTask, _ task: StudentTask) async throws(TaskFailure) {
+        guard let dataPlane else { throw TaskFailure("this worker has no data endpoint") }
+        let (spec, bundle) = try runData(assign)
+        let rank = Int(task.rank), replicas = Int(task.replicas)
+        guard task.teacherEndpoints.count == spec.teachers.count, task.peerEndpoints.count == replicas else {
+            throw TaskFailure("the assignment lists \(task.teacherEndpoints.count) teacher and \(task.peerEndpoints.count) "
+                + "replica endpoints for \(spec.teachers.count) teachers and \(replicas) replicas")
+        }
+        let plan = stepPlan(spec, bundle)
+        let trainer: Trainer
+        let studentSpec: ModelSpec
+        let kd = KDLoss(temperature: spec.distillation.temperature, alpha: spec.distillation.alpha)
+        let rule: EnsembleRule
+        do {
+            studentSpec = try spec.student.modelSpec()
+            let model = try studentSpec.build(dataShape: bundle.train.sampleShape, seed: spec.training.seed)
+            trainer = Trainer(model: model, settings: try spec.training.trainingSettings(stepsPerEpoch: plan.stepsPerEpoch))
+            rule = try spec.distillation.ensembleRule()
+        } catch {
+            throw TaskFailure("student: \(error)")
+        }
+        var teachers: [any Connection] = []
+        do {
+            for endpoint in task.teacherEndpoints { teachers.append(try await dataPlane.connect(endpoint)) }
+        } catch {
+            throw TaskFailure("replica \(rank) cannot reach a teacher: \(error)")
+        }
+        let next: (any Connection)?
+        do { next = replicas > 1 ? try await dataPlane.connect(task.peerEndpoints[(rank + 1) % replicas]) : nil } catch {
+            throw TaskFailure("replica \(rank) cannot reach replica \((rank + 1) % replicas): \(error)")
+        }
+        let ring: RingAllReduce
+        do {
+            ring = try RingAllReduce(runID: assign.runID, generation: task.ringGeneration, rank: rank, ranks: replicas,
+                                     count: trainer.model.parameterCount,
+                                     source: dataPlane.inbox.gradientSource(run: assign.runID), next: next, timeout: dataTimeout)
+        } catch {
+            throw TaskFailure("\(error)")
+        }
+        let replica = StudentReplica(runID: assign.runID, rank: rank, trainer: trainer, plan: plan, kd: kd, rule: rule,
+                                     codec: codec(spec, classes: bundle.train.classCount), train: bundle.train, teachers: teachers,
+                                     logits: dataPlane.inbox.logitsQueue(run: assign.runID), ring: ring, timeout: dataTimeout)
+        let runID = assign.runID
+        var lastReport = DispatchTime.now().uptimeNanoseconds
+        var epochStarted = DispatchTime.now().uptimeNanoseconds
+        do throws(DataPlaneError) {
+            try await replica.run(onStep: { [self] done, total in
+                let now = DispatchTime.now().uptimeNanoseconds
+                if Double(now - lastReport) / 1e9 >= reportInterval || done == total {
+                    lastReport = now
+                    setCurrent(assign, "\(assign.taskID) step \(done)/\(total)")
+                    report(assign, .running, done: UInt64(done), total: UInt64(total))
+                }
+            }, onEpoch: { [self] epoch in
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStarted) / 1e9
+                epochStarted = DispatchTime.now().uptimeNanoseconds
+                guard rank == 0 else { return }
+                let t = replica.timing, steps = Double(max(t.steps, 1))
+                var figures: [(String, Double)] = [("student.samples_per_s", Double(plan.sampleCount) / max(seconds, 1e-9)),
+                                                   ("student.compute_ms_per_step", t.compute / steps * 1000),
+                                                   ("student.logits_wait_ms_per_step", t.logitsWait / steps * 1000),
+                                                   ("student.allreduce_ms_per_step", t.allReduce / steps * 1000)]
+                if let validation = bundle.validation {
+                    let v = Evaluation.run(trainer.model, on: validation)
+                    figures += [("student.val_accuracy", Double(v.accuracy)), ("student.val_loss", Double(v.loss))]
+                }
+                metrics(assign, epoch: epoch + 1, step: trainer.globalStep, figures)
+            }, isCancelled: { [self] in isCancelled(runID) })
+        } catch {
+            throw TaskFailure("replica \(rank): \(error)")
+        }
+        if isCancelled(runID) { return }
+        if rank == 0 {
+            switch await replica.testSplitAccuracy(on: bundle.test, timeout: dataTimeout) {
+            case .success(let accuracy):
+                if spec.distillation.mode == .online {
+                    // Online teachers changed while serving: their final accuracy, from the logits
+                    // they sent, goes out here — before this replica's completion, on the same
+                    // connection, so the report written when the run ends has it.
+                    metrics(assign, epoch: plan.epochs, step: trainer.globalStep,
+                            accuracy.teachers.enumerated().map { ("teacher\($0.offset).test_accuracy", Double($0.element)) })
+                }
+                metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("ensemble.test_accuracy", Double(accuracy.ensemble))])
+            case .failure(let why):
+                logger.warning("\(assign.taskID): no ensemble accuracy for the report: \(why)")
+            }
+            let test = Evaluation.run(trainer.model, on: bundle.test)
+            metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("student.test_accuracy", Double(test.accuracy))])
+            metrics(assign, epoch: plan.epochs, step: trainer.globalStep,
+                    [("student.parameters", Double(trainer.model.parameterCount)),
+                     ("student.latency_us", latencyMicroseconds(trainer.model, on: bundle.test))])
+            let out = "\(cacheDirectory)/students/\(assign.runID)/student.safetensors"
+            try save(trainer.model, spec: studentSpec,
+                     metadata: ["run": assign.runID, "test.accuracy": String(test.accuracy), "replicas": String(replicas),
+                                "normalization.mean": String(bundle.normalization.mean),
+                                "normalization.std": String(bundle.normalization.std), "complete": "true"], to: out)
+            if let data = FileManager.default.contents(atPath: out) {
+                sendArtifact(assign, name: "student.safetensors", bytes: [UInt8](data))
+            }
+            logger.info("\(assign.taskID): student test accuracy \(String(format: "%.2f%%", Double(test.accuracy) * 100)), saved \(out)")
+        }
+        report(assign, .completed)
+    }
+}

@@ -1,0 +1,257 @@
+import ClusterCore
+import Datasets
+import Distillation
+import NN
+import Training
+import Transport
+import Wire
+
+/// A student replica (DESIGN.md §2 step 5): for each step it joins the K teachers' logits
+/// of its micro-batch, builds the ensemble target with the run's rule, computes the KD loss
+/// and its gradient scaled by n_r/N, ring-all-reduces the flat gradient (the sum is the
+/// global batch's mean gradient) and applies the optimizer step — the same on every replica,
+/// so replicas stay bit-identical. It grants each teacher W credits at the start and one per
+/// consumed step.
+///
+/// With `LogitsStreaming.firstEpochCached` the teachers send the whole global batch during
+/// epoch 0; the replica keeps every sample's target in a `SoftLabelCache` (full, or top-k with
+/// a tail bucket) and trains the later epochs from it without waiting for anyone but its ring.
+public final class StudentReplica {
+    public let runID: String
+    public let rank: Int
+    public let trainer: Trainer
+    let plan: StepPlan
+    let kd: KDLoss
+    let rule: EnsembleRule
+    let codec: LogitsCodec
+    /// Builds the credits this replica sends and checks the logits it receives.
+    let stream: LogitsStream
+    let train: LabeledImages
+    let teachers: [any Connection]
+    let logits: BoundedQueue<ArrivedLogits>
+    let ring: RingAllReduce
+    let timeout: Duration
+    /// Replicas compare parameter hashes every this many steps and after the last one.
+    let hashEvery: Int
+    /// Where a replica's time went, in seconds, since the start (DESIGN.md §2: compute /
+    /// waiting for logits / all-reduce).
+    public struct Timing: Sendable, Equatable {
+        public var compute: Double = 0
+        public var logitsWait: Double = 0
+        public var allReduce: Double = 0
+        public var steps = 0
+    }
+
+    public private(set) var timing = Timing()
+    /// The cached soft targets (offline mode), filled during epoch 0.
+    public private(set) var cache: SoftLabelCache?
+    private var hashRing: RingAllReduce?
+    private var stateRing: RingAllReduce?
+    /// Teachers' test-split logits by teacher (replica 0 only), for the ensemble's accuracy.
+    private var testLogits: [Int: ArrivedLogits] = [:]
+    /// This step's soft targets, row j for sample j of the micro-batch.
+    private var stepTargets: [Float] = []
+
+    /// `codec` must match the teachers' (the run's top-k, float16 and temperature).
+    public init(runID: String, rank: Int, trainer: Trainer, plan: StepPlan, kd: KDLoss, rule: EnsembleRule,
+                codec: LogitsCodec? = nil, train: LabeledImages, teachers: [any Connection], logits: BoundedQueue<ArrivedLogits>,
+                ring: RingAllReduce, timeout: Duration = .seconds(10), hashEvery: Int = 50) {
+        self.runID = runID
+        self.rank = rank
+        self.trainer = trainer
+        self.plan = plan
+        self.kd = kd
+        self.rule = rule
+        self.codec = codec ?? LogitsCodec(classes: train.classCount, temperature: kd.temperature)
+        self.stream = LogitsStream(runID: runID, classes: train.classCount, codec: self.codec)
+        self.train = train
+        self.teachers = teachers
+        self.logits = logits
+        self.ring = ring
+        self.timeout = timeout
+        self.hashEvery = max(1, hashEvery)
+        if plan.streaming == .firstEpochCached {
+            cache = SoftLabelCache(count: train.count, classes: train.classCount, topK: self.codec.topK)
+        }
+    }
+
+    /// Trains every epoch of the plan; `onEpoch(epoch)` runs after each (rank 0 evaluates there).
+    public func run(onStep: (_ done: Int, _ total: Int) -> Void = { _, _ in }, onEpoch: (Int) -> Void = { _ in },
+                    isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
+        try await grant(min(plan.window, plan.streamedSteps))
+        var join = StepJoin<ArrivedLogits>(teachers: teachers.count, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window)
+        let totalSteps = plan.stepsPerEpoch * plan.epochs
+        for epoch in 0..<plan.epochs {
+            let batches = plan.batches(epoch: epoch)
+            for step in 0..<batches.stepsPerEpoch {
+                if isCancelled() { return }
+                var mark = ContinuousClock.now
+                let share = batches.microBatch(step: step, replica: rank, of: plan.replicas)
+                let streamed = epoch < plan.streamedEpochs
+                let arrived = streamed ? try await next(&join, epoch: epoch, step: step) : []
+                timing.logitsWait += seconds(since: &mark)
+                if streamed {
+                    try ensemble(arrived, part: plan.logitsRange(batches, step: step, replica: rank), share: share)
+                } else {
+                    targetsFromCache(share)
+                }
+                let global = batches.batch(step: step)
+                let n = global.count
+                trainer.model.setRowWindow(offset: share.startIndex - global.startIndex, total: n)
+                _ = trainer.accumulateGradients(batch: share, train: train,
+                                                objective: .batchDistillation(loss: kd, targets: stepTargets),
+                                                scale: Float(share.count) / Float(n))
+                timing.compute += seconds(since: &mark)
+                let arena = UnsafeMutableBufferPointer(start: trainer.model.gradients.pointer, count: trainer.model.parameterCount)
+                do throws(RingError) { try await ring.allReduce(arena, step: UInt64(epoch * plan.stepsPerEpoch + step)) } catch {
+                    throw .ring(error)
+                }
+                timing.allReduce += seconds(since: &mark)
+                let lr = trainer.settings.schedule.rate(base: trainer.settings.learningRate, step: trainer.globalStep,
+                                                        totalSteps: totalSteps)
+                trainer.applyGradients(learningRate: lr)
+                timing.compute += seconds(since: &mark)
+                if plan.replicas > 1 && trainer.model.state.count > 0 {
+                    try await averageState()
+                    timing.allReduce += seconds(since: &mark)
+                }
+                timing.steps += 1
+                if timing.steps % hashEvery == 0 || trainer.globalStep == totalSteps { try await compareHashes() }
+                // Step s consumed: credit step s + W, if the teachers stream that far.
+                if trainer.globalStep - 1 + plan.window < plan.streamedSteps { try await grant(1) }
+                onStep(trainer.globalStep, totalSteps)
+            }
+            onEpoch(epoch)
+        }
+    }
+
+    /// Non-trainable state (BatchNorm running statistics) is updated from each replica's own
+    /// micro-batch, so after every step the replicas replace theirs by the mean over replicas
+    /// (sum by the ring, then × 1/R: the same bits everywhere) and stay bit-identical. The
+    /// normalisation itself still uses micro-batch statistics, so a BatchNorm student is not
+    /// the single-process one (that needs synchronised batch statistics in the forward pass).
+    private func averageState() async throws(DataPlaneError) {
+        let state = UnsafeMutableBufferPointer(start: trainer.model.state.pointer, count: trainer.model.state.count)
+        do throws(RingError) {
+            if stateRing == nil { stateRing = try ring.sibling(count: state.count) }
+            try await stateRing!.allReduce(state, step: UInt64(trainer.globalStep) | (1 << 62))
+        } catch {
+            throw .ring(error)
+        }
+        let scale = 1 / Float(plan.replicas)
+        for i in state.indices { state[i] *= scale }
+    }
+
+    /// All-reduces every replica's parameter hash (`ParameterHashes`); any difference fails the run.
+    private func compareHashes() async throws(DataPlaneError) {
+        guard plan.replicas > 1 else { return }
+        var values = ParameterHashes.encode(trainer.model.parameterHash, rank: rank, ranks: plan.replicas)
+        do throws(RingError) {
+            if hashRing == nil { hashRing = try ring.sibling(count: values.count) }
+            try await hashRing!.allReduce(&values, step: UInt64(trainer.globalStep) | (1 << 63))
+        } catch {
+            throw .ring(error)
+        }
+        let hashes = ParameterHashes.decode(values)
+        if Set(hashes).count != 1 { throw .diverged(step: trainer.globalStep, hashes: hashes) }
+    }
+
+    private func seconds(since mark: inout ContinuousClock.Instant) -> Double {
+        let now = ContinuousClock.now
+        let d = now - mark
+        mark = now
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// The K teachers' logits of (epoch, step), waiting at most `timeout` for them.
+    private func next(_ join: inout StepJoin<ArrivedLogits>, epoch: Int, step: Int) async throws(DataPlaneError) -> [ArrivedLogits] {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let all = join.takeNext() { return all }
+            let left = deadline - ContinuousClock.now
+            let a: ArrivedLogits?
+            do { a = left > .zero ? try await logits.take(timeout: left) : nil } catch { throw .transport("logits: \(error)") }
+            guard let a else {
+                throw .missingLogits(replica: rank, epoch: epoch, step: step, teachers: join.missingTeachers, after: timeout)
+            }
+            guard a.batch.replica == UInt32(rank) else { continue }
+            if a.batch.testSplit { testLogits[Int(a.batch.teacher)] = a; continue }
+            _ = join.add(epoch: Int(a.batch.epoch), step: Int(a.batch.step), teacher: Int(a.batch.teacher), a)
+        }
+    }
+
+    /// Accuracies on the test split, from the logits every teacher sends replica 0 when it has
+    /// streamed its last step: the ensemble's (mean of probabilities at T = 1) and each
+    /// teacher's (what an online teacher became: the same number the teacher computes).
+    public struct TestSplitAccuracy: Sendable, Equatable {
+        public var ensemble: Float
+        public var teachers: [Float]
+    }
+
+    /// The `TestSplitAccuracy` of the teachers' test-split logits, waiting at most `timeout` for
+    /// them; or why there is none.
+    public func testSplitAccuracy(on test: LabeledImages, timeout: Duration) async -> Result<TestSplitAccuracy, DataPlaneError> {
+        let deadline = ContinuousClock.now + timeout
+        while testLogits.count < teachers.count {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero, let a = try? await logits.take(timeout: left) else {
+                let missing = (0..<teachers.count).filter { testLogits[$0] == nil }
+                return .failure(.badLogits("no test-split logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
+                    + "within \(timeout.shortDescription)"))
+            }
+            if a.batch.testSplit { testLogits[Int(a.batch.teacher)] = a }
+        }
+        let classes = test.classCount
+        var all: [[Float]] = []
+        for t in 0..<teachers.count {
+            do throws(DataPlaneError) {
+                all.append(try stream.fullLogits(testLogits[t]!, samples: 0 ..< test.count, what: "test-split logits"))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return .success(TestSplitAccuracy(
+            ensemble: EnsembleTargets.accuracy(logits: all, labels: test.labels, classes: classes),
+            teachers: all.map { Evaluation.accuracy(logits: $0, labels: test.labels, classes: classes) }))
+    }
+
+    /// Builds the ensemble's soft targets (temperature T) for the samples `part` the teachers
+    /// sent, keeps them in the cache when caching, and leaves `share`'s rows in `stepTargets`.
+    private func ensemble(_ arrived: [ArrivedLogits], part: ArraySlice<Int>, share: ArraySlice<Int>) throws(DataPlaneError) {
+        let classes = train.classCount
+        var decoded: [[Float]] = []
+        for a in arrived { decoded.append(try stream.decodeStepLogits(a, part: part, replica: rank)) }
+        let labels = part.map { train.labels[$0] }
+        let rows = EnsembleTargets.compute(rule: rule, logits: decoded, labels: labels, classes: classes,
+                                           temperature: kd.temperature)
+        if cache != nil {
+            rows.withUnsafeBufferPointer { r in
+                for (row, i) in part.enumerated() { cache!.store(sample: i, target: r.baseAddress! + row * classes) }
+            }
+        }
+        let offset = share.startIndex - part.startIndex
+        if cache != nil && cache!.topK > 0 {
+            targetsFromCache(share)  // train on what later epochs will see
+        } else {
+            stepTargets = Array(rows[(offset * classes) ..< ((offset + share.count) * classes)])
+        }
+    }
+
+    /// `share`'s rows of the cached targets into `stepTargets`.
+    private func targetsFromCache(_ share: ArraySlice<Int>) {
+        let classes = train.classCount
+        if stepTargets.count != share.count * classes { stepTargets = [Float](repeating: 0, count: share.count * classes) }
+        stepTargets.withUnsafeMutableBufferPointer { out in
+            for (row, i) in share.enumerated() { cache!.read(sample: i, into: out.baseAddress! + row * classes) }
+        }
+    }
+
+    private func grant(_ steps: Int) async throws(DataPlaneError) {
+        guard steps > 0 else { return }
+        for (t, connection) in teachers.enumerated() {
+            do { try await connection.send(stream.credit(replica: rank, teacher: t, steps: steps)) } catch {
+                throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")
+            }
+        }
+    }
+}

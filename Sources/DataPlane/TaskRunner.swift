@@ -1,0 +1,251 @@
+import ClusterCore
+import ClusterRuntime
+import Datasets
+import Distillation
+import Foundation
+import Logging
+import NN
+import RunSpec
+import Synchronization
+import Training
+import Transport
+import Wire
+
+/// What tasks need of the worker's data plane: its inbox and a way to reach peers.
+public struct DataPlaneContext: Sendable {
+    public let inbox: DataInbox
+    /// Opens (or reuses) a connection to a peer's data endpoint.
+    public let connect: @Sendable (String) async throws -> any Connection
+
+    public init(inbox: DataInbox, connect: @escaping @Sendable (String) async throws -> any Connection) {
+        self.inbox = inbox
+        self.connect = connect
+    }
+}
+
+/// Runs a worker's tasks, each on a `ThreadExecutor` of its own — never on Swift's
+/// cooperative pool, where CPU-bound training would starve heartbeats and timeouts — and
+/// queues their `TaskStatus` and `Metrics` reports for the worker's loop to send.
+///
+/// - A teacher task prepares its teacher (trains it from its recipe on the run's data shard,
+///   validation images held out with the run's seed as every node derives them — or reuses
+///   the one an earlier run trained with the same key — or loads its checkpoint), keeps it under
+///   `<cache>/teachers/trained/<key>.safetensors` and sends it to the coordinator, reports
+///   `COMPLETED` (ready), then streams its logits to the replicas (`TeacherStreamer`: epoch 0
+///   only in offline runs, every epoch while training on in online runs) and finally its
+///   test-split logits to replica 0.
+/// - A student task trains replica `rank` (`StudentReplica`): logits joined per step (or read
+///   from the soft-label cache), KD loss, ring all-reduce. Rank 0 evaluates on the validation
+///   split after every epoch and on the test split at the end, measures the ensemble on the
+///   test split, reports the figures as `Metrics`, and keeps the student under
+///   `<cache>/students/<run>/student.safetensors`, which it also sends to the coordinator.
+/// Progress goes out at most every `reportInterval`; a failure is reported with its reason.
+public final class TaskRunner: WorkerTasks {
+    let workerName: String
+    let cacheDirectory: String
+    let cache: ShardCache
+    let logger: Logger
+    let dataPlane: DataPlaneContext?
+    let reportInterval: Double = 0.5
+    /// Waits on the data plane: logits, credits and gradient chunks.
+    let dataTimeout: Duration = .seconds(30)
+    let reports = Mutex<[TaskReport]>([])
+    let cancelled = Mutex<Set<String>>([])
+    let current = Mutex<[String: String]>([:])
+    /// Shards or checkpoints whose transfer from the coordinator failed, with the reason.
+    let failedTransfers = Mutex<[String: String]>([:])
+    /// Running tasks and their peers' current data endpoints.
+    let peers = TaskPeers()
+    /// Longest wait for an offered teacher checkpoint (the transfer's own window retries fail sooner).
+    let checkpointTimeout: Duration = .seconds(300)
+
+    public init(workerName: String, cacheDirectory: String, cache: ShardCache, dataPlane: DataPlaneContext?, logger: Logger) {
+        self.workerName = workerName
+        self.cacheDirectory = cacheDirectory
+        self.cache = cache
+        self.dataPlane = dataPlane
+        self.logger = logger
+    }
+
+    /// What the worker is doing, for heartbeats ("run-3/teacher-1 epoch 2/10", or "").
+    public var currentTask: String { current.withLock { $0.values.sorted().joined(separator: "; ") } }
+
+
+    /// `TaskStatus`, `Metrics` and `ArtifactChunk` messages, in the order the tasks produced them.
+    public func drainReports() -> [TaskReport] {
+        reports.withLock { r in defer { r.removeAll() }; return r }
+    }
+
+    public func cancel(runID: String) { cancelled.withLock { _ = $0.insert(runID) } }
+    public func cancelAll() { cancelled.withLock { _ = $0.insert("*") } }
+
+    func isCancelled(_ runID: String) -> Bool {
+        cancelled.withLock { $0.contains(runID) || $0.contains("*") }
+    }
+
+    func report(_ assign: AssignTask, _ state: TaskState, reason: String = "", done: UInt64 = 0, total: UInt64 = 0) {
+        let status = TaskStatus(runID: assign.runID, taskID: assign.taskID, state: state, reason: reason, done: done, total: total)
+        reports.withLock { $0.append(TaskReport(body: .taskStatus(status))) }
+    }
+
+    /// Figures of a task, named `teacher<i>.<figure>` or `student.<figure>` so the coordinator
+    /// can show the latest of each side by side.
+    func metrics(_ assign: AssignTask, epoch: Int, step: Int, _ values: [(String, Double)]) {
+        let m = Metrics(runID: assign.runID, epoch: UInt32(epoch), step: UInt64(step),
+                        values: values.filter { $0.1.isFinite }.map { MetricValue(name: $0.0, value: $0.1) })
+        reports.withLock { $0.append(TaskReport(body: .metrics(m))) }
+    }
+
+    /// Queues `bytes` as artifact `name` of the run for the coordinator, in chunks of 1 MiB
+    /// (docs/PROTOCOL.md "Results"): `ArtifactChunk{name, sha256, total_bytes, offset, last}` + U8.
+    func sendArtifact(_ assign: AssignTask, name: String, bytes: [UInt8], sha256: String? = nil) {
+        let hash = sha256 ?? SHA256.hex(bytes)
+        let chunk = 1 << 20
+        var offset = 0
+        repeat {
+            let end = min(bytes.count, offset + chunk)
+            let piece = Array(bytes[offset..<end])
+            let body = ArtifactChunk(runID: assign.runID, name: name, sha256: hash, totalBytes: UInt64(bytes.count),
+                                     offset: UInt64(offset), last: end == bytes.count)
+            let out = TaskReport(body: .artifactChunk(body), tensors: [TensorMeta(name: "bytes", dtype: .u8, shape: [UInt64(piece.count)])],
+                               frames: [Frame(bytes: piece)])
+            reports.withLock { $0.append(out) }
+            offset = end
+        } while offset < bytes.count
+    }
+
+    /// Mean time of a single-sample forward pass, in microseconds (inference latency).
+    func latencyMicroseconds(_ model: Sequential, on data: LabeledImages, samples: Int = 200) -> Double {
+        let n = min(samples, data.count)
+        guard n > 0 else { return 0 }
+        var x = [Float](repeating: 0, count: data.features)
+        var label: Int32 = 0
+        let started = DispatchTime.now().uptimeNanoseconds
+        for i in 0..<n {
+            x.withUnsafeMutableBufferPointer { px in
+                data.gather(indices: [i][...], into: px.baseAddress!, labels: &label)
+                _ = model.forward(px.baseAddress!, batch: 1, mode: .inference)
+            }
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - started) / 1e3 / Double(n)
+    }
+
+    func setCurrent(_ assign: AssignTask, _ text: String?) {
+        current.withLock { $0[assign.taskID] = text }
+    }
+
+    /// Starts `assign` on a thread of its own; returns false, starting nothing, when a task
+    /// with its id runs already: that task's peers' endpoints are updated instead (and a ready
+    /// teacher reports `COMPLETED` again), see ``TaskPeers``.
+    @discardableResult
+    public func start(_ assign: AssignTask) -> Bool {
+        guard peers.begin(assign) else {
+            logger.info("\(assign.taskID) runs already: its peers' endpoints were updated")
+            if peers.isReady(assign.taskID) { report(assign, .completed) }
+            return false
+        }
+        dataPlane?.inbox.open(run: assign.runID)
+        let executor = ThreadExecutor(name: "distillery-task")
+        Task(executorPreference: executor) { [self] in
+            setCurrent(assign, assign.taskID)
+            defer {
+                setCurrent(assign, nil)
+                // The run's last task here ended: its queues go (DataInbox "Lifetime").
+                if peers.end(assign.taskID) { dataPlane?.inbox.forget(run: assign.runID) }
+                executor.stop()
+            }
+            do throws(TaskFailure) {
+                switch assign.task {
+                case .teacher(let teacher): try await teacherTask(assign, teacher)
+                case .student(let student): try await studentTask(assign, student)
+                case nil: throw TaskFailure("the assignment carries no task")
+                }
+            } catch {
+                if !isCancelled(assign.runID) {
+                    logger.error("\(assign.taskID) failed: \(error)")
+                    report(assign, .failed, reason: error.description)
+                }
+            }
+        }
+        return true
+    }
+
+    /// The run's spec and data as every node derives them: the shard's splits, normalised,
+    /// with the validation images held out by the run's seed.
+    func runData(_ assign: AssignTask) throws(TaskFailure) -> (RunSpec, DataBundle) {
+        let spec: RunSpec
+        do { spec = try RunSpec(yaml: assign.runSpecYaml, fileName: "run \(assign.runID)") } catch {
+            throw TaskFailure("the run spec sent by the coordinator does not parse here: \(error)")
+        }
+        do {
+            let (train, test) = try DatasetShard.unpack(try cache.load(assign.shardHash))
+            return (spec, DataBundle.split(train: train, test: test, validationCount: spec.dataset.validation,
+                                           seed: spec.training.seed))
+        } catch {
+            throw TaskFailure("data shard \(assign.shardHash.prefix(12)): \(error)")
+        }
+    }
+
+    func stepPlan(_ spec: RunSpec, _ bundle: DataBundle) -> StepPlan {
+        StepPlan(sampleCount: bundle.train.count, batchSize: spec.training.batch, seed: spec.training.seed,
+                 epochs: spec.training.epochs, replicas: spec.replicas, window: spec.prefetch,
+                 streaming: spec.distillation.mode == .offline ? .firstEpochCached : .everyEpoch)
+    }
+
+    /// How the run's logits travel (its top-k, float16 and temperature).
+    func codec(_ spec: RunSpec, classes: Int) -> LogitsCodec {
+        LogitsCodec(classes: classes, topK: spec.distillation.topK, float16: spec.distillation.float16,
+                    temperature: spec.distillation.temperature)
+    }
+
+    /// Records that the transfer of shard or checkpoint `hash` failed (the worker gave up on it).
+    public func transferFailed(_ hash: String, reason: String) {
+        failedTransfers.withLock { $0[hash] = reason }
+    }
+
+    /// A new transfer of `hash` started: an earlier failure no longer applies.
+    public func transferStarted(_ hash: String) {
+        _ = failedTransfers.withLock { $0.removeValue(forKey: hash) }
+    }
+
+    /// Saves `net` as a complete checkpoint at `out` (its directory made first).
+    func save(_ net: Sequential, spec: ModelSpec, metadata: [String: String], to out: String) throws(TaskFailure) {
+        do {
+            try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            try ModelCheckpoint(model: net, spec: spec, metadata: metadata).write(to: out)
+        } catch {
+            throw TaskFailure("could not save \(out): \(error)")
+        }
+    }
+}
+
+/// A task's failure, said as a sentence.
+struct TaskFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Turns the trainer's per-step callbacks into progress reports, at most one per `interval` seconds.
+final class ProgressReporter: TrainingObserver {
+    let interval: Double
+    let report: (UInt64, Int) -> Void
+    private var done: UInt64 = 0
+    private var lastReport = DispatchTime.now().uptimeNanoseconds
+
+    init(interval: Double, report: @escaping (UInt64, Int) -> Void) {
+        self.interval = interval
+        self.report = report
+    }
+
+    func stepCompleted(epoch: Int, step: Int, of steps: Int, loss: Float) {
+        done += 1
+        let now = DispatchTime.now().uptimeNanoseconds
+        if Double(now - lastReport) / 1e9 >= interval {
+            lastReport = now
+            report(done, epoch)
+        }
+    }
+
+    func epochCompleted(_ report: EpochReport) {}
+}

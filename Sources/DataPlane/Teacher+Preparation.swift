@@ -1,0 +1,183 @@
+import ClusterCore
+import ClusterRuntime
+import Datasets
+import Distillation
+import Foundation
+import Logging
+import NN
+import RunSpec
+import Synchronization
+import Training
+import Transport
+import Wire
+
+/// Preparing a teacher: trained from its recipe (or reused from this worker's cache, or adopted
+/// from the coordinator's store when another worker trained it), or loaded from its checkpoint.
+extension TaskRunner {
+    /// Trains the teacher from its recipe, or loads its checkpoint; returns it.
+    func prepareTeacher(_ assign: AssignTask, _ task: TeacherTask, spec: RunSpec, bundle: DataBundle,
+                        index: Int) throws(TaskFailure) -> Sequential {
+        let teacher = spec.teachers[index]
+        switch teacher.source {
+        case .checkpoint(let path):
+            // The file itself when it is on this machine, else the copy the coordinator sent.
+            if let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == task.checkpointHash {
+                do { return try ModelCheckpoint.read(from: path).model } catch { throw TaskFailure("checkpoint \(path): \(error)") }
+            }
+            guard task.checkpointHash != "unreadable" else {
+                throw TaskFailure("the coordinator cannot read checkpoint \(path); put the file there (or on worker \(workerName))")
+            }
+            let shipped: String
+            switch awaitCheckpoint(task.checkpointHash, runID: assign.runID) {
+            case .success(let p): shipped = p
+            case .failure(let failure): throw TaskFailure("teacher \(index): checkpoint \(path): \(failure.reason)")
+            }
+            do { return try ModelCheckpoint.read(from: shipped).model } catch {
+                throw TaskFailure("checkpoint \(path) as sent by the coordinator: \(error)")
+            }
+        case .train(let recipe):
+            let key = TrainedTeacherKey.of(model: teacher.model, recipe: recipe, shardHash: assign.shardHash,
+                                      validation: spec.dataset.validation, splitSeed: spec.training.seed)
+            let out = "\(cacheDirectory)/teachers/trained/\(key).safetensors"
+            var stored = reuse(out, index: index, key: key)
+            if stored == nil && !task.checkpointHash.isEmpty {
+                // The coordinator holds this teacher (another worker trained it): take its copy.
+                adoptShipped(task.checkpointHash, runID: assign.runID, index: index, key: key, to: out)
+                stored = reuse(out, index: index, key: key)
+            }
+            if let reused = stored {
+                metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(reused, on: bundle.test).accuracy)),
+                                                    ("teacher\(index).reused", 1)])
+                sendCheckpoint(assign, index: index, path: out, keepByHash: true)
+                return reused
+            }
+            let net = try train(assign, index: index, model: teacher.model, recipe: recipe, bundle: bundle, out: out, key: key)
+            sendCheckpoint(assign, index: index, path: out, keepByHash: true)
+            return net
+        }
+    }
+
+    /// Why a teacher checkpoint did not arrive.
+    struct CheckpointWaitFailure: Error { var reason: String }
+
+    /// Waits until the coordinator's checkpoint `hash` is in this worker's cache (its
+    /// `ShardOffer` came before the assignment, so the transfer is under way); returns its path.
+    /// Bounded by `checkpointTimeout`, a failed transfer, and the run being cancelled.
+    func awaitCheckpoint(_ hash: String, runID: String) -> Result<String, CheckpointWaitFailure> {
+        let deadline = ContinuousClock.now + checkpointTimeout
+        while !cache.contains(hash) {
+            if let reason = failedTransfers.withLock({ $0[hash] }) {
+                return .failure(CheckpointWaitFailure(reason: "the transfer from the coordinator failed: \(reason)"))
+            }
+            if isCancelled(runID) { return .failure(CheckpointWaitFailure(reason: "cancelled while waiting for it")) }
+            if ContinuousClock.now >= deadline {
+                return .failure(CheckpointWaitFailure(
+                    reason: "it did not arrive from the coordinator within \(checkpointTimeout.shortDescription)"))
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return .success(cache.path(for: hash))
+    }
+
+    /// Copies the checkpoint the coordinator sent into `out` (this worker's trained-teacher
+    /// cache) if it is the teacher of recipe `key`; on any problem the teacher is trained instead.
+    func adoptShipped(_ hash: String, runID: String, index: Int, key: String, to out: String) {
+        switch awaitCheckpoint(hash, runID: runID) {
+        case .failure(let failure):
+            logger.warning("teacher \(index): the stored teacher \(hash.prefix(12)) is not usable (\(failure.reason)); training it")
+        case .success(let path):
+            guard StoredTeachers.metadataOfFile(at: path)?["key"] == key else {
+                logger.warning("teacher \(index): the checkpoint the coordinator sent is not recipe \(key.prefix(12)); training it")
+                return
+            }
+            do {
+                try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try? FileManager.default.removeItem(atPath: out + ".part")
+                try FileManager.default.copyItem(atPath: path, toPath: out + ".part")
+                guard rename(out + ".part", out) == 0 else { throw TaskFailure("rename: errno \(errno)") }
+                logger.info("teacher \(index): received trained teacher \(key.prefix(12)) from the coordinator")
+            } catch {
+                logger.warning("teacher \(index): could not keep the received teacher at \(out) (\(error)); training it")
+            }
+        }
+    }
+
+    /// The cached teacher at `path` if it is there, complete and readable (else nil: train it).
+    func reuse(_ path: String, index: Int, key: String) -> Sequential? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            let checkpoint = try ModelCheckpoint.read(from: path)
+            guard checkpoint.metadata["complete"] == "true", checkpoint.metadata["key"] == key else { return nil }
+            logger.info("teacher \(index): reusing \(path), trained by run \(checkpoint.metadata["run"] ?? "?")")
+            return checkpoint.model
+        } catch {
+            logger.warning("teacher \(index): cached \(path) is unreadable (\(error)); training it again")
+            return nil
+        }
+    }
+
+    /// Sends the teacher's checkpoint to the coordinator as artifact `name` (default `teacher-<i>.safetensors`).
+    ///
+    /// With `keepByHash` (trained teachers) the file is also filed in the content-addressed cache
+    /// under its SHA-256 (a hard link, or a copy across file systems), so a later offer of it is
+    /// acknowledged at once and the worker lists it in `Register.cached_shards`.
+    func sendCheckpoint(_ assign: AssignTask, index: Int, path: String, name: String? = nil, keepByHash: Bool = false) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            logger.warning("teacher \(index): \(path) vanished before it could be sent to the coordinator")
+            return
+        }
+        let bytes = [UInt8](data)
+        let hash = SHA256.hex(bytes)
+        sendArtifact(assign, name: name ?? "teacher-\(index).safetensors", bytes: bytes, sha256: hash)
+        if keepByHash && !cache.contains(hash) && link(path, cache.path(for: hash)) != 0 {
+            do { try cache.store(bytes, sha256: hash) } catch {
+                logger.warning("could not keep \(path) in the cache by its hash: \(error)")
+            }
+        }
+    }
+
+    func train(_ assign: AssignTask, index: Int, model: String, recipe: TeacherRecipe, bundle: DataBundle,
+                       out: String, key: String) throws(TaskFailure) -> Sequential {
+        var bundle = bundle
+        if recipe.bootstrap { bundle.train = bundle.train.subset(bundle.train.bootstrapIndices(seed: recipe.seed)) }
+        let stepsPerEpoch = (bundle.train.count + recipe.batch - 1) / recipe.batch
+        let settings: TrainingSettings
+        let net: Sequential
+        let modelSpec: ModelSpec
+        do {
+            modelSpec = try ModelSpec(parsing: model)
+            settings = try recipe.trainingSettings(stepsPerEpoch: stepsPerEpoch)
+            net = try modelSpec.build(dataShape: bundle.train.sampleShape, seed: recipe.seed)
+        } catch {
+            throw TaskFailure("teacher \(index): \(error)")
+        }
+        let total = UInt64(recipe.epochs * stepsPerEpoch)
+        let observer = ProgressReporter(interval: reportInterval) { [self] done, epoch in
+            setCurrent(assign, "\(assign.taskID) epoch \(epoch + 1)/\(recipe.epochs)")
+            report(assign, .running, done: done, total: total)
+        }
+        report(assign, .running, done: 0, total: total)
+        let trainer = Trainer(model: net, settings: settings, observer: observer)
+        var last: EpochReport?
+        for epoch in 0..<recipe.epochs {
+            if isCancelled(assign.runID) { throw TaskFailure("cancelled after \(epoch) epoch(s)") }
+            let r = trainer.trainEpoch(epoch, train: bundle.train, validation: bundle.validation, objective: .crossEntropy)
+            var figures: [(String, Double)] = [("teacher\(index).train_loss", Double(r.trainLoss)),
+                                               ("teacher\(index).samples_per_s", r.samplesPerSecond)]
+            if let v = r.validation { figures.append(("teacher\(index).val_accuracy", Double(v.accuracy))) }
+            metrics(assign, epoch: epoch + 1, step: trainer.globalStep, figures)
+            last = r
+        }
+        let test = Evaluation.run(net, on: bundle.test)
+        var metadata = ["seed": String(recipe.seed), "epochs": String(recipe.epochs), "run": assign.runID,
+                        "teacher": String(index), "worker": workerName, "test.accuracy": String(test.accuracy),
+                        "normalization.mean": String(bundle.normalization.mean),
+                        "normalization.std": String(bundle.normalization.std), "key": key, "complete": "true"]
+        if let v = last?.validation { metadata["validation.accuracy"] = String(v.accuracy) }
+        try save(net, spec: modelSpec, metadata: metadata, to: out)
+        metrics(assign, epoch: recipe.epochs, step: trainer.globalStep, [("teacher\(index).test_accuracy", Double(test.accuracy))])
+        logger.info("\(assign.taskID) trained: test accuracy \(String(format: "%.2f%%", Double(test.accuracy) * 100)), saved \(out)")
+        report(assign, .running, done: total, total: total)
+        return net
+    }
+}

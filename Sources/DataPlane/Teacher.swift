@@ -1,0 +1,104 @@
+import ClusterCore
+import ClusterRuntime
+import Datasets
+import Distillation
+import Foundation
+import Logging
+import NN
+import RunSpec
+import Synchronization
+import Training
+import Transport
+import Wire
+
+/// What a teacher does during a run (docs/ARCHITECTURE.md "Data plane"): prepare the teacher
+/// (`Teacher+Preparation.swift`: train it, reuse it, adopt the coordinator's copy or load its
+/// checkpoint), report it ready, serve its logits to the replicas (`TeacherStreamer`) and, in
+/// online runs, keep what it became.
+extension TaskRunner {
+    func teacherTask(_ assign: AssignTask, _ task: TeacherTask) async throws(TaskFailure) {
+        let (spec, bundle) = try runData(assign)
+        let index = Int(task.teacherIndex)
+        guard index < spec.teachers.count else {
+            throw TaskFailure("teacher \(index) does not exist: the run has \(spec.teachers.count) teachers")
+        }
+        let model = try prepareTeacher(assign, task, spec: spec, bundle: bundle, index: index)
+        metrics(assign, epoch: 0, step: 0, [("teacher\(index).parameters", Double(model.parameterCount)),
+                                            ("teacher\(index).latency_us", latencyMicroseconds(model, on: bundle.test))])
+        if case .checkpoint = spec.teachers[index].source {
+            metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(model, on: bundle.test).accuracy))])
+        }
+        report(assign, .completed)
+        peers.markReady(assign.taskID)
+        guard let dataPlane, !task.replicaEndpoints.isEmpty, !isCancelled(assign.runID) else { return }
+        setCurrent(assign, "\(assign.taskID) serving logits")
+        // Peers are looked up when sending: a repeated AssignTask may have moved them.
+        let taskID = assign.taskID, peers = self.peers
+        let replicas = PeerRoute { rank in
+            guard let endpoint = peers.replicaEndpoint(taskID, rank) else {
+                throw TaskFailure("teacher \(index) has no endpoint for replica \(rank)")
+            }
+            return try await dataPlane.connect(endpoint)
+        }
+        let plan = stepPlan(spec, bundle)
+        let online = try onlineTrainer(spec, index: index, model: model, plan: plan)
+        var mutual: TeacherStreamer.Mutual?
+        if online != nil, spec.distillation.mutual > 0 {
+            guard task.teacherEndpoints.count == spec.teachers.count else {
+                throw TaskFailure("teacher \(index): the run's mutual term needs every teacher's endpoint; the task lists "
+                    + "\(task.teacherEndpoints.count) of \(spec.teachers.count)")
+            }
+            let others = (0..<spec.teachers.count).filter { $0 != index }
+            let route = PeerRoute { peer in
+                guard let endpoint = peers.teacherEndpoint(taskID, peer) else {
+                    throw TaskFailure("teacher \(index) has no endpoint for teacher \(peer)")
+                }
+                return try await dataPlane.connect(endpoint)
+            }
+            mutual = TeacherStreamer.Mutual(weight: spec.distillation.mutual, temperature: spec.distillation.temperature,
+                                            peers: others, route: route,
+                                            arrivals: dataPlane.inbox.peerLogitsQueue(run: assign.runID, teacher: index))
+        }
+        let streamer = TeacherStreamer(runID: assign.runID, teacher: index, model: model, train: bundle.train,
+                                       plan: plan, codec: codec(spec, classes: model.outputFeatures), online: online,
+                                       test: bundle.test, replicaRoute: replicas,
+                                       credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
+                                       timeout: dataTimeout, startTimeout: .seconds(3600), mutual: mutual)
+        let runID = assign.runID
+        do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {
+            throw TaskFailure("teacher \(index) serving the students: \(error)")
+        }
+        logger.info("\(assign.taskID) sent \(plan.streamedSteps) steps' logits (\(streamer.bytesSent) bytes)")
+        if online != nil, !isCancelled(assign.runID) {
+            // The teacher trained on alongside the student: keep what it became.
+            let accuracy = streamer.finalTestAccuracy ?? Evaluation.run(model, on: bundle.test).accuracy
+            let out = "\(cacheDirectory)/teachers/\(assign.runID)/teacher-\(index)-online.safetensors"
+            do {
+                try save(model, spec: try ModelSpec(parsing: spec.teachers[index].model),
+                         metadata: ["run": assign.runID, "teacher": String(index), "mode": "online",
+                                    "test.accuracy": String(accuracy), "complete": "true"], to: out)
+                sendCheckpoint(assign, index: index, path: out, name: "teacher-\(index)-online.safetensors")
+            } catch {
+                logger.warning("\(assign.taskID): could not keep the online teacher: \(error)")
+            }
+        }
+    }
+
+    /// Online mode: a trainer that keeps training the teacher on the run's global batches with
+    /// its recipe's optimizer and learning rate (a checkpoint teacher gets the run's training
+    /// settings). Nil in offline mode, where teachers are frozen.
+    func onlineTrainer(_ spec: RunSpec, index: Int, model: Sequential, plan: StepPlan) throws(TaskFailure) -> Trainer? {
+        guard spec.distillation.mode == .online else { return nil }
+        do {
+            let settings: TrainingSettings
+            if case .train(let recipe) = spec.teachers[index].source {
+                settings = try recipe.trainingSettings(stepsPerEpoch: plan.stepsPerEpoch)
+            } else {
+                settings = try spec.training.trainingSettings(stepsPerEpoch: plan.stepsPerEpoch)
+            }
+            return Trainer(model: model, settings: settings)
+        } catch {
+            throw TaskFailure("teacher \(index) online training settings: \(error)")
+        }
+    }
+}

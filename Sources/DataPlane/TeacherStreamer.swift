@@ -1,0 +1,258 @@
+import ClusterCore
+import Datasets
+import Distillation
+import NN
+import Training
+import Transport
+import Wire
+
+/// A teacher serving its logits (DESIGN.md §2 step 5): for every streamed step of the plan it
+/// computes the logits of the global batch once and sends each replica r its part — r's
+/// micro-batch, or the whole batch while epoch 0's targets are cached — as
+/// `LogitsBatch{epoch, step, replica, teacher, sample_begin, sample_end, dtype, top_k}` plus the
+/// `LogitsCodec` frames, but only while it holds a credit from every replica: a replica grants
+/// W at the start and one per step it consumes, so a teacher is never more than W steps ahead.
+///
+/// Online mode (`online` set): after sending a step's logits — those it had before its own
+/// update — the teacher takes one training step on the same global batch (cross-entropy on
+/// the hard labels, the recipe's optimizer and learning rate, scheduled over the run's steps).
+///
+/// With a mutual term β > 0 (`mutual`) the teachers also learn from each other: each sends
+/// every other teacher its full f32 logits of the global batch (`LogitsBatch{to_teacher}`),
+/// waits for theirs of the same step, and trains on
+/// (1 − β)·CE(y, z_k) + β·T²·KL(p̄_{−k} ‖ softmax(z_k/T)), p̄_{−k} = mean over j ≠ k of
+/// softmax(z_j/T) — all logits from before anyone's update of that step, so every teacher's
+/// step is the same function of the same inputs wherever it runs.
+public final class TeacherStreamer {
+    public let runID: String
+    public let teacher: Int
+    let model: Sequential
+    let train: LabeledImages
+    let plan: StepPlan
+    let codec: LogitsCodec
+    /// Builds what this teacher sends and checks what its peers send it.
+    let stream: LogitsStream
+    let online: Trainer?
+    /// Sent to replica 0 once streaming ends (its logits give the ensemble's test accuracy).
+    let test: LabeledImages?
+    /// Reaches replica r when sending.
+    let replicas: PeerRoute
+    let credits: BoundedQueue<Credit>
+    let timeout: Duration
+    /// How long to wait for a replica's first credit: the replicas start only once every
+    /// teacher of the run is ready, which can take as long as the slowest teacher trains.
+    let startTimeout: Duration
+    private var granted: [Int]
+    private var sent: [Int]
+    private var pixels: [Float] = []
+    private var labels: [Int32] = []
+    /// Bytes of logits payload sent so far (all replicas).
+    public private(set) var bytesSent = 0
+    /// The mutual term (online only): its weight β and temperature, connections to the other
+    /// teachers by index, and the queue where their logits for this teacher arrive.
+    public struct Mutual {
+        public var weight: Float
+        public var temperature: Float
+        /// The other teachers' indices, ascending, and how to reach each when sending.
+        public var peers: [Int]
+        public var route: PeerRoute
+        public var arrivals: BoundedQueue<ArrivedLogits>
+
+        public init(weight: Float, temperature: Float, peers: [Int], route: PeerRoute, arrivals: BoundedQueue<ArrivedLogits>) {
+            self.weight = weight
+            self.temperature = temperature
+            self.peers = peers.sorted()
+            self.route = route
+            self.arrivals = arrivals
+        }
+
+        /// Fixed connections to the other teachers, by index.
+        public init(weight: Float, temperature: Float, peers: [Int: any Connection], arrivals: BoundedQueue<ArrivedLogits>) {
+            self.init(weight: weight, temperature: temperature, peers: Array(peers.keys), route: PeerRoute(peers),
+                      arrivals: arrivals)
+        }
+    }
+    let mutual: Mutual?
+    /// Peers' logits that arrived ahead of the step being trained, by (epoch, step) then teacher.
+    private var early: [StepKey: [Int: ArrivedLogits]] = [:]
+    private struct StepKey: Hashable { var epoch: Int; var step: Int }
+
+    /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
+    public convenience init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
+                            codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
+                            replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
+                            startTimeout: Duration? = nil, mutual: Mutual? = nil) {
+        self.init(runID: runID, teacher: teacher, model: model, train: train, plan: plan, codec: codec, online: online,
+                  test: test, replicaRoute: PeerRoute(replicas), credits: credits, timeout: timeout,
+                  startTimeout: startTimeout, mutual: mutual)
+    }
+
+    /// `replicaRoute(r)` reaches replica r's data endpoint as it is when the teacher sends (a
+    /// replica may move to another worker before distilling begins).
+    public init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
+                codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
+                replicaRoute: PeerRoute, credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
+                startTimeout: Duration? = nil, mutual: Mutual? = nil) {
+        self.runID = runID
+        self.mutual = online == nil ? nil : mutual
+        self.teacher = teacher
+        self.model = model
+        self.train = train
+        self.plan = plan
+        self.codec = codec ?? LogitsCodec(classes: model.outputFeatures)
+        self.stream = LogitsStream(runID: runID, classes: model.outputFeatures, codec: self.codec)
+        self.online = online
+        self.test = test
+        self.replicas = replicaRoute
+        self.credits = credits
+        self.timeout = timeout
+        self.startTimeout = startTimeout ?? timeout
+        granted = [Int](repeating: 0, count: plan.replicas)
+        sent = [Int](repeating: 0, count: plan.replicas)
+    }
+
+    /// Streams every streamed step; returns when all are sent.
+    public func run(isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
+        let classes = model.outputFeatures
+        let totalSteps = plan.streamedSteps
+        for epoch in 0..<plan.streamedEpochs {
+            let batches = plan.batches(epoch: epoch)
+            for step in 0..<batches.stepsPerEpoch {
+                if isCancelled() { return }
+                for r in 0..<plan.replicas { try await waitForCredit(replica: r, isCancelled: isCancelled) }
+                if isCancelled() { return }
+                let global = batches.batch(step: step)
+                let n = global.count
+                if pixels.count < n * train.features {
+                    pixels = [Float](repeating: 0, count: n * train.features)
+                    labels = [Int32](repeating: 0, count: n)
+                }
+                // Encoded per distinct row range: one for the whole batch, or one per micro-batch.
+                var encoded: [Range<Int>: LogitsCodec.Encoded] = [:]
+                var mine: [Float] = []
+                pixels.withUnsafeMutableBufferPointer { px in
+                    labels.withUnsafeMutableBufferPointer { lb in
+                        train.gather(indices: global, into: px.baseAddress!, labels: lb.baseAddress!)
+                        let out = model.forward(px.baseAddress!, batch: n, mode: .inference)
+                        if mutual != nil { mine = Array(UnsafeBufferPointer(start: out, count: n * classes)) }
+                        for r in 0..<plan.replicas {
+                            let part = plan.logitsRange(batches, step: step, replica: r)
+                            let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
+                            if encoded[rows] == nil { encoded[rows] = codec.encode(out, rows: rows) }
+                        }
+                    }
+                }
+                for r in 0..<plan.replicas {
+                    let part = plan.logitsRange(batches, step: step, replica: r)
+                    let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
+                    try await send(encoded[rows]!, epoch: epoch, step: step, replica: r, part: part)
+                }
+                if let online {
+                    var objective = Objective.crossEntropy
+                    if let mutual {
+                        try await sendToPeers(mine, mutual, epoch: epoch, step: step, part: global)
+                        let others = try await peersLogits(mutual, epoch: epoch, step: step, part: global,
+                                                           first: epoch == 0 && step == 0)
+                        let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: others,
+                                                              labels: global.map { train.labels[$0] }, classes: classes,
+                                                              temperature: mutual.temperature)
+                        objective = .batchDistillation(loss: KDLoss(temperature: mutual.temperature, alpha: mutual.weight),
+                                                       targets: targets)
+                    }
+                    _ = online.accumulateGradients(batch: global, train: train, objective: objective)
+                    online.applyGradients(learningRate: online.settings.schedule.rate(
+                        base: online.settings.learningRate, step: online.globalStep, totalSteps: totalSteps))
+                }
+            }
+        }
+        if let test, test.count > 0, !isCancelled() { try await sendTestLogits(test) }
+    }
+
+    /// This step's full logits of the global batch to every other teacher.
+    private func sendToPeers(_ logits: [Float], _ mutual: Mutual, epoch: Int, step: Int,
+                             part: ArraySlice<Int>) async throws(DataPlaneError) {
+        for peer in mutual.peers {
+            let message = stream.peerLogits(teacher: teacher, peer: peer, epoch: epoch, step: step, part: part, logits: logits)
+            do { try await mutual.route(peer).send(message) } catch {
+                throw .transport("teacher \(teacher) could not send its logits to teacher \(peer): \(error)")
+            }
+        }
+    }
+
+    /// The other teachers' logits of (epoch, step), in teacher order, waiting at most `timeout`
+    /// (`startTimeout` for the first step: a peer may still be preparing).
+    private func peersLogits(_ mutual: Mutual, epoch: Int, step: Int, part: ArraySlice<Int>,
+                             first: Bool) async throws(DataPlaneError) -> [[Float]] {
+        let key = StepKey(epoch: epoch, step: step)
+        let limit = first ? startTimeout : timeout
+        let deadline = ContinuousClock.now + limit
+        while (early[key]?.count ?? 0) < mutual.peers.count {
+            let left = deadline - ContinuousClock.now
+            let a: ArrivedLogits?
+            do { a = left > .zero ? try await mutual.arrivals.take(timeout: left) : nil } catch {
+                throw .transport("teacher \(teacher), peers' logits: \(error)")
+            }
+            guard let a else {
+                let missing = mutual.peers.filter { early[key]?[$0] == nil }
+                throw .transport("teacher \(teacher) got no logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
+                    + "for epoch \(epoch) step \(step) within \(limit.shortDescription); they are stuck, gone or unreachable")
+            }
+            let from = Int(a.batch.teacher)
+            guard a.batch.toTeacher, a.batch.toTeacherIndex == UInt32(teacher), mutual.peers.contains(from) else { continue }
+            let at = StepKey(epoch: Int(a.batch.epoch), step: Int(a.batch.step))
+            guard at.epoch > epoch || (at.epoch == epoch && at.step >= step) else { continue }  // stale
+            early[at, default: [:]][from] = a
+        }
+        let arrived = early.removeValue(forKey: key) ?? [:]
+        var out: [[Float]] = []
+        for peer in mutual.peers {
+            out.append(try stream.fullLogits(arrived[peer]!, samples: part.startIndex ..< part.endIndex,
+                                             what: "teacher \(teacher)'s peer logits of epoch \(epoch) step \(step)"))
+        }
+        return out
+    }
+
+    /// The teacher's accuracy on the test split when it sent its test logits (for online
+    /// runs, what it reached by training on), nil before.
+    public private(set) var finalTestAccuracy: Float?
+
+    /// The teacher's final logits on the test split, full f32, to replica 0 (`test_split`);
+    /// `beforeSending` sees the teacher's accuracy on them first.
+    private func sendTestLogits(_ test: LabeledImages) async throws(DataPlaneError) {
+        let classes = model.outputFeatures
+        let logits = Evaluation.logits(model, on: test)
+        let accuracy = Evaluation.accuracy(logits: logits, labels: test.labels, classes: classes)
+        finalTestAccuracy = accuracy
+        let message = stream.testSplitLogits(teacher: teacher, logits: logits, samples: test.count)
+        do { try await replicas(0).send(message) } catch {
+            throw .transport("teacher \(teacher) could not send its test logits to replica 0: \(error)")
+        }
+    }
+
+    private func send(_ encoded: LogitsCodec.Encoded, epoch: Int, step: Int, replica r: Int,
+                      part: ArraySlice<Int>) async throws(DataPlaneError) {
+        let message = stream.stepLogits(teacher: teacher, epoch: epoch, step: step, replica: r, part: part, encoded: encoded)
+        do { try await replicas(r).send(message) } catch {
+            throw .transport("teacher \(teacher) could not send logits to replica \(r): \(error)")
+        }
+        bytesSent += encoded.frames.reduce(0) { $0 + $1.count }
+        sent[r] += 1
+    }
+
+    /// Waits (bounded, in slices that notice a cancellation) until replica r has granted more
+    /// steps than were sent to it.
+    private func waitForCredit(replica r: Int, isCancelled: @Sendable () -> Bool) async throws(DataPlaneError) {
+        let limit = granted[r] == 0 ? startTimeout : timeout
+        let deadline = ContinuousClock.now + limit
+        while sent[r] >= granted[r] {
+            if isCancelled() { return }
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { throw .noCredit(teacher: teacher, replica: r, after: limit) }
+            let credit: Credit?
+            do { credit = try await credits.take(timeout: min(left, .seconds(1))) } catch {
+                throw .transport("credits: \(error)")
+            }
+            if let credit, Int(credit.replica) < granted.count { granted[Int(credit.replica)] += Int(clamping: credit.steps) }
+        }
+    }
+}
