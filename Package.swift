@@ -3,6 +3,8 @@
 // Dependency direction (DESIGN.md §3): arrows point down only.
 //   distillery (CLI) → DataPlane → ClusterRuntime → {ClusterCore, RunSpec, ClusterStore, Transport(ZMQ), Wire}
 //                    → DataPlane → Training → {NN, Distillation, Datasets} → Tensor → CBLAS
+//   FileSupport (atomic file writes, bounded reads; no dependencies) sits below NN, Datasets,
+//   TransportZMQ, ClusterRuntime and the CLI; Datasets hashes with swift-crypto (Crypto).
 import PackageDescription
 
 /// Optimise hot numeric loops even in debug builds' dependencies is not possible per target,
@@ -28,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // C system libraries (Debian: libopenblas-dev, zlib1g-dev).
@@ -38,15 +41,23 @@ let package = Package(
         // libzmq (Debian: libzmq3-dev).
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
 
+        // Crash-safe file writes (temporary file, fsync, rename, fsync of the directory) and
+        // size-limited reads: the one implementation every target uses. Only the C library.
+        .target(name: "FileSupport", swiftSettings: strict),
         // Float32 storage, shapes, GEMM through OpenBLAS, vectorised element-wise kernels.
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: strict),
         // Layers, Sequential with one flat parameter/gradient arena, losses, optimizers,
         // schedules, model specs, safetensors checkpoints.
-        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: strict),
+        .target(name: "NN", dependencies: ["Tensor", "FileSupport"], swiftSettings: strict),
         // Knowledge-distillation math: temperature softmax, KL·T², ensemble rules.
         .target(name: "Distillation", dependencies: ["Tensor"], swiftSettings: strict),
-        // IDX(.gz) reader, normalisation, splits, deterministic permutations, batches.
-        .target(name: "Datasets", dependencies: ["CZlib", "Tensor"], swiftSettings: strict),
+        // IDX(.gz) reader, normalisation, splits, deterministic permutations, batches, shard
+        // cache; SHA-256 from swift-crypto.
+        .target(
+            name: "Datasets",
+            dependencies: ["CZlib", "Tensor", "FileSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // Training, evaluation and distillation loops that compose the pure parts.
         .target(name: "Training", dependencies: ["NN", "Distillation", "Datasets", "Tensor"], swiftSettings: strict),
         // Swift message types <-> protobuf-c structs, validation and limits. Nothing of
@@ -62,7 +73,7 @@ let package = Package(
         // Transport over libzmq: ROUTER/DEALER, poller thread, zero-copy frames, CURVE + ZAP.
         .target(
             name: "TransportZMQ",
-            dependencies: ["Transport", "Wire", "CZeroMQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Transport", "Wire", "CZeroMQ", "FileSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Pure cluster state machines: membership/liveness, placement, run lifecycle. No I/O,
@@ -78,11 +89,12 @@ let package = Package(
         .target(name: "ClusterStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         // The control plane's shells, which perform the cores' directives over a Transport: the
         // Coordinator, the Worker's registration/heartbeat/shard side, the control client the
-        // CLI uses. It never trains: no NN, Training or Distillation here.
+        // CLI uses. It never trains: no Training or Distillation here (NN only for the
+        // safetensors header reader of the stored teachers' index).
         .target(
             name: "ClusterRuntime",
             dependencies: [
-                "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets",
+                "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets", "NN", "FileSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -95,7 +107,7 @@ let package = Package(
             name: "DataPlane",
             dependencies: [
                 "ClusterRuntime", "ClusterCore", "RunSpec", "Transport", "Wire", "Datasets", "Training", "NN", "Distillation",
-                "Tensor", .product(name: "Logging", package: "swift-log"),
+                "Tensor", "FileSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -105,7 +117,7 @@ let package = Package(
             name: "DistilleryCLI",
             dependencies: [
                 "Training", "NN", "Datasets", "Distillation", "Tensor", "Wire", "Transport", "TransportZMQ",
-                "ClusterCore", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane",
+                "ClusterCore", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane", "FileSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -123,8 +135,9 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "DistilleryTestKit"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "FileSupport", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistillationTests", dependencies: ["Distillation", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),

@@ -1,5 +1,6 @@
 import ClusterStore
 import Datasets
+import FileSupport
 import Foundation
 import Wire
 
@@ -33,7 +34,7 @@ extension Coordinator {
         do {
             let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            try AtomicFile.write([UInt8](data), to: path)
             try store.saveArtifact(ArtifactRecord(runID: run.id, name: "report.json", sha256: SHA256.hex([UInt8](data)),
                                                   bytes: Int64(data.count), path: relative, atMs: clock.wallMs()))
         } catch {

@@ -1,6 +1,7 @@
 import ClusterCore
 import ClusterStore
 import Datasets
+import FileSupport
 import Foundation
 import RunSpec
 import Wire
@@ -202,11 +203,11 @@ extension Coordinator {
         let path = database.directory + "/" + relative
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Data(artifact.bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try AtomicFile.write(artifact.bytes, to: path)
             try store.saveArtifact(ArtifactRecord(runID: m.runID, name: m.name, sha256: artifact.sha256,
                                                   bytes: Int64(artifact.bytes.count), path: relative, atMs: clock.wallMs()))
         } catch {
-            return fail("could not store \(path): \(error)")
+            return fail("could not store \(m.name): \(error)")
         }
         if StoredTeachers.isTrainedTeacher(m.name) {
             var index = storedTeachers()

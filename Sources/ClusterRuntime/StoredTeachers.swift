@@ -1,4 +1,5 @@
 import Foundation
+import NN
 
 /// The trained teachers the coordinator holds, by `TrainedTeacherKey`, so a later run can
 /// ship one to whichever worker its teacher is placed on instead of training it again
@@ -44,31 +45,19 @@ public struct StoredTeachers: Sendable {
         return !middle.isEmpty && middle.allSatisfy(\.isASCII) && middle.allSatisfy(\.isNumber)
     }
 
-    /// The `__metadata__` of safetensors bytes (whole file or at least its header), or nil.
-    /// Layout: u64 little-endian header length N, then N bytes of JSON.
+    /// The `__metadata__` of a whole safetensors file's bytes (an artifact just received), or
+    /// nil when they are not a valid checkpoint. NN's header decoder checks it, with the limits
+    /// and rules of a full checkpoint read.
     static func metadata(of bytes: some Collection<UInt8>) -> [String: String]? {
-        guard let length = headerLength(bytes.prefix(8)), bytes.count >= 8 + length else { return nil }
-        let header = Data(bytes.dropFirst(8).prefix(length))
-        guard let root = try? JSONSerialization.jsonObject(with: header) as? [String: Any],
-              let meta = root["__metadata__"] as? [String: String] else { return nil }
-        return meta
+        let bytes = Array(bytes)
+        return try? SafeTensors.decodeHeader(bytes, fileSize: bytes.count, source: SafeTensors.inMemorySource).metadata
     }
 
-    /// Reads only the header of the safetensors file at `path`.
+    /// Reads only the header of the safetensors file at `path` (`SafeTensors.readHeader`: 8
+    /// bytes and the JSON header, never the weights), or nil when it is missing or not a valid
+    /// checkpoint.
     public static func metadataOfFile(at path: String) -> [String: String]? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let head = try? handle.read(upToCount: 8), let length = headerLength(head),
-              let json = try? handle.read(upToCount: length), json.count == length else { return nil }
-        return metadata(of: [UInt8](head) + [UInt8](json))
-    }
-
-    /// The header length N from the first 8 bytes (u64 little-endian), if they are 8 and N is
-    /// at most 100 MiB.
-    private static func headerLength(_ first8: some Collection<UInt8>) -> Int? {
-        guard first8.count == 8 else { return nil }
-        let length = first8.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        return length <= 100 << 20 ? Int(length) : nil
+        try? SafeTensors.readHeader(from: path).metadata
     }
 
     private static func completeKey(_ metadata: [String: String]?) -> String? {

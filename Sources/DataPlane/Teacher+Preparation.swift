@@ -2,6 +2,7 @@ import ClusterCore
 import ClusterRuntime
 import Datasets
 import Distillation
+import FileSupport
 import Foundation
 import Logging
 import NN
@@ -92,9 +93,7 @@ extension TaskRunner {
             }
             do {
                 try FileManager.default.createDirectory(atPath: (out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try? FileManager.default.removeItem(atPath: out + ".part")
-                try FileManager.default.copyItem(atPath: path, toPath: out + ".part")
-                guard rename(out + ".part", out) == 0 else { throw TaskFailure("rename: errno \(errno)") }
+                try AtomicFile.copy(from: path, to: out)
                 logger.info("teacher \(index): received trained teacher \(key.prefix(12)) from the coordinator")
             } catch {
                 logger.warning("teacher \(index): could not keep the received teacher at \(out) (\(error)); training it")

@@ -5,8 +5,10 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FileSupport
 
-/// Whole-file reads and crash-safe whole-file writes over POSIX calls, for ``ShardCache``.
+/// Whole-file reads, directory creation and (through FileSupport) crash-safe whole-file
+/// writes over POSIX calls, for ``ShardCache``.
 enum POSIXFile {
     /// Which file was read: device and inode, to tell whether a path still names it.
     struct Identity: Equatable {
@@ -14,45 +16,15 @@ enum POSIXFile {
         var inode: UInt64
     }
 
-    /// Writes `bytes` to `directory/name` atomically: a hidden temporary file in the same
-    /// directory, fsync, rename over the target, fsync of the directory. On failure the
-    /// temporary file is removed and the target is untouched.
+    /// Writes `bytes` to `directory/name` atomically (FileSupport's `AtomicFile`: a hidden
+    /// temporary file in the same directory, fsync, rename over the target, fsync of the
+    /// directory). On failure the temporary file is removed and the target is untouched.
     static func writeAtomically(_ bytes: [UInt8], directory: String, name: String) throws(DatasetError) {
-        let base = directory.hasSuffix("/") ? directory : directory + "/"
-        let target = base + name
-        let temporary = base + ".\(name).tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
-
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw .unwritable(path: target, reason: "cannot create temporary file \(temporary): \(describeErrno(errno))")
-        }
-        func fail(_ step: String, _ code: Int32) -> DatasetError {
-            _ = close(fd)
-            _ = unlink(temporary)
-            return .unwritable(path: target, reason: "\(step) failed: \(describeErrno(code))")
-        }
-        if let code = writeAll(fd, bytes) {
-            throw fail("writing \(bytes.count) bytes to temporary file \(temporary)", code)
-        }
-        if fsync(fd) != 0 {
-            throw fail("fsync of temporary file \(temporary)", errno)
-        }
-        if close(fd) != 0 {
-            let code = errno
-            _ = unlink(temporary)
-            throw .unwritable(path: target, reason: "closing temporary file \(temporary) failed: \(describeErrno(code))")
-        }
-        if rename(temporary, target) != 0 {
-            let code = errno
-            _ = unlink(temporary)
-            throw .unwritable(path: target, reason: "renaming \(temporary) to the shard failed: \(describeErrno(code))")
-        }
-        // Make the rename durable. Some file systems cannot fsync directories; the shard is
-        // in place either way, and a lost rename only means fetching the shard again.
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 {
-            _ = fsync(directoryFD)
-            _ = close(directoryFD)
+        let target = (directory.hasSuffix("/") ? directory : directory + "/") + name
+        do throws(FileError) {
+            try AtomicFile.write(bytes, to: target)
+        } catch {
+            throw .unwritable(path: target, reason: error.reason)
         }
     }
 
@@ -125,24 +97,6 @@ enum POSIXFile {
     static func describeErrno(_ code: Int32) -> String {
         if let text = strerror(code) { return "\(String(cString: text)) (errno \(code))" }
         return "errno \(code)"
-    }
-
-    /// Writes all bytes, looping over partial writes and EINTR. Returns errno on failure.
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32? {
-        bytes.withUnsafeBytes { buffer -> Int32? in
-            guard let start = buffer.baseAddress else { return nil }
-            var written = 0
-            while written < buffer.count {
-                let n = write(fd, start + written, min(buffer.count - written, 1 << 30))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                if n == 0 { return EIO }
-                written += n
-            }
-            return nil
-        }
     }
 
     // `read` is shadowed by `POSIXFile.read(_:)` inside this type; name the C function explicitly.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Distillation
+import FileSupport
 import Foundation
 import NN
 import RunSpec
@@ -172,7 +173,7 @@ struct Distill: ParsableCommand {
             ]
             if let b = baselineAccuracy { r["baseline"] = ["test_accuracy": b]; r["gain_points"] = (studentTest.accuracy - b) * 100 }
             let json = try JSONSerialization.data(withJSONObject: r, options: [.prettyPrinted, .sortedKeys])
-            try json.write(to: URL(fileURLWithPath: report))
+            try AtomicFile.write([UInt8](json), to: report)
         }
     }
 }

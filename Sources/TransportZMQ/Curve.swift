@@ -1,4 +1,5 @@
 import CZeroMQ
+import FileSupport
 import Foundation
 import Transport
 
@@ -33,6 +34,8 @@ public struct CurveKeyPair: Sendable, Equatable {
 
     /// Writes `NAME.key` (both keys, mode 0600: keep it secret) and `NAME.pub` (the public key,
     /// to hand to the other nodes) in `directory`. Refuses to overwrite an existing key.
+    /// Each file is written atomically (`AtomicFile`, never replacing): the secret file has mode
+    /// 0600 from its creation on, and a crash leaves no half-written key.
     public func write(to directory: String, name: String) throws -> (secretFile: String, publicFile: String) {
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -52,10 +55,12 @@ public struct CurveKeyPair: Sendable, Equatable {
             public-key = \(publicKey)
 
             """
-        guard fm.createFile(atPath: secretPath, contents: Data(secretText.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw TransportError.security("cannot write \(secretPath)")
+        do throws(FileError) {
+            try AtomicFile.write(Array(secretText.utf8), to: secretPath, permissions: 0o600, replacing: false)
+            try AtomicFile.write(Array(publicText.utf8), to: publicPath, permissions: 0o644, replacing: false)
+        } catch {
+            throw TransportError.security("cannot write the key pair '\(name)': \(error)")
         }
-        try Data(publicText.utf8).write(to: URL(fileURLWithPath: publicPath))
         return (secretPath, publicPath)
     }
 

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import NN
 import Tensor
@@ -58,7 +59,7 @@ import Testing
         let spec = try ModelSpec(parsing: "mlp:16-4-2")
         let path = tempPath("t.safetensors")
         try ModelCheckpoint(model: try spec.build(seed: 1), spec: spec).write(to: path)
-        let bytes = try AtomicFile.read(path, limit: 1 << 20)
+        let bytes = try FileBytes.read(path, limit: 1 << 20)
         try AtomicFile.write(Array(bytes.prefix(bytes.count - 10)), to: path)
         do { _ = try ModelCheckpoint.read(from: path); Issue.record("truncated file accepted") } catch {
             #expect(error.description.contains(path))

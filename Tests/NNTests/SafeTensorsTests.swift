@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import NN
 import Testing
@@ -437,7 +438,7 @@ struct SafeTensorsTests {
         let checkpoint = sample()
         try checkpoint.write(to: path)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["model.safetensors"])
-        #expect(try AtomicFile.read(path, limit: 1 << 20) == checkpoint.encoded())
+        #expect(try FileBytes.read(path, limit: 1 << 20) == checkpoint.encoded())
         let permissions = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
         #expect(permissions?.intValue == 0o600)
 
@@ -449,10 +450,10 @@ struct SafeTensorsTests {
 
         // Raw bytes, including an empty file.
         try AtomicFile.write([], to: path)
-        #expect(try AtomicFile.read(path, limit: 0) == [])
+        #expect(try FileBytes.read(path, limit: 0) == [])
         let big = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         try AtomicFile.write(big, to: path)
-        #expect(try AtomicFile.read(path, limit: big.count) == big)
+        #expect(try FileBytes.read(path, limit: big.count) == big)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["model.safetensors"])
     }
 
@@ -492,8 +493,8 @@ struct SafeTensorsTests {
         #expect(throws: CheckpointError.self) { try SafeTensors.read(from: directory) }
         let path = directory + "/f"
         try AtomicFile.write(Array(repeating: 7, count: 100), to: path)
-        #expect(throws: CheckpointError.self) { try AtomicFile.read(path, limit: 99) }
-        #expect(try AtomicFile.read(path, limit: 100).count == 100)
+        #expect(throws: FileError.self) { try FileBytes.read(path, limit: 99) }
+        #expect(try FileBytes.read(path, limit: 100).count == 100)
         // A file that is not a checkpoint reports its path.
         #expect(throws: CheckpointError.fileTooShort(source: path, size: 3)) {
             try AtomicFile.write([1, 2, 3], to: path)
