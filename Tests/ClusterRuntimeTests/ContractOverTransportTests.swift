@@ -187,7 +187,8 @@ import Wire
             Issue.record("no SubmitRunReply")
             return
         }
-        #expect(!absolute.errors.contains { $0.field.hasPrefix("dataset") || $0.field.hasPrefix("teachers") },
+        #expect(!absolute.accepted)
+        #expect(!absolute.errors.contains { $0.field == "dataset.path" || $0.field == "teachers[0].checkpoint" },
                 "\(absolute.errors)")
         // An absolute checkpoint that is not there is refused at submit, naming the field.
         guard case .submitRunReply(let missing) = try await cluster.request(.submitRun(SubmitRun(
