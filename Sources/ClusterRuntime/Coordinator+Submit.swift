@@ -10,8 +10,9 @@ struct SubmissionsInFlight: Sendable {
     var retries: [String: [Coordinator.Request]] = [:]
 }
 
-/// A submitted spec as checked off the actor: parsed, its paths checked (absolute, and the
-/// data set's files and the checkpoints there and readable), and its canonical text rendered. `spec` is nil when it could not be parsed.
+/// A submitted spec as checked off the actor: parsed, its paths checked (absolute; the data
+/// set's files and the checkpoints present and readable) and its canonical text rendered.
+/// `spec` is nil when it could not be parsed.
 struct CheckedSpec: Sendable {
     var spec: RunSpec?
     var canonicalYAML = ""
