@@ -100,8 +100,10 @@ public final class ControlClient: Sendable {
     }
 
     /// Follows a run: calls `onUpdate` for every `RunUpdate` until the run is terminal and
-    /// returns the last one. No update for `silence`: re-sends `WatchRun`; after `maxSilences`
-    /// silent periods in a row, throws `.lost` (docs/PROTOCOL.md "Watch").
+    /// returns the last one. No update for `silence`: re-sends `WatchRun` under a new request id
+    /// — the coordinator then moves this connection's subscription to that id, so only answers
+    /// to the newest one are followed; after `maxSilences` silent periods in a row, throws
+    /// `.lost` (docs/PROTOCOL.md "Watch").
     public func watch(runID: String, silence: Duration = .seconds(10), maxSilences: Int = 3,
                       onUpdate: (RunUpdate) -> Void) async throws(ControlError) -> RunUpdate {
         var id = ids.next()

@@ -3,9 +3,15 @@ import ClusterStore
 import Wire
 
 extension Coordinator {
-    /// `Register`: refuse an incompatible version, else (re-)admit the worker by name and
-    /// answer `RegisterAck` with the heartbeat settings.
+    /// `Register`: refuse a name other than the sender, a malformed version or data endpoint
+    /// (`Registration.problem`) and an incompatible version, else (re-)admit the worker by
+    /// name and answer `RegisterAck` with the heartbeat settings.
     func register(_ m: Register, _ request: Request) {
+        if let refusal = Registration.problem(m, sender: request.sender, coordinatorVersion: settings.version) {
+            logger.warning("refused worker \(Registration.short(request.sender)): \(refusal.message)")
+            event(nil, "worker", "refused \(Registration.short(request.sender)): \(refusal.message)")
+            return reply(.error(refusal), to: request)
+        }
         if let problem = VersionPolicy.incompatibility(worker: m.version, coordinator: settings.version) {
             logger.warning("refused worker \(m.name): \(problem)")
             event(nil, "worker", "refused \(m.name): \(problem)")
@@ -42,14 +48,18 @@ extension Coordinator {
                                    clock: any RuntimeClock) -> (events: [MembershipEvent], reply: Body) {
         let load = WorkerLoad(cpuPercent: m.cpuPercent, rssBytes: m.rssBytes, currentTask: m.currentTask)
         guard let events = liveness.heartbeat(from: sender, load: load, at: arrivedAt) else {
-            return ([], .error(ErrorReply(code: .notFound, message: "unknown worker '\(sender)': register first")))
+            return ([], .error(Registration.registerFirst(sender, .heartbeat(m))))
         }
         return (events, .heartbeat(Heartbeat(sentUnixMs: UInt64(max(0, clock.wallMs())))))
     }
 
-    /// `Deregister`: the worker leaves cleanly; runs that needed it fail.
+    /// `Deregister`: the worker leaves cleanly; runs that needed it fail. No answer, except
+    /// `Error{NOT_FOUND}` to a name that never registered (it may have mistyped its name).
     func deregister(_ m: Deregister, _ request: Request) {
-        guard liveness.member(request.sender) != nil else { return }
+        guard liveness.member(request.sender) != nil else {
+            return refuse(.notFound, "unknown worker \"\(Registration.short(request.sender))\": it never registered, so it "
+                + "cannot deregister; nothing was changed", to: request)
+        }
         let reason = m.reason.isEmpty ? "deregistered" : m.reason
         apply(liveness.deregister(request.sender, reason: reason, at: clock.now()))
     }

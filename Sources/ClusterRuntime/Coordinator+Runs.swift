@@ -284,15 +284,17 @@ extension Coordinator {
         }
     }
 
-    /// `TaskStatus` from a worker.
+    /// `TaskStatus` from a registered worker. Dropped and counted (`ignored`, kind
+    /// "task-status-stale") when the run is not in flight, the task id is not one of its tasks,
+    /// or the task is assigned to another worker: normal after a cancel or a re-placement.
     func taskStatus(_ m: TaskStatus, _ request: Request) {
         guard let run = runs[m.runID], let ref = TaskRef.parse(m.taskID, runID: m.runID) else {
-            logger.debug("status of unknown task \(m.taskID) from \(request.sender)")
+            ignored.record("task-status-stale", detail: "status of \(m.taskID) from \(request.sender): no such task in flight")
             return
         }
         if let task = run.lifecycle.tasks[ref], task.worker != request.sender {
             // A worker that was lost and came back may still report a part that moved on.
-            logger.debug("status of \(m.taskID) from \(request.sender) ignored: the task is on \(task.worker)")
+            ignored.record("task-status-stale", detail: "status of \(m.taskID) from \(request.sender): the task is on \(task.worker)")
             return
         }
         // A repeated assignment (new peers' endpoints) is acknowledged again: log news only.
@@ -322,7 +324,9 @@ extension Coordinator {
 
     /// `Metrics` from a worker: stored (batched), and shown to watchers.
     func metrics(_ m: Metrics, _ request: Request) {
-        guard runs[m.runID] != nil || (try? store.run(id: m.runID)) != nil else { return }
+        guard runs[m.runID] != nil || (try? store.run(id: m.runID)) != nil else {
+            return ignored.record("metrics-unknown-run", detail: "metrics of run '\(m.runID)' from \(request.sender): no such run")
+        }
         // Batched: per-step traffic is written once per `metricsFlushInterval`, in one
         // transaction, never one fsync per message (docs/OPERATIONS.md "Liveness").
         pendingMetrics.append(MetricsReport(runID: m.runID, epoch: Int(m.epoch), step: Int(m.step),

@@ -130,7 +130,16 @@ extension Coordinator {
 
     /// `ShardAck`: the worker has the shard (verified), or failed to get it.
     func shardAck(_ m: ShardAck, _ request: Request) {
+        // Acks of a teacher checkpoint's transfer need nothing more (the task waits for it).
+        var awaited = checkpointBlobs[m.shardHash] != nil
+        defer {
+            if !awaited {
+                ignored.record("shard-ack-unawaited", detail: "ShardAck for \(m.shardHash.prefix(12)) from \(request.sender): "
+                    + "no run in flight waits for it from this worker")
+            }
+        }
         forEachRun(waitingFor: m.shardHash, on: request.sender) { id in
+            awaited = true
             if m.have {
                 event(id, "shard", "\(request.sender) has shard \(m.shardHash.prefix(12))")
                 drive(id, .shardDelivered(worker: request.sender))

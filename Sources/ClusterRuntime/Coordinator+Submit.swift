@@ -10,20 +10,26 @@ struct SubmissionsInFlight: Sendable {
     var retries: [String: [Coordinator.Request]] = [:]
 }
 
-/// A submitted spec as checked off the actor: parsed, its data set files looked at, and its
-/// canonical text rendered. `spec` is nil when it could not be parsed.
+/// A submitted spec as checked off the actor: parsed, its paths checked (absolute; the data
+/// set's files and the checkpoints present and readable) and its canonical text rendered.
+/// `spec` is nil when it could not be parsed.
 struct CheckedSpec: Sendable {
     var spec: RunSpec?
     var canonicalYAML = ""
     var problems: [FieldError] = []
 
     /// Parses and checks `yaml` (linear in its size; touches the file system for the data set).
+    /// Paths must be absolute: a relative one is refused, naming its field, rather than read
+    /// against the coordinator's working directory (docs/PROTOCOL.md "Submit").
     init(yaml: String, fileName: String) {
         do {
             let spec = try RunSpec(yaml: yaml, fileName: fileName)
             self.spec = spec
             canonicalYAML = spec.canonicalYAML()
-            problems = spec.datasetProblems().map(FieldError.init)
+            let relative = spec.relativePathProblems()
+            let relativeFields = Set(relative.map(\.field))
+            let files = (spec.datasetProblems() + spec.checkpointProblems()).filter { !relativeFields.contains($0.field) }
+            problems = (relative + files).map(FieldError.init)
         } catch {
             problems = error.errors.map(FieldError.init)
         }

@@ -28,10 +28,17 @@ public struct Outgoing: Sendable {
 /// waiting for this actor; the actor reads it and acts on the events the lane hands over
 /// (``membershipChanged(_:)``).
 ///
-/// Rules it implements (docs/PROTOCOL.md):
+/// Rules it implements (docs/PROTOCOL.md, "Who gets an answer" lists every case):
 /// - any inbound message from a registered worker counts as a heartbeat, heard at its arrival;
-/// - a `Heartbeat` is answered with a `Heartbeat`; from an unknown worker with
-///   `Error{NOT_FOUND}` so it registers again (e.g. after a coordinator restart);
+/// - a worker is its `Envelope.sender`; `Register` is refused when its name differs, its
+///   version is not `MAJOR.MINOR[.REST]` or its data endpoint cannot be connected to
+///   (`Registration`);
+/// - a `Heartbeat` is answered with a `Heartbeat`; it and every other worker message
+///   (`TaskStatus`, `Metrics`, `ShardRequest`, `ShardAck`, `ArtifactChunk`) from a sender that
+///   is not a member holding work with `Error{NOT_FOUND}`, so it registers again (e.g. after a
+///   coordinator restart);
+/// - worker reports it has no use for (a task assigned elsewhere, a run not in flight) are
+///   dropped and counted in ``ignored``;
 /// - a worker whose software version differs in major.minor is refused with `Error{VERSION}`;
 /// - runs are validated again here (the spec, the dataset files, placement) and refused with
 ///   field-level errors; runs in flight when the coordinator stopped are `interrupted`.
@@ -75,6 +82,10 @@ public actor Coordinator {
     nonisolated let requestIDs = RequestIDs()
     /// Submissions whose specs are being checked off the actor (Coordinator+Submit.swift).
     var submissionsInFlight = SubmissionsInFlight()
+    /// Worker reports dropped without an answer, by kind ("task-status-stale",
+    /// "shard-ack-unawaited", "metrics-unknown-run"): normal after a cancel, a re-placement or
+    /// a restart, and nothing the worker could act on; the first of each kind is logged.
+    public nonisolated let ignored: DropCounter
 
     /// Opens the coordinator on `store`: runs left unfinished by a previous coordinator are
     /// marked `interrupted` (resuming them comes later).
@@ -86,6 +97,7 @@ public actor Coordinator {
         self.clock = clock
         self.logger = logger
         self.liveness = LivenessDesk(settings: settings.liveness, stallTolerance: settings.stallTolerance)
+        self.ignored = DropCounter(endpoint: "coordinator \(settings.name)", logger: logger)
         let terminal = Set(RunPhase.allCases.filter(\.isTerminal).map(\.rawValue))
         let reason = "the coordinator stopped while this run was in flight; submit it again (resuming is not supported yet)"
         let interrupted = try store.markUnfinishedRuns(terminalStates: terminal, as: RunPhase.interrupted.rawValue,
@@ -104,8 +116,13 @@ public actor Coordinator {
     public func handle(_ inbound: Inbound) -> [Outgoing] {
         let envelope = inbound.message.envelope
         let arrivedAt = clock.time(of: inbound.arrivedAt)
-        if liveness.heard(from: envelope.sender, at: arrivedAt) { peers[envelope.sender] = inbound.peer }
+        let member = liveness.heard(from: envelope.sender, at: arrivedAt)
+        if member { peers[envelope.sender] = inbound.peer }
         let request = Request(peer: inbound.peer, id: envelope.requestID, sender: envelope.sender)
+        if !member, Registration.needsMembership(envelope.body) {
+            reply(.error(Registration.registerFirst(envelope.sender, envelope.body)), to: request)
+            return drainOutbox()
+        }
         switch envelope.body {
         case .register(let m): register(m, request)
         case .heartbeat(let m): heartbeat(m, request, arrivedAt: arrivedAt)

@@ -72,8 +72,9 @@ struct Submit: AsyncParsableCommand {
         }
         let spec: RunSpec
         do { spec = try RunSpec(yaml: text, fileName: file) } catch { throw CLIError(error.description) }
-        let directory = (file as NSString).deletingLastPathComponent
-        let resolved = spec.resolvingPaths(relativeTo: directory.isEmpty ? "." : directory)
+        // Paths in a spec file are relative to the file's directory; the coordinator takes only
+        // absolute ones (docs/PROTOCOL.md "Submit").
+        let resolved = spec.resolvingPaths(ofFile: file)
         let canonical = resolved.canonicalYAML()
         guard canonical.utf8.count <= RunSpec.maxYAMLBytes else {
             throw CLIError("cannot submit \(file): written out in full, \(RunSpec.sizeProblem(bytes: canonical.utf8.count))")

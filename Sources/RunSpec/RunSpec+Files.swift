@@ -29,6 +29,37 @@ extension RunSpec {
         return copy
     }
 
+    /// The spec of the file at `file` with relative paths made absolute against the file's own
+    /// directory — the rule for paths in a spec file (docs/PROTOCOL.md "Submit"), applied by
+    /// the client that reads the file (`distillery submit`), since only it knows where the file
+    /// is. A relative `file` is taken against `currentDirectory` (the client's working directory).
+    public func resolvingPaths(ofFile file: String,
+                               currentDirectory: String = FileManager.default.currentDirectoryPath) -> RunSpec {
+        let absoluteFile = RunSpec.resolve(file, against: currentDirectory)
+        let directory = URL(fileURLWithPath: absoluteFile).deletingLastPathComponent().path
+        return resolvingPaths(relativeTo: directory)
+    }
+
+    /// Paths the coordinator cannot place: relative ones. A submitted spec (`SubmitRun.spec_yaml`)
+    /// has no directory of its own, and the coordinator's working directory means nothing to the
+    /// client, so the coordinator takes only absolute paths (on its own machine) and names each
+    /// relative one: `dataset.path`, `teachers[i].checkpoint`.
+    public func relativePathProblems() -> [RunSpecError] {
+        let advice = "a submitted spec has no directory of its own, so the coordinator takes only absolute paths "
+            + "(on its machine); write it absolute, or resolve it against the spec file's directory before sending, "
+            + "as `distillery submit` does"
+        var problems: [RunSpecError] = []
+        if !dataset.path.isEmpty, !dataset.path.hasPrefix("/") {
+            problems.append(RunSpecError(field: "dataset.path", message: "'\(dataset.path)' is a relative path; \(advice)"))
+        }
+        for (i, teacher) in teachers.enumerated() {
+            if case .checkpoint(let path) = teacher.source, !path.hasPrefix("/") {
+                problems.append(RunSpecError(field: "teachers[\(i)].checkpoint", message: "'\(path)' is a relative path; \(advice)"))
+            }
+        }
+        return problems
+    }
+
     static func resolve(_ path: String, against directory: String) -> String {
         guard !path.isEmpty, !path.hasPrefix("/") else { return path }
         let base = URL(fileURLWithPath: directory.isEmpty ? "." : directory, isDirectory: true)
@@ -40,8 +71,8 @@ extension RunSpec {
     ///
     /// Every IDX file of the data set (Fashion-MNIST: train and t10k images and labels) must
     /// be in `dataset.path` as `STEM.gz` or `STEM`; like the data set reader, the `.gz` file
-    /// is the one read when both exist. A relative `dataset.path` is taken relative to the
-    /// working directory: call ``resolvingPaths(relativeTo:)`` first.
+    /// is the one read when both exist. A relative `dataset.path` would be taken relative to
+    /// the working directory: the coordinator refuses those first (``relativePathProblems()``).
     public func datasetProblems() -> [RunSpecError] {
         guard let facts = dataset.facts else {
             return [RunSpecError(field: "dataset.name", message: "must be \(Rules.datasetName), got '\(dataset.name)'")]

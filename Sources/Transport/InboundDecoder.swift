@@ -8,17 +8,23 @@ public struct RawInbound: Sendable {
     public let peer: PeerID
     public let frames: [Frame]
     public let arrivedAt: ContinuousClock.Instant
+    /// Frames of this message the transport received after `frames` but did not keep: past
+    /// the frame limit it stops keeping them (bounded memory) and lets the decoder refuse the
+    /// message (`tooMany`), so the sender is answered like any other refused request.
+    public let discardedFrames: Int
 
-    public init(peer: PeerID, frames: [Frame], arrivedAt: ContinuousClock.Instant = .now) {
+    public init(peer: PeerID, frames: [Frame], arrivedAt: ContinuousClock.Instant = .now, discardedFrames: Int = 0) {
         self.peer = peer
         self.frames = frames
         self.arrivedAt = arrivedAt
+        self.discardedFrames = discardedFrames
     }
 }
 
 /// Turns received frames into a validated `Message`, or counts the refusal and builds the
-/// `ErrorReply` the sender gets (PROTOCOL.md "Framing": answer with Error when the sender can
-/// be identified, otherwise count a drop; never crash).
+/// `ErrorReply` the sender gets (PROTOCOL.md "Framing": every refusal is counted; it is also
+/// answered with `Error` whenever the envelope's header was readable — including a frame 0
+/// over its limit and a message with too many frames; never crash).
 public struct InboundDecoder: Sendable {
     public let limits: WireLimits
     public let drops: DropCounter
@@ -37,9 +43,9 @@ public struct InboundDecoder: Sendable {
         case refused(WireError, reply: Message?)
     }
 
-    public func decode(_ frames: [Frame], from peer: PeerID) -> Outcome {
+    public func decode(_ frames: [Frame], from peer: PeerID, discardedFrames: Int = 0) -> Outcome {
         do {
-            return .message(try WireCodec.decode(frames, limits: limits))
+            return .message(try WireCodec.decode(frames, limits: limits, discardedFrames: discardedFrames))
         } catch {
             drops.record(error.kind.rawValue, detail: "from \(peer): \(error)")
             return .refused(error, reply: errorReply(for: error))
@@ -67,7 +73,7 @@ public struct InboundDecoder: Sendable {
         while true {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard let raw = try await inbox.take(timeout: max(remaining, .zero)) else { return nil }
-            switch decode(raw.frames, from: raw.peer) {
+            switch decode(raw.frames, from: raw.peer, discardedFrames: raw.discardedFrames) {
             case .message(let m): return Inbound(peer: raw.peer, message: m, arrivedAt: raw.arrivedAt)
             case .refused(_, let answer):
                 guard let answer, let frames = try? WireCodec.encode(answer, limits: limits) else { continue }

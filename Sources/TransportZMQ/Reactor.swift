@@ -382,10 +382,12 @@ final class Reactor: @unchecked Sendable {
     }
 
     /// Receives one multipart message without waiting; nil when none is ready. Parts beyond
-    /// what the decoder could accept are discarded while reading (bounded memory) and the
-    /// message is delivered with an impossible frame count so the decoder refuses it.
+    /// one more than the decoder could accept are discarded while reading (bounded memory);
+    /// the message is still delivered, with the number discarded, so the decoder refuses it
+    /// (`tooMany`), counts it and answers its sender when frame 0's header is readable.
     private func receive(on socket: UnsafeMutableRawPointer, channel: SocketChannel) -> RawInbound? {
-        let maxParts = options.limits.maxTensorFrames + 2
+        // Routing id (listeners), frame 0, the tensor frames allowed, and one more.
+        let maxParts = (channel.kind == .listener ? 1 : 0) + 1 + options.limits.maxTensorFrames + 1
         var parts: [Frame] = []
         var discarded = 0
         while true {
@@ -407,19 +409,15 @@ final class Reactor: @unchecked Sendable {
             }
             if !more { break }
         }
-        if discarded > 0 {
-            channel.drops.record("tooMany", detail: "a message of \(parts.count + discarded) frames (at most \(maxParts))")
-            return nil
-        }
         switch channel.kind {
         case .listener:
             guard parts.count >= 2 else {
                 channel.drops.record("empty", detail: "a message with no frames")
                 return nil
             }
-            return RawInbound(peer: PeerID(bytes: parts[0].bytes), frames: Array(parts.dropFirst()))
+            return RawInbound(peer: PeerID(bytes: parts[0].bytes), frames: Array(parts.dropFirst()), discardedFrames: discarded)
         case .connection:
-            return RawInbound(peer: PeerID(channel.address), frames: parts)
+            return RawInbound(peer: PeerID(channel.address), frames: parts, discardedFrames: discarded)
         }
     }
 

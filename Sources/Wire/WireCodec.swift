@@ -9,9 +9,11 @@ internal import DistilleryProtoC
 /// Decode checks, in this order, and reports the first failure as a ``WireError``:
 /// 1. no frames → `empty`;
 /// 2. frame 0 longer than `maxEnvelopeBytes` → `oversized` (before protobuf-c sees it, so
-///    unpacking allocates memory proportional to a bounded input);
+///    unpacking allocates memory proportional to a bounded input; the header is still read
+///    with ``EnvelopeHeader/peek(_:)`` so the sender can be answered);
 /// 3. protobuf-c cannot unpack frame 0 → `malformed`;
-/// 4. tensors, rank, repeated fields or strings beyond the limits → `tooMany`;
+/// 4. more than 1 + `maxTensorFrames` frames, or tensors, rank, repeated fields or strings
+///    beyond the limits → `tooMany`;
 /// 5. `protocol_version` ≠ 1 → `version`;
 /// 6. no known body → `unknownMessage`;
 /// 7. tensor frame count ≠ `tensors.count` → `frameMismatch`; per tensor, declared or real
@@ -62,13 +64,20 @@ public enum WireCodec {
 
     /// The message in `frames` (frame 0 the envelope, the rest its tensor frames), checked in
     /// the order documented on ``WireCodec``. Tensor frames are shared, not copied.
-    public static func decode(_ frames: [Frame], limits: WireLimits = .standard) throws(WireError) -> Message {
+    ///
+    /// - Parameter discardedFrames: frames of the same message that the transport received
+    ///   after the ones in `frames` but did not keep (it stops keeping them past the limit, so
+    ///   memory stays bounded); they count toward the frame limit.
+    public static func decode(_ frames: [Frame], limits: WireLimits = .standard,
+                              discardedFrames: Int = 0) throws(WireError) -> Message {
         guard let head = frames.first else {
             throw WireError(.empty, "a message needs at least frame 0 (the Envelope); it has no frames")
         }
         if head.count > limits.maxEnvelopeBytes {
-            throw WireError(.oversized, "frame 0 (the Envelope) is \(head.count) bytes; at most "
+            let error = WireError(.oversized, "frame 0 (the Envelope) is \(head.count) bytes; at most "
                 + "\(limits.maxEnvelopeBytes) allowed (WireLimits.maxEnvelopeBytes)")
+            guard let header = EnvelopeHeader.peek(head) else { throw error }
+            throw error.from(header.sender, header.requestID)
         }
         guard let c = unpack(head) else {
             throw WireError(.malformed, "frame 0 (\(head.count) bytes) does not decode as a distillery.v1.Envelope "
@@ -77,6 +86,11 @@ public enum WireCodec {
         defer { distillery__v1__envelope__free_unpacked(c, nil) }
         let sender = CRead.lossy(c.pointee.sender)
         do throws(WireError) {
+            let frameCount = frames.count + max(0, discardedFrames)
+            if frameCount - 1 > limits.maxTensorFrames {
+                throw WireError(.tooMany, "the message has \(frameCount) frames; at most \(limits.maxTensorFrames + 1) "
+                    + "allowed (frame 0 and WireLimits.maxTensorFrames tensor frames)")
+            }
             try StructureCheck.counts(c, limits)
             try StructureCheck.version(c)
             try StructureCheck.body(c)

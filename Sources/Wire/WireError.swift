@@ -3,7 +3,8 @@
 ///
 /// `sender` and `requestID` are filled whenever the envelope header could be read, so the
 /// receiver can answer with ``errorReply`` (`replyTo` = `requestID`); they are nil for
-/// ``Kind/empty``, ``Kind/oversized`` envelopes and ``Kind/malformed`` input.
+/// ``Kind/empty`` and ``Kind/malformed`` input, and for a ``Kind/oversized`` frame 0 whose
+/// header ``EnvelopeHeader/peek(_:)`` cannot read.
 public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The class of problem, in the order decode checks them.
     public enum Kind: String, Sendable, CaseIterable {

@@ -1,7 +1,11 @@
 /// Bounds a receiver enforces before trusting a message (DESIGN.md §5, docs/PROTOCOL.md).
 ///
 /// Frame 0 is checked against `maxEnvelopeBytes` before protobuf-c sees it, so the memory
-/// protobuf-c allocates while unpacking stays proportional to that bound.
+/// protobuf-c allocates while unpacking stays proportional to that bound. A message may have
+/// at most 1 + `maxTensorFrames` frames.
+///
+/// docs/PROTOCOL.md "Limits" states the values of ``standard`` for client authors;
+/// `ProtocolDocTests` fails when the two disagree, so change both together.
 public struct WireLimits: Sendable, Equatable {
     /// Largest frame 0 (encoded `Envelope`) accepted, in bytes (``WireError/Kind/oversized``).
     public var maxEnvelopeBytes: Int

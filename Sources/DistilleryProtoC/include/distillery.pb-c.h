@@ -120,20 +120,28 @@ typedef enum _Distillery__V1__RingPhase {
 typedef enum _Distillery__V1__ErrorCode {
   DISTILLERY__V1__ERROR_CODE__ERROR_UNSPECIFIED = 0,
   /*
-   * protocol_version not spoken here
+   * protocol_version not spoken here, or a worker's software version malformed or incompatible
    */
   DISTILLERY__V1__ERROR_CODE__ERROR_VERSION = 1,
   /*
-   * frame 0 does not decode, or frames do not match tensors
+   * The framing is refused: frame 0 above its limit or not an Envelope, too many frames, tensors,
+   * dimensions, repeated elements or string bytes, or tensor frames that do not match `tensors`
+   * (count, sizes). Answered only when the envelope's header could be read.
    */
   DISTILLERY__V1__ERROR_CODE__ERROR_MALFORMED = 2,
+  /*
+   * no body, or one this peer does not know
+   */
   DISTILLERY__V1__ERROR_CODE__ERROR_UNKNOWN_MESSAGE = 3,
   /*
-   * decodes but breaks a rule (sizes, ranges, state)
+   * Decodes but breaks a rule: a field's range or enum value, invalid UTF-8, a Register whose name
+   * is not its sender or whose data_endpoint cannot be connected to, a message the receiver does
+   * not accept. The message names the field.
    */
   DISTILLERY__V1__ERROR_CODE__ERROR_INVALID = 4,
   /*
-   * run, task, shard or artifact unknown
+   * Run, task, shard or artifact unknown, or a worker message from a sender that is not a
+   * registered worker holding work ("register first").
    */
   DISTILLERY__V1__ERROR_CODE__ERROR_NOT_FOUND = 5,
   /*
@@ -188,7 +196,9 @@ struct  Distillery__V1__Envelope
    */
   uint32_t protocol_version;
   /*
-   * node id of the sender ("coordinator", worker name, "cli-<pid>")
+   * Who sends: "coordinator", a worker's name, or a client's id (the CLI: "cli-<pid>-<random>").
+   * The coordinator knows a worker by this field alone, in every message (Register.name must
+   * equal it).
    */
   char *sender;
   /*
@@ -244,7 +254,7 @@ struct  Distillery__V1__Envelope
 
 /*
  * Describes one raw tensor frame. byte_length must equal product(shape) × size(dtype) and
- * the frame's actual length; receivers check both.
+ * the frame's actual length; receivers check both (rank <= 8, byte_length <= 512 MiB).
  */
 struct  Distillery__V1__TensorMeta
 {
@@ -261,22 +271,30 @@ struct  Distillery__V1__TensorMeta
 
 
 /*
- * worker → coordinator. Answered by RegisterAck (or Error{ERROR_VERSION}).
+ * worker → coordinator. Answered by RegisterAck, or by Error{ERROR_INVALID} (name other than
+ * Envelope.sender, data_endpoint not connectable) or Error{ERROR_VERSION} (version malformed or
+ * of another major.minor); a refused worker is not admitted.
  */
 struct  Distillery__V1__Register
 {
   ProtobufCMessage base;
+  /*
+   * the worker's name and node id; must equal Envelope.sender
+   */
   char *name;
   size_t n_roles;
   Distillery__V1__Role *roles;
   /*
-   * where this worker's data socket is bound, e.g. tcp://B:7879
+   * Where other workers reach this worker's data socket (every role receives on it):
+   * tcp://HOST:PORT with a concrete host (not *, 0.0.0.0 or [::]) and a port in 1..65535, or
+   * ipc://PATH, inproc://NAME, mem://NAME (in-memory tests). E.g. tcp://10.0.0.2:7879.
    */
   char *data_endpoint;
   uint32_t cores;
   uint64_t memory_bytes;
   /*
-   * software version, for the status table
+   * Software version, MAJOR.MINOR or MAJOR.MINOR.REST (decimal MAJOR and MINOR, e.g. "0.4.0",
+   * "0.4.1-beta.2"); the coordinator admits only its own major.minor.
    */
   char *version;
   /*
@@ -313,7 +331,9 @@ struct  Distillery__V1__RegisterAck
 
 
 /*
- * Either direction. Any inbound message also counts as a heartbeat.
+ * worker → coordinator every heartbeat interval; answered by a Heartbeat, or by
+ * Error{ERROR_NOT_FOUND} when the sender is not a registered worker holding work (register
+ * again). Any inbound message of a registered worker also counts as a heartbeat.
  */
 struct  Distillery__V1__Heartbeat
 {
@@ -328,6 +348,10 @@ struct  Distillery__V1__Heartbeat
     , 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
+/*
+ * worker → coordinator on clean shutdown; not answered (Error{ERROR_NOT_FOUND} for a name that
+ * never registered).
+ */
 struct  Distillery__V1__Deregister
 {
   ProtobufCMessage base;
@@ -342,11 +366,15 @@ struct  Distillery__V1__SubmitRun
 {
   ProtobufCMessage base;
   /*
-   * the run spec exactly as the user wrote it (at most 256 KiB)
+   * The run spec, YAML, at most 256 KiB (the CLI sends it in canonical form). Its paths
+   * (dataset.path, teachers[i].checkpoint) name files on the coordinator's machine and must be
+   * absolute: the spec sent has no directory of its own, so the coordinator refuses a relative
+   * path (a FieldError on its field). A client reading a spec file makes the file's relative
+   * paths absolute against the file's directory first, as `distillery submit` does.
    */
   char *spec_yaml;
   /*
-   * for error messages
+   * names the spec in error messages only; paths are never resolved against it
    */
   char *file_name;
   /*
@@ -478,6 +506,10 @@ struct  Distillery__V1__RunList
     , 0,NULL }
 
 
+/*
+ * CLI → coordinator: follow a run. Updates answer this request's id; re-sent on the same
+ * connection, the subscription moves to the new request id (one per connection and run).
+ */
 struct  Distillery__V1__WatchRun
 {
   ProtobufCMessage base;
@@ -489,18 +521,29 @@ struct  Distillery__V1__WatchRun
 
 
 /*
- * coordinator → watcher, repeated until the run reaches a terminal state.
+ * coordinator → watcher, on every change and at least every 2 s until the run reaches a
+ * terminal state (a run that had ended already: one update).
  */
 struct  Distillery__V1__RunUpdate
 {
   ProtobufCMessage base;
   Distillery__V1__RunSummary *run;
   /*
-   * e.g. "teachers", "distil"
+   * The run's state: "pending", "placing", "sharding", "preparing-teachers", "distilling",
+   * "completed", "failed", "cancelled", "interrupted".
    */
   char *phase;
+  /*
+   * Progress in the phase: sharding = workers that have the shard / the run's workers;
+   * preparing-teachers = training steps done / planned, summed over the teachers (teacher tasks
+   * completed / teacher tasks until every one reported its total); distilling = the same for
+   * the student replicas' steps; 0 / 0 otherwise.
+   */
   uint64_t phase_done;
   uint64_t phase_total;
+  /*
+   * the last value of every metric the run reported
+   */
   size_t n_latest;
   Distillery__V1__MetricValue **latest;
 };
@@ -669,7 +712,8 @@ struct  Distillery__V1__AssignTask
 
 
 /*
- * worker → coordinator.
+ * worker → coordinator; not answered (Error{ERROR_NOT_FOUND} when the sender is not a registered
+ * worker). A status for a task not in flight or assigned to another worker is dropped and counted.
  */
 struct  Distillery__V1__TaskStatus
 {
@@ -836,7 +880,8 @@ struct  Distillery__V1__MetricValue
 {
   ProtobufCMessage base;
   /*
-   * e.g. "train.loss", "val.accuracy", "time.allreduce_ms"
+   * "<who>.<figure>", e.g. "teacher0.train_loss", "student.val_accuracy",
+   * "student.allreduce_ms_per_step", "ensemble.test_accuracy" (docs/PROTOCOL.md "Results").
    */
   char *name;
   double value;
@@ -846,6 +891,10 @@ struct  Distillery__V1__MetricValue
     , (char *)protobuf_c_empty_string, 0 }
 
 
+/*
+ * worker → coordinator; not answered (Error{ERROR_NOT_FOUND} when the sender is not a registered
+ * worker); stored, or dropped and counted for a run the coordinator never had.
+ */
 struct  Distillery__V1__Metrics
 {
   ProtobufCMessage base;
