@@ -175,7 +175,7 @@ import Wire
         async let reply: Body = {
             defer { done.set() }
             return try await client.request(.submitRun(submission), attempts: 3) { attempt, error in
-                #expect(attempt == 2 && "\(error)".contains("no answer"))
+                #expect(attempt >= 2 && "\(error)".contains("no answer"))
                 retries.increment()
             }
         }()
@@ -185,7 +185,9 @@ import Wire
         let r = try submitReply(try await reply)
         await client.close()
         #expect(r.accepted, "\(r.errors)")
-        #expect(retries.value == 1)
+        // One retry when the machine is idle; beside the whole suite on 2 cores the second
+        // attempt can also outlast the 1-s timeout (seen): however many retries, one run.
+        #expect((1...2).contains(retries.value))
         #expect(try await runIDs(cluster) == [r.runID])
     }
 
