@@ -8,16 +8,13 @@ import Wire
 /// figures are the run's latest metrics, with the sums and the ratio computed from them.
 @Suite struct RunReportFileTests {
     @Test func aCompletedRunsReportJSONDecodesIntoARunReportWithTheRunsFigures() async throws {
-        let cluster = try await EmbeddedCluster()
-        let data = cluster.stateDir + "/data"
-        try SyntheticFashion.write(to: data, train: 600, test: 200)
+        // The cluster and submission of the in-memory run tests.
+        let runs = RunsOverTransportTests()
+        let (cluster, data) = try await runs.makeCluster()
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()
-        let yaml = RunsOverTransportTests.spec(dataset: data, teachers: 2, replicas: 1)
-        guard case .submitRunReply(let reply) = try await cluster.request(.submitRun(SubmitRun(specYaml: yaml, fileName: "tiny.yaml"))) else {
-            throw TestFailure("no SubmitRunReply")
-        }
+        let reply = try await runs.submit(cluster, RunsOverTransportTests.spec(dataset: data, teachers: 2, replicas: 1))
         #expect(reply.accepted, "\(reply.errors)")
         let run = reply.runID
         await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true })
