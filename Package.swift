@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // Distillery — distributed multi-teacher knowledge distillation.
 // Dependency direction (DESIGN.md §3): arrows point down only.
+//   distillery (CLI), distillery-bench → CLIOutput (tables, progress bar, JSON outputs) → ClusterRuntime
 //   distillery (CLI) → DataPlane → ClusterRuntime → {ClusterCore, RunSpec, ClusterStore, Transport(ZMQ), Wire}
 //                    → DataPlane → Training → {NN, Distillation, Datasets} → Tensor → CBLAS
 //   FileSupport (atomic file writes, bounded reads; no dependencies) sits below NN, Datasets,
@@ -18,6 +19,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "distillery", targets: ["DistilleryCLI"]),
+        .executable(name: "distillery-bench", targets: ["DistilleryBench"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "Distillation", targets: ["Distillation"]),
@@ -112,16 +114,29 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What the CLI prints: the one table printer, progress bar and byte formatter, and the
+        // Codable types of every `--json` output (a library, so that they have unit tests).
+        .target(name: "CLIOutput", dependencies: ["ClusterRuntime", "ClusterCore", "Wire"], swiftSettings: strict),
         // The `distillery` command (composition root).
         .executableTarget(
             name: "DistilleryCLI",
             dependencies: [
                 "Training", "NN", "Datasets", "Distillation", "Tensor", "Wire", "Transport", "TransportZMQ",
-                "ClusterCore", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane", "FileSupport",
+                "ClusterCore", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane", "FileSupport", "CLIOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        // `distillery-bench`: the benchmark-only commands (engine, transport, all-reduce) that
+        // Scripts/bench runs beside PyTorch, plain libzmq and gloo; not part of the product CLI.
+        .executableTarget(
+            name: "DistilleryBench",
+            dependencies: [
+                "CLIOutput", "ClusterRuntime", "DataPlane", "Transport", "TransportZMQ", "Wire", "Tensor", "NN", "Distillation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
@@ -142,6 +157,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
         .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit", "NN"]),
+        .testTarget(name: "CLIOutputTests", dependencies: ["CLIOutput", "ClusterRuntime", "Wire"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "DistilleryProtoC", "Tensor", "DistilleryTestKit"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
         .testTarget(name: "RunSpecTests", dependencies: ["RunSpec"]),

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The reference for `distillery bench-allreduce`: torch.distributed all_reduce (SUM) with the
+"""The reference for `distillery-bench bench-allreduce`: torch.distributed all_reduce (SUM) with the
 gloo backend, RANKS processes on loopback, the same buffer, pattern, check and timing.
 
     Scripts/bench_gloo.py [--ranks 2] [--count 1048576] [--warmup 5] [--iterations 30] [--port P]

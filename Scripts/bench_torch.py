@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch twin of `distillery bench`: the same four workloads on synthetic data.
+"""PyTorch twin of `distillery-bench bench`: the same four workloads on synthetic data.
 
 Run by Scripts/bench with Debian's python3-torch, 2 threads, and the OpenMP OpenBLAS in
 front of the system one (LD_LIBRARY_PATH), so torch's GEMMs do not fight a pthread pool.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIOutput
 import ClusterRuntime
 import Foundation
 import Logging
@@ -38,13 +39,6 @@ struct ClientOptions: ParsableArguments {
 
 func unexpected(_ body: Body) -> CLIError {
     CLIError("the coordinator answered with an unexpected \(body.name) message")
-}
-
-func printJSON(_ value: Any) {
-    if let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys]),
-       let text = String(data: data, encoding: .utf8) {
-        print(text)
-    }
 }
 
 struct Submit: AsyncParsableCommand {
@@ -95,7 +89,7 @@ struct Submit: AsyncParsableCommand {
                 let lines = r.errors.map { "  - \($0.field.isEmpty ? "" : $0.field + ": ")\($0.message)" }
                 throw CLIError("the coordinator refused \(file):\n" + lines.joined(separator: "\n"))
             }
-            if client.json { printJSON(["run_id": r.runID, "accepted": true]) } else { print("submitted \(r.runID) (\(spec.name))") }
+            if client.json { printJSON(SubmitOutput(runID: r.runID, accepted: true)) } else { print("submitted \(r.runID) (\(spec.name))") }
             if watch { try await followRun(r.runID, client: c, json: client.json) }
             return r.runID
         }
@@ -114,21 +108,18 @@ struct Status: AsyncParsableCommand {
             return s
         }
         if client.json {
-            printJSON(["coordinator_version": status.coordinatorVersion, "nodes": status.nodes.map { n -> [String: Any] in
-                ["name": n.name, "roles": n.roles.map { "\($0)" }, "address": n.address, "state": "\(n.state)",
-                 "last_heard_ms_ago": n.lastHeardMsAgo, "cpu_percent": Double(n.cpuPercent), "rss_bytes": n.rssBytes,
-                 "current_task": n.currentTask, "version": n.version]
-            }])
+            printJSON(StatusOutput(status))
             return
         }
         print("coordinator \(client.coordinator) (version \(status.coordinatorVersion)): \(status.nodes.count) worker(s)")
         guard !status.nodes.isEmpty else { return }
         let rows = status.nodes.map { n in
             [n.name, n.roles.map { "\($0)" }.joined(separator: ","), n.address, "\(n.state)",
-             ageText(ms: n.lastHeardMsAgo), String(format: "%.0f%%", Double(n.cpuPercent)), bytesText(n.rssBytes),
+             Format.age(milliseconds: n.lastHeardMsAgo), String(format: "%.0f%%", Double(n.cpuPercent)), ByteCount.text(n.rssBytes),
              n.currentTask.isEmpty ? "-" : n.currentTask]
         }
-        printTable(header: ["NODE", "ROLES", "ADDRESS", "STATE", "HEARD", "CPU", "RSS", "TASK"], rows: rows)
+        TextTable(header: ["NODE", "ROLES", "ADDRESS", "STATE", "HEARD", "CPU", "RSS", "TASK"], rows: rows,
+                  alignments: [.left, .left, .left, .left, .right, .right, .right]).print()
     }
 }
 
@@ -144,18 +135,15 @@ struct Runs: AsyncParsableCommand {
             return l
         }
         if client.json {
-            printJSON(list.runs.map { r -> [String: Any] in
-                ["run_id": r.runID, "name": r.name, "state": stateText(r.state), "reason": r.reason,
-                 "submitted_unix_ms": r.submittedUnixMs, "updated_unix_ms": r.updatedUnixMs]
-            })
+            printJSON(list.runs.map(RunOutput.init))
             return
         }
         guard !list.runs.isEmpty else { print("no runs yet; `distillery submit FILE` starts one"); return }
         let rows = list.runs.map { r in
-            [r.runID, r.name, stateText(r.state), timeText(unixMs: r.submittedUnixMs), timeText(unixMs: r.updatedUnixMs),
+            [r.runID, r.name, r.state.text, Format.timestamp(unixMs: r.submittedUnixMs), Format.timestamp(unixMs: r.updatedUnixMs),
              r.reason.isEmpty ? "-" : r.reason]
         }
-        printTable(header: ["RUN", "NAME", "STATE", "SUBMITTED", "UPDATED", "REASON"], rows: rows)
+        TextTable(header: ["RUN", "NAME", "STATE", "SUBMITTED", "UPDATED", "REASON"], rows: rows).print()
     }
 }
 
@@ -176,7 +164,7 @@ func followRun(_ runID: String, client: ControlClient, json: Bool) async throws 
     let last = try await client.watch(runID: runID) { display.show($0) }
     display.finish(last)
     if last.run.state != .completed {
-        throw CLIError("run \(runID) \(stateText(last.run.state)): \(last.run.reason)")
+        throw CLIError("run \(runID) \(last.run.state.text): \(last.run.reason)")
     }
 }
 
@@ -191,7 +179,7 @@ struct Cancel: AsyncParsableCommand {
             guard case .cancelRunReply(let r) = reply else { throw unexpected(reply) }
             return r
         }
-        if client.json { printJSON(["cancelled": reply.cancelled, "message": reply.message]) } else { print(reply.message) }
+        if client.json { printJSON(CancelOutput(reply)) } else { print(reply.message) }
         if !reply.cancelled { throw ExitCode(1) }
     }
 }
@@ -210,10 +198,10 @@ struct Logs: AsyncParsableCommand {
             return l
         }
         if client.json {
-            printJSON(list.events.map { ["at_unix_ms": $0.atUnixMs, "kind": $0.kind, "message": $0.message, "run_id": $0.runID] })
+            printJSON(list.events.map(EventOutput.init))
             return
         }
-        for e in list.events { print("\(timeText(unixMs: e.atUnixMs))  \(e.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(e.message)") }
+        for e in list.events { print("\(Format.timestamp(unixMs: e.atUnixMs))  \(e.kind.padding(toLength: 9, withPad: " ", startingAt: 0)) \(e.message)") }
     }
 }
 
@@ -229,44 +217,7 @@ struct Report: AsyncParsableCommand {
             guard case .runUpdate(let u) = reply else { throw unexpected(reply) }
             return u
         }
-        let figures = Dictionary(update.latest.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
-        if client.json {
-            printJSON(["run_id": update.run.runID, "name": update.run.name, "state": stateText(update.run.state),
-                       "reason": update.run.reason, "figures": figures])
-            return
-        }
-        print("\(update.run.runID) \(update.run.name): \(stateText(update.run.state))\(update.run.reason.isEmpty ? "" : " — " + update.run.reason)")
-        let teachers = RunFigures.teacherIndices(in: figures.keys)
-        func cell(_ key: String, _ format: (Double) -> String) -> String { figures[key].map(format) ?? "-" }
-        let count: (Double) -> String = { String(Int($0)) }
-        let percent: (Double) -> String = { String(format: "%.2f%%", $0 * 100) }
-        let micro: (Double) -> String = { String(format: "%.0f µs", $0) }
-        var rows = teachers.map { t in
-            ["teacher \(t)\(figures["teacher\(t).reused"] == 1 ? " (reused)" : "")", cell("teacher\(t).parameters", count),
-             cell("teacher\(t).test_accuracy", percent), cell("teacher\(t).latency_us", micro)]
-        }
-        let ensembleParameters = teachers.compactMap { figures["teacher\($0).parameters"] }.reduce(0, +)
-        let ensembleLatency = teachers.compactMap { figures["teacher\($0).latency_us"] }.reduce(0, +)
-        if teachers.count > 1 {
-            rows.append(["ensemble (mean of probabilities)", ensembleParameters > 0 ? count(ensembleParameters) : "-",
-                         cell("ensemble.test_accuracy", percent), ensembleLatency > 0 ? micro(ensembleLatency) : "-"])
-        }
-        rows.append(["student", cell("student.parameters", count), cell("student.test_accuracy", percent),
-                     cell("student.latency_us", micro)])
-        printTable(header: ["MODEL", "PARAMETERS", "TEST ACCURACY", "LATENCY (1 SAMPLE)"], rows: rows)
-        if let p = figures["student.parameters"], p > 0, ensembleParameters > 0 {
-            var line = String(format: "compression: %.1f× fewer parameters than the ensemble (%.0f)", ensembleParameters / p,
-                              ensembleParameters)
-            if let l = figures["student.latency_us"], l > 0, ensembleLatency > 0 {
-                line += String(format: "; %.1f× lower latency than running the teachers", ensembleLatency / l)
-            }
-            print(line)
-        }
-        if let v = figures["student.val_accuracy"] { print(String(format: "student validation accuracy: %.2f%%", v * 100)) }
-        let timing = ["student.compute_ms_per_step", "student.logits_wait_ms_per_step", "student.allreduce_ms_per_step"]
-        if timing.allSatisfy({ figures[$0] != nil }) {
-            print(String(format: "time per step: compute %.2f ms, waiting for logits %.2f ms, all-reduce %.2f ms",
-                         figures[timing[0]]!, figures[timing[1]]!, figures[timing[2]]!))
-        }
+        let report = RunReport(update)
+        if client.json { printJSON(report) } else { print(report.text) }
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import CLIOutput
 import Datasets
+import ClusterRuntime
 import Distillation
 import FileSupport
 import Foundation
@@ -82,13 +84,13 @@ struct Distill: ParsableCommand {
         // Teachers and their ensemble on the test split.
         var teacherRows: [[String]] = []
         var testLogits: [[Float]] = []
-        var reportTeachers: [[String: Any]] = []
+        var reportTeachers: [DistillReport.Teacher] = []
         for (p, c) in zip(paths, checkpoints) {
             let logits = Evaluation.logits(c.model, on: bundle.test)
             let acc = Evaluation.accuracy(logits: logits, labels: bundle.test.labels, classes: bundle.test.classCount)
             testLogits.append(logits)
-            teacherRows.append([p, c.spec.description, humanCount(c.model.parameterCount), pct(acc)])
-            reportTeachers.append(["path": p, "spec": c.spec.description, "parameters": c.model.parameterCount, "test_accuracy": acc])
+            teacherRows.append([p, c.spec.description, Format.count(c.model.parameterCount), Format.percent(acc)])
+            reportTeachers.append(DistillReport.Teacher(path: p, spec: c.spec.description, parameters: c.model.parameterCount, testAccuracy: acc))
         }
         let ensembleAccuracy = EnsembleTargets.accuracy(logits: testLogits, labels: bundle.test.labels, classes: bundle.test.classCount)
         let ensembleParams = checkpoints.reduce(0) { $0 + $1.model.parameterCount }
@@ -114,7 +116,7 @@ struct Distill: ParsableCommand {
 
         let net: Sequential
         do { net = try studentSpec.build(dataShape: bundle.train.sampleShape, seed: training.seed) } catch { throw ValidationError(error.description) }
-        print("distilling into \(studentSpec) — \(humanCount(net.parameterCount)) parameters (ensemble \(humanCount(ensembleParams)), \(fmt(Double(ensembleParams) / Double(net.parameterCount), 1))× smaller)")
+        print("distilling into \(studentSpec) — \(Format.count(net.parameterCount)) parameters (ensemble \(Format.count(ensembleParams)), \(Format.fixed(Double(ensembleParams) / Double(net.parameterCount), 1))× smaller)")
         let started = Date()
         let checkpointer = EpochCheckpointer(
             next: ProgressPrinter(label: "distil", epochs: settings.epochs), path: out, model: net, spec: studentSpec,
@@ -149,31 +151,30 @@ struct Distill: ParsableCommand {
 
         let studentLatency = LatencyMeasurement.measure(net)
         var rows = teacherRows
-        rows.append(["ensemble (\(paths.count), mean-probs)", "", humanCount(ensembleParams), pct(ensembleAccuracy)])
-        rows.append(["student (distilled)", studentSpec.description, humanCount(net.parameterCount), pct(studentTest.accuracy)])
-        if let b = baselineAccuracy { rows.append(["student (from scratch)", studentSpec.description, humanCount(net.parameterCount), pct(b)]) }
+        rows.append(["ensemble (\(paths.count), mean-probs)", "", Format.count(ensembleParams), Format.percent(ensembleAccuracy)])
+        rows.append(["student (distilled)", studentSpec.description, Format.count(net.parameterCount), Format.percent(studentTest.accuracy)])
+        if let b = baselineAccuracy { rows.append(["student (from scratch)", studentSpec.description, Format.count(net.parameterCount), Format.percent(b)]) }
         print("")
-        print(table(["model", "spec", "params", "test acc"], rows))
-        print("compression \(fmt(Double(ensembleParams) / Double(net.parameterCount), 1))×  student latency \(fmt(studentLatency.singleSampleMilliseconds, 3)) ms/sample (batch 1), \(Int(studentLatency.rowsPerSecond)) rows/s (batch 1000)")
+        TextTable(header: ["model", "spec", "params", "test acc"], rows: rows, alignments: [.left, .left, .right, .right], rule: true).print()
+        print("compression \(Format.fixed(Double(ensembleParams) / Double(net.parameterCount), 1))×  student latency \(Format.fixed(studentLatency.singleSampleMilliseconds, 3)) ms/sample (batch 1), \(Int(studentLatency.rowsPerSecond)) rows/s (batch 1000)")
         if let b = baselineAccuracy {
             print("distillation gain over scratch: \(String(format: "%+.2f", Double(studentTest.accuracy - b) * 100)) points")
         }
         print("saved \(out)")
 
         if let report {
-            var r: [String: Any] = [
-                "teachers": reportTeachers, "ensemble": ["parameters": ensembleParams, "test_accuracy": ensembleAccuracy],
-                "student": ["spec": studentSpec.description, "parameters": net.parameterCount, "test_accuracy": studentTest.accuracy,
-                            "latency_ms": studentLatency.singleSampleMilliseconds, "rows_per_second": studentLatency.rowsPerSecond,
-                            "train_seconds": distillSeconds],
-                "settings": ["temperature": temperature, "alpha": alpha, "ensemble": rule.description, "epochs": settings.epochs,
-                             "seed": settings.seed, "label_fraction": labelFraction],
-                "compression": Double(ensembleParams) / Double(net.parameterCount),
-                "data": ["train": bundle.train.count, "validation": bundle.validation?.count ?? 0, "test": bundle.test.count],
-            ]
-            if let b = baselineAccuracy { r["baseline"] = ["test_accuracy": b]; r["gain_points"] = (studentTest.accuracy - b) * 100 }
-            let json = try JSONSerialization.data(withJSONObject: r, options: [.prettyPrinted, .sortedKeys])
-            try AtomicFile.write([UInt8](json), to: report)
+            let r = DistillReport(
+                teachers: reportTeachers, ensembleAccuracy: ensembleAccuracy,
+                student: DistillReport.Student(spec: studentSpec.description, parameters: net.parameterCount, testAccuracy: studentTest.accuracy,
+                                               latencyMs: studentLatency.singleSampleMilliseconds,
+                                               rowsPerSecond: studentLatency.rowsPerSecond, trainSeconds: distillSeconds),
+                settings: DistillReport.Settings(temperature: temperature, alpha: alpha, ensemble: rule.description, epochs: settings.epochs,
+                                                 seed: settings.seed, labelFraction: labelFraction),
+                data: DistillReport.DataSizes(train: bundle.train.count, validation: bundle.validation?.count ?? 0, test: bundle.test.count),
+                baselineAccuracy: baselineAccuracy)
+            do { try AtomicFile.write([UInt8](JSONCoding.encoder().encode(r)), to: report) } catch {
+                throw CLIError("cannot write the report \(report): \(error)")
+            }
         }
     }
 }

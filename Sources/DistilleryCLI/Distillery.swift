@@ -3,6 +3,7 @@ import TransportZMQ
 
 /// `distillery` — the composition root: cluster nodes (coordinator, worker, up), the client
 /// commands that talk to the coordinator, single-process training commands and key management.
+/// The benchmarks are a separate executable, `distillery-bench`.
 @main
 struct Distillery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,7 @@ struct Distillery: AsyncParsableCommand {
             """,
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, Up.self, Submit.self, Status.self, Runs.self, Watch.self,
-            Cancel.self, Logs.self, Report.self, Train.self, Eval.self, Inspect.self, Distill.self, Bench.self, Keys.self, WireBench.self, AllReduceBench.self,
+            Cancel.self, Logs.self, Report.self, Train.self, Eval.self, Inspect.self, Distill.self, Keys.self,
         ]
     )
 

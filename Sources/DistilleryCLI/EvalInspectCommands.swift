@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIOutput
 import Foundation
 import NN
 import Training
@@ -18,9 +19,9 @@ struct Eval: ParsableCommand {
         }
         let r = Evaluation.run(ckpt.model, on: bundle.test)
         if json {
-            print("{\"model\": \"\(model)\", \"spec\": \"\(ckpt.spec)\", \"accuracy\": \(r.accuracy), \"loss\": \(r.loss), \"count\": \(r.count)}")
+            printJSON(EvalOutput(model: model, spec: ckpt.spec.description, accuracy: r.accuracy, loss: r.loss, count: r.count))
         } else {
-            print("\(model)  \(ckpt.spec)\ntest loss \(fmt(r.loss, 4))  test accuracy \(pct(r.accuracy))  (\(r.count) images)")
+            print("\(model)  \(ckpt.spec)\ntest loss \(Format.fixed(r.loss, 4))  test accuracy \(Format.percent(r.accuracy))  (\(r.count) images)")
         }
     }
 }
@@ -48,11 +49,12 @@ struct Inspect: ParsableCommand {
         print("model \(spec)")
         let rows: [[String]] = net.layers.enumerated().map { i, l in
             [String(i), l.kind, l.details, l.outputShape.map(String.init).joined(separator: "×"),
-             humanCount(l.parameterCount), humanCount(l.flopsPerSample)]
+             Format.count(l.parameterCount), Format.count(l.flopsPerSample)]
         }
-        print(table(["#", "layer", "config", "output", "params", "FLOPs"], rows))
+        TextTable(header: ["#", "layer", "config", "output", "params", "FLOPs"], rows: rows,
+                  alignments: [.right, .left, .left, .left, .right, .right], rule: true).print()
         let stateBytes = net.state.count * 4
-        print("parameters \(net.parameterCount) (\(humanBytes(net.parameterCount * 4)) float32\(stateBytes > 0 ? " + \(humanBytes(stateBytes)) state" : ""))  forward FLOPs/sample \(humanCount(net.flopsPerSample))")
+        print("parameters \(net.parameterCount) (\(ByteCount.text(net.parameterCount * 4)) float32\(stateBytes > 0 ? " + \(ByteCount.text(stateBytes)) state" : ""))  forward FLOPs/sample \(Format.count(net.flopsPerSample))")
         for key in ["epoch", "complete", "test.accuracy", "seed", "optimizer", "schedule", "distilled_from"] {
             if let v = meta[key] { print("\(key): \(v)") }
         }

@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLIOutput
+import ClusterCore
 import Foundation
 import NN
 import Training
@@ -20,9 +22,8 @@ final class ProgressPrinter: TrainingObserver {
         let now = DispatchTime.now().uptimeNanoseconds
         guard step == steps || now - lastDraw > 100_000_000 else { return }
         lastDraw = now
-        let width = 30, filled = width * step / max(steps, 1)
-        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        let line = "\r\(label) epoch \(epoch + 1)/\(epochs) \(bar) \(step)/\(steps) loss \(fmt(loss, 4))"
+        let bar = ProgressBar(width: 30).render(done: step, of: steps)
+        let line = "\r\(label) epoch \(epoch + 1)/\(epochs) \(bar) \(step)/\(steps) loss \(Format.fixed(loss, 4))"
         FileHandle.standardError.write(line.data(using: .utf8)!)
     }
 
@@ -31,9 +32,9 @@ final class ProgressPrinter: TrainingObserver {
         // Long runs print about 20 epoch lines (and always the first and the last).
         let every = max(1, (epochs + 19) / 20)
         guard r.epoch == 0 || (r.epoch + 1) % every == 0 || r.epoch + 1 == epochs else { return }
-        var line = "\(label) epoch \(r.epoch + 1)/\(epochs)  loss \(fmt(r.trainLoss, 4))  train acc \(pct(r.trainAccuracy))"
-        if let v = r.validation { line += "  val loss \(fmt(v.loss, 4))  val acc \(pct(v.accuracy))" }
-        line += "  \(Int(r.samplesPerSecond)) samples/s  lr \(fmt(r.learningRate, 5))  \(fmt(Float(r.seconds), 1))s"
+        var line = "\(label) epoch \(r.epoch + 1)/\(epochs)  loss \(Format.fixed(r.trainLoss, 4))  train acc \(Format.percent(r.trainAccuracy))"
+        if let v = r.validation { line += "  val loss \(Format.fixed(v.loss, 4))  val acc \(Format.percent(v.accuracy))" }
+        line += "  \(Int(r.samplesPerSecond)) samples/s  lr \(Format.fixed(r.learningRate, 5))  \(Duration.seconds(r.seconds).shortDescription)"
         print(line)
         fflush(nil)
     }
@@ -68,31 +69,4 @@ final class EpochCheckpointer: TrainingObserver {
             FileHandle.standardError.write("warning: could not write the epoch checkpoint: \(error)\n".data(using: .utf8)!)
         }
     }
-}
-
-func fmt(_ x: Float, _ digits: Int) -> String { String(format: "%.\(digits)f", Double(x)) }
-func fmt(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
-func pct(_ x: Float) -> String { String(format: "%.2f%%", Double(x) * 100) }
-
-/// Left-aligned text table.
-func table(_ header: [String], _ rows: [[String]]) -> String {
-    let all = [header] + rows
-    let widths = (0..<header.count).map { c in all.map { $0[c].count }.max()! }
-    func line(_ r: [String]) -> String {
-        zip(r, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-    }
-    let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
-    return ([line(header), rule] + rows.map(line)).joined(separator: "\n")
-}
-
-func humanCount(_ n: Int) -> String {
-    if n >= 1_000_000 { return String(format: "%.2fM", Double(n) / 1e6) }
-    if n >= 1_000 { return String(format: "%.1fK", Double(n) / 1e3) }
-    return "\(n)"
-}
-
-func humanBytes(_ n: Int) -> String {
-    if n >= 1 << 20 { return String(format: "%.2f MiB", Double(n) / Double(1 << 20)) }
-    if n >= 1 << 10 { return String(format: "%.1f KiB", Double(n) / 1024) }
-    return "\(n) B"
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIOutput
 import Foundation
 import NN
 import Training
@@ -27,7 +28,7 @@ struct Train: ParsableCommand {
         let settings = try training.settings(trainCount: bundle.train.count)
         let net: Sequential
         do { net = try spec.build(dataShape: bundle.train.sampleShape, seed: training.seed) } catch { throw ValidationError(error.description) }
-        print("training \(spec) — \(humanCount(net.parameterCount)) parameters, \(bundle.train.count) train / \(bundle.validation?.count ?? 0) validation / \(bundle.test.count) test images")
+        print("training \(spec) — \(Format.count(net.parameterCount)) parameters, \(bundle.train.count) train / \(bundle.validation?.count ?? 0) validation / \(bundle.test.count) test images")
         let progress = EpochCheckpointer(
             next: ProgressPrinter(label: "train", epochs: settings.epochs), path: out, model: net, spec: spec,
             metadata: ["seed": String(settings.seed), "normalization.mean": String(bundle.normalization.mean),
@@ -35,7 +36,7 @@ struct Train: ParsableCommand {
         let trainer = Trainer(model: net, settings: settings, observer: progress)
         let reports = trainer.fit(train: bundle.train, validation: bundle.validation)
         let test = Evaluation.run(net, on: bundle.test)
-        print("test loss \(fmt(test.loss, 4))  test accuracy \(pct(test.accuracy))  (\(test.count) images)")
+        print("test loss \(Format.fixed(test.loss, 4))  test accuracy \(Format.percent(test.accuracy))  (\(test.count) images)")
         var meta = trainingMetadata(settings: settings, bundle: bundle, test: test, reports: reports)
         if bootstrap { meta["bootstrap"] = "true" }
         meta["complete"] = "true"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIOutput
 import ClusterRuntime
 import DataPlane
 import Foundation
@@ -141,7 +142,7 @@ final class LocalCluster: Service, @unchecked Sendable {
         }
         print("local cluster up: coordinator \(clientAddress), \(topology.workers.count) worker(s)")
         let rows = processes.withLock { $0.map { [$0.name, String($0.process.processIdentifier), "\(topology.logs)/\($0.name).log"] } }
-        printTable(header: ["PROCESS", "PID", "LOG"], rows: rows)
+        TextTable(header: ["PROCESS", "PID", "LOG"], rows: rows, alignments: [.left, .right]).print()
         print("stop with Ctrl-C; meanwhile: distillery status, distillery submit FILE --watch")
         fflush(nil)
     }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `distillery bench-allreduce`: two real processes on loopback sum a small buffer through the
+/// `distillery-bench bench-allreduce`: two real processes on loopback sum a small buffer through the
 /// ring and both report a checked result.
 @Suite struct AllReduceBenchTests {
     @Test(arguments: ["inbox", "listener"])
@@ -13,8 +13,8 @@ import Testing
             ["bench-allreduce", "--rank", String(rank), "--endpoints", endpoints, "--count", "1001", "--warmup", "2",
              "--iterations", "5", "--source", source, "--timeout", "10"]
         }
-        let other = try Node(args(1), log: dir.appendingPathComponent("rank1.log"))
-        let zero = try distillery(args(0), timeout: 20)
+        let other = try Node(args(1), log: dir.appendingPathComponent("rank1.log"), executable: benchBinary)
+        let zero = try run(benchBinary, args(0), timeout: 20)
         #expect(other.waitForExit(timeout: 15))
         #expect(zero.status == 0, "rank 0: \(zero.err)")
         #expect(other.process.terminationStatus == 0, "rank 1: \(other.output)")
@@ -29,8 +29,20 @@ import Testing
     }
 
     @Test func aRankOutsideTheEndpointsIsRefused() throws {
-        let r = try distillery(["bench-allreduce", "--rank", "2", "--endpoints", "tcp://127.0.0.1:1,tcp://127.0.0.1:2"], timeout: 20)
+        let r = try run(benchBinary, ["bench-allreduce", "--rank", "2", "--endpoints", "tcp://127.0.0.1:1,tcp://127.0.0.1:2"], timeout: 20)
         #expect(r.status != 0)
         #expect(r.err.contains("--rank 2 is not in 0..<2"))
+    }
+
+    /// The benchmarks left the product CLI: `distillery` no longer knows them.
+    @Test func theProductCLIHasNoBenchmarkCommands() throws {
+        for command in ["bench", "bench-wire", "bench-allreduce"] {
+            let r = try distillery([command], timeout: 20)
+            #expect(r.status != 0 && r.err.contains(command), "distillery \(command) still exists: \(r.out) \(r.err)")
+        }
+        let help = try distillery(["--help"], timeout: 20)
+        #expect(!help.out.contains("bench"), "\(help.out)")
+        let bench = try run(benchBinary, ["--help"], timeout: 20)
+        #expect(bench.status == 0 && ["bench", "bench-wire", "bench-allreduce"].allSatisfy { bench.out.contains($0) }, "\(bench.out)")
     }
 }

@@ -1,12 +1,18 @@
 import Foundation
 import Testing
 
-/// The built `distillery` executable next to the test bundle.
-let binary: URL = {
+/// The directory of the built executables (next to the test bundle).
+let buildDirectory: URL = {
     var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     if dir.pathExtension == "xctest" { dir = dir.deletingLastPathComponent() }
-    return dir.appendingPathComponent("distillery")
+    return dir
 }()
+
+/// The built `distillery` executable.
+let binary = buildDirectory.appendingPathComponent("distillery")
+
+/// The built `distillery-bench` executable (the benchmarks, apart from the product CLI).
+let benchBinary = buildDirectory.appendingPathComponent("distillery-bench")
 
 let dataAvailable = FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
     || ProcessInfo.processInfo.environment["DISTILLERY_DATA_DIR"] != nil
@@ -15,8 +21,13 @@ struct Run { var status: Int32; var out: String; var err: String }
 
 /// Runs the CLI with a time limit (the process is killed after `timeout` seconds).
 func distillery(_ args: [String], timeout: TimeInterval = 120) throws -> Run {
+    try run(binary, args, timeout: timeout)
+}
+
+/// Runs `executable` with a time limit (the process is killed after `timeout` seconds).
+func run(_ executable: URL, _ args: [String], timeout: TimeInterval = 120) throws -> Run {
     let p = Process()
-    p.executableURL = binary
+    p.executableURL = executable
     p.arguments = args
     let out = Pipe(), err = Pipe()
     p.standardOutput = out; p.standardError = err

@@ -8,11 +8,12 @@ final class Node: @unchecked Sendable {
     let process = Process()
     let log: URL
 
-    init(_ args: [String], log: URL) throws {
+    /// Starts `executable` (the `distillery` binary unless told otherwise) with `args`.
+    init(_ args: [String], log: URL, executable: URL = binary) throws {
         self.log = log
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = args
         process.standardOutput = handle
         process.standardError = handle
@@ -293,6 +294,18 @@ struct ClusterProcessTests {
                 #expect(report.out.range(of: #"ensemble \(mean of probabilities\)\s+\d+\s+\d+\.\d\d%"#, options: .regularExpression) != nil,
                         "the ensemble's accuracy is measured: \(report.out)")
                 let artifacts = dir.appendingPathComponent("state/artifacts/run-1")
+                // `report --json` prints the report the coordinator wrote to report.json, built
+                // from the same figures: the same teachers, sums and compression.
+                let reportJSON = try distillery(["report", "run-1", "--coordinator", address, "--json"])
+                let printed = try #require(try JSONSerialization.jsonObject(with: Data(reportJSON.out.utf8)) as? [String: Any])
+                let written = try #require(try JSONSerialization.jsonObject(
+                    with: Data(contentsOf: artifacts.appendingPathComponent("report.json"))) as? [String: Any])
+                #expect((printed["figures"] as? [String: Double]).map { !$0.isEmpty } == true, "\(reportJSON.out)")
+                #expect(printed["figures"] as? [String: Double] == written["figures"] as? [String: Double])
+                #expect((printed["teachers"] as? [[String: Any]])?.count == 2)
+                #expect(printed["compression"] as? Double == written["compression"] as? Double && written["compression"] != nil)
+                #expect((printed["ensemble"] as? [String: Any])?["parameters"] as? Double
+                        == (written["ensemble"] as? [String: Any])?["parameters"] as? Double)
                 let student = artifacts.appendingPathComponent("student.safetensors").path
                 let eval = try distillery(["eval", student, "--test-limit", "500"])
                 #expect(eval.status == 0 && eval.out.contains("test accuracy"), "\(eval.err)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLIOutput
 import ClusterRuntime
 import DataPlane
 import Foundation
@@ -10,12 +11,11 @@ import TransportZMQ
 /// worker does) or reading the listener directly, connecting to rank + 1 and running
 /// `RingAllReduce` on the ThreadExecutor a student replica runs on. Scripts/bench runs it beside
 /// torch.distributed's gloo (Scripts/bench_gloo.py) and prints the ratio. Every rank prints one
-/// JSON object; the sums are checked exactly after every all-reduce.
+/// JSON line (``AllReduceBenchResult``); the sums are checked exactly after every all-reduce.
 struct AllReduceBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-allreduce",
-        abstract: "Measure the gradient ring all-reduce between processes (used by Scripts/bench beside gloo).",
-        shouldDisplay: false)
+        abstract: "Measure the gradient ring all-reduce between processes (used by Scripts/bench beside gloo).")
 
     enum Source: String, ExpressibleByArgument, CaseIterable {
         case inbox, listener
@@ -67,7 +67,7 @@ struct AllReduceBench: AsyncParsableCommand {
             let work = BenchWork(ring: ring, rank: rank, ranks: size, count: count, warmup: warmup, iterations: iterations)
             let times = try await Task(executorPreference: executor) { try await work.run() }.value
             inboxTask?.cancel()
-            print(report(times, ranks: size))
+            printJSON(report(times, ranks: size), lines: true)
         } catch {
             inboxTask?.cancel()
             await transport.shutdown()
@@ -76,15 +76,41 @@ struct AllReduceBench: AsyncParsableCommand {
         await transport.shutdown()
     }
 
-    func report(_ times: [Double], ranks: Int) -> String {
+    func report(_ times: [Double], ranks: Int) -> AllReduceBenchResult {
         let sorted = times.sorted()
         let bytes = count * 4
         let median = percentile(sorted, 0.5)
-        return String(format: "{\"side\": \"ours\", \"source\": \"%@\", \"rank\": %d, \"ranks\": %d, \"count\": %d, \"bytes\": %d, "
-                      + "\"warmup\": %d, \"iterations\": %d, \"median_ms\": %.3f, \"p10_ms\": %.3f, \"p90_ms\": %.3f, "
-                      + "\"algbw_gb_s\": %.3f, \"verified\": true}",
-                      source.rawValue, rank, ranks, count, bytes, warmup, iterations, median, percentile(sorted, 0.1),
-                      percentile(sorted, 0.9), Double(bytes) / (median / 1000) / 1e9)
+        return AllReduceBenchResult(
+            source: source.rawValue, rank: rank, ranks: ranks, count: count, bytes: bytes, warmup: warmup, iterations: iterations,
+            medianMs: rounded(median, 3), p10Ms: rounded(percentile(sorted, 0.1), 3), p90Ms: rounded(percentile(sorted, 0.9), 3),
+            algbwGBs: rounded(Double(bytes) / (median / 1000) / 1e9, 3))
+    }
+}
+
+/// One rank's line of `bench-allreduce`, in the keys of Scripts/bench_gloo.py's (`side` tells
+/// them apart): per-call times of the timed all-reduces in ms, and the algorithm bandwidth
+/// (bytes / median time). `verified` is always true: a wrong sum fails the command instead.
+struct AllReduceBenchResult: Codable, Equatable {
+    var side = "ours"
+    var source: String
+    var rank: Int
+    var ranks: Int
+    var count: Int
+    var bytes: Int
+    var warmup: Int
+    var iterations: Int
+    var medianMs: Double
+    var p10Ms: Double
+    var p90Ms: Double
+    var algbwGBs: Double
+    var verified = true
+
+    enum CodingKeys: String, CodingKey {
+        case side, source, rank, ranks, count, bytes, warmup, iterations, verified
+        case medianMs = "median_ms"
+        case p10Ms = "p10_ms"
+        case p90Ms = "p90_ms"
+        case algbwGBs = "algbw_gb_s"
     }
 }
 

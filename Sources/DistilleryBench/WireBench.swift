@@ -1,17 +1,43 @@
 import ArgumentParser
+import CLIOutput
 import Foundation
 import Tensor
 import Transport
 import TransportZMQ
 import Wire
 
+/// What `bench-wire stream-recv` prints (one line, as `zmq-raw-bench stream-recv`): tensor-frame
+/// megabytes per second from the first message to the last.
+struct StreamBenchResult: Codable, Equatable {
+    var mbPerS: Double
+    var messages: Int
+    var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case mbPerS = "mb_per_s"
+        case messages, seconds
+    }
+}
+
+/// What `bench-wire rtt-client` prints (one line, as `zmq-raw-bench rtt-client`): round trips in µs.
+struct RoundTripBenchResult: Codable, Equatable {
+    var medianUs: Double
+    var p99Us: Double
+    var count: Int
+
+    enum CodingKeys: String, CodingKey {
+        case medianUs = "median_us"
+        case p99Us = "p99_us"
+        case count
+    }
+}
+
 /// Transport throughput and latency over real sockets, the same traffic as `zmq-raw-bench`
-/// (Scripts/bench runs both and prints the ratio). Prints one JSON object.
+/// (Scripts/bench runs both and prints the ratio). Prints one JSON line.
 struct WireBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-wire",
-        abstract: "Measure the transport (used by Scripts/bench beside plain libzmq).",
-        shouldDisplay: false)
+        abstract: "Measure the transport (used by Scripts/bench beside plain libzmq).")
 
     enum Mode: String, ExpressibleByArgument, CaseIterable {
         case streamReceive = "stream-recv", streamSend = "stream-send", rttServer = "rtt-server", rttClient = "rtt-client"
@@ -50,7 +76,8 @@ struct WireBench: AsyncParsableCommand {
             if i == 0 { start = .now } else { payload += m.message.frames.reduce(0) { $0 + $1.count } }
         }
         let seconds = seconds(start.duration(to: .now))
-        print(String(format: "{\"mb_per_s\": %.1f, \"messages\": %d, \"seconds\": %.3f}", Double(payload) / 1e6 / seconds, count, seconds))
+        printJSON(StreamBenchResult(mbPerS: rounded(Double(payload) / 1e6 / seconds, 1), messages: count, seconds: rounded(seconds, 3)),
+                  lines: true)
     }
 
     /// Sends `count` logits batches whose tensor frame has `bytes` bytes ([rows, 16] f32),
@@ -95,7 +122,8 @@ struct WireBench: AsyncParsableCommand {
         try await c.send(Message(Envelope(sender: "client", requestID: UInt64.max, body: .heartbeat(Heartbeat(sentUnixMs: 1)))))
         _ = try await c.receive(timeout: .seconds(5))
         rtts.sort()
-        print(String(format: "{\"median_us\": %.1f, \"p99_us\": %.1f, \"count\": %d}", rtts[rtts.count / 2], rtts[rtts.count * 99 / 100], count))
+        printJSON(RoundTripBenchResult(medianUs: rounded(rtts[rtts.count / 2], 1), p99Us: rounded(rtts[rtts.count * 99 / 100], 1),
+                                       count: count), lines: true)
     }
 
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

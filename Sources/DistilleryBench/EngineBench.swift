@@ -1,14 +1,22 @@
 import ArgumentParser
+import CLIOutput
 import Distillation
 import Foundation
 import NN
 import Tensor
-import Training
+
+/// One line of `distillery-bench bench`: {"case": "mlp-train", "unit": "samples/s", "value": 12345}.
+struct EngineBenchResult: Codable, Equatable {
+    var `case`: String
+    var unit: String
+    var value: Int
+}
 
 /// Engine throughput on synthetic data, the same workloads as Scripts/bench_torch.py.
-/// Prints one JSON object per case: {"case": …, "unit": …, "value": …}.
-struct Bench: ParsableCommand {
+/// Prints one JSON line per case (``EngineBenchResult``).
+struct EngineBench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Measure engine throughput (used by Scripts/bench, which runs PyTorch on the same workloads).")
 
     @Option(help: "Comma-separated cases: mlp-train, student-kd, ensemble-infer, cnn-train.")
@@ -31,7 +39,7 @@ struct Bench: ParsableCommand {
             default:
                 throw ValidationError("unknown bench case '\(c)'; allowed: mlp-train, student-kd, ensemble-infer, cnn-train")
             }
-            print("{\"case\": \"\(c)\", \"unit\": \"\(unit)\", \"value\": \(Int(value))}")
+            printJSON(EngineBenchResult(case: c, unit: unit, value: Int(value)), lines: true)
             fflush(nil)
         }
     }

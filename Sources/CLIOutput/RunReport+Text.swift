@@ -1,0 +1,38 @@
+import ClusterRuntime
+import Foundation
+
+extension RunReport {
+    /// `distillery report RUN`: the outcome, a table of the teachers, their ensemble (when
+    /// there are several) and the student, the compression, and the student's time per step.
+    public var text: String {
+        var lines = ["\(runID) \(name): \(state)\(reason.isEmpty ? "" : " — " + reason)"]
+        func cell(_ value: Double?, _ format: (Double) -> String) -> String { value.map(format) ?? "-" }
+        let count: (Double) -> String = { String(Int($0)) }
+        let micro: (Double) -> String = { String(format: "%.0f µs", $0) }
+        var rows = teachers.map { t in
+            ["teacher \(t.index.map(String.init) ?? "?")\(t.reused == true ? " (reused)" : "")", cell(t.parameters, count),
+             cell(t.testAccuracy, Format.percent), cell(t.latencyMicroseconds, micro)]
+        }
+        if teachers.count > 1 {
+            rows.append(["ensemble (\(ensemble.rule))", ensemble.parameters > 0 ? count(ensemble.parameters) : "-",
+                         cell(ensemble.testAccuracy, Format.percent), cell(ensemble.latencyMicroseconds, micro)])
+        }
+        rows.append(["student", cell(student.parameters, count), cell(student.testAccuracy, Format.percent),
+                     cell(student.latencyMicroseconds, micro)])
+        lines.append(TextTable(header: ["MODEL", "PARAMETERS", "TEST ACCURACY", "LATENCY (1 SAMPLE)"], rows: rows,
+                               alignments: [.left, .right, .right, .right]).render())
+        if let compression {
+            var line = String(format: "compression: %.1f× fewer parameters than the ensemble (%.0f)", compression, ensemble.parameters)
+            if let latencyRatio { line += String(format: "; %.1f× lower latency than running the teachers", latencyRatio) }
+            lines.append(line)
+        }
+        if let v = figures["student.val_accuracy"] { lines.append("student validation accuracy: \(Format.percent(v))") }
+        let timing = ["student.compute_ms_per_step", "student.logits_wait_ms_per_step", "student.allreduce_ms_per_step"]
+            .compactMap { figures[$0] }
+        if timing.count == 3 {
+            lines.append(String(format: "time per step: compute %.2f ms, waiting for logits %.2f ms, all-reduce %.2f ms",
+                                timing[0], timing[1], timing[2]))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Wire
+
+/// What a run came to: each teacher's, the ensemble's and the student's parameters, test
+/// accuracy and single-sample latency, the compression, and the latest of every figure
+/// reported (DESIGN.md §2 step 6).
+///
+/// The coordinator builds it when a run ends and writes it to
+/// `<state-dir>/artifacts/<run>/report.json` (``Coordinator/writeReport(_:)``); `distillery
+/// report` builds it from the same figures (the coordinator's latest ones, which it sends to
+/// any client) and only prints it, so the two never disagree on a sum or a ratio. The JSON
+/// keys are snake_case and stable: Scripts/bench-cluster reads `figures`, and any reader of
+/// `report.json` may rely on the others.
+public struct RunReport: Codable, Sendable, Equatable {
+    /// One model's figures; a figure that was not reported is absent (nil).
+    public struct Model: Codable, Sendable, Equatable {
+        /// The teacher's index i (figures `teacher<i>.…`); nil for the student.
+        public var index: Int?
+        public var parameters: Double?
+        /// Accuracy on the test split, 0…1.
+        public var testAccuracy: Double?
+        /// Inference time of one sample, in microseconds.
+        public var latencyMicroseconds: Double?
+        /// A teacher taken from a store of trained teachers instead of trained for this run.
+        public var reused: Bool?
+
+        public init(index: Int? = nil, parameters: Double? = nil, testAccuracy: Double? = nil,
+                    latencyMicroseconds: Double? = nil, reused: Bool? = nil) {
+            self.index = index
+            self.parameters = parameters
+            self.testAccuracy = testAccuracy
+            self.latencyMicroseconds = latencyMicroseconds
+            self.reused = reused
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case index, parameters, reused
+            case testAccuracy = "test_accuracy"
+            case latencyMicroseconds = "latency_us"
+        }
+    }
+
+    /// The teachers together: their parameters and latencies summed (running them all for one
+    /// sample), and the accuracy of the mean of their probabilities.
+    public struct Ensemble: Codable, Sendable, Equatable {
+        public var parameters: Double
+        public var rule: String
+        public var testAccuracy: Double?
+        /// Σ of the teachers' latencies; nil when none reported one.
+        public var latencyMicroseconds: Double?
+
+        public init(parameters: Double, rule: String = "mean of probabilities", testAccuracy: Double? = nil,
+                    latencyMicroseconds: Double? = nil) {
+            self.parameters = parameters
+            self.rule = rule
+            self.testAccuracy = testAccuracy
+            self.latencyMicroseconds = latencyMicroseconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case parameters
+            case rule = "rule for accuracy"
+            case testAccuracy = "test_accuracy"
+            case latencyMicroseconds = "latency_us"
+        }
+    }
+
+    public var runID: String
+    public var name: String
+    /// The run's phase as the coordinator names it: "completed", "preparing-teachers", …
+    public var state: String
+    public var reason: String
+    public var teachers: [Model]
+    public var ensemble: Ensemble
+    public var student: Model
+    /// Σ teacher parameters / student parameters; nil unless both are known.
+    public var compression: Double?
+    /// Ensemble latency / student latency; nil unless both are known.
+    public var latencyRatio: Double?
+    /// The latest value of every figure reported, by name (`student.samples_per_s`, …).
+    public var figures: [String: Double]
+    /// From the run spec; known to the coordinator, absent when a client built the report.
+    public var replicas: Int?
+    public var mode: String?
+
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id"
+        case name, state, reason, teachers, ensemble, student, compression, figures, replicas, mode
+        case latencyRatio = "latency_ratio"
+    }
+
+    /// The report of a run from its latest figures (`teacher<i>.<figure>`, `ensemble.<figure>`,
+    /// `student.<figure>`; see ``RunFigures``).
+    public init(runID: String, name: String, state: String, reason: String, figures: [String: Double],
+                replicas: Int? = nil, mode: String? = nil) {
+        func model(_ prefix: String, index: Int? = nil) -> Model {
+            Model(index: index, parameters: figures["\(prefix).parameters"], testAccuracy: figures["\(prefix).test_accuracy"],
+                  latencyMicroseconds: figures["\(prefix).latency_us"], reused: figures["\(prefix).reused"].map { $0 == 1 })
+        }
+        self.runID = runID
+        self.name = name
+        self.state = state
+        self.reason = reason
+        self.figures = figures
+        self.replicas = replicas
+        self.mode = mode
+        teachers = RunFigures.teacherIndices(in: figures.keys).map { model("teacher\($0)", index: $0) }
+        student = model("student")
+        let latencies = teachers.compactMap(\.latencyMicroseconds)
+        ensemble = Ensemble(parameters: teachers.compactMap(\.parameters).reduce(0, +), testAccuracy: figures["ensemble.test_accuracy"],
+                            latencyMicroseconds: latencies.isEmpty ? nil : latencies.reduce(0, +))
+        if let p = student.parameters, p > 0, ensemble.parameters > 0 { compression = ensemble.parameters / p }
+        if let l = student.latencyMicroseconds, l > 0, let e = ensemble.latencyMicroseconds, e > 0 { latencyRatio = e / l }
+    }
+
+    /// The report as `report.json` holds it (``JSONCoding``: sorted keys, pretty-printed).
+    public func json() throws -> Data { try JSONCoding.encoder().encode(self) }
+
+    /// A report read back from `report.json`.
+    public init(json: Data) throws { self = try JSONCoding.decoder().decode(RunReport.self, from: json) }
+}
+
+/// Reading the figures of a run (`teacher<i>.<figure>`, `ensemble.<figure>`, `student.<figure>`).
+public enum RunFigures {
+    /// The teacher indices i that have a `teacher<i>.<figure>`, ascending.
+    public static func teacherIndices(in names: some Sequence<String>) -> [Int] {
+        Set(names.compactMap { name -> Int? in
+            guard name.hasPrefix("teacher"), let dot = name.firstIndex(of: ".") else { return nil }
+            return Int(name[name.index(name.startIndex, offsetBy: 7)..<dot])
+        }).sorted()
+    }
+
+    /// The latest value of each figure by name; where a name repeats, the last one counts.
+    public static func latest(_ metrics: [MetricValue]) -> [String: Double] {
+        Dictionary(metrics.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+    }
+}
