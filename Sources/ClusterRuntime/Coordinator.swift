@@ -53,6 +53,10 @@ public actor Coordinator {
         journal.waitUntilIdle()
         return database
     }
+
+    /// Waits until every queued write has landed in the store: a graceful stop, or a restart
+    /// in a test, must not leave an old write to land after the next coordinator's.
+    public func flushWrites() { journal.waitUntilIdle() }
     let clock: any RuntimeClock
     let logger: Logger
 

@@ -66,6 +66,7 @@ public struct CoordinatorService: Service {
         lane.stop()
         logger.info("coordinator stopping")
         await listener.close()
+        await coordinator.flushWrites()
     }
 
     /// One pass of both lanes, one after the other (tests that drive the cluster step by step).

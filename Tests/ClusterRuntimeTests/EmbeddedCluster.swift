@@ -57,6 +57,9 @@ final class EmbeddedCluster: @unchecked Sendable {
     /// the old listener is closed, nothing of its memory survives.
     func restartCoordinator() async throws {
         await service.listener.close()
+        // The old coordinator's queued writes land before the new one reads the store (a real
+        // coordinator flushes them when it stops, CoordinatorService.run).
+        await coordinator.flushWrites()
         store = try ClusterStore(directory: stateDir)
         coordinator = try Coordinator(settings: coordinator.settings, store: store, clock: clock, logger: logger)
         let listener = try await network.transport(name: "coordinator-2").listen(at: EmbeddedCluster.address)
