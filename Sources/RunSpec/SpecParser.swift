@@ -1,7 +1,10 @@
 import Yams
 
-/// Reads a run spec from YAML nodes: structure and types here (unknown, missing, duplicate
-/// keys, wrong types, with lines), values and cross-field rules in ``SpecValidator``.
+/// Reads a run spec from YAML nodes: structure and types (unknown, missing, duplicate keys,
+/// wrong types, with lines) in ``NodeReader`` (`NodeReader.swift`: errors, nodes, scalars;
+/// `NodeReader+Spec.swift`: the sections, and the values of the other targets' grammars —
+/// model specs, optimizers, schedules, ensemble rules —, each parsed there once into its
+/// type); values and cross-field rules in ``SpecValidator``.
 enum SpecParser {
     static let rootKeys = ["name", "dataset", "teachers", "student", "distillation", "training", "replicas", "prefetch"]
     static let datasetKeys = ["name", "path", "train-limit", "validation"]
