@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(name: "CLIOutputTests", dependencies: ["CLIOutput", "ClusterRuntime", "Wire"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "DistilleryProtoC", "Tensor", "DistilleryTestKit"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
-        .testTarget(name: "RunSpecTests", dependencies: ["RunSpec"]),
+        .testTarget(name: "RunSpecTests", dependencies: ["RunSpec", "NN", "Training", "Distillation"]),
         .testTarget(name: "ClusterStoreTests", dependencies: ["ClusterStore"]),
         .testTarget(
             name: "ClusterRuntimeTests",

@@ -137,25 +137,20 @@ extension Coordinator {
         let placement = run.lifecycle.placement
         switch ref.kind {
         case .teacher:
-            let teacher = run.spec.teachers[ref.index]
+            // The model and the recipe travel in the AssignTask's run spec only.
             let replicaEndpoints = (placement?.studentWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
-            var task = TeacherTask(teacherIndex: UInt32(ref.index), modelSpec: teacher.model,
-                                   replicas: (0..<run.spec.replicas).map(UInt32.init), replicaEndpoints: replicaEndpoints)
+            var task = TeacherTask(teacherIndex: UInt32(ref.index), replicas: (0..<run.spec.replicas).map(UInt32.init),
+                                   replicaEndpoints: replicaEndpoints)
             if run.spec.distillation.mode == .online && run.spec.distillation.mutual > 0 {
                 // The teachers send each other their logits every step (the mutual term).
                 task.teacherEndpoints = (placement?.teacherWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
-            }
-            if case .train(let r) = teacher.source {
-                task.recipeYaml = "epochs: \(r.epochs)\nbatch: \(r.batch)\nlr: \(r.learningRate)\noptimizer: \(r.optimizer)\n"
-                    + "weight-decay: \(r.weightDecay)\nschedule: \(r.schedule)\nseed: \(r.seed)\nbootstrap: \(r.bootstrap)\n"
             }
             return .teacher(task)
         case .student:
             let endpoints = (placement?.studentWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
             let teachers = (placement?.teacherWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
             return .student(StudentTask(rank: UInt32(ref.index), replicas: UInt32(run.spec.replicas), ringGeneration: 1,
-                                        peerEndpoints: endpoints, teacherEndpoints: teachers,
-                                        modelSpec: run.spec.student.model))
+                                        peerEndpoints: endpoints, teacherEndpoints: teachers))
         }
     }
 

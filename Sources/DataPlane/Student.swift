@@ -14,9 +14,9 @@ import Wire
 /// What a student replica's task does during a run: build the student, join the teachers and
 /// its ring, train (`StudentReplica`) and, on rank 0, evaluate, report and keep the student.
 extension TaskRunner {
-    func studentTask(_ assign: AssignTask, _ task: StudentTask) async throws(TaskFailure) {
+    func studentTask(_ assign: AssignTask, _ task: StudentTask, spec: RunSpec) async throws(TaskFailure) {
         guard let dataPlane else { throw TaskFailure("this worker has no data endpoint") }
-        let (spec, bundle) = try runData(assign)
+        let bundle = try runData(assign, spec)
         let rank = Int(task.rank), replicas = Int(task.replicas)
         guard task.teacherEndpoints.count == spec.teachers.count, task.peerEndpoints.count == replicas else {
             throw TaskFailure("the assignment lists \(task.teacherEndpoints.count) teacher and \(task.peerEndpoints.count) "
@@ -26,12 +26,11 @@ extension TaskRunner {
         let trainer: Trainer
         let studentSpec: ModelSpec
         let kd = KDLoss(temperature: spec.distillation.temperature, alpha: spec.distillation.alpha)
-        let rule: EnsembleRule
+        let rule = spec.distillation.ensemble
         do {
-            studentSpec = try spec.student.modelSpec()
+            studentSpec = spec.student.model
             let model = try studentSpec.build(dataShape: bundle.train.sampleShape, seed: spec.training.seed)
             trainer = Trainer(model: model, settings: try spec.training.trainingSettings(stepsPerEpoch: plan.stepsPerEpoch))
-            rule = try spec.distillation.ensembleRule()
         } catch {
             throw TaskFailure("student: \(error)")
         }

@@ -155,9 +155,10 @@ public final class TaskRunner: WorkerTasks {
                 executor.stop()
             }
             do throws(TaskFailure) {
+                let spec = try runSpec(assign)
                 switch assign.task {
-                case .teacher(let teacher): try await teacherTask(assign, teacher)
-                case .student(let student): try await studentTask(assign, student)
+                case .teacher(let teacher): try await teacherTask(assign, teacher, spec: spec)
+                case .student(let student): try await studentTask(assign, student, spec: spec)
                 case nil: throw TaskFailure("the assignment carries no task")
                 }
             } catch {
@@ -170,17 +171,20 @@ public final class TaskRunner: WorkerTasks {
         return true
     }
 
-    /// The run's spec and data as every node derives them: the shard's splits, normalised,
-    /// with the validation images held out by the run's seed.
-    func runData(_ assign: AssignTask) throws(TaskFailure) -> (RunSpec, DataBundle) {
-        let spec: RunSpec
-        do { spec = try RunSpec(yaml: assign.runSpecYaml, fileName: "run \(assign.runID)") } catch {
+    /// The task's run spec, typed: the one place a worker parses `run_spec_yaml` (once per
+    /// task, as it starts); everything the task does gets this value, never the text.
+    func runSpec(_ assign: AssignTask) throws(TaskFailure) -> RunSpec {
+        do { return try RunSpec(yaml: assign.runSpecYaml, fileName: "run \(assign.runID)") } catch {
             throw TaskFailure("the run spec sent by the coordinator does not parse here: \(error)")
         }
+    }
+
+    /// The run's data as every node derives it: the shard's splits, normalised, with the
+    /// validation images held out by the run's seed.
+    func runData(_ assign: AssignTask, _ spec: RunSpec) throws(TaskFailure) -> DataBundle {
         do {
             let (train, test) = try DatasetShard.unpack(try cache.load(assign.shardHash))
-            return (spec, DataBundle.split(train: train, test: test, validationCount: spec.dataset.validation,
-                                           seed: spec.training.seed))
+            return DataBundle.split(train: train, test: test, validationCount: spec.dataset.validation, seed: spec.training.seed)
         } catch {
             throw TaskFailure("data shard \(assign.shardHash.prefix(12)): \(error)")
         }

@@ -21,6 +21,11 @@ extension TaskRunner {
         let teacher = spec.teachers[index]
         switch teacher.source {
         case .checkpoint(let path):
+            // (This was a wire rule while the task repeated the recipe in `recipe_yaml`.)
+            guard !task.checkpointHash.isEmpty else {
+                throw TaskFailure("teacher \(index): checkpoint \(path): the assignment has no checkpoint_hash; "
+                    + "the coordinator sets one for every checkpoint: teacher (is it older than this worker?)")
+            }
             // The file itself when it is on this machine, else the copy the coordinator sent.
             if let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == task.checkpointHash {
                 do { return try ModelCheckpoint.read(from: path).model } catch { throw TaskFailure("checkpoint \(path): \(error)") }
@@ -135,16 +140,14 @@ extension TaskRunner {
         }
     }
 
-    func train(_ assign: AssignTask, index: Int, model: String, recipe: TeacherRecipe, bundle: DataBundle,
+    func train(_ assign: AssignTask, index: Int, model modelSpec: ModelSpec, recipe: TeacherRecipe, bundle: DataBundle,
                        out: String, key: String) throws(TaskFailure) -> Sequential {
         var bundle = bundle
         if recipe.bootstrap { bundle.train = bundle.train.subset(bundle.train.bootstrapIndices(seed: recipe.seed)) }
         let stepsPerEpoch = (bundle.train.count + recipe.batch - 1) / recipe.batch
         let settings: TrainingSettings
         let net: Sequential
-        let modelSpec: ModelSpec
         do {
-            modelSpec = try ModelSpec(parsing: model)
             settings = try recipe.trainingSettings(stepsPerEpoch: stepsPerEpoch)
             net = try modelSpec.build(dataShape: bundle.train.sampleShape, seed: recipe.seed)
         } catch {

@@ -16,8 +16,8 @@ import Wire
 /// checkpoint), report it ready, serve its logits to the replicas (`TeacherStreamer`) and, in
 /// online runs, keep what it became.
 extension TaskRunner {
-    func teacherTask(_ assign: AssignTask, _ task: TeacherTask) async throws(TaskFailure) {
-        let (spec, bundle) = try runData(assign)
+    func teacherTask(_ assign: AssignTask, _ task: TeacherTask, spec: RunSpec) async throws(TaskFailure) {
+        let bundle = try runData(assign, spec)
         let index = Int(task.teacherIndex)
         guard index < spec.teachers.count else {
             throw TaskFailure("teacher \(index) does not exist: the run has \(spec.teachers.count) teachers")
@@ -74,7 +74,7 @@ extension TaskRunner {
             let accuracy = streamer.finalTestAccuracy ?? Evaluation.run(model, on: bundle.test).accuracy
             let out = "\(cacheDirectory)/teachers/\(assign.runID)/teacher-\(index)-online.safetensors"
             do {
-                try save(model, spec: try ModelSpec(parsing: spec.teachers[index].model),
+                try save(model, spec: spec.teachers[index].model,
                          metadata: ["run": assign.runID, "teacher": String(index), "mode": "online",
                                     "test.accuracy": String(accuracy), "complete": "true"], to: out)
                 sendCheckpoint(assign, index: index, path: out, name: "teacher-\(index)-online.safetensors")

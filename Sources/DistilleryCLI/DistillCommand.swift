@@ -38,18 +38,19 @@ struct Distill: ParsableCommand {
     @OptionGroup var training: TrainingOptions
     @OptionGroup var data: DataOptions
 
-    /// Copies a run spec's student, distillation, training and data settings over the options.
+    /// Copies a run spec's student, distillation, training and data settings over the options
+    /// (the typed values in their canonical spellings: the options are text).
     mutating func adopt(_ spec: RunSpec) {
-        student = spec.student.model
+        student = spec.student.model.description
         temperature = spec.distillation.temperature
         alpha = spec.distillation.alpha
-        ensemble = spec.distillation.ensemble
+        ensemble = spec.distillation.ensemble.description
         training.epochs = spec.training.epochs
         training.batchSize = spec.training.batch
         training.learningRate = spec.training.learningRate
-        training.optimizer = spec.training.optimizer
+        training.optimizer = spec.training.optimizer.description
         training.weightDecay = spec.training.weightDecay
-        training.schedule = spec.training.schedule
+        training.schedule = spec.training.schedule.description
         training.labelSmoothing = 0
         training.seed = spec.training.seed
         data.dataDir = spec.dataset.path

@@ -3553,7 +3553,7 @@ const ProtobufCMessageDescriptor distillery__v1__event_list__descriptor =
   (ProtobufCMessageInit) distillery__v1__event_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[7] =
+static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[5] =
 {
   {
     "teacher_index",
@@ -3568,36 +3568,12 @@ static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descri
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "model_spec",
-    2,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Distillery__V1__TeacherTask, model_spec),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "checkpoint_hash",
     3,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
     offsetof(Distillery__V1__TeacherTask, checkpoint_hash),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "recipe_yaml",
-    4,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Distillery__V1__TeacherTask, recipe_yaml),
     NULL,
     &protobuf_c_empty_string,
     0,             /* flags */
@@ -3641,18 +3617,18 @@ static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descri
   },
 };
 static const unsigned distillery__v1__teacher_task__field_indices_by_name[] = {
-  2,   /* field[2] = checkpoint_hash */
-  1,   /* field[1] = model_spec */
-  3,   /* field[3] = recipe_yaml */
-  5,   /* field[5] = replica_endpoints */
-  4,   /* field[4] = replicas */
-  6,   /* field[6] = teacher_endpoints */
+  1,   /* field[1] = checkpoint_hash */
+  3,   /* field[3] = replica_endpoints */
+  2,   /* field[2] = replicas */
+  4,   /* field[4] = teacher_endpoints */
   0,   /* field[0] = teacher_index */
 };
-static const ProtobufCIntRange distillery__v1__teacher_task__number_ranges[1 + 1] =
+static const ProtobufCIntRange distillery__v1__teacher_task__number_ranges[3 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 3, 1 },
+  { 5, 2 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
 {
@@ -3662,14 +3638,14 @@ const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
   "Distillery__V1__TeacherTask",
   "distillery.v1",
   sizeof(Distillery__V1__TeacherTask),
-  7,
+  5,
   distillery__v1__teacher_task__field_descriptors,
   distillery__v1__teacher_task__field_indices_by_name,
-  1,  distillery__v1__teacher_task__number_ranges,
+  3,  distillery__v1__teacher_task__number_ranges,
   (ProtobufCMessageInit) distillery__v1__teacher_task__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descriptors[6] =
+static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descriptors[5] =
 {
   {
     "rank",
@@ -3731,21 +3707,8 @@ static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "model_spec",
-    6,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_STRING,
-    0,   /* quantifier_offset */
-    offsetof(Distillery__V1__StudentTask, model_spec),
-    NULL,
-    &protobuf_c_empty_string,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned distillery__v1__student_task__field_indices_by_name[] = {
-  5,   /* field[5] = model_spec */
   3,   /* field[3] = peer_endpoints */
   0,   /* field[0] = rank */
   1,   /* field[1] = replicas */
@@ -3755,7 +3718,7 @@ static const unsigned distillery__v1__student_task__field_indices_by_name[] = {
 static const ProtobufCIntRange distillery__v1__student_task__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor =
 {
@@ -3765,7 +3728,7 @@ const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor =
   "Distillery__V1__StudentTask",
   "distillery.v1",
   sizeof(Distillery__V1__StudentTask),
-  6,
+  5,
   distillery__v1__student_task__field_descriptors,
   distillery__v1__student_task__field_indices_by_name,
   1,  distillery__v1__student_task__number_ranges,

@@ -220,7 +220,7 @@ extension WireSamples {
             return swift(.heartbeat(Heartbeat()), [TensorMeta(name: "stray", dtype: .u8, shape: [3])], [[1, 2, 3]])
         case 8:
             return swift(.assignTask(AssignTask(runID: "r", taskID: "t", runSpecYaml: "x: 1",
-                                                task: .student(StudentTask(rank: 4, replicas: 4, modelSpec: "m")))))
+                                                task: .student(StudentTask(rank: 4, replicas: 4)))))
         case 9:  // GradientChunk.phase unset
             var w = header(sender: sender, tensors: [tensorMeta(name: "g", dtype: 1, shape: [4], byteLength: 16)])
             w.message(52) { $0.string(1, "r"); $0.uint(3, 9) }

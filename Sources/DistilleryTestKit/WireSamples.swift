@@ -86,17 +86,14 @@ public struct WireSamples: Sendable {
                 let hasCheckpoint = chance(2)
                 let ranks = Array(Set(list { $0.u32() % 64 })).sorted()
                 let index = u32() % 8
-                task = .teacher(TeacherTask(teacherIndex: index, modelSpec: word(),
-                                            checkpointHash: hasCheckpoint ? word() : "",
-                                            recipeYaml: hasCheckpoint && chance(2) ? "" : "epochs: \(int(9))",
+                task = .teacher(TeacherTask(teacherIndex: index, checkpointHash: hasCheckpoint ? word() : "",
                                             replicas: ranks, replicaEndpoints: chance(2) ? [] : ranks.map { _ in endpoint() },
                                             teacherEndpoints: chance(2) ? [] : (0...Int(index) + int(3)).map { _ in endpoint() }))
             } else {
                 let replicas = UInt32(1 + int(8))
                 let peers = chance(2) ? [] : (0..<Int(replicas)).map { "tcp://peer-\($0):7879" }
                 task = .student(StudentTask(rank: UInt32(int(Int(replicas))), replicas: replicas, ringGeneration: u64(),
-                                            peerEndpoints: peers, teacherEndpoints: list { $0.endpoint() },
-                                            modelSpec: word()))
+                                            peerEndpoints: peers, teacherEndpoints: list { $0.endpoint() }))
             }
             return (.assignTask(AssignTask(runID: word(), taskID: word(), runSpecYaml: "seed: \(u32())",
                                            shardHash: text(), task: task)), [], [])

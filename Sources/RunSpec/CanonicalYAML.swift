@@ -3,9 +3,11 @@ extension RunSpec {
     /// parses back to an equal RunSpec. The coordinator sends this to workers, so every
     /// node derives the same plan from the same text.
     ///
-    /// Teachers are written expanded (one entry per teacher, no `count`), strings are plain
-    /// when that is unambiguous and double-quoted otherwise, numbers as Swift prints them
-    /// (the shortest text that reads back to the same `Float`).
+    /// Teachers are written expanded (one entry per teacher, no `count`); model specs,
+    /// optimizers, schedules and ensemble rules in their canonical spelling (their types'
+    /// `description`: `adamw`, never the alias `adam`); strings plain when that is unambiguous
+    /// and double-quoted otherwise; numbers as Swift prints them (the shortest text that reads
+    /// back to the same `Float`).
     public func canonicalYAML() -> String {
         var out = ""
         func put(_ indent: Int, _ key: String, _ value: String) {
@@ -25,7 +27,7 @@ extension RunSpec {
         } else {
             header(0, "teachers")
             for teacher in teachers {
-                out += "  - model: " + YAMLText.string(teacher.model) + "\n"
+                out += "  - model: " + YAMLText.string(teacher.model.description) + "\n"
                 switch teacher.source {
                 case .checkpoint(let path):
                     put(4, "checkpoint", YAMLText.string(path))
@@ -34,21 +36,21 @@ extension RunSpec {
                     put(6, "epochs", String(r.epochs))
                     put(6, "batch", String(r.batch))
                     put(6, "lr", YAMLText.number(r.learningRate))
-                    put(6, "optimizer", YAMLText.string(r.optimizer))
+                    put(6, "optimizer", YAMLText.string(r.optimizer.description))
                     put(6, "weight-decay", YAMLText.number(r.weightDecay))
-                    put(6, "schedule", YAMLText.string(r.schedule))
+                    put(6, "schedule", YAMLText.string(r.schedule.description))
                     put(6, "seed", String(r.seed))
                     put(6, "bootstrap", String(r.bootstrap))
                 }
             }
         }
         header(0, "student")
-        put(2, "model", YAMLText.string(student.model))
+        put(2, "model", YAMLText.string(student.model.description))
         header(0, "distillation")
         put(2, "mode", distillation.mode.rawValue)
         put(2, "temperature", YAMLText.number(distillation.temperature))
         put(2, "alpha", YAMLText.number(distillation.alpha))
-        put(2, "ensemble", YAMLText.string(distillation.ensemble))
+        put(2, "ensemble", YAMLText.string(distillation.ensemble.description))
         put(2, "top-k", String(distillation.topK))
         put(2, "float16", String(distillation.float16))
         put(2, "mutual", YAMLText.number(distillation.mutual))
@@ -56,9 +58,9 @@ extension RunSpec {
         put(2, "epochs", String(training.epochs))
         put(2, "batch", String(training.batch))
         put(2, "lr", YAMLText.number(training.learningRate))
-        put(2, "optimizer", YAMLText.string(training.optimizer))
+        put(2, "optimizer", YAMLText.string(training.optimizer.description))
         put(2, "weight-decay", YAMLText.number(training.weightDecay))
-        put(2, "schedule", YAMLText.string(training.schedule))
+        put(2, "schedule", YAMLText.string(training.schedule.description))
         put(2, "seed", String(training.seed))
         put(0, "replicas", String(replicas))
         put(0, "prefetch", String(prefetch))

@@ -59,8 +59,13 @@ import Training
 /// an error), booleans are `true`/`false`. An empty value of a section (`train:`) means all
 /// its defaults. Duplicate keys, YAML merge keys (`<<`) and several documents are errors.
 ///
-/// Strings are kept as written (model specs, optimizers, schedules and ensemble rules are
-/// validated with their own grammars but not re-spelled), and so are relative paths:
+/// Model specs, optimizers, schedules and ensemble rules are parsed once, by the parser, into
+/// the types of their own targets (`NN.ModelSpec`, `Training.OptimizerChoice`,
+/// `Training.ScheduleChoice`, `Distillation.EnsembleRule`) with their own grammars' errors;
+/// every consumer uses those values and none parses the text again. Aliases are therefore
+/// not kept: ``canonicalYAML()`` writes each value's canonical spelling (`adam` → `adamw`,
+/// `mean` → `mean-probs`, `mlp:784-10,dropout=0.20` → `mlp:784-10,dropout=0.2`,
+/// `cosine:0` → `cosine`). Relative paths are kept as written:
 /// ``resolvingPaths(relativeTo:)`` makes them absolute. ``canonicalYAML()`` writes every
 /// default out and the teachers expanded, so it parses back to an equal value.
 public struct RunSpec: Sendable, Equatable {
@@ -147,15 +152,12 @@ public struct TeacherSpec: Sendable, Equatable {
         case checkpoint(path: String)                 // a safetensors file on the coordinator
         case train(TeacherRecipe)
     }
-    public var model: String          // model spec text, validated with NN.ModelSpec(parsing:)
+    public var model: ModelSpec
     public var source: Source
 
-    public init(model: String, source: Source) {
+    public init(model: ModelSpec, source: Source) {
         self.model = model; self.source = source
     }
-
-    /// The parsed model spec.
-    public func modelSpec() throws(ModelSpecError) -> ModelSpec { try ModelSpec(parsing: model) }
 
     /// The recipe, for a teacher that is trained.
     public var recipe: TeacherRecipe? {
@@ -174,14 +176,14 @@ public struct TeacherRecipe: Sendable, Equatable {
     public var epochs: Int            // default 10
     public var batch: Int             // default 128
     public var learningRate: Float    // key "lr", default 1e-3
-    public var optimizer: String      // Training.OptimizerChoice grammar, default "adamw"
+    public var optimizer: OptimizerChoice  // default adamw
     public var weightDecay: Float     // key "weight-decay", default 0
-    public var schedule: String       // TrainingSettings.parseSchedule grammar, default "cosine"
+    public var schedule: ScheduleChoice    // default cosine
     public var seed: UInt64           // default 1
     public var bootstrap: Bool        // bagging, default false
 
-    public init(epochs: Int = 10, batch: Int = 128, learningRate: Float = 1e-3, optimizer: String = "adamw",
-                weightDecay: Float = 0, schedule: String = "cosine", seed: UInt64 = 1, bootstrap: Bool = false) {
+    public init(epochs: Int = 10, batch: Int = 128, learningRate: Float = 1e-3, optimizer: OptimizerChoice = .runSpecDefault,
+                weightDecay: Float = 0, schedule: ScheduleChoice = .runSpecDefault, seed: UInt64 = 1, bootstrap: Bool = false) {
         self.epochs = epochs; self.batch = batch; self.learningRate = learningRate; self.optimizer = optimizer
         self.weightDecay = weightDecay; self.schedule = schedule; self.seed = seed; self.bootstrap = bootstrap
     }
@@ -194,12 +196,9 @@ public struct TeacherRecipe: Sendable, Equatable {
 }
 
 public struct StudentSpec: Sendable, Equatable {
-    public var model: String
+    public var model: ModelSpec
 
-    public init(model: String) { self.model = model }
-
-    /// The parsed model spec.
-    public func modelSpec() throws(ModelSpecError) -> ModelSpec { try ModelSpec(parsing: model) }
+    public init(model: ModelSpec) { self.model = model }
 }
 
 public enum DistillationMode: String, Sendable, CaseIterable { case offline, online }
@@ -208,8 +207,7 @@ public struct DistillationSpec: Sendable, Equatable {
     public var mode: DistillationMode     // default offline
     public var temperature: Float         // > 0, ≤ 100, default 4
     public var alpha: Float               // [0, 1], default 0.9
-    public var ensemble: String           // Distillation.EnsembleRule grammar, default "mean-probs";
-                                          // validated against the teacher count
+    public var ensemble: EnsembleRule     // default mean-probs; validated against the teacher count
     public var topK: Int                  // key "top-k": 0 (full logits) or 1…classes-1, default 0
     public var float16: Bool              // logits as float16 on the wire, default false
     /// Online runs: weight β of each teacher's KL term toward the other teachers' ensemble —
@@ -217,27 +215,24 @@ public struct DistillationSpec: Sendable, Equatable {
     /// [0, 1), default 0 (cross-entropy only).
     public var mutual: Float
 
-    public init(mode: DistillationMode = .offline, temperature: Float = 4, alpha: Float = 0.9, ensemble: String = "mean-probs",
+    public init(mode: DistillationMode = .offline, temperature: Float = 4, alpha: Float = 0.9, ensemble: EnsembleRule = .meanProbabilities,
                 topK: Int = 0, float16: Bool = false, mutual: Float = 0) {
         self.mode = mode; self.temperature = temperature; self.alpha = alpha; self.ensemble = ensemble
         self.topK = topK; self.float16 = float16; self.mutual = mutual
     }
-
-    /// The parsed ensemble rule.
-    public func ensembleRule() throws(EnsembleRuleError) -> EnsembleRule { try EnsembleRule(parsing: ensemble) }
 }
 
 public struct TrainingSpec: Sendable, Equatable {
     public var epochs: Int                // 1…10000, default 10
     public var batch: Int                 // global batch B, 1…65536, default 128; must be divisible by replicas
     public var learningRate: Float        // key "lr", default 1e-3
-    public var optimizer: String          // default "adamw"
+    public var optimizer: OptimizerChoice // default adamw
     public var weightDecay: Float         // key "weight-decay", default 0
-    public var schedule: String           // default "cosine"
+    public var schedule: ScheduleChoice   // default cosine
     public var seed: UInt64               // default 1
 
-    public init(epochs: Int = 10, batch: Int = 128, learningRate: Float = 1e-3, optimizer: String = "adamw",
-                weightDecay: Float = 0, schedule: String = "cosine", seed: UInt64 = 1) {
+    public init(epochs: Int = 10, batch: Int = 128, learningRate: Float = 1e-3, optimizer: OptimizerChoice = .runSpecDefault,
+                weightDecay: Float = 0, schedule: ScheduleChoice = .runSpecDefault, seed: UInt64 = 1) {
         self.epochs = epochs; self.batch = batch; self.learningRate = learningRate; self.optimizer = optimizer
         self.weightDecay = weightDecay; self.schedule = schedule; self.seed = seed
     }
@@ -250,12 +245,21 @@ public struct TrainingSpec: Sendable, Equatable {
     }
 }
 
-private func makeSettings(epochs: Int, batch: Int, learningRate: Float, optimizer: String, weightDecay: Float,
-                          schedule: String, seed: UInt64, stepsPerEpoch: Int) throws(SettingsError) -> TrainingSettings {
+private func makeSettings(epochs: Int, batch: Int, learningRate: Float, optimizer: OptimizerChoice, weightDecay: Float,
+                          schedule: ScheduleChoice, seed: UInt64, stepsPerEpoch: Int) throws(SettingsError) -> TrainingSettings {
     let settings = TrainingSettings(
-        epochs: epochs, batchSize: batch, learningRate: learningRate, optimizer: try OptimizerChoice(parsing: optimizer),
-        weightDecay: weightDecay, schedule: try TrainingSettings.parseSchedule(schedule, stepsPerEpoch: max(1, stepsPerEpoch)),
-        seed: seed)
+        epochs: epochs, batchSize: batch, learningRate: learningRate, optimizer: optimizer,
+        weightDecay: weightDecay, schedule: schedule.schedule(stepsPerEpoch: max(1, stepsPerEpoch)), seed: seed)
     try settings.validate()
     return settings
+}
+
+extension OptimizerChoice {
+    /// A run spec's optimizer when it names none: `adamw`.
+    public static let runSpecDefault = OptimizerChoice.adamw(beta1: 0.9, beta2: 0.999)
+}
+
+extension ScheduleChoice {
+    /// A run spec's schedule when it names none: `cosine` (no warm-up).
+    public static let runSpecDefault = ScheduleChoice.cosine(warmupEpochs: 0)
 }

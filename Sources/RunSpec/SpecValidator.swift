@@ -38,7 +38,7 @@ enum Rules {
     static let teachers = "a list of 1…\(maxTeachers) teachers, each `- model: MODEL` with `train: {…}` or `checkpoint: PATH`"
     static let model = "a model spec such as mlp:784-1200-1200-10,dropout=0.2 or cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn"
     static let optimizer = "one of \(OptimizerChoice.allowed)"
-    static let schedule = "one of constant, cosine, cosine:WARMUP_EPOCHS, step:EPOCHS:GAMMA"
+    static let schedule = "one of \(ScheduleChoice.allowed)"
     static let ensemble = "one of \(EnsembleRule.allowed)"
     static let seed = "an integer in 0…\(UInt64.max)"
 
@@ -120,8 +120,8 @@ struct SpecValidator {
                 if p.isEmpty, !skip("\(path).checkpoint") { add("\(path).checkpoint", "must be a checkpoint file path, got an empty string") }
             case .train(let r):
                 let rp = "\(path).train"
-                settings(rp, epochs: r.epochs, batch: r.batch, learningRate: r.learningRate, optimizer: r.optimizer,
-                         weightDecay: r.weightDecay, schedule: r.schedule, trainingCount: trainingCount, add: add)
+                settings(rp, epochs: r.epochs, batch: r.batch, learningRate: r.learningRate, weightDecay: r.weightDecay,
+                         trainingCount: trainingCount, add: add)
             }
         }
 
@@ -137,16 +137,9 @@ struct SpecValidator {
                 add("distillation.mutual", "needs at least 2 teachers (each learns from the others' ensemble), got \(spec.teachers.count)")
             }
         }
-        if !skip("distillation.ensemble") {
-            do {
-                let rule = try EnsembleRule(parsing: x.ensemble)
-                if !skip(NodeReader.teacherCountUnknown), !skip("teachers"), !spec.teachers.isEmpty {
-                    do { try rule.validate(teacherCount: spec.teachers.count) } catch {
-                        add("distillation.ensemble", "\(error.message) (one weight per teacher, after count expansion)")
-                    }
-                }
-            } catch {
-                add("distillation.ensemble", error.message)
+        if !skip("distillation.ensemble"), !skip(NodeReader.teacherCountUnknown), !skip("teachers"), !spec.teachers.isEmpty {
+            do { try x.ensemble.validate(teacherCount: spec.teachers.count) } catch {
+                add("distillation.ensemble", "\(error.message) (one weight per teacher, after count expansion)")
             }
         }
         if !skip("distillation.top-k"), let classes = studentClasses ?? classes {
@@ -157,8 +150,8 @@ struct SpecValidator {
 
         // training
         let t = spec.training
-        settings("training", epochs: t.epochs, batch: t.batch, learningRate: t.learningRate, optimizer: t.optimizer,
-                 weightDecay: t.weightDecay, schedule: t.schedule, trainingCount: trainingCount, add: add)
+        settings("training", epochs: t.epochs, batch: t.batch, learningRate: t.learningRate, weightDecay: t.weightDecay,
+                 trainingCount: trainingCount, add: add)
         let replicasValid = Rules.replicas.range.contains(spec.replicas)
         if !skip("replicas"), !replicasValid { add("replicas", "must be \(Rules.replicas.allowed), got \(spec.replicas)") }
         if !skip("prefetch"), !Rules.prefetch.range.contains(spec.prefetch) {
@@ -170,14 +163,10 @@ struct SpecValidator {
         return out
     }
 
-    /// Parses a model spec and checks it takes the data set's samples.
-    private func model(_ text: String, field: String, add: (String, String) -> Void) -> ModelSpec? {
+    /// Checks a model takes the data set's samples; the model, or nil when it could not be
+    /// read or does not fit.
+    private func model(_ m: ModelSpec, field: String, add: (String, String) -> Void) -> ModelSpec? {
         guard !skip(field) else { return nil }
-        let m: ModelSpec
-        do { m = try ModelSpec(parsing: text) } catch {
-            add(field, error.description)
-            return nil
-        }
         guard let facts = spec.dataset.facts else { return m }
         let shape = facts.sampleShape, features = shape.reduce(1, *)
         let shown = shape.map(String.init).joined(separator: "x")
@@ -221,9 +210,10 @@ struct SpecValidator {
         if !skip(field), !rule.range.contains(v) { add(field, "must be \(rule.allowed), got \(v)") }
     }
 
-    /// The rules shared by a teacher recipe and the student's training.
-    private func settings(_ path: String, epochs: Int, batch: Int, learningRate: Float, optimizer: String, weightDecay: Float,
-                          schedule: String, trainingCount: Int?, add: (String, String) -> Void) {
+    /// The rules shared by a teacher recipe and the student's training (the optimizer and the
+    /// schedule were checked by their grammars when read).
+    private func settings(_ path: String, epochs: Int, batch: Int, learningRate: Float, weightDecay: Float,
+                          trainingCount: Int?, add: (String, String) -> Void) {
         intRange("\(path).epochs", epochs, Rules.epochs, add: add)
         intRange("\(path).batch", batch, Rules.batch, add: add)
         if let trainingCount, !skip("\(path).batch"), Rules.batch.range.contains(batch), batch > trainingCount {
@@ -231,11 +221,5 @@ struct SpecValidator {
         }
         range("\(path).lr", learningRate, Rules.learningRate, add: add)
         range("\(path).weight-decay", weightDecay, Rules.weightDecay, add: add)
-        if !skip("\(path).optimizer") {
-            do { _ = try OptimizerChoice(parsing: optimizer) } catch { add("\(path).optimizer", error.message) }
-        }
-        if !skip("\(path).schedule") {
-            do { _ = try TrainingSettings.parseSchedule(schedule, stepsPerEpoch: 1) } catch { add("\(path).schedule", error.message) }
-        }
     }
 }

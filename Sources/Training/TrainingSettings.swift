@@ -60,24 +60,10 @@ public struct TrainingSettings: Sendable, Equatable {
         }
     }
 
-    /// Parses `constant`, `step:EPOCHS:GAMMA` (e.g. step:3:0.5), `cosine` or `cosine:WARMUP_EPOCHS`,
-    /// converting epochs to optimizer steps.
+    /// Parses a schedule's text (``ScheduleChoice`` grammar) and converts its epochs to
+    /// optimizer steps: for command-line options, read as text.
     public static func parseSchedule(_ text: String, stepsPerEpoch: Int) throws(SettingsError) -> LearningRateSchedule {
-        let parts = text.split(separator: ":").map(String.init)
-        switch parts.first {
-        case "constant" where parts.count == 1: return .constant
-        case "cosine" where parts.count <= 2:
-            let warm = parts.count == 2 ? Double(parts[1]) : 0
-            guard let warm, warm >= 0 else { throw SettingsError("schedule '\(text)': warm-up must be a number of epochs ≥ 0") }
-            return .cosine(warmup: Int(warm * Double(stepsPerEpoch)), minimum: 0)
-        case "step" where parts.count == 3:
-            guard let every = Double(parts[1]), every > 0, let gamma = Float(parts[2]), gamma > 0, gamma <= 1 else {
-                throw SettingsError("schedule '\(text)': expected step:EPOCHS:GAMMA with EPOCHS > 0 and 0 < GAMMA ≤ 1")
-            }
-            return .step(every: max(1, Int(every * Double(stepsPerEpoch))), gamma: gamma)
-        default:
-            throw SettingsError("schedule '\(text)' is unknown; allowed: constant, cosine, cosine:WARMUP_EPOCHS, step:EPOCHS:GAMMA")
-        }
+        try ScheduleChoice(parsing: text).schedule(stepsPerEpoch: stepsPerEpoch)
     }
 }
 

@@ -6,9 +6,7 @@ extension TeacherTask {
     init(c: Distillery__V1__TeacherTask) throws(WireError) {
         try self.init(
             teacherIndex: c.teacher_index,
-            modelSpec: CRead.string(c.model_spec, "assign_task.teacher.model_spec"),
             checkpointHash: CRead.string(c.checkpoint_hash, "assign_task.teacher.checkpoint_hash"),
-            recipeYaml: CRead.string(c.recipe_yaml, "assign_task.teacher.recipe_yaml"),
             replicas: CRead.array(c.n_replicas, c.replicas),
             replicaEndpoints: CRead.strings(c.n_replica_endpoints, c.replica_endpoints, "assign_task.teacher.replica_endpoints"),
             teacherEndpoints: CRead.strings(c.n_teacher_endpoints, c.teacher_endpoints, "assign_task.teacher.teacher_endpoints"))
@@ -17,9 +15,7 @@ extension TeacherTask {
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__TeacherTask> {
         let p = a.message(distillery__v1__teacher_task__init)
         p.pointee.teacher_index = teacherIndex
-        p.pointee.model_spec = try a.string(modelSpec, "assign_task.teacher.model_spec")
         p.pointee.checkpoint_hash = try a.string(checkpointHash, "assign_task.teacher.checkpoint_hash")
-        p.pointee.recipe_yaml = try a.string(recipeYaml, "assign_task.teacher.recipe_yaml")
         p.pointee.n_replicas = replicas.count
         p.pointee.replicas = a.array(replicas)
         p.pointee.n_replica_endpoints = replicaEndpoints.count
@@ -38,8 +34,7 @@ extension StudentTask {
             ringGeneration: c.ring_generation,
             peerEndpoints: CRead.strings(c.n_peer_endpoints, c.peer_endpoints, "assign_task.student.peer_endpoints"),
             teacherEndpoints: CRead.strings(c.n_teacher_endpoints, c.teacher_endpoints,
-                                            "assign_task.student.teacher_endpoints"),
-            modelSpec: CRead.string(c.model_spec, "assign_task.student.model_spec"))
+                                            "assign_task.student.teacher_endpoints"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__StudentTask> {
@@ -51,7 +46,6 @@ extension StudentTask {
         p.pointee.peer_endpoints = try a.strings(peerEndpoints, "assign_task.student.peer_endpoints")
         p.pointee.n_teacher_endpoints = teacherEndpoints.count
         p.pointee.teacher_endpoints = try a.strings(teacherEndpoints, "assign_task.student.teacher_endpoints")
-        p.pointee.model_spec = try a.string(modelSpec, "assign_task.student.model_spec")
         return p
     }
 }

@@ -2,15 +2,17 @@
 
 /// A teacher's part of a run (proto `distillery.v1.TeacherTask`).
 ///
-/// Rules: `model_spec` non-empty; `checkpoint_hash` or `recipe_yaml` non-empty (load the
-/// artifact, else train from the recipe); `replicas` without repeats; `replica_endpoints`
-/// empty or one per replica; `teacher_endpoints` empty or with `teacher_index` in range.
+/// The teacher's model and where it comes from (a checkpoint, or a recipe to train) are in
+/// the run spec (`AssignTask.run_spec_yaml`, `teachers[teacher_index]`), which the worker
+/// parses once; fields 2 and 4 (`model_spec`, `recipe_yaml`, which repeated it) are reserved.
+///
+/// Rules: `replicas` without repeats; `replica_endpoints` empty or one per replica;
+/// `teacher_endpoints` empty or with `teacher_index` in range.
 public struct TeacherTask: Sendable, Equatable {
     public var teacherIndex: UInt32
-    public var modelSpec: String
-    /// Load this artifact if set, else train from the recipe.
+    /// The SHA-256 of a checkpoint the coordinator sends: a `checkpoint:` teacher's file, or a
+    /// stored trained teacher of the same recipe key (empty: train from the recipe).
     public var checkpointHash: String
-    public var recipeYaml: String
     /// Student ranks this teacher streams to.
     public var replicas: [UInt32]
     /// Data endpoints of `replicas`, in the same order (empty when not known).
@@ -18,13 +20,10 @@ public struct TeacherTask: Sendable, Equatable {
     /// Every teacher's data endpoint by teacher index (online runs with a mutual term; else empty).
     public var teacherEndpoints: [String]
 
-    public init(teacherIndex: UInt32 = 0, modelSpec: String = "", checkpointHash: String = "",
-                recipeYaml: String = "", replicas: [UInt32] = [], replicaEndpoints: [String] = [],
-                teacherEndpoints: [String] = []) {
+    public init(teacherIndex: UInt32 = 0, checkpointHash: String = "", replicas: [UInt32] = [],
+                replicaEndpoints: [String] = [], teacherEndpoints: [String] = []) {
         self.teacherIndex = teacherIndex
-        self.modelSpec = modelSpec
         self.checkpointHash = checkpointHash
-        self.recipeYaml = recipeYaml
         self.replicas = replicas
         self.replicaEndpoints = replicaEndpoints
         self.teacherEndpoints = teacherEndpoints
@@ -33,8 +32,11 @@ public struct TeacherTask: Sendable, Equatable {
 
 /// A student replica's part of a run (proto `distillery.v1.StudentTask`).
 ///
+/// The student's model is in the run spec (`AssignTask.run_spec_yaml`); field 6
+/// (`model_spec`, which repeated it) is reserved.
+///
 /// Rules: `replicas` ≥ 1; `rank` < `replicas`; `peer_endpoints` empty or exactly `replicas`
-/// entries; `model_spec` non-empty.
+/// entries.
 public struct StudentTask: Sendable, Equatable {
     public var rank: UInt32
     public var replicas: UInt32
@@ -42,16 +44,14 @@ public struct StudentTask: Sendable, Equatable {
     /// Data endpoints of ranks 0..R-1 (ring order).
     public var peerEndpoints: [String]
     public var teacherEndpoints: [String]
-    public var modelSpec: String
 
     public init(rank: UInt32 = 0, replicas: UInt32 = 0, ringGeneration: UInt64 = 0, peerEndpoints: [String] = [],
-                teacherEndpoints: [String] = [], modelSpec: String = "") {
+                teacherEndpoints: [String] = []) {
         self.rank = rank
         self.replicas = replicas
         self.ringGeneration = ringGeneration
         self.peerEndpoints = peerEndpoints
         self.teacherEndpoints = teacherEndpoints
-        self.modelSpec = modelSpec
     }
 }
 
@@ -69,7 +69,9 @@ public enum TaskSpec: Sendable, Equatable {
 public struct AssignTask: Sendable, Equatable {
     public var runID: String
     public var taskID: String
-    /// The validated spec: every node derives the same step plan.
+    /// The validated spec in canonical form (`RunSpec.canonicalYAML()`): the only place a task's
+    /// models, recipes and settings travel; the worker parses it once per task, and every node
+    /// derives the same step plan from it.
     public var runSpecYaml: String
     /// The data shard this task needs.
     public var shardHash: String

@@ -104,9 +104,6 @@ extension AssignTask {
 
 extension TeacherTask {
     func check() throws(WireError) {
-        try Rules.nonEmpty(modelSpec, "assign_task.teacher.model_spec")
-        try Rules.rule(!checkpointHash.isEmpty || !recipeYaml.isEmpty, "assign_task.teacher needs checkpoint_hash "
-            + "(load a trained teacher) or recipe_yaml (train it); both are empty")
         try Rules.distinct(replicas, "assign_task.teacher.replicas")
         try Rules.rule(replicaEndpoints.isEmpty || replicaEndpoints.count == replicas.count, "assign_task.teacher"
             + ".replica_endpoints has \(replicaEndpoints.count) entries; it must be empty or one per replica (\(replicas.count))")
@@ -121,7 +118,6 @@ extension StudentTask {
         try Rules.rule(rank < replicas, "assign_task.student.rank (\(rank)) must be less than replicas (\(replicas))")
         try Rules.rule(peerEndpoints.isEmpty || peerEndpoints.count == Int(replicas), "assign_task.student"
             + ".peer_endpoints has \(peerEndpoints.count) entries; it must be empty or list all \(replicas) ranks")
-        try Rules.nonEmpty(modelSpec, "assign_task.student.model_spec")
     }
 }
 

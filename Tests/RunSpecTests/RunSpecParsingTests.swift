@@ -17,11 +17,13 @@ struct RunSpecParsingTests {
             """)
         #expect(spec.name == "minimal")
         #expect(spec.dataset == DatasetSpec(name: "fashion-mnist", path: "/usr/share/datasets/fashion-mnist", trainLimit: 0, validation: 5000))
-        #expect(spec.teachers == [TeacherSpec(model: "mlp:784-100-10", source: .train(TeacherRecipe(
-            epochs: 10, batch: 128, learningRate: 1e-3, optimizer: "adamw", weightDecay: 0, schedule: "cosine", seed: 1, bootstrap: false)))])
-        #expect(spec.student == StudentSpec(model: "mlp:784-20-10"))
-        #expect(spec.distillation == DistillationSpec(mode: .offline, temperature: 4, alpha: 0.9, ensemble: "mean-probs", topK: 0, float16: false))
-        #expect(spec.training == TrainingSpec(epochs: 10, batch: 128, learningRate: 1e-3, optimizer: "adamw", weightDecay: 0, schedule: "cosine", seed: 1))
+        #expect(spec.teachers == [TeacherSpec(model: modelSpec("mlp:784-100-10"), source: .train(TeacherRecipe(
+            epochs: 10, batch: 128, learningRate: 1e-3, optimizer: .adamw(beta1: 0.9, beta2: 0.999), weightDecay: 0,
+            schedule: .cosine(warmupEpochs: 0), seed: 1, bootstrap: false)))])
+        #expect(spec.student == StudentSpec(model: modelSpec("mlp:784-20-10")))
+        #expect(spec.distillation == DistillationSpec(mode: .offline, temperature: 4, alpha: 0.9, ensemble: .meanProbabilities, topK: 0, float16: false))
+        #expect(spec.training == TrainingSpec(epochs: 10, batch: 128, learningRate: 1e-3, optimizer: .adamw(beta1: 0.9, beta2: 0.999),
+                                              weightDecay: 0, schedule: .cosine(warmupEpochs: 0), seed: 1))
         #expect(spec.replicas == 1)
         #expect(spec.prefetch == 4)
         #expect(spec.problems().isEmpty)
@@ -51,7 +53,7 @@ struct RunSpecParsingTests {
             prefetch: 4
             """)
         #expect(spec.teachers.count == 4)
-        #expect(spec.teachers[3] == TeacherSpec(model: "mlp:784-1200-1200-10,dropout=0.2",
+        #expect(spec.teachers[3] == TeacherSpec(model: modelSpec("mlp:784-1200-1200-10,dropout=0.2"),
                                                 source: .checkpoint(path: "teachers/mlp-t1.safetensors")))
         #expect(spec.teachers[3].checkpointPath == "teachers/mlp-t1.safetensors")
         #expect(spec.teachers[0].recipe?.epochs == 12)
@@ -95,7 +97,7 @@ struct RunSpecParsingTests {
                 count: 1
             student: { model: mlp:784-10 }
             """)
-        #expect(spec.teachers.map(\.model) == ["mlp:784-10", "mlp:784-50-10", "mlp:784-50-10", "mlp:784-50-10", "mlp:784-30-10"])
+        #expect(spec.teachers.map(\.model.description) == ["mlp:784-10", "mlp:784-50-10", "mlp:784-50-10", "mlp:784-50-10", "mlp:784-30-10"])
         #expect(spec.teachers.compactMap(\.recipe?.seed) == [9, 5, 6, 7])
         #expect(spec.teachers[1...3].allSatisfy { $0.recipe?.bootstrap == true && $0.recipe?.epochs == 4 })
         #expect(spec.teachers[4].source == .checkpoint(path: "/t/a.safetensors"))
@@ -128,7 +130,7 @@ struct RunSpecParsingTests {
         #expect(spec.distillation.temperature == 1)
         #expect(spec.distillation.alpha == 0)
         #expect(spec.distillation.float16)
-        #expect(spec.distillation.ensemble == "weighted:2")
+        #expect(spec.distillation.ensemble == .weighted([2]))
         #expect(spec.training.learningRate == 0.5)
         #expect(spec.training.weightDecay == 0.25)
     }
@@ -161,11 +163,11 @@ struct RunSpecParsingTests {
             student: { model: mlp:784-10 }
             distillation: { ensemble: "weighted:0.5/0.3/0.2", mode: online, top-k: 9 }
             """)
-        #expect(spec.distillation.ensemble == "weighted:0.5/0.3/0.2")
+        #expect(spec.distillation.ensemble.description == "weighted:0.5/0.3/0.2")
         #expect(spec.distillation.mode == .online)
         #expect(spec.distillation.topK == 9)
-        #expect(try spec.distillation.ensembleRule() == .weighted([0.5, 0.3, 0.2]))
-        #expect(try spec.teachers[0].modelSpec().inputShape == [1, 28, 28])
+        #expect(spec.distillation.ensemble == .weighted([0.5, 0.3, 0.2]))
+        #expect(spec.teachers[0].model.inputShape == [1, 28, 28])
         let settings = try #require(try spec.teachers[0].recipe?.trainingSettings(stepsPerEpoch: 100))
         #expect(settings.optimizer == .sgd(momentum: 0.9, nesterov: true))
         #expect(settings.schedule == .step(every: 300, gamma: 0.5))
@@ -198,10 +200,10 @@ struct RunSpecParsingTests {
         let dir = repositoryRoot().appendingPathComponent("Cluster/runs").path
         let fashion = try RunSpec(contentsOfFile: dir + "/fashion-ensemble.yaml")
         #expect(fashion.teachers.count == 3, "one per teacher worker of Cluster/local.yaml")
-        #expect(fashion.teachers.allSatisfy { $0.model == "cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn,dropout=0.3" && $0.recipe?.epochs == 12 })
+        #expect(fashion.teachers.allSatisfy { $0.model.description == "cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn,dropout=0.3" && $0.recipe?.epochs == 12 })
         #expect(fashion.teachers.compactMap(\.recipe?.seed) == [1, 2, 3])
-        #expect(fashion.student.model == "mlp:784-140-140-10")
-        #expect(fashion.distillation == DistillationSpec(mode: .offline, temperature: 4, alpha: 0.9, ensemble: "mean-probs"))
+        #expect(fashion.student.model.description == "mlp:784-140-140-10")
+        #expect(fashion.distillation == DistillationSpec(mode: .offline, temperature: 4, alpha: 0.9, ensemble: .meanProbabilities))
         #expect(fashion.training.epochs == 50)
         #expect(fashion.training.learningRate == 1e-3)
         #expect(fashion.replicas == 2)
@@ -209,8 +211,8 @@ struct RunSpecParsingTests {
         let quick = try RunSpec(contentsOfFile: dir + "/quick.yaml")
         #expect(quick.dataset.trainLimit == 2000)
         #expect(quick.teachers.count == 2)
-        #expect(quick.teachers.allSatisfy { $0.model.hasPrefix("mlp:") && (1...2).contains($0.recipe?.epochs ?? 0) })
-        #expect(quick.student.model == "mlp:784-32-10")
+        #expect(quick.teachers.allSatisfy { $0.model.description.hasPrefix("mlp:") && (1...2).contains($0.recipe?.epochs ?? 0) })
+        #expect(quick.student.model.description == "mlp:784-32-10")
         #expect(quick.training.epochs == 2)
         #expect(quick.replicas == 2)
 
@@ -221,11 +223,11 @@ struct RunSpecParsingTests {
     @Test("problems() checks values built in code, with expanded teacher indices")
     func problemsOfValues() {
         var spec = RunSpec(name: "in code", teachers: [
-            TeacherSpec(model: "mlp:784-10", source: .train(TeacherRecipe())),
-            TeacherSpec(model: "mlp:784-10", source: .train(TeacherRecipe(epochs: 0))),
-        ], student: StudentSpec(model: "mlp:784-10"))
+            TeacherSpec(model: modelSpec("mlp:784-10"), source: .train(TeacherRecipe())),
+            TeacherSpec(model: modelSpec("mlp:784-10"), source: .train(TeacherRecipe(epochs: 0))),
+        ], student: StudentSpec(model: modelSpec("mlp:784-10")))
         spec.replicas = 3
-        spec.distillation.ensemble = "weighted:1/2/3"
+        spec.distillation.ensemble = .weighted([1, 2, 3])
         let found = spec.problems()
         #expect(found.map(\.field) == ["name", "teachers[1].train.epochs", "distillation.ensemble", "training.batch"])
         #expect(found.allSatisfy { $0.line == nil })

@@ -1,6 +1,8 @@
+import Distillation
 import Foundation
 import Testing
 @testable import RunSpec
+import Training
 
 @Suite("RunSpec: canonical YAML")
 struct RunSpecRoundTripTests {
@@ -102,7 +104,7 @@ struct RunSpecRoundTripTests {
             var spec = try RunSpec(yaml: baseYAML)
             spec.teachers[3].source = .checkpoint(path: p.isEmpty ? "x" : p)
             spec.dataset.path = p.isEmpty ? "/d" : p
-            spec.teachers[0].model = "mlp:784-64-10"
+            spec.teachers[0].model = modelSpec("mlp:784-64-10")
             expectRoundTrip(spec)
         }
         #expect(YAMLText.string("mlp:784-10,dropout=0.2") == "mlp:784-10,dropout=0.2")
@@ -159,9 +161,10 @@ enum RandomSpec {
     static let models = [
         "mlp:784-10", "mlp:784-1200-1200-10,dropout=0.2", "mlp:784-64-10,bn,in-dropout=0.1",
         "cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn,dropout=0.3", "cnn:1x28x28-c8k5s2p0-p3s1-fc10",
-    ]
-    static let optimizers = ["sgd", "momentum", "nesterov", "adamw", "adam"]
+    ].map(modelSpec)
+    static let optimizers = ["sgd", "momentum", "nesterov", "adamw", "adam"].map { parsed($0, OptimizerChoice.init(parsing:)) }
     static let schedules = ["constant", "cosine", "cosine:2", "cosine:0.5", "step:3:0.5", "step:1:1"]
+        .map { parsed($0, ScheduleChoice.init(parsing:)) }
     static let nameCharacters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
     static let pathCharacters = Array("abcXYZ019/._- #:'\"\\\n\té😀,[]{}&*!|>%@`~?")
 
@@ -197,15 +200,16 @@ enum RandomSpec {
             }
             return TeacherSpec(model: model, source: .train(recipe(&rng, maxBatch: 1000)))
         }
-        let ensemble: String
+        let ensembleText: String
         switch Int.random(in: 0..<6, using: &rng) {
-        case 0: ensemble = "mean-probs"
-        case 1: ensemble = "mean"
-        case 2: ensemble = "mean-logits"
-        case 3: ensemble = "ebkd"
-        case 4: ensemble = "camkd"
-        default: ensemble = "weighted:" + teachers.map { _ in "\(float(&rng, 0.01...5))" }.joined(separator: "/")
+        case 0: ensembleText = "mean-probs"
+        case 1: ensembleText = "mean"
+        case 2: ensembleText = "mean-logits"
+        case 3: ensembleText = "ebkd"
+        case 4: ensembleText = "camkd"
+        default: ensembleText = "weighted:" + teachers.map { _ in "\(float(&rng, 0.01...5))" }.joined(separator: "/")
         }
+        let ensemble = parsed(ensembleText, EnsembleRule.init(parsing:))
         let distillation = DistillationSpec(
             mode: DistillationMode.allCases.randomElement(using: &rng)!, temperature: float(&rng, 0.01...100),
             alpha: float(&rng, 0...1), ensemble: ensemble, topK: Int.random(in: 0...9, using: &rng), float16: Bool.random(using: &rng))

@@ -1,6 +1,16 @@
 import Foundation
+import NN
 import Testing
 @testable import RunSpec
+
+/// A value of another target's grammar from its text, for tests whose texts are valid (an
+/// invalid one stops the test run, naming it).
+func parsed<T, E: Error>(_ text: String, _ parse: (String) throws(E) -> T) -> T {
+    do { return try parse(text) } catch { fatalError("test value '\(text)' does not parse: \(error)") }
+}
+
+/// A model spec from its text (see ``parsed(_:_:)``).
+func modelSpec(_ text: String) -> ModelSpec { parsed(text, ModelSpec.init(parsing:)) }
 
 /// The problems `yaml` is rejected with ([] if it parses).
 func problems(_ yaml: String) -> [RunSpecError] {

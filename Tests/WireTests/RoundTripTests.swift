@@ -72,6 +72,30 @@ import Wire
         #expect(decoded == message)
     }
 
+    /// TeacherTask 2 and 4 (`model_spec`, `recipe_yaml`) and StudentTask 6 (`model_spec`) are
+    /// reserved: a task from a coordinator that still sends them decodes to the same task.
+    @Test func retiredTaskFieldsAreIgnored() throws {
+        func assign(_ field: Int, _ task: (inout ProtoWriter) -> Void) throws -> Body {
+            var w = ProtoWriter()
+            w.uint(1, 1)                                     // protocol_version
+            w.string(2, "coordinator")
+            w.message(30) { a in                             // assign_task
+                a.string(1, "run-1"); a.string(2, "run-1/task"); a.string(3, "name: x"); a.string(4, "c0ffee")
+                a.message(field, task)
+            }
+            return try WireCodec.decode([Frame(bytes: w.bytes)]).envelope.body
+        }
+        let teacher = try assign(10) { t in
+            t.uint(1, 2); t.string(2, "mlp:784-10"); t.string(3, "deadbeef"); t.string(4, "epochs: 3"); t.uint(5, 0)
+        }
+        #expect(teacher == .assignTask(AssignTask(runID: "run-1", taskID: "run-1/task", runSpecYaml: "name: x", shardHash: "c0ffee",
+                                                  task: .teacher(TeacherTask(teacherIndex: 2, checkpointHash: "deadbeef",
+                                                                             replicas: [0])))))
+        let student = try assign(11) { s in s.uint(1, 1); s.uint(2, 2); s.string(6, "mlp:784-10") }
+        #expect(student == .assignTask(AssignTask(runID: "run-1", taskID: "run-1/task", runSpecYaml: "name: x", shardHash: "c0ffee",
+                                                  task: .student(StudentTask(rank: 1, replicas: 2)))))
+    }
+
     @Test func unicodeAndEmptyStringsSurvive() throws {
         let reason = "naïve 日本語 🚀 e\u{301} \u{10FFFF}"
         let message = Message(Envelope(sender: "", body: .deregister(Deregister(reason: reason))))

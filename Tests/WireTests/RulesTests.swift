@@ -63,26 +63,20 @@ import Wire
         Case("assign_task.task_id must not be empty", .assignTask(AssignTask(runID: "r", runSpecYaml: "x"))),
         Case("assign_task.run_spec_yaml must not be empty", .assignTask(AssignTask(runID: "r", taskID: "t"))),
         Case("assign_task.task must be set (teacher or student)", .assignTask(student)),
-        Case("assign_task.teacher.model_spec must not be empty", .assignTask(AssignTask(
-            runID: "r", taskID: "t", runSpecYaml: "x", task: .teacher(TeacherTask(recipeYaml: "y"))))),
-        Case("assign_task.teacher needs checkpoint_hash", .assignTask(AssignTask(
-            runID: "r", taskID: "t", runSpecYaml: "x", task: .teacher(TeacherTask(modelSpec: "m"))))),
         Case("assign_task.teacher.replicas[2] (0) repeats an earlier entry", .assignTask(AssignTask(
             runID: "r", taskID: "t", runSpecYaml: "x",
-            task: .teacher(TeacherTask(modelSpec: "m", checkpointHash: "h", replicas: [0, 1, 0]))))),
+            task: .teacher(TeacherTask(checkpointHash: "h", replicas: [0, 1, 0]))))),
         Case("assign_task.teacher.replica_endpoints has 1 entries; it must be empty or one per replica (2)",
              .assignTask(AssignTask(runID: "r", taskID: "t", runSpecYaml: "x",
-                                    task: .teacher(TeacherTask(modelSpec: "m", checkpointHash: "h", replicas: [0, 1],
+                                    task: .teacher(TeacherTask(checkpointHash: "h", replicas: [0, 1],
                                                                replicaEndpoints: ["tcp://a:1"]))))),
         Case("assign_task.student.replicas must be at least 1", .assignTask(AssignTask(
-            runID: "r", taskID: "t", runSpecYaml: "x", task: .student(StudentTask(modelSpec: "m"))))),
+            runID: "r", taskID: "t", runSpecYaml: "x", task: .student(StudentTask())))),
         Case("assign_task.student.rank (3) must be less than replicas (3)", .assignTask(AssignTask(
-            runID: "r", taskID: "t", runSpecYaml: "x", task: .student(StudentTask(rank: 3, replicas: 3, modelSpec: "m"))))),
+            runID: "r", taskID: "t", runSpecYaml: "x", task: .student(StudentTask(rank: 3, replicas: 3))))),
         Case("assign_task.student.peer_endpoints has 2 entries; it must be empty or list all 3 ranks", .assignTask(AssignTask(
             runID: "r", taskID: "t", runSpecYaml: "x",
-            task: .student(StudentTask(rank: 0, replicas: 3, peerEndpoints: ["a", "b"], modelSpec: "m"))))),
-        Case("assign_task.student.model_spec must not be empty", .assignTask(AssignTask(
-            runID: "r", taskID: "t", runSpecYaml: "x", task: .student(StudentTask(rank: 0, replicas: 1))))),
+            task: .student(StudentTask(rank: 0, replicas: 3, peerEndpoints: ["a", "b"]))))),
         Case("task_status.reason must say why the task failed", .taskStatus(TaskStatus(runID: "r", taskID: "t",
                                                                                        state: .failed))),
         Case("task_status.done (11) must not exceed total (10)", .taskStatus(TaskStatus(runID: "r", taskID: "t",
@@ -170,8 +164,10 @@ import Wire
              tensors: [TensorMeta(name: "v", dtype: .f16, shape: [1, 1]), TensorMeta(name: "i", dtype: .i32, shape: [1, 1]),
                        TensorMeta(name: "t", dtype: .f16, shape: [1])],
              frames: [Handwritten.bytes(2), Handwritten.bytes(4), Handwritten.bytes(2)]),
+        Case("teacher without checkpoint_hash (trained from the spec's recipe)", .assignTask(AssignTask(
+            runID: "r", taskID: "t", runSpecYaml: "x", task: .teacher(TeacherTask(replicas: [0]))))),
         Case("single replica without peers", .assignTask(AssignTask(runID: "r", taskID: "t", runSpecYaml: "x",
-                                                                    task: .student(StudentTask(replicas: 1, modelSpec: "m"))))),
+                                                                    task: .student(StudentTask(replicas: 1))))),
         Case("rejected run with a whole-file error", .submitRunReply(SubmitRunReply(errors: [FieldError(message: "empty")]))),
         Case("idempotency key of exactly 128 bytes", .submitRun(SubmitRun(specYaml: "name: a",
                                                                           idempotencyKey: String(repeating: "é", count: 64)))),

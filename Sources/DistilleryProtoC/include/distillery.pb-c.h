@@ -626,16 +626,20 @@ struct  Distillery__V1__EventList
     , 0,NULL }
 
 
+/*
+ * The teacher's model and its source (a checkpoint, or a recipe to train) are
+ * `teachers[teacher_index]` of the AssignTask's run_spec_yaml; model_spec and recipe_yaml
+ * repeated them and were never read.
+ */
 struct  Distillery__V1__TeacherTask
 {
   ProtobufCMessage base;
   uint32_t teacher_index;
-  char *model_spec;
   /*
-   * load this artifact if set, else train from the recipe
+   * SHA-256 of a checkpoint the coordinator offers (a checkpoint: teacher's file, or a stored
+   * trained teacher of the same recipe key); empty: train from the spec's recipe
    */
   char *checkpoint_hash;
-  char *recipe_yaml;
   /*
    * student ranks this teacher streams to
    */
@@ -654,9 +658,13 @@ struct  Distillery__V1__TeacherTask
 };
 #define DISTILLERY__V1__TEACHER_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__teacher_task__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL }
 
 
+/*
+ * The student's model is `student.model` of the AssignTask's run_spec_yaml (model_spec
+ * repeated it and was never read).
+ */
 struct  Distillery__V1__StudentTask
 {
   ProtobufCMessage base;
@@ -670,11 +678,10 @@ struct  Distillery__V1__StudentTask
   char **peer_endpoints;
   size_t n_teacher_endpoints;
   char **teacher_endpoints;
-  char *model_spec;
 };
 #define DISTILLERY__V1__STUDENT_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__student_task__descriptor) \
-    , 0, 0, 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, 0,NULL, 0,NULL }
 
 
 typedef enum {
@@ -693,7 +700,8 @@ struct  Distillery__V1__AssignTask
   char *run_id;
   char *task_id;
   /*
-   * the validated spec: every node derives the same step plan
+   * the validated spec in canonical form, the only place the task's models, recipes and
+   * settings travel: every node derives the same step plan from it
    */
   char *run_spec_yaml;
   /*

@@ -1,0 +1,217 @@
+import Distillation
+import NN
+import Training
+import Yams
+
+/// Reading the sections of a run spec: structure and types, and the values of the other
+/// targets' grammars (model specs, optimizers, schedules, ensemble rules), each parsed here once.
+extension NodeReader {
+    /// The spec as written (nil if the file is not a mapping) and, for each expanded
+    /// teacher, its index in the YAML list.
+    mutating func readSpec(_ root: Node) -> (RunSpec?, [Int]) {
+        guard case .mapping = root else {
+            fail("", "a run spec must be a mapping with the keys \(SpecParser.rootKeys.joined(separator: ", ")), got \(NodeReader.describe(root))",
+                 line: NodeReader.line(root))
+            return (nil, [])
+        }
+        guard let top = section(root, path: "", allowed: SpecParser.rootKeys) else { return (nil, []) }
+
+        let name = requiredString(top, "name", allowed: Rules.name)
+        let dataset = readDataset(top)
+        let (teachers, origins) = readTeachers(top)
+        let student = readStudent(top)
+        let distillation = readDistillation(top)
+        let training = readTraining(top)
+        let replicas = int(top, "replicas", default: 1, allowed: Rules.replicas.allowed)
+        let prefetch = int(top, "prefetch", default: 4, allowed: Rules.prefetch.allowed)
+        let spec = RunSpec(name: name, dataset: dataset, teachers: teachers, student: student, distillation: distillation,
+                           training: training, replicas: replicas, prefetch: prefetch)
+        return (spec, origins)
+    }
+
+    mutating func readDataset(_ top: Section) -> DatasetSpec {
+        let defaults = DatasetSpec()
+        guard let s = section(top.values["dataset"], path: "dataset", allowed: SpecParser.datasetKeys) else { return defaults }
+        return DatasetSpec(
+            name: string(s, "name", default: defaults.name, allowed: Rules.datasetName),
+            path: string(s, "path", default: defaults.path, allowed: "a directory path"),
+            trainLimit: int(s, "train-limit", default: defaults.trainLimit, allowed: Rules.trainLimit.allowed),
+            validation: int(s, "validation", default: defaults.validation, allowed: "an integer ≥ 0"))
+    }
+
+    mutating func readTeachers(_ top: Section) -> ([TeacherSpec], [Int]) {
+        guard let node = top.values["teachers"], !NodeReader.isNull(node) else {
+            fail("teachers", "is required: \(Rules.teachers)", line: lines["teachers"])
+            failed.insert(NodeReader.teacherCountUnknown)
+            return ([], [])
+        }
+        guard case .sequence(let items) = node else {
+            fail("teachers", "must be \(Rules.teachers), got \(NodeReader.describe(node))", line: NodeReader.line(node))
+            failed.insert(NodeReader.teacherCountUnknown)
+            return ([], [])
+        }
+        var teachers: [TeacherSpec] = [], origins: [Int] = []
+        for (index, item) in items.enumerated() {
+            let path = "teachers[\(index)]"
+            if let line = NodeReader.line(item) { lines[path] = line }
+            guard let s = section(item, path: path, allowed: SpecParser.teacherKeys) else {
+                failed.insert(NodeReader.teacherCountUnknown)
+                continue
+            }
+            if s.values.isEmpty {
+                fail(path, "a teacher needs at least model: and either train: or checkpoint:", line: NodeReader.line(item))
+                failed.insert(NodeReader.teacherCountUnknown)
+                continue
+            }
+            let model = readModel(s)
+            var count = int(s, "count", default: 1, allowed: Rules.count.allowed)
+            if !Rules.count.range.contains(count) {
+                if !isFailed(s.child("count")) {
+                    fail(s.child("count"), "must be \(Rules.count.allowed), got \(count)", line: lines[s.child("count")])
+                }
+                failed.insert(NodeReader.teacherCountUnknown)
+                count = 1
+            }
+            let source: TeacherSpec.Source
+            switch (s.values["checkpoint"], s.values["train"]) {
+            case (let checkpoint?, let train?):
+                flag(path, "has both checkpoint: and train:; a teacher is either loaded from a checkpoint or trained from a recipe",
+                     line: NodeReader.line(checkpoint) ?? NodeReader.line(train))
+                source = .train(readRecipe(train, path: s.child("train")))
+            case (let checkpoint?, nil):
+                let p = string(checkpoint, path: s.child("checkpoint"), allowed: "a checkpoint file path") ?? ""
+                source = .checkpoint(path: p)
+                if count != 1, s.values["count"] != nil {
+                    fail(s.child("count"), "applies only to trained teachers (a checkpoint is one teacher); remove count or use train:",
+                         line: lines[s.child("count")])
+                    failed.insert(NodeReader.teacherCountUnknown)
+                    count = 1
+                }
+            case (nil, let train?):
+                source = .train(readRecipe(train, path: s.child("train")))
+            case (nil, nil):
+                flag(path, "needs either checkpoint: PATH (a trained model) or train: {…} (a recipe; train: {} for the defaults)",
+                     line: NodeReader.line(item))
+                source = .train(TeacherRecipe())
+            }
+            if case .train(let recipe) = source, count > 1, recipe.seed > UInt64.max - UInt64(count - 1) {
+                fail(s.child("train.seed"), "must be at most \(UInt64.max - UInt64(count - 1)) so that the \(count) teachers' seeds seed…seed+\(count - 1) fit, got \(recipe.seed)",
+                     line: line(of: s.child("train.seed")))
+                count = 1
+            }
+            for k in 0..<count {
+                var teacher = TeacherSpec(model: model, source: source)
+                if case .train(var recipe) = source {
+                    recipe.seed += UInt64(k)
+                    teacher.source = .train(recipe)
+                }
+                teachers.append(teacher)
+                origins.append(index)
+            }
+        }
+        return (teachers, origins)
+    }
+
+    mutating func readRecipe(_ node: Node, path: String) -> TeacherRecipe {
+        let d = TeacherRecipe()
+        guard let s = section(node, path: path, allowed: SpecParser.recipeKeys) else { return d }
+        return TeacherRecipe(
+            epochs: int(s, "epochs", default: d.epochs, allowed: Rules.epochs.allowed),
+            batch: int(s, "batch", default: d.batch, allowed: Rules.batch.allowed),
+            learningRate: float(s, "lr", default: d.learningRate, allowed: Rules.learningRate.allowed),
+            optimizer: readOptimizer(s, default: d.optimizer),
+            weightDecay: float(s, "weight-decay", default: d.weightDecay, allowed: Rules.weightDecay.allowed),
+            schedule: readSchedule(s, default: d.schedule),
+            seed: uint64(s, "seed", default: d.seed),
+            bootstrap: bool(s, "bootstrap", default: d.bootstrap))
+    }
+
+    mutating func readStudent(_ top: Section) -> StudentSpec {
+        guard let node = top.values["student"], !NodeReader.isNull(node) else {
+            fail("student", "is required: a mapping with model: MODEL, e.g. student: { model: mlp:784-140-140-10 }",
+                 line: lines["student"])
+            return StudentSpec(model: .unread)
+        }
+        guard let s = section(node, path: "student", allowed: SpecParser.studentKeys) else { return StudentSpec(model: .unread) }
+        return StudentSpec(model: readModel(s))
+    }
+
+    mutating func readDistillation(_ top: Section) -> DistillationSpec {
+        let d = DistillationSpec()
+        guard let s = section(top.values["distillation"], path: "distillation", allowed: SpecParser.distillationKeys) else { return d }
+        var mode = d.mode
+        if let node = s.values["mode"] {
+            let allowed = "one of \(DistillationMode.allCases.map(\.rawValue).joined(separator: ", "))"
+            if let text = string(node, path: s.child("mode"), allowed: allowed) {
+                if let m = DistillationMode(rawValue: text) { mode = m } else {
+                    fail(s.child("mode"), "must be \(allowed), got '\(text)'", line: NodeReader.line(node))
+                }
+            }
+        }
+        return DistillationSpec(
+            mode: mode,
+            temperature: float(s, "temperature", default: d.temperature, allowed: Rules.temperature.allowed),
+            alpha: float(s, "alpha", default: d.alpha, allowed: Rules.alpha.allowed),
+            ensemble: parsed(s, "ensemble", default: d.ensemble, allowed: Rules.ensemble, EnsembleRule.init(parsing:), \.message),
+            topK: int(s, "top-k", default: d.topK, allowed: "0 (full logits) or an integer in 1…classes−1"),
+            float16: bool(s, "float16", default: d.float16),
+            mutual: float(s, "mutual", default: d.mutual, allowed: Rules.mutual.allowed))
+    }
+
+    mutating func readTraining(_ top: Section) -> TrainingSpec {
+        let d = TrainingSpec()
+        guard let s = section(top.values["training"], path: "training", allowed: SpecParser.trainingKeys) else { return d }
+        return TrainingSpec(
+            epochs: int(s, "epochs", default: d.epochs, allowed: Rules.epochs.allowed),
+            batch: int(s, "batch", default: d.batch, allowed: Rules.batch.allowed),
+            learningRate: float(s, "lr", default: d.learningRate, allowed: Rules.learningRate.allowed),
+            optimizer: readOptimizer(s, default: d.optimizer),
+            weightDecay: float(s, "weight-decay", default: d.weightDecay, allowed: Rules.weightDecay.allowed),
+            schedule: readSchedule(s, default: d.schedule),
+            seed: uint64(s, "seed", default: d.seed))
+    }
+
+    // MARK: - The other targets' grammars
+
+    /// A value written in another target's grammar, parsed here once: `default` when the key
+    /// is absent; when the text does not parse, its grammar's error at the field (on the line
+    /// of its key, as for every value check) and `default` stands in (the field is failed, so
+    /// nothing is checked against it).
+    mutating func parsed<T, E: Error>(_ s: Section, _ key: String, default value: T, allowed: String,
+                                      _ parse: (String) throws(E) -> T, _ message: (E) -> String) -> T {
+        guard let node = s.values[key] else { return value }
+        let field = s.child(key)
+        guard let text = string(node, path: field, allowed: allowed) else { return value }
+        do { return try parse(text) } catch {
+            fail(field, message(error), line: line(of: field))
+            return value
+        }
+    }
+
+    /// The required `model:` of a teacher or the student (NN.ModelSpec grammar).
+    mutating func readModel(_ s: Section) -> ModelSpec {
+        let field = s.child("model")
+        let text = requiredString(s, "model", allowed: Rules.model)
+        guard !isFailed(field) else { return .unread }
+        do { return try ModelSpec(parsing: text) } catch {
+            fail(field, error.description, line: line(of: field))
+            return .unread
+        }
+    }
+
+    mutating func readOptimizer(_ s: Section, default value: OptimizerChoice) -> OptimizerChoice {
+        parsed(s, "optimizer", default: value, allowed: Rules.optimizer, OptimizerChoice.init(parsing:), \.message)
+    }
+
+    mutating func readSchedule(_ s: Section, default value: ScheduleChoice) -> ScheduleChoice {
+        parsed(s, "schedule", default: value, allowed: Rules.schedule, ScheduleChoice.init(parsing:), \.message)
+    }
+}
+
+extension ModelSpec {
+    /// Stands in for a model spec that could not be read: its field is failed, so the parse
+    /// throws and this value never leaves the parser.
+    static let unread: ModelSpec = {
+        do { return try ModelSpec(parsing: "mlp:1-1") } catch { fatalError("the stand-in model spec does not parse: \(error)") }
+    }()
+}
