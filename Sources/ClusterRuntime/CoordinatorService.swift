@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import Logging
 import ServiceLifecycle
@@ -121,7 +122,7 @@ public struct CoordinatorService: Service {
         let reply = Envelope(sender: coordinator.settings.name, requestID: coordinator.requestIDs.next(),
                              replyTo: envelope.requestID, body: body)
         await send([Outgoing(peer: inbound.peer, message: Message(reply))])
-        desk.answered(after: .now - inbound.arrivedAt)
+        desk.answered(after: clock.elapsed(since: inbound.arrivedAt))
         if !events.isEmpty { await forward(.membership(events)) }
     }
 
