@@ -46,6 +46,10 @@ let package = Package(
         // Crash-safe file writes (temporary file, fsync, rename, fsync of the directory) and
         // size-limited reads: the one implementation every target uses. Only the C library.
         .target(name: "FileSupport", swiftSettings: strict),
+        // The one injected clock (RuntimeClock, the system clock, Deadline — the bounded-wait
+        // helper): the only code that reads the machine's clocks or sleeps. Above ClusterCore
+        // for `ClockTime`; every target that waits or measures imports it.
+        .target(name: "Clocks", dependencies: ["ClusterCore"], swiftSettings: strict),
         // Float32 storage, shapes, GEMM through OpenBLAS, vectorised element-wise kernels.
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: strict),
         // Layers, Sequential with one flat parameter/gradient arena, losses, optimizers,
@@ -61,7 +65,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Training, evaluation and distillation loops that compose the pure parts.
-        .target(name: "Training", dependencies: ["NN", "Distillation", "Datasets", "Tensor"], swiftSettings: strict),
+        .target(name: "Training", dependencies: ["NN", "Distillation", "Datasets", "Tensor", "Clocks"], swiftSettings: strict),
         // Swift message types <-> protobuf-c structs, validation and limits. Nothing of
         // protobuf-c is visible outside this target.
         .target(name: "Wire", dependencies: ["DistilleryProtoC", "Tensor"], swiftSettings: strict),
@@ -69,13 +73,13 @@ let package = Package(
         // in-memory implementation for tests.
         .target(
             name: "Transport",
-            dependencies: ["Wire", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Wire", "Clocks", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Transport over libzmq: ROUTER/DEALER, poller thread, zero-copy frames, CURVE + ZAP.
         .target(
             name: "TransportZMQ",
-            dependencies: ["Transport", "Wire", "CZeroMQ", "FileSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Transport", "Wire", "Clocks", "CZeroMQ", "FileSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Pure cluster state machines: membership/liveness, placement, run lifecycle. No I/O,
@@ -88,7 +92,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // The coordinator's persistent state in SQLite (GRDB): workers, runs, events, metrics, artifacts.
-        .target(name: "ClusterStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
+        .target(name: "ClusterStore", dependencies: ["Clocks", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: strict),
         // The control plane's shells, which perform the cores' directives over a Transport: the
         // Coordinator, the Worker's registration/heartbeat/shard side, the control client the
         // CLI uses. It never trains: no Training or Distillation here (NN only for the
@@ -96,7 +100,7 @@ let package = Package(
         .target(
             name: "ClusterRuntime",
             dependencies: [
-                "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets", "NN", "FileSupport",
+                "ClusterCore", "Clocks", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets", "NN", "FileSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -108,7 +112,7 @@ let package = Package(
         .target(
             name: "DataPlane",
             dependencies: [
-                "ClusterRuntime", "ClusterCore", "RunSpec", "Transport", "Wire", "Datasets", "Training", "NN", "Distillation",
+                "ClusterRuntime", "ClusterCore", "Clocks", "RunSpec", "Transport", "Wire", "Datasets", "Training", "NN", "Distillation",
                 "Tensor", "FileSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -122,7 +126,7 @@ let package = Package(
             name: "DistilleryCLI",
             dependencies: [
                 "Training", "NN", "Datasets", "Distillation", "Tensor", "Wire", "Transport", "TransportZMQ",
-                "ClusterCore", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane", "FileSupport", "CLIOutput",
+                "ClusterCore", "Clocks", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane", "FileSupport", "CLIOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -135,7 +139,7 @@ let package = Package(
         .executableTarget(
             name: "DistilleryBench",
             dependencies: [
-                "CLIOutput", "ClusterRuntime", "DataPlane", "Transport", "TransportZMQ", "Wire", "Tensor", "NN", "Distillation",
+                "CLIOutput", "Clocks", "ClusterRuntime", "DataPlane", "Transport", "TransportZMQ", "Wire", "Tensor", "NN", "Distillation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -145,7 +149,7 @@ let package = Package(
         // Test-only helpers: assertClose, finite differences, fixture loading, ManualClock.
         .target(
             name: "DistilleryTestKit",
-            dependencies: ["Tensor", "NN", "Datasets", "Wire", "ClusterCore", "ClusterRuntime",
+            dependencies: ["Tensor", "NN", "Datasets", "Wire", "ClusterCore", "Clocks", "ClusterRuntime",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
@@ -162,14 +166,15 @@ let package = Package(
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
         .testTarget(name: "RunSpecTests", dependencies: ["RunSpec", "NN", "Training", "Distillation"]),
         .testTarget(name: "ClusterStoreTests", dependencies: ["ClusterStore"]),
+        .testTarget(name: "ClocksTests", dependencies: ["Clocks", "ClusterCore", "DistilleryTestKit"]),
         .testTarget(
             name: "ClusterRuntimeTests",
-            dependencies: ["ClusterRuntime", "DataPlane", "ClusterCore", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets",
+            dependencies: ["ClusterRuntime", "DataPlane", "ClusterCore", "Clocks", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets",
                            "Training", "NN", "Distillation", "DistilleryTestKit", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "TransportZMQ", "Wire", "CZeroMQ", "Tensor", "DistilleryTestKit", "ClusterRuntime", "DataPlane",
+            dependencies: ["Transport", "TransportZMQ", "Wire", "Clocks", "CZeroMQ", "Tensor", "DistilleryTestKit", "ClusterRuntime", "DataPlane",
                            .product(name: "Logging", package: "swift-log")]
         ),
     ]

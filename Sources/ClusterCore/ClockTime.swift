@@ -2,7 +2,8 @@
 // every change is stamped by the shell.
 
 /// A point on the injected monotonic clock, in milliseconds from an arbitrary origin.
-/// Real shells use ContinuousClock; tests use a fake clock and jump it.
+/// Shells read it from an injected `RuntimeClock` (Clocks): the system clock, or in tests a
+/// `ManualClock` that they jump.
 ///
 /// The cores work in whole milliseconds: sub-millisecond parts of a `Duration` are dropped
 /// (rounded toward zero) when it is added to a `ClockTime`.

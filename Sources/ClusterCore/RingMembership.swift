@@ -58,7 +58,13 @@ public struct RingMembership: Sendable, Equatable, CustomStringConvertible {
 
     /// Where a message of generation `g` stands against this ring.
     public func classify(generation g: UInt64) -> GenerationCheck {
-        g == generation ? .current : g < generation ? .stale : .newer
+        Self.classify(generation: g, against: generation)
+    }
+
+    /// Where a message of generation `g` stands against a receiver in generation `current`
+    /// (for a replica that knows its generation but not the members' names).
+    public static func classify(generation g: UInt64, against current: UInt64) -> GenerationCheck {
+        g == current ? .current : g < current ? .stale : .newer
     }
 
     /// How a message's ring generation compares with the receiver's.

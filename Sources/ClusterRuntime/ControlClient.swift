@@ -1,3 +1,4 @@
+import Clocks
 import Foundation
 import Synchronization
 import Transport
@@ -36,12 +37,15 @@ public final class ControlClient: Sendable {
     public let address: String
     public let name: String
     public let timeout: Duration
+    /// The clock the request timeouts run on.
+    public let clock: any RuntimeClock
     private let connection: any Connection
     private let ids = RequestIDs()
 
     public init(transport: any Transport, coordinator address: String, name: String? = nil,
-                timeout: Duration = .seconds(5)) async throws(ControlError) {
+                timeout: Duration = .seconds(5), clock: any RuntimeClock = SystemRuntimeClock()) async throws(ControlError) {
         self.address = address
+        self.clock = clock
         self.name = name ?? "cli-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0 ... .max))"
         self.timeout = timeout
         do {
@@ -56,7 +60,7 @@ public final class ControlClient: Sendable {
     /// Sends `body` and returns the reply's body; an `Error` reply is thrown as `.refused`.
     public func request(_ body: Body) async throws(ControlError) -> Body {
         let id = ids.next()
-        try await send(body, id: id, deadline: ContinuousClock.now + timeout)
+        try await send(body, id: id)
         return try await reply(to: [id])
     }
 
@@ -73,7 +77,7 @@ public final class ControlClient: Sendable {
             let id = ids.next()
             sent.append(id)
             do {
-                try await send(body, id: id, deadline: ContinuousClock.now + timeout)
+                try await send(body, id: id)
                 return try await reply(to: Set(sent))
             } catch .unreachable(let address, let timeout) where attempt < attempts {
                 onRetry(attempt + 1, .unreachable(address: address, timeout: timeout))
@@ -84,12 +88,10 @@ public final class ControlClient: Sendable {
 
     /// Waits at most `timeout` for the answer to one of the requests `ids`.
     private func reply(to ids: Set<UInt64>) async throws(ControlError) -> Body {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = clock.deadline(after: timeout)
         while true {
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { throw .unreachable(address: address, timeout: timeout) }
             let message: Message?
-            do { message = try await connection.receive(timeout: remaining) } catch {
+            do { message = try await deadline.wait({ try await connection.receive(timeout: $0) }) } catch {
                 throw .transport("receiving from \(address): \(error)")
             }
             guard let message else { throw .unreachable(address: address, timeout: timeout) }
@@ -107,7 +109,7 @@ public final class ControlClient: Sendable {
     public func watch(runID: String, silence: Duration = .seconds(10), maxSilences: Int = 3,
                       onUpdate: (RunUpdate) -> Void) async throws(ControlError) -> RunUpdate {
         var id = ids.next()
-        try await send(.watchRun(WatchRun(runID: runID)), id: id, deadline: ContinuousClock.now + timeout)
+        try await send(.watchRun(WatchRun(runID: runID)), id: id)
         var silences = 0
         var answered = false
         while true {
@@ -120,7 +122,7 @@ public final class ControlClient: Sendable {
                 silences += 1
                 if silences >= maxSilences { throw .lost(address: address, silentFor: silence * silences) }
                 id = ids.next()
-                try await send(.watchRun(WatchRun(runID: runID)), id: id, deadline: ContinuousClock.now + timeout)
+                try await send(.watchRun(WatchRun(runID: runID)), id: id)
                 continue
             }
             guard message.envelope.replyTo == id else { continue }
@@ -136,7 +138,7 @@ public final class ControlClient: Sendable {
         }
     }
 
-    private func send(_ body: Body, id: UInt64, deadline: ContinuousClock.Instant) async throws(ControlError) {
+    private func send(_ body: Body, id: UInt64) async throws(ControlError) {
         let message = Message(Envelope(sender: name, requestID: id, body: body))
         do { try await connection.send(message) } catch TransportError.timedOut {
             throw .unreachable(address: address, timeout: timeout)

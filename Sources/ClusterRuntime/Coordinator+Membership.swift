@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import ClusterStore
 import Wire

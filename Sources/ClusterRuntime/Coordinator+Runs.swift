@@ -147,9 +147,12 @@ extension Coordinator {
             }
             return .teacher(task)
         case .student:
-            let endpoints = (placement?.studentWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
+            // Generation 1: the placement's student workers in rank order (RingMembership).
+            let ring = placement.flatMap { RingMembership(generation: 1, members: $0.studentWorkers) }
+            let endpoints = (ring?.members ?? placement?.studentWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
             let teachers = (placement?.teacherWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
-            return .student(StudentTask(rank: UInt32(ref.index), replicas: UInt32(run.spec.replicas), ringGeneration: 1,
+            return .student(StudentTask(rank: UInt32(ref.index), replicas: UInt32(run.spec.replicas),
+                                        ringGeneration: ring?.generation ?? 1,
                                         peerEndpoints: endpoints, teacherEndpoints: teachers))
         }
     }

@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import ClusterStore
 import Datasets
@@ -63,15 +64,16 @@ extension Coordinator {
 
     private func startPacking(_ key: ShardKey) {
         let logger = self.logger
+        let clock = self.clock
         let thread = Thread { [self] in
-            let started = DispatchTime.now().uptimeNanoseconds
+            let started = clock.instant()
             let result: Result<DatasetShard, DatasetError>
             do throws(DatasetError) {
                 result = .success(try DatasetShard.pack(directory: key.path, trainLimit: key.trainLimit))
             } catch {
                 result = .failure(error)
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            let seconds = clock.elapsed(since: started).inSeconds
             if case .success(let shard) = result {
                 logger.info("packed data shard \(shard.sha256.prefix(12)) (\(shard.bytes.count) bytes) from \(key.path) in \(String(format: "%.2f", seconds)) s")
             }

@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import Logging
 import ServiceLifecycle
@@ -96,7 +97,8 @@ public struct CoordinatorService: Service {
             }
         } catch {
             logger.error("receive failed: \(error)")
-            try? await Task.sleep(for: .milliseconds(50))
+            // A short back-off (one slice of real time at most: never stuck on a manual clock).
+            try? await clock.deadline(after: .milliseconds(50)).pause(atMost: .milliseconds(50))
         }
         let now = clock.now()
         let (stall, events) = desk.tick(at: now, nextTickBy: now + maxPoll)
@@ -122,7 +124,7 @@ public struct CoordinatorService: Service {
         let reply = Envelope(sender: coordinator.settings.name, requestID: coordinator.requestIDs.next(),
                              replyTo: envelope.requestID, body: body)
         await send([Outgoing(peer: inbound.peer, message: Message(reply))])
-        desk.answered(after: .now - inbound.arrivedAt)
+        desk.answered(after: clock.elapsed(since: inbound.arrivedAt))
         if !events.isEmpty { await forward(.membership(events)) }
     }
 

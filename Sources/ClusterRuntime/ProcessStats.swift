@@ -1,24 +1,27 @@
+import Clocks
 import Foundation
 
 /// CPU and memory of this process, read from /proc (Linux), for heartbeats and `status`.
 ///
 /// CPU% is the process's user+system time over the wall time since the previous sample,
-/// ×100 (so 2 busy cores show 200%).
+/// ×100 (so 2 busy cores show 200%); the elapsed time is read on the injected clock.
 public final class ProcessStats: @unchecked Sendable {
     private let lock = NSLock()
     private var lastCPUSeconds: Double
-    private var lastWall: Double
+    private var lastWall: ClockInstant
+    private let clock: any RuntimeClock
 
-    public init() {
+    public init(clock: any RuntimeClock = SystemRuntimeClock()) {
+        self.clock = clock
         lastCPUSeconds = ProcessStats.cpuSeconds()
-        lastWall = ProcessStats.wallSeconds()
+        lastWall = clock.instant()
     }
 
     /// CPU percent since the previous call (or since init).
     public func cpuPercent() -> Float {
         lock.lock(); defer { lock.unlock() }
-        let cpu = ProcessStats.cpuSeconds(), wall = ProcessStats.wallSeconds()
-        let dt = wall - lastWall
+        let cpu = ProcessStats.cpuSeconds(), wall = clock.instant()
+        let dt = (wall - lastWall).inSeconds
         defer { lastCPUSeconds = cpu; lastWall = wall }
         guard dt > 0.01 else { return 0 }
         return Float(max(0, (cpu - lastCPUSeconds) / dt * 100))
@@ -42,9 +45,5 @@ public final class ProcessStats: @unchecked Sendable {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-    }
-
-    private static func wallSeconds() -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
     }
 }

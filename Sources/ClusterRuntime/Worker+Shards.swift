@@ -80,6 +80,7 @@ extension Worker {
     private func finishShard(_ shard: IncomingShard) async {
         do {
             try cache.store(shard.buffer, sha256: shard.hash)
+            tasks.transferCompleted(shard.hash)
             logger.info("shard \(shard.hash.prefix(12)) received and verified (\(shard.buffer.count) bytes)")
             await send(.shardAck(ShardAck(shardHash: shard.hash, have: true)))
         } catch {

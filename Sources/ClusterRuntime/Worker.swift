@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import Datasets
 import Logging
@@ -15,7 +16,7 @@ public actor Worker {
     /// The advertised data endpoint (bound by the service).
     public nonisolated let dataEndpoint: String
     let cache: ShardCache
-    let stats = ProcessStats()
+    let stats: ProcessStats
     let ids = RequestIDs()
     /// Registration, heartbeats and the coordinator's silence: the pure core this actor performs.
     public private(set) var session: WorkerSession
@@ -40,6 +41,7 @@ public actor Worker {
         self.connection = connection
         self.dataEndpoint = dataEndpoint
         self.clock = clock
+        self.stats = ProcessStats(clock: clock)
         self.logger = logger
         self.incarnation = String(UInt64.random(in: 1...UInt64.max), radix: 16) + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         self.session = WorkerSession(settings: WorkerSession.Settings(

@@ -21,6 +21,13 @@ public protocol WorkerTasks: AnyObject, Sendable {
     func transferFailed(_ hash: String, reason: String)
     /// A new transfer of `hash` started: an earlier failure no longer applies.
     func transferStarted(_ hash: String)
+    /// Shard or checkpoint `hash` was received, verified and stored in the cache (a task
+    /// waiting for it can go on).
+    func transferCompleted(_ hash: String)
+}
+
+extension WorkerTasks {
+    public func transferCompleted(_ hash: String) {}
 }
 
 /// A message a task sends the coordinator: a body and its tensor frames.

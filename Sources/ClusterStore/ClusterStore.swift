@@ -1,3 +1,4 @@
+import Clocks
 import Foundation
 import GRDB
 import Synchronization
@@ -30,11 +31,15 @@ public final class ClusterStore: Sendable {
     /// Fault injection for tests: the next write waits this long first (a disk stalled behind
     /// another process's I/O).
     private let nextWriteStall = Mutex<Duration?>(nil)
+    /// The clock an injected write stall waits on.
+    private let clock: any RuntimeClock
 
     /// Creates the directory if needed and opens/migrates the database. Throws
     /// `ClusterStoreError` with a clear message: directory not creatable/writable, file is not
-    /// a Distillery database (or corrupt), written by a newer schema.
-    public init(directory: String) throws(ClusterStoreError) {
+    /// a Distillery database (or corrupt), written by a newer schema. `clock` times the
+    /// injected write stalls (`stallNextWrite`).
+    public init(directory: String, clock: any RuntimeClock = SystemRuntimeClock()) throws(ClusterStoreError) {
+        self.clock = clock
         let dir = URL(fileURLWithPath: directory).standardizedFileURL.path
         let path = URL(fileURLWithPath: dir).appendingPathComponent(Self.fileName).path
         self.directory = dir
@@ -186,7 +191,7 @@ public final class ClusterStore: Sendable {
     /// `action` (e.g. "cannot save worker w1 in").
     func write<T>(_ action: @autoclosure () -> String, _ body: (Database) throws -> T) throws(ClusterStoreError) -> T {
         if let stall = nextWriteStall.withLock({ s -> Duration? in defer { s = nil }; return s }) {
-            Thread.sleep(forTimeInterval: Double(stall.components.seconds) + Double(stall.components.attoseconds) / 1e18)
+            clock.blockingSleep(for: stall)
         }
         do {
             return try dbQueue.writeWithoutTransaction { db in

@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import ClusterRuntime
 import Foundation
@@ -39,20 +40,22 @@ public protocol GradientSource: Sendable {
 public final class ListenerGradientSource: GradientSource {
     let listener: any Listener
     let runID: String
+    /// The clock `nextChunk`'s timeout runs on.
+    let clock: any RuntimeClock
     private let ignoredCount = Mutex(0)
 
-    public init(listener: any Listener, runID: String) {
+    public init(listener: any Listener, runID: String, clock: any RuntimeClock = SystemRuntimeClock()) {
         self.listener = listener
         self.runID = runID
+        self.clock = clock
     }
 
     public var ignored: Int { ignoredCount.withLock { $0 } }
 
     public func nextChunk(timeout: Duration) async throws -> (chunk: GradientChunk, frame: Frame)? {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = clock.deadline(after: timeout)
         while true {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero, let inbound = try await listener.receive(timeout: left) else { return nil }
+            guard let inbound = try await deadline.wait({ try await listener.receive(timeout: $0) }) else { return nil }
             if case .gradientChunk(let g) = inbound.message.envelope.body, g.runID == runID, inbound.message.frames.count == 1 {
                 return (g, inbound.message.frames[0])
             }
@@ -80,9 +83,12 @@ public final class RingAllReduce {
     let source: any GradientSource
     let next: (any Connection)?
     let sender: String
+    /// The clock the chunk timeouts run on.
+    let clock: any RuntimeClock
     /// `next` is a connection to rank `rank + 1`'s data endpoint (nil only when ranks == 1).
     public init(runID: String, generation: UInt64, rank: Int, ranks: Int, count: Int, source: any GradientSource,
-                next: (any Connection)?, timeout: Duration = .seconds(10)) throws(RingError) {
+                next: (any Connection)?, timeout: Duration = .seconds(10),
+                clock: any RuntimeClock = SystemRuntimeClock()) throws(RingError) {
         guard let schedule = RingSchedule(ranks: ranks, count: count) else {
             throw .invalidRing("\(ranks) replica(s) and \(count) gradient values (need ≥ 1 replica and ≥ 1 value per replica)")
         }
@@ -96,13 +102,14 @@ public final class RingAllReduce {
         self.source = source
         self.next = next
         self.sender = "\(runID)/student-\(rank)"
+        self.clock = clock
     }
 
     /// A ring over the same peers and generation for buffers of another length (e.g. the
     /// parameter-hash check beside the gradient ring). Use the two one after the other.
     public func sibling(count: Int) throws(RingError) -> RingAllReduce {
         try RingAllReduce(runID: runID, generation: generation, rank: rank, ranks: schedule.ranks, count: count,
-                          source: source, next: next, timeout: timeout)
+                          source: source, next: next, timeout: timeout, clock: clock)
     }
 
     /// Replaces `buffer` (length `schedule.count`) by the sum over all replicas (a copy of
@@ -175,17 +182,22 @@ public final class RingAllReduce {
 
     private func receive(chunk c: Int, step: UInt64, phase: RingPhase, hop: Int, values: Int? = nil) async throws(RingError) -> Frame {
         let expected = values ?? schedule.chunk(c).count
-        let deadline = ContinuousClock.now + timeout
+        let deadline = clock.deadline(after: timeout)
         while true {
-            let left = deadline - ContinuousClock.now
             let got: (chunk: GradientChunk, frame: Frame)?
-            do { got = left > .zero ? try await source.nextChunk(timeout: left) : nil } catch {
+            do { got = try await deadline.wait({ try await source.nextChunk(timeout: $0) }) } catch {
                 throw .transport("receiving: \(error)")
             }
             guard let (g, frame) = got else {
                 throw .timedOut(rank: rank, previous: schedule.previous(of: rank), step: step, phase: phase, hop: hop, after: timeout)
             }
-            if g.generation < generation { continue }  // a chunk of an older ring
+            switch RingMembership.classify(generation: g.generation, against: generation) {
+            case .current: break
+            case .stale: continue  // a chunk of an older ring: its sender has not heard of the change yet
+            case .newer:
+                throw .unexpected("replica \(rank) of ring generation \(generation) got a chunk of generation \(g.generation) "
+                    + "(step \(g.step)): this replica is behind its ring and must wait for its new assignment")
+            }
             guard g.generation == generation, g.step == step, g.phase == phase, g.hop == UInt32(hop), g.chunk == UInt32(c),
                   frame.count == expected * 4 else {
                 throw .unexpected("replica \(rank) expected generation \(generation) step \(step) \(phase) hop \(hop) chunk \(c) "

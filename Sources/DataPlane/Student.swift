@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import ClusterRuntime
 import Datasets
@@ -48,27 +49,30 @@ extension TaskRunner {
         do {
             ring = try RingAllReduce(runID: assign.runID, generation: task.ringGeneration, rank: rank, ranks: replicas,
                                      count: trainer.model.parameterCount,
-                                     source: dataPlane.inbox.gradientSource(run: assign.runID), next: next, timeout: dataTimeout)
+                                     source: dataPlane.inbox.gradientSource(run: assign.runID), next: next, timeout: dataTimeout,
+                                     clock: clock)
         } catch {
             throw TaskFailure("\(error)")
         }
         let replica = StudentReplica(runID: assign.runID, rank: rank, trainer: trainer, plan: plan, kd: kd, rule: rule,
                                      codec: codec(spec, classes: bundle.train.classCount), train: bundle.train, teachers: teachers,
                                      logits: dataPlane.inbox.logitsQueue(run: assign.runID), ring: ring, timeout: dataTimeout)
+        replica.clock = clock
+        replica.stopwatch = stopwatch
         let runID = assign.runID
-        var lastReport = DispatchTime.now().uptimeNanoseconds
-        var epochStarted = DispatchTime.now().uptimeNanoseconds
+        var lastReport = clock.instant()
+        var epochStarted = stopwatch.instant()
         do throws(DataPlaneError) {
             try await replica.run(onStep: { [self] done, total in
-                let now = DispatchTime.now().uptimeNanoseconds
-                if Double(now - lastReport) / 1e9 >= reportInterval || done == total {
+                let now = clock.instant()
+                if (now - lastReport).inSeconds >= reportInterval || done == total {
                     lastReport = now
                     setCurrent(assign, "\(assign.taskID) step \(done)/\(total)")
                     report(assign, .running, done: UInt64(done), total: UInt64(total))
                 }
             }, onEpoch: { [self] epoch in
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStarted) / 1e9
-                epochStarted = DispatchTime.now().uptimeNanoseconds
+                let seconds = stopwatch.elapsed(since: epochStarted).inSeconds
+                epochStarted = stopwatch.instant()
                 guard rank == 0 else { return }
                 let t = replica.timing, steps = Double(max(t.steps, 1))
                 var figures: [(String, Double)] = [("student.samples_per_s", Double(plan.sampleCount) / max(seconds, 1e-9)),

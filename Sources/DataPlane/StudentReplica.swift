@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import Datasets
 import Distillation
@@ -31,6 +32,10 @@ public final class StudentReplica {
     let logits: BoundedQueue<ArrivedLogits>
     let ring: RingAllReduce
     let timeout: Duration
+    /// The clock the waits for logits run on.
+    public var clock: any RuntimeClock = SystemRuntimeClock()
+    /// The clock `timing` is measured on (real by default, also under a manual `clock`).
+    public var stopwatch: any RuntimeClock = SystemRuntimeClock()
     /// Replicas compare parameter hashes every this many steps and after the last one.
     let hashEvery: Int
     /// Where a replica's time went, in seconds, since the start (DESIGN.md §2: compute /
@@ -85,7 +90,7 @@ public final class StudentReplica {
             let batches = plan.batches(epoch: epoch)
             for step in 0..<batches.stepsPerEpoch {
                 if isCancelled() { return }
-                var mark = ContinuousClock.now
+                var mark = stopwatch.instant()
                 let share = batches.microBatch(step: step, replica: rank, of: plan.replicas)
                 let streamed = epoch < plan.streamedEpochs
                 let arrived = streamed ? try await next(&join, epoch: epoch, step: step) : []
@@ -156,21 +161,19 @@ public final class StudentReplica {
         if Set(hashes).count != 1 { throw .diverged(step: trainer.globalStep, hashes: hashes) }
     }
 
-    private func seconds(since mark: inout ContinuousClock.Instant) -> Double {
-        let now = ContinuousClock.now
-        let d = now - mark
-        mark = now
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    private func seconds(since mark: inout ClockInstant) -> Double {
+        let now = stopwatch.instant()
+        defer { mark = now }
+        return (now - mark).inSeconds
     }
 
     /// The K teachers' logits of (epoch, step), waiting at most `timeout` for them.
     private func next(_ join: inout StepJoin<ArrivedLogits>, epoch: Int, step: Int) async throws(DataPlaneError) -> [ArrivedLogits] {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = clock.deadline(after: timeout)
         while true {
             if let all = join.takeNext() { return all }
-            let left = deadline - ContinuousClock.now
             let a: ArrivedLogits?
-            do { a = left > .zero ? try await logits.take(timeout: left) : nil } catch { throw .transport("logits: \(error)") }
+            do { a = try await deadline.wait({ try await logits.take(timeout: $0) }) } catch { throw .transport("logits: \(error)") }
             guard let a else {
                 throw .missingLogits(replica: rank, epoch: epoch, step: step, teachers: join.missingTeachers, after: timeout)
             }
@@ -191,10 +194,9 @@ public final class StudentReplica {
     /// The `TestSplitAccuracy` of the teachers' test-split logits, waiting at most `timeout` for
     /// them; or why there is none.
     public func testSplitAccuracy(on test: LabeledImages, timeout: Duration) async -> Result<TestSplitAccuracy, DataPlaneError> {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = clock.deadline(after: timeout)
         while testLogits.count < teachers.count {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero, let a = try? await logits.take(timeout: left) else {
+            guard let a = try? await deadline.wait({ try await logits.take(timeout: $0) }) else {
                 let missing = (0..<teachers.count).filter { testLogits[$0] == nil }
                 return .failure(.badLogits("no test-split logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
                     + "within \(timeout.shortDescription)"))

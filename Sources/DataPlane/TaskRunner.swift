@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import ClusterRuntime
 import Datasets
@@ -58,8 +59,21 @@ public final class TaskRunner: WorkerTasks {
     let peers = TaskPeers()
     /// Longest wait for an offered teacher checkpoint (the transfer's own window retries fail sooner).
     let checkpointTimeout: Duration = .seconds(300)
+    /// The clock every wait, timeout and report interval of the tasks reads (the worker's).
+    let clock: any RuntimeClock
+    /// The clock the tasks' figures of compute cost are measured on (latency, samples/s, the
+    /// step-time split, epoch seconds): the real one by default, so they stay real figures in
+    /// tests whose cluster time is a `ManualClock`.
+    let stopwatch: any RuntimeClock
+    /// Signalled when a transfer from the coordinator ends (stored or failed), waking a task
+    /// that waits for a checkpoint.
+    let transfers = WakeSignal()
 
-    public init(workerName: String, cacheDirectory: String, cache: ShardCache, dataPlane: DataPlaneContext?, logger: Logger) {
+    public init(workerName: String, cacheDirectory: String, cache: ShardCache, dataPlane: DataPlaneContext?,
+                clock: any RuntimeClock = SystemRuntimeClock(), stopwatch: any RuntimeClock = SystemRuntimeClock(),
+                logger: Logger) {
+        self.clock = clock
+        self.stopwatch = stopwatch
         self.workerName = workerName
         self.cacheDirectory = cacheDirectory
         self.cache = cache
@@ -120,14 +134,14 @@ public final class TaskRunner: WorkerTasks {
         guard n > 0 else { return 0 }
         var x = [Float](repeating: 0, count: data.features)
         var label: Int32 = 0
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = stopwatch.instant()
         for i in 0..<n {
             x.withUnsafeMutableBufferPointer { px in
                 data.gather(indices: [i][...], into: px.baseAddress!, labels: &label)
                 _ = model.forward(px.baseAddress!, batch: 1, mode: .inference)
             }
         }
-        return Double(DispatchTime.now().uptimeNanoseconds - started) / 1e3 / Double(n)
+        return stopwatch.elapsed(since: started).inSeconds * 1e6 / Double(n)
     }
 
     func setCurrent(_ assign: AssignTask, _ text: String?) {
@@ -205,7 +219,11 @@ public final class TaskRunner: WorkerTasks {
     /// Records that the transfer of shard or checkpoint `hash` failed (the worker gave up on it).
     public func transferFailed(_ hash: String, reason: String) {
         failedTransfers.withLock { $0[hash] = reason }
+        transfers.signal()
     }
+
+    /// Shard or checkpoint `hash` is now in the cache: wakes a task waiting for it.
+    public func transferCompleted(_ hash: String) { transfers.signal() }
 
     /// A new transfer of `hash` started: an earlier failure no longer applies.
     public func transferStarted(_ hash: String) {
@@ -230,22 +248,26 @@ struct TaskFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Turns the trainer's per-step callbacks into progress reports, at most one per `interval` seconds.
+/// Turns the trainer's per-step callbacks into progress reports, at most one per `interval` seconds
+/// on `clock`.
 final class ProgressReporter: TrainingObserver {
     let interval: Double
     let report: (UInt64, Int) -> Void
+    let clock: any RuntimeClock
     private var done: UInt64 = 0
-    private var lastReport = DispatchTime.now().uptimeNanoseconds
+    private var lastReport: ClockInstant
 
-    init(interval: Double, report: @escaping (UInt64, Int) -> Void) {
+    init(interval: Double, clock: any RuntimeClock, report: @escaping (UInt64, Int) -> Void) {
         self.interval = interval
+        self.clock = clock
+        self.lastReport = clock.instant()
         self.report = report
     }
 
     func stepCompleted(epoch: Int, step: Int, of steps: Int, loss: Float) {
         done += 1
-        let now = DispatchTime.now().uptimeNanoseconds
-        if Double(now - lastReport) / 1e9 >= interval {
+        let now = clock.instant()
+        if (now - lastReport).inSeconds >= interval {
             lastReport = now
             report(done, epoch)
         }

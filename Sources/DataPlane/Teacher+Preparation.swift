@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import ClusterRuntime
 import Datasets
@@ -68,21 +69,22 @@ extension TaskRunner {
 
     /// Waits until the coordinator's checkpoint `hash` is in this worker's cache (its
     /// `ShardOffer` came before the assignment, so the transfer is under way); returns its path.
-    /// Bounded by `checkpointTimeout`, a failed transfer, and the run being cancelled.
+    /// Bounded by `checkpointTimeout`, a failed transfer, and the run being cancelled; wakes
+    /// when a transfer ends (`transfers`), and at least every second to notice a cancellation.
     func awaitCheckpoint(_ hash: String, runID: String) -> Result<String, CheckpointWaitFailure> {
-        let deadline = ContinuousClock.now + checkpointTimeout
-        while !cache.contains(hash) {
+        var failure: CheckpointWaitFailure?
+        let arrived = clock.deadline(after: checkpointTimeout).block(on: transfers, atMost: .seconds(1)) {
+            if cache.contains(hash) { return true }
             if let reason = failedTransfers.withLock({ $0[hash] }) {
-                return .failure(CheckpointWaitFailure(reason: "the transfer from the coordinator failed: \(reason)"))
+                failure = CheckpointWaitFailure(reason: "the transfer from the coordinator failed: \(reason)")
+            } else if isCancelled(runID) {
+                failure = CheckpointWaitFailure(reason: "cancelled while waiting for it")
             }
-            if isCancelled(runID) { return .failure(CheckpointWaitFailure(reason: "cancelled while waiting for it")) }
-            if ContinuousClock.now >= deadline {
-                return .failure(CheckpointWaitFailure(
-                    reason: "it did not arrive from the coordinator within \(checkpointTimeout.shortDescription)"))
-            }
-            Thread.sleep(forTimeInterval: 0.01)
+            return failure != nil
         }
-        return .success(cache.path(for: hash))
+        if arrived, failure == nil { return .success(cache.path(for: hash)) }
+        return .failure(failure ?? CheckpointWaitFailure(
+            reason: "it did not arrive from the coordinator within \(checkpointTimeout.shortDescription)"))
     }
 
     /// Copies the checkpoint the coordinator sent into `out` (this worker's trained-teacher
@@ -154,12 +156,12 @@ extension TaskRunner {
             throw TaskFailure("teacher \(index): \(error)")
         }
         let total = UInt64(recipe.epochs * stepsPerEpoch)
-        let observer = ProgressReporter(interval: reportInterval) { [self] done, epoch in
+        let observer = ProgressReporter(interval: reportInterval, clock: clock) { [self] done, epoch in
             setCurrent(assign, "\(assign.taskID) epoch \(epoch + 1)/\(recipe.epochs)")
             report(assign, .running, done: done, total: total)
         }
         report(assign, .running, done: 0, total: total)
-        let trainer = Trainer(model: net, settings: settings, observer: observer)
+        let trainer = Trainer(model: net, settings: settings, observer: observer, clock: stopwatch)
         var last: EpochReport?
         for epoch in 0..<recipe.epochs {
             if isCancelled(assign.runID) { throw TaskFailure("cancelled after \(epoch) epoch(s)") }

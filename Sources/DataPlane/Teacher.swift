@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import ClusterRuntime
 import Datasets
@@ -64,6 +65,7 @@ extension TaskRunner {
                                        test: bundle.test, replicaRoute: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
                                        timeout: dataTimeout, startTimeout: .seconds(3600), mutual: mutual)
+        streamer.clock = clock
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
@@ -96,7 +98,7 @@ extension TaskRunner {
             } else {
                 settings = try spec.training.trainingSettings(stepsPerEpoch: plan.stepsPerEpoch)
             }
-            return Trainer(model: model, settings: settings)
+            return Trainer(model: model, settings: settings, clock: stopwatch)
         } catch {
             throw TaskFailure("teacher \(index) online training settings: \(error)")
         }

@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import Datasets
 import Distillation
@@ -38,6 +39,8 @@ public final class TeacherStreamer {
     /// Reaches replica r when sending.
     let replicas: PeerRoute
     let credits: BoundedQueue<Credit>
+    /// The clock the waits for credits and peers' logits run on.
+    public var clock: any RuntimeClock = SystemRuntimeClock()
     let timeout: Duration
     /// How long to wait for a replica's first credit: the replicas start only once every
     /// teacher of the run is ready, which can take as long as the slowest teacher trains.
@@ -185,11 +188,10 @@ public final class TeacherStreamer {
                              first: Bool) async throws(DataPlaneError) -> [[Float]] {
         let key = StepKey(epoch: epoch, step: step)
         let limit = first ? startTimeout : timeout
-        let deadline = ContinuousClock.now + limit
+        let deadline = clock.deadline(after: limit)
         while (early[key]?.count ?? 0) < mutual.peers.count {
-            let left = deadline - ContinuousClock.now
             let a: ArrivedLogits?
-            do { a = left > .zero ? try await mutual.arrivals.take(timeout: left) : nil } catch {
+            do { a = try await deadline.wait({ try await mutual.arrivals.take(timeout: $0) }) } catch {
                 throw .transport("teacher \(teacher), peers' logits: \(error)")
             }
             guard let a else {
@@ -243,13 +245,12 @@ public final class TeacherStreamer {
     /// steps than were sent to it.
     private func waitForCredit(replica r: Int, isCancelled: @Sendable () -> Bool) async throws(DataPlaneError) {
         let limit = granted[r] == 0 ? startTimeout : timeout
-        let deadline = ContinuousClock.now + limit
+        let deadline = clock.deadline(after: limit)
         while sent[r] >= granted[r] {
             if isCancelled() { return }
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { throw .noCredit(teacher: teacher, replica: r, after: limit) }
+            guard !deadline.hasPassed else { throw .noCredit(teacher: teacher, replica: r, after: limit) }
             let credit: Credit?
-            do { credit = try await credits.take(timeout: min(left, .seconds(1))) } catch {
+            do { credit = try await credits.take(timeout: deadline.slice(atMost: .seconds(1))) } catch {
                 throw .transport("credits: \(error)")
             }
             if let credit, Int(credit.replica) < granted.count { granted[Int(credit.replica)] += Int(clamping: credit.steps) }

@@ -1,3 +1,4 @@
+import Clocks
 import ClusterCore
 import ClusterRuntime
 import Datasets
@@ -39,7 +40,8 @@ public struct WorkerService: Service {
         let inbox = DataInbox(listener: listener, logger: logger)
         let peers = PeerConnections(transport: transport)
         let tasks = TaskRunner(workerName: settings.name, cacheDirectory: settings.cacheDirectory, cache: cache,
-                               dataPlane: DataPlaneContext(inbox: inbox, connect: { try await peers.connect($0) }), logger: logger)
+                               dataPlane: DataPlaneContext(inbox: inbox, connect: { try await peers.connect($0) }), clock: clock,
+                               logger: logger)
         let worker = Worker(settings: settings, connection: connection, dataEndpoint: endpoint, cache: cache, tasks: tasks,
                             clock: clock, logger: logger)
         return WorkerService(worker: worker, dataListener: listener, inbox: inbox, peers: peers, logger: logger)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Clocks
 import CLIOutput
 import ClusterRuntime
 import DataPlane
@@ -142,15 +143,16 @@ struct BenchWork: @unchecked Sendable {
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
         defer { buffer.deallocate() }
         buffer.initialize(repeating: 0)
+        let clock = SystemRuntimeClock()
         var times: [Double] = []
         times.reserveCapacity(iterations)
         for i in 0..<(warmup + iterations) {
             // Refill in place (untimed): `buffer = mine` would share storage and move the copy
             // into the timed all-reduce.
             mine.withUnsafeBufferPointer { buffer.baseAddress!.update(from: $0.baseAddress!, count: count) }
-            let start = ContinuousClock.now
+            let start = clock.instant()
             try await ring.allReduce(buffer, step: UInt64(i + 1))
-            let elapsed = start.duration(to: .now)
+            let elapsed = clock.elapsed(since: start)
             if let bad = firstMismatch(buffer, expected) {
                 throw ValidationError("all-reduce \(i + 1) on rank \(rank): element \(bad) is \(buffer[bad]), expected \(expected[bad])")
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Clocks
 import CLIOutput
 import Distillation
 import Foundation
@@ -48,11 +49,12 @@ struct EngineBench: ParsableCommand {
     func timed(_ step: () -> Void) -> Double {
         for _ in 0..<5 { step() }
         var n = 0
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let clock = SystemRuntimeClock()
+        let t0 = clock.instant()
         var elapsed = 0.0
         repeat {
             step(); n += 1
-            elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            elapsed = clock.elapsed(since: t0).inSeconds
         } while elapsed < seconds
         return Double(n) / elapsed
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Clocks
 import CLIOutput
 import Foundation
 import Tensor
@@ -67,15 +68,16 @@ struct WireBench: AsyncParsableCommand {
     /// Receives `count` logits batches; reports tensor-frame MB/s from the first to the last.
     func streamReceive(_ t: ZMQTransport) async throws {
         let listener = try await t.listen(at: endpoint)
-        var start = ContinuousClock.now
+        let clock = SystemRuntimeClock()
+        var start = clock.instant()
         var payload = 0
         for i in 0..<count {
             guard let m = try await listener.receive(timeout: .seconds(60)) else {
                 throw ValidationError("stream-recv: no message for 60 s after \(i) of \(count)")
             }
-            if i == 0 { start = .now } else { payload += m.message.frames.reduce(0) { $0 + $1.count } }
+            if i == 0 { start = clock.instant() } else { payload += m.message.frames.reduce(0) { $0 + $1.count } }
         }
-        let seconds = seconds(start.duration(to: .now))
+        let seconds = seconds(clock.elapsed(since: start))
         printJSON(StreamBenchResult(mbPerS: rounded(Double(payload) / 1e6 / seconds, 1), messages: count, seconds: rounded(seconds, 3)),
                   lines: true)
     }
@@ -113,11 +115,12 @@ struct WireBench: AsyncParsableCommand {
         let c = try await t.connect(to: endpoint)
         var rtts: [Double] = []
         rtts.reserveCapacity(count)
+        let clock = SystemRuntimeClock()
         for i in -100..<count {
-            let start = ContinuousClock.now
+            let start = clock.instant()
             try await c.send(Message(Envelope(sender: "client", requestID: UInt64(i + 1_000), body: .heartbeat(Heartbeat(sentUnixMs: 1)))))
             guard (try await c.receive(timeout: .seconds(10))) != nil else { throw ValidationError("rtt-client: no reply within 10 s") }
-            if i >= 0 { rtts.append(seconds(start.duration(to: .now)) * 1e6) }
+            if i >= 0 { rtts.append(seconds(clock.elapsed(since: start)) * 1e6) }
         }
         try await c.send(Message(Envelope(sender: "client", requestID: UInt64.max, body: .heartbeat(Heartbeat(sentUnixMs: 1)))))
         _ = try await c.receive(timeout: .seconds(5))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLIOutput
+import Clocks
 import Datasets
 import ClusterRuntime
 import Distillation
@@ -118,7 +119,8 @@ struct Distill: ParsableCommand {
         let net: Sequential
         do { net = try studentSpec.build(dataShape: bundle.train.sampleShape, seed: training.seed) } catch { throw ValidationError(error.description) }
         print("distilling into \(studentSpec) — \(Format.count(net.parameterCount)) parameters (ensemble \(Format.count(ensembleParams)), \(Format.fixed(Double(ensembleParams) / Double(net.parameterCount), 1))× smaller)")
-        let started = Date()
+        let clock = SystemRuntimeClock()
+        let started = clock.instant()
         let checkpointer = EpochCheckpointer(
             next: ProgressPrinter(label: "distil", epochs: settings.epochs), path: out, model: net, spec: studentSpec,
             metadata: ["seed": String(settings.seed), "normalization.mean": String(bundle.normalization.mean),
@@ -126,7 +128,7 @@ struct Distill: ParsableCommand {
             epochs: settings.epochs)
         let reports = distiller.train(student: net, train: bundle.train, targets: targets, labelMask: labelMask,
                                       validation: bundle.validation, observer: checkpointer)
-        let distillSeconds = Date().timeIntervalSince(started)
+        let distillSeconds = clock.elapsed(since: started).inSeconds
         let studentTest = Evaluation.run(net, on: bundle.test)
         var meta = trainingMetadata(settings: settings, bundle: bundle, test: studentTest, reports: reports)
         meta["distilled_from"] = paths.joined(separator: ",")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Clocks
 import ClusterCore
 import ClusterRuntime
 import DataPlane
@@ -40,7 +41,7 @@ struct ParentWatch: Service {
 
     func run() async throws {
         while getppid() == pid {
-            try? await Task.sleep(for: .milliseconds(250))
+            try? await SystemRuntimeClock().sleep(for: .milliseconds(250))
             if Task.isCancelled || Task.isShuttingDownGracefully { return }
         }
         logger.warning("the parent process \(pid) is gone; shutting down")

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLIOutput
+import Clocks
 import ClusterCore
 import Foundation
 import NN
@@ -13,14 +14,15 @@ final class ProgressPrinter: TrainingObserver {
     let label: String
     let epochs: Int
     let interactive = isatty(2) != 0
-    private var lastDraw: UInt64 = 0
+    private let clock: any RuntimeClock = SystemRuntimeClock()
+    private var lastDraw: ClockInstant?
 
     init(label: String, epochs: Int) { self.label = label; self.epochs = epochs }
 
     func stepCompleted(epoch: Int, step: Int, of steps: Int, loss: Float) {
         guard interactive else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        guard step == steps || now - lastDraw > 100_000_000 else { return }
+        let now = clock.instant()
+        guard step == steps || lastDraw.map({ now - $0 > .milliseconds(100) }) ?? true else { return }
         lastDraw = now
         let bar = ProgressBar(width: 30).render(done: step, of: steps)
         let line = "\r\(label) epoch \(epoch + 1)/\(epochs) \(bar) \(step)/\(steps) loss \(Format.fixed(loss, 4))"

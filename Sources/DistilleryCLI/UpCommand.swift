@@ -1,5 +1,6 @@
 import ArgumentParser
 import CLIOutput
+import Clocks
 import ClusterRuntime
 import DataPlane
 import Foundation
@@ -107,6 +108,7 @@ final class LocalCluster: Service, @unchecked Sendable {
     let topology: LocalTopology
     let logger: Logger
     private let processes = Mutex<[(name: String, process: Process)]>([])
+    private let clock: any RuntimeClock = SystemRuntimeClock()
 
     init(topology: LocalTopology, logger: Logger) {
         self.topology = topology
@@ -150,7 +152,7 @@ final class LocalCluster: Service, @unchecked Sendable {
     func run() async throws {
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(200))
+                try? await clock.sleep(for: .milliseconds(200))
                 for (name, p) in processes.withLock({ $0 }) where !p.isRunning {
                     logger.warning("\(name) exited with status \(p.terminationStatus); see \(topology.logs)/\(name).log")
                 }
@@ -181,8 +183,10 @@ final class LocalCluster: Service, @unchecked Sendable {
     func stopAll() {
         let list = processes.withLock { $0 }
         for (_, p) in list.reversed() where p.isRunning { kill(p.processIdentifier, SIGTERM) }
-        let deadline = Date().addingTimeInterval(10)
-        while list.contains(where: { $0.process.isRunning }) && Date() < deadline { usleep(50_000) }
+        let deadline = clock.deadline(after: .seconds(10))
+        while list.contains(where: { $0.process.isRunning }) && !deadline.hasPassed {
+            clock.blockingSleep(for: deadline.slice(atMost: .milliseconds(50)))
+        }
         for (name, p) in list where p.isRunning {
             logger.warning("\(name) did not stop within 10 s; killing it")
             kill(p.processIdentifier, SIGKILL)
@@ -204,8 +208,8 @@ final class LocalCluster: Service, @unchecked Sendable {
     }
 
     private func waitForCoordinator(timeout: Double) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+        let deadline = clock.deadline(after: .seconds(timeout))
+        while !deadline.hasPassed {
             if await status(timeout: 1) != nil { return }
             if processes.withLock({ $0.first?.process.isRunning }) == false {
                 throw CLIError("the coordinator exited at start; see \(topology.logs)/coordinator.log")
@@ -215,9 +219,9 @@ final class LocalCluster: Service, @unchecked Sendable {
     }
 
     private func waitForWorkers(timeout: Double) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = clock.deadline(after: .seconds(timeout))
         let names = Set(topology.workers.map(\.name))
-        while Date() < deadline {
+        while !deadline.hasPassed {
             if let s = await status(timeout: 1) {
                 let alive = Set(s.nodes.filter { $0.state == .alive }.map(\.name))
                 if names.isSubset(of: alive) { return }
@@ -225,7 +229,7 @@ final class LocalCluster: Service, @unchecked Sendable {
             for (name, p) in processes.withLock({ $0 }) where !p.isRunning {
                 throw CLIError("\(name) exited at start (status \(p.terminationStatus)); see \(topology.logs)/\(name).log")
             }
-            try? await Task.sleep(for: .milliseconds(200))
+            try? await clock.sleep(for: deadline.slice(atMost: .milliseconds(200)))
         }
         throw CLIError("not every worker registered within \(Int(timeout)) s; see the logs in \(topology.logs)")
     }

@@ -1,3 +1,4 @@
+import Clocks
 import Datasets
 import Distillation
 import Foundation
@@ -14,9 +15,11 @@ public struct Distiller {
     public var kd: KDLoss
     public var rule: EnsembleRule
     public var settings: TrainingSettings
+    /// Times the epochs of `train` (`EpochReport.seconds`).
+    public var clock: any RuntimeClock
 
-    public init(kd: KDLoss, rule: EnsembleRule, settings: TrainingSettings) {
-        self.kd = kd; self.rule = rule; self.settings = settings
+    public init(kd: KDLoss, rule: EnsembleRule, settings: TrainingSettings, clock: any RuntimeClock = SystemRuntimeClock()) {
+        self.kd = kd; self.rule = rule; self.settings = settings; self.clock = clock
     }
 
     /// Soft targets `[N × C]` of the teachers on `data` at the loss's temperature.
@@ -35,7 +38,7 @@ public struct Distiller {
     @discardableResult
     public func train(student: Sequential, train: LabeledImages, targets: [Float], labelMask: [Float]? = nil,
                       validation: LabeledImages? = nil, observer: (any TrainingObserver)? = nil) -> [EpochReport] {
-        let trainer = Trainer(model: student, settings: settings, observer: observer)
+        let trainer = Trainer(model: student, settings: settings, observer: observer, clock: clock)
         return trainer.fit(train: train, validation: validation, objective: .distillation(loss: kd, targets: targets, labelMask: labelMask))
     }
 }
@@ -82,21 +85,23 @@ public struct LatencyMeasurement: Sendable {
     public var singleSampleMilliseconds: Double
     public var rowsPerSecond: Double
 
-    public static func measure(_ model: Sequential, batch: Int = 1000, repeats: Int = 50) -> LatencyMeasurement {
+    /// Times `repeats` single-sample forward passes and 3 passes over `batch` rows on `clock`.
+    public static func measure(_ model: Sequential, batch: Int = 1000, repeats: Int = 50,
+                               clock: any RuntimeClock = SystemRuntimeClock()) -> LatencyMeasurement {
         let x = [Float](repeating: 0.1, count: batch * model.inputFeatures)
         var singles: [Double] = []
         x.withUnsafeBufferPointer { p in
             for _ in 0..<repeats {
-                let t0 = DispatchTime.now().uptimeNanoseconds
+                let t0 = clock.instant()
                 _ = model.forward(p.baseAddress!, batch: 1, mode: .inference)
-                singles.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                singles.append(clock.elapsed(since: t0).inSeconds * 1e3)
             }
         }
         singles.sort()
         let rounds = 3
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = clock.instant()
         x.withUnsafeBufferPointer { p in for _ in 0..<rounds { _ = model.forward(p.baseAddress!, batch: batch, mode: .inference) } }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let seconds = clock.elapsed(since: t0).inSeconds
         return LatencyMeasurement(singleSampleMilliseconds: singles[singles.count / 2], rowsPerSecond: Double(batch * rounds) / seconds)
     }
 }

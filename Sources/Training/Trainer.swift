@@ -1,3 +1,4 @@
+import Clocks
 import Datasets
 import Distillation
 import Foundation
@@ -47,11 +48,14 @@ public final class Trainer {
     public let optimizer: any Optimizer
     /// Held strongly: observers do not reference the trainer, and callers often pass a temporary.
     public var observer: (any TrainingObserver)?
+    /// Times the epochs (`EpochReport.seconds`, samples/s).
+    public let clock: any RuntimeClock
     public private(set) var globalStep = 0
     private var buffers = StepBuffers()
 
-    public init(model: Sequential, settings: TrainingSettings, observer: (any TrainingObserver)? = nil) {
-        self.model = model; self.settings = settings; self.observer = observer
+    public init(model: Sequential, settings: TrainingSettings, observer: (any TrainingObserver)? = nil,
+                clock: any RuntimeClock = SystemRuntimeClock()) {
+        self.model = model; self.settings = settings; self.observer = observer; self.clock = clock
         optimizer = settings.makeOptimizer(parameterCount: model.parameterCount)
     }
 
@@ -67,7 +71,7 @@ public final class Trainer {
         let totalSteps = plan.stepsPerEpoch * settings.epochs
         var lossSum: Double = 0, correct = 0, seen = 0
         var lr = settings.learningRate
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = clock.instant()
         for step in 0..<plan.stepsPerEpoch {
             let batch = plan.batch(step: step)
             let n = batch.count
@@ -79,7 +83,7 @@ public final class Trainer {
             seen += n
             observer?.stepCompleted(epoch: epoch, step: step + 1, of: plan.stepsPerEpoch, loss: result.loss)
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let seconds = clock.elapsed(since: started).inSeconds
         let validationResult = validation.map { Evaluation.run(model, on: $0) }
         let report = EpochReport(epoch: epoch, trainLoss: Float(lossSum / Double(max(seen, 1))),
                                  trainAccuracy: Float(correct) / Float(max(seen, 1)), validation: validationResult,

@@ -1,3 +1,4 @@
+import Clocks
 import Synchronization
 
 /// A bounded FIFO between threads and async tasks, used in both directions of a transport:
@@ -13,7 +14,8 @@ import Synchronization
 /// timeout fires while there is room is admitted, not failed. `offer` never waits and may
 /// pass waiting `put`s (order holds per producer, not across producers). A poller uses the
 /// callbacks to wake itself without polling. After `close()`, remaining elements can still be
-/// taken; then `take` throws `TransportError.closed`, as do `put` and pending waits.
+/// taken; then `take` throws `TransportError.closed`, as do `put` and pending waits. Timeouts
+/// run on the queue's `clock` (the real one unless a test injects a `ManualClock`).
 public final class BoundedQueue<Element: Sendable>: Sendable {
     public let capacity: Int
     /// Level a full queue must drain to before `onSpace` runs and waiting `put`s are admitted.
@@ -21,6 +23,8 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     private let state: Mutex<State>
     private let onItem: (@Sendable () -> Void)?
     private let onSpace: (@Sendable () -> Void)?
+    /// The clock the timeouts of `take` and `put` run on.
+    public let clock: any RuntimeClock
 
     private struct Waiter<Value> {
         let id: UInt64
@@ -64,13 +68,15 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
-    public init(capacity: Int, onItem: (@Sendable () -> Void)? = nil, onSpace: (@Sendable () -> Void)? = nil) {
+    public init(capacity: Int, clock: any RuntimeClock = SystemRuntimeClock(), onItem: (@Sendable () -> Void)? = nil,
+                onSpace: (@Sendable () -> Void)? = nil) {
         precondition(capacity >= 1, "a queue needs room for at least one element")
         self.capacity = capacity
         self.lowWater = capacity / 2
         self.state = Mutex(State())
         self.onItem = onItem
         self.onSpace = onSpace
+        self.clock = clock
     }
 
     /// Number of elements held.
@@ -160,8 +166,9 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                     case .full: continuation.resume(throwing: TransportError.timedOut("waiting for room in a send queue"))
                     }
                 case .wait:
+                    let clock = self.clock
                     let timer = Task { [weak self] in
-                        try? await Task.sleep(for: timeout)
+                        try? await clock.sleep(for: timeout)
                         guard !Task.isCancelled else { return }
                         self?.putterTimedOut(id, after: timeout)
                     }
@@ -198,8 +205,9 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
                     // unless another task took it; then report a timeout-free empty result.
                     continuation.resume(returning: poll())
                 case .wait:
+                    let clock = self.clock
                     let timer = Task { [weak self] in
-                        try? await Task.sleep(for: timeout)
+                        try? await clock.sleep(for: timeout)
                         guard !Task.isCancelled else { return }
                         self?.finishTaker(id, with: .success(nil))
                     }

@@ -1,17 +1,21 @@
+import Clocks
 import Logging
 import Synchronization
 import Wire
 
 /// A set of in-memory endpoints that can reach each other: the fake network for tests that run
 /// whole clusters in one process. Messages are really encoded to frames and decoded with the
-/// same rules as over ZeroMQ, so invalid messages behave the same way.
+/// same rules as over ZeroMQ, so invalid messages behave the same way. Its queues' timeouts and
+/// arrival stamps run on `clock` (the real one unless a test injects a `ManualClock`; then a
+/// receive with a timeout returns empty only when the test moves the clock).
 public final class InMemoryNetwork: Sendable {
+    public let clock: any RuntimeClock
     private let listeners = Mutex<[String: InMemoryListener]>([:])
     private let counter = Mutex<UInt64>(0)
     private let holds = Mutex<[String: @Sendable (Message) -> Bool]>([:])
     private let held = Mutex<[String: [(InMemoryConnection, [Frame])]]>([:])
 
-    public init() {}
+    public init(clock: any RuntimeClock = SystemRuntimeClock()) { self.clock = clock }
 
     /// Fault injection: from now on, messages that node `node` sends on its connections and
     /// that `predicate` selects are kept back (a slow or reordering network) until `release`.
@@ -64,6 +68,7 @@ public final class InMemoryTransport: Transport {
     let queueCapacity: Int
     let sendTimeout: Duration
     let logger: Logger
+    var clock: any RuntimeClock { network.clock }
     private let endpoints = Mutex<[any EndpointClosing]>([])
 
     init(network: InMemoryNetwork, name: String, limits: WireLimits, queueCapacity: Int, sendTimeout: Duration, logger: Logger) {
@@ -117,8 +122,8 @@ final class InMemoryListener: Listener, EndpointClosing {
         self.address = address
         self.transport = transport
         self.drops = DropCounter(endpoint: address, logger: transport.logger)
-        self.decoder = InboundDecoder(limits: transport.limits, drops: drops, localName: transport.name)
-        self.inbox = BoundedQueue(capacity: transport.queueCapacity)
+        self.decoder = InboundDecoder(limits: transport.limits, drops: drops, localName: transport.name, clock: transport.clock)
+        self.inbox = BoundedQueue(capacity: transport.queueCapacity, clock: transport.clock)
     }
 
     func attach(_ connection: InMemoryConnection) { peers.withLock { $0[connection.peer] = connection } }
@@ -126,7 +131,7 @@ final class InMemoryListener: Listener, EndpointClosing {
     func receive(timeout: Duration) async throws -> Inbound? {
         try await decoder.next(from: inbox, timeout: timeout) { peer, frames in
             guard let connection = peers.withLock({ $0[peer] }) else { return false }
-            return connection.inbox.offer(RawInbound(peer: PeerID(address), frames: frames)) == .accepted
+            return connection.inbox.offer(RawInbound(peer: PeerID(address), frames: frames, arrivedAt: transport.clock.instant())) == .accepted
         }
     }
 
@@ -138,7 +143,7 @@ final class InMemoryListener: Listener, EndpointClosing {
             return
         }
         do {
-            try await connection.inbox.put(RawInbound(peer: PeerID(address), frames: frames), timeout: transport.sendTimeout)
+            try await connection.inbox.put(RawInbound(peer: PeerID(address), frames: frames, arrivedAt: transport.clock.instant()), timeout: transport.sendTimeout)
         } catch TransportError.closed {
             drops.record("unroutable", detail: "peer \(peer) closed its connection")
         }
@@ -165,8 +170,8 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
         self.peer = peer
         self.transport = transport
         self.drops = DropCounter(endpoint: "\(address) (connection \(peer))", logger: transport.logger)
-        self.decoder = InboundDecoder(limits: transport.limits, drops: drops, localName: transport.name)
-        self.inbox = BoundedQueue(capacity: transport.queueCapacity)
+        self.decoder = InboundDecoder(limits: transport.limits, drops: drops, localName: transport.name, clock: transport.clock)
+        self.inbox = BoundedQueue(capacity: transport.queueCapacity, clock: transport.clock)
     }
 
     func send(_ message: Message) async throws {
@@ -178,25 +183,25 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
 
     func sendUnvalidated(_ frames: [Frame]) async throws {
         if inbox.isClosed { throw TransportError.closed }
-        let deadline = ContinuousClock.now + transport.sendTimeout
+        let deadline = transport.clock.deadline(after: transport.sendTimeout)
         while true {
             if let listener = transport.network.listener(at: address) {
                 listener.attach(self)
-                let remaining = ContinuousClock.now.duration(to: deadline)
-                try await listener.inbox.put(RawInbound(peer: peer, frames: frames), timeout: max(remaining, .milliseconds(1)))
+                try await listener.inbox.put(RawInbound(peer: peer, frames: frames, arrivedAt: transport.clock.instant()),
+                                             timeout: max(deadline.remaining, .milliseconds(1)))
                 return
             }
-            guard ContinuousClock.now < deadline else {
+            guard !deadline.hasPassed else {
                 throw TransportError.timedOut("nobody listens at \(address) after \(transport.sendTimeout)")
             }
-            try await Task.sleep(for: .milliseconds(5))
+            try await deadline.pause(atMost: .milliseconds(5))
         }
     }
 
     func receive(timeout: Duration) async throws -> Message? {
         try await decoder.next(from: inbox, timeout: timeout) { _, frames in
             guard let listener = transport.network.listener(at: address) else { return false }
-            return listener.inbox.offer(RawInbound(peer: peer, frames: frames)) == .accepted
+            return listener.inbox.offer(RawInbound(peer: peer, frames: frames, arrivedAt: transport.clock.instant())) == .accepted
         }?.message
     }
 

@@ -1,19 +1,21 @@
+import Clocks
 import Wire
 
 /// Frames as they arrived, before decoding: from `peer` (a listener's routing id for the
 /// sender; for a connection, the address it is connected to), stamped when the transport took
 /// them off the wire (ZeroMQ: on the poller thread, as they leave libzmq), so a receiver that
-/// was itself stalled still knows when each message could first have been heard.
+/// was itself stalled still knows when each message could first have been heard. The stamp is
+/// a reading of the transport's clock (default: the real one).
 public struct RawInbound: Sendable {
     public let peer: PeerID
     public let frames: [Frame]
-    public let arrivedAt: ContinuousClock.Instant
+    public let arrivedAt: ClockInstant
     /// Frames of this message the transport received after `frames` but did not keep: past
     /// the frame limit it stops keeping them (bounded memory) and lets the decoder refuse the
     /// message (`tooMany`), so the sender is answered like any other refused request.
     public let discardedFrames: Int
 
-    public init(peer: PeerID, frames: [Frame], arrivedAt: ContinuousClock.Instant = .now, discardedFrames: Int = 0) {
+    public init(peer: PeerID, frames: [Frame], arrivedAt: ClockInstant, discardedFrames: Int = 0) {
         self.peer = peer
         self.frames = frames
         self.arrivedAt = arrivedAt
@@ -30,11 +32,14 @@ public struct InboundDecoder: Sendable {
     public let drops: DropCounter
     /// `Envelope.sender` of the error replies this endpoint sends.
     public let localName: String
+    /// The clock `next`'s timeout runs on.
+    public let clock: any RuntimeClock
 
-    public init(limits: WireLimits, drops: DropCounter, localName: String) {
+    public init(limits: WireLimits, drops: DropCounter, localName: String, clock: any RuntimeClock = SystemRuntimeClock()) {
         self.limits = limits
         self.drops = drops
         self.localName = localName
+        self.clock = clock
     }
 
     public enum Outcome: Sendable {
@@ -61,7 +66,7 @@ public struct InboundDecoder: Sendable {
     }
 
     /// The receive loop of every endpoint: takes raw messages from `inbox` until one decodes,
-    /// waiting at most `timeout` in total, and returns it (nil on timeout). A refused message
+    /// waiting at most `timeout` in total on the decoder's clock, and returns it (nil on timeout). A refused message
     /// whose header was readable is answered through `reply`, which must not wait (a peer that
     /// floods bad input must not stall the receiver): it returns false when the reply could not
     /// be queued, and that is counted as "reply-dropped".
@@ -69,10 +74,9 @@ public struct InboundDecoder: Sendable {
         from inbox: BoundedQueue<RawInbound>, timeout: Duration,
         reply: (_ to: PeerID, _ frames: [Frame]) -> Bool
     ) async throws -> Inbound? {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = clock.deadline(after: timeout)
         while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard let raw = try await inbox.take(timeout: max(remaining, .zero)) else { return nil }
+            guard let raw = try await deadline.wait({ try await inbox.take(timeout: $0) }) else { return nil }
             switch decode(raw.frames, from: raw.peer, discardedFrames: raw.discardedFrames) {
             case .message(let m): return Inbound(peer: raw.peer, message: m, arrivedAt: raw.arrivedAt)
             case .refused(_, let answer):

@@ -1,3 +1,4 @@
+import Clocks
 import Wire
 
 /// How the runtime talks to other nodes (DESIGN.md §4 "abstraction / real / fake"): the
@@ -49,13 +50,14 @@ public protocol Connection: Sendable {
 
 /// A message, the peer it came from, and when the transport took it off the wire (see
 /// ``RawInbound``): liveness counts a message as heard at its arrival, not when a possibly
-/// stalled receiver got round to it.
+/// stalled receiver got round to it. The stamp is a reading of the transport's clock; without
+/// one (messages a test builds by hand) it is the real clock's now.
 public struct Inbound: Sendable {
     public let peer: PeerID
     public let message: Message
-    public let arrivedAt: ContinuousClock.Instant
+    public let arrivedAt: ClockInstant
 
-    public init(peer: PeerID, message: Message, arrivedAt: ContinuousClock.Instant = .now) {
+    public init(peer: PeerID, message: Message, arrivedAt: ClockInstant = SystemRuntimeClock().instant()) {
         self.peer = peer
         self.message = message
         self.arrivedAt = arrivedAt

@@ -1,3 +1,5 @@
+import Clocks
+import ClusterCore
 import CZeroMQ
 import Foundation
 import Logging
@@ -22,13 +24,14 @@ final class SocketChannel: Sendable {
     let outbox: BoundedQueue<Outgoing>
     let drops: DropCounter
 
-    init(id: Int, kind: Kind, address: String, capacity: Int, drops: DropCounter, wake: @escaping @Sendable () -> Void) {
+    init(id: Int, kind: Kind, address: String, capacity: Int, drops: DropCounter, clock: any RuntimeClock,
+         wake: @escaping @Sendable () -> Void) {
         self.id = id
         self.kind = kind
         self.address = address
         self.drops = drops
-        self.inbox = BoundedQueue(capacity: capacity, onSpace: wake)
-        self.outbox = BoundedQueue(capacity: capacity, onItem: wake)
+        self.inbox = BoundedQueue(capacity: capacity, clock: clock, onSpace: wake)
+        self.outbox = BoundedQueue(capacity: capacity, clock: clock, onItem: wake)
     }
 }
 
@@ -50,15 +53,17 @@ struct SocketRequest: Sendable {
 /// pending) together with an eventfd that async callers signal. Shutdown closes every socket
 /// with the configured linger, so `zmq_ctx_term` returns within that bound.
 final class Reactor: @unchecked Sendable {
-    private let context: UnsafeMutableRawPointer
+    let context: UnsafeMutableRawPointer
     private let wakeFD: Int32
     private let wakePending = Atomic<Bool>(false)
     /// Commands for the poller thread; nil once it has stopped (later commands are answered
     /// at once with `closed`, so no caller ever waits for a thread that is gone).
     private let commands = Mutex<[Command]?>([])
-    private let options: ZMQOptions
-    private let security: CurveSecurity?
-    private let logger: Logger
+    let options: ZMQOptions
+    let security: CurveSecurity?
+    let logger: Logger
+    /// Stamps arrivals and times the linger and peer-full limits.
+    let clock: any RuntimeClock
     private let nextID = Atomic<Int>(1)
     let zapDrops: DropCounter
 
@@ -75,14 +80,14 @@ final class Reactor: @unchecked Sendable {
         /// Taken from the outbox but refused by libzmq with EAGAIN (peer's pipe full).
         var pending: Outgoing?
         /// When `pending` was first refused (listeners give up on a full peer after a while).
-        var pendingSince: ContinuousClock.Instant?
+        var pendingSince: ClockInstant?
     }
     private var sockets: [Int: Socket] = [:]
-    private var zapSocket: UnsafeMutableRawPointer?
+    var zapSocket: UnsafeMutableRawPointer?
     private let burst = 256
     private var thread: Thread?
 
-    init(options: ZMQOptions, security: CurveSecurity?, logger: Logger) throws {
+    init(options: ZMQOptions, security: CurveSecurity?, clock: any RuntimeClock, logger: Logger) throws {
         guard let ctx = zmq_ctx_new() else { throw TransportError.endpointFailed("zmq context", reason: ZMQFrames.lastError()) }
         context = ctx
         // One libzmq I/O thread is plenty below ~1 GB/s per node (libzmq guide).
@@ -97,6 +102,7 @@ final class Reactor: @unchecked Sendable {
         self.options = options
         self.security = security
         self.logger = logger
+        self.clock = clock
         self.zapDrops = DropCounter(endpoint: "ZAP handler", logger: logger)
         if security != nil { try startZAPHandler() }
         let thread = Thread { [self] in self.run() }
@@ -155,10 +161,10 @@ final class Reactor: @unchecked Sendable {
                     do { continuation.resume(returning: try open(request, drops: drops)) }
                     catch { continuation.resume(throwing: error) }
                 case .close(let id, let continuation):
-                    closeSocket(id, flushBy: .now + .milliseconds(Int(options.lingerMs)))
+                    closeSocket(id, flushBy: clock.deadline(after: .milliseconds(Int(options.lingerMs))))
                     continuation.resume()
                 case .shutdown(let done):
-                    let deadline = ContinuousClock.now + .milliseconds(Int(options.lingerMs))
+                    let deadline = clock.deadline(after: .milliseconds(Int(options.lingerMs)))
                     for id in Array(sockets.keys) { closeSocket(id, flushBy: deadline) }
                     if let zap = zapSocket { zmq_close(zap); zapSocket = nil }
                     zmq_ctx_term(context)
@@ -235,7 +241,8 @@ final class Reactor: @unchecked Sendable {
             if zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 { address = ZMQFrames.string(buffer) }
         }
         let channel = SocketChannel(id: allocateID(), kind: request.kind, address: address,
-                                    capacity: options.queueCapacity, drops: drops, wake: { [weak self] in self?.wake() })
+                                    capacity: options.queueCapacity, drops: drops, clock: clock,
+                                    wake: { [weak self] in self?.wake() })
         sockets[channel.id] = Socket(channel: channel, handle: handle, pending: nil, pendingSince: nil)
         return channel
     }
@@ -287,15 +294,14 @@ final class Reactor: @unchecked Sendable {
 
     /// Closes a socket. Messages callers already queued are handed to libzmq first, waiting
     /// at most until `deadline` for room; libzmq then delivers them within the linger time.
-    private func closeSocket(_ id: Int, flushBy deadline: ContinuousClock.Instant) {
+    private func closeSocket(_ id: Int, flushBy deadline: Deadline) {
         guard let s = sockets.removeValue(forKey: id) else { return }
         s.channel.inbox.close()
         s.channel.outbox.close()
         var leftovers = s.pending.map { [$0] } ?? []
         leftovers += s.channel.outbox.drain()
         for out in leftovers {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            var ms = Int32(clamping: max(0, remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+            var ms = Int32(clamping: deadline.remaining.wholeMilliseconds)
             zmq_setsockopt(s.handle, ZMQ_SNDTIMEO, &ms, 4)
             if send(out, on: s.handle, channel: s.channel, blocking: true) == .wouldBlock {
                 s.channel.drops.record("unsent-at-close", detail: "\(leftovers.count) queued message(s) could not be handed over before closing")
@@ -333,9 +339,9 @@ final class Reactor: @unchecked Sendable {
             case .wouldBlock:
                 // A listener serves many peers: one peer whose pipe stays full (stuck, or not
                 // reading) must not block replies to the others for long.
-                let now = ContinuousClock.now
+                let now = clock.instant()
                 let since = s.pendingSince ?? now
-                if s.channel.kind == .listener, since.duration(to: now) > options.peerFullTimeout {
+                if s.channel.kind == .listener, now - since > options.peerFullTimeout {
                     s.channel.drops.record("peer-full", detail: "peer \(out.peer.map { "\($0)" } ?? "?") did not take messages for \(options.peerFullTimeout)")
                     s.pending = nil
                     s.pendingSince = nil
@@ -352,122 +358,4 @@ final class Reactor: @unchecked Sendable {
         return busy
     }
 
-    private enum SendOutcome { case sent, wouldBlock, dropped }
-
-    /// Sends one multipart message; failures other than "would block" on the first part are
-    /// counted on `channel`'s drops.
-    private func send(_ out: Outgoing, on socket: UnsafeMutableRawPointer, channel: SocketChannel, blocking: Bool = false) -> SendOutcome {
-        var parts = out.frames
-        if channel.kind == .listener, let peer = out.peer { parts.insert(Frame(bytes: peer.bytes), at: 0) }
-        let msg = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
-        defer { msg.deallocate() }
-        for (i, frame) in parts.enumerated() {
-            guard ZMQFrames.initMessage(msg, with: frame, zeroCopyThreshold: options.zeroCopyThreshold) else {
-                return .dropped
-            }
-            let flags = (i < parts.count - 1 ? ZMQ_SNDMORE : 0) | (blocking ? 0 : ZMQ_DONTWAIT)
-            if zmq_msg_send(msg, socket, flags) < 0 {
-                let err = zmq_errno()
-                zmq_msg_close(msg)
-                if i == 0 && err == EAGAIN { return .wouldBlock }
-                if err == EHOSTUNREACH {
-                    channel.drops.record("unroutable", detail: "peer \(out.peer.map { "\($0)" } ?? "?") is not connected")
-                } else {
-                    channel.drops.record("send-failed", detail: String(cString: zmq_strerror(err)))
-                }
-                return .dropped
-            }
-        }
-        return .sent
-    }
-
-    /// Receives one multipart message without waiting; nil when none is ready. Parts beyond
-    /// one more than the decoder could accept are discarded while reading (bounded memory);
-    /// the message is still delivered, with the number discarded, so the decoder refuses it
-    /// (`tooMany`), counts it and answers its sender when frame 0's header is readable.
-    private func receive(on socket: UnsafeMutableRawPointer, channel: SocketChannel) -> RawInbound? {
-        // Routing id (listeners), frame 0, the tensor frames allowed, and one more.
-        let maxParts = (channel.kind == .listener ? 1 : 0) + 1 + options.limits.maxTensorFrames + 1
-        var parts: [Frame] = []
-        var discarded = 0
-        while true {
-            let msg = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
-            zmq_msg_init(msg)
-            if zmq_msg_recv(msg, socket, ZMQ_DONTWAIT) < 0 {
-                zmq_msg_close(msg)
-                msg.deallocate()
-                if parts.isEmpty && discarded == 0 { return nil }
-                break  // cannot happen mid-message (multipart delivery is atomic)
-            }
-            let more = zmq_msg_more(msg) != 0
-            if parts.count < maxParts {
-                parts.append(ZMQFrames.frame(taking: msg))
-            } else {
-                zmq_msg_close(msg)
-                msg.deallocate()
-                discarded += 1
-            }
-            if !more { break }
-        }
-        switch channel.kind {
-        case .listener:
-            guard parts.count >= 2 else {
-                channel.drops.record("empty", detail: "a message with no frames")
-                return nil
-            }
-            return RawInbound(peer: PeerID(bytes: parts[0].bytes), frames: Array(parts.dropFirst()), discardedFrames: discarded)
-        case .connection:
-            return RawInbound(peer: PeerID(channel.address), frames: parts, discardedFrames: discarded)
-        }
-    }
-
-    // MARK: ZAP
-
-    private func startZAPHandler() throws {
-        guard let zap = zmq_socket(context, ZMQ_REP) else { throw TransportError.security("cannot create the ZAP handler socket") }
-        var linger: Int32 = 0
-        zmq_setsockopt(zap, ZMQ_LINGER, &linger, 4)
-        guard zmq_bind(zap, "inproc://zeromq.zap.01") == 0 else {
-            zmq_close(zap)
-            throw TransportError.security("cannot bind the ZAP handler: \(ZMQFrames.lastError())")
-        }
-        zapSocket = zap
-    }
-
-    /// Answers pending ZAP requests: CURVE clients whose public key is authorized get 200,
-    /// everyone else 400 (counted and logged once per kind).
-    private func serviceZAP(_ zap: UnsafeMutableRawPointer) {
-        while true {
-            var request: [[UInt8]] = []
-            var msg = zmq_msg_t()
-            while true {
-                zmq_msg_init(&msg)
-                if zmq_msg_recv(&msg, zap, ZMQ_DONTWAIT) < 0 { zmq_msg_close(&msg); break }
-                let size = zmq_msg_size(&msg)
-                let bytes = size == 0 ? [] : Array(UnsafeRawBufferPointer(start: zmq_msg_data(&msg), count: size))
-                request.append(bytes)
-                let more = zmq_msg_more(&msg) != 0
-                zmq_msg_close(&msg)
-                if !more { break }
-            }
-            if request.isEmpty { return }
-            guard let decision = ZAPPolicy.decide(request, authorized: security?.authorizedClients ?? []) else {
-                zapDrops.record("zap-malformed", detail: "a ZAP request of \(request.count) frames")
-                // A REP socket must answer before it can receive again.
-                sendZAP([Array("1.0".utf8), request.count > 1 ? request[1] : [], Array("500".utf8), Array("bad request".utf8), [], []], on: zap)
-                continue
-            }
-            if !decision.admitted {
-                zapDrops.record("curve-rejected", detail: "client \(decision.clientKey ?? "without CURVE") from \(decision.address) is not in the authorized keys")
-            }
-            sendZAP(decision.reply, on: zap)
-        }
-    }
-
-    private func sendZAP(_ frames: [[UInt8]], on zap: UnsafeMutableRawPointer) {
-        for (i, f) in frames.enumerated() {
-            let flags = i < frames.count - 1 ? ZMQ_SNDMORE : 0
-            _ = f.withUnsafeBytes { zmq_send(zap, $0.baseAddress, f.count, flags) }
-        }
-    }
 }

@@ -1,3 +1,4 @@
+import Clocks
 import Foundation
 import Logging
 import Synchronization
@@ -21,14 +22,16 @@ public final class ZMQTransport: Transport {
 
     /// - Parameters:
     ///   - name: this node's name, the `sender` of the error replies it sends.
+    ///   - clock: stamps arrivals and runs every timeout of this transport's queues.
     public init(name: String, options: ZMQOptions = ZMQOptions(), security: CurveSecurity? = nil,
+                clock: any RuntimeClock = SystemRuntimeClock(),
                 logger: Logger = Logger(label: "distillery.transport.zmq")) throws {
         self.name = name
         self.options = options
         self.security = security
         self.logger = logger
         self.serverKeys = Mutex(security?.serverKeys ?? [:])
-        self.reactor = try Reactor(options: options, security: security, logger: logger)
+        self.reactor = try Reactor(options: options, security: security, clock: clock, logger: logger)
     }
 
     /// Drops of the CURVE authenticator: "curve-rejected" counts refused clients.
@@ -64,7 +67,7 @@ public final class ZMQTransport: Transport {
         guard !already else { return }
         // Bounded: libzmq gets the linger time plus a margin; should its context termination
         // ever stall, the caller is released anyway and the stall is logged.
-        let finished = BoundedQueue<Bool>(capacity: 1)
+        let finished = BoundedQueue<Bool>(capacity: 1, clock: reactor.clock)
         reactor.submit(.shutdown { _ = finished.offer(true) })
         let limit = Duration.milliseconds(Int(options.lingerMs)) * 2 + .seconds(2)
         if (try? await finished.take(timeout: limit)) == nil {
@@ -84,7 +87,7 @@ public final class ZMQTransport: Transport {
     }
 
     func decoder(for channel: SocketChannel) -> InboundDecoder {
-        InboundDecoder(limits: options.limits, drops: channel.drops, localName: name)
+        InboundDecoder(limits: options.limits, drops: channel.drops, localName: name, clock: reactor.clock)
     }
 }
 
