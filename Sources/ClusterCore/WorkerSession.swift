@@ -16,7 +16,11 @@
 ///   `Error{NOT_FOUND}` in reply to the latest heartbeat, means registering again at once.
 /// - A stall of the worker's own loop (``LocalHealth``, when `stallTolerance` is set) moves the
 ///   silence deadline by the stall: the worker could not listen, the coordinator was not silent.
-/// - `Error{VERSION}` refuses the worker for good: `stop`, and nothing more is sent.
+/// - `Error{VERSION}` refuses the worker for good: `stop`, and nothing more is sent. So does
+///   `Error{INVALID}` in reply to a `Register` (the current attempt's, or a given-up one's that is
+///   still welcome): the registration itself is wrong (a name other than the sender, a data
+///   endpoint others cannot reach), and sending it again would be refused again. An
+///   `Error{INVALID}` in reply to anything else is not the session's concern.
 public struct WorkerSession: Sendable, Equatable {
     public struct Settings: Sendable, Equatable {
         public var registerTimeout: Duration
@@ -44,6 +48,9 @@ public struct WorkerSession: Sendable, Equatable {
         case notFound(replyTo: UInt64, message: String)
         /// `Error{VERSION}`: refused for good.
         case refused(String)
+        /// `Error{INVALID}` in reply to request `replyTo`: refused for good when that request was
+        /// a `Register` of this session.
+        case invalid(replyTo: UInt64, message: String)
         /// The worker leaves (graceful shutdown).
         case leave
     }
@@ -115,9 +122,10 @@ public struct WorkerSession: Sendable, Equatable {
             registerAgain(at: now)
             return [.note(.unknownToCoordinator(message))]
         case .refused(let reason):
-            refusal = reason
-            registered = false
-            return [.stop(reason: reason)]
+            return refuse(reason)
+        case .invalid(let replyTo, let message):
+            guard !registered, replyTo != 0, replyTo == registerRequest || replyTo == lateRegisterRequest else { return [] }
+            return refuse("\(message) (the registration is invalid; fix the worker's settings and start it again)")
         case .leave:
             hasLeft = true
             registered = false
@@ -157,6 +165,14 @@ public struct WorkerSession: Sendable, Equatable {
             out.append(.sendHeartbeat(requestID: id))
         }
         return out
+    }
+
+    private mutating func refuse(_ reason: String) -> [Directive] {
+        refusal = reason
+        registered = false
+        registerRequest = nil
+        lateRegisterRequest = nil
+        return [.stop(reason: reason)]
     }
 
     private mutating func registerAgain(at now: ClockTime) {

@@ -12,7 +12,7 @@ import RunSpec
 ///
 /// ```
 /// trained-teacher-key 1                  encoding version (this format)
-/// distillery 0.4.0                       DistilleryVersion.current: the engine's arithmetic
+/// distillery 0.5.0                       DistilleryVersion.current: the engine's arithmetic
 /// model mlp:784-32-10                    ModelSpec.description, the canonical spelling
 /// epochs 3
 /// batch 64

@@ -134,6 +134,11 @@ public actor Worker {
             switch e.code {
             case .version:
                 await perform(session.handle(.refused(e.message), now: now))
+            case .invalid:
+                // Refused for good when it answers this worker's Register (the session decides).
+                let directives = session.handle(.invalid(replyTo: envelope.replyTo, message: e.message), now: now)
+                if directives.isEmpty { logger.warning("the coordinator answered an error (\(e.code)): \(e.message)") }
+                await perform(directives)
             case .notFound:
                 let directives = session.handle(.notFound(replyTo: envelope.replyTo, message: e.message), now: now)
                 if directives.isEmpty { logger.warning("the coordinator answered an error (\(e.code)): \(e.message)") }

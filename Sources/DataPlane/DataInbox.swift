@@ -9,13 +9,30 @@ public struct ArrivedLogits: Sendable {
     public var frames: [Frame]
 }
 
-/// Where a message at a worker's data endpoint goes: a run, and which of its queues.
+/// A teacher's test-split logits as they arrived: the header and its one f32 frame `[N_test × C]`.
+public struct ArrivedTestSplit: Sendable {
+    public var logits: TestSplitLogits
+    public var frames: [Frame]
+}
+
+/// Another teacher's logits of a global batch as they arrived (mutual term): the header and its
+/// one f32 frame `[n × C]`.
+public struct ArrivedPeerLogits: Sendable {
+    public var logits: PeerTeacherLogits
+    public var frames: [Frame]
+}
+
+/// Where a message at a worker's data endpoint goes: a run, and which of its queues. Each
+/// message kind has queues of its own, so one kind can never be taken for another.
 public struct InboxKey: Hashable, Sendable, CustomStringConvertible {
     public enum Stream: Hashable, Sendable {
-        /// Teachers' logits for the run's replicas on this worker (and test-split logits for replica 0).
-        case replicaLogits
-        /// Other teachers' logits for teacher `teacher` (online runs with a mutual term).
-        case teacherLogits(teacher: Int)
+        /// Teachers' step logits (`LogitsBatch`) for the run's replica on this worker.
+        case stepLogits
+        /// Teachers' test-split logits (`TestSplitLogits`) for the run's replica 0.
+        case testSplitLogits
+        /// Other teachers' logits (`PeerTeacherLogits`) for teacher `teacher` (online runs with a
+        /// mutual term).
+        case peerLogits(teacher: Int)
         /// Replicas' credits for teacher `teacher` (several teachers may share this endpoint).
         case credits(teacher: Int)
         /// Gradient chunks for the run's ring.
@@ -30,11 +47,13 @@ public struct InboxKey: Hashable, Sendable, CustomStringConvertible {
         self.stream = stream
     }
 
-    /// The queue a data-plane message belongs in; nil for a message the data plane does not take.
+    /// The queue a data-plane message belongs in, by its kind; nil for a message the data plane
+    /// does not take.
     public init?(of message: Message) {
         switch message.envelope.body {
-        case .logitsBatch(let b) where b.toTeacher: self.init(run: b.runID, .teacherLogits(teacher: Int(b.toTeacherIndex)))
-        case .logitsBatch(let b): self.init(run: b.runID, .replicaLogits)
+        case .logitsBatch(let b): self.init(run: b.runID, .stepLogits)
+        case .testSplitLogits(let t): self.init(run: t.runID, .testSplitLogits)
+        case .peerTeacherLogits(let p): self.init(run: p.runID, .peerLogits(teacher: Int(p.toTeacher)))
         case .credit(let c): self.init(run: c.runID, .credits(teacher: Int(c.teacher)))
         case .gradientChunk(let g) where message.frames.count == 1: self.init(run: g.runID, .gradients)
         default: return nil
@@ -44,9 +63,9 @@ public struct InboxKey: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(run) \(stream)" }
 }
 
-/// Sorts what arrives at a worker's data endpoint into per-run queues (``InboxKey``): logits
-/// batches for the run's student replicas (or, marked `to_teacher`, for one of its teachers),
-/// credits for its teachers, gradient chunks for its ring. One receive loop (`run`) feeds them;
+/// Sorts what arrives at a worker's data endpoint into per-run queues by message kind
+/// (``InboxKey``): step logits and test-split logits for the run's student replica, peers'
+/// logits for each of its teachers, credits for its teachers, gradient chunks for its ring. One receive loop (`run`) feeds them;
 /// consumers wait on their queue with a timeout. Queues are bounded: a message that finds its
 /// queue full is dropped and counted (credits keep honest senders below the bound).
 ///
@@ -63,6 +82,8 @@ public final class DataInbox: Sendable {
     public let rememberedEnds: Int
     private struct State {
         var logits: [InboxKey: BoundedQueue<ArrivedLogits>] = [:]
+        var testSplits: [InboxKey: BoundedQueue<ArrivedTestSplit>] = [:]
+        var peerLogits: [InboxKey: BoundedQueue<ArrivedPeerLogits>] = [:]
         var credits: [InboxKey: BoundedQueue<Credit>] = [:]
         var gradients: [InboxKey: BoundedQueue<(GradientChunk, Frame)>] = [:]
         var ended: [String] = []
@@ -97,6 +118,10 @@ public final class DataInbox: Sendable {
             switch message.envelope.body {
             case .logitsBatch(let b):
                 accepted = queue(key, \.logits)?.offer(ArrivedLogits(batch: b, frames: message.frames)) == .accepted
+            case .testSplitLogits(let t):
+                accepted = queue(key, \.testSplits)?.offer(ArrivedTestSplit(logits: t, frames: message.frames)) == .accepted
+            case .peerTeacherLogits(let p):
+                accepted = queue(key, \.peerLogits)?.offer(ArrivedPeerLogits(logits: p, frames: message.frames)) == .accepted
             case .credit(let c):
                 accepted = queue(key, \.credits)?.offer(c) == .accepted
             case .gradientChunk(let g):
@@ -109,10 +134,15 @@ public final class DataInbox: Sendable {
         return accepted
     }
 
-    public func logitsQueue(run: String) -> BoundedQueue<ArrivedLogits> { consumerQueue(InboxKey(run: run, .replicaLogits), \.logits) }
+    /// Teachers' step logits for `run`'s replica on this worker.
+    public func logitsQueue(run: String) -> BoundedQueue<ArrivedLogits> { consumerQueue(InboxKey(run: run, .stepLogits), \.logits) }
+    /// Teachers' test-split logits for `run`'s replica 0 on this worker.
+    public func testSplitQueue(run: String) -> BoundedQueue<ArrivedTestSplit> {
+        consumerQueue(InboxKey(run: run, .testSplitLogits), \.testSplits)
+    }
     /// Other teachers' logits for teacher `teacher` of `run` (online runs with a mutual term).
-    public func peerLogitsQueue(run: String, teacher: Int) -> BoundedQueue<ArrivedLogits> {
-        consumerQueue(InboxKey(run: run, .teacherLogits(teacher: teacher)), \.logits)
+    public func peerLogitsQueue(run: String, teacher: Int) -> BoundedQueue<ArrivedPeerLogits> {
+        consumerQueue(InboxKey(run: run, .peerLogits(teacher: teacher)), \.peerLogits)
     }
     /// Credits for teacher `teacher` of `run` (several teachers may share this endpoint).
     public func creditQueue(run: String, teacher: Int) -> BoundedQueue<Credit> {
@@ -128,7 +158,8 @@ public final class DataInbox: Sendable {
     /// The runs whose queues the inbox holds now.
     public var heldRuns: Set<String> {
         state.withLock { s in
-            Set(s.logits.keys.map(\.run)).union(s.credits.keys.map(\.run)).union(s.gradients.keys.map(\.run))
+            Set(s.logits.keys.map(\.run)).union(s.testSplits.keys.map(\.run)).union(s.peerLogits.keys.map(\.run))
+                .union(s.credits.keys.map(\.run)).union(s.gradients.keys.map(\.run))
         }
     }
 
@@ -143,9 +174,13 @@ public final class DataInbox: Sendable {
         let closing: [@Sendable () -> Void] = state.withLock { s in
             var close: [@Sendable () -> Void] = []
             for (key, q) in s.logits where key.run == run { close.append(q.close) }
+            for (key, q) in s.testSplits where key.run == run { close.append(q.close) }
+            for (key, q) in s.peerLogits where key.run == run { close.append(q.close) }
             for (key, q) in s.credits where key.run == run { close.append(q.close) }
             for (key, q) in s.gradients where key.run == run { close.append(q.close) }
             s.logits = s.logits.filter { $0.key.run != run }
+            s.testSplits = s.testSplits.filter { $0.key.run != run }
+            s.peerLogits = s.peerLogits.filter { $0.key.run != run }
             s.credits = s.credits.filter { $0.key.run != run }
             s.gradients = s.gradients.filter { $0.key.run != run }
             s.ended.removeAll { $0 == run }

@@ -2,17 +2,19 @@ import Distillation
 import Transport
 import Wire
 
-/// The logits stream of one run (docs/PROTOCOL.md "Data plane"): every `LogitsBatch` and
-/// `Credit` the data plane sends is built here, and every arriving batch is checked here, so
-/// teacher and replica cannot disagree on a field.
+/// The logits stream of one run (docs/PROTOCOL.md "Logits stream"): every `LogitsBatch`,
+/// `TestSplitLogits`, `PeerTeacherLogits` and `Credit` the data plane sends is built here, and
+/// every arriving logits message is checked here, so teacher and replica cannot disagree on a
+/// field.
 ///
 /// - Step logits, teacher → replica r: `LogitsBatch{epoch, step, replica, teacher, sample_begin,
 ///   sample_end, dtype, top_k}` + the `LogitsCodec` frames of samples [begin, end) of the epoch's
 ///   permutation (full `[n × C]`, or top-k values `[n × k]`, indices `[n × k]` i32, tail `[n]`).
-/// - Test-split logits, teacher → replica 0 once streaming ends: `test_split`, samples
-///   [0, N_test), one full f32 frame `[N_test × C]`.
-/// - Mutual term, teacher → teacher: `to_teacher`, `to_teacher_index`, the global batch's full
-///   f32 logits `[n × C]` from before the sender's update of that step.
+/// - Test-split logits, teacher → replica 0 once streaming ends: `TestSplitLogits{teacher,
+///   sample_count = N_test}`, one full f32 frame `[N_test × C]`.
+/// - Mutual term, teacher → teacher: `PeerTeacherLogits{epoch, step, from_teacher, to_teacher,
+///   sample_begin, sample_end}`, the global batch's full f32 logits `[n × C]` from before the
+///   sender's update of that step.
 /// - Credits, replica → teacher: `Credit{replica, teacher, steps}`.
 public struct LogitsStream: Sendable {
     public let runID: String
@@ -46,17 +48,16 @@ public struct LogitsStream: Sendable {
 
     /// A teacher's full f32 logits of the test split (`samples` rows), for replica 0.
     public func testSplitLogits(teacher: Int, logits: [Float], samples: Int) -> Message {
-        let body = LogitsBatch(runID: runID, replica: 0, teacher: UInt32(teacher), sampleBegin: 0, sampleEnd: UInt64(samples),
-                               dtype: .f32, testSplit: true)
-        return fullF32(body, teacher: teacher, logits: logits, rows: samples)
+        let body = TestSplitLogits(runID: runID, teacher: UInt32(teacher), sampleCount: UInt64(samples))
+        return fullF32(.testSplitLogits(body), teacher: teacher, logits: logits, rows: samples)
     }
 
     /// A teacher's full f32 logits of the global batch `part` of (epoch, step), for teacher `peer`.
     public func peerLogits(teacher: Int, peer: Int, epoch: Int, step: Int, part: ArraySlice<Int>, logits: [Float]) -> Message {
-        let body = LogitsBatch(runID: runID, epoch: UInt32(epoch), step: UInt64(step), teacher: UInt32(teacher),
-                               sampleBegin: UInt64(part.startIndex), sampleEnd: UInt64(part.endIndex), dtype: .f32,
-                               toTeacher: true, toTeacherIndex: UInt32(peer))
-        return fullF32(body, teacher: teacher, logits: logits, rows: part.count)
+        let body = PeerTeacherLogits(runID: runID, epoch: UInt32(epoch), step: UInt64(step), fromTeacher: UInt32(teacher),
+                                     toTeacher: UInt32(peer), sampleBegin: UInt64(part.startIndex),
+                                     sampleEnd: UInt64(part.endIndex))
+        return fullF32(.peerTeacherLogits(body), teacher: teacher, logits: logits, rows: part.count)
     }
 
     /// Replica `replica` grants teacher `teacher` `steps` more steps.
@@ -65,10 +66,10 @@ public struct LogitsStream: Sendable {
         return Message(Envelope(sender: "\(runID)/student-\(replica)", body: .credit(credit)))
     }
 
-    private func fullF32(_ body: LogitsBatch, teacher: Int, logits: [Float], rows: Int) -> Message {
+    private func fullF32(_ body: Body, teacher: Int, logits: [Float], rows: Int) -> Message {
         Message(Envelope(sender: sender(teacher: teacher),
                          tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(rows), UInt64(classes)])],
-                         body: .logitsBatch(body)),
+                         body: body),
                 frames: [Frame(bytes: logits.withUnsafeBytes { [UInt8]($0) })])
     }
 
@@ -92,16 +93,39 @@ public struct LogitsStream: Sendable {
         }
     }
 
-    /// The full f32 logits in `arrived` (test split or a peer's), after checking that they are
-    /// one frame of exactly `samples` × C; `what` names them in the error.
-    public func fullLogits(_ arrived: ArrivedLogits, samples: Range<Int>, what: String) throws(DataPlaneError) -> [Float] {
-        let b = arrived.batch
-        guard b.sampleBegin == UInt64(samples.lowerBound), b.sampleEnd == UInt64(samples.upperBound), b.dtype == .f32,
-              arrived.frames.count == 1, arrived.frames[0].count == samples.count * classes * 4 else {
-            throw .badLogits("\(what): teacher \(b.teacher) sent samples [\(b.sampleBegin), \(b.sampleEnd)) as \(b.dtype) in "
-                + "\(arrived.frames.count) frame(s), expected [\(samples.lowerBound), \(samples.upperBound)) as "
-                + "\(samples.count)×\(classes) f32 in one frame")
+    /// Teacher `arrived.logits.teacher`'s test-split logits, after checking that they are one f32
+    /// frame of exactly `samples` × C.
+    public func testSplitLogits(_ arrived: ArrivedTestSplit, samples: Int) throws(DataPlaneError) -> [Float] {
+        let t = arrived.logits
+        guard t.sampleCount == UInt64(samples) else {
+            throw .badLogits("test-split logits: teacher \(t.teacher) sent \(t.sampleCount) samples, expected the test "
+                + "split's \(samples)")
         }
-        return LogitsCodec.floats(arrived.frames[0].bytes, float16: false)
+        return try oneF32Frame(arrived.frames, teacher: t.teacher, sent: "\(t.sampleCount) samples", rows: samples,
+                               expected: "\(samples) samples", what: "test-split logits")
+    }
+
+    /// A peer's logits of the global batch `part`, after checking that they cover exactly `part`
+    /// in one f32 frame of `part.count` × C; `what` names them in the error.
+    public func peerLogits(_ arrived: ArrivedPeerLogits, part: ArraySlice<Int>, what: String) throws(DataPlaneError) -> [Float] {
+        let p = arrived.logits
+        guard p.sampleBegin == UInt64(part.startIndex), p.sampleEnd == UInt64(part.endIndex) else {
+            throw .badLogits("\(what): teacher \(p.fromTeacher) sent samples [\(p.sampleBegin), \(p.sampleEnd)), "
+                + "expected [\(part.startIndex), \(part.endIndex))")
+        }
+        return try oneF32Frame(arrived.frames, teacher: p.fromTeacher, sent: "samples [\(p.sampleBegin), \(p.sampleEnd))",
+                               rows: part.count, expected: "[\(part.startIndex), \(part.endIndex))", what: what)
+    }
+
+    /// The floats of `frames` when they are one f32 frame of `rows` × C rows (the wire checked
+    /// the frame against the header; this checks the header against what the receiver expects).
+    private func oneF32Frame(_ frames: [Frame], teacher: UInt32, sent: String, rows: Int, expected: String,
+                             what: String) throws(DataPlaneError) -> [Float] {
+        guard frames.count == 1, frames[0].count == rows * classes * 4 else {
+            throw .badLogits("\(what): teacher \(teacher) sent \(sent) in \(frames.count) frame(s) of "
+                + "\(frames.map { String($0.count) }.joined(separator: ", ")) bytes, expected \(expected) as "
+                + "\(rows)×\(classes) f32 in one frame")
+        }
+        return LogitsCodec.floats(frames[0].bytes, float16: false)
     }
 }

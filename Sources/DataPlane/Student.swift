@@ -90,7 +90,8 @@ extension TaskRunner {
         }
         if isCancelled(runID) { return }
         if rank == 0 {
-            switch await replica.testSplitAccuracy(on: bundle.test, timeout: dataTimeout) {
+            switch await replica.testSplitAccuracy(on: bundle.test, from: dataPlane.inbox.testSplitQueue(run: assign.runID),
+                                                   timeout: dataTimeout) {
             case .success(let accuracy):
                 if spec.distillation.mode == .online {
                     // Online teachers changed while serving: their final accuracy, from the logits

@@ -52,8 +52,6 @@ public final class StudentReplica {
     public private(set) var cache: SoftLabelCache?
     private var hashRing: RingAllReduce?
     private var stateRing: RingAllReduce?
-    /// Teachers' test-split logits by teacher (replica 0 only), for the ensemble's accuracy.
-    private var testLogits: [Int: ArrivedLogits] = [:]
     /// This step's soft targets, row j for sample j of the micro-batch.
     private var stepTargets: [Float] = []
 
@@ -178,7 +176,6 @@ public final class StudentReplica {
                 throw .missingLogits(replica: rank, epoch: epoch, step: step, teachers: join.missingTeachers, after: timeout)
             }
             guard a.batch.replica == UInt32(rank) else { continue }
-            if a.batch.testSplit { testLogits[Int(a.batch.teacher)] = a; continue }
             _ = join.add(epoch: Int(a.batch.epoch), step: Int(a.batch.step), teacher: Int(a.batch.teacher), a)
         }
     }
@@ -191,23 +188,26 @@ public final class StudentReplica {
         public var teachers: [Float]
     }
 
-    /// The `TestSplitAccuracy` of the teachers' test-split logits, waiting at most `timeout` for
+    /// The `TestSplitAccuracy` of the teachers' test-split logits arriving in `queue` (the run's
+    /// `TestSplitLogits`, ``DataInbox/testSplitQueue(run:)``), waiting at most `timeout` for
     /// them; or why there is none.
-    public func testSplitAccuracy(on test: LabeledImages, timeout: Duration) async -> Result<TestSplitAccuracy, DataPlaneError> {
+    public func testSplitAccuracy(on test: LabeledImages, from queue: BoundedQueue<ArrivedTestSplit>,
+                                  timeout: Duration) async -> Result<TestSplitAccuracy, DataPlaneError> {
+        var testLogits: [Int: ArrivedTestSplit] = [:]
         let deadline = clock.deadline(after: timeout)
         while testLogits.count < teachers.count {
-            guard let a = try? await deadline.wait({ try await logits.take(timeout: $0) }) else {
+            guard let a = try? await deadline.wait({ try await queue.take(timeout: $0) }) else {
                 let missing = (0..<teachers.count).filter { testLogits[$0] == nil }
                 return .failure(.badLogits("no test-split logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
                     + "within \(timeout.shortDescription)"))
             }
-            if a.batch.testSplit { testLogits[Int(a.batch.teacher)] = a }
+            if Int(a.logits.teacher) < teachers.count { testLogits[Int(a.logits.teacher)] = a }
         }
         let classes = test.classCount
         var all: [[Float]] = []
         for t in 0..<teachers.count {
             do throws(DataPlaneError) {
-                all.append(try stream.fullLogits(testLogits[t]!, samples: 0 ..< test.count, what: "test-split logits"))
+                all.append(try stream.testSplitLogits(testLogits[t]!, samples: test.count))
             } catch {
                 return .failure(error)
             }

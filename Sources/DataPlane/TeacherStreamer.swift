@@ -19,7 +19,7 @@ import Wire
 /// the hard labels, the recipe's optimizer and learning rate, scheduled over the run's steps).
 ///
 /// With a mutual term β > 0 (`mutual`) the teachers also learn from each other: each sends
-/// every other teacher its full f32 logits of the global batch (`LogitsBatch{to_teacher}`),
+/// every other teacher its full f32 logits of the global batch (`PeerTeacherLogits`),
 /// waits for theirs of the same step, and trains on
 /// (1 − β)·CE(y, z_k) + β·T²·KL(p̄_{−k} ‖ softmax(z_k/T)), p̄_{−k} = mean over j ≠ k of
 /// softmax(z_j/T) — all logits from before anyone's update of that step, so every teacher's
@@ -59,9 +59,9 @@ public final class TeacherStreamer {
         /// The other teachers' indices, ascending, and how to reach each when sending.
         public var peers: [Int]
         public var route: PeerRoute
-        public var arrivals: BoundedQueue<ArrivedLogits>
+        public var arrivals: BoundedQueue<ArrivedPeerLogits>
 
-        public init(weight: Float, temperature: Float, peers: [Int], route: PeerRoute, arrivals: BoundedQueue<ArrivedLogits>) {
+        public init(weight: Float, temperature: Float, peers: [Int], route: PeerRoute, arrivals: BoundedQueue<ArrivedPeerLogits>) {
             self.weight = weight
             self.temperature = temperature
             self.peers = peers.sorted()
@@ -70,14 +70,14 @@ public final class TeacherStreamer {
         }
 
         /// Fixed connections to the other teachers, by index.
-        public init(weight: Float, temperature: Float, peers: [Int: any Connection], arrivals: BoundedQueue<ArrivedLogits>) {
+        public init(weight: Float, temperature: Float, peers: [Int: any Connection], arrivals: BoundedQueue<ArrivedPeerLogits>) {
             self.init(weight: weight, temperature: temperature, peers: Array(peers.keys), route: PeerRoute(peers),
                       arrivals: arrivals)
         }
     }
     let mutual: Mutual?
     /// Peers' logits that arrived ahead of the step being trained, by (epoch, step) then teacher.
-    private var early: [StepKey: [Int: ArrivedLogits]] = [:]
+    private var early: [StepKey: [Int: ArrivedPeerLogits]] = [:]
     private struct StepKey: Hashable { var epoch: Int; var step: Int }
 
     /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
@@ -190,7 +190,7 @@ public final class TeacherStreamer {
         let limit = first ? startTimeout : timeout
         let deadline = clock.deadline(after: limit)
         while (early[key]?.count ?? 0) < mutual.peers.count {
-            let a: ArrivedLogits?
+            let a: ArrivedPeerLogits?
             do { a = try await deadline.wait({ try await mutual.arrivals.take(timeout: $0) }) } catch {
                 throw .transport("teacher \(teacher), peers' logits: \(error)")
             }
@@ -199,16 +199,16 @@ public final class TeacherStreamer {
                 throw .transport("teacher \(teacher) got no logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
                     + "for epoch \(epoch) step \(step) within \(limit.shortDescription); they are stuck, gone or unreachable")
             }
-            let from = Int(a.batch.teacher)
-            guard a.batch.toTeacher, a.batch.toTeacherIndex == UInt32(teacher), mutual.peers.contains(from) else { continue }
-            let at = StepKey(epoch: Int(a.batch.epoch), step: Int(a.batch.step))
+            let from = Int(a.logits.fromTeacher)
+            guard a.logits.toTeacher == UInt32(teacher), mutual.peers.contains(from) else { continue }
+            let at = StepKey(epoch: Int(a.logits.epoch), step: Int(a.logits.step))
             guard at.epoch > epoch || (at.epoch == epoch && at.step >= step) else { continue }  // stale
             early[at, default: [:]][from] = a
         }
         let arrived = early.removeValue(forKey: key) ?? [:]
         var out: [[Float]] = []
         for peer in mutual.peers {
-            out.append(try stream.fullLogits(arrived[peer]!, samples: part.startIndex ..< part.endIndex,
+            out.append(try stream.peerLogits(arrived[peer]!, part: part,
                                              what: "teacher \(teacher)'s peer logits of epoch \(epoch) step \(step)"))
         }
         return out
@@ -218,7 +218,7 @@ public final class TeacherStreamer {
     /// runs, what it reached by training on), nil before.
     public private(set) var finalTestAccuracy: Float?
 
-    /// The teacher's final logits on the test split, full f32, to replica 0 (`test_split`);
+    /// The teacher's final logits on the test split, full f32, to replica 0 (`TestSplitLogits`);
     /// `beforeSending` sees the teacher's accuracy on them first.
     private func sendTestLogits(_ test: LabeledImages) async throws(DataPlaneError) {
         let classes = model.outputFeatures

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// Shards a worker keeps on disk, by hash: `<directory>/<sha256>.shard`.
@@ -17,6 +18,10 @@ public struct ShardCache: Sendable {
     /// The file name suffix of a cached shard.
     public static let fileSuffix = ".shard"
 
+    /// The largest file ``load(_:)`` reads: 16 GiB, four times the largest shard a worker
+    /// accepts (4 GiB), so only a runaway file (not a shard) is refused unread.
+    public static let maxFileBytes = 16 << 30
+
     /// The cache directory.
     public let directory: String
 
@@ -33,10 +38,12 @@ public struct ShardCache: Sendable {
                 throw .unwritable(path: directory, reason: "it exists but is not a directory, so it cannot hold the shard cache")
             }
         } else {
-            try POSIXFile.makeDirectories(directory)
+            do throws(FileError) { try Directories.create(directory) } catch {
+                throw .unwritable(path: directory, reason: "cannot create the shard cache directory: \(error.reason)")
+            }
         }
-        guard access(directory, W_OK | X_OK) == 0 else {
-            throw .unwritable(path: directory, reason: "the shard cache directory is not writable: \(POSIXFile.describeErrno(errno))")
+        do throws(FileError) { try Directories.checkWritable(directory) } catch {
+            throw .unwritable(path: directory, reason: "the shard cache directory is \(error.reason)")
         }
         self.directory = directory
     }
@@ -79,7 +86,9 @@ public struct ShardCache: Sendable {
         guard actual == sha256 else {
             throw .shardHashMismatch(path: target, expected: sha256, found: actual)
         }
-        try POSIXFile.writeAtomically(bytes, directory: directory, name: sha256 + Self.fileSuffix)
+        do throws(FileError) { try AtomicFile.write(bytes, to: target) } catch {
+            throw .unwritable(path: target, reason: error.reason)
+        }
     }
 
     /// Stores an encoded shard under its own hash (see ``store(_:sha256:)``).
@@ -87,17 +96,22 @@ public struct ShardCache: Sendable {
         try store(shard.bytes, sha256: shard.sha256)
     }
 
-    /// Reads and re-verifies; a mismatch removes the file and throws.
+    /// Reads (``FileBytes/readIdentified(_:limit:)``) and re-verifies; a mismatch removes the
+    /// file, unless another process has meanwhile replaced it, and throws.
     /// - Throws: ``DatasetError/invalidShardHash(hash:)``, ``DatasetError/missingShard(path:)``,
     ///   ``DatasetError/unreadable(path:reason:)``, or
     ///   ``DatasetError/corruptCachedShard(path:expected:found:)`` (the file is gone afterwards).
     public func load(_ sha256: String) throws(DatasetError) -> [UInt8] {
         guard SHA256.isHexDigest(sha256) else { throw .invalidShardHash(hash: sha256) }
         let target = path(for: sha256)
-        let file = try POSIXFile.read(target)
+        let file: (bytes: [UInt8], identity: FileIdentity)
+        do throws(FileError) { file = try FileBytes.readIdentified(target, limit: Self.maxFileBytes) } catch {
+            if error.code == ENOENT { throw .missingShard(path: target) }
+            throw .unreadable(path: target, reason: error.reason)
+        }
         let actual = SHA256.hex(file.bytes)
         guard actual == sha256 else {
-            POSIXFile.remove(target, ifStill: file.identity)
+            FileIdentity.remove(target, ifStill: file.identity)
             throw .corruptCachedShard(path: target, expected: sha256, found: actual)
         }
         return file.bytes

@@ -1402,6 +1402,96 @@ void   distillery__v1__logits_batch__free_unpacked
   assert(message->base.descriptor == &distillery__v1__logits_batch__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   distillery__v1__test_split_logits__init
+                     (Distillery__V1__TestSplitLogits         *message)
+{
+  static const Distillery__V1__TestSplitLogits init_value = DISTILLERY__V1__TEST_SPLIT_LOGITS__INIT;
+  *message = init_value;
+}
+size_t distillery__v1__test_split_logits__get_packed_size
+                     (const Distillery__V1__TestSplitLogits *message)
+{
+  assert(message->base.descriptor == &distillery__v1__test_split_logits__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t distillery__v1__test_split_logits__pack
+                     (const Distillery__V1__TestSplitLogits *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &distillery__v1__test_split_logits__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t distillery__v1__test_split_logits__pack_to_buffer
+                     (const Distillery__V1__TestSplitLogits *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &distillery__v1__test_split_logits__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Distillery__V1__TestSplitLogits *
+       distillery__v1__test_split_logits__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Distillery__V1__TestSplitLogits *)
+     protobuf_c_message_unpack (&distillery__v1__test_split_logits__descriptor,
+                                allocator, len, data);
+}
+void   distillery__v1__test_split_logits__free_unpacked
+                     (Distillery__V1__TestSplitLogits *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &distillery__v1__test_split_logits__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   distillery__v1__peer_teacher_logits__init
+                     (Distillery__V1__PeerTeacherLogits         *message)
+{
+  static const Distillery__V1__PeerTeacherLogits init_value = DISTILLERY__V1__PEER_TEACHER_LOGITS__INIT;
+  *message = init_value;
+}
+size_t distillery__v1__peer_teacher_logits__get_packed_size
+                     (const Distillery__V1__PeerTeacherLogits *message)
+{
+  assert(message->base.descriptor == &distillery__v1__peer_teacher_logits__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t distillery__v1__peer_teacher_logits__pack
+                     (const Distillery__V1__PeerTeacherLogits *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &distillery__v1__peer_teacher_logits__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t distillery__v1__peer_teacher_logits__pack_to_buffer
+                     (const Distillery__V1__PeerTeacherLogits *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &distillery__v1__peer_teacher_logits__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Distillery__V1__PeerTeacherLogits *
+       distillery__v1__peer_teacher_logits__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Distillery__V1__PeerTeacherLogits *)
+     protobuf_c_message_unpack (&distillery__v1__peer_teacher_logits__descriptor,
+                                allocator, len, data);
+}
+void   distillery__v1__peer_teacher_logits__free_unpacked
+                     (Distillery__V1__PeerTeacherLogits *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &distillery__v1__peer_teacher_logits__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   distillery__v1__credit__init
                      (Distillery__V1__Credit         *message)
 {
@@ -1717,7 +1807,7 @@ void   distillery__v1__error__free_unpacked
   assert(message->base.descriptor == &distillery__v1__error__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor distillery__v1__envelope__field_descriptors[34] =
+static const ProtobufCFieldDescriptor distillery__v1__envelope__field_descriptors[36] =
 {
   {
     "protocol_version",
@@ -2080,6 +2170,30 @@ static const ProtobufCFieldDescriptor distillery__v1__envelope__field_descriptor
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "test_split_logits",
+    53,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Distillery__V1__Envelope, body_case),
+    offsetof(Distillery__V1__Envelope, test_split_logits),
+    &distillery__v1__test_split_logits__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peer_teacher_logits",
+    54,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Distillery__V1__Envelope, body_case),
+    offsetof(Distillery__V1__Envelope, peer_teacher_logits),
+    &distillery__v1__peer_teacher_logits__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "metrics",
     60,
     PROTOBUF_C_LABEL_NONE,
@@ -2129,22 +2243,23 @@ static const ProtobufCFieldDescriptor distillery__v1__envelope__field_descriptor
   },
 };
 static const unsigned distillery__v1__envelope__field_indices_by_name[] = {
-  32,   /* field[32] = artifact_ack */
-  31,   /* field[31] = artifact_chunk */
+  34,   /* field[34] = artifact_ack */
+  33,   /* field[33] = artifact_chunk */
   19,   /* field[19] = assign_task */
   17,   /* field[17] = cancel_run */
   18,   /* field[18] = cancel_run_reply */
   12,   /* field[12] = cluster_status */
   28,   /* field[28] = credit */
   8,   /* field[8] = deregister */
-  33,   /* field[33] = error */
+  35,   /* field[35] = error */
   22,   /* field[22] = event_list */
   29,   /* field[29] = gradient_chunk */
   7,   /* field[7] = heartbeat */
   21,   /* field[21] = list_events */
   13,   /* field[13] = list_runs */
   27,   /* field[27] = logits_batch */
-  30,   /* field[30] = metrics */
+  32,   /* field[32] = metrics */
+  31,   /* field[31] = peer_teacher_logits */
   0,   /* field[0] = protocol_version */
   5,   /* field[5] = register */
   6,   /* field[6] = register_ack */
@@ -2162,6 +2277,7 @@ static const unsigned distillery__v1__envelope__field_indices_by_name[] = {
   10,   /* field[10] = submit_run_reply */
   20,   /* field[20] = task_status */
   4,   /* field[4] = tensors */
+  30,   /* field[30] = test_split_logits */
   15,   /* field[15] = watch_run */
 };
 static const ProtobufCIntRange distillery__v1__envelope__number_ranges[7 + 1] =
@@ -2171,9 +2287,9 @@ static const ProtobufCIntRange distillery__v1__envelope__number_ranges[7 + 1] =
   { 20, 9 },
   { 40, 23 },
   { 50, 27 },
-  { 60, 30 },
-  { 90, 33 },
-  { 0, 34 }
+  { 60, 32 },
+  { 90, 35 },
+  { 0, 36 }
 };
 const ProtobufCMessageDescriptor distillery__v1__envelope__descriptor =
 {
@@ -2183,7 +2299,7 @@ const ProtobufCMessageDescriptor distillery__v1__envelope__descriptor =
   "Distillery__V1__Envelope",
   "distillery.v1",
   sizeof(Distillery__V1__Envelope),
-  34,
+  36,
   distillery__v1__envelope__field_descriptors,
   distillery__v1__envelope__field_indices_by_name,
   7,  distillery__v1__envelope__number_ranges,
@@ -4211,7 +4327,7 @@ const ProtobufCMessageDescriptor distillery__v1__shard_ack__descriptor =
   (ProtobufCMessageInit) distillery__v1__shard_ack__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__logits_batch__field_descriptors[12] =
+static const ProtobufCFieldDescriptor distillery__v1__logits_batch__field_descriptors[9] =
 {
   {
     "run_id",
@@ -4321,42 +4437,6 @@ static const ProtobufCFieldDescriptor distillery__v1__logits_batch__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
-  {
-    "test_split",
-    10,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BOOL,
-    0,   /* quantifier_offset */
-    offsetof(Distillery__V1__LogitsBatch, test_split),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "to_teacher",
-    11,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BOOL,
-    0,   /* quantifier_offset */
-    offsetof(Distillery__V1__LogitsBatch, to_teacher),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
-    "to_teacher_index",
-    12,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
-    0,   /* quantifier_offset */
-    offsetof(Distillery__V1__LogitsBatch, to_teacher_index),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
 };
 static const unsigned distillery__v1__logits_batch__field_indices_by_name[] = {
   7,   /* field[7] = dtype */
@@ -4367,15 +4447,12 @@ static const unsigned distillery__v1__logits_batch__field_indices_by_name[] = {
   6,   /* field[6] = sample_end */
   2,   /* field[2] = step */
   4,   /* field[4] = teacher */
-  9,   /* field[9] = test_split */
-  10,   /* field[10] = to_teacher */
-  11,   /* field[11] = to_teacher_index */
   8,   /* field[8] = top_k */
 };
 static const ProtobufCIntRange distillery__v1__logits_batch__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor distillery__v1__logits_batch__descriptor =
 {
@@ -4385,11 +4462,191 @@ const ProtobufCMessageDescriptor distillery__v1__logits_batch__descriptor =
   "Distillery__V1__LogitsBatch",
   "distillery.v1",
   sizeof(Distillery__V1__LogitsBatch),
-  12,
+  9,
   distillery__v1__logits_batch__field_descriptors,
   distillery__v1__logits_batch__field_indices_by_name,
   1,  distillery__v1__logits_batch__number_ranges,
   (ProtobufCMessageInit) distillery__v1__logits_batch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor distillery__v1__test_split_logits__field_descriptors[3] =
+{
+  {
+    "run_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__TestSplitLogits, run_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "teacher",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__TestSplitLogits, teacher),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sample_count",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__TestSplitLogits, sample_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned distillery__v1__test_split_logits__field_indices_by_name[] = {
+  0,   /* field[0] = run_id */
+  2,   /* field[2] = sample_count */
+  1,   /* field[1] = teacher */
+};
+static const ProtobufCIntRange distillery__v1__test_split_logits__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor distillery__v1__test_split_logits__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "distillery.v1.TestSplitLogits",
+  "TestSplitLogits",
+  "Distillery__V1__TestSplitLogits",
+  "distillery.v1",
+  sizeof(Distillery__V1__TestSplitLogits),
+  3,
+  distillery__v1__test_split_logits__field_descriptors,
+  distillery__v1__test_split_logits__field_indices_by_name,
+  1,  distillery__v1__test_split_logits__number_ranges,
+  (ProtobufCMessageInit) distillery__v1__test_split_logits__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor distillery__v1__peer_teacher_logits__field_descriptors[7] =
+{
+  {
+    "run_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerTeacherLogits, run_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "epoch",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerTeacherLogits, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "step",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerTeacherLogits, step),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_teacher",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerTeacherLogits, from_teacher),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_teacher",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerTeacherLogits, to_teacher),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sample_begin",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerTeacherLogits, sample_begin),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sample_end",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerTeacherLogits, sample_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned distillery__v1__peer_teacher_logits__field_indices_by_name[] = {
+  1,   /* field[1] = epoch */
+  3,   /* field[3] = from_teacher */
+  0,   /* field[0] = run_id */
+  5,   /* field[5] = sample_begin */
+  6,   /* field[6] = sample_end */
+  2,   /* field[2] = step */
+  4,   /* field[4] = to_teacher */
+};
+static const ProtobufCIntRange distillery__v1__peer_teacher_logits__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor distillery__v1__peer_teacher_logits__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "distillery.v1.PeerTeacherLogits",
+  "PeerTeacherLogits",
+  "Distillery__V1__PeerTeacherLogits",
+  "distillery.v1",
+  sizeof(Distillery__V1__PeerTeacherLogits),
+  7,
+  distillery__v1__peer_teacher_logits__field_descriptors,
+  distillery__v1__peer_teacher_logits__field_indices_by_name,
+  1,  distillery__v1__peer_teacher_logits__number_ranges,
+  (ProtobufCMessageInit) distillery__v1__peer_teacher_logits__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor distillery__v1__credit__field_descriptors[4] =

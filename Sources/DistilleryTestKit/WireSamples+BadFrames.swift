@@ -85,7 +85,7 @@ extension WireSamples {
     }
 
     mutating func unknownBody() -> [[UInt8]] {
-        let fields = [14, 19, 34, 44, 53, 63, 89, 91, 99, 1000, 123_456]  // body numbers the contract does not use
+        let fields = [14, 19, 34, 44, 55, 63, 89, 91, 99, 1000, 123_456]  // body numbers the contract does not use
         var w: ProtoWriter
         if chance(4) {  // tensors described but no frames: the body problem is reported first
             w = header(tensors: [tensorMeta(name: "t", dtype: 1, shape: [4], byteLength: 16)])
@@ -153,7 +153,7 @@ extension WireSamples {
     }
 
     mutating func shapeMismatch() -> [[UInt8]] {
-        let kinds = [18, 20, 22, 24]  // ShardChunk, LogitsBatch, GradientChunk, ArtifactChunk
+        let kinds = [18, 20, 22, 24, 28, 29]  // ShardChunk, LogitsBatch, GradientChunk, ArtifactChunk, TestSplitLogits, PeerTeacherLogits
         let message = validMessage(kind: pick(kinds))
         var envelope = message.envelope
         var frames = message.frames.map(\.bytes)
@@ -186,7 +186,7 @@ extension WireSamples {
         func swift(_ body: Body, _ tensors: [TensorMeta] = [], _ frames: [[UInt8]] = []) -> [[UInt8]] {
             [WireCodec.encodeEnvelope(Envelope(sender: sender, requestID: 7, tensors: tensors, body: body))] + frames
         }
-        switch int(14) {
+        switch int(16) {
         case 0:  // sample_end ≤ sample_begin
             let begin = 1 + u64() >> 2
             let end = begin - UInt64(int(Int(min(begin, 100))) + 1)
@@ -231,6 +231,13 @@ extension WireSamples {
             w.message(27) { $0.string(2, "distil") }
             return [w.bytes]
         case 12: return swift(.assignTask(AssignTask(runID: "r", taskID: "t", runSpecYaml: "x: 1", task: nil)))
+        case 13:  // a teacher's logits addressed to itself
+            let t = u32() % 8
+            return swift(.peerTeacherLogits(PeerTeacherLogits(runID: "r", fromTeacher: t, toTeacher: t, sampleEnd: 2)),
+                         [TensorMeta(name: "logits", dtype: .f32, shape: [2, 3])], [floatBytes(6)])
+        case 14:  // test-split logits as f16 (they are always full f32)
+            return swift(.testSplitLogits(TestSplitLogits(runID: "r", sampleCount: 2)),
+                         [TensorMeta(name: "logits", dtype: .f16, shape: [2, 3])], [randomBytes(12)])
         default:
             return swift(.artifactChunk(ArtifactChunk(runID: "r", name: "a", sha256: "h", totalBytes: 2, offset: 1)),
                          [TensorMeta(name: "b", dtype: .u8, shape: [2])], [[1, 2]])

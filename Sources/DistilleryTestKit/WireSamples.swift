@@ -21,13 +21,13 @@ public struct WireSamples: Sendable {
     }
 
     /// Number of `Body` cases `validMessage()` chooses from.
-    public static let bodyKinds = 29
+    public static let bodyKinds = 31
 
     // MARK: valid messages
 
     /// A random message that `WireCodec.encode` accepts and `decode` returns unchanged: any
     /// body kind, random header, and the tensor frames the body needs (LogitsBatch with full
-    /// or top-k logits, GradientChunk, ShardChunk, ArtifactChunk).
+    /// or top-k logits, TestSplitLogits, PeerTeacherLogits, GradientChunk, ShardChunk, ArtifactChunk).
     public mutating func validMessage() -> Message {
         validMessage(kind: int(WireSamples.bodyKinds))
     }
@@ -145,6 +145,16 @@ public struct WireSamples: Sendable {
         case 27:
             let events = list { EventEntry(atUnixMs: $0.u64(), kind: $0.word(), message: $0.word(), runID: $0.text()) }
             return (.eventList(EventList(events: events)), [], [])
+        case 28:
+            let n = 1 + int(8), classes = 1 + int(10)
+            return (.testSplitLogits(TestSplitLogits(runID: word(), teacher: u32() % 8, sampleCount: UInt64(n))),
+                    [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(n), UInt64(classes)])], [floatBytes(n * classes)])
+        case 29:
+            let n = 1 + int(8), classes = 1 + int(10), begin = u64() >> 20, from = u32() % 8
+            return (.peerTeacherLogits(PeerTeacherLogits(runID: word(), epoch: u32(), step: u64(), fromTeacher: from,
+                                                         toTeacher: (from + 1 + u32() % 7) % 8, sampleBegin: begin,
+                                                         sampleEnd: begin + UInt64(n))),
+                    [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(n), UInt64(classes)])], [floatBytes(n * classes)])
         default:
             return (.error(ErrorReply(code: pick(ErrorCode.allCases), message: word())), [], [])
         }
@@ -156,13 +166,8 @@ public struct WireSamples: Sendable {
         let begin = u64() >> 20
         let dtype: DType = chance(2) ? .f32 : .f16
         let topK = chance(2) ? 0 : 1 + int(5)
-        var batch = LogitsBatch(runID: word(), epoch: u32(), step: u64(), replica: u32() % 16, teacher: u32() % 8,
+        let batch = LogitsBatch(runID: word(), epoch: u32(), step: u64(), replica: u32() % 16, teacher: u32() % 8,
                                 sampleBegin: begin, sampleEnd: begin + UInt64(n), dtype: dtype, topK: UInt32(topK))
-        if topK == 0 && dtype == .f32 && chance(3) {  // teacher → teacher (online mutual term)
-            batch.replica = 0
-            batch.toTeacher = true
-            batch.toTeacherIndex = (batch.teacher + 1 + u32() % 7) % 8
-        }
         func values(_ count: Int) -> [UInt8] {
             dtype == .f32 ? floatBytes(count) : randomBytes(count * 2)
         }

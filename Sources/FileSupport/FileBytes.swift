@@ -9,15 +9,46 @@ import Musl
 import Darwin
 #endif
 
-/// Size-limited whole-file reads (`read`) and reads of a file's first bytes (`prefix`), e.g.
-/// of a safetensors header without its tensors.
+/// Size-limited whole-file reads (`read`, and `readIdentified`, which also says which file was
+/// read) and reads of a file's first bytes (`prefix`), e.g. of a safetensors header without its
+/// tensors.
 public enum FileBytes {
 
     /// Reads the whole file at `path`, refusing files larger than `limit` bytes (also those
     /// that grow past it while being read).
     public static func read(_ path: String, limit: Int) throws(FileError) -> [UInt8] {
-        let (fd, size) = try openRegular(path)
+        let (fd, info) = try openRegular(path)
         defer { _ = close(fd) }
+        return try readAll(fd, size: Int(info.st_size), limit: limit, path: path)
+    }
+
+    /// Reads the whole regular file at `path` like ``read(_:limit:)`` and returns the identity
+    /// of the file it read (taken from the open descriptor, so it is that file even if the path
+    /// is renamed over meanwhile): a caller that finds the content bad can remove the file with
+    /// ``FileIdentity/remove(_:ifStill:)`` without removing a good copy put there since.
+    /// Anything but a regular file (a directory, a FIFO, a device) is refused.
+    public static func readIdentified(_ path: String, limit: Int) throws(FileError) -> (bytes: [UInt8], identity: FileIdentity) {
+        let (fd, info) = try openRegular(path)
+        defer { _ = close(fd) }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw FileError(path: path, reason: "it is not a regular file")
+        }
+        return (try readAll(fd, size: Int(info.st_size), limit: limit, path: path), FileIdentity(info))
+    }
+
+    /// The first `count` bytes of the file at `path` (fewer when the file is shorter) and the
+    /// file's size in bytes when it was opened.
+    public static func prefix(_ path: String, count: Int) throws(FileError) -> (bytes: [UInt8], fileSize: Int) {
+        precondition(count >= 0, "FileBytes.prefix: negative count \(count)")
+        let (fd, info) = try openRegular(path)
+        defer { _ = close(fd) }
+        return (try readUpTo(fd, count, path: path), Int(info.st_size))
+    }
+
+    // MARK: - Helpers
+
+    /// The rest of `fd` (`size` bytes by fstat), refusing more than `limit` bytes.
+    private static func readAll(_ fd: Int32, size: Int, limit: Int, path: String) throws(FileError) -> [UInt8] {
         if size > limit {
             throw FileError(path: path, reason: "file is \(size) bytes, larger than the limit of \(limit) bytes")
         }
@@ -41,19 +72,8 @@ public enum FileBytes {
         return result
     }
 
-    /// The first `count` bytes of the file at `path` (fewer when the file is shorter) and the
-    /// file's size in bytes when it was opened.
-    public static func prefix(_ path: String, count: Int) throws(FileError) -> (bytes: [UInt8], fileSize: Int) {
-        precondition(count >= 0, "FileBytes.prefix: negative count \(count)")
-        let (fd, size) = try openRegular(path)
-        defer { _ = close(fd) }
-        return (try readUpTo(fd, count, path: path), size)
-    }
-
-    // MARK: - Helpers
-
-    /// Opens `path` for reading; refuses directories. Returns the descriptor and st_size.
-    private static func openRegular(_ path: String) throws(FileError) -> (Int32, Int) {
+    /// Opens `path` for reading; refuses directories. Returns the descriptor and its fstat.
+    private static func openRegular(_ path: String) throws(FileError) -> (Int32, stat) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             let code = errno
@@ -69,7 +89,7 @@ public enum FileBytes {
             _ = close(fd)
             throw FileError(path: path, reason: "is a directory, expected a file", code: EISDIR)
         }
-        return (fd, Int(info.st_size))
+        return (fd, info)
     }
 
     /// Up to `count` bytes from `fd` (fewer at end of file), looping over partial reads and EINTR.

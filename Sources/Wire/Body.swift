@@ -28,6 +28,8 @@ public enum Body: Sendable, Equatable {
     case shardAck(ShardAck)
 
     case logitsBatch(LogitsBatch)
+    case testSplitLogits(TestSplitLogits)
+    case peerTeacherLogits(PeerTeacherLogits)
     case credit(Credit)
     case gradientChunk(GradientChunk)
 
@@ -64,6 +66,8 @@ public enum Body: Sendable, Equatable {
         case .shardChunk: "ShardChunk"
         case .shardAck: "ShardAck"
         case .logitsBatch: "LogitsBatch"
+        case .testSplitLogits: "TestSplitLogits"
+        case .peerTeacherLogits: "PeerTeacherLogits"
         case .credit: "Credit"
         case .gradientChunk: "GradientChunk"
         case .metrics: "Metrics"
@@ -100,6 +104,8 @@ public enum Body: Sendable, Equatable {
         case .shardChunk: "shard_chunk"
         case .shardAck: "shard_ack"
         case .logitsBatch: "logits_batch"
+        case .testSplitLogits: "test_split_logits"
+        case .peerTeacherLogits: "peer_teacher_logits"
         case .credit: "credit"
         case .gradientChunk: "gradient_chunk"
         case .metrics: "metrics"

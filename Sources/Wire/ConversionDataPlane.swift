@@ -13,10 +13,7 @@ extension LogitsBatch {
             sampleBegin: c.sample_begin,
             sampleEnd: c.sample_end,
             dtype: CRead.enumValue(c.dtype.rawValue, "logits_batch.dtype"),
-            topK: c.top_k,
-            testSplit: c.test_split != 0,
-            toTeacher: c.to_teacher != 0,
-            toTeacherIndex: c.to_teacher_index)
+            topK: c.top_k)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__LogitsBatch> {
@@ -30,9 +27,46 @@ extension LogitsBatch {
         p.pointee.sample_end = sampleEnd
         p.pointee.dtype = Distillery__V1__DType(rawValue: dtype.rawValue)
         p.pointee.top_k = topK
-        p.pointee.test_split = testSplit ? 1 : 0
-        p.pointee.to_teacher = toTeacher ? 1 : 0
-        p.pointee.to_teacher_index = toTeacherIndex
+        return p
+    }
+}
+
+extension TestSplitLogits {
+    init(c: Distillery__V1__TestSplitLogits) throws(WireError) {
+        try self.init(runID: CRead.string(c.run_id, "test_split_logits.run_id"), teacher: c.teacher,
+                      sampleCount: c.sample_count)
+    }
+
+    func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__TestSplitLogits> {
+        let p = a.message(distillery__v1__test_split_logits__init)
+        p.pointee.run_id = try a.string(runID, "test_split_logits.run_id")
+        p.pointee.teacher = teacher
+        p.pointee.sample_count = sampleCount
+        return p
+    }
+}
+
+extension PeerTeacherLogits {
+    init(c: Distillery__V1__PeerTeacherLogits) throws(WireError) {
+        try self.init(
+            runID: CRead.string(c.run_id, "peer_teacher_logits.run_id"),
+            epoch: c.epoch,
+            step: c.step,
+            fromTeacher: c.from_teacher,
+            toTeacher: c.to_teacher,
+            sampleBegin: c.sample_begin,
+            sampleEnd: c.sample_end)
+    }
+
+    func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__PeerTeacherLogits> {
+        let p = a.message(distillery__v1__peer_teacher_logits__init)
+        p.pointee.run_id = try a.string(runID, "peer_teacher_logits.run_id")
+        p.pointee.epoch = epoch
+        p.pointee.step = step
+        p.pointee.from_teacher = fromTeacher
+        p.pointee.to_teacher = toTeacher
+        p.pointee.sample_begin = sampleBegin
+        p.pointee.sample_end = sampleEnd
         return p
     }
 }

@@ -69,6 +69,7 @@ extension Body {
              DISTILLERY__V1__ENVELOPE__BODY_SHARD_OFFER, DISTILLERY__V1__ENVELOPE__BODY_SHARD_REQUEST,
              DISTILLERY__V1__ENVELOPE__BODY_SHARD_CHUNK, DISTILLERY__V1__ENVELOPE__BODY_SHARD_ACK,
              DISTILLERY__V1__ENVELOPE__BODY_LOGITS_BATCH, DISTILLERY__V1__ENVELOPE__BODY_CREDIT,
+             DISTILLERY__V1__ENVELOPE__BODY_TEST_SPLIT_LOGITS, DISTILLERY__V1__ENVELOPE__BODY_PEER_TEACHER_LOGITS,
              DISTILLERY__V1__ENVELOPE__BODY_GRADIENT_CHUNK, DISTILLERY__V1__ENVELOPE__BODY_METRICS,
              DISTILLERY__V1__ENVELOPE__BODY_ARTIFACT_CHUNK, DISTILLERY__V1__ENVELOPE__BODY_ARTIFACT_ACK,
              DISTILLERY__V1__ENVELOPE__BODY_ERROR:
@@ -111,6 +112,10 @@ extension Body {
         case DISTILLERY__V1__ENVELOPE__BODY_SHARD_ACK: self = try .shardAck(ShardAck(c: Body.member(e.shard_ack)))
         case DISTILLERY__V1__ENVELOPE__BODY_LOGITS_BATCH:
             self = try .logitsBatch(LogitsBatch(c: Body.member(e.logits_batch)))
+        case DISTILLERY__V1__ENVELOPE__BODY_TEST_SPLIT_LOGITS:
+            self = try .testSplitLogits(TestSplitLogits(c: Body.member(e.test_split_logits)))
+        case DISTILLERY__V1__ENVELOPE__BODY_PEER_TEACHER_LOGITS:
+            self = try .peerTeacherLogits(PeerTeacherLogits(c: Body.member(e.peer_teacher_logits)))
         case DISTILLERY__V1__ENVELOPE__BODY_CREDIT: self = try .credit(Credit(c: Body.member(e.credit)))
         case DISTILLERY__V1__ENVELOPE__BODY_GRADIENT_CHUNK:
             self = try .gradientChunk(GradientChunk(c: Body.member(e.gradient_chunk)))
@@ -203,6 +208,12 @@ extension Body {
         case .logitsBatch(let m):
             e.pointee.body_case = DISTILLERY__V1__ENVELOPE__BODY_LOGITS_BATCH
             e.pointee.logits_batch = try m.c(a)
+        case .testSplitLogits(let m):
+            e.pointee.body_case = DISTILLERY__V1__ENVELOPE__BODY_TEST_SPLIT_LOGITS
+            e.pointee.test_split_logits = try m.c(a)
+        case .peerTeacherLogits(let m):
+            e.pointee.body_case = DISTILLERY__V1__ENVELOPE__BODY_PEER_TEACHER_LOGITS
+            e.pointee.peer_teacher_logits = try m.c(a)
         case .credit(let m):
             e.pointee.body_case = DISTILLERY__V1__ENVELOPE__BODY_CREDIT
             e.pointee.credit = try m.c(a)

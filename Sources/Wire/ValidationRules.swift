@@ -27,6 +27,8 @@ enum Rules {
         case .shardChunk(let m): try m.check(tensors: t)
         case .shardAck(let m): try m.check(); try noTensors(t, e.body)
         case .logitsBatch(let m): try m.check(tensors: t)
+        case .testSplitLogits(let m): try m.check(tensors: t)
+        case .peerTeacherLogits(let m): try m.check(tensors: t)
         case .credit(let m): try m.check(); try noTensors(t, e.body)
         case .gradientChunk(let m): try m.check(tensors: t)
         case .metrics(let m): try m.check(); try noTensors(t, e.body)

@@ -7,14 +7,6 @@ extension LogitsBatch {
             + "sample_begin (\(sampleBegin))")
         try Rules.rule(dtype == .f32 || dtype == .f16, "logits_batch.dtype (\(dtype)) must be f32 or f16")
         let n = sampleEnd - sampleBegin
-        if testSplit {
-            try Rules.rule(topK == 0 && dtype == .f32, "logits_batch with test_split carries full f32 logits (top_k 0)")
-        }
-        if toTeacher {
-            try Rules.rule(!testSplit, "logits_batch cannot be both test_split and to_teacher")
-            try Rules.rule(topK == 0 && dtype == .f32, "logits_batch to_teacher carries full f32 logits (top_k 0)")
-            try Rules.rule(toTeacherIndex != teacher, "logits_batch to_teacher: teacher \(teacher) sends to itself")
-        }
         if topK == 0 {
             try Rules.tensorCount(tensors, 1, "LogitsBatch with top_k 0", "logits [\(n), classes]")
             try Rules.tensor(tensors, 0, "logits", dtype: dtype, shape: [n, nil])
@@ -26,6 +18,28 @@ extension LogitsBatch {
             try Rules.tensor(tensors, 1, "top-k indices", dtype: .i32, shape: [n, k])
             try Rules.tensor(tensors, 2, "tail mass", dtype: dtype, shape: [n])
         }
+    }
+}
+
+extension TestSplitLogits {
+    func check(tensors: [TensorMeta]) throws(WireError) {
+        try Rules.nonEmpty(runID, "test_split_logits.run_id")
+        try Rules.rule(sampleCount >= 1, "test_split_logits.sample_count must be at least 1")
+        try Rules.tensorCount(tensors, 1, "TestSplitLogits", "logits [\(sampleCount), classes] f32")
+        try Rules.tensor(tensors, 0, "test-split logits", dtype: .f32, shape: [sampleCount, nil])
+    }
+}
+
+extension PeerTeacherLogits {
+    func check(tensors: [TensorMeta]) throws(WireError) {
+        try Rules.nonEmpty(runID, "peer_teacher_logits.run_id")
+        try Rules.rule(sampleEnd > sampleBegin, "peer_teacher_logits.sample_end (\(sampleEnd)) must be greater than "
+            + "sample_begin (\(sampleBegin))")
+        try Rules.rule(toTeacher != fromTeacher, "peer_teacher_logits.to_teacher (\(toTeacher)) must not be "
+            + "from_teacher: a teacher does not send its logits to itself")
+        let n = sampleEnd - sampleBegin
+        try Rules.tensorCount(tensors, 1, "PeerTeacherLogits", "logits [\(n), classes] f32")
+        try Rules.tensor(tensors, 0, "peer logits", dtype: .f32, shape: [n, nil])
     }
 }
 

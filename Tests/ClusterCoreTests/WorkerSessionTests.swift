@@ -113,6 +113,46 @@ import Testing
         #expect(s.handle(ack(1), now: t(10_001)).isEmpty)
     }
 
+    @Test func anInvalidRegistrationStopsTheWorkerInsteadOfRetrying() {
+        var s = WorkerSession(settings: settings)
+        #expect(s.handle(.tick(requestID: 1), now: t(0)) == [.sendRegister(requestID: 1)])
+        let directives = s.handle(.invalid(replyTo: 1, message: "register.data_endpoint \"tcp://*:7879\" has no host"),
+                                  now: t(50))
+        guard case .stop(let reason)? = directives.first, directives.count == 1 else {
+            Issue.record("expected one stop, got \(directives)")
+            return
+        }
+        #expect(reason.contains("register.data_endpoint \"tcp://*:7879\" has no host"), "the coordinator's words")
+        #expect(reason.contains("fix the worker's settings"), "what to do")
+        #expect(s.refusal == reason && !s.registered)
+        for ms in stride(from: UInt64(100), through: 60_000, by: 100) {
+            #expect(s.handle(.tick(requestID: 10 + ms), now: t(ms)).isEmpty, "no Register again at \(ms) ms")
+        }
+        #expect(s.handle(ack(1), now: t(60_001)).isEmpty, "a late ack does not undo the refusal")
+    }
+
+    @Test func anInvalidReplyToAGivenUpRegisterStopsToo() {
+        var s = WorkerSession(settings: settings)
+        _ = s.handle(.tick(requestID: 1), now: t(0))
+        _ = s.handle(.tick(requestID: 2), now: t(2000))  // attempt 1 given up, still welcome
+        #expect(s.handle(.invalid(replyTo: 1, message: "register.name \"x\" differs"), now: t(2100)).count == 1)
+        #expect(s.refusal != nil)
+    }
+
+    @Test func anInvalidReplyToAnythingElseIsNotARefusal() {
+        var s = registered()
+        #expect(s.handle(.invalid(replyTo: 1, message: "late"), now: t(100)).isEmpty, "registered: its Register is done")
+        #expect(s.handle(.invalid(replyTo: 77, message: "task_status.run_id must not be empty"), now: t(200)).isEmpty)
+        #expect(s.handle(.invalid(replyTo: 0, message: "unsolicited"), now: t(300)).isEmpty)
+        #expect(s.refusal == nil && s.registered)
+        #expect(s.handle(.tick(requestID: 9), now: t(1010)) == [.sendHeartbeat(requestID: 9)])
+
+        var waiting = WorkerSession(settings: settings)
+        _ = waiting.handle(.tick(requestID: 1), now: t(0))
+        #expect(waiting.handle(.invalid(replyTo: 5, message: "not the Register"), now: t(10)).isEmpty)
+        #expect(waiting.handle(ack(1), now: t(20)) == [.note(.registered(nodeID: "w1"))])
+    }
+
     @Test func afterLeavingNothingIsSent() {
         var s = registered()
         _ = s.handle(.leave, now: t(100))

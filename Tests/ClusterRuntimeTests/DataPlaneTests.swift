@@ -111,7 +111,10 @@ import Wire
             try await group.waitForAll()
         }
         var accuracy: Result<StudentReplica.TestSplitAccuracy, DataPlaneError>?
-        if let test { accuracy = await students[0].testSplitAccuracy(on: test, timeout: .seconds(2)) }
+        if let test {
+            accuracy = await students[0].testSplitAccuracy(on: test, from: replicaInboxes[0].testSplitQueue(run: "run-1"),
+                                                            timeout: .seconds(2))
+        }
         return Outcome(parameters: students.map { parametersAndState($0.trainer.model) }, bytesSent: streamers.map(\.bytesSent),
                        caches: students.map(\.cache), ensembleAccuracy: accuracy)
     }

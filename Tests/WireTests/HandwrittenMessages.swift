@@ -2,7 +2,7 @@ import Wire
 
 /// One message per body kind with every field set to a non-default value (unicode strings
 /// included), plus the variants that matter: AssignTask with either task, LogitsBatch with
-/// full and top-k logits in f32 and f16.
+/// full and top-k logits in f32 and f16, TestSplitLogits and PeerTeacherLogits.
 enum Handwritten {
     static func bytes(_ count: Int, seed: UInt8 = 1) -> Frame {
         Frame(bytes: (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) })
@@ -82,6 +82,11 @@ enum Handwritten {
                               TensorMeta(name: "indices", dtype: .i32, shape: [3, 5]),
                               TensorMeta(name: "tail", dtype: .f16, shape: [3])],
                     frames: [bytes(30, seed: 2), bytes(60, seed: 3), bytes(6, seed: 4)]),
+            message(.testSplitLogits(TestSplitLogits(runID: "run-α", teacher: 2, sampleCount: 3)),
+                    tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [3, 10])], frames: [bytes(120, seed: 5)]),
+            message(.peerTeacherLogits(PeerTeacherLogits(runID: "run-α", epoch: 3, step: 41, fromTeacher: 1, toTeacher: 2,
+                                                         sampleBegin: 6400, sampleEnd: 6404)),
+                    tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [4, 10])], frames: [bytes(160, seed: 6)]),
             message(.credit(Credit(runID: "run-α", replica: 2, steps: 4, teacher: 3))),
             message(.gradientChunk(GradientChunk(runID: "run-α", generation: 3, step: 77, chunk: 2, phase: .allGather,
                                                  hop: 1)),

@@ -8,8 +8,8 @@ import Wire
     static let bodyNames: Set<String> = [
         "Register", "RegisterAck", "Heartbeat", "Deregister", "SubmitRun", "SubmitRunReply", "StatusRequest",
         "ClusterStatus", "ListRuns", "RunList", "WatchRun", "RunUpdate", "CancelRun", "CancelRunReply", "AssignTask",
-        "TaskStatus", "ShardOffer", "ShardRequest", "ShardChunk", "ShardAck", "LogitsBatch", "Credit",
-        "GradientChunk", "Metrics", "ArtifactChunk", "ArtifactAck", "ListEvents", "EventList", "Error",
+        "TaskStatus", "ShardOffer", "ShardRequest", "ShardChunk", "ShardAck", "LogitsBatch", "TestSplitLogits",
+        "PeerTeacherLogits", "Credit", "GradientChunk", "Metrics", "ArtifactChunk", "ArtifactAck", "ListEvents", "EventList", "Error",
     ]
 
     @Test(arguments: Handwritten.all)
@@ -111,6 +111,8 @@ import Wire
     @Test func bodyNamesAreTheProtoMessageNames() {
         #expect(Body.heartbeat(Heartbeat(sentUnixMs: 5)).name == "Heartbeat")
         #expect(Body.logitsBatch(LogitsBatch()).name == "LogitsBatch")
+        #expect(Body.testSplitLogits(TestSplitLogits()).name == "TestSplitLogits")
+        #expect(Body.peerTeacherLogits(PeerTeacherLogits()).name == "PeerTeacherLogits")
         #expect(Body.error(ErrorReply()).name == "Error")
         #expect(Body.registerAck(RegisterAck()).name == "RegisterAck")
     }

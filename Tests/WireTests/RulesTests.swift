@@ -124,6 +124,29 @@ import Wire
              tensors: [TensorMeta(name: "v", dtype: .f32, shape: [2, 3]), TensorMeta(name: "i", dtype: .i32, shape: [2, 3]),
                        TensorMeta(name: "t", dtype: .f32, shape: [2, 1])],
              frames: [Handwritten.bytes(24), Handwritten.bytes(24), Handwritten.bytes(8)]),
+        Case("test_split_logits.run_id must not be empty", .testSplitLogits(TestSplitLogits(sampleCount: 2)),
+             tensors: f32x6, frames: frame24),
+        Case("test_split_logits.sample_count must be at least 1", .testSplitLogits(TestSplitLogits(runID: "r")),
+             tensors: [TensorMeta(name: "l", dtype: .f32, shape: [0, 3])], frames: [Handwritten.bytes(0)]),
+        Case("a TestSplitLogits carries exactly 1 tensor (logits [2, classes] f32), but tensors has 0",
+             .testSplitLogits(TestSplitLogits(runID: "r", sampleCount: 2))),
+        Case("tensors[0] (test-split logits) must be f32, got f16", .testSplitLogits(TestSplitLogits(runID: "r", sampleCount: 2)),
+             tensors: [TensorMeta(name: "l", dtype: .f16, shape: [2, 3])], frames: [Handwritten.bytes(12)]),
+        Case("tensors[0] (test-split logits) must have shape [3, ≥1], got [2, 3]", .testSplitLogits(TestSplitLogits(
+            runID: "r", sampleCount: 3)), tensors: f32x6, frames: frame24),
+        Case("peer_teacher_logits.run_id must not be empty", .peerTeacherLogits(PeerTeacherLogits(
+            toTeacher: 1, sampleEnd: 2)), tensors: f32x6, frames: frame24),
+        Case("peer_teacher_logits.sample_end (4) must be greater than sample_begin (4)", .peerTeacherLogits(
+            PeerTeacherLogits(runID: "r", toTeacher: 1, sampleBegin: 4, sampleEnd: 4)), tensors: f32x6, frames: frame24),
+        Case("peer_teacher_logits.to_teacher (2) must not be from_teacher", .peerTeacherLogits(PeerTeacherLogits(
+            runID: "r", fromTeacher: 2, toTeacher: 2, sampleEnd: 2)), tensors: f32x6, frames: frame24),
+        Case("a PeerTeacherLogits carries exactly 1 tensor (logits [2, classes] f32), but tensors has 0",
+             .peerTeacherLogits(PeerTeacherLogits(runID: "r", toTeacher: 1, sampleEnd: 2))),
+        Case("tensors[0] (peer logits) must be f32, got f16", .peerTeacherLogits(PeerTeacherLogits(
+            runID: "r", toTeacher: 1, sampleEnd: 2)),
+             tensors: [TensorMeta(name: "l", dtype: .f16, shape: [2, 3])], frames: [Handwritten.bytes(12)]),
+        Case("tensors[0] (peer logits) must have shape [3, ≥1], got [2, 3]", .peerTeacherLogits(PeerTeacherLogits(
+            runID: "r", toTeacher: 1, sampleEnd: 3)), tensors: f32x6, frames: frame24),
         Case("credit.steps must be at least 1", .credit(Credit(runID: "r"))),
         Case("credit.run_id must not be empty", .credit(Credit(steps: 1))),
         Case("a GradientChunk carries exactly 1 tensor", .gradientChunk(GradientChunk(runID: "r"))),
@@ -166,6 +189,11 @@ import Wire
              frames: [Handwritten.bytes(2), Handwritten.bytes(4), Handwritten.bytes(2)]),
         Case("teacher without checkpoint_hash (trained from the spec's recipe)", .assignTask(AssignTask(
             runID: "r", taskID: "t", runSpecYaml: "x", task: .teacher(TeacherTask(replicas: [0]))))),
+        Case("test split of one sample and one class", .testSplitLogits(TestSplitLogits(runID: "r", sampleCount: 1)),
+             tensors: [TensorMeta(name: "l", dtype: .f32, shape: [1, 1])], frames: [Handwritten.bytes(4)]),
+        Case("peer logits of the last sample to teacher 0", .peerTeacherLogits(PeerTeacherLogits(
+            runID: "r", fromTeacher: .max, toTeacher: 0, sampleBegin: .max - 1, sampleEnd: .max)),
+             tensors: [TensorMeta(name: "l", dtype: .f32, shape: [1, 2])], frames: [Handwritten.bytes(8)]),
         Case("single replica without peers", .assignTask(AssignTask(runID: "r", taskID: "t", runSpecYaml: "x",
                                                                     task: .student(StudentTask(replicas: 1))))),
         Case("rejected run with a whole-file error", .submitRunReply(SubmitRunReply(errors: [FieldError(message: "empty")]))),

@@ -46,6 +46,8 @@ typedef struct Distillery__V1__ShardRequest Distillery__V1__ShardRequest;
 typedef struct Distillery__V1__ShardChunk Distillery__V1__ShardChunk;
 typedef struct Distillery__V1__ShardAck Distillery__V1__ShardAck;
 typedef struct Distillery__V1__LogitsBatch Distillery__V1__LogitsBatch;
+typedef struct Distillery__V1__TestSplitLogits Distillery__V1__TestSplitLogits;
+typedef struct Distillery__V1__PeerTeacherLogits Distillery__V1__PeerTeacherLogits;
 typedef struct Distillery__V1__Credit Distillery__V1__Credit;
 typedef struct Distillery__V1__GradientChunk Distillery__V1__GradientChunk;
 typedef struct Distillery__V1__MetricValue Distillery__V1__MetricValue;
@@ -181,6 +183,8 @@ typedef enum {
   DISTILLERY__V1__ENVELOPE__BODY_LOGITS_BATCH = 50,
   DISTILLERY__V1__ENVELOPE__BODY_CREDIT = 51,
   DISTILLERY__V1__ENVELOPE__BODY_GRADIENT_CHUNK = 52,
+  DISTILLERY__V1__ENVELOPE__BODY_TEST_SPLIT_LOGITS = 53,
+  DISTILLERY__V1__ENVELOPE__BODY_PEER_TEACHER_LOGITS = 54,
   DISTILLERY__V1__ENVELOPE__BODY_METRICS = 60,
   DISTILLERY__V1__ENVELOPE__BODY_ARTIFACT_CHUNK = 61,
   DISTILLERY__V1__ENVELOPE__BODY_ARTIFACT_ACK = 62,
@@ -241,6 +245,8 @@ struct  Distillery__V1__Envelope
     Distillery__V1__LogitsBatch *logits_batch;
     Distillery__V1__Credit *credit;
     Distillery__V1__GradientChunk *gradient_chunk;
+    Distillery__V1__TestSplitLogits *test_split_logits;
+    Distillery__V1__PeerTeacherLogits *peer_teacher_logits;
     Distillery__V1__Metrics *metrics;
     Distillery__V1__ArtifactChunk *artifact_chunk;
     Distillery__V1__ArtifactAck *artifact_ack;
@@ -804,10 +810,13 @@ struct  Distillery__V1__ShardAck
 
 
 /*
- * teacher → student replica: logits of one teacher for one replica's micro-batch.
+ * teacher → student replica: logits of one teacher for one replica's micro-batch (or, while
+ * epoch 0's targets are cached, the whole global batch) of step (epoch, step).
  * Tensor frame 1: logits [sample_count, classes] (F32 or F16), or with top_k > 0 the top-k
  * values [sample_count, k] plus indices frame [sample_count, k] (I32) and a tail-mass frame
  * [sample_count] holding the probability mass outside the top k.
+ * The test split's logits and teacher → teacher logits have messages of their own
+ * (TestSplitLogits, PeerTeacherLogits); fields 10–12 carried them before.
  */
 struct  Distillery__V1__LogitsBatch
 {
@@ -824,21 +833,65 @@ struct  Distillery__V1__LogitsBatch
   uint64_t sample_end;
   Distillery__V1__DType dtype;
   uint32_t top_k;
-  /*
-   * true: logits of the test split (samples [sample_begin, sample_end) in the test set's own
-   * order, full f32), sent once to replica 0 so the report can give the ensemble's accuracy.
-   */
-  protobuf_c_boolean test_split;
-  /*
-   * true: teacher → teacher (online runs with a mutual term): this teacher's full f32 logits of
-   * the whole global batch of (epoch, step), for teacher `to_teacher_index`; `replica` is 0.
-   */
-  protobuf_c_boolean to_teacher;
-  uint32_t to_teacher_index;
 };
 #define DISTILLERY__V1__LOGITS_BATCH__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__logits_batch__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, DISTILLERY__V1__DTYPE__DTYPE_UNSPECIFIED, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, DISTILLERY__V1__DTYPE__DTYPE_UNSPECIFIED, 0 }
+
+
+/*
+ * teacher → student replica 0, once, after the teacher sent its last step: its logits of the
+ * whole test split, in the test set's own order, so the report can give the ensemble's (and,
+ * in online runs, each teacher's final) test accuracy. Not answered.
+ * Tensor frame 1: logits [sample_count, classes], F32 (never F16 or top-k).
+ */
+struct  Distillery__V1__TestSplitLogits
+{
+  ProtobufCMessage base;
+  char *run_id;
+  /*
+   * the sending teacher's index
+   */
+  uint32_t teacher;
+  /*
+   * the test split's size (rows of frame 1), at least 1
+   */
+  uint64_t sample_count;
+};
+#define DISTILLERY__V1__TEST_SPLIT_LOGITS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__test_split_logits__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+/*
+ * teacher → teacher, in online runs with a mutual term (distillation.mutual > 0): after sending
+ * step (epoch, step) to its replicas, teacher `from_teacher` sends every other teacher its logits
+ * of the step's whole global batch, from before its own update of that step. Not answered.
+ * Tensor frame 1: logits [sample_end − sample_begin, classes], F32.
+ */
+struct  Distillery__V1__PeerTeacherLogits
+{
+  ProtobufCMessage base;
+  char *run_id;
+  uint32_t epoch;
+  uint64_t step;
+  /*
+   * the sender's teacher index
+   */
+  uint32_t from_teacher;
+  /*
+   * the receiver's teacher index; never from_teacher
+   */
+  uint32_t to_teacher;
+  /*
+   * the global batch: range in the epoch's permutation [begin, end)
+   */
+  uint64_t sample_begin;
+  uint64_t sample_end;
+};
+#define DISTILLERY__V1__PEER_TEACHER_LOGITS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__peer_teacher_logits__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -1558,6 +1611,44 @@ Distillery__V1__LogitsBatch *
 void   distillery__v1__logits_batch__free_unpacked
                      (Distillery__V1__LogitsBatch *message,
                       ProtobufCAllocator *allocator);
+/* Distillery__V1__TestSplitLogits methods */
+void   distillery__v1__test_split_logits__init
+                     (Distillery__V1__TestSplitLogits         *message);
+size_t distillery__v1__test_split_logits__get_packed_size
+                     (const Distillery__V1__TestSplitLogits   *message);
+size_t distillery__v1__test_split_logits__pack
+                     (const Distillery__V1__TestSplitLogits   *message,
+                      uint8_t             *out);
+size_t distillery__v1__test_split_logits__pack_to_buffer
+                     (const Distillery__V1__TestSplitLogits   *message,
+                      ProtobufCBuffer     *buffer);
+Distillery__V1__TestSplitLogits *
+       distillery__v1__test_split_logits__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   distillery__v1__test_split_logits__free_unpacked
+                     (Distillery__V1__TestSplitLogits *message,
+                      ProtobufCAllocator *allocator);
+/* Distillery__V1__PeerTeacherLogits methods */
+void   distillery__v1__peer_teacher_logits__init
+                     (Distillery__V1__PeerTeacherLogits         *message);
+size_t distillery__v1__peer_teacher_logits__get_packed_size
+                     (const Distillery__V1__PeerTeacherLogits   *message);
+size_t distillery__v1__peer_teacher_logits__pack
+                     (const Distillery__V1__PeerTeacherLogits   *message,
+                      uint8_t             *out);
+size_t distillery__v1__peer_teacher_logits__pack_to_buffer
+                     (const Distillery__V1__PeerTeacherLogits   *message,
+                      ProtobufCBuffer     *buffer);
+Distillery__V1__PeerTeacherLogits *
+       distillery__v1__peer_teacher_logits__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   distillery__v1__peer_teacher_logits__free_unpacked
+                     (Distillery__V1__PeerTeacherLogits *message,
+                      ProtobufCAllocator *allocator);
 /* Distillery__V1__Credit methods */
 void   distillery__v1__credit__init
                      (Distillery__V1__Credit         *message);
@@ -1786,6 +1877,12 @@ typedef void (*Distillery__V1__ShardAck_Closure)
 typedef void (*Distillery__V1__LogitsBatch_Closure)
                  (const Distillery__V1__LogitsBatch *message,
                   void *closure_data);
+typedef void (*Distillery__V1__TestSplitLogits_Closure)
+                 (const Distillery__V1__TestSplitLogits *message,
+                  void *closure_data);
+typedef void (*Distillery__V1__PeerTeacherLogits_Closure)
+                 (const Distillery__V1__PeerTeacherLogits *message,
+                  void *closure_data);
 typedef void (*Distillery__V1__Credit_Closure)
                  (const Distillery__V1__Credit *message,
                   void *closure_data);
@@ -1852,6 +1949,8 @@ extern const ProtobufCMessageDescriptor distillery__v1__shard_request__descripto
 extern const ProtobufCMessageDescriptor distillery__v1__shard_chunk__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__shard_ack__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__logits_batch__descriptor;
+extern const ProtobufCMessageDescriptor distillery__v1__test_split_logits__descriptor;
+extern const ProtobufCMessageDescriptor distillery__v1__peer_teacher_logits__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__credit__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__gradient_chunk__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__metric_value__descriptor;
