@@ -294,7 +294,9 @@ import Wire
         cluster.frozen = ["t1"]
         await cluster.advance(.seconds(6))
         // t1 is dead (5 s); its teacher waits for a teacher worker, for 2 s here.
-        #expect(await cluster.phase(of: run) == .preparingTeachers)
+        let waiting = await cluster.phase(of: run)
+        let why = try cluster.store.run(id: run)?.reason ?? ""
+        #expect(waiting == .preparingTeachers, "\(String(describing: waiting)): \(why)")
         await cluster.advance(.seconds(2))
         #expect(await cluster.phase(of: run) == .failed)
         let record = try cluster.store.run(id: run)
