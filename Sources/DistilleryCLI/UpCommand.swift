@@ -6,11 +6,11 @@ import DataPlane
 import Foundation
 import Tensor
 import Logging
+import RunSpec
 import ServiceLifecycle
 import Synchronization
 import TransportZMQ
 import Wire
-import Yams
 
 /// A local cluster topology (`Cluster/local.yaml`): one coordinator and N workers, each a
 /// separate process on this machine.
@@ -36,46 +36,35 @@ struct LocalTopology: Equatable {
     var cache = ".distillery/cache"
     var workers: [WorkerEntry] = []
 
+    /// Reads the file with the project's one YAML reader (`RunSpec.StrictYAML`): unknown,
+    /// duplicate and mistyped keys are errors with their line, all reported together.
     init(yaml: String, file: String) throws {
-        let root: Any?
-        do { root = try Yams.load(yaml: yaml) } catch { throw CLIError("\(file): not valid YAML: \(error)") }
-        guard let map = root as? [String: Any] else { throw CLIError("\(file): expected a mapping with coordinator, workers, logs, cache") }
-        try Self.onlyKeys(map, ["coordinator", "workers", "logs", "cache"], at: "", file: file)
-        if let c = map["coordinator"] {
-            guard let c = c as? [String: Any] else { throw CLIError("\(file): coordinator must be a mapping (listen, state-dir)") }
-            try Self.onlyKeys(c, ["listen", "state-dir"], at: "coordinator.", file: file)
-            listen = try Self.string(c["listen"], "coordinator.listen", file: file) ?? listen
-            stateDir = try Self.string(c["state-dir"], "coordinator.state-dir", file: file) ?? stateDir
-        }
-        logs = try Self.string(map["logs"], "logs", file: file) ?? logs
-        cache = try Self.string(map["cache"], "cache", file: file) ?? cache
-        guard let list = map["workers"] as? [Any], !list.isEmpty else {
-            throw CLIError("\(file): workers must be a non-empty list of {name, roles}")
-        }
-        var seen = Set<String>()
-        for (i, item) in list.enumerated() {
-            guard let w = item as? [String: Any] else { throw CLIError("\(file): workers[\(i)] must be a mapping {name, roles}") }
-            try Self.onlyKeys(w, ["name", "roles"], at: "workers[\(i)].", file: file)
-            guard let name = try Self.string(w["name"], "workers[\(i)].name", file: file), !name.isEmpty else {
-                throw CLIError("\(file): workers[\(i)].name is required")
+        var reader = StrictYAML(yaml: yaml, fileName: file, describing: "the cluster file")
+        if let root = reader.root(allowed: ["coordinator", "workers", "logs", "cache"]) {
+            if let c = reader.mapping(root, "coordinator", allowed: ["listen", "state-dir"]) {
+                listen = reader.string(c, "listen", default: listen, allowed: "a ZeroMQ endpoint, e.g. tcp://127.0.0.1:7878")
+                stateDir = reader.string(c, "state-dir", default: stateDir, allowed: "a directory")
             }
-            guard seen.insert(name).inserted else { throw CLIError("\(file): workers[\(i)].name '\(name)' is used twice") }
-            let roles = (w["roles"] as? [Any])?.map { "\($0)" } ?? ["teacher", "student"]
-            _ = try parseRoles(roles.joined(separator: ","))
-            workers.append(WorkerEntry(name: name, roles: roles))
+            logs = reader.string(root, "logs", default: logs, allowed: "a directory")
+            cache = reader.string(root, "cache", default: cache, allowed: "a directory")
+            var seen = Set<String>()
+            for w in reader.mappings(root, "workers", allowed: ["name", "roles"],
+                                     describing: "a non-empty list of {name, roles}") {
+                let name = reader.requiredString(w, "name", allowed: "the worker's name")
+                let roles = reader.strings(w, "roles", default: ["teacher", "student"], allowed: "teacher or student")
+                guard !name.isEmpty else { continue }
+                guard seen.insert(name).inserted else {
+                    reader.problem(w, "name", "'\(name)' is used twice; each worker needs a name of its own")
+                    continue
+                }
+                do { _ = try parseRoles(roles.joined(separator: ",")) } catch {
+                    reader.problem(w, "roles", "\(error)")
+                    continue
+                }
+                workers.append(WorkerEntry(name: name, roles: roles))
+            }
         }
-    }
-
-    private static func onlyKeys(_ map: [String: Any], _ allowed: [String], at path: String, file: String) throws {
-        for key in map.keys.sorted() where !allowed.contains(key) {
-            throw CLIError("\(file): unknown key '\(path)\(key)'; allowed: \(allowed.map { path + $0 }.joined(separator: ", "))")
-        }
-    }
-
-    private static func string(_ value: Any?, _ field: String, file: String) throws -> String? {
-        guard let value else { return nil }
-        guard let s = value as? String else { throw CLIError("\(file): \(field) must be a string") }
-        return s
+        do { try reader.finish() } catch { throw CLIError("\(error)") }
     }
 }
 

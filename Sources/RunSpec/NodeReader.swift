@@ -13,6 +13,9 @@ struct NodeReader {
     /// that are reported (a suggestion costs edit distances; 40,000 of them took 2.4 s).
     var unknownKeys: [RunSpecError: (key: String, allowed: [String])] = [:]
 
+    /// What the top-level mapping is called in messages ("unknown key 'x' in the run spec").
+    var rootName = "the run spec"
+
     init(renamedKeys: [TextPosition: String]) { self.renamedKeys = renamedKeys }
 
     /// A marker in `failed`: the teacher list is incomplete, so counts of teachers are unknown.
@@ -152,7 +155,7 @@ struct NodeReader {
             }
             keyLines[key, default: []].append(keyLine ?? 0)
             guard allowed.contains(key) else {
-                let place = path.isEmpty ? "the run spec" : path
+                let place = path.isEmpty ? rootName : path
                 let message = "unknown key '\(key)' in \(place); allowed: \(allowed.joined(separator: ", "))"
                 flag(section.child(key), message, line: keyLine)
                 unknownKeys[errors[errors.count - 1]] = (key, allowed)
