@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "Distillation", targets: ["Distillation"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "ONNX", targets: ["ONNX"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,6 +41,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // protoc-c output for Protos/distillery.proto (Scripts/gen-protos; committed).
         .target(name: "DistilleryProtoC", linkerSettings: [.linkedLibrary("protobuf-c")]),
+        // protoc-c output for Protos/onnx.proto, the ONNX model format's subset (Scripts/gen-protos; committed).
+        .target(name: "OnnxProtoC", linkerSettings: [.linkedLibrary("protobuf-c")]),
         // libzmq (Debian: libzmq3-dev).
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
 
@@ -55,6 +58,10 @@ let package = Package(
         // Layers, Sequential with one flat parameter/gradient arena, losses, optimizers,
         // schedules, model specs, safetensors checkpoints.
         .target(name: "NN", dependencies: ["Tensor", "FileSupport"], swiftSettings: strict),
+        // ONNX models: reading and validating `.onnx` files (ONNX teachers), an inference executor
+        // on the engine's tensors and GEMM, `inspect`'s summary, and writing a native model
+        // (the student) as ONNX. Nothing of protobuf-c is visible outside this target.
+        .target(name: "ONNX", dependencies: ["OnnxProtoC", "NN", "Tensor", "FileSupport"], swiftSettings: strict),
         // Knowledge-distillation math: temperature softmax, KL·T², ensemble rules.
         .target(name: "Distillation", dependencies: ["Tensor"], swiftSettings: strict),
         // IDX(.gz) reader, normalisation, splits, deterministic permutations, batches, shard
@@ -156,6 +163,7 @@ let package = Package(
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "DistilleryTestKit"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "FileSupport", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "OnnxProtoC", "NN", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistillationTests", dependencies: ["Distillation", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
