@@ -112,8 +112,8 @@ extension TaskRunner {
             let out = "\(cacheDirectory)/students/\(assign.runID)/student.safetensors"
             try save(trainer.model, spec: studentSpec,
                      metadata: ["run": assign.runID, "test.accuracy": String(test.accuracy), "replicas": String(replicas),
-                                "normalization.mean": String(bundle.normalization.mean),
-                                "normalization.std": String(bundle.normalization.std), "complete": "true"], to: out)
+                                "normalization.mean": bundle.normalization.metadataText.mean,
+                                "normalization.std": bundle.normalization.metadataText.std, "complete": "true"], to: out)
             if let data = FileManager.default.contents(atPath: out) {
                 sendArtifact(assign, name: "student.safetensors", bytes: [UInt8](data))
             }

@@ -193,12 +193,13 @@ public final class TaskRunner: WorkerTasks {
         }
     }
 
-    /// The run's data as every node derives it: the shard's splits, normalised, with the
-    /// validation images held out by the run's seed.
+    /// The run's data as every node derives it: the shard's splits, pre-processed as the shard
+    /// says, with the validation samples held out by the run's seed.
     func runData(_ assign: AssignTask, _ spec: RunSpec) throws(TaskFailure) -> DataBundle {
         do {
-            let (train, test) = try DatasetShard.unpack(try cache.load(assign.shardHash))
-            return DataBundle.split(train: train, test: test, validationCount: spec.dataset.validation, seed: spec.training.seed)
+            let contents = try DatasetShard.unpack(try cache.load(assign.shardHash))
+            return DataBundle.split(train: contents.train, test: contents.test, validationCount: spec.dataset.validation,
+                                    seed: spec.training.seed, normalization: contents.normalization)
         } catch {
             throw TaskFailure("data shard \(assign.shardHash.prefix(12)): \(error)")
         }

@@ -175,8 +175,8 @@ extension TaskRunner {
         let test = Evaluation.run(net, on: bundle.test)
         var metadata = ["seed": String(recipe.seed), "epochs": String(recipe.epochs), "run": assign.runID,
                         "teacher": String(index), "worker": workerName, "test.accuracy": String(test.accuracy),
-                        "normalization.mean": String(bundle.normalization.mean),
-                        "normalization.std": String(bundle.normalization.std), "key": key, "complete": "true"]
+                        "normalization.mean": bundle.normalization.metadataText.mean,
+                        "normalization.std": bundle.normalization.metadataText.std, "key": key, "complete": "true"]
         if let v = last?.validation { metadata["validation.accuracy"] = String(v.accuracy) }
         try save(net, spec: modelSpec, metadata: metadata, to: out)
         metrics(assign, epoch: recipe.epochs, step: trainer.globalStep, [("teacher\(index).test_accuracy", Double(test.accuracy))])

@@ -1,4 +1,16 @@
 extension DatasetShard {
+    /// How a shard stores each sample value.
+    public enum ValueType: Int, Sendable, Equatable, Hashable, CustomStringConvertible {
+        /// One byte per value (IDX images, `uint8` NumPy arrays).
+        case uint8 = 0
+        /// Four bytes per value, IEEE 754 little-endian (`float32` NumPy arrays): 4× the size.
+        case float32 = 1
+
+        /// Bytes per value.
+        public var size: Int { self == .uint8 ? 1 : 4 }
+        public var description: String { self == .uint8 ? "uint8" : "float32" }
+    }
+
     /// The self-describing header of a shard blob (layout in ``DatasetShard``).
     ///
     /// The limits below bound what a header may claim, so a corrupt or hostile header is
@@ -7,43 +19,62 @@ extension DatasetShard {
         /// The first 8 bytes of every shard: `"DSHARD1\0"`.
         public static let magic: [UInt8] = Array("DSHARD1".utf8) + [0]
         /// The format version written by this build (and the only one it reads).
-        public static let formatVersion = 1
+        public static let formatVersion = 2
         /// The largest rank of the sample shape.
         public static let maxRank = 8
         /// The largest number of values per sample (product of the sample shape).
         public static let maxFeatures = 1 << 24
-        /// The largest class count (labels are single bytes).
-        public static let maxClassCount = 256
+        /// The largest class count (labels are one byte up to 256 classes, two bytes beyond).
+        public static let maxClassCount = 65_536
         /// The largest number of samples per split.
         public static let maxSampleCount = 1 << 28
         /// The longest data set name, in UTF-8 bytes.
         public static let maxNameBytes = 255
+        /// The most mean/std values (one per channel or feature).
+        public static let maxStatistics = 1 << 16
 
         /// The data set name, e.g. `fashion-mnist`.
         public let name: String
         /// Per-sample shape, e.g. `[1, 28, 28]`.
         public let sampleShape: [Int]
+        /// How each value is stored.
+        public let valueType: ValueType
         /// Number of classes; every label is below it.
         public let classCount: Int
+        /// What every node does to the values before a model sees them.
+        public let preprocessing: Preprocessing
         /// Number of training samples.
         public let trainCount: Int
         /// Number of test samples.
         public let testCount: Int
 
-        /// Pixels per sample: the product of ``sampleShape``.
+        /// Values per sample: the product of ``sampleShape``.
         public var features: Int { sampleShape.reduce(1, *) }
-        /// Bytes from the start of the blob to the first pixel.
-        public var headerLength: Int { Header.fixedBytes + 4 * sampleShape.count + name.utf8.count }
-        /// Bytes after the header: pixels and labels of both splits.
-        public var dataByteCount: Int { (trainCount + testCount) * (features + 1) }
+        /// Bytes per label: 1 up to 256 classes, else 2.
+        public var labelBytes: Int { classCount <= 256 ? 1 : 2 }
+        /// Bytes per sample: its values and its label.
+        public var sampleBytes: Int { features * valueType.size + labelBytes }
+        /// The number of mean/std values written (0 for fitted statistics).
+        var statisticsCount: Int {
+            if case .given(let n) = preprocessing.statistics { return n.mean.count }
+            return 0
+        }
+        /// Bytes from the start of the blob to the first value.
+        public var headerLength: Int { Header.fixedBytes + 4 * sampleShape.count + 8 * statisticsCount + name.utf8.count }
+        /// Bytes after the header: values and labels of both splits.
+        public var dataByteCount: Int { (trainCount + testCount) * sampleBytes }
 
-        /// Magic, version, header length, train count, test count, rank, class count, name length.
-        static let fixedBytes = 8 + 7 * 4
+        /// Magic, then version, header length, train count, test count, value type, rank,
+        /// class count, scale (8 bytes), statistics count, name length.
+        static let fixedBytes = 8 + 11 * 4
 
-        init(name: String, sampleShape: [Int], classCount: Int, trainCount: Int, testCount: Int) {
+        init(name: String, sampleShape: [Int], valueType: ValueType, classCount: Int, preprocessing: Preprocessing,
+             trainCount: Int, testCount: Int) {
             self.name = name
             self.sampleShape = sampleShape
+            self.valueType = valueType
             self.classCount = classCount
+            self.preprocessing = preprocessing
             self.trainCount = trainCount
             self.testCount = testCount
         }
@@ -63,6 +94,10 @@ extension DatasetShard.Header {
         try Self.checkClassCount(classCount)
         try Self.checkCount(trainCount, split: "train")
         try Self.checkCount(testCount, split: "test")
+        guard statisticsCount <= Self.maxStatistics else {
+            throw .invalidShard(reason: "\(statisticsCount) mean/std values, at most \(Self.maxStatistics) are allowed")
+        }
+        if let problem = preprocessing.problem(sampleShape: sampleShape) { throw .invalidShard(reason: "pre-processing: \(problem)") }
     }
 
     /// The header bytes (``headerLength`` of them). Call ``checkEncodable()`` first.
@@ -73,13 +108,23 @@ extension DatasetShard.Header {
             let word = UInt32(value)
             for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
         }
+        func put(_ value: Float) { put(Int(value.bitPattern)) }
         put(Self.formatVersion)
         put(headerLength)
         put(trainCount)
         put(testCount)
+        put(valueType.rawValue)
         put(sampleShape.count)
         for dimension in sampleShape { put(dimension) }
         put(classCount)
+        let scaleBits = preprocessing.scale.bitPattern
+        put(Int(scaleBits & 0xFFFF_FFFF))
+        put(Int(scaleBits >> 32))
+        put(statisticsCount)
+        if case .given(let n) = preprocessing.statistics {
+            for v in n.mean { put(v) }
+            for v in n.std { put(v) }
+        }
         put(name.utf8.count)
         out += Array(name.utf8)
         return out
@@ -106,7 +151,7 @@ extension DatasetShard.Header {
         }
         let headerLength = try reader.next("header length")
         let minimum = fixedBytes + 4
-        let maximum = fixedBytes + 4 * maxRank + maxNameBytes
+        let maximum = fixedBytes + 4 * maxRank + 8 * maxStatistics + maxNameBytes
         guard headerLength >= minimum, headerLength <= maximum else {
             throw .invalidShard(reason: "header length \(headerLength) is impossible (a version-\(formatVersion) header has "
                 + "\(minimum)…\(maximum) bytes)")
@@ -120,6 +165,10 @@ extension DatasetShard.Header {
         let testCount = try reader.next("test count")
         try checkCount(trainCount, split: "train")
         try checkCount(testCount, split: "test")
+        let typeCode = try reader.next("value type")
+        guard let valueType = DatasetShard.ValueType(rawValue: typeCode) else {
+            throw .invalidShard(reason: "value type \(typeCode) is unknown (0 = uint8, 1 = float32)")
+        }
         let rank = try reader.next("sample shape rank")
         guard rank >= 1, rank <= maxRank else {
             throw .invalidShard(reason: "the sample shape has rank \(rank), expected 1…\(maxRank)")
@@ -130,24 +179,44 @@ extension DatasetShard.Header {
         try checkShape(sampleShape)
         let classCount = try reader.next("class count")
         try checkClassCount(classCount)
+        let scaleLow = UInt64(try reader.next("scale"))
+        let scale = Double(bitPattern: scaleLow | UInt64(try reader.next("scale")) << 32)
+        let statisticsCount = try reader.next("statistics count")
+        guard statisticsCount <= maxStatistics else {
+            throw .invalidShard(reason: "\(statisticsCount) mean/std values, at most \(maxStatistics) are allowed")
+        }
+        var mean: [Float] = [], std: [Float] = []
+        for i in 0..<statisticsCount { mean.append(Float(bitPattern: UInt32(try reader.next("mean \(i)")))) }
+        for i in 0..<statisticsCount { std.append(Float(bitPattern: UInt32(try reader.next("std \(i)")))) }
+        let statistics: Preprocessing.Statistics
+        if statisticsCount == 0 {
+            statistics = .fit
+        } else {
+            switch Normalization.validated(mean: mean, std: std) {
+            case .success(let n): statistics = .given(n)
+            case .failure(let problem): throw .invalidShard(reason: "pre-processing: \(problem.message)")
+            }
+        }
+        let preprocessing = Preprocessing(scale: scale, statistics: statistics)
+        if let problem = preprocessing.problem(sampleShape: sampleShape) { throw .invalidShard(reason: "pre-processing: \(problem)") }
         let nameLength = try reader.next("name length")
-        let expectedLength = fixedBytes + 4 * rank + nameLength
+        let expectedLength = fixedBytes + 4 * rank + 8 * statisticsCount + nameLength
         guard nameLength <= maxNameBytes, expectedLength == headerLength else {
             throw .invalidShard(reason: "header length \(headerLength) does not match its fields "
-                + "(\(fixedBytes) + 4 × rank \(rank) + name length \(nameLength) = \(expectedLength))")
+                + "(\(fixedBytes) + 4 × rank \(rank) + 8 × statistics \(statisticsCount) + name length \(nameLength) = \(expectedLength))")
         }
         let nameBytes = try reader.take(nameLength, "name")
         guard let name = String(validating: nameBytes, as: UTF8.self) else {
             throw .invalidShard(reason: "the data set name is not valid UTF-8")
         }
 
-        let header = DatasetShard.Header(name: name, sampleShape: sampleShape, classCount: classCount,
-                                         trainCount: trainCount, testCount: testCount)
+        let header = DatasetShard.Header(name: name, sampleShape: sampleShape, valueType: valueType, classCount: classCount,
+                                         preprocessing: preprocessing, trainCount: trainCount, testCount: testCount)
         let found = bytes.count - headerLength
         let expected = header.dataByteCount
         guard found == expected else {
-            let f = header.features
-            let layout = "\(trainCount) train × (\(f) pixels + 1 label) + \(testCount) test × (\(f) pixels + 1 label)"
+            let sample = "(\(header.features) \(valueType) values + \(header.labelBytes)-byte label)"
+            let layout = "\(trainCount) train × \(sample) + \(testCount) test × \(sample)"
             if found < expected {
                 throw .invalidShard(reason: "the data is cut short: \(found) bytes after the header, the header "
                     + "describes \(expected) (\(layout))")

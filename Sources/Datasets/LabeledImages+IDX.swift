@@ -43,9 +43,10 @@ extension LabeledImages {
         )
     }
 
-    /// `Float(byte) / 255` for every byte, through a 256-entry table.
+    /// `Float(Double(byte) · (1/255))` = `Float(byte) / 255` for every byte (``Preprocessing/idxDefault``'s scale, as a shard
+    /// of the same files gives), through a 256-entry table.
     static func unitScaled(_ bytes: [UInt8]) -> [Float] {
-        let table = (0...255).map { Float($0) / 255 }
+        let table = byteTable(scale: Preprocessing.idxDefault.scale)
         return [Float](unsafeUninitializedCapacity: bytes.count) { out, initialized in
             table.withUnsafeBufferPointer { lookup in
                 bytes.withUnsafeBufferPointer { source in
@@ -57,4 +58,7 @@ extension LabeledImages {
             initialized = bytes.count
         }
     }
+
+    /// `Float(Double(b) · scale)` for every byte value `b`: how byte values become floats.
+    static func byteTable(scale: Double) -> [Float] { (0...255).map { Float(Double($0) * scale) } }
 }

@@ -123,8 +123,8 @@ struct Distill: ParsableCommand {
         let started = clock.instant()
         let checkpointer = EpochCheckpointer(
             next: ProgressPrinter(label: "distil", epochs: settings.epochs), path: out, model: net, spec: studentSpec,
-            metadata: ["seed": String(settings.seed), "normalization.mean": String(bundle.normalization.mean),
-                       "normalization.std": String(bundle.normalization.std), "distilled_from": paths.joined(separator: ",")],
+            metadata: ["seed": String(settings.seed), "normalization.mean": bundle.normalization.metadataText.mean,
+                       "normalization.std": bundle.normalization.metadataText.std, "distilled_from": paths.joined(separator: ",")],
             epochs: settings.epochs)
         let reports = distiller.train(student: net, train: bundle.train, targets: targets, labelMask: labelMask,
                                       validation: bundle.validation, observer: checkpointer)

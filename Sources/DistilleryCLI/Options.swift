@@ -89,7 +89,6 @@ func readCheckpoint(_ path: String) throws -> ModelCheckpoint {
 
 /// Normalisation recorded in a checkpoint, if any.
 func normalization(of checkpoint: ModelCheckpoint) -> Normalization? {
-    guard let m = checkpoint.metadata["normalization.mean"].flatMap(Float.init),
-          let s = checkpoint.metadata["normalization.std"].flatMap(Float.init) else { return nil }
-    return Normalization(mean: m, std: s)
+    guard let m = checkpoint.metadata["normalization.mean"], let s = checkpoint.metadata["normalization.std"] else { return nil }
+    return Normalization(metadataMean: m, std: s)
 }

@@ -31,8 +31,8 @@ struct Train: ParsableCommand {
         print("training \(spec) — \(Format.count(net.parameterCount)) parameters, \(bundle.train.count) train / \(bundle.validation?.count ?? 0) validation / \(bundle.test.count) test images")
         let progress = EpochCheckpointer(
             next: ProgressPrinter(label: "train", epochs: settings.epochs), path: out, model: net, spec: spec,
-            metadata: ["seed": String(settings.seed), "normalization.mean": String(bundle.normalization.mean),
-                       "normalization.std": String(bundle.normalization.std)], epochs: settings.epochs)
+            metadata: ["seed": String(settings.seed), "normalization.mean": bundle.normalization.metadataText.mean,
+                       "normalization.std": bundle.normalization.metadataText.std], epochs: settings.epochs)
         let trainer = Trainer(model: net, settings: settings, observer: progress)
         let reports = trainer.fit(train: bundle.train, validation: bundle.validation)
         let test = Evaluation.run(net, on: bundle.test)
@@ -52,7 +52,7 @@ func trainingMetadata(settings: TrainingSettings, bundle: DataBundle, test: Eval
         "epochs": String(settings.epochs), "seed": String(settings.seed), "batch": String(settings.batchSize),
         "lr": String(settings.learningRate), "schedule": settings.schedule.description,
         "optimizer": settings.optimizer.description, "weight_decay": String(settings.weightDecay),
-        "normalization.mean": String(bundle.normalization.mean), "normalization.std": String(bundle.normalization.std),
+        "normalization.mean": bundle.normalization.metadataText.mean, "normalization.std": bundle.normalization.metadataText.std,
         "test.accuracy": String(test.accuracy), "test.loss": String(test.loss), "test.count": String(test.count),
         "train.count": String(bundle.train.count),
     ]

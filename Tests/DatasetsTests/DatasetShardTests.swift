@@ -67,9 +67,23 @@ private func expectBitIdentical(_ a: LabeledImages, _ b: LabeledImages, _ what: 
 /// A small shard for error and fuzz tests: 4 train and 3 test samples of [1, 2, 3], 5 classes.
 private func smallShard() throws -> DatasetShard {
     try DatasetShard(
-        name: "fuzz", sampleShape: [1, 2, 3], classCount: 5,
-        trainPixels: (0..<24).map { UInt8($0 * 10) }, trainLabels: [0, 1, 2, 4],
-        testPixels: (0..<18).map { UInt8(255 - $0) }, testLabels: [4, 3, 0])
+        name: "fuzz", sampleShape: [1, 2, 3], classCount: 5, preprocessing: .idxDefault,
+        train: .init(values: .uint8((0..<24).map { UInt8($0 * 10) }), labels: [0, 1, 2, 4]),
+        test: .init(values: .uint8((0..<18).map { UInt8(255 - $0) }), labels: [4, 3, 0]))
+}
+
+/// A shard of byte values from raw arrays (labels as bytes), for the error tests.
+private func byteShard(name: String = "x", sampleShape: [Int], classCount: Int, trainPixels: [UInt8], trainLabels: [Int32],
+                       testPixels: [UInt8], testLabels: [Int32]) throws -> DatasetShard {
+    try DatasetShard(name: name, sampleShape: sampleShape, classCount: classCount, preprocessing: .idxDefault,
+                     train: .init(values: .uint8(trainPixels), labels: trainLabels),
+                     test: .init(values: .uint8(testPixels), labels: testLabels))
+}
+
+/// Both splits of a shard (scaled values, not normalised).
+private func unpackSplits(_ bytes: [UInt8]) throws -> (LabeledImages, LabeledImages) {
+    let contents = try DatasetShard.unpack(bytes)
+    return (contents.train, contents.test)
 }
 
 /// The `invalidShard` reason of `body`'s error, or an issue if it is another error or none.
@@ -102,9 +116,14 @@ struct DatasetShardTests {
         let set = try SyntheticSet(gzip: false)
         let shard = try DatasetShard.pack(directory: set.directory, trainLimit: 0)
         let name = Array("fashion-mnist".utf8)
-        let header = Array("DSHARD1".utf8) + [0] + le32(1) + le32(36 + 4 * 3 + name.count)
-            + le32(7) + le32(5) + le32(3) + le32(1) + le32(4) + le32(3) + le32(10) + le32(name.count) + name
+        let scale = (1.0 / 255.0).bitPattern
+        let header = Array("DSHARD1".utf8) + [0] + le32(2) + le32(52 + 4 * 3 + name.count)
+            + le32(7) + le32(5) + le32(0) + le32(3) + le32(1) + le32(4) + le32(3) + le32(10)
+            + le32(Int(scale & 0xFFFF_FFFF)) + le32(Int(scale >> 32)) + le32(0)
+            + le32(name.count) + name
         let expected = header + set.trainPixels + set.trainLabels + set.testPixels + set.testLabels
+        #expect(try DatasetShard.header(of: shard.bytes).preprocessing == .idxDefault)
+        #expect(try DatasetShard.header(of: shard.bytes).valueType == .uint8)
         #expect(shard.bytes == expected)
         #expect(shard.sha256 == SHA256.hex(expected))
         #expect(SHA256.isHexDigest(shard.sha256))
@@ -124,7 +143,7 @@ struct DatasetShardTests {
     func roundTripSynthetic(gzip: Bool, trainLimit: Int) throws {
         let set = try SyntheticSet(gzip: gzip)
         let shard = try DatasetShard.pack(directory: set.directory, trainLimit: trainLimit)
-        let (train, test) = try DatasetShard.unpack(shard.bytes)
+        let (train, test) = try unpackSplits(shard.bytes)
         let kept = trainLimit > 0 ? min(trainLimit, 7) : 7
         let loadedTrain = try FashionMNIST.load(split: .train, directory: set.directory)
         let loadedTest = try FashionMNIST.load(split: .test, directory: set.directory)
@@ -151,7 +170,8 @@ struct DatasetShardTests {
         #expect(a.bytes == c.bytes)
         let d = try DatasetShard.pack(directory: raw.directory, trainLimit: 4)
         #expect(d.sha256 != a.sha256)
-        let named = try DatasetShard.pack(directory: raw.directory, trainLimit: 3, name: "mnist", classCount: 10)
+        let named = try DatasetShard.pack(directory: raw.directory, trainLimit: 3, name: "mnist", classCount: 10,
+                                           preprocessing: .idxDefault)
         #expect(named.sha256 != a.sha256)
         #expect(try DatasetShard.header(of: named.bytes).name == "mnist")
         #expect(DatasetShard(bytes: a.bytes).sha256 == a.sha256)
@@ -168,7 +188,7 @@ struct DatasetShardTests {
         #expect(shard.bytes.count == header.headerLength + 12_500 * 785)
         #expect(shard.sha256 == SHA256.hex(shard.bytes))
 
-        let (train, test) = try DatasetShard.unpack(shard.bytes)
+        let (train, test) = try unpackSplits(shard.bytes)
         expectBitIdentical(train, try FashionMNIST.load(split: .train, directory: directory).prefix(2500), "train")
         expectBitIdentical(test, try FashionMNIST.load(split: .test, directory: directory), "test")
         #expect(test.classCounts() == Array(repeating: 1000, count: 10))
@@ -200,49 +220,90 @@ struct DatasetShardTests {
     @Test("init from raw bytes rejects what unpack would reject")
     func rawInitErrors() throws {
         let shard = try smallShard()
-        let (train, test) = try DatasetShard.unpack(shard.bytes)
+        let (train, test) = try unpackSplits(shard.bytes)
         #expect(train.labels == [0, 1, 2, 4] && test.labels == [4, 3, 0])
         #expect(train.sampleShape == [1, 2, 3] && train.classCount == 5)
         #expect(train.pixels[1] == Float(10) / 255)
 
         #expect(invalidShardReason {
-            _ = try DatasetShard(name: "x", sampleShape: [2], classCount: 3, trainPixels: [1, 2, 3], trainLabels: [0, 1],
-                                 testPixels: [], testLabels: [])
-        }.contains("3 train pixel bytes for 2 samples"))
+            _ = try byteShard(sampleShape: [2], classCount: 3, trainPixels: [1, 2, 3], trainLabels: [0, 1],
+                              testPixels: [], testLabels: [])
+        }.contains("3 train values for 2 samples"))
         #expect(invalidShardReason {
-            _ = try DatasetShard(name: "x", sampleShape: [1], classCount: 3, trainPixels: [1], trainLabels: [0],
-                                 testPixels: [7, 8], testLabels: [2, 3])
+            _ = try byteShard(sampleShape: [1], classCount: 3, trainPixels: [1], trainLabels: [0],
+                              testPixels: [7, 8], testLabels: [2, 3])
         } == "test sample 1 has label 3, expected 0..<3")
         #expect(invalidShardReason {
-            _ = try DatasetShard(name: String(repeating: "n", count: 256), sampleShape: [1], classCount: 3,
-                                 trainPixels: [], trainLabels: [], testPixels: [], testLabels: [])
+            _ = try byteShard(name: String(repeating: "n", count: 256), sampleShape: [1], classCount: 3,
+                              trainPixels: [], trainLabels: [], testPixels: [], testLabels: [])
         }.contains("256 bytes long"))
         #expect(invalidShardReason {
-            _ = try DatasetShard(name: "x", sampleShape: [], classCount: 3,
-                                 trainPixels: [], trainLabels: [], testPixels: [], testLabels: [])
+            _ = try byteShard(sampleShape: [], classCount: 3, trainPixels: [], trainLabels: [], testPixels: [], testLabels: [])
         }.contains("rank 0"))
         #expect(invalidShardReason {
-            _ = try DatasetShard(name: "x", sampleShape: [1], classCount: 0,
-                                 trainPixels: [], trainLabels: [], testPixels: [], testLabels: [])
+            _ = try byteShard(sampleShape: [1], classCount: 0, trainPixels: [], trainLabels: [], testPixels: [], testLabels: [])
         }.contains("class count 0"))
         #expect(invalidShardReason {
-            _ = try DatasetShard(name: "x", sampleShape: [1 << 13, 1 << 13], classCount: 2,
-                                 trainPixels: [], trainLabels: [], testPixels: [], testLabels: [])
+            _ = try byteShard(sampleShape: [1 << 13, 1 << 13], classCount: 2, trainPixels: [], trainLabels: [],
+                              testPixels: [], testLabels: [])
         }.contains("more than 16777216 values"))
         // 256 classes: every byte is a valid label; an empty split and zero-size samples are fine.
-        let wide = try DatasetShard(name: "", sampleShape: [1, 0], classCount: 256, trainPixels: [],
-                                    trainLabels: [255, 0], testPixels: [], testLabels: [])
+        let wide = try byteShard(name: "", sampleShape: [1, 0], classCount: 256, trainPixels: [],
+                                 trainLabels: [255, 0], testPixels: [], testLabels: [])
         let unpacked = try DatasetShard.unpack(wide.bytes)
         #expect(unpacked.train.labels == [255, 0])
         #expect(unpacked.train.features == 0)
         #expect(unpacked.test.count == 0)
     }
 
+    @Test("float32 values, per-channel statistics and two-byte labels round-trip; the pre-processing is part of the hash")
+    func floatShard() throws {
+        // 3 train and 2 test samples of [2, 1, 2] float32 values, 300 classes (two-byte labels).
+        let train = DatasetShard.Split(values: .float32((0..<12).map { Float($0) * 0.5 - 2 }), labels: [0, 299, 256])
+        let test = DatasetShard.Split(values: .float32([1e-30, -3, 7, 2.5, 0, 0, 1, 1]), labels: [1, 255])
+        let given = Preprocessing(scale: 2, statistics: .given(Normalization(mean: [0.5, -1], std: [2, 4])))
+        let shard = try DatasetShard(name: "rows", sampleShape: [2, 1, 2], classCount: 300, preprocessing: given, train: train, test: test)
+        let header = try DatasetShard.header(of: shard.bytes)
+        #expect(header.valueType == .float32 && header.labelBytes == 2 && header.preprocessing == given)
+        #expect(header.headerLength == 52 + 12 + 16 + 4)
+        #expect(shard.bytes.count == header.headerLength + 5 * (4 * 4 + 2))
+        let contents = try DatasetShard.unpack(shard.bytes)
+        #expect(contents.train.labels == [0, 299, 256] && contents.test.labels == [1, 255])
+        let expectedTrain: [Float] = (0..<12).map { (i: Int) -> Float in (Float(i) * 0.5 - 2) * 2 }
+        #expect(contents.train.pixels == expectedTrain)
+        #expect(contents.test.pixels == [2e-30, -6, 14, 5, 0, 0, 2, 2])
+        #expect(contents.normalization == Normalization(mean: [0.5, -1], std: [2, 4]))
+        // The same data with fitted statistics is another shard.
+        let fitted = try DatasetShard(name: "rows", sampleShape: [2, 1, 2], classCount: 300,
+                                      preprocessing: Preprocessing(scale: 2, statistics: .fit), train: train, test: test)
+        #expect(fitted.sha256 != shard.sha256)
+        #expect(try DatasetShard.unpack(fitted.bytes).normalization == Normalization.fit(contents.train))
+
+        // Refusals: a value that is not finite, splits of two value types, statistics of another channel count.
+        #expect(invalidShardReason {
+            _ = try DatasetShard(name: "x", sampleShape: [2], classCount: 2, preprocessing: .none,
+                                 train: .init(values: .float32([1, .nan]), labels: [0]), test: .init(values: .float32([]), labels: []))
+        }.contains("train sample 0 has the value nan"))
+        #expect(invalidShardReason {
+            _ = try DatasetShard(name: "x", sampleShape: [1], classCount: 2, preprocessing: .none,
+                                 train: .init(values: .float32([1]), labels: [0]), test: .init(values: .uint8([1]), labels: [0]))
+        }.contains("both splits need one type"))
+        #expect(invalidShardReason {
+            _ = try DatasetShard(name: "x", sampleShape: [3, 1, 1], classCount: 2,
+                                 preprocessing: Preprocessing(scale: 1, statistics: .given(Normalization(mean: [0, 0], std: [1, 1]))),
+                                 train: .init(values: .float32([1, 2, 3]), labels: [0]), test: .init(values: .float32([]), labels: []))
+        }.contains("do not fit samples of shape [3, 1, 1]"))
+        // An infinity written into the bytes is refused on unpack.
+        var bad = shard.bytes
+        bad.replaceSubrange(header.headerLength + 4 ..< header.headerLength + 8, with: le32(Int(Float.infinity.bitPattern)))
+        #expect(invalidShardReason { _ = try DatasetShard.unpack(bad) }.contains("train sample 0 has the value inf"))
+    }
+
     @Test("unpack names what is wrong")
     func unpackErrors() throws {
         let bytes = try smallShard().bytes
         let headerLength = try DatasetShard.header(of: bytes).headerLength
-        #expect(headerLength == 36 + 12 + 4)
+        #expect(headerLength == 52 + 12 + 4)
 
         #expect(invalidShardReason { _ = try DatasetShard.unpack([]) }.contains("only 0 bytes"))
         #expect(invalidShardReason { _ = try DatasetShard.unpack(Array("DSHARD2\0xxxxxxxx".utf8)) }
@@ -251,8 +312,8 @@ struct DatasetShardTests {
             .contains("0x1f8b080000000000"))
         #expect(invalidShardReason { _ = try DatasetShard.unpack(Array(bytes[..<12])) }
             .contains("header ends before its header length field"))
-        #expect(expectDatasetError { try DatasetShard.unpack(patched(bytes, at: 8, 2)) }
-            == .unsupportedShardVersion(found: 2, supported: 1))
+        #expect(expectDatasetError { try DatasetShard.unpack(patched(bytes, at: 8, 1)) }
+            == .unsupportedShardVersion(found: 1, supported: 2))
         #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 12, 7)) }.contains("header length 7 is impossible"))
         #expect(invalidShardReason { _ = try DatasetShard.unpack(Array(bytes[..<(headerLength - 1)])) }
             .contains("header is cut short"))
@@ -261,15 +322,18 @@ struct DatasetShardTests {
         #expect(invalidShardReason { _ = try DatasetShard.unpack(bytes + [0]) }.contains("1 unexpected bytes"))
         #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 16, 0xFFFF_FFFF)) }
             .contains("4294967295 train samples, at most"))
-        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 24, 0)) }.contains("rank 0"))
-        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 24, 9)) }.contains("rank 9"))
-        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 28, 0xFFFF_FFFF)) }
+        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 24, 2)) }.contains("value type 2 is unknown"))
+        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 28, 0)) }.contains("rank 0"))
+        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 28, 9)) }.contains("rank 9"))
+        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 32, 0xFFFF_FFFF)) }
             .contains("dimension outside"))
-        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 40, 0)) }.contains("class count 0"))
-        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 40, 257)) }.contains("class count 257"))
-        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 44, 5)) }.contains("does not match its fields"))
+        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 44, 0)) }.contains("class count 0"))
+        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 44, 65_537)) }.contains("class count 65537"))
+        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 52, Int((-1.0).bitPattern >> 32))) }
+            .contains("scale must be a positive"))
+        #expect(invalidShardReason { _ = try DatasetShard.unpack(patched(bytes, at: 60, 5)) }.contains("does not match its fields"))
         var badName = bytes
-        badName[48] = 0xFF
+        badName[64] = 0xFF
         #expect(invalidShardReason { _ = try DatasetShard.unpack(badName) } == "the data set name is not valid UTF-8")
 
         // Labels: the first train label is at headerLength + 4·6, the first test label after the test pixels.
@@ -281,13 +345,13 @@ struct DatasetShardTests {
         #expect(invalidShardReason { _ = try DatasetShard.unpack(badTest) } == "test sample 2 has label 200, expected 0..<5")
 
         // A shape with the same product unpacks (the header is self-describing).
-        let reshaped = try DatasetShard.unpack(patched(patched(bytes, at: 32, 3), at: 36, 2))
+        let reshaped = try DatasetShard.unpack(patched(patched(bytes, at: 36, 3), at: 40, 2))
         #expect(reshaped.train.sampleShape == [1, 3, 2])
 
         let error = DatasetError.invalidShard(reason: "the data is cut short")
         #expect(error.description.contains("Invalid dataset shard: the data is cut short"))
         #expect(error.path.isEmpty)
-        #expect(DatasetError.unsupportedShardVersion(found: 2, supported: 1).description.contains("version 2"))
+        #expect(DatasetError.unsupportedShardVersion(found: 1, supported: 2).description.contains("version 1"))
     }
 
     @Test("fuzz: every truncation fails, mutations and random headers never crash")
@@ -301,11 +365,11 @@ struct DatasetShardTests {
 
         func attempt(_ blob: [UInt8]) -> Bool {
             do {
-                let (train, test) = try DatasetShard.unpack(blob)
+                let (train, test) = try unpackSplits(blob)
                 for split in [train, test] {
                     #expect(split.pixels.count == split.count * split.features)
                     #expect(split.labels.allSatisfy { $0 >= 0 && Int($0) < split.classCount })
-                    #expect(split.pixels.allSatisfy { $0 >= 0 && $0 <= 1 })
+                    #expect(split.pixels.allSatisfy { $0.isFinite })
                 }
                 accepted += 1
                 return true

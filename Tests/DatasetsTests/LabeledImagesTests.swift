@@ -27,6 +27,12 @@ struct LabeledImagesTests {
         #expect(Array(data.sample(2)) == pixels[12..<18].map { Float($0) / 255 })
     }
 
+    @Test("a scale of 1/255 (a Double) gives exactly Float(byte) / 255 for all 256 bytes, as PyTorch's ToTensor")
+    func byteScaleIsExactDivision() {
+        let scaled = DatasetShard.unpackedByteValues(scale: Preprocessing.idxDefault.scale)
+        for b in 0..<256 { #expect(scaled[b].bitPattern == (Float(b) / 255).bitPattern, "byte \(b)") }
+    }
+
     @Test("0 maps to 0, 255 to exactly 1, 51 to 0.2")
     func scalingEndpoints() throws {
         let dir = try TemporaryDirectory()
@@ -122,8 +128,9 @@ struct NormalizationTests {
     func fit() {
         let data = LabeledImages(pixels: [0, 1, 2, 3, 4, 5], labels: [0, 1, 0], sampleShape: [1, 1, 2], classCount: 2)
         let norm = Normalization.fit(data)
-        #expect(abs(norm.mean - 2.5) < 1e-6)
-        #expect(abs(norm.std - Float((35.0 / 12.0).squareRoot())) < 1e-6)
+        #expect(norm.mean.count == 1 && norm.std.count == 1)
+        #expect(abs(norm.mean[0] - 2.5) < 1e-6)
+        #expect(abs(norm.std[0] - Float((35.0 / 12.0).squareRoot())) < 1e-6)
     }
 
     @Test("applying the fitted normalisation gives mean 0, std 1, same labels and shape")
@@ -135,11 +142,10 @@ struct NormalizationTests {
         let normalized = norm.apply(to: data)
         #expect(normalized.labels == data.labels)
         #expect(normalized.sampleShape == data.sampleShape)
-        #expect(normalized.pixels[17] == (data.pixels[17] - norm.mean) / norm.std)
-        #expect(normalized.pixels[17] == norm(data.pixels[17]))
+        #expect(normalized.pixels[17] == (data.pixels[17] - norm.mean[0]) / norm.std[0])
         let refit = Normalization.fit(normalized)
-        #expect(abs(refit.mean) < 1e-5)
-        #expect(abs(refit.std - 1) < 1e-5)
+        #expect(abs(refit.mean[0]) < 1e-5)
+        #expect(abs(refit.std[0] - 1) < 1e-5)
         #expect(data.normalized(by: norm) == normalized)
     }
 
@@ -149,16 +155,43 @@ struct NormalizationTests {
         let data = try JSONEncoder().encode(norm)
         #expect(try JSONDecoder().decode(Normalization.self, from: data) == norm)
         #expect(throws: DecodingError.self) {
-            try JSONDecoder().decode(Normalization.self, from: Data(#"{"mean": 0.1, "std": 0}"#.utf8))
+            try JSONDecoder().decode(Normalization.self, from: Data(#"{"mean": [0.1], "std": [0]}"#.utf8))
         }
+        #expect(throws: DecodingError.self) {  // two means, one std
+            try JSONDecoder().decode(Normalization.self, from: Data(#"{"mean": [0.1, 0.2], "std": [1]}"#.utf8))
+        }
+    }
+
+    @Test("per-channel statistics apply to each channel's plane; per-feature ones to each feature")
+    func perChannel() {
+        // Two samples of [2 channels, 1, 2]: channel 0 is values 0–1 of a sample, channel 1 values 2–3.
+        let data = LabeledImages(pixels: [1, 2, 3, 4, 5, 6, 7, 8], labels: [0, 1], sampleShape: [2, 1, 2], classCount: 2)
+        let norm = Normalization(mean: [1, 3], std: [2, 4])
+        #expect(norm.fits(sampleShape: [2, 1, 2]) && !norm.fits(sampleShape: [3, 1, 2]))
+        #expect(norm.apply(to: data).pixels == [0, 0.5, 0, 0.25, 2, 2.5, 1, 1.25])
+        // Rows of 2 features: one statistic per feature.
+        let rows = LabeledImages(pixels: [1, 10, 3, 30], labels: [0, 1], sampleShape: [2], classCount: 2)
+        #expect(Normalization(mean: [1, 10], std: [1, 10]).apply(to: rows).pixels == [0, 0, 2, 2])
+        #expect(Normalization.validated(mean: [0, 1], std: [1]).isFailure)
+        #expect(Normalization.validated(mean: [0], std: [-1]).isFailure)
+    }
+
+    @Test("checkpoint metadata text reads back to the same statistics")
+    func metadataText() {
+        let norm = Normalization(mean: [0.2860, 0.1], std: [0.3530, 2])
+        let text = norm.metadataText
+        #expect(text.mean == "0.286,0.1")
+        #expect(Normalization(metadataMean: text.mean, std: text.std) == norm)
+        #expect(Normalization(metadataMean: "0.1", std: "0") == nil)
+        #expect(Normalization(metadataMean: "x", std: "1") == nil)
     }
 
     @Test("constant data keeps a finite std of 1")
     func constant() {
         let data = LabeledImages(pixels: [0.5, 0.5, 0.5], labels: [0, 0, 0], sampleShape: [1], classCount: 1)
         let norm = Normalization.fit(data)
-        #expect(norm.mean == 0.5)
-        #expect(norm.std == 1)
+        #expect(norm.mean == [0.5])
+        #expect(norm.std == [1])
         #expect(norm.apply(to: data).pixels == [0, 0, 0])
     }
 }
@@ -174,4 +207,8 @@ struct NormalizationTests {
         let distinct = Set(a).count
         #expect(distinct > 580 && distinct < 680, "\(distinct) distinct")
     }
+}
+
+extension Result {
+    var isFailure: Bool { if case .failure = self { return true } else { return false } }
 }

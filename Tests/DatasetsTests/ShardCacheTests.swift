@@ -79,8 +79,8 @@ struct ShardCacheTests {
         #expect(try listing(root.url.path) == [hash + ".shard"])
 
         // A DatasetShard stores under its own hash; an empty shard is fine too.
-        let shard = try DatasetShard(name: "t", sampleShape: [2], classCount: 2, trainPixels: [1, 2], trainLabels: [1],
-                                     testPixels: [], testLabels: [])
+        let shard = try DatasetShard(name: "t", sampleShape: [2], classCount: 2, preprocessing: .none,
+                                     train: .init(values: .uint8([1, 2]), labels: [1]), test: .init(values: .uint8([]), labels: []))
         try cache.store(shard)
         #expect(try DatasetShard.unpack(try cache.load(shard.sha256)).train.labels == [1])
         let empty = SHA256.hex([])
