@@ -34,7 +34,7 @@ enum ONNXLayout {
                           _ out: UnsafeMutablePointer<T>, _ outShape: [Int], _ f: (T, T) -> T) {
         let total = outShape.reduce(1, *)
         guard total > 0 else { return }
-        if aShape == bShape {
+        if aShape == bShape && aShape == outShape {
             for i in 0..<total { out[i] = f(a[i], b[i]) }
             return
         }
