@@ -70,12 +70,9 @@ public final class BatchNorm: Layer {
             } else {
                 mean = runningMean[c]; variance = runningVar[c]
             }
-            let inv = 1 / (variance + epsilon).squareRoot()
-            invStd[c] = inv
-            for b in 0..<batch {
-                let o = (b * C + c) * S
-                Vector.normalizeAffine(x + o, shift: mean, scale: inv, gain: gamma[c], bias: beta[c], normalized: xh + o, y + o, S)
-            }
+            invStd[c] = BatchNormKernel.normalizeChannel(
+                x, y, normalized: xh, channel: c, channels: C, spatial: S, batch: batch,
+                mean: mean, variance: variance, epsilon: epsilon, gain: gamma[c], bias: beta[c])
         }
     }
 

@@ -1,6 +1,7 @@
 import Tensor
 
-/// 2-D convolution (cross-correlation, as in PyTorch) by batched im2col and one GEMM.
+/// 2-D convolution (cross-correlation, as in PyTorch) by batched im2col and one GEMM
+/// (the forward is ``Conv2DKernel``, shared with ONNX's Conv).
 ///
 /// Dimensions: B = batch, C = input channels, H×W = input size, O = output channels,
 /// KH×KW = kernel, S = stride, P = padding, OH = (H + 2P − KH)/S + 1, OW likewise,
@@ -21,6 +22,8 @@ public final class Conv2D: Layer {
     private var bias: UnsafeMutablePointer<Float>!
     private var dWeight: UnsafeMutablePointer<Float>!
     private var dBias: UnsafeMutablePointer<Float>!
+    /// The forward kernel (im2col + GEMM), shared with ONNX's Conv.
+    private let geometry: Conv2DKernel
     private var cols = FloatBuffer()
     private var yt = FloatBuffer()
 
@@ -39,6 +42,9 @@ public final class Conv2D: Layer {
         }
         outHeight = (height + 2 * padding - kernel) / stride + 1
         outWidth = (width + 2 * padding - kernel) / stride + 1
+        geometry = Conv2DKernel(channels: inChannels, height: height, width: width, outChannels: outChannels,
+                                kernelH: kernel, kernelW: kernel, strideH: stride, strideW: stride,
+                                padTop: padding, padLeft: padding, padBottom: padding, padRight: padding)!
     }
 
     private var patch: Int { inChannels * kernel * kernel }
@@ -65,23 +71,7 @@ public final class Conv2D: Layer {
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, mode: Mode) {
-        let L = positions, K = patch, O = outChannels, N = batch * L
-        let colsP = cols.reserve(K * N)
-        let yp = yt.reserve(O * N)
-        im2col(x, colsP, batch: batch)
-        gemm(.no, .no, m: O, n: N, k: K, weight, colsP, yp)
-        // y[n, o, :] = Y'[o, n·L ..< (n+1)·L] + b[o]
-        let src = SendablePointer(yp), dst = SendablePointer(y), b = SendablePointer(bias!)
-        Parallel.chunks(batch, minimumPerWorker: max(1, (1 << 15) / max(1, L * O))) { range in
-            for n in range {
-                for o in 0..<O {
-                    let d = dst.base + (n * O + o) * L
-                    d.update(from: src.base + o * N + n * L, count: L)
-                    let bo = b.base[o]
-                    for l in 0..<L { d[l] += bo }
-                }
-            }
-        }
+        geometry.forward(x, weight: weight, bias: bias, y, batch: batch, cols: &cols, yt: &yt)
     }
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
@@ -104,56 +94,12 @@ public final class Conv2D: Layer {
         col2im(dcols, dx, batch: batch)
     }
 
-    /// Output columns `ow` whose input column `ow·S − P + kw` lies inside `0..<W`.
-    @inline(__always)
-    private func validColumns(_ kw: Int) -> Range<Int> {
-        // ow·S − P + kw ≥ 0  ⇔  ow ≥ ⌈(P − kw)/S⌉;   ow·S − P + kw ≤ W − 1  ⇔  ow ≤ ⌊(W − 1 + P − kw)/S⌋
-        let lo = max(0, (padding - kw + stride - 1) / stride)
-        let hiNumerator = width - 1 + padding - kw
-        let hi = hiNumerator < 0 ? 0 : min(outWidth, hiNumerator / stride + 1)
-        return lo..<max(lo, hi)
-    }
-
-    /// Gathers every receptive field into a column of `cols[K × B·L]` (0 where it overlaps padding).
-    private func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, batch: Int) {
-        let C = inChannels, H = height, W = width, KH = kernel, KW = kernel
-        let S = stride, P = padding, OH = outHeight, OW = outWidth, L = positions, N = batch * L
-        let ranges = (0..<KW).map(validColumns)
-        let xs = SendablePointer(x), cs = SendablePointer(cols)
-        Parallel.chunks(batch, minimumPerWorker: max(1, (1 << 15) / max(1, L * patch))) { range in
-            for n in range {
-                for c in 0..<C {
-                    let xc = xs.base + (n * C + c) * H * W
-                    for kh in 0..<KH {
-                        for kw in 0..<KW {
-                            let row = cs.base + ((c * KH + kh) * KW + kw) * N + n * L
-                            let valid = ranges[kw]
-                            for oh in 0..<OH {
-                                let out = row + oh * OW
-                                let h = oh * S - P + kh
-                                guard h >= 0 && h < H, !valid.isEmpty else { out.update(repeating: 0, count: OW); continue }
-                                if valid.lowerBound > 0 { out.update(repeating: 0, count: valid.lowerBound) }
-                                let xr = xc + h * W - P + kw
-                                if S == 1 {
-                                    (out + valid.lowerBound).update(from: xr + valid.lowerBound, count: valid.count)
-                                } else {
-                                    for ow in valid { out[ow] = xr[ow * S] }
-                                }
-                                if valid.upperBound < OW { (out + valid.upperBound).update(repeating: 0, count: OW - valid.upperBound) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// Scatters column gradients back onto the input positions they were gathered from
     /// (overlapping windows accumulate). Overwrites `dx`.
     private func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, batch: Int) {
         let C = inChannels, H = height, W = width, KH = kernel, KW = kernel
         let S = stride, P = padding, OH = outHeight, L = positions, N = batch * L, OW = outWidth
-        let ranges = (0..<KW).map(validColumns)
+        let ranges = (0..<KW).map(geometry.validColumns)
         let cs = SendablePointer(cols), ds = SendablePointer(dx)
         Parallel.chunks(batch, minimumPerWorker: max(1, (1 << 15) / max(1, L * patch))) { range in
             for n in range {

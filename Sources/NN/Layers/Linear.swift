@@ -37,8 +37,7 @@ public final class Linear: Layer {
     }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, mode: Mode) {
-        for r in 0..<batch { (y + r * outputCount).update(from: bias, count: outputCount) }
-        gemm(.no, .yes, m: batch, n: outputCount, k: inputCount, x, weight, beta: 1, y)
+        affineRows(.no, .yes, m: batch, n: outputCount, k: inputCount, x, weight, bias: bias, y)
     }
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,

@@ -2,10 +2,12 @@ import Tensor
 
 /// Max pooling over KH×KW windows with stride S and no padding (PyTorch `MaxPool2d`,
 /// `ceil_mode=False`): `y[n, c, oh, ow] = max_{kh,kw} x[n, c, oh·S + kh, ow·S + kw]`.
-/// Backward routes each `dy` to the arg-max position (first on ties); overlapping windows
+/// The forward is ``Pool2DKernel/max(_:_:planes:argmax:)``. Backward routes each `dy` to the arg-max position (first on ties); overlapping windows
 /// accumulate.
 public final class MaxPool2D: ParameterlessLayer {
     public let channels, height, width, kernel, stride, outHeight, outWidth: Int
+    /// The forward kernel, shared with ONNX's MaxPool.
+    private let geometry: Pool2DKernel
     private var argmax: [Int32] = []
 
     public init(inputShape: [Int], kernel: Int, stride: Int? = nil) throws(ModelSpecError) {
@@ -18,6 +20,7 @@ public final class MaxPool2D: ParameterlessLayer {
         }
         self.kernel = kernel; self.stride = s
         outHeight = (height - kernel) / s + 1; outWidth = (width - kernel) / s + 1
+        geometry = Pool2DKernel(height: height, width: width, kernelH: kernel, kernelW: kernel, strideH: s, strideW: s)!
     }
 
     public var kind: String { "MaxPool2D" }
@@ -27,23 +30,9 @@ public final class MaxPool2D: ParameterlessLayer {
     public var flopsPerSample: Int { channels * outHeight * outWidth * kernel * kernel }
 
     public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, mode: Mode) {
-        let planes = batch * channels, H = height, W = width, OH = outHeight, OW = outWidth
-        if argmax.count < planes * OH * OW { argmax = [Int32](repeating: 0, count: planes * OH * OW) }
-        argmax.withUnsafeMutableBufferPointer { am in
-            for p in 0..<planes {
-                let xp = x + p * H * W, yp = y + p * OH * OW, ap = am.baseAddress! + p * OH * OW
-                for oh in 0..<OH {
-                    for ow in 0..<OW {
-                        var at = (oh * stride) * W + ow * stride, best = xp[at]
-                        for kh in 0..<kernel {
-                            let base = (oh * stride + kh) * W + ow * stride
-                            for kw in 0..<kernel where xp[base + kw] > best { best = xp[base + kw]; at = base + kw }
-                        }
-                        yp[oh * OW + ow] = best; ap[oh * OW + ow] = Int32(at)
-                    }
-                }
-            }
-        }
+        let planes = batch * channels, OL = outHeight * outWidth
+        if argmax.count < planes * OL { argmax = [Int32](repeating: 0, count: planes * OL) }
+        argmax.withUnsafeMutableBufferPointer { am in geometry.max(x, y, planes: planes, argmax: am.baseAddress!) }
     }
 
     public func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,

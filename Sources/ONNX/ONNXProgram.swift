@@ -1,0 +1,220 @@
+import Tensor
+
+/// An ONNX graph planned for one input shape and run on the engine's kernels.
+///
+/// Planning orders the nodes, infers every shape once, folds what depends only on constants
+/// (initializers, Constant nodes, the Shape → Gather → Unsqueeze → Concat chain that
+/// `x.view(x.size(0), -1)` exports to) and collects every unsupported node into one refusal.
+///
+/// A teacher program (``init(model:sampleShape:)``) has one float32 data input whose axis 0 is the
+/// batch, whatever the graph declares there (`batch_size`, 1 or a fixed N): it is planned at two
+/// probe batch sizes, and every run-time value must follow the batch in axis 0 (no op may mix
+/// samples). ``forward(_:batch:)`` then runs any batch size; buffers grow to the largest batch
+/// seen and are reused.
+///
+/// Not `Sendable`: a program owns its activation buffers and workspaces; give each thread its own.
+public final class ONNXProgram {
+    public let model: ONNXModel
+    /// Per-sample input shape (teacher programs) or the full shape of the first input.
+    public let inputShape: [Int]
+    /// Per-sample output shape, e.g. `[10]` (teacher programs), or the full shape of the first output.
+    public let outputShape: [Int]
+    /// Kernel steps by op type (folded and reshaping nodes run no step).
+    public let stepOpTypes: [String]
+
+    private let batched: Bool
+    /// Names of the run-time inputs; input i is planned value i.
+    private let inputNames: [String]
+    private let plan: ONNXPlanner
+    private let valueBatched: [Bool]
+    private let constantStorage: [FloatStorage]
+    private var buffers: [FloatBuffer]
+    private var scratch = ONNXKernel.Scratch()
+    private var shapes: [[Int]] = []
+    private var shapesBatch = -1
+
+    /// Probe batch sizes (primes unlikely to equal a model dimension).
+    static let probes = (1009, 1013)
+
+    /// A teacher: the graph's one data input (float32) gets samples of `sampleShape` (e.g.
+    /// `[1, 28, 28]`) with the batch in front, and its one output is the result.
+    public convenience init(model: ONNXModel, sampleShape: [Int]) throws(ONNXError) {
+        let data = model.dataInputs
+        guard data.count == 1 else {
+            throw .interface(source: model.source, reason: "a teacher needs exactly one data input, the graph has \(data.count): "
+                + "\(data.map(\.description).joined(separator: "; ")); export the model with a single input tensor")
+        }
+        guard model.outputs.count == 1 else {
+            throw .interface(source: model.source, reason: "a teacher needs exactly one output (the logits), the graph has "
+                + "\(model.outputs.count): \(model.outputs.map(\.name).joined(separator: ", ")); return only the logits from forward()")
+        }
+        let input = data[0]
+        guard input.elementType == .float else {
+            throw .interface(source: model.source, reason: "input \"\(input.name)\" is \(input.elementType); teachers take float32 samples")
+        }
+        var fixedBatch: Int? = nil
+        if let declared = input.shape {
+            let rest = Array(declared.dropFirst())
+            let matches = declared.count == sampleShape.count + 1
+                && zip(rest, sampleShape).allSatisfy { if case let .value(v) = $0.0 { return v == $0.1 }; return true }
+            guard matches else {
+                throw .interface(source: model.source, reason: "input \"\(input.name)\" is declared [\(declared.map(\.description).joined(separator: ", "))] "
+                    + "but the run's samples are \(sampleShape) (batch first: [batch, \(sampleShape.map(String.init).joined(separator: ", "))]); "
+                    + "export the teacher for the dataset's sample shape")
+            }
+            if case let .value(n)? = declared.first { fixedBatch = n }
+        }
+        try self.init(model: model, runtime: [(input.name, sampleShape)], constants: [:], batched: true, fixedBatch: fixedBatch)
+    }
+
+    /// A general program: float32 inputs of the given full shapes (no batch axis: `forward` is
+    /// not used, ``run(_:)`` is), and inputs bound to constants at plan time (e.g. integer
+    /// shapes or indices).
+    public convenience init(model: ONNXModel, inputShapes: [String: [Int]], constants: [String: ONNXTensor] = [:]) throws(ONNXError) {
+        let runtime = model.dataInputs.filter { constants[$0.name] == nil }.map { ($0.name, inputShapes[$0.name]) }
+        if let missing = runtime.first(where: { $0.1 == nil }) {
+            throw .interface(source: model.source, reason: "no shape given for input \"\(missing.0)\"")
+        }
+        try self.init(model: model, runtime: runtime.map { ($0.0, $0.1!) }, constants: constants, batched: false, fixedBatch: nil)
+    }
+
+    private init(model: ONNXModel, runtime: [(String, [Int])], constants: [String: ONNXTensor], batched: Bool, fixedBatch: Int?) throws(ONNXError) {
+        self.model = model
+        self.batched = batched
+        inputNames = runtime.map(\.0)
+        let (p1, p2) = Self.probes
+        let first = try ONNXPlanner(model: model, runtimeInputs: runtime.map { ($0.0, batched ? [p1] + $0.1 : $0.1) },
+                                    constants: constants, probe: batched ? p1 : nil, fixedBatch: fixedBatch)
+        if !first.unsupported.isEmpty { throw .unsupportedNodes(source: model.source, nodes: first.unsupported) }
+        var isBatched = [Bool](repeating: false, count: first.values.count)
+        if batched {
+            let second = try ONNXPlanner(model: model, runtimeInputs: runtime.map { ($0.0, [p2] + $0.1) },
+                                         constants: constants, probe: p2, fixedBatch: fixedBatch)
+            try Self.checkBatchAxis(first, second)
+            isBatched = [Bool](repeating: true, count: first.values.count)
+        }
+        for output in model.outputs {
+            guard case .runtime? = first.entries[output.name] else {
+                if batched { throw .interface(source: model.source, reason: "output \"\(output.name)\" does not depend on the input") }
+                continue
+            }
+        }
+        plan = first
+        valueBatched = isBatched
+        constantStorage = first.constants.map { t in
+            let s = FloatStorage(count: t.count)
+            for (i, v) in t.floats.enumerated() { s.pointer[i] = v }
+            return s
+        }
+        buffers = Array(repeating: FloatBuffer(), count: first.storageCount)
+        let shapeOf = { (name: String) -> [Int] in
+            switch first.entries[name] {
+            case let .runtime(v)?: return first.values[v].shape
+            case let .constant(t)?: return t.shape
+            default: return []
+            }
+        }
+        inputShape = runtime.first?.1 ?? []
+        let out = shapeOf(model.outputs.first?.name ?? "")
+        outputShape = batched ? Array(out.dropFirst()) : out
+        stepOpTypes = first.steps.map { model.nodes[$0.node].opType }
+    }
+
+    /// Every run-time value must have the probe batch in axis 0 and the same other dims at both
+    /// probes, and every kernel must be the same: otherwise a node mixes samples.
+    private static func checkBatchAxis(_ a: ONNXPlanner, _ b: ONNXPlanner) throws(ONNXError) {
+        let (p1, p2) = probes
+        for (i, (va, vb)) in zip(a.values, b.values).enumerated() where i > 0 {
+            guard va.shape.first == p1, vb.shape.first == p2, va.shape.dropFirst() == vb.shape.dropFirst() else {
+                let node = a.model.nodes[va.node]
+                throw .unsupportedNodes(source: a.source, nodes: [ONNXUnsupportedNode(
+                    name: node.name, opType: node.opType, domain: node.domain,
+                    reason: "its output does not keep the batch in axis 0 (shape \(va.shape) for a batch of \(p1)); "
+                        + "ops that mix samples cannot run on teacher batches")])
+            }
+        }
+        for (sa, sb) in zip(a.steps, b.steps) where sa.kernel != sb.kernel {
+            let node = a.model.nodes[sa.node]
+            throw .unsupportedNodes(source: a.source, nodes: [ONNXUnsupportedNode(
+                name: node.name, opType: node.opType, domain: node.domain,
+                reason: "its parameters depend on the batch size")])
+        }
+    }
+
+    /// Runs a batch of `batch` samples laid out `[batch, inputShape…]`; the result
+    /// (`[batch, outputShape…]`) stays valid until the next call.
+    public func forward(_ x: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
+        precondition(batched, "forward(_:batch:) runs teacher programs; use run(_:) for programs with named inputs")
+        precondition(batch > 0, "batch must be positive")
+        prepare(batch: batch)
+        let input = plan.values[0]
+        buffers[input.storage].pointer.update(from: x, count: shapes[0].reduce(1, *))
+        execute()
+        guard case let .runtime(v)? = plan.entries[model.outputs[0].name] else { preconditionFailure("planned output missing") }
+        return UnsafePointer(buffers[plan.values[v].storage].pointer)
+    }
+
+    /// `forward` on a tensor of shape `[B] + inputShape`; returns `[B] + outputShape`.
+    public func predict(_ x: Tensor) -> Tensor {
+        precondition(x.shape.count == inputShape.count + 1 && Array(x.shape.dropFirst()) == inputShape,
+                     "predict needs [batch] + \(inputShape), got \(x.shape)")
+        let batch = x.shape[0]
+        let y = x.withUnsafeBufferPointer { forward($0.baseAddress!, batch: batch) }
+        return Tensor(shape: [batch] + outputShape, values: Array(UnsafeBufferPointer(start: y, count: batch * outputShape.reduce(1, *))))
+    }
+
+    /// Runs a general program on named float32 inputs of the planned shapes; returns every graph output.
+    public func run(_ inputs: [String: Tensor]) throws(ONNXError) -> [String: Tensor] {
+        precondition(!batched, "run(_:) runs programs with named inputs; use forward(_:batch:) for teachers")
+        prepare(batch: 1)
+        for (i, name) in inputNames.enumerated() {
+            let value = plan.values[i]
+            guard let tensor = inputs[name] else {
+                throw .interface(source: model.source, reason: "no value given for input \"\(name)\"")
+            }
+            guard tensor.shape == value.shape else {
+                throw .interface(source: model.source, reason: "input \"\(name)\" has shape \(tensor.shape), the program was planned for \(value.shape)")
+            }
+            tensor.withUnsafeBufferPointer { buffers[value.storage].pointer.update(from: $0.baseAddress!, count: $0.count) }
+        }
+        execute()
+        var result: [String: Tensor] = [:]
+        for output in model.outputs {
+            switch plan.entries[output.name] {
+            case let .runtime(v)?:
+                let value = plan.values[v]
+                result[output.name] = Tensor(shape: value.shape, values: Array(UnsafeBufferPointer(
+                    start: buffers[value.storage].pointer, count: value.shape.reduce(1, *))))
+            case let .constant(t)?:
+                result[output.name] = Tensor(shape: t.shape, values: t.floats)
+            default: break
+            }
+        }
+        return result
+    }
+
+    /// Full shapes of every value at `batch` and buffers large enough for them.
+    private func prepare(batch: Int) {
+        guard batch != shapesBatch else { return }
+        shapes = plan.values.enumerated().map { i, v in valueBatched[i] ? [batch] + v.shape.dropFirst() : v.shape }
+        for (i, v) in plan.values.enumerated() { _ = buffers[v.storage].reserve(shapes[i].reduce(1, *)) }
+        shapesBatch = batch
+    }
+
+    private func execute() {
+        for step in plan.steps {
+            var pointers: [UnsafePointer<Float>] = []
+            var inShapes: [[Int]] = []
+            for operand in step.inputs {
+                switch operand {
+                case let .value(v):
+                    pointers.append(UnsafePointer(buffers[plan.values[v].storage].pointer)); inShapes.append(shapes[v])
+                case let .constant(c):
+                    pointers.append(UnsafePointer(constantStorage[c].pointer)); inShapes.append(plan.constants[c].shape)
+                }
+            }
+            let out = plan.values[step.output]
+            step.kernel.run(pointers, inShapes, buffers[out.storage].pointer, shapes[step.output], scratch: &scratch)
+        }
+    }
+}
