@@ -63,7 +63,6 @@ enum ExportProto {
         (model.pointee.n_opset_import, model.pointee.opset_import) = arena.pointers([opset])
         model.pointee.producer_name = try arena.string(ONNXExport.producerName, "producer name")
         model.pointee.producer_version = try arena.string(header.producerVersion, "producer version")
-        model.pointee.doc_string = try arena.string(header.doc, "the model's documentation (spec text)")
         var entries: [UnsafeMutablePointer<Onnx__StringStringEntryProto>] = []
         for (key, value) in header.metadata {
             let entry: UnsafeMutablePointer<Onnx__StringStringEntryProto> = arena.message(onnx__string_string_entry_proto__init)
@@ -72,6 +71,7 @@ enum ExportProto {
             entries.append(entry)
         }
         (model.pointee.n_metadata_props, model.pointee.metadata_props) = arena.pointers(entries)
+        model.pointee.doc_string = try arena.string(header.doc, "the model's doc_string (it quotes the spec)")
         model.pointee.graph = try self.graph(graph, arena)
 
         let size = onnx__model_proto__get_packed_size(model)
