@@ -133,7 +133,7 @@ let package = Package(
             name: "DistilleryCLI",
             dependencies: [
                 "Training", "NN", "Datasets", "Distillation", "Tensor", "Wire", "Transport", "TransportZMQ",
-                "ClusterCore", "Clocks", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane", "FileSupport", "CLIOutput",
+                "ClusterCore", "Clocks", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane", "FileSupport", "CLIOutput", "ONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -15,7 +15,7 @@ struct Distillery: AsyncParsableCommand {
             """,
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, Up.self, Submit.self, Status.self, Runs.self, Watch.self,
-            Cancel.self, Logs.self, Report.self, Train.self, Eval.self, Inspect.self, Distill.self, Keys.self,
+            Cancel.self, Logs.self, Report.self, Train.self, Eval.self, Inspect.self, Distill.self, ExportCommand.self, Keys.self,
         ]
     )
 
