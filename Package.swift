@@ -107,7 +107,7 @@ let package = Package(
         .target(
             name: "ClusterRuntime",
             dependencies: [
-                "ClusterCore", "Clocks", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets", "NN", "FileSupport",
+                "ClusterCore", "Clocks", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets", "NN", "FileSupport", "ONNX",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -120,7 +120,7 @@ let package = Package(
             name: "DataPlane",
             dependencies: [
                 "ClusterRuntime", "ClusterCore", "Clocks", "RunSpec", "Transport", "Wire", "Datasets", "Training", "NN", "Distillation",
-                "Tensor", "FileSupport", .product(name: "Logging", package: "swift-log"),
+                "Tensor", "FileSupport", "ONNX", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

@@ -22,10 +22,12 @@ final class ShardBytes: FrameOwner, @unchecked Sendable {
     deinit { base.deallocate() }
 }
 
-/// A data set selection: one shard per (directory, train limit).
+/// A data set selection: one shard per data set spec less its validation count
+/// (``DatasetSpec/shardSelection``: format, path, arrays, classes, train limit, pre-processing).
 struct ShardKey: Hashable, Sendable {
-    var path: String
-    var trainLimit: Int
+    var dataset: DatasetSpec
+
+    init(_ dataset: DatasetSpec) { self.dataset = dataset.shardSelection }
 }
 
 /// Where the shard of a selection stands on the coordinator.
@@ -69,13 +71,13 @@ extension Coordinator {
             let started = clock.instant()
             let result: Result<DatasetShard, DatasetError>
             do throws(DatasetError) {
-                result = .success(try DatasetShard.pack(directory: key.path, trainLimit: key.trainLimit))
+                result = .success(try key.dataset.packShard())
             } catch {
                 result = .failure(error)
             }
             let seconds = clock.elapsed(since: started).inSeconds
             if case .success(let shard) = result {
-                logger.info("packed data shard \(shard.sha256.prefix(12)) (\(shard.bytes.count) bytes) from \(key.path) in \(String(format: "%.2f", seconds)) s")
+                logger.info("packed data shard \(shard.sha256.prefix(12)) (\(shard.bytes.count) bytes) from \(key.dataset.path) in \(String(format: "%.2f", seconds)) s")
             }
             Task { await self.shardPacked(key, result) }
         }
@@ -92,7 +94,7 @@ extension Coordinator {
             shards[shard.sha256] = shard
             shardStates[key] = .ready(hash: shard.sha256)
         case .failure(let error):
-            shardStates[key] = .failed("the coordinator cannot read the data set at \(key.path): \(error)")
+            shardStates[key] = .failed("the coordinator cannot read the data set at \(key.dataset.path): \(error)")
         }
         for (runID, worker) in waiting { offerShard(of: runID, to: worker) }
     }
@@ -248,22 +250,23 @@ extension Coordinator {
 
     /// What teacher `index` of a run should start from: the stored checkpoint of a trained
     /// teacher with the same recipe key (a worker that has it acknowledges the offer at once),
-    /// or the checkpoint file a `checkpoint:` teacher names. Returns its bytes' SHA-256
+    /// or the file a `checkpoint:` or `onnx:` teacher names (shipped the same way). Returns its bytes' SHA-256
     /// after registering the bytes for `ShardRequest`s, or nil (train from the recipe).
     /// A checkpoint the coordinator cannot read gives "unreadable": the worker fails the task.
     func teacherCheckpoint(_ teacher: TeacherSpec, runID: String, shardHash: String, spec: RunSpec) -> String? {
         let path: String
         switch teacher.source {
-        case .checkpoint(let file):
+        case .checkpoint(let file), .onnx(let file):
             path = file
         case .train(let recipe):
-            let key = TrainedTeacherKey.of(model: teacher.model, recipe: recipe, shardHash: shardHash,
+            guard let model = teacher.model else { return nil }
+            let key = TrainedTeacherKey.of(model: model, recipe: recipe, shardHash: shardHash,
                                            validation: spec.dataset.validation, splitSeed: spec.training.seed)
             guard let stored = storedTeachers().byKey[key] else { return nil }
             path = stored
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            if case .checkpoint = teacher.source { return "unreadable" }
+            if case .train = teacher.source {} else { return "unreadable" }
             logger.warning("stored teacher \(path) is unreadable; the worker trains it")
             return nil
         }

@@ -11,7 +11,9 @@ struct SubmissionsInFlight: Sendable {
 }
 
 /// A submitted spec as checked off the actor: parsed, its paths checked (absolute; the data
-/// set's files and the checkpoints present and readable) and its canonical text rendered.
+/// set's files, the checkpoints and ONNX models present and readable), an npz data set's
+/// arrays and the ONNX teachers' graphs checked (``dataProblems(_:)``) and its canonical text
+/// rendered.
 /// `spec` is nil when it could not be parsed.
 struct CheckedSpec: Sendable {
     var spec: RunSpec?
@@ -29,7 +31,8 @@ struct CheckedSpec: Sendable {
             let relative = spec.relativePathProblems()
             let relativeFields = Set(relative.map(\.field))
             let files = (spec.datasetProblems() + spec.checkpointProblems()).filter { !relativeFields.contains($0.field) }
-            problems = (relative + files).map(FieldError.init)
+            let contents = relative.isEmpty && files.isEmpty ? CheckedSpec.dataProblems(spec) : []
+            problems = (relative + files + contents).map(FieldError.init)
         } catch {
             problems = error.errors.map(FieldError.init)
         }
@@ -121,7 +124,7 @@ extension Coordinator {
                                      timeouts: settings.runTimeouts)
         runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
                                     updatedMs: record.submittedAtMs, lifecycle: lifecycle,
-                                    shardKey: ShardKey(path: spec.dataset.path, trainLimit: spec.dataset.trainLimit))
+                                    shardKey: ShardKey(spec.dataset))
         logger.info("run \(record.id) '\(spec.name)' submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
         event(record.id, "state", "submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
         return (.submitRunReply(SubmitRunReply(accepted: true, runID: record.id)), record.id)

@@ -113,7 +113,8 @@ extension TaskRunner {
             try save(trainer.model, spec: studentSpec,
                      metadata: ["run": assign.runID, "test.accuracy": String(test.accuracy), "replicas": String(replicas),
                                 "normalization.mean": bundle.normalization.metadataText.mean,
-                                "normalization.std": bundle.normalization.metadataText.std, "complete": "true"], to: out)
+                                "normalization.std": bundle.normalization.metadataText.std,
+                                "preprocessing.scale": "\(bundle.scale)", "complete": "true"], to: out)
             if let data = FileManager.default.contents(atPath: out) {
                 sendArtifact(assign, name: "student.safetensors", bytes: [UInt8](data))
             }

@@ -129,7 +129,7 @@ public final class TaskRunner: WorkerTasks {
     }
 
     /// Mean time of a single-sample forward pass, in microseconds (inference latency).
-    func latencyMicroseconds(_ model: Sequential, on data: LabeledImages, samples: Int = 200) -> Double {
+    func latencyMicroseconds(_ model: any InferenceModel, on data: LabeledImages, samples: Int = 200) -> Double {
         let n = min(samples, data.count)
         guard n > 0 else { return 0 }
         var x = [Float](repeating: 0, count: data.features)
@@ -138,7 +138,7 @@ public final class TaskRunner: WorkerTasks {
         for i in 0..<n {
             x.withUnsafeMutableBufferPointer { px in
                 data.gather(indices: [i][...], into: px.baseAddress!, labels: &label)
-                _ = model.forward(px.baseAddress!, batch: 1, mode: .inference)
+                _ = model.infer(px.baseAddress!, batch: 1)
             }
         }
         return stopwatch.elapsed(since: started).inSeconds * 1e6 / Double(n)
@@ -199,7 +199,8 @@ public final class TaskRunner: WorkerTasks {
         do {
             let contents = try DatasetShard.unpack(try cache.load(assign.shardHash))
             return DataBundle.split(train: contents.train, test: contents.test, validationCount: spec.dataset.validation,
-                                    seed: spec.training.seed, normalization: contents.normalization)
+                                    seed: spec.training.seed, normalization: contents.normalization,
+                                    scale: contents.header.preprocessing.scale)
         } catch {
             throw TaskFailure("data shard \(assign.shardHash.prefix(12)): \(error)")
         }

@@ -14,36 +14,28 @@ import Transport
 import Wire
 
 /// Preparing a teacher: trained from its recipe (or reused from this worker's cache, or adopted
-/// from the coordinator's store when another worker trained it), or loaded from its checkpoint.
+/// from the coordinator's store when another worker trained it), or loaded from its checkpoint
+/// or its ONNX file (the file on this machine, or the copy the coordinator sent).
 extension TaskRunner {
-    /// Trains the teacher from its recipe, or loads its checkpoint; returns it.
+    /// Trains the teacher from its recipe, or loads its checkpoint or ONNX model; returns it.
     func prepareTeacher(_ assign: AssignTask, _ task: TeacherTask, spec: RunSpec, bundle: DataBundle,
-                        index: Int) throws(TaskFailure) -> Sequential {
+                        index: Int) throws(TaskFailure) -> any InferenceModel {
         let teacher = spec.teachers[index]
         switch teacher.source {
+        case .onnx(let path):
+            let file = try shippedFile(path, hash: task.checkpointHash, what: "ONNX model", assign: assign, index: index)
+            do { return try ONNXTeacher.load(path: file, sampleShape: bundle.train.sampleShape,
+                                                      classes: bundle.train.classCount) } catch {
+                throw TaskFailure("teacher \(index): ONNX model \(path): \(error)")
+            }
         case .checkpoint(let path):
-            // (This was a wire rule while the task repeated the recipe in `recipe_yaml`.)
-            guard !task.checkpointHash.isEmpty else {
-                throw TaskFailure("teacher \(index): checkpoint \(path): the assignment has no checkpoint_hash; "
-                    + "the coordinator sets one for every checkpoint: teacher (is it older than this worker?)")
-            }
-            // The file itself when it is on this machine, else the copy the coordinator sent.
-            if let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == task.checkpointHash {
-                do { return try ModelCheckpoint.read(from: path).model } catch { throw TaskFailure("checkpoint \(path): \(error)") }
-            }
-            guard task.checkpointHash != "unreadable" else {
-                throw TaskFailure("the coordinator cannot read checkpoint \(path); put the file there (or on worker \(workerName))")
-            }
-            let shipped: String
-            switch awaitCheckpoint(task.checkpointHash, runID: assign.runID) {
-            case .success(let p): shipped = p
-            case .failure(let failure): throw TaskFailure("teacher \(index): checkpoint \(path): \(failure.reason)")
-            }
-            do { return try ModelCheckpoint.read(from: shipped).model } catch {
-                throw TaskFailure("checkpoint \(path) as sent by the coordinator: \(error)")
+            let file = try shippedFile(path, hash: task.checkpointHash, what: "checkpoint", assign: assign, index: index)
+            do { return try ModelCheckpoint.read(from: file).model } catch {
+                throw TaskFailure("checkpoint \(path)\(file == path ? "" : " as sent by the coordinator"): \(error)")
             }
         case .train(let recipe):
-            let key = TrainedTeacherKey.of(model: teacher.model, recipe: recipe, shardHash: assign.shardHash,
+            guard let model = teacher.model else { throw TaskFailure("teacher \(index) has a recipe but no model") }
+            let key = TrainedTeacherKey.of(model: model, recipe: recipe, shardHash: assign.shardHash,
                                       validation: spec.dataset.validation, splitSeed: spec.training.seed)
             let out = "\(cacheDirectory)/teachers/trained/\(key).safetensors"
             var stored = reuse(out, index: index, key: key)
@@ -58,9 +50,28 @@ extension TaskRunner {
                 sendCheckpoint(assign, index: index, path: out, keepByHash: true)
                 return reused
             }
-            let net = try train(assign, index: index, model: teacher.model, recipe: recipe, bundle: bundle, out: out, key: key)
+            let net = try train(assign, index: index, model: model, recipe: recipe, bundle: bundle, out: out, key: key)
             sendCheckpoint(assign, index: index, path: out, keepByHash: true)
             return net
+        }
+    }
+
+    /// The path of a teacher's file (checkpoint or ONNX model) with SHA-256 `hash`: the file
+    /// itself when it is on this machine with that hash, else the copy the coordinator sent
+    /// (waited for, bounded).
+    func shippedFile(_ path: String, hash: String, what: String, assign: AssignTask, index: Int) throws(TaskFailure) -> String {
+        // (This was a wire rule while the task repeated the recipe in `recipe_yaml`.)
+        guard !hash.isEmpty else {
+            throw TaskFailure("teacher \(index): \(what) \(path): the assignment has no checkpoint_hash; "
+                + "the coordinator sets one for every teacher loaded from a file (is it older than this worker?)")
+        }
+        if let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == hash { return path }
+        guard hash != "unreadable" else {
+            throw TaskFailure("the coordinator cannot read \(what) \(path); put the file there (or on worker \(workerName))")
+        }
+        switch awaitCheckpoint(hash, runID: assign.runID) {
+        case .success(let p): return p
+        case .failure(let failure): throw TaskFailure("teacher \(index): \(what) \(path): \(failure.reason)")
         }
     }
 
@@ -177,6 +188,7 @@ extension TaskRunner {
                         "teacher": String(index), "worker": workerName, "test.accuracy": String(test.accuracy),
                         "normalization.mean": bundle.normalization.metadataText.mean,
                         "normalization.std": bundle.normalization.metadataText.std, "key": key, "complete": "true"]
+        metadata["preprocessing.scale"] = "\(bundle.scale)"
         if let v = last?.validation { metadata["validation.accuracy"] = String(v.accuracy) }
         try save(net, spec: modelSpec, metadata: metadata, to: out)
         metrics(assign, epoch: recipe.epochs, step: trainer.globalStep, [("teacher\(index).test_accuracy", Double(test.accuracy))])

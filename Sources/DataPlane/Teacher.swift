@@ -26,7 +26,7 @@ extension TaskRunner {
         let model = try prepareTeacher(assign, task, spec: spec, bundle: bundle, index: index)
         metrics(assign, epoch: 0, step: 0, [("teacher\(index).parameters", Double(model.parameterCount)),
                                             ("teacher\(index).latency_us", latencyMicroseconds(model, on: bundle.test))])
-        if case .checkpoint = spec.teachers[index].source {
+        if spec.teachers[index].recipe == nil {  // a checkpoint or ONNX teacher: its accuracy on this data
             metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(model, on: bundle.test).accuracy))])
         }
         report(assign, .completed)
@@ -42,7 +42,7 @@ extension TaskRunner {
             return try await dataPlane.connect(endpoint)
         }
         let plan = stepPlan(spec, bundle)
-        let online = try onlineTrainer(spec, index: index, model: model, plan: plan)
+        let online = try onlineTrainer(spec, index: index, model: model as? Sequential, plan: plan)
         var mutual: TeacherStreamer.Mutual?
         if online != nil, spec.distillation.mutual > 0 {
             guard task.teacherEndpoints.count == spec.teachers.count else {
@@ -71,12 +71,12 @@ extension TaskRunner {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
         }
         logger.info("\(assign.taskID) sent \(plan.streamedSteps) steps' logits (\(streamer.bytesSent) bytes)")
-        if online != nil, !isCancelled(assign.runID) {
+        if let online, let modelSpec = spec.teachers[index].model, !isCancelled(assign.runID) {
             // The teacher trained on alongside the student: keep what it became.
             let accuracy = streamer.finalTestAccuracy ?? Evaluation.run(model, on: bundle.test).accuracy
             let out = "\(cacheDirectory)/teachers/\(assign.runID)/teacher-\(index)-online.safetensors"
             do {
-                try save(model, spec: spec.teachers[index].model,
+                try save(online.model, spec: modelSpec,
                          metadata: ["run": assign.runID, "teacher": String(index), "mode": "online",
                                     "test.accuracy": String(accuracy), "complete": "true"], to: out)
                 sendCheckpoint(assign, index: index, path: out, name: "teacher-\(index)-online.safetensors")
@@ -89,8 +89,11 @@ extension TaskRunner {
     /// Online mode: a trainer that keeps training the teacher on the run's global batches with
     /// its recipe's optimizer and learning rate (a checkpoint teacher gets the run's training
     /// settings). Nil in offline mode, where teachers are frozen.
-    func onlineTrainer(_ spec: RunSpec, index: Int, model: Sequential, plan: StepPlan) throws(TaskFailure) -> Trainer? {
+    func onlineTrainer(_ spec: RunSpec, index: Int, model: Sequential?, plan: StepPlan) throws(TaskFailure) -> Trainer? {
         guard spec.distillation.mode == .online else { return nil }
+        guard let model else {
+            throw TaskFailure("teacher \(index) is an ONNX model, which is frozen: it cannot train in an online run (use mode: offline)")
+        }
         do {
             let settings: TrainingSettings
             if case .train(let recipe) = spec.teachers[index].source {

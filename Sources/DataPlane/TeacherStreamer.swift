@@ -27,7 +27,7 @@ import Wire
 public final class TeacherStreamer {
     public let runID: String
     public let teacher: Int
-    let model: Sequential
+    let model: any InferenceModel
     let train: LabeledImages
     let plan: StepPlan
     let codec: LogitsCodec
@@ -81,7 +81,7 @@ public final class TeacherStreamer {
     private struct StepKey: Hashable { var epoch: Int; var step: Int }
 
     /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
-    public convenience init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
+    public convenience init(runID: String, teacher: Int, model: any InferenceModel, train: LabeledImages, plan: StepPlan,
                             codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
                             replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
                             startTimeout: Duration? = nil, mutual: Mutual? = nil) {
@@ -92,7 +92,7 @@ public final class TeacherStreamer {
 
     /// `replicaRoute(r)` reaches replica r's data endpoint as it is when the teacher sends (a
     /// replica may move to another worker before distilling begins).
-    public init(runID: String, teacher: Int, model: Sequential, train: LabeledImages, plan: StepPlan,
+    public init(runID: String, teacher: Int, model: any InferenceModel, train: LabeledImages, plan: StepPlan,
                 codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
                 replicaRoute: PeerRoute, credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
                 startTimeout: Duration? = nil, mutual: Mutual? = nil) {
@@ -136,7 +136,7 @@ public final class TeacherStreamer {
                 pixels.withUnsafeMutableBufferPointer { px in
                     labels.withUnsafeMutableBufferPointer { lb in
                         train.gather(indices: global, into: px.baseAddress!, labels: lb.baseAddress!)
-                        let out = model.forward(px.baseAddress!, batch: n, mode: .inference)
+                        let out = model.infer(px.baseAddress!, batch: n)
                         if mutual != nil { mine = Array(UnsafeBufferPointer(start: out, count: n * classes)) }
                         for r in 0..<plan.replicas {
                             let part = plan.logitsRange(batches, step: step, replica: r)

@@ -38,9 +38,10 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let ckpt = try readCheckpoint(checkpoint)
         let norm = normalization(of: ckpt)
+        let scale = ckpt.metadata["preprocessing.scale"].flatMap(Double.init)
         let bytes: [UInt8]
         do {
-            bytes = try ONNXExport.model(ckpt.model, spec: ckpt.spec.description, normalization: norm.map { ($0.mean, $0.std) },
+            bytes = try ONNXExport.model(ckpt.model, spec: ckpt.spec.description, normalization: norm.map { .init(scale: scale, mean: $0.mean, std: $0.std) },
                                          opset: opset, producerVersion: DistilleryVersion.current)
         } catch {
             throw CLIError("\(checkpoint): \(error.description)")
@@ -56,7 +57,8 @@ struct ExportCommand: ParsableCommand {
         print("input  '\(ONNXExport.inputName)' float32 \(dims(ckpt.model.inputShape))")
         print("output '\(ONNXExport.outputName)' float32 \(dims(ckpt.model.outputShape))")
         if let norm {
-            print("feed normalised input: (x − \(norm.mean)) / \(norm.std), x = pixels in [0, 1] (metadata "
+            let text = norm.metadataText
+            print("feed pre-processed input: (x\(scale.map { " · \($0)" } ?? "") − \(text.mean)) / \(text.std), x = the stored values (metadata "
                   + "\(ONNXExport.MetadataKey.normalizationMean), \(ONNXExport.MetadataKey.normalizationStd)); the graph does not normalise")
         } else {
             print("no normalisation recorded in the checkpoint: feed inputs as the model was trained on them")

@@ -20,10 +20,12 @@ import NN
 /// | Flatten      | `Flatten`, `axis = 1` (left out when its input is already `[B, F]`)        |
 /// | Dropout      | nothing: the identity at inference                                        |
 ///
-/// Normalisation is **not** baked into the graph: a model trained on normalised data expects
-/// `input = (pixel − mean) / std` (pixels scaled to [0, 1]); `mean` and `std` are written as
-/// the metadata properties ``MetadataKey/normalizationMean`` and ``MetadataKey/normalizationStd``
-/// and in the model's and the input's `doc_string`. The spec text goes to ``MetadataKey/model``.
+/// Pre-processing is **not** baked into the graph: a model trained on pre-processed data expects
+/// `input = (x · scale − mean[c]) / std[c]` (`x` the stored value, `c` its channel or feature,
+/// or one mean and std for all); `scale`, `mean` and `std` are written as the metadata
+/// properties ``MetadataKey/scale``, ``MetadataKey/normalizationMean`` and
+/// ``MetadataKey/normalizationStd`` (comma-separated when per channel) and in the model's and
+/// the input's `doc_string`. The spec text goes to ``MetadataKey/model``.
 public enum ONNXExport {
     /// Name of the graph's input.
     public static let inputName = "input"
@@ -42,18 +44,34 @@ public enum ONNXExport {
         public static let normalizationMean = "distillery.normalization.mean"
         /// The value every centred input value is divided by (decimal float).
         public static let normalizationStd = "distillery.normalization.std"
+        /// The factor every stored input value is multiplied by first (decimal).
+        public static let scale = "distillery.scale"
+    }
+
+    /// The input pre-processing a model was trained with: `(x · scale − mean[c]) / std[c]`.
+    public struct InputPreprocessing: Sendable, Equatable {
+        public var scale: Double?
+        public var mean: [Float]
+        public var std: [Float]
+
+        public init(scale: Double?, mean: [Float], std: [Float]) {
+            self.scale = scale; self.mean = mean; self.std = std
+        }
+
+        /// `0.286` or `0.5,0.2` (the text of a checkpoint's metadata).
+        static func text(_ values: [Float]) -> String { values.map { "\($0)" }.joined(separator: ",") }
     }
 
     /// Encodes `model` as an ONNX `ModelProto`.
     /// - Parameters:
     ///   - spec: the model spec text, written as metadata (nil: not written).
-    ///   - normalization: the input normalisation the model was trained with, written as
+    ///   - normalization: the input pre-processing the model was trained with, written as
     ///     metadata and documentation (nil: the model takes raw inputs).
     ///   - opset: version of the default operator set, one of ``ONNXFormat/supportedOpsets``.
     ///   - producerVersion: written as `producer_version` (e.g. Distillery's version).
     /// - Throws: ``ONNXExportError`` for an unsupported opset, a layer with no ONNX form, a
     ///   text with a NUL character, or a model of 2 GiB or more (protobuf's limit).
-    public static func model(_ model: Sequential, spec: String?, normalization: (mean: Float, std: Float)?,
+    public static func model(_ model: Sequential, spec: String?, normalization: InputPreprocessing?,
                              opset: Int = 17, producerVersion: String) throws(ONNXExportError) -> [UInt8] {
         guard ONNXFormat.supportedOpsets.contains(opset) else { throw .unsupportedOpset(opset) }
         var graph = try ExportGraph(model)
@@ -66,11 +84,18 @@ public enum ONNXExport {
         doc += ". Input '\(inputName)': float32 \(shapeText(graph.inputShape)); output '\(outputName)': float32 "
             + "\(shapeText(graph.outputShape)), unnormalised class scores (softmax gives probabilities)."
         if let normalization {
-            metadata.append((MetadataKey.normalizationMean, "\(normalization.mean)"))
-            metadata.append((MetadataKey.normalizationStd, "\(normalization.std)"))
-            let rule = "inputs must be normalised as (x - \(normalization.mean)) / \(normalization.std), "
-                + "x being the pixel values scaled to [0, 1] (metadata \(MetadataKey.normalizationMean), "
-                + "\(MetadataKey.normalizationStd)); the graph does not normalise"
+            let mean = InputPreprocessing.text(normalization.mean), std = InputPreprocessing.text(normalization.std)
+            metadata.append((MetadataKey.normalizationMean, mean))
+            metadata.append((MetadataKey.normalizationStd, std))
+            var scaled = "x"
+            if let scale = normalization.scale {
+                metadata.append((MetadataKey.scale, "\(scale)"))
+                scaled = "x * \(scale)"
+            }
+            let perChannel = normalization.mean.count > 1 ? " per channel (or feature)" : ""
+            let rule = "inputs must be pre-processed as (\(scaled) - mean) / std\(perChannel) with mean \(mean), std \(std), "
+                + "x being the stored values (metadata \(MetadataKey.normalizationMean), "
+                + "\(MetadataKey.normalizationStd)\(normalization.scale == nil ? "" : ", \(MetadataKey.scale)")); the graph does not normalise"
             doc += " The \(rule)."
             graph.inputDoc = "Samples; \(rule)."
         } else {

@@ -18,8 +18,26 @@ extension RunSpec {
         }
         put(0, "name", YAMLText.string(name))
         header(0, "dataset")
+        put(2, "format", dataset.format.rawValue)
         put(2, "name", YAMLText.string(dataset.name))
         put(2, "path", YAMLText.string(dataset.path))
+        if dataset.format == .npz {
+            header(2, "arrays")
+            put(4, "x-train", YAMLText.string(dataset.arrays.xTrain))
+            put(4, "y-train", YAMLText.string(dataset.arrays.yTrain))
+            put(4, "x-test", YAMLText.string(dataset.arrays.xTest))
+            put(4, "y-test", YAMLText.string(dataset.arrays.yTest))
+        }
+        put(2, "classes", String(dataset.classes))
+        put(2, "scale", "\(dataset.preprocessing.scale)")
+        switch dataset.preprocessing.statistics {
+        case .fit:
+            put(2, "mean", "fit")
+            put(2, "std", "fit")
+        case .given(let n):
+            put(2, "mean", "[" + n.mean.map(YAMLText.number).joined(separator: ", ") + "]")
+            put(2, "std", "[" + n.std.map(YAMLText.number).joined(separator: ", ") + "]")
+        }
         put(2, "train-limit", String(dataset.trainLimit))
         put(2, "validation", String(dataset.validation))
         if teachers.isEmpty {
@@ -27,8 +45,14 @@ extension RunSpec {
         } else {
             header(0, "teachers")
             for teacher in teachers {
-                out += "  - model: " + YAMLText.string(teacher.model.description) + "\n"
+                guard let model = teacher.model else {
+                    out += "  - onnx: " + YAMLText.string(teacher.onnxPath ?? "") + "\n"
+                    continue
+                }
+                out += "  - model: " + YAMLText.string(model.description) + "\n"
                 switch teacher.source {
+                case .onnx:
+                    break  // a teacher with a model is never an ONNX teacher
                 case .checkpoint(let path):
                     put(4, "checkpoint", YAMLText.string(path))
                 case .train(let r):

@@ -1,4 +1,6 @@
+import Datasets
 import Distillation
+import Foundation
 import NN
 import Training
 import Yams
@@ -32,11 +34,97 @@ extension NodeReader {
     mutating func readDataset(_ top: Section) -> DatasetSpec {
         let defaults = DatasetSpec()
         guard let s = section(top.values["dataset"], path: "dataset", allowed: SpecParser.datasetKeys) else { return defaults }
+        var format = DatasetFormat.idx
+        if let node = s.values["format"] {
+            let allowed = "one of \(DatasetFormat.allCases.map(\.rawValue).joined(separator: ", "))"
+            if let text = string(node, path: s.child("format"), allowed: allowed) {
+                if let f = DatasetFormat(rawValue: text) { format = f } else {
+                    fail(s.child("format"), "must be \(allowed), got '\(text)'", line: NodeReader.line(node))
+                }
+            }
+        }
+        let path: String
+        if format == .npz {
+            path = requiredString(s, "path", allowed: "the .npz file on the coordinator, e.g. path: /data/my-set.npz")
+        } else {
+            path = string(s, "path", default: defaults.path, allowed: "a directory path")
+        }
+        // An npz data set is named after its file unless the spec names it.
+        let fileStem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let name = string(s, "name", default: format == .npz ? (fileStem.isEmpty ? "npz" : fileStem) : defaults.name,
+                          allowed: format == .npz ? Rules.name : Rules.datasetName)
+        var arrays = NumPyArrayNames()
+        if let node = s.values["arrays"] {
+            if format != .npz {
+                fail(s.child("arrays"), "applies to format: npz only (the names of the arrays in the .npz file)", line: NodeReader.line(node))
+            } else if let a = section(node, path: s.child("arrays"), allowed: SpecParser.arrayKeys) {
+                let allowed = "the name of an array in the .npz file"
+                arrays = NumPyArrayNames(xTrain: string(a, "x-train", default: arrays.xTrain, allowed: allowed),
+                                         yTrain: string(a, "y-train", default: arrays.yTrain, allowed: allowed),
+                                         xTest: string(a, "x-test", default: arrays.xTest, allowed: allowed),
+                                         yTest: string(a, "y-test", default: arrays.yTest, allowed: allowed))
+            }
+        }
         return DatasetSpec(
-            name: string(s, "name", default: defaults.name, allowed: Rules.datasetName),
-            path: string(s, "path", default: defaults.path, allowed: "a directory path"),
-            trainLimit: int(s, "train-limit", default: defaults.trainLimit, allowed: Rules.trainLimit.allowed),
-            validation: int(s, "validation", default: defaults.validation, allowed: "an integer ≥ 0"))
+            format: format, name: name, path: path, arrays: arrays,
+            classes: int(s, "classes", default: 0, allowed: Rules.classes),
+            trainLimit: int(s, "train-limit", default: defaults.trainLimit, allowed: "an integer ≥ 0"),
+            validation: int(s, "validation", default: defaults.validation, allowed: "an integer ≥ 0"),
+            preprocessing: readPreprocessing(s, format: format))
+    }
+
+    /// `scale`, `mean` and `std` of the dataset section; the format's default for what is absent.
+    mutating func readPreprocessing(_ s: Section, format: DatasetFormat) -> Preprocessing {
+        let defaults = format.defaultPreprocessing
+        var scale = defaults.scale
+        if let node = s.values["scale"] {
+            if let text = NodeReader.plainText(node), let v = Double(text), v.isFinite { scale = v } else {
+                fail(s.child("scale"), "must be \(Rules.scale), got \(NodeReader.describe(node))", line: NodeReader.line(node))
+            }
+        }
+        let mean = readStatistic(s, "mean"), std = readStatistic(s, "std")
+        var statistics = defaults.statistics
+        switch (mean, std) {
+        case (nil, nil):
+            break
+        case (.fit?, .fit?):
+            statistics = .fit
+        case (.values(let m)?, .values(let d)?):
+            switch Normalization.validated(mean: m, std: d) {
+            case .success(let n): statistics = .given(n)
+            case .failure(let problem): flag(s.child("std"), problem.message, line: line(of: s.child("std")))
+            }
+        case (.fit?, _), (_, .fit?):
+            flag(s.child(mean == .fit ? "std" : "mean"), "mean: fit and std: fit go together (both fitted on the training split, or both given)",
+                 line: line(of: s.child(mean == .fit ? "mean" : "std")))
+        case (nil, _), (_, nil):
+            let missing = mean == nil ? "mean" : "std"
+            flag(s.child(missing), "is required with \(missing == "mean" ? "std" : "mean"): give both (a number each, or one per channel), or fit for both",
+                 line: line(of: s.child(missing == "mean" ? "std" : "mean")))
+        }
+        return Preprocessing(scale: scale, statistics: statistics)
+    }
+
+    /// A `mean:`/`std:` value: `fit`, a number, or a list of numbers.
+    enum Statistic: Equatable { case fit, values([Float]) }
+
+    mutating func readStatistic(_ s: Section, _ key: String) -> Statistic? {
+        guard let node = s.values[key] else { return nil }
+        let field = s.child(key)
+        switch node {
+        case .scalar:
+            if let text = NodeReader.plainText(node) {
+                if text == "fit" { return .fit }
+                if let v = Float(text), v.isFinite { return .values([v]) }
+            }
+        case .sequence(let items):
+            let values = items.compactMap { NodeReader.plainText($0).flatMap(Float.init) }.filter(\.isFinite)
+            if !items.isEmpty, values.count == items.count { return .values(values) }
+        default:
+            break
+        }
+        fail(field, "must be \(Rules.statistic), got \(NodeReader.describe(node))", line: NodeReader.line(node))
+        return nil
     }
 
     mutating func readTeachers(_ top: Section) -> ([TeacherSpec], [Int]) {
@@ -59,8 +147,21 @@ extension NodeReader {
                 continue
             }
             if s.values.isEmpty {
-                fail(path, "a teacher needs at least model: and either train: or checkpoint:", line: NodeReader.line(item))
+                fail(path, "a teacher needs model: and either train: or checkpoint:, or onnx: PATH alone", line: NodeReader.line(item))
                 failed.insert(NodeReader.teacherCountUnknown)
+                continue
+            }
+            if let onnx = s.values["onnx"] {
+                // An ONNX teacher: the file is the model; nothing else applies.
+                let p = string(onnx, path: s.child("onnx"), allowed: "an ONNX model file path") ?? ""
+                for key in ["model", "count", "checkpoint", "train"] where s.values[key] != nil {
+                    let reason = key == "model" ? "the ONNX graph is the model" : key == "count" ? "an ONNX file is one teacher"
+                        : "an ONNX teacher is frozen: loaded from its file, never trained"
+                    fail(s.child(key), "does not apply to an onnx: teacher (\(reason)); remove it", line: lines[s.child(key)])
+                    if key == "count" { failed.insert(NodeReader.teacherCountUnknown) }
+                }
+                teachers.append(TeacherSpec(onnx: p))
+                origins.append(index)
                 continue
             }
             let model = readModel(s)
@@ -90,7 +191,7 @@ extension NodeReader {
             case (nil, let train?):
                 source = .train(readRecipe(train, path: s.child("train")))
             case (nil, nil):
-                flag(path, "needs either checkpoint: PATH (a trained model) or train: {…} (a recipe; train: {} for the defaults)",
+                flag(path, "needs either checkpoint: PATH (a trained model) or train: {…} (a recipe; train: {} for the defaults), or onnx: PATH instead of model:",
                      line: NodeReader.line(item))
                 source = .train(TeacherRecipe())
             }

@@ -15,7 +15,7 @@ extension RunSpec {
         try self.init(yaml: text, fileName: fileName)
     }
 
-    /// The spec with relative paths — teachers' checkpoints and `dataset.path` — made
+    /// The spec with relative paths — teachers' checkpoints and ONNX files, `dataset.path` — made
     /// absolute against `directory` (the directory of the spec file). Absolute paths and
     /// every other field are unchanged.
     public func resolvingPaths(relativeTo directory: String) -> RunSpec {
@@ -24,6 +24,7 @@ extension RunSpec {
         copy.teachers = teachers.map { teacher in
             var t = teacher
             if case .checkpoint(let p) = teacher.source { t.source = .checkpoint(path: RunSpec.resolve(p, against: directory)) }
+            if case .onnx(let p) = teacher.source { t.source = .onnx(path: RunSpec.resolve(p, against: directory)) }
             return t
         }
         return copy
@@ -56,6 +57,9 @@ extension RunSpec {
             if case .checkpoint(let path) = teacher.source, !path.hasPrefix("/") {
                 problems.append(RunSpecError(field: "teachers[\(i)].checkpoint", message: "'\(path)' is a relative path; \(advice)"))
             }
+            if case .onnx(let path) = teacher.source, !path.hasPrefix("/") {
+                problems.append(RunSpecError(field: "teachers[\(i)].onnx", message: "'\(path)' is a relative path; \(advice)"))
+            }
         }
         return problems
     }
@@ -74,7 +78,8 @@ extension RunSpec {
     /// is the one read when both exist. A relative `dataset.path` would be taken relative to
     /// the working directory: the coordinator refuses those first (``relativePathProblems()``).
     public func datasetProblems() -> [RunSpecError] {
-        guard let facts = dataset.facts else {
+        if dataset.format == .npz { return fileProblems(dataset.path, field: "dataset.path", what: "an .npz file") }
+        guard let facts = dataset.knownFacts else {
             return [RunSpecError(field: "dataset.name", message: "must be \(Rules.datasetName), got '\(dataset.name)'")]
         }
         let fm = FileManager.default
@@ -115,16 +120,25 @@ extension RunSpec {
     public func checkpointProblems() -> [RunSpecError] {
         var problems: [RunSpecError] = []
         for (i, teacher) in teachers.enumerated() {
-            guard case .checkpoint(let path) = teacher.source else { continue }
-            var isDirectory: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-                problems.append(RunSpecError(field: "teachers[\(i)].checkpoint", message: "file '\(path)' does not exist"))
-            } else if isDirectory.boolValue {
-                problems.append(RunSpecError(field: "teachers[\(i)].checkpoint", message: "'\(path)' is a directory, not a checkpoint file"))
-            } else if !FileManager.default.isReadableFile(atPath: path) {
-                problems.append(RunSpecError(field: "teachers[\(i)].checkpoint", message: "cannot read '\(path)'; check its permissions"))
+            switch teacher.source {
+            case .checkpoint(let path): problems += fileProblems(path, field: "teachers[\(i)].checkpoint", what: "a checkpoint file")
+            case .onnx(let path): problems += fileProblems(path, field: "teachers[\(i)].onnx", what: "an ONNX model file")
+            case .train: break
             }
         }
         return problems
+    }
+
+    /// The file at `path` exists, is a file and is readable; else the problem at `field`.
+    func fileProblems(_ path: String, field: String, what: String) -> [RunSpecError] {
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            return [RunSpecError(field: field, message: "file '\(path)' does not exist")]
+        } else if isDirectory.boolValue {
+            return [RunSpecError(field: field, message: "'\(path)' is a directory, not \(what)")]
+        } else if !FileManager.default.isReadableFile(atPath: path) {
+            return [RunSpecError(field: field, message: "cannot read '\(path)'; check its permissions")]
+        }
+        return []
     }
 }

@@ -1,3 +1,4 @@
+import Datasets
 import Distillation
 import NN
 import Training
@@ -11,15 +12,26 @@ import Training
 /// ```yaml
 /// name: NAME                  # required; 1…64 of A-Z a-z 0-9 . _ -
 /// dataset:                    # the data every node trains on
-///   name: fashion-mnist       # the only data set so far (10 classes, samples 1x28x28 = 784 features)
-///   path: /usr/share/datasets/fashion-mnist   # directory with the IDX files (.gz or raw), on the coordinator
-///   train-limit: 0            # 0 = all 60000 training images, else the first N (1…60000)
-///   validation: 5000          # images held out of those for validation: 0…(training images − 1)
+///   format: idx               # idx (Fashion-MNIST's IDX files) | npz (a NumPy archive of any shape)
+///   name: fashion-mnist       # idx: the data set (only fashion-mnist: 10 classes, 1x28x28); npz: any name, default the file's
+///   path: /usr/share/datasets/fashion-mnist   # idx: directory with the IDX files (.gz or raw); npz: the .npz file; on the coordinator
+///   arrays:                   # npz only: the arrays' names in the file
+///     x-train: x_train        # uint8 or float32, [N, D] or [N, C, H, W]
+///     y-train: y_train        # integer class ids, [N]
+///     x-test: x_test
+///     y-test: y_test
+///   classes: 0                # npz: 0 = from the labels (largest + 1), else 2…65536
+///   scale: 0.00392156862745098  # every value is multiplied by it first; idx default 1/255, npz 1
+///   mean: fit                 # then (x − mean) / std: a number, one per channel ([C,H,W]) or feature ([D]),
+///   std: fit                  #   or fit (one each, from the training split); idx default fit, npz 0 and 1
+///   train-limit: 0            # 0 = all training samples, else the first N
+///   validation: 5000          # samples held out of those for validation: 0…(training samples − 1)
 /// teachers:                   # 1…32 teachers after `count` expansion
-///   - model: MODEL            # required; NN.ModelSpec grammar, e.g. mlp:784-1200-1200-10,dropout=0.2
+///   - model: MODEL            # NN.ModelSpec grammar, e.g. mlp:784-1200-1200-10,dropout=0.2 (not with onnx:)
 ///     count: 1                # 1…32; a trained teacher N times, with seeds seed, seed+1, …, seed+N−1
 ///     checkpoint: PATH        # either a checkpoint (safetensors on the coordinator) …
-///     train:                  # … or a recipe to train it from (`train: {}` = all defaults); not both
+///     onnx: PATH              # … or an ONNX model (on the coordinator; frozen: offline runs only) …
+///     train:                  # … or a recipe to train it from (`train: {}` = all defaults); one of the three
 ///       epochs: 10            # 1…10000
 ///       batch: 128            # 1…65536, at most the number of training images
 ///       lr: 0.001             # learning rate in (0, 10)
@@ -50,10 +62,13 @@ import Training
 /// prefetch: 4                 # 1…64: how many steps teachers may run ahead (window W)
 /// ```
 ///
-/// Cross-field rules: every model's input is the data set's sample (784 features for `mlp`,
-/// exactly `1x28x28` for `cnn`, and a `cnn`'s blocks must fit it); every model outputs the
-/// data set's classes (10), so teachers and student agree; `weighted:` gives one weight per
-/// teacher (after expansion); `top-k` < classes; `training.batch` is divisible by `replicas`.
+/// Cross-field rules: every model's input is the data set's sample (784 features for `mlp` on
+/// Fashion-MNIST, exactly `1x28x28` for `cnn`, and a `cnn`'s blocks must fit it); every model
+/// outputs the data set's classes (10), so teachers and student agree; `weighted:` gives one
+/// weight per teacher (after expansion); `top-k` < classes; `training.batch` is divisible by
+/// `replicas`; an `onnx:` teacher needs `mode: offline`. An npz data set's shape, classes and
+/// sizes are only known from the file: the coordinator checks those rules at submission
+/// (``problems(facts:)``), and the ONNX teachers' graphs with them.
 ///
 /// Values are typed: integers and numbers are plain scalars (`epochs: "10"` is a string and
 /// an error), booleans are `true`/`false`. An empty value of a section (`train:`) means all
@@ -94,69 +109,117 @@ public struct RunSpec: Sendable, Equatable {
 
     /// Everything wrong with this value, as parsing would report it but without lines (the
     /// teacher indices are those of the expanded list). Empty for every parsed spec.
-    public func problems() -> [RunSpecError] {
-        SpecValidator(spec: self, teacherPath: { "teachers[\($0)]" }, skip: { _ in false }).run()
+    ///
+    /// With `facts` (an npz data set's, read from its file by the coordinator at submission)
+    /// the rules that need the data set's shape, classes and sizes are checked against them.
+    public func problems(facts: DatasetFacts? = nil) -> [RunSpecError] {
+        SpecValidator(spec: self, teacherPath: { "teachers[\($0)]" }, skip: { _ in false }, facts: facts).run()
             .map { RunSpecError(field: $0.field, message: $0.message) }
     }
 }
 
-public struct DatasetSpec: Sendable, Equatable {
-    public var name: String          // only "fashion-mnist" for now
-    public var path: String          // default "/usr/share/datasets/fashion-mnist"
-    public var trainLimit: Int       // 0 = all training images; else the first N (tests, quick runs)
-    public var validation: Int       // images held out of the training split for validation, default 5000
+/// How a data set is stored.
+public enum DatasetFormat: String, Sendable, CaseIterable {
+    /// IDX files (Fashion-MNIST's `train-images-idx3-ubyte.gz`, …) in a directory.
+    case idx
+    /// A NumPy archive (`numpy.savez`) holding the train and test arrays.
+    case npz
+}
+
+/// The names of an npz data set's four arrays (`dataset.arrays`).
+public typealias NumPyArrayNames = NumPyDataset.ArrayNames
+
+public struct DatasetSpec: Sendable, Equatable, Hashable {
+    public var format: DatasetFormat   // default idx
+    public var name: String            // idx: a known data set ("fashion-mnist"); npz: any, default the file's name
+    public var path: String            // idx: the directory, default "/usr/share/datasets/fashion-mnist"; npz: the file
+    public var arrays: NumPyArrayNames // npz only
+    public var classes: Int            // 0 = the data set's (idx) or from the labels (npz)
+    public var trainLimit: Int         // 0 = all training samples; else the first N (tests, quick runs)
+    public var validation: Int         // samples held out of the training split for validation, default 5000
+    public var preprocessing: Preprocessing  // default: the format's (idx: 1/255 and fitted; npz: none)
 
     public static let defaultName = "fashion-mnist"
     public static let defaultPath = "/usr/share/datasets/fashion-mnist"
 
-    public init(name: String = DatasetSpec.defaultName, path: String = DatasetSpec.defaultPath,
-                trainLimit: Int = 0, validation: Int = 5000) {
-        self.name = name; self.path = path; self.trainLimit = trainLimit; self.validation = validation
+    public init(format: DatasetFormat = .idx, name: String = DatasetSpec.defaultName, path: String = DatasetSpec.defaultPath,
+                arrays: NumPyArrayNames = NumPyArrayNames(), classes: Int = 0, trainLimit: Int = 0, validation: Int = 5000,
+                preprocessing: Preprocessing? = nil) {
+        self.format = format; self.name = name; self.path = path; self.arrays = arrays; self.classes = classes
+        self.trainLimit = trainLimit; self.validation = validation
+        self.preprocessing = preprocessing ?? format.defaultPreprocessing
     }
 
-    /// What is known about the named data set (`nil` for an unknown name).
-    var facts: DatasetFacts? { DatasetFacts.known[name] }
+    /// What is known about the data set without reading it: the named IDX data set's facts;
+    /// `nil` for an npz file (its facts come from the file, ``DatasetFacts/init(header:)``) or
+    /// an unknown name.
+    public var knownFacts: DatasetFacts? { format == .idx ? DatasetFacts.known[name] : nil }
 
-    /// The number of classes of the data set (10 for Fashion-MNIST; 0 if the name is unknown).
-    public var classCount: Int { facts?.classes ?? 0 }
-    /// The shape of one sample, `[channels, height, width]` (`[]` if the name is unknown).
-    public var sampleShape: [Int] { facts?.sampleShape ?? [] }
-    /// Images read from the published training split: `trainLimit`, or all of them when 0.
-    public var trainSplitCount: Int {
-        let all = facts?.trainCount ?? 0
-        return trainLimit > 0 ? min(trainLimit, all) : all
-    }
-    /// Images left for training once `validation` are held out.
+    /// The number of classes of the data set (10 for Fashion-MNIST; 0 if not known without the file).
+    public var classCount: Int { knownFacts?.classes ?? 0 }
+    /// The shape of one sample, e.g. `[1, 28, 28]` (`[]` if not known without the file).
+    public var sampleShape: [Int] { knownFacts?.sampleShape ?? [] }
+    /// Samples read from the training split: `trainLimit`, or all of them when 0.
+    public var trainSplitCount: Int { knownFacts.map(trainSplitCount(of:)) ?? 0 }
+    /// Samples left for training once `validation` are held out.
     public var trainingCount: Int { max(0, trainSplitCount - validation) }
+
+    /// The training samples read from a data set with `facts`: `trainLimit`, or all when 0.
+    public func trainSplitCount(of facts: DatasetFacts) -> Int {
+        trainLimit > 0 ? min(trainLimit, facts.trainCount) : facts.trainCount
+    }
 }
 
-/// Facts about a data set the spec may name.
-struct DatasetFacts: Sendable {
-    var trainCount: Int
-    var testCount: Int
-    var classes: Int
-    var sampleShape: [Int]
-    /// File stems in the data directory, each present as `STEM.gz` or `STEM`.
-    var fileStems: [String]
+extension DatasetFormat {
+    /// The pre-processing when the spec names none: IDX bytes to [0, 1] and standardised with
+    /// the training split's mean and std (today's Fashion-MNIST normalisation); npz none.
+    public var defaultPreprocessing: Preprocessing { self == .idx ? .idxDefault : .none }
+}
 
-    static let known: [String: DatasetFacts] = [
-        "fashion-mnist": DatasetFacts(
-            trainCount: 60_000, testCount: 10_000, classes: 10, sampleShape: [1, 28, 28],
-            fileStems: ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]),
-    ]
+/// What the rules need to know of a data set: its sizes, classes and sample shape.
+public struct DatasetFacts: Sendable, Equatable {
+    public var trainCount: Int
+    public var testCount: Int
+    public var classes: Int
+    public var sampleShape: [Int]
+    /// File stems in the data directory, each present as `STEM.gz` or `STEM` (IDX data sets).
+    var fileStems: [String] = []
+
+    public init(trainCount: Int, testCount: Int, classes: Int, sampleShape: [Int]) {
+        self.trainCount = trainCount; self.testCount = testCount; self.classes = classes; self.sampleShape = sampleShape
+    }
+
+    static let known: [String: DatasetFacts] = {
+        var fashion = DatasetFacts(trainCount: 60_000, testCount: 10_000, classes: 10, sampleShape: [1, 28, 28])
+        fashion.fileStems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+        return ["fashion-mnist": fashion]
+    }()
 }
 
 public struct TeacherSpec: Sendable, Equatable {
     /// Where the teacher comes from.
     public enum Source: Sendable, Equatable {
         case checkpoint(path: String)                 // a safetensors file on the coordinator
+        case onnx(path: String)                       // an ONNX model on the coordinator (frozen)
         case train(TeacherRecipe)
     }
-    public var model: ModelSpec
+    /// The native model; nil for an ONNX teacher (its graph is the model).
+    public var model: ModelSpec?
     public var source: Source
 
     public init(model: ModelSpec, source: Source) {
         self.model = model; self.source = source
+    }
+
+    /// An ONNX teacher: the model file at `path` on the coordinator.
+    public init(onnx path: String) {
+        self.model = nil; self.source = .onnx(path: path)
+    }
+
+    /// The ONNX file, for an ONNX teacher.
+    public var onnxPath: String? {
+        if case .onnx(let p) = source { return p }
+        return nil
     }
 
     /// The recipe, for a teacher that is trained.

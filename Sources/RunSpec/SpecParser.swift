@@ -7,8 +7,9 @@ import Yams
 /// type); values and cross-field rules in ``SpecValidator``.
 enum SpecParser {
     static let rootKeys = ["name", "dataset", "teachers", "student", "distillation", "training", "replicas", "prefetch"]
-    static let datasetKeys = ["name", "path", "train-limit", "validation"]
-    static let teacherKeys = ["model", "count", "checkpoint", "train"]
+    static let datasetKeys = ["format", "name", "path", "arrays", "classes", "scale", "mean", "std", "train-limit", "validation"]
+    static let arrayKeys = ["x-train", "y-train", "x-test", "y-test"]
+    static let teacherKeys = ["model", "count", "checkpoint", "onnx", "train"]
     static let recipeKeys = ["epochs", "batch", "lr", "optimizer", "weight-decay", "schedule", "seed", "bootstrap"]
     static let studentKeys = ["model"]
     static let distillationKeys = ["mode", "temperature", "alpha", "ensemble", "top-k", "float16", "mutual"]

@@ -25,7 +25,6 @@ enum Rules {
     static let batch = IntRange(range: 1...65_536)
     static let replicas = IntRange(range: 1...64)
     static let prefetch = IntRange(range: 1...64)
-    static let trainLimit = IntRange(range: 0...60_000)
     static let learningRate = FloatRange(low: 0, lowInclusive: false, high: 10, highInclusive: false)
     static let weightDecay = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: false)
     static let temperature = FloatRange(low: 0, lowInclusive: false, high: 100, highInclusive: true)
@@ -34,8 +33,11 @@ enum Rules {
 
     static let name = "a name of 1…64 characters from A-Z a-z 0-9 . _ -"
     static let nameCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
-    static let datasetName = "one of \(DatasetFacts.known.keys.sorted().joined(separator: ", "))"
-    static let teachers = "a list of 1…\(maxTeachers) teachers, each `- model: MODEL` with `train: {…}` or `checkpoint: PATH`"
+    static let datasetName = "one of \(DatasetFacts.known.keys.sorted().joined(separator: ", ")) (or format: npz for your own data)"
+    static let teachers = "a list of 1…\(maxTeachers) teachers, each `- model: MODEL` with `train: {…}` or `checkpoint: PATH`, or `- onnx: PATH`"
+    static let classes = "0 (from the labels) or an integer in 2…65536"
+    static let scale = "a positive number, e.g. 0.00392156862745098 (1/255)"
+    static let statistic = "a number, a list of numbers (one per channel or feature), or fit"
     static let model = "a model spec such as mlp:784-1200-1200-10,dropout=0.2 or cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn"
     static let optimizer = "one of \(OptimizerChoice.allowed)"
     static let schedule = "one of \(ScheduleChoice.allowed)"
@@ -50,11 +52,19 @@ enum Rules {
 
 /// The value and cross-field rules of a spec. Field paths of teachers come from
 /// `teacherPath` (the parser maps expanded teachers back to their YAML entries); checks of
-/// fields for which `skip` is true (their value could not be read) are left out.
+/// fields for which `skip` is true (their value could not be read) are left out. `facts` are
+/// the data set's sizes, classes and sample shape when known: the named IDX data set's when
+/// parsing, an npz file's when the coordinator has read its header (nil: those rules wait).
 struct SpecValidator {
     let spec: RunSpec
     let teacherPath: (Int) -> String
     let skip: (String) -> Bool
+    var facts: DatasetFacts?
+
+    init(spec: RunSpec, teacherPath: @escaping (Int) -> String, skip: @escaping (String) -> Bool, facts: DatasetFacts? = nil) {
+        self.spec = spec; self.teacherPath = teacherPath; self.skip = skip
+        self.facts = facts ?? spec.dataset.knownFacts
+    }
 
     typealias Problem = (field: String, message: String)
 
@@ -72,22 +82,44 @@ struct SpecValidator {
 
         // dataset
         let d = spec.dataset
-        let facts = d.facts
-        if facts == nil, !skip("dataset.name") {
+        if d.format == .idx, DatasetFacts.known[d.name] == nil, !skip("dataset.name") {
             add("dataset.name", "must be \(Rules.datasetName), got '\(d.name)'")
         }
-        if d.path.isEmpty, !skip("dataset.path") { add("dataset.path", "must be a directory path, got an empty string") }
-        var datasetSizesKnown = facts != nil && !skip("dataset.train-limit") && !skip("dataset.validation")
-        if let facts, !skip("dataset.train-limit"), !(0...facts.trainCount).contains(d.trainLimit) {
-            add("dataset.train-limit", "must be 0 (all \(facts.trainCount) training images) or an integer in 1…\(facts.trainCount), got \(d.trainLimit)")
+        if d.format == .npz, !skip("dataset.name"), d.name.isEmpty || d.name.utf8.count > 255 {
+            add("dataset.name", "must be 1…255 bytes of text, got '\(d.name)'")
+        }
+        if d.path.isEmpty, !skip("dataset.path") {
+            add("dataset.path", "must be \(d.format == .npz ? "the .npz file's path" : "a directory path"), got an empty string")
+        }
+        if !skip("dataset.classes") {
+            if d.format == .idx, d.classes != 0, let known = DatasetFacts.known[d.name], d.classes != known.classes {
+                add("dataset.classes", "must be 0 or \(known.classes): \(d.name) has \(known.classes) classes, got \(d.classes)")
+            } else if d.classes != 0, !(2...65_536).contains(d.classes) {
+                add("dataset.classes", "must be \(Rules.classes), got \(d.classes)")
+            }
+        }
+        if !skip("dataset.scale"), !(d.preprocessing.scale > 0 && d.preprocessing.scale <= 1e30) {
+            add("dataset.scale", "must be \(Rules.scale) (at most 1e30), got \(d.preprocessing.scale)")
+        }
+        if let facts, !skip("dataset.mean"), !skip("dataset.std"), case .given(let n) = d.preprocessing.statistics,
+           !n.fits(sampleShape: facts.sampleShape) {
+            let what = facts.sampleShape.count == 1 ? "feature" : "channel"
+            add("dataset.mean", "has \(n.mean.count) values but samples are \(shown(facts.sampleShape)): give one value, or one per \(what) (\(facts.sampleShape.first ?? 0))")
+        }
+        if !skip("dataset.train-limit"), d.trainLimit < 0 { add("dataset.train-limit", "must be 0 (all) or a positive integer, got \(d.trainLimit)") }
+        if !skip("dataset.validation"), d.validation < 0 { add("dataset.validation", "must be an integer ≥ 0, got \(d.validation)") }
+        var datasetSizesKnown = facts != nil && !skip("dataset.train-limit") && !skip("dataset.validation") && d.trainLimit >= 0
+        if let facts, datasetSizesKnown, d.trainLimit > facts.trainCount {
+            add("dataset.train-limit", "must be 0 (all \(facts.trainCount) training samples) or an integer in 1…\(facts.trainCount), got \(d.trainLimit)")
             datasetSizesKnown = false
         }
-        if datasetSizesKnown, !(0..<d.trainSplitCount).contains(d.validation) {
+        let trainSplit = facts.map(d.trainSplitCount(of:)) ?? 0
+        if datasetSizesKnown, !(0..<trainSplit).contains(d.validation) {
             let limited = d.trainLimit > 0 ? " (train-limit)" : ""
-            add("dataset.validation", "must be an integer in 0…\(d.trainSplitCount - 1), fewer than the \(d.trainSplitCount) training images\(limited), got \(d.validation)")
+            add("dataset.validation", "must be an integer in 0…\(trainSplit - 1), fewer than the \(trainSplit) training samples\(limited), got \(d.validation)")
             datasetSizesKnown = false
         }
-        let trainingCount = datasetSizesKnown ? d.trainingCount : nil
+        let trainingCount = datasetSizesKnown ? max(0, trainSplit - d.validation) : nil
 
         // models
         let student = model(spec.student.model, field: "student.model", add: add)
@@ -106,7 +138,7 @@ struct SpecValidator {
         }
         for (i, teacher) in spec.teachers.enumerated() {
             let path = teacherPath(i)
-            if let m = model(teacher.model, field: "\(path).model", add: add) {
+            if let teacherModel = teacher.model, let m = model(teacherModel, field: "\(path).model", add: add) {
                 let n = m.outputCount
                 if let classes, n != classes {
                     let who = studentClasses == classes ? "the student and \(d.name) have" : "\(d.name) has"
@@ -118,6 +150,12 @@ struct SpecValidator {
             switch teacher.source {
             case .checkpoint(let p):
                 if p.isEmpty, !skip("\(path).checkpoint") { add("\(path).checkpoint", "must be a checkpoint file path, got an empty string") }
+            case .onnx(let p):
+                if p.isEmpty, !skip("\(path).onnx") { add("\(path).onnx", "must be an ONNX model file path, got an empty string") }
+                if spec.distillation.mode == .online, !skip("distillation.mode") {
+                    add("\(path).onnx", "is a frozen teacher (an ONNX model is run, never trained), so it cannot take part in an online run; "
+                        + "use mode: offline, or a native teacher (model: with train:) for online distillation")
+                }
             case .train(let r):
                 let rp = "\(path).train"
                 settings(rp, epochs: r.epochs, batch: r.batch, learningRate: r.learningRate, weightDecay: r.weightDecay,
@@ -167,9 +205,9 @@ struct SpecValidator {
     /// read or does not fit.
     private func model(_ m: ModelSpec, field: String, add: (String, String) -> Void) -> ModelSpec? {
         guard !skip(field) else { return nil }
-        guard let facts = spec.dataset.facts else { return m }
+        guard let facts else { return m }
         let shape = facts.sampleShape, features = shape.reduce(1, *)
-        let shown = shape.map(String.init).joined(separator: "x")
+        let shown = self.shown(shape)
         switch m.family {
         case .mlp:
             if m.inputShape != [features] {
@@ -201,6 +239,9 @@ struct SpecValidator {
         }
         return m
     }
+
+    /// A shape as `1x28x28`.
+    private func shown(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "x") }
 
     private func range(_ field: String, _ v: Float, _ rule: Rules.FloatRange, add: (String, String) -> Void) {
         if !skip(field), !rule.contains(v) { add(field, "must be \(rule.allowed), got \(Rules.show(v))") }

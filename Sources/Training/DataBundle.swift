@@ -9,6 +9,9 @@ public struct DataBundle: Sendable {
     public var validation: LabeledImages?
     public var test: LabeledImages
     public var normalization: Normalization
+    /// The factor the stored values were multiplied by before the normalisation (1/255 for
+    /// IDX bytes): with ``normalization`` what a model trained on this data expects.
+    public var scale: Double = 1.0 / 255.0
 
     /// Loads Fashion-MNIST-format IDX files from `directory` (default: the Debian package's).
     /// `trainLimit`/`testLimit` keep only the first N samples (small runs and tests).
@@ -26,7 +29,7 @@ public struct DataBundle: Sendable {
     /// same normalisation and seeded validation split as `load`, so a run on a shard is
     /// bit-identical to a run on the files.
     public static func split(train: LabeledImages, test: LabeledImages, validationCount: Int = 5000, seed: UInt64 = 1,
-                             normalization: Normalization? = nil) -> DataBundle {
+                             normalization: Normalization? = nil, scale: Double = 1.0 / 255.0) -> DataBundle {
         var train = train, test = test
         let norm = normalization ?? Normalization.fit(train)
         train = norm.apply(to: train)
@@ -37,6 +40,6 @@ public struct DataBundle: Sendable {
             train = parts.train
             validation = parts.validation
         }
-        return DataBundle(train: train, validation: validation, test: test, normalization: norm)
+        return DataBundle(train: train, validation: validation, test: test, normalization: norm, scale: scale)
     }
 }

@@ -10,7 +10,7 @@ public struct Evaluation: Sendable, Equatable {
 
     /// Runs `model` over `data` in batches of `batchSize`; when `logits` is given it receives
     /// all outputs `[N × classes]` in data order.
-    public static func run(_ model: Sequential, on data: LabeledImages, batchSize: Int = 1000,
+    public static func run(_ model: any InferenceModel, on data: LabeledImages, batchSize: Int = 1000,
                            logits: UnsafeMutablePointer<Float>? = nil) -> Evaluation {
         let classes = model.outputFeatures
         var pixels = [Float](repeating: 0, count: batchSize * data.features)
@@ -23,7 +23,7 @@ public struct Evaluation: Sendable, Equatable {
             pixels.withUnsafeMutableBufferPointer { px in
                 labels.withUnsafeMutableBufferPointer { lb in
                     data.gather(indices: indices, into: px.baseAddress!, labels: lb.baseAddress!)
-                    let out = model.forward(px.baseAddress!, batch: n, mode: .inference)
+                    let out = model.infer(px.baseAddress!, batch: n)
                     lossSum += Double(CrossEntropy.loss(logits: out, labels: lb.baseAddress!, batch: n, classes: classes)) * Double(n)
                     correct += CrossEntropy.correctCount(logits: out, labels: lb.baseAddress!, batch: n, classes: classes)
                     logits?.advanced(by: start * classes).update(from: out, count: n * classes)
@@ -36,7 +36,7 @@ public struct Evaluation: Sendable, Equatable {
     }
 
     /// All logits of `model` on `data`, `[N × classes]`.
-    public static func logits(_ model: Sequential, on data: LabeledImages, batchSize: Int = 1000) -> [Float] {
+    public static func logits(_ model: any InferenceModel, on data: LabeledImages, batchSize: Int = 1000) -> [Float] {
         var out = [Float](repeating: 0, count: data.count * model.outputFeatures)
         _ = out.withUnsafeMutableBufferPointer { run(model, on: data, batchSize: batchSize, logits: $0.baseAddress!) }
         return out

@@ -41,7 +41,7 @@ import Testing
 
     @Test func cnnGraphHasTheMappedNodesInitializersAndMetadata() throws {
         let m = try Self.model(Self.cnn)
-        let bytes = try ONNXExport.model(m, spec: Self.cnn, normalization: (0.286, 0.353), opset: 13, producerVersion: "9.9.9")
+        let bytes = try ONNXExport.model(m, spec: Self.cnn, normalization: .init(scale: nil, mean: [0.286], std: [0.353]), opset: 13, producerVersion: "9.9.9")
         let proto = try #require(ExportUnpacked(bytes))
         defer { proto.free() }
         let model = proto.model

@@ -97,7 +97,7 @@ struct RunSpecParsingTests {
                 count: 1
             student: { model: mlp:784-10 }
             """)
-        #expect(spec.teachers.map(\.model.description) == ["mlp:784-10", "mlp:784-50-10", "mlp:784-50-10", "mlp:784-50-10", "mlp:784-30-10"])
+        #expect(spec.teachers.map { $0.model?.description ?? "" } == ["mlp:784-10", "mlp:784-50-10", "mlp:784-50-10", "mlp:784-50-10", "mlp:784-30-10"])
         #expect(spec.teachers.compactMap(\.recipe?.seed) == [9, 5, 6, 7])
         #expect(spec.teachers[1...3].allSatisfy { $0.recipe?.bootstrap == true && $0.recipe?.epochs == 4 })
         #expect(spec.teachers[4].source == .checkpoint(path: "/t/a.safetensors"))
@@ -167,7 +167,7 @@ struct RunSpecParsingTests {
         #expect(spec.distillation.mode == .online)
         #expect(spec.distillation.topK == 9)
         #expect(spec.distillation.ensemble == .weighted([0.5, 0.3, 0.2]))
-        #expect(spec.teachers[0].model.inputShape == [1, 28, 28])
+        #expect(spec.teachers[0].model?.inputShape == [1, 28, 28])
         let settings = try #require(try spec.teachers[0].recipe?.trainingSettings(stepsPerEpoch: 100))
         #expect(settings.optimizer == .sgd(momentum: 0.9, nesterov: true))
         #expect(settings.schedule == .step(every: 300, gamma: 0.5))
