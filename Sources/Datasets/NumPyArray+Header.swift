@@ -144,11 +144,11 @@ struct NumPyHeader: Equatable {
             skipSpaces()
             while peek() != "}" {
                 let key = try string()
-                try expect(":")
-                let value = try self.value()
                 guard ["descr", "fortran_order", "shape"].contains(key) else {
                     throw SyntaxError(reason: "unexpected key '\(key)' (expected 'descr', 'fortran_order' and 'shape')")
                 }
+                try expect(":")
+                let value = try self.value()
                 guard values.updateValue(value, forKey: key) == nil else {
                     throw SyntaxError(reason: "the key '\(key)' appears twice")
                 }
