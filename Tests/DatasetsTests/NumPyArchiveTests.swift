@@ -28,6 +28,16 @@ struct NumPyArchiveTests {
         #expect(try y.classIds(path: archive.path, array: "y_train") == [0, 1, 2, 3, 0, 1, 2, 3])
     }
 
+    @Test("zip64 end-of-central-directory record, locator and 64-bit central directory fields")
+    func zip64Records() throws {
+        let zip64 = try NumPyArchive(path: numpyFixture("images-zip64.npz"))
+        let plain = try NumPyArchive(path: numpyFixture("images-u1.npz"))
+        #expect(zip64.names == plain.names)
+        for name in plain.names {
+            #expect(try zip64.array(named: name) == plain.array(named: name), "\(name)")
+        }
+    }
+
     @Test("every supported label dtype reads as class ids")
     func labelDTypes() throws {
         let archive = try NumPyArchive(path: numpyFixture("label-dtypes.npz"))
