@@ -64,8 +64,9 @@ let package = Package(
         .target(name: "ONNX", dependencies: ["OnnxProtoC", "NN", "Tensor", "FileSupport"], swiftSettings: strict),
         // Knowledge-distillation math: temperature softmax, KL·T², ensemble rules.
         .target(name: "Distillation", dependencies: ["Tensor"], swiftSettings: strict),
-        // IDX(.gz) reader, normalisation, splits, deterministic permutations, batches, shard
-        // cache; SHA-256 from swift-crypto.
+        // IDX(.gz) reader, NumPy .npy/.npz reader (zip and raw deflate through zlib),
+        // normalisation, splits, deterministic permutations, batches, shard cache; SHA-256
+        // from swift-crypto.
         .target(
             name: "Datasets",
             dependencies: ["CZlib", "Tensor", "FileSupport", .product(name: "Crypto", package: "swift-crypto")],
@@ -165,7 +166,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "FileSupport", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ONNXTests", dependencies: ["ONNX", "OnnxProtoC", "NN", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DistillationTests", dependencies: ["Distillation", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
         .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit", "NN"]),
         .testTarget(name: "CLIOutputTests", dependencies: ["CLIOutput", "ClusterRuntime", "Wire"]),

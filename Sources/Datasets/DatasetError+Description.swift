@@ -64,6 +64,8 @@ extension DatasetError: CustomStringConvertible {
         case .unwritable(let path, let reason):
             return "Cannot write \(path): \(reason). Check that the directory exists, is writable by this user "
                 + "and that the disk is not full."
+        case .numpy(let path, let array, let problem):
+            return problem.message(path: path, array: array)
         }
     }
 }

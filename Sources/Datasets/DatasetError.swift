@@ -50,6 +50,13 @@ public enum DatasetError: Error, Equatable, Sendable {
     case missingShard(path: String)
     /// A file or directory could not be created or written (shard cache).
     case unwritable(path: String, reason: String)
+
+    // NumPy files (``NumPyArray``, ``NumPyArchive``, ``NumPyDataset``).
+
+    /// A NumPy `.npy` file or an array of an `.npz` archive cannot be used: `array` is the
+    /// array's name in the archive (`x_train`), empty for a lone `.npy` file or for the
+    /// archive as a whole; `problem` says what is wrong.
+    case numpy(path: String, array: String, problem: NumPyProblem)
 }
 
 extension DatasetError {
@@ -65,7 +72,7 @@ extension DatasetError {
              .corruptGzip(let path, _),
              .shardHashMismatch(let path, _, _), .corruptCachedShard(let path, _, _),
              .missingShard(let path), .unwritable(let path, _),
-             .sampleShapeMismatch(let path, _, _, _):
+             .sampleShapeMismatch(let path, _, _, _), .numpy(let path, _, _):
             return path
         case .invalidShard, .unsupportedShardVersion, .invalidShardHash:
             return ""
