@@ -69,6 +69,8 @@ public enum NumPyProblem: Error, Equatable, Sendable {
     /// The class count (the given one, or the largest label + 1) is outside
     /// 2…``NumPyDataset/maxClasses``.
     case classCount(count: Int, fromLabels: Bool)
+    /// The run spec's pre-processing does not fit the samples (e.g. 3 means for 1 channel).
+    case preprocessing(String)
 }
 
 extension NumPyProblem {
@@ -160,6 +162,8 @@ extension NumPyProblem {
             let source = fromLabels ? "the largest label + 1 is \(count)" : "the class count given is \(count)"
             return "Unusable class count in \(place): \(source), but a data set needs 2…\(NumPyDataset.maxClasses) "
                 + "classes. Check the labels, or pass the class count."
+        case .preprocessing(let problem):
+            return "The pre-processing does not fit the samples of \(place): \(problem). Fix dataset.scale, mean or std in the run spec."
         }
     }
 }

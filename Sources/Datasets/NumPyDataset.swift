@@ -12,7 +12,7 @@ public struct NumPyDataset: Sendable, Equatable {
     public static let maxClasses = 65_536
 
     /// The names of the four arrays in the archive.
-    public struct ArrayNames: Sendable, Equatable {
+    public struct ArrayNames: Sendable, Equatable, Hashable {
         public var xTrain: String
         public var yTrain: String
         public var xTest: String

@@ -1,4 +1,4 @@
-import OnnxProtoC
+internal import OnnxProtoC
 
 /// protoc-c structs → ONNX value types, with the format checks of ``ONNXModel/init(bytes:source:)``.
 /// Unknown fields protobuf-c kept on a message name the part of the format Distillery does not

@@ -1,4 +1,4 @@
-import OnnxProtoC
+internal import OnnxProtoC
 
 extension ONNXTensor {
     /// Decodes a serialized TensorProto (e.g. the backend test data's `input_0.pb`).

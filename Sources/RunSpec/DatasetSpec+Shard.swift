@@ -19,7 +19,7 @@ extension DatasetSpec {
             return try DatasetShard.pack(directory: path, trainLimit: trainLimit, name: name, classCount: classes,
                                          preprocessing: preprocessing)
         case .npz:
-            return try DatasetShard.packNumPy(path: path, arrays: arrays.datasetNames, name: name,
+            return try DatasetShard.packNumPy(path: path, arrays: arrays, name: name,
                                               classes: classes > 0 ? classes : nil, trainLimit: trainLimit,
                                               preprocessing: preprocessing)
         }

@@ -85,6 +85,8 @@ extension NodeReader {
         let mean = readStatistic(s, "mean"), std = readStatistic(s, "std")
         var statistics = defaults.statistics
         switch (mean, std) {
+        case _ where isFailed(s.child("mean")) || isFailed(s.child("std")):
+            break  // already reported; nothing to pair
         case (nil, nil):
             break
         case (.fit?, .fit?):

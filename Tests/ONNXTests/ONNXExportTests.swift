@@ -50,7 +50,7 @@ import Testing
         #expect(ExportUnpacked.string(model.producer_name) == "distillery" && ExportUnpacked.string(model.producer_version) == "9.9.9")
         #expect(proto.metadata == ["distillery.model": Self.cnn, "distillery.normalization.mean": "0.286",
                                    "distillery.normalization.std": "0.353"])
-        #expect(ExportUnpacked.string(model.doc_string).contains("(x - 0.286) / 0.353"))
+        #expect(ExportUnpacked.string(model.doc_string).contains("(x - mean) / std with mean 0.286, std 0.353"))
 
         let nodes = proto.nodes
         #expect(nodes.map(\.op) == ["Conv", "BatchNormalization", "Relu", "MaxPool", "Conv", "BatchNormalization", "Relu",

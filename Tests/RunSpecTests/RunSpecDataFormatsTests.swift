@@ -21,6 +21,7 @@ struct RunSpecDataFormatsTests {
           - model: mlp:54-32-7
             train: { epochs: 1 }
         student: { model: mlp:54-16-7 }
+
         """
 
     @Test("an npz data set: path, array names, classes, scale and per-channel statistics; ONNX teachers have no model")

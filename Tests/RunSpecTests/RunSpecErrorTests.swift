@@ -224,7 +224,7 @@ struct RunSpecErrorTests {
         let item = try #require(onlyProblem("name: x\nteachers:\n  - mlp:784-10\nstudent: { model: mlp:784-10 }\n"))
         #expect(item.field == "teachers[0]")
         #expect(item.line == 3)
-        #expect(item.message == "must be a mapping with the keys model, count, checkpoint, train, got 'mlp:784-10'")
+        #expect(item.message == "must be a mapping with the keys model, count, checkpoint, onnx, train, got 'mlp:784-10'")
 
         let dataset = try #require(onlyProblem(base(line: 2, "dataset: fashion-mnist")))
         #expect(dataset.field == "dataset")
@@ -447,15 +447,15 @@ struct RunSpecErrorTests {
         let name = try #require(onlyProblem(base(line: 2, "dataset: { name: mnist, train-limit: 2000, validation: 500 }")))
         #expect(name.field == "dataset.name")
         #expect(name.line == 2)
-        #expect(name.message == "must be one of fashion-mnist, got 'mnist'")
+        #expect(name.message == "must be one of fashion-mnist (or format: npz for your own data), got 'mnist'")
 
         let limit = try #require(onlyProblem(base(line: 2, "dataset: { train-limit: 70000 }")))
         #expect(limit.field == "dataset.train-limit")
-        #expect(limit.message == "must be 0 (all 60000 training images) or an integer in 1…60000, got 70000")
+        #expect(limit.message == "must be 0 (all 60000 training samples) or an integer in 1…60000, got 70000")
 
         let validation = try #require(onlyProblem(base(line: 2, "dataset: { train-limit: 2000, validation: 2000 }")))
         #expect(validation.field == "dataset.validation")
-        #expect(validation.message == "must be an integer in 0…1999, fewer than the 2000 training images (train-limit), got 2000")
+        #expect(validation.message == "must be an integer in 0…1999, fewer than the 2000 training samples (train-limit), got 2000")
 
         let small = problems(base(line: 2, "dataset: { train-limit: 100, validation: 50 }"))
         #expect(small.map(\.field) == ["teachers[0].train.batch", "training.batch"])

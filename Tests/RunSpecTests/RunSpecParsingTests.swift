@@ -200,7 +200,7 @@ struct RunSpecParsingTests {
         let dir = repositoryRoot().appendingPathComponent("Cluster/runs").path
         let fashion = try RunSpec(contentsOfFile: dir + "/fashion-ensemble.yaml")
         #expect(fashion.teachers.count == 3, "one per teacher worker of Cluster/local.yaml")
-        #expect(fashion.teachers.allSatisfy { $0.model.description == "cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn,dropout=0.3" && $0.recipe?.epochs == 12 })
+        #expect(fashion.teachers.allSatisfy { $0.model?.description == "cnn:1x28x28-c32-p2-c64-p2-fc256-fc10,bn,dropout=0.3" && $0.recipe?.epochs == 12 })
         #expect(fashion.teachers.compactMap(\.recipe?.seed) == [1, 2, 3])
         #expect(fashion.student.model.description == "mlp:784-140-140-10")
         #expect(fashion.distillation == DistillationSpec(mode: .offline, temperature: 4, alpha: 0.9, ensemble: .meanProbabilities))
@@ -211,7 +211,7 @@ struct RunSpecParsingTests {
         let quick = try RunSpec(contentsOfFile: dir + "/quick.yaml")
         #expect(quick.dataset.trainLimit == 2000)
         #expect(quick.teachers.count == 2)
-        #expect(quick.teachers.allSatisfy { $0.model.description.hasPrefix("mlp:") && (1...2).contains($0.recipe?.epochs ?? 0) })
+        #expect(quick.teachers.allSatisfy { ($0.model?.description.hasPrefix("mlp:") ?? false) && (1...2).contains($0.recipe?.epochs ?? 0) })
         #expect(quick.student.model.description == "mlp:784-32-10")
         #expect(quick.training.epochs == 2)
         #expect(quick.replicas == 2)

@@ -42,8 +42,13 @@ struct RunSpecRoundTripTests {
         #expect(spec.canonicalYAML() == """
             name: small
             dataset:
+              format: idx
               name: fashion-mnist
               path: /usr/share/datasets/fashion-mnist
+              classes: 0
+              scale: 0.00392156862745098
+              mean: fit
+              std: fit
               train-limit: 0
               validation: 5000
             teachers:
