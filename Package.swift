@@ -178,7 +178,7 @@ let package = Package(
         .testTarget(
             name: "ClusterRuntimeTests",
             dependencies: ["ClusterRuntime", "DataPlane", "ClusterCore", "Clocks", "RunSpec", "ClusterStore", "Transport", "Wire", "Datasets",
-                           "Training", "NN", "Distillation", "DistilleryTestKit", .product(name: "Logging", package: "swift-log")]
+                           "Training", "NN", "Distillation", "DistilleryTestKit", "ONNX", "Tensor", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "TransportTests",

@@ -297,3 +297,11 @@ extension Coordinator {
         }
     }
 }
+
+extension Coordinator {
+    /// The headers of the data shards this coordinator holds for runs (what `status` and
+    /// tests can see of them: name, value type, sample shape, classes, counts, pre-processing).
+    public func heldShardHeaders() -> [DatasetShard.Header] {
+        shards.values.compactMap { try? DatasetShard.header(of: $0.bytes) }
+    }
+}
