@@ -99,7 +99,7 @@ import Wire
                 continue
             }
         }
-        guard case .registerAck = try await peer.send(Self.register("w", version: "0.5.7-beta.1")) else {
+        guard case .registerAck = try await peer.send(Self.register("w", version: DistilleryVersion.current.split(separator: ".").prefix(2).joined(separator: ".") + ".7-beta.1")) else {
             Issue.record("a compatible version with a suffix was refused")
             return
         }
