@@ -61,7 +61,14 @@ struct Distill: ParsableCommand {
 
     mutating func run() throws {
         if let likeRun {
-            do { adopt(try RunSpec(contentsOfFile: likeRun)) } catch { throw CLIError("\(error)") }
+            let spec: RunSpec
+            do { spec = try RunSpec(contentsOfFile: likeRun).resolvingPaths(ofFile: likeRun) } catch { throw CLIError("\(error)") }
+            guard spec.dataset.format == .idx, spec.dataset.preprocessing == .idxDefault else {
+                throw CLIError("\(likeRun): --like-run takes runs on the IDX files with their default pre-processing; this one "
+                    + "reads \(spec.dataset.format == .npz ? "an .npz data set" : "other pre-processing"), which only the cluster runs "
+                    + "(distillery submit)")
+            }
+            adopt(spec)
             print("settings of run spec \(likeRun): student \(student ?? "?"), T=\(temperature), alpha=\(alpha), \(ensemble), "
                 + "\(training.epochs) epochs of batch \(training.batchSize), seed \(training.seed)")
         }
