@@ -4,7 +4,8 @@ Two phases, because PyTorch (Debian's python3-torch, /usr/bin/python3) and onnxr
 virtual environment of Scripts/onnx-venv) live in different interpreters:
   export DIR     torch.onnx.export of each model at opsets 13 and 17 -> DIR/NAME.onnx, and the
                  fixed input batch DIR/input.npy (4 Fashion-MNIST-shaped samples, shared)
-  reference DIR  the input as DIR/input.pb and onnxruntime's outputs as DIR/NAME.output.pb (TensorProto),
+  reference DIR  the opset-17 MLP, CNN (batch norm kept) and ResNet converted to opset 18 by
+                 onnx.version_converter -> DIR/NAME_op18.onnx; the input as DIR/input.pb and onnxruntime's outputs as DIR/NAME.output.pb (TensorProto),
                  and DIR/NAME.ops.txt (the op types of the graph, one per line, sorted)
 """
 import sys
@@ -117,6 +118,13 @@ def reference(out):
     import onnxruntime
     from onnx import numpy_helper
 
+    from onnx import version_converter
+
+    # Opset 18 (what current PyTorch exports by default; torch 1.13 stops at 17): the opset-17
+    # exports converted by onnx's own version converter.
+    for name in ("mlp", "cnn_bn_kept", "resnet"):
+        converted = version_converter.convert_version(onnx.load(os.path.join(out, f"{name}_op17.onnx")), 18)
+        onnx.save(converted, os.path.join(out, f"{name}_op18.onnx"))
     x = np.load(os.path.join(out, "input.npy"))
     with open(os.path.join(out, "input.pb"), "wb") as f:
         f.write(numpy_helper.from_array(x, "input").SerializeToString())
