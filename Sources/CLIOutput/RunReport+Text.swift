@@ -26,6 +26,7 @@ extension RunReport {
             if let latencyRatio { line += String(format: "; %.1f× lower latency than running the teachers", latencyRatio) }
             lines.append(line)
         }
+        if let onnx = studentONNX { lines.append(Self.text(of: onnx)) }
         if let v = figures["student.val_accuracy"] { lines.append("student validation accuracy: \(Format.percent(v))") }
         let timing = ["student.compute_ms_per_step", "student.logits_wait_ms_per_step", "student.allreduce_ms_per_step"]
             .compactMap { figures[$0] }
@@ -34,5 +35,17 @@ extension RunReport {
                                 timing[0], timing[1], timing[2]))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// "student.onnx: 203.4 KiB, 0.02 ms per sample (our ONNX executor)", or why there is none.
+    static func text(of onnx: StudentONNX) -> String {
+        if onnx.exportFailed == true {
+            return "student.onnx: not exported — the export failed (the reason is in artifact student.onnx-error.txt "
+                + "and the worker's log); student.safetensors is the run's model"
+        }
+        let size = onnx.bytes.flatMap { Int64(exactly: $0.rounded()) }.map { ByteCount.text($0) } ?? "size unknown"
+        let latency = onnx.latencyMicroseconds.map { String(format: "%.2f ms per sample (our ONNX executor)", $0 / 1000) }
+            ?? "latency not measured"
+        return "student.onnx: \(size), \(latency)"
     }
 }

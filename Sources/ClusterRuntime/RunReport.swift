@@ -65,6 +65,40 @@ public struct RunReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// The student written as ONNX (artifact `student.onnx`, sent beside `student.safetensors`):
+    /// figures `student.onnx_bytes`, `student.onnx_latency_us` (one sample in Distillery's own
+    /// ONNX executor) and `student.onnx_export_failed` (1 when the export failed; the reason is
+    /// artifact `student.onnx-error.txt`).
+    public struct StudentONNX: Codable, Sendable, Equatable {
+        /// Size of `student.onnx`.
+        public var bytes: Double?
+        /// Inference time of one sample in Distillery's ONNX executor, in microseconds.
+        public var latencyMicroseconds: Double?
+        /// True when the export failed (the run went on without `student.onnx`).
+        public var exportFailed: Bool?
+
+        public init(bytes: Double? = nil, latencyMicroseconds: Double? = nil, exportFailed: Bool? = nil) {
+            self.bytes = bytes
+            self.latencyMicroseconds = latencyMicroseconds
+            self.exportFailed = exportFailed
+        }
+
+        /// From a run's figures; nil when none of the three was reported (runs before
+        /// `student.onnx` existed, or runs still going).
+        init?(figures: [String: Double]) {
+            let bytes = figures["student.onnx_bytes"], latency = figures["student.onnx_latency_us"]
+            let failed = figures["student.onnx_export_failed"].map { $0 == 1 }
+            guard bytes != nil || latency != nil || failed != nil else { return nil }
+            self.init(bytes: bytes, latencyMicroseconds: latency, exportFailed: failed)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case bytes
+            case latencyMicroseconds = "latency_us"
+            case exportFailed = "export_failed"
+        }
+    }
+
     public var runID: String
     public var name: String
     /// The run's phase as the coordinator names it: "completed", "preparing-teachers", …
@@ -73,6 +107,9 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var teachers: [Model]
     public var ensemble: Ensemble
     public var student: Model
+    /// The student as ONNX; nil in reports of runs that did not send its figures (optional,
+    /// so older `report.json` files decode).
+    public var studentONNX: StudentONNX?
     /// Σ teacher parameters / student parameters; nil unless both are known.
     public var compression: Double?
     /// Ensemble latency / student latency; nil unless both are known.
@@ -87,6 +124,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         case runID = "run_id"
         case name, state, reason, teachers, ensemble, student, compression, figures, replicas, mode
         case latencyRatio = "latency_ratio"
+        case studentONNX = "student_onnx"
     }
 
     /// The report of a run from its latest figures (`teacher<i>.<figure>`, `ensemble.<figure>`,
@@ -106,6 +144,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         self.mode = mode
         teachers = RunFigures.teacherIndices(in: figures.keys).map { model("teacher\($0)", index: $0) }
         student = model("student")
+        studentONNX = StudentONNX(figures: figures)
         let latencies = teachers.compactMap(\.latencyMicroseconds)
         ensemble = Ensemble(parameters: teachers.compactMap(\.parameters).reduce(0, +), testAccuracy: figures["ensemble.test_accuracy"],
                             latencyMicroseconds: latencies.isEmpty ? nil : latencies.reduce(0, +))

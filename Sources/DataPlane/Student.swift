@@ -6,6 +6,7 @@ import Distillation
 import Foundation
 import Logging
 import NN
+import ONNX
 import RunSpec
 import Synchronization
 import Training
@@ -118,8 +119,40 @@ extension TaskRunner {
             if let data = FileManager.default.contents(atPath: out) {
                 sendArtifact(assign, name: "student.safetensors", bytes: [UInt8](data))
             }
+            exportONNX(assign, trainer.model, spec: studentSpec, bundle: bundle, epoch: plan.epochs, step: trainer.globalStep)
             logger.info("\(assign.taskID): student test accuracy \(String(format: "%.2f%%", Double(test.accuracy) * 100)), saved \(out)")
         }
         report(assign, .completed)
+    }
+}
+
+extension TaskRunner {
+    /// Name of the student's ONNX artifact, sent beside `student.safetensors`.
+    static let studentONNXArtifact = "student.onnx"
+    /// Name of the artifact that says why the student could not be exported as ONNX.
+    static let studentONNXErrorArtifact = "student.onnx-error.txt"
+
+    /// Sends the student as artifact `student.onnx` (opset 17, with the data's scale and
+    /// normalisation as metadata) and reports its size and single-sample latency in our ONNX
+    /// executor on the test split (`student.onnx_bytes`, `student.onnx_latency_us`). A failure
+    /// never fails the run: it is logged, reported as `student.onnx_export_failed` = 1 and its
+    /// reason sent as artifact `student.onnx-error.txt`.
+    func exportONNX(_ assign: AssignTask, _ model: Sequential, spec: ModelSpec, bundle: DataBundle, epoch: Int, step: Int) {
+        let preprocessing = ONNXExport.InputPreprocessing(scale: bundle.scale, mean: bundle.normalization.mean,
+                                                          std: bundle.normalization.std)
+        do {
+            let bytes = try ONNXExport.model(model, spec: spec.description, normalization: preprocessing, opset: 17,
+                                             producerVersion: DistilleryVersion.current)
+            let program = try ONNXProgram(model: try ONNXModel(bytes: bytes, source: "\(assign.runID)/\(Self.studentONNXArtifact)"),
+                                          sampleShape: bundle.test.sampleShape)
+            sendArtifact(assign, name: Self.studentONNXArtifact, bytes: bytes)
+            metrics(assign, epoch: epoch, step: step, [("student.onnx_bytes", Double(bytes.count)),
+                                                       ("student.onnx_latency_us", latencyMicroseconds(program, on: bundle.test))])
+        } catch {
+            let why = "\(assign.taskID): the student was not exported as ONNX (\(error)); the run keeps student.safetensors only"
+            logger.warning("\(why)")
+            metrics(assign, epoch: epoch, step: step, [("student.onnx_export_failed", 1)])
+            sendArtifact(assign, name: Self.studentONNXErrorArtifact, bytes: Array((why + "\n").utf8))
+        }
     }
 }

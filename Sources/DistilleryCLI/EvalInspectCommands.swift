@@ -29,15 +29,31 @@ struct Eval: ParsableCommand {
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a model's layers, parameters, bytes and FLOPs per sample.",
-        discussion: "MODEL is a checkpoint file or a model spec (e.g. mlp:784-64-10).")
+        discussion: """
+            MODEL is a checkpoint file, a model spec (e.g. mlp:784-64-10) or an ONNX model (a .onnx file, or any
+            file that is not a safetensors checkpoint). For ONNX: producer, IR version and opsets, the graph's
+            inputs and outputs, op counts, parameters, FLOPs per sample and whether Distillery's ONNX executor
+            runs every node — if not, the unsupported nodes and the supported ops, and exit status 1.
+            """)
 
-    @Argument(help: "Checkpoint file or model spec.") var model: String
+    @Argument(help: "Checkpoint file, model spec or ONNX file.") var model: String
+    @Option(help: "ONNX only: the shape of one sample, batch excluded, e.g. 1x28x28 (default: the graph input's, when fixed).")
+    var sampleShape: String?
+    @Flag(help: "ONNX only: print JSON.") var json = false
 
     func run() throws {
         let net: Sequential
         let spec: ModelSpec
         var meta: [String: String] = [:]
-        if FileManager.default.fileExists(atPath: model) {
+        let exists = FileManager.default.fileExists(atPath: model)
+        if exists && InspectONNX.isONNX(model) {
+            let byContent = (model as NSString).pathExtension.lowercased() != "onnx"
+            return try InspectONNX.run(path: model, sampleShape: sampleShape, json: json, byContent: byContent)
+        }
+        guard sampleShape == nil && !json else {
+            throw ValidationError("--sample-shape and --json apply to ONNX models; '\(model)' is \(exists ? "a checkpoint" : "a model spec")")
+        }
+        if exists {
             let c = try readCheckpoint(model)
             net = c.model; spec = c.spec; meta = c.metadata
         } else if model.contains(":") {

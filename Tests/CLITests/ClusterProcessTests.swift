@@ -288,7 +288,8 @@ struct ClusterProcessTests {
                 #expect(run.out.contains("student.test_accuracy"), "\(run.out)")
                 let report = try distillery(["report", "run-1", "--coordinator", address])
                 #expect(report.status == 0, "\(report.err)")
-                for word in ["teacher 0", "teacher 1", "ensemble (mean of probabilities)", "student", "compression:", "time per step:"] {
+                for word in ["teacher 0", "teacher 1", "ensemble (mean of probabilities)", "student", "compression:", "time per step:",
+                             "(our ONNX executor)"] {
                     #expect(report.out.contains(word), "report lacks '\(word)': \(report.out)")
                 }
                 #expect(report.out.range(of: #"ensemble \(mean of probabilities\)\s+\d+\s+\d+\.\d\d%"#, options: .regularExpression) != nil,
@@ -309,6 +310,9 @@ struct ClusterProcessTests {
                 let student = artifacts.appendingPathComponent("student.safetensors").path
                 let eval = try distillery(["eval", student, "--test-limit", "500"])
                 #expect(eval.status == 0 && eval.out.contains("test accuracy"), "\(eval.err)")
+                // The same student as ONNX, beside it: every node runs in our executor.
+                let onnx = try distillery(["inspect", artifacts.appendingPathComponent("student.onnx").path])
+                #expect(onnx.status == 0 && onnx.out.contains("nodes supported"), "\(onnx.out)\n\(onnx.err)")
                 // The same distillation in one process, from the teachers the cluster stored,
                 // gives the same student (DESIGN.md §2: the cluster changes speed, not results).
                 let teachers = (0..<2).map { artifacts.appendingPathComponent("teacher-\($0).safetensors").path }

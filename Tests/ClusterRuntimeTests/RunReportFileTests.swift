@@ -9,16 +9,7 @@ import Wire
 @Suite struct RunReportFileTests {
     @Test func aCompletedRunsReportJSONDecodesIntoARunReportWithTheRunsFigures() async throws {
         // The cluster and submission of the in-memory run tests.
-        let runs = RunsOverTransportTests()
-        let (cluster, data) = try await runs.makeCluster()
-        try await cluster.addWorker("t1", roles: [.teacher])
-        try await cluster.addWorker("s1", roles: [.student])
-        await cluster.pump()
-        let reply = try await runs.submit(cluster, RunsOverTransportTests.spec(dataset: data, teachers: 2, replicas: 1))
-        #expect(reply.accepted, "\(reply.errors)")
-        let run = reply.runID
-        await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true })
-        #expect(await cluster.phase(of: run) == .completed)
+        let (cluster, _, run) = try await RunsOverTransportTests().completedRun(teachers: 2)
 
         let bytes = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/artifacts/\(run)/report.json"))
         let report = try RunReport(json: bytes)
@@ -39,6 +30,11 @@ import Wire
         #expect(student == last("student.parameters") && report.student.testAccuracy == last("student.test_accuracy"))
         #expect(report.compression == teacherParameters / student)
         #expect(report.figures["student.test_accuracy"] == last("student.test_accuracy"))
+        // The student as ONNX: its size and its latency in our executor.
+        let onnx = try #require(report.studentONNX, "report.json has no student_onnx")
+        #expect(onnx.bytes == last("student.onnx_bytes") && (onnx.bytes ?? 0) > 0)
+        #expect(onnx.latencyMicroseconds == last("student.onnx_latency_us") && (onnx.latencyMicroseconds ?? 0) > 0)
+        #expect(onnx.exportFailed == nil)
         // The bytes are the report's one encoding: written again, they are the same.
         #expect(try report.json() == bytes)
     }
