@@ -138,6 +138,7 @@ public struct Conv2DKernel: Sendable, Equatable {
     func im2colInside(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, _ ranges: [Range<Int>]) {
         let H = height, W = width, KH = kernelH, KW = kernelW, SH = strideH, SW = strideW
         let PT = padTop, PL = padLeft, DH = dilationH, DW = dilationW, OH = outHeight, OW = outWidth, L = positions
+        let end = x + channels * H * W
         for ch in 0..<channels {
             let xc = x + ch * H * W
             for kh in 0..<KH {
@@ -150,19 +151,42 @@ public struct Conv2DKernel: Sendable, Equatable {
                         guard h >= 0 && h < H else { continue }
                         let out = row + oh * OW, xr = xc + h * W - PL + kw * DW
                         if SW == 1 {
-                            var i = valid.lowerBound
-                            while i + 16 <= valid.upperBound {
-                                UnsafeMutableRawPointer(out + i).storeBytes(
-                                    of: UnsafeRawPointer(xr + i).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
-                                i += 16
+                            Self.copyRow(out + valid.lowerBound, xr + valid.lowerBound, valid.count)
+                        } else if SW == 2 {
+                            // 8 outputs from 16 consecutive inputs, while those lie inside the sample.
+                            var ow = valid.lowerBound
+                            while ow + 8 <= valid.upperBound && xr + 2 * ow + 16 <= end {
+                                UnsafeMutableRawPointer(out + ow).storeBytes(
+                                    of: UnsafeRawPointer(xr + 2 * ow).loadUnaligned(as: SIMD16<Float>.self).evenHalf, as: SIMD8<Float>.self)
+                                ow += 8
                             }
-                            while i < valid.upperBound { out[i] = xr[i]; i += 1 }
+                            while ow < valid.upperBound { out[ow] = xr[2 * ow]; ow += 1 }
                         } else {
                             for ow in valid { out[ow] = xr[ow * SW] }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// `dst[0..<n] = src[0..<n]` for short rows: whole vectors, the last one overlapping the
+    /// previous (no call, no scalar tail below 4 elements).
+    @inline(__always)
+    static func copyRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+        func move<V: SIMD>(_: V.Type, _ i: Int) where V.Scalar == Float {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: V.self), as: V.self)
+        }
+        if n >= 16 {
+            var i = 0
+            while i + 16 <= n { move(SIMD16<Float>.self, i); i += 16 }
+            if i < n { move(SIMD16<Float>.self, n - 16) }
+        } else if n >= 8 {
+            move(SIMD8<Float>.self, 0); move(SIMD8<Float>.self, n - 8)
+        } else if n >= 4 {
+            move(SIMD4<Float>.self, 0); move(SIMD4<Float>.self, n - 4)
+        } else {
+            for i in 0..<n { dst[i] = src[i] }
         }
     }
 
