@@ -7,13 +7,13 @@ The input is the Swift side's benchInput: x[i] = ((i·2654435761) mod 2³²)/2³
 Prints one JSON object per batch size, like the Swift side.
 
     $(Scripts/onnx-venv) Scripts/bench_onnx.py MODEL.onnx [--batch 128,1000] [--seconds 3]
-                                               [--min-calls 5] [--sample-shape 1,28,28] [--threads 2]
+                                               [--sample-shape 1,28,28] [--threads 2]
 """
 import argparse
 import json
 import os
 import sys
-import time
+import timeit
 
 import numpy as np
 import onnxruntime as ort
@@ -25,16 +25,15 @@ def bench_input(count):
     return (h.astype(np.float64) / 4294967296.0 * 2 - 1).astype(np.float32)
 
 
-def timed(step, seconds, min_calls):
-    for _ in range(3):
-        step()
-    n, t0 = 0, time.perf_counter()
-    while True:
-        step()
-        n += 1
-        elapsed = time.perf_counter() - t0
-        if elapsed >= seconds and n >= min_calls:
-            return n / elapsed
+def timed(step, seconds):
+    """Calls per second: 5 warm-up calls, then calls until `seconds` have passed (as the Swift side)."""
+    timer = timeit.Timer(step)
+    timer.timeit(5)
+    calls, elapsed = 0, 0.0
+    while elapsed < seconds:
+        elapsed += timer.timeit(1)
+        calls += 1
+    return calls / elapsed
 
 
 def main():
@@ -42,7 +41,6 @@ def main():
     p.add_argument("model")
     p.add_argument("--batch", default="128,1000")
     p.add_argument("--seconds", type=float, default=3.0)
-    p.add_argument("--min-calls", type=int, default=5)
     p.add_argument("--sample-shape", default="1,28,28")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
@@ -57,7 +55,7 @@ def main():
     for batch in (int(b) for b in a.batch.split(",")):
         x = bench_input(batch * int(np.prod(shape))).reshape([batch] + shape)
         checksum = float(session.run(None, {name: x})[0].astype(np.float64).sum())
-        rate = timed(lambda: session.run(None, {name: x}), a.seconds, a.min_calls) * batch
+        rate = timed(lambda: session.run(None, {name: x}), a.seconds) * batch
         print(json.dumps({"model": model, "side": "onnxruntime", "batch": batch, "samples_per_s": round(rate, 1),
                           "checksum": round(checksum, 3)}), flush=True)
 

@@ -28,7 +28,6 @@ struct ONNXBench: ParsableCommand {
     @Option(help: "Comma-separated batch sizes.") var batch: String = "128,1000"
     @Option(help: "Per-sample input shape, comma-separated.") var sampleShape: String = "1,28,28"
     @Option(help: "Seconds to measure each batch size (after warm-up).") var seconds: Double = 3
-    @Option(help: "Forward calls timed at least, whatever the time.") var minCalls: Int = 5
 
     func run() throws {
         let shape = sampleShape.split(separator: ",").compactMap { Int($0) }
@@ -40,31 +39,19 @@ struct ONNXBench: ParsableCommand {
         do { program = try ONNXProgram.teacher(path: model, sampleShape: shape) } catch { throw ValidationError("\(error)") }
         let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
         let features = shape.reduce(1, *), outputs = program.outputFeatures
+        var clock = EngineBench()  // its `timed`: 5 warm-up calls, then calls for `seconds`
+        clock.seconds = seconds
         for B in batches {
             let x = benchInput(B * features)
             let (rate, checksum) = x.withUnsafeBufferPointer { xp -> (Double, Double) in
                 let first = program.forward(xp.baseAddress!, batch: B)
                 let sum = UnsafeBufferPointer(start: first, count: B * outputs).reduce(0.0) { $0 + Double($1) }
-                return (timed { _ = program.forward(xp.baseAddress!, batch: B) } * Double(B), sum)
+                return (clock.timed { _ = program.forward(xp.baseAddress!, batch: B) } * Double(B), sum)
             }
             printJSON(ONNXBenchResult(model: name, side: "distillery", batch: B, samples_per_s: rounded(rate, 1),
                                       checksum: rounded(checksum, 3)), lines: true)
             fflush(nil)
         }
-    }
-
-    /// Runs `step` for a warm-up, then for `seconds` and at least `minCalls` times; returns calls per second.
-    func timed(_ step: () -> Void) -> Double {
-        for _ in 0..<3 { step() }
-        var n = 0
-        let clock = SystemRuntimeClock()
-        let t0 = clock.instant()
-        var elapsed = 0.0
-        repeat {
-            step(); n += 1
-            elapsed = clock.elapsed(since: t0).inSeconds
-        } while elapsed < seconds || n < minCalls
-        return Double(n) / elapsed
     }
 }
 
