@@ -146,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "DistilleryBench",
             dependencies: [
-                "CLIOutput", "Clocks", "ClusterRuntime", "DataPlane", "Transport", "TransportZMQ", "Wire", "Tensor", "NN", "Distillation",
+                "CLIOutput", "Clocks", "ClusterRuntime", "DataPlane", "Transport", "TransportZMQ", "Wire", "Tensor", "NN", "Distillation", "ONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -9,7 +9,7 @@ struct DistilleryBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distillery-bench",
         abstract: "Distillery's benchmarks (run by Scripts/bench beside PyTorch, plain libzmq and gloo).",
-        subcommands: [EngineBench.self, WireBench.self, AllReduceBench.self]
+        subcommands: [EngineBench.self, WireBench.self, AllReduceBench.self, ONNXBench.self]
     )
 }
 

@@ -49,7 +49,9 @@ enum ONNXKernel: Sendable, Equatable {
     case unary(ONNXUnary)
     /// y = softmax (or log-softmax) of x along `axis` (opset 13: that axis only).
     case softmax(axis: Int, log: Bool)
-    case conv(Conv2DKernel)
+    /// y = conv(x, W) + b; with `normEpsilon` a BatchNormalization fused in (its scale, B, mean
+    /// and var follow the conv's operands), with `relu` a Relu fused in (see ``ONNXPlanner/fuse()``).
+    case conv(Conv2DKernel, normEpsilon: Float?, relu: Bool)
     case maxPool(Pool2DKernel)
     case averagePool(Pool2DKernel, countIncludePad: Bool)
     /// y[n, c] = mean over H·W of x[n, c, :, :].
@@ -113,9 +115,13 @@ enum ONNXKernel: Sendable, Equatable {
             }
         case let .softmax(axis, log):
             softmax(x[0], outShape, axis: axis, log: log, y)
-        case let .conv(geometry):
-            geometry.forward(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil, y, batch: shapes[0][0],
-                             cols: &scratch.cols, yt: &scratch.yt)
+        case let .conv(geometry, normEpsilon, relu):
+            let own = x.count - (normEpsilon == nil ? 0 : 4)
+            let norm = normEpsilon.map {
+                Conv2DKernel.ChannelNorm(gain: x[own], beta: x[own + 1], mean: x[own + 2], variance: x[own + 3], epsilon: $0)
+            }
+            geometry.infer(x[0], weight: x[1], bias: own > 2 ? x[2] : nil, norm: norm, relu: relu, y, batch: shapes[0][0],
+                           cols: &scratch.cols)
         case let .maxPool(geometry):
             geometry.max(x[0], y, planes: shapes[0][0] * shapes[0][1])
         case let .averagePool(geometry, countIncludePad):

@@ -29,6 +29,8 @@ struct ONNXPlanner {
         let kernel: ONNXKernel
         let inputs: [Operand]
         let output: Int
+        /// Nodes fused into this step after `node` (see ``fuse()``).
+        var fused: [Int] = []
     }
 
     let model: ONNXModel
@@ -69,6 +71,42 @@ struct ONNXPlanner {
                 unsupported += nodes
                 for output in node.outputs { entries[output] = .unavailable }
             }
+        }
+        fuse()
+    }
+
+    /// Folds a BatchNormalization (constant parameters) and then a Relu into the Conv step whose
+    /// output only they read (not a graph output, no other reader, also through a reshape): the
+    /// conv applies them to each channel's rows while they are in cache
+    /// (``Conv2DKernel/infer(_:weight:bias:norm:relu:_:batch:cols:)``), with the same arithmetic.
+    mutating func fuse() {
+        var readers = [Int](repeating: 0, count: storageCount)
+        for step in steps {
+            for case let .value(v) in step.inputs { readers[values[v].storage] += 1 }
+        }
+        for output in model.outputs {
+            if case let .runtime(v)? = entries[output.name] { readers[values[v].storage] += 2 }
+        }
+        var i = 0
+        while i < steps.count {
+            let a = steps[i]
+            guard case let .conv(geometry, epsilon, relu) = a.kernel, !relu, readers[values[a.output].storage] == 1,
+                  let j = steps.indices.first(where: { $0 > i && steps[$0].inputs.first == .value(a.output) }) else {
+                i += 1; continue
+            }
+            let b = steps[j]
+            let kernel: ONNXKernel
+            switch b.kernel {
+            case let .batchNorm(e) where epsilon == nil && b.inputs.dropFirst().allSatisfy({ if case .constant = $0 { true } else { false } }):
+                kernel = .conv(geometry, normEpsilon: e, relu: false)
+            case .unary(.relu):
+                kernel = .conv(geometry, normEpsilon: epsilon, relu: true)
+            default:
+                i += 1; continue
+            }
+            steps[i] = Step(node: a.node, kernel: kernel, inputs: a.inputs + b.inputs.dropFirst(), output: b.output,
+                            fused: a.fused + [b.node] + b.fused)
+            steps.remove(at: j)
         }
     }
 

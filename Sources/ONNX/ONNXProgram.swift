@@ -19,7 +19,8 @@ public final class ONNXProgram {
     public let inputShape: [Int]
     /// Per-sample output shape, e.g. `[10]` (teacher programs), or the full shape of the first output.
     public let outputShape: [Int]
-    /// Kernel steps by op type (folded and reshaping nodes run no step).
+    /// Op types of the nodes the kernel steps run, in order (folded and reshaping nodes run no
+    /// step; a fused step lists each node it runs).
     public let stepOpTypes: [String]
 
     private let batched: Bool
@@ -117,7 +118,7 @@ public final class ONNXProgram {
         inputShape = runtime.first?.1 ?? []
         let out = shapeOf(model.outputs.first?.name ?? "")
         outputShape = batched ? Array(out.dropFirst()) : out
-        stepOpTypes = first.steps.map { model.nodes[$0.node].opType }
+        stepOpTypes = first.steps.flatMap { ([$0.node] + $0.fused).map { model.nodes[$0].opType } }
     }
 
     /// Every run-time value must have the probe batch in axis 0 and the same other dims at both

@@ -41,6 +41,34 @@ public enum Vector {
         while i < n { x[i] *= alpha; i += 1 }
     }
 
+    /// In place, the epilogue of an inference convolution on one output channel's row:
+    /// `v = y[i] + bias` (bias nil: `y[i]`), then with `norm = (shift, scale, gain, beta)`
+    /// `v = gain·((v − shift)·scale) + beta`, then `v = max(v, 0)` when `relu` — the same
+    /// operations, in the same order, as the separate bias, ``normalizeAffine`` and ``relu`` passes.
+    @inlinable
+    public static func channelEpilogue(_ y: UnsafeMutablePointer<Float>, _ n: Int, bias: Float?,
+                                       norm: (shift: Float, scale: Float, gain: Float, beta: Float)?, relu: Bool) {
+        let hasBias = bias != nil, hasNorm = norm != nil
+        let b = bias ?? 0, nm = norm ?? (0, 1, 1, 0)
+        let vb = V(repeating: b), vs = V(repeating: nm.shift), vc = V(repeating: nm.scale)
+        let vg = V(repeating: nm.gain), vbeta = V(repeating: nm.beta), zero = V(repeating: 0)
+        var i = 0
+        while i + width <= n {
+            var v = load(y, i)
+            if hasBias { v = v + vb }
+            if hasNorm { v = vg * ((v - vs) * vc) + vbeta }
+            if relu { v = v.replacing(with: zero, where: v .< zero) }
+            store(v, y, i); i += width
+        }
+        while i < n {
+            var v = y[i]
+            if hasBias { v = v + b }
+            if hasNorm { v = nm.gain * ((v - nm.shift) * nm.scale) + nm.beta }
+            if relu { v = v < 0 ? 0 : v }
+            y[i] = v; i += 1
+        }
+    }
+
     /// `out[i] = a[i] * b[i]`
     @inlinable
     public static func multiply(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {

@@ -1,3 +1,4 @@
+import Dispatch
 import Tensor
 
 /// The 2-D convolution forward shared by NN's `Conv2D` and ONNX's `Conv`: batched im2col and
@@ -73,6 +74,119 @@ public struct Conv2DKernel: Sendable, Equatable {
                     }
                 }
             }
+        }
+    }
+
+    /// Inference-time batch normalisation after a convolution, per output channel (ONNX's
+    /// BatchNormalization fused into Conv): `y = gain·((v − mean)·1/√(variance + ε)) + beta`.
+    public struct ChannelNorm: @unchecked Sendable {
+        public let gain, beta, mean, variance: UnsafePointer<Float>
+        public let epsilon: Float
+        public init(gain: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                    variance: UnsafePointer<Float>, epsilon: Float) {
+            self.gain = gain; self.beta = beta; self.mean = mean; self.variance = variance; self.epsilon = epsilon
+        }
+    }
+
+    /// Inference forward: y[B, O, OH, OW] = act(norm(conv(x, weight) + bias)), sample by sample.
+    ///
+    /// Each core takes a contiguous range of samples; per sample it builds the im2col block
+    /// cols[K × L] in its own slice of `cols` (small enough to stay in cache; skipped for a 1×1,
+    /// stride-1, unpadded kernel, whose columns are x itself), runs one single-threaded GEMM per
+    /// group straight into y[n] (Y_n[O × L] = W · cols_n, no re-layout) and applies the bias,
+    /// `norm` and ReLU to each channel's row while it is in cache (``Vector/channelEpilogue``).
+    /// Nothing is kept for a backward pass (training uses ``forward``).
+    public func infer(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                      norm: ChannelNorm?, relu: Bool, _ y: UnsafeMutablePointer<Float>, batch: Int, cols: inout FloatBuffer) {
+        let L = positions, K = patch, O = outChannels, G = groups, Kg = K / G, Og = O / G
+        let sampleIn = channels * height * width
+        let direct = kernelH == 1 && kernelW == 1 && strideH == 1 && strideW == 1
+            && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0
+        // Enough multiply–adds per core to pay for waking the other one (as Parallel.chunks).
+        let parts = Swift.max(1, Swift.min(Parallel.workers, batch, batch * O * K * L / (1 << 18)))
+        let colsP = SendablePointer(cols.reserve(direct ? 1 : parts * K * L))
+        let xs = SendablePointer(x), ws = SendablePointer(weight), ys = SendablePointer(y)
+        let b = bias.map { SendablePointer($0) }
+        var scale = [Float](repeating: 1, count: norm == nil ? 0 : O)
+        if let norm { for o in 0..<O { scale[o] = 1 / (norm.variance[o] + norm.epsilon).squareRoot() } }
+        let inv = scale
+        let step = (batch + parts - 1) / parts
+        let ranges = (0..<kernelW).map(validColumns)
+        let body = { @Sendable (p: Int) in
+            let c = colsP.base + p * K * L
+            // Padding cells are the same zeros for every sample: cleared once, never rewritten.
+            if !direct { c.update(repeating: 0, count: K * L) }
+            for n in (p * step)..<Swift.min(batch, (p + 1) * step) {
+                let xn = UnsafePointer(xs.base + n * sampleIn), yn = ys.base + n * O * L
+                let src: UnsafePointer<Float>
+                if direct { src = xn } else { self.im2colInside(xn, c, ranges); src = UnsafePointer(c) }
+                for g in 0..<G {
+                    gemm(.no, .no, m: Og, n: L, k: Kg, ws.base + g * Og * Kg, src + g * Kg * L, yn + g * Og * L)
+                }
+                for o in 0..<O {
+                    Vector.channelEpilogue(yn + o * L, L, bias: b?.base[o],
+                                           norm: norm.map { ($0.mean[o], inv[o], $0.gain[o], $0.beta[o]) }, relu: relu)
+                }
+            }
+        }
+        if parts == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: body) }
+    }
+
+    /// One sample's im2col block cols[K × L], writing only the cells inside the input (the
+    /// padding cells must already be 0); short rows are copied inline rather than by memmove.
+    @inline(__always)
+    func im2colInside(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, _ ranges: [Range<Int>]) {
+        let H = height, W = width, KH = kernelH, KW = kernelW, SH = strideH, SW = strideW
+        let PT = padTop, PL = padLeft, DH = dilationH, DW = dilationW, OH = outHeight, OW = outWidth, L = positions
+        let end = x + channels * H * W
+        for ch in 0..<channels {
+            let xc = x + ch * H * W
+            for kh in 0..<KH {
+                for kw in 0..<KW {
+                    let row = cols + ((ch * KH + kh) * KW + kw) * L
+                    let valid = ranges[kw]
+                    guard !valid.isEmpty else { continue }
+                    for oh in 0..<OH {
+                        let h = oh * SH - PT + kh * DH
+                        guard h >= 0 && h < H else { continue }
+                        let out = row + oh * OW, xr = xc + h * W - PL + kw * DW
+                        if SW == 1 {
+                            Self.copyRow(out + valid.lowerBound, xr + valid.lowerBound, valid.count)
+                        } else if SW == 2 {
+                            // 8 outputs from 16 consecutive inputs, while those lie inside the sample.
+                            var ow = valid.lowerBound
+                            while ow + 8 <= valid.upperBound && xr + 2 * ow + 16 <= end {
+                                UnsafeMutableRawPointer(out + ow).storeBytes(
+                                    of: UnsafeRawPointer(xr + 2 * ow).loadUnaligned(as: SIMD16<Float>.self).evenHalf, as: SIMD8<Float>.self)
+                                ow += 8
+                            }
+                            while ow < valid.upperBound { out[ow] = xr[2 * ow]; ow += 1 }
+                        } else {
+                            for ow in valid { out[ow] = xr[ow * SW] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dst[0..<n] = src[0..<n]` for short rows: whole vectors, the last one overlapping the
+    /// previous (no call, no scalar tail below 4 elements).
+    @inline(__always)
+    static func copyRow(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+        func move<V: SIMD>(_: V.Type, _ i: Int) where V.Scalar == Float {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: V.self), as: V.self)
+        }
+        if n >= 16 {
+            var i = 0
+            while i + 16 <= n { move(SIMD16<Float>.self, i); i += 16 }
+            if i < n { move(SIMD16<Float>.self, n - 16) }
+        } else if n >= 8 {
+            move(SIMD8<Float>.self, 0); move(SIMD8<Float>.self, n - 8)
+        } else if n >= 4 {
+            move(SIMD4<Float>.self, 0); move(SIMD4<Float>.self, n - 4)
+        } else {
+            for i in 0..<n { dst[i] = src[i] }
         }
     }
 

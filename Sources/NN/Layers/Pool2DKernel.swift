@@ -38,33 +38,92 @@ public struct Pool2DKernel: Sendable, Equatable {
         outHeight = oh; outWidth = ow
     }
 
+    /// Whether every window lies inside the input (no padding reached): the guard-free path.
+    var windowsInside: Bool {
+        min(padTop, padLeft) == 0 && (outHeight - 1) * strideH + (kernelH - 1) * dilationH < height
+            && (outWidth - 1) * strideW + (kernelW - 1) * dilationW < width
+    }
+
     /// Max pooling of `planes` planes; `argmax` (when given) receives each maximum's index in its plane.
     public func max(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int,
                     argmax: UnsafeMutablePointer<Int32>? = nil) {
         let H = height, W = width, OH = outHeight, OW = outWidth
+        let KH = kernelH, KW = kernelW, SH = strideH, SW = strideW, DH = dilationH, DW = dilationW, PT = padTop, PL = padLeft
         let xs = SendablePointer(x), ys = SendablePointer(y), am = argmax.map { SendablePointer($0) }
-        Parallel.chunks(planes, minimumPerWorker: Swift.max(1, (1 << 16) / Swift.max(1, OH * OW * kernelH * kernelW))) { range in
+        let inside = windowsInside
+        Parallel.chunks(planes, minimumPerWorker: Swift.max(1, (1 << 16) / Swift.max(1, OH * OW * KH * KW))) { range in
             for p in range {
                 let xp = xs.base + p * H * W, yp = ys.base + p * OH * OW
+                let ap = am.map { $0.base + p * OH * OW }
+                if inside && am == nil && KH == 2 && KW == 2 && SH == 2 && SW == 2 && DH == 1 && DW == 1 {
+                    Self.max2x2(xp, yp, width: W, outHeight: OH, outWidth: OW)
+                    continue
+                }
+                if inside {
+                    // Same visiting order and comparison as below, without the bounds guards.
+                    for oh in 0..<OH {
+                        let h0 = oh * SH
+                        for ow in 0..<OW {
+                            var at = h0 * W + ow * SW, best = xp[at]
+                            for kh in 0..<KH {
+                                let row = (h0 + kh * DH) * W + ow * SW
+                                for kw in (kh == 0 ? 1 : 0)..<KW {
+                                    let i = row + kw * DW
+                                    if xp[i] > best { best = xp[i]; at = i }
+                                }
+                            }
+                            yp[oh * OW + ow] = best
+                            ap?[oh * OW + ow] = Int32(at)
+                        }
+                    }
+                    continue
+                }
                 for oh in 0..<OH {
-                    let h0 = oh * self.strideH - self.padTop
+                    let h0 = oh * SH - PT
                     for ow in 0..<OW {
-                        let w0 = ow * self.strideW - self.padLeft
+                        let w0 = ow * SW - PL
                         var at = -1, best: Float = 0
-                        for kh in 0..<self.kernelH {
-                            let h = h0 + kh * self.dilationH
+                        for kh in 0..<KH {
+                            let h = h0 + kh * DH
                             guard h >= 0 && h < H else { continue }
-                            for kw in 0..<self.kernelW {
-                                let w = w0 + kw * self.dilationW
+                            for kw in 0..<KW {
+                                let w = w0 + kw * DW
                                 guard w >= 0 && w < W else { continue }
                                 let i = h * W + w
                                 if at < 0 || xp[i] > best { best = xp[i]; at = i }
                             }
                         }
                         yp[oh * OW + ow] = at < 0 ? -Float.infinity : best
-                        am?.base[p * OH * OW + oh * OW + ow] = Int32(at)
+                        ap?[oh * OW + ow] = Int32(at)
                     }
                 }
+            }
+        }
+    }
+
+    /// One plane of a 2×2, stride-2 max pool inside the input, 8 windows at a time: each SIMD
+    /// lane compares its window's four values in the order of the general loop (a, b, c, d).
+    @inline(__always)
+    static func max2x2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, width W: Int, outHeight OH: Int, outWidth OW: Int) {
+        for oh in 0..<OH {
+            let r0 = x + 2 * oh * W, r1 = r0 + W, out = y + oh * OW
+            var ow = 0
+            while ow + 8 <= OW {
+                let top = UnsafeRawPointer(r0 + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
+                let bottom = UnsafeRawPointer(r1 + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
+                var m = top.evenHalf
+                let b = top.oddHalf, c = bottom.evenHalf, d = bottom.oddHalf
+                m.replace(with: b, where: b .> m); m.replace(with: c, where: c .> m); m.replace(with: d, where: d .> m)
+                UnsafeMutableRawPointer(out + ow).storeBytes(of: m, as: SIMD8<Float>.self)
+                ow += 8
+            }
+            while ow < OW {
+                var m = r0[2 * ow]
+                if r0[2 * ow + 1] > m { m = r0[2 * ow + 1] }
+                if r1[2 * ow] > m { m = r1[2 * ow] }
+                if r1[2 * ow + 1] > m { m = r1[2 * ow + 1] }
+                out[ow] = m
+                ow += 1
             }
         }
     }
