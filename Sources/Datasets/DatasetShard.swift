@@ -240,7 +240,4 @@ public struct DatasetShard: Sendable {
     public static func header(of bytes: [UInt8]) throws(DatasetError) -> Header {
         try Header.decode(bytes)
     }
-
-    /// The float each byte value `0…255` of a byte shard becomes at `scale` (what ``unpack(_:)`` uses).
-    public static func unpackedByteValues(scale: Double) -> [Float] { LabeledImages.byteTable(scale: scale) }
 }

@@ -59,6 +59,7 @@ extension LabeledImages {
         }
     }
 
-    /// `Float(Double(b) · scale)` for every byte value `b`: how byte values become floats.
-    static func byteTable(scale: Double) -> [Float] { (0...255).map { Float(Double($0) * scale) } }
+    /// `Float(Double(b) · scale)` for every byte value `b`: how byte values become floats, in
+    /// IDX files and byte shards alike.
+    public static func byteTable(scale: Double) -> [Float] { (0...255).map { Float(Double($0) * scale) } }
 }

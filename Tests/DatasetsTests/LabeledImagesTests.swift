@@ -29,7 +29,7 @@ struct LabeledImagesTests {
 
     @Test("a scale of 1/255 (a Double) gives exactly Float(byte) / 255 for all 256 bytes, as PyTorch's ToTensor")
     func byteScaleIsExactDivision() {
-        let scaled = DatasetShard.unpackedByteValues(scale: Preprocessing.idxDefault.scale)
+        let scaled = LabeledImages.byteTable(scale: Preprocessing.idxDefault.scale)
         for b in 0..<256 { #expect(scaled[b].bitPattern == (Float(b) / 255).bitPattern, "byte \(b)") }
     }
 
