@@ -3,7 +3,7 @@
 // Dependency direction (DESIGN.md §3): arrows point down only.
 //   distillery (CLI), distillery-bench → CLIOutput (tables, progress bar, JSON outputs) → ClusterRuntime
 //   distillery (CLI) → DataPlane → ClusterRuntime → {ClusterCore, RunSpec, ClusterStore, Transport(ZMQ), Wire}
-//                    → DataPlane → Training → {NN, Distillation, Datasets} → Tensor → CBLAS
+//                    → DataPlane → Training → {NN, Distillation, Datasets} → Tensor → {CBLAS, TensorAVX2}
 //   FileSupport (atomic file writes, bounded reads; no dependencies) sits below NN, Datasets,
 //   TransportZMQ, ClusterRuntime and the CLI; Datasets hashes with swift-crypto (Crypto).
 import PackageDescription
@@ -13,6 +13,15 @@ import PackageDescription
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
+
+/// TensorAVX2's code generation: AVX2 and FMA instructions (ymm registers, fused multiply–add).
+/// Nothing in that target is inlinable, and Tensor reaches it only after checking the CPU's
+/// flags (`System.simd`), so the other targets stay portable x86-64.
+#if arch(x86_64)
+let avx2: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let avx2: [SwiftSetting] = []
+#endif
 
 let package = Package(
     name: "Distillery",
@@ -53,8 +62,11 @@ let package = Package(
         // helper): the only code that reads the machine's clocks or sleeps. Above ClusterCore
         // for `ClockTime`; every target that waits or measures imports it.
         .target(name: "Clocks", dependencies: ["ClusterCore"], swiftSettings: strict),
+        // AVX2 + FMA microkernels (GEMM on packed panels, direct convolution), the one target
+        // compiled for x86-64-v3 (Haswell) CPUs; Tensor calls it only when the CPU has both.
+        .target(name: "TensorAVX2", swiftSettings: strict + avx2),
         // Float32 storage, shapes, GEMM through OpenBLAS, vectorised element-wise kernels.
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: strict),
+        .target(name: "Tensor", dependencies: ["CBLAS", "TensorAVX2"], swiftSettings: strict),
         // Layers, Sequential with one flat parameter/gradient arena, losses, optimizers,
         // schedules, model specs, safetensors checkpoints.
         .target(name: "NN", dependencies: ["Tensor", "FileSupport"], swiftSettings: strict),

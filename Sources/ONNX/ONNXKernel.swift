@@ -41,11 +41,15 @@ enum ONNXUnary: Equatable, Sendable {
 /// One planned computation. Shapes are the full shapes of the call (batch included); the
 /// parameters fixed at plan time are per sample.
 enum ONNXKernel: Sendable, Equatable {
-    /// Y[M×N] = alpha·A'·B' + beta·C, A' = transA ? Aᵀ : A, B' likewise, C broadcast to [M, N].
-    case gemm(transA: Bool, transB: Bool, alpha: Float, beta: Float)
+    /// Y[M×N] = alpha·A'·B' + beta·C, A' = transA ? Aᵀ : A, B' likewise, C broadcast to [M, N];
+    /// with `relu` a Relu fused in (see ``ONNXPlanner/fuse()``).
+    case gemm(transA: Bool, transB: Bool, alpha: Float, beta: Float, relu: Bool)
     /// numpy matmul: Y[…, M, N] = A[…, M, K] · B[…, K, N], batch dims broadcast.
     case matmul
     case binary(ONNXBinary)
+    /// y = relu(a + b): an Add and the Relu after it (a residual connection), fused by
+    /// ``ONNXPlanner/fuse()``.
+    case addRelu
     case unary(ONNXUnary)
     /// y = softmax (or log-softmax) of x along `axis` (opset 13: that axis only).
     case softmax(axis: Int, log: Bool)
@@ -63,20 +67,36 @@ enum ONNXKernel: Sendable, Equatable {
     case gather(axis: Int, indices: [Int])
     case pad([Int], value: Float)
 
-    /// Workspaces a program keeps between calls (im2col columns).
+    /// Workspaces a program keeps between calls: im2col columns, and the constant weights of
+    /// Gemm and Conv steps packed for the AVX2 microkernels (by step, packed at the first call).
     struct Scratch: @unchecked Sendable {
         var cols = FloatBuffer()
         var yt = FloatBuffer()
+        var packedMatrices: [Int: PackedMatrix] = [:]
+        var packedConvolutions: [Int: PackedConvWeights] = [:]
+        /// Cores a step may use (1 inside one of a program's lanes, see ``ONNXProgram``).
+        var workers = Parallel.workers
     }
 
-    /// Runs the kernel: `x[i]` has shape `shapes[i]`, y has `outShape`.
+    /// Runs the kernel: `x[i]` has shape `shapes[i]`, y has `outShape`. `constantKey` (the
+    /// step's index) is given when every weight operand (a Gemm's B and C, a Conv's W) is a
+    /// constant, so that the packed form can be kept in `scratch`.
     func run(_ x: [UnsafePointer<Float>], _ shapes: [[Int]], _ y: UnsafeMutablePointer<Float>, _ outShape: [Int],
-             scratch: inout Scratch) {
+             constantKey: Int?, scratch: inout Scratch) {
         let count = outShape.reduce(1, *)
         switch self {
-        case let .gemm(transA, transB, alpha, beta):
+        case let .gemm(transA, transB, alpha, beta, relu):
             let (m, k) = transA ? (shapes[0][1], shapes[0][0]) : (shapes[0][0], shapes[0][1])
             let n = outShape[1]
+            let biasRow = x.count > 2 && beta != 0 && shapes[2] == [n]
+            if let key = constantKey, System.simd == .avx2, !transA, alpha == 1, k > 0, x.count < 3 || beta == 0 || biasRow {
+                let packed = scratch.packedMatrices[key] ?? PackedMatrix(
+                    x[1], transposed: transB, depth: k, columns: n, bias: biasRow ? x[2] : nil, biasScale: beta)
+                scratch.packedMatrices[key] = packed
+                packed.multiply(x[0], rows: m, relu: relu, into: y, workers: scratch.workers)
+                return
+            }
+            defer { if relu { Vector.relu(UnsafePointer(y), y, count) } }
             let ta: Transpose = transA ? .yes : .no, tb: Transpose = transB ? .yes : .no
             if x.count > 2 && beta != 0 {
                 let cShape = shapes[2]
@@ -105,11 +125,22 @@ enum ONNXKernel: Sendable, Equatable {
             } else {
                 ONNXLayout.binary(x[0], shapes[0], x[1], shapes[1], y, outShape) { op.apply($0, $1) }
             }
+        case .addRelu:
+            let ys = SendablePointer(y), workers = scratch.workers
+            if shapes[0] == shapes[1] {
+                let a = SendablePointer(x[0]), b = SendablePointer(x[1])
+                Parallel.chunks(count, workers: workers) { r in
+                    Vector.addRelu(a.base + r.lowerBound, b.base + r.lowerBound, ys.base + r.lowerBound, r.count)
+                }
+            } else {
+                ONNXLayout.binary(x[0], shapes[0], x[1], shapes[1], y, outShape) { $0 + $1 }
+                Parallel.chunks(count, workers: workers) { r in Vector.relu(ys.base + r.lowerBound, ys.base + r.lowerBound, r.count) }
+            }
         case let .unary(op):
             switch op {
             case .relu:
                 let xs = SendablePointer(x[0]), ys = SendablePointer(y)
-                Parallel.chunks(count) { r in Vector.relu(xs.base + r.lowerBound, ys.base + r.lowerBound, r.count) }
+                Parallel.chunks(count, workers: scratch.workers) { r in Vector.relu(xs.base + r.lowerBound, ys.base + r.lowerBound, r.count) }
             default:
                 for i in 0..<count { y[i] = op.apply(x[0][i]) }
             }
@@ -120,12 +151,20 @@ enum ONNXKernel: Sendable, Equatable {
             let norm = normEpsilon.map {
                 Conv2DKernel.ChannelNorm(gain: x[own], beta: x[own + 1], mean: x[own + 2], variance: x[own + 3], epsilon: $0)
             }
-            geometry.infer(x[0], weight: x[1], bias: own > 2 ? x[2] : nil, norm: norm, relu: relu, y, batch: shapes[0][0],
-                           cols: &scratch.cols)
+            if let key = constantKey, geometry.packable {
+                let packed = scratch.packedConvolutions[key] ?? geometry.pack(x[1])
+                scratch.packedConvolutions[key] = packed
+                geometry.infer(x[0], packed: packed, bias: own > 2 ? x[2] : nil, norm: norm, relu: relu, y, batch: shapes[0][0],
+                               scratch: &scratch.cols, workers: scratch.workers)
+            } else {
+                geometry.infer(x[0], weight: x[1], bias: own > 2 ? x[2] : nil, norm: norm, relu: relu, y, batch: shapes[0][0],
+                               cols: &scratch.cols)
+            }
         case let .maxPool(geometry):
-            geometry.max(x[0], y, planes: shapes[0][0] * shapes[0][1])
+            geometry.max(x[0], y, planes: shapes[0][0] * shapes[0][1], workers: scratch.workers)
         case let .averagePool(geometry, countIncludePad):
-            geometry.average(x[0], y, planes: shapes[0][0] * shapes[0][1], countIncludePad: countIncludePad)
+            geometry.average(x[0], y, planes: shapes[0][0] * shapes[0][1], countIncludePad: countIncludePad,
+                             workers: scratch.workers)
         case .globalAveragePool:
             let planes = shapes[0][0] * shapes[0][1], S = shapes[0].dropFirst(2).reduce(1, *)
             for p in 0..<planes { y[p] = Vector.sum(x[0] + p * S, S) / Float(S) }

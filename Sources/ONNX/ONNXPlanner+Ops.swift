@@ -81,7 +81,7 @@ extension ONNXPlanner {
         if let c = shape(node, 2), ONNXLayout.broadcast(c, [m, n]) != [m, n] {
             throw shapeError(node, "C of shape \(c) does not broadcast to [\(m), \(n)]")
         }
-        let kernel = ONNXKernel.gemm(transA: transA, transB: transB, alpha: attrFloat(node, "alpha", 1), beta: attrFloat(node, "beta", 1))
+        let kernel = ONNXKernel.gemm(transA: transA, transB: transB, alpha: attrFloat(node, "alpha", 1), beta: attrFloat(node, "beta", 1), relu: false)
         try emit(node, index, kernel, inputs: [0, 1, 2], shape: [m, n])
     }
 

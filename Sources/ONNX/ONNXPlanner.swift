@@ -79,6 +79,8 @@ struct ONNXPlanner {
     /// output only they read (not a graph output, no other reader, also through a reshape): the
     /// conv applies them to each channel's rows while they are in cache
     /// (``Conv2DKernel/infer(_:weight:bias:norm:relu:_:batch:cols:)``), with the same arithmetic.
+    /// Likewise a Relu into the Gemm before it (applied in registers by the packed kernel, or
+    /// as a pass over the output by the others) and into the Add before it (one pass).
     mutating func fuse() {
         var readers = [Int](repeating: 0, count: storageCount)
         for step in steps {
@@ -90,17 +92,22 @@ struct ONNXPlanner {
         var i = 0
         while i < steps.count {
             let a = steps[i]
-            guard case let .conv(geometry, epsilon, relu) = a.kernel, !relu, readers[values[a.output].storage] == 1,
+            guard readers[values[a.output].storage] == 1,
                   let j = steps.indices.first(where: { $0 > i && steps[$0].inputs.first == .value(a.output) }) else {
                 i += 1; continue
             }
             let b = steps[j]
             let kernel: ONNXKernel
-            switch b.kernel {
-            case let .batchNorm(e) where epsilon == nil && b.inputs.dropFirst().allSatisfy({ if case .constant = $0 { true } else { false } }):
+            switch (a.kernel, b.kernel) {
+            case let (.conv(geometry, nil, false), .batchNorm(e))
+                where b.inputs.dropFirst().allSatisfy({ if case .constant = $0 { true } else { false } }):
                 kernel = .conv(geometry, normEpsilon: e, relu: false)
-            case .unary(.relu):
+            case let (.conv(geometry, epsilon, false), .unary(.relu)):
                 kernel = .conv(geometry, normEpsilon: epsilon, relu: true)
+            case let (.gemm(transA, transB, alpha, beta, false), .unary(.relu)):
+                kernel = .gemm(transA: transA, transB: transB, alpha: alpha, beta: beta, relu: true)
+            case (.binary(.add), .unary(.relu)):
+                kernel = .addRelu
             default:
                 i += 1; continue
             }
@@ -276,7 +283,7 @@ struct ONNXPlanner {
             }
             defer { pointers.forEach { $0.deallocate() } }
             out.withUnsafeMutableBufferPointer { y in
-                kernel.run(pointers.map { UnsafePointer($0) }, inputs.map(\.shape), y.baseAddress!, shape, scratch: &scratch)
+                kernel.run(pointers.map { UnsafePointer($0) }, inputs.map(\.shape), y.baseAddress!, shape, constantKey: nil, scratch: &scratch)
             }
             return ONNXTensor(name: name, shape: shape, floats: out)
         }

@@ -1,3 +1,4 @@
+import Dispatch
 import Tensor
 
 /// An ONNX graph planned for one input shape and run on the engine's kernels.
@@ -11,6 +12,14 @@ import Tensor
 /// probe batch sizes, and every run-time value must follow the batch in axis 0 (no op may mix
 /// samples). ``forward(_:batch:)`` then runs any batch size; buffers grow to the largest batch
 /// seen and are reused.
+///
+/// Where the CPU has the AVX2 microkernels (``/Tensor/System/simd``) and the graph has a
+/// convolution, `forward` splits a batch
+/// of at least 2 × ``laneChunk`` samples into one contiguous part per core, and each core runs
+/// the whole graph on its part, ``laneChunk`` samples at a time, with its own buffers (a
+/// *lane*): one synchronisation per call instead of one per step, and a chunk's activations
+/// stay in the core's cache from one step to the next. The result is the same as one pass over
+/// the batch, since no step mixes samples.
 ///
 /// Not `Sendable`: a program owns its activation buffers and workspaces; give each thread its own.
 public final class ONNXProgram {
@@ -29,10 +38,31 @@ public final class ONNXProgram {
     private let plan: ONNXPlanner
     private let valueBatched: [Bool]
     private let constantStorage: [FloatStorage]
-    private var buffers: [FloatBuffer]
-    private var scratch = ONNXKernel.Scratch()
-    private var shapes: [[Int]] = []
-    private var shapesBatch = -1
+    /// Runs the whole batch with every core per step (general programs, small batches, CPUs
+    /// without the microkernels).
+    private let main: Lane
+    /// One per core, each running its part of a batch on one thread (created at first use).
+    private var lanes: [Lane] = []
+    private var result = FloatBuffer()
+
+    /// Whether the graph has a convolution, whose activations are large per sample: its lanes
+    /// run ``laneChunk`` samples at a time. Other graphs (dense layers) run a lane's whole part
+    /// at once, so that each lane reads each weight matrix once per call.
+    private let convolutional: Bool
+    /// Samples a lane of a convolutional graph runs through it at a time.
+    public static let laneChunk = 32
+
+    /// Activation buffers, shapes and workspaces of one thread's pass over the graph.
+    private final class Lane: @unchecked Sendable {
+        var buffers: [FloatBuffer]
+        var scratch = ONNXKernel.Scratch()
+        var shapes: [[Int]] = []
+        var shapesBatch = -1
+        init(storageCount: Int, workers: Int) {
+            buffers = Array(repeating: FloatBuffer(), count: storageCount)
+            scratch.workers = workers
+        }
+    }
 
     /// Probe batch sizes (primes unlikely to equal a model dimension).
     static let probes = (1009, 1013)
@@ -107,7 +137,8 @@ public final class ONNXProgram {
             for (i, v) in t.floats.enumerated() { s.pointer[i] = v }
             return s
         }
-        buffers = Array(repeating: FloatBuffer(), count: first.storageCount)
+        main = Lane(storageCount: first.storageCount, workers: Parallel.workers)
+        convolutional = first.steps.contains { if case .conv = $0.kernel { true } else { false } }
         let shapeOf = { (name: String) -> [Int] in
             switch first.entries[name] {
             case let .runtime(v)?: return first.values[v].shape
@@ -147,12 +178,35 @@ public final class ONNXProgram {
     public func forward(_ x: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
         precondition(batched, "forward(_:batch:) runs teacher programs; use run(_:) for programs with named inputs")
         precondition(batch > 0, "batch must be positive")
-        prepare(batch: batch)
+        let parts = System.simd == .avx2 ? Swift.min(Parallel.workers, batch / Self.laneChunk) : 1
+        guard parts > 1 else { return pass(main, x, batch: batch) }
+        while lanes.count < parts { lanes.append(Lane(storageCount: plan.storageCount, workers: 1)) }
+        let sampleIn = inputShape.reduce(1, *), sampleOut = outputShape.reduce(1, *)
+        let out = SendablePointer(result.reserve(batch * sampleOut)), xs = SendablePointer(x)
+        let step = (batch + parts - 1) / parts, program = Unchecked(self)
+        let chunk = convolutional ? Self.laneChunk : step
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let lane = program.value.lanes[part]
+            var first = part * step
+            let end = Swift.min(batch, first + step)
+            while first < end {
+                let n = Swift.min(chunk, end - first)
+                let y = program.value.pass(lane, xs.base + first * sampleIn, batch: n)
+                (out.base + first * sampleOut).update(from: y, count: n * sampleOut)
+                first += n
+            }
+        }
+        return UnsafePointer(out.base)
+    }
+
+    /// One lane's pass over `batch` samples; returns its output buffer.
+    private func pass(_ lane: Lane, _ x: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
+        prepare(lane, batch: batch)
         let input = plan.values[0]
-        buffers[input.storage].pointer.update(from: x, count: shapes[0].reduce(1, *))
-        execute()
+        lane.buffers[input.storage].pointer.update(from: x, count: lane.shapes[0].reduce(1, *))
+        execute(lane)
         guard case let .runtime(v)? = plan.entries[model.outputs[0].name] else { preconditionFailure("planned output missing") }
-        return UnsafePointer(buffers[plan.values[v].storage].pointer)
+        return UnsafePointer(lane.buffers[plan.values[v].storage].pointer)
     }
 
     /// `forward` on a tensor of shape `[B] + inputShape`; returns `[B] + outputShape`.
@@ -167,7 +221,7 @@ public final class ONNXProgram {
     /// Runs a general program on named float32 inputs of the planned shapes; returns every graph output.
     public func run(_ inputs: [String: Tensor]) throws(ONNXError) -> [String: Tensor] {
         precondition(!batched, "run(_:) runs programs with named inputs; use forward(_:batch:) for teachers")
-        prepare(batch: 1)
+        prepare(main, batch: 1)
         for (i, name) in inputNames.enumerated() {
             let value = plan.values[i]
             guard let tensor = inputs[name] else {
@@ -176,16 +230,16 @@ public final class ONNXProgram {
             guard tensor.shape == value.shape else {
                 throw .interface(source: model.source, reason: "input \"\(name)\" has shape \(tensor.shape), the program was planned for \(value.shape)")
             }
-            tensor.withUnsafeBufferPointer { buffers[value.storage].pointer.update(from: $0.baseAddress!, count: $0.count) }
+            tensor.withUnsafeBufferPointer { main.buffers[value.storage].pointer.update(from: $0.baseAddress!, count: $0.count) }
         }
-        execute()
+        execute(main)
         var result: [String: Tensor] = [:]
         for output in model.outputs {
             switch plan.entries[output.name] {
             case let .runtime(v)?:
                 let value = plan.values[v]
                 result[output.name] = Tensor(shape: value.shape, values: Array(UnsafeBufferPointer(
-                    start: buffers[value.storage].pointer, count: value.shape.reduce(1, *))))
+                    start: main.buffers[value.storage].pointer, count: value.shape.reduce(1, *))))
             case let .constant(t)?:
                 result[output.name] = Tensor(shape: t.shape, values: t.floats)
             default: break
@@ -194,28 +248,38 @@ public final class ONNXProgram {
         return result
     }
 
-    /// Full shapes of every value at `batch` and buffers large enough for them.
-    private func prepare(batch: Int) {
-        guard batch != shapesBatch else { return }
-        shapes = plan.values.enumerated().map { i, v in valueBatched[i] ? [batch] + v.shape.dropFirst() : v.shape }
-        for (i, v) in plan.values.enumerated() { _ = buffers[v.storage].reserve(shapes[i].reduce(1, *)) }
-        shapesBatch = batch
+    /// Full shapes of every value at `batch` and the lane's buffers large enough for them.
+    private func prepare(_ lane: Lane, batch: Int) {
+        guard batch != lane.shapesBatch else { return }
+        lane.shapes = plan.values.enumerated().map { i, v in valueBatched[i] ? [batch] + v.shape.dropFirst() : v.shape }
+        for (i, v) in plan.values.enumerated() { _ = lane.buffers[v.storage].reserve(lane.shapes[i].reduce(1, *)) }
+        lane.shapesBatch = batch
     }
 
-    private func execute() {
-        for step in plan.steps {
+    private func execute(_ lane: Lane) {
+        for (index, step) in plan.steps.enumerated() {
             var pointers: [UnsafePointer<Float>] = []
             var inShapes: [[Int]] = []
             for operand in step.inputs {
                 switch operand {
                 case let .value(v):
-                    pointers.append(UnsafePointer(buffers[plan.values[v].storage].pointer)); inShapes.append(shapes[v])
+                    pointers.append(UnsafePointer(lane.buffers[plan.values[v].storage].pointer)); inShapes.append(lane.shapes[v])
                 case let .constant(c):
                     pointers.append(UnsafePointer(constantStorage[c].pointer)); inShapes.append(plan.constants[c].shape)
                 }
             }
             let out = plan.values[step.output]
-            step.kernel.run(pointers, inShapes, buffers[out.storage].pointer, shapes[step.output], scratch: &scratch)
+            let weights = step.inputs.dropFirst()
+            let constant = !weights.isEmpty && weights.allSatisfy { if case .constant = $0 { true } else { false } }
+            step.kernel.run(pointers, inShapes, lane.buffers[out.storage].pointer, lane.shapes[step.output],
+                            constantKey: constant ? index : nil, scratch: &lane.scratch)
         }
     }
+}
+
+/// A value handed to `concurrentPerform`'s closures, which only read through it what each
+/// thread owns (a program's lanes) or never changes (its plan and constants).
+private struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

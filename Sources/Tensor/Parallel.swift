@@ -20,10 +20,10 @@ public enum Parallel {
         return max(1, min(System.coreCount, 8))
     }()
 
-    /// Calls `body` on disjoint sub-ranges covering `0..<count`, in parallel when
-    /// `count >= minimumPerWorker * 2`, else once on the calling thread.
+    /// Calls `body` on disjoint sub-ranges covering `0..<count`, in parallel (at most `workers`
+    /// at once) when `count >= minimumPerWorker * 2`, else once on the calling thread.
     @inlinable
-    public static func chunks(_ count: Int, minimumPerWorker: Int = 1 << 17,
+    public static func chunks(_ count: Int, minimumPerWorker: Int = 1 << 17, workers: Int = Parallel.workers,
                               _ body: @Sendable (Range<Int>) -> Void) {
         let parts = min(workers, count / max(1, minimumPerWorker))
         if parts <= 1 { body(0..<count); return }

@@ -23,6 +23,15 @@ public enum Vector {
         while i < n { out[i] = a[i] + b[i]; i += 1 }
     }
 
+    /// `out[i] = max(a[i] + b[i], 0)` as `v < 0 ? 0 : v` (a residual connection's Add and Relu in one pass)
+    @inlinable
+    public static func addRelu(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        let zero = V(repeating: 0)
+        var i = 0
+        while i + width <= n { let v = load(a, i) + load(b, i); store(v.replacing(with: zero, where: v .< zero), out, i); i += width }
+        while i < n { let v = a[i] + b[i]; out[i] = v < 0 ? 0 : v; i += 1 }
+    }
+
     /// `y[i] += alpha · x[i]` (BLAS axpy)
     @inlinable
     public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {

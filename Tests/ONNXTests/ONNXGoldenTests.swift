@@ -43,6 +43,30 @@ import Testing
         assertClose(program.predict(twice).scalars, all + all, rtol: 1e-5, atol: 1e-6, "\(name) batch 8")
     }
 
+    /// A batch large enough to be split into lanes (one per core, 32 samples at a time through
+    /// convolutional graphs) gives, sample for sample, exactly what one sample alone gives: the
+    /// microkernels compute each sample (and each row of a product) the same way whatever its
+    /// neighbours.
+    @Test(arguments: ["mlp_op17", "cnn_bn_kept_op17", "resnet_op17"])
+    func lanesAgreeWithSingleSamples(_ name: String) throws {
+        let (_, program, x) = try load(name)
+        let batch = 2 * ONNXProgram.laneChunk + 37
+        var values: [Float] = []
+        for i in 0..<batch {
+            let sample = x.scalars[((i % 4) * 784)..<((i % 4 + 1) * 784)]
+            values += sample.map { $0 * (1 + Float(i) / Float(batch)) }
+        }
+        let all = program.predict(Tensor(shape: [batch, 1, 28, 28], values: values)).scalars
+        for i in 0..<batch {
+            let one = program.predict(Tensor(shape: [1, 1, 28, 28], values: Array(values[(i * 784)..<((i + 1) * 784)]))).scalars
+            if System.simd == .avx2 {
+                #expect(one == Array(all[(i * 10)..<((i + 1) * 10)]), "\(name) sample \(i) of \(batch)")
+            } else {
+                assertClose(one, Array(all[(i * 10)..<((i + 1) * 10)]), rtol: 1e-5, atol: 1e-6, "\(name) sample \(i) of \(batch)")
+            }
+        }
+    }
+
     @Test func exportsContainTheExpectedOps() throws {
         func ops(_ name: String) throws -> Set<String> {
             Set(try ONNXModel.load(path: "\(ONNXTestPaths.fixtures)/\(name).onnx").nodes.map(\.opType))

@@ -46,12 +46,12 @@ public struct Pool2DKernel: Sendable, Equatable {
 
     /// Max pooling of `planes` planes; `argmax` (when given) receives each maximum's index in its plane.
     public func max(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int,
-                    argmax: UnsafeMutablePointer<Int32>? = nil) {
+                    argmax: UnsafeMutablePointer<Int32>? = nil, workers: Int = Parallel.workers) {
         let H = height, W = width, OH = outHeight, OW = outWidth
         let KH = kernelH, KW = kernelW, SH = strideH, SW = strideW, DH = dilationH, DW = dilationW, PT = padTop, PL = padLeft
         let xs = SendablePointer(x), ys = SendablePointer(y), am = argmax.map { SendablePointer($0) }
         let inside = windowsInside
-        Parallel.chunks(planes, minimumPerWorker: Swift.max(1, (1 << 16) / Swift.max(1, OH * OW * KH * KW))) { range in
+        Parallel.chunks(planes, minimumPerWorker: Swift.max(1, (1 << 16) / Swift.max(1, OH * OW * KH * KW)), workers: workers) { range in
             for p in range {
                 let xp = xs.base + p * H * W, yp = ys.base + p * OH * OW
                 let ap = am.map { $0.base + p * OH * OW }
@@ -129,10 +129,11 @@ public struct Pool2DKernel: Sendable, Equatable {
     }
 
     /// Average pooling of `planes` planes.
-    public func average(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int, countIncludePad: Bool) {
+    public func average(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int, countIncludePad: Bool,
+                        workers: Int = Parallel.workers) {
         let H = height, W = width, OH = outHeight, OW = outWidth
         let xs = SendablePointer(x), ys = SendablePointer(y)
-        Parallel.chunks(planes, minimumPerWorker: Swift.max(1, (1 << 16) / Swift.max(1, OH * OW * kernelH * kernelW))) { range in
+        Parallel.chunks(planes, minimumPerWorker: Swift.max(1, (1 << 16) / Swift.max(1, OH * OW * kernelH * kernelW)), workers: workers) { range in
             for p in range {
                 let xp = xs.base + p * H * W, yp = ys.base + p * OH * OW
                 for oh in 0..<OH {
