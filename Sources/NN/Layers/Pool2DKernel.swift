@@ -101,22 +101,42 @@ public struct Pool2DKernel: Sendable, Equatable {
         }
     }
 
-    /// One plane of a 2×2, stride-2 max pool inside the input, 8 windows at a time: each SIMD
-    /// lane compares its window's four values in the order of the general loop (a, b, c, d).
+    /// One plane of a 2×2, stride-2 max pool inside the input, 8 (or 4) windows at a time: each
+    /// SIMD lane compares its window's four values in the order of the general loop (a, b, c, d).
+    /// A row's last block overlaps the one before it (windows computed twice, identically)
+    /// rather than leaving a scalar tail: 14 outputs are two blocks of 8, 7 are two of 4.
     @inline(__always)
     static func max2x2(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, width W: Int, outHeight OH: Int, outWidth OW: Int) {
+        @inline(__always) func eight(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ ow: Int) {
+            let top = UnsafeRawPointer(r0 + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
+            let bottom = UnsafeRawPointer(r1 + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
+            var m = top.evenHalf
+            let b = top.oddHalf, c = bottom.evenHalf, d = bottom.oddHalf
+            m.replace(with: b, where: b .> m); m.replace(with: c, where: c .> m); m.replace(with: d, where: d .> m)
+            UnsafeMutableRawPointer(out + ow).storeBytes(of: m, as: SIMD8<Float>.self)
+        }
+        @inline(__always) func four(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ ow: Int) {
+            let top = UnsafeRawPointer(r0 + 2 * ow).loadUnaligned(as: SIMD8<Float>.self)
+            let bottom = UnsafeRawPointer(r1 + 2 * ow).loadUnaligned(as: SIMD8<Float>.self)
+            var m = top.evenHalf
+            let b = top.oddHalf, c = bottom.evenHalf, d = bottom.oddHalf
+            m.replace(with: b, where: b .> m); m.replace(with: c, where: c .> m); m.replace(with: d, where: d .> m)
+            UnsafeMutableRawPointer(out + ow).storeBytes(of: m, as: SIMD4<Float>.self)
+        }
         for oh in 0..<OH {
             let r0 = x + 2 * oh * W, r1 = r0 + W, out = y + oh * OW
-            var ow = 0
-            while ow + 8 <= OW {
-                let top = UnsafeRawPointer(r0 + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
-                let bottom = UnsafeRawPointer(r1 + 2 * ow).loadUnaligned(as: SIMD16<Float>.self)
-                var m = top.evenHalf
-                let b = top.oddHalf, c = bottom.evenHalf, d = bottom.oddHalf
-                m.replace(with: b, where: b .> m); m.replace(with: c, where: c .> m); m.replace(with: d, where: d .> m)
-                UnsafeMutableRawPointer(out + ow).storeBytes(of: m, as: SIMD8<Float>.self)
-                ow += 8
+            if OW >= 8 {
+                var ow = 0
+                while ow + 8 <= OW { eight(r0, r1, out, ow); ow += 8 }
+                if ow < OW { eight(r0, r1, out, OW - 8) }
+                continue
             }
+            if OW >= 4 {
+                four(r0, r1, out, 0)
+                four(r0, r1, out, OW - 4)
+                continue
+            }
+            var ow = 0
             while ow < OW {
                 var m = r0[2 * ow]
                 if r0[2 * ow + 1] > m { m = r0[2 * ow + 1] }
