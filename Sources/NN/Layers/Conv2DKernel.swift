@@ -153,12 +153,17 @@ public struct Conv2DKernel: Sendable, Equatable {
                         if SW == 1 {
                             Self.copyRow(out + valid.lowerBound, xr + valid.lowerBound, valid.count)
                         } else if SW == 2 {
-                            // 8 outputs from 16 consecutive inputs, while those lie inside the sample.
-                            var ow = valid.lowerBound
-                            while ow + 8 <= valid.upperBound && xr + 2 * ow + 16 <= end {
+                            // 8 outputs from 16 consecutive inputs, while those lie inside the sample;
+                            // the row's last 8 overlap the block before rather than a scalar tail.
+                            @inline(__always) func eight(_ ow: Int) {
                                 UnsafeMutableRawPointer(out + ow).storeBytes(
                                     of: UnsafeRawPointer(xr + 2 * ow).loadUnaligned(as: SIMD16<Float>.self).evenHalf, as: SIMD8<Float>.self)
-                                ow += 8
+                            }
+                            var ow = valid.lowerBound
+                            while ow + 8 <= valid.upperBound && xr + 2 * ow + 16 <= end { eight(ow); ow += 8 }
+                            let last = valid.upperBound - 8
+                            if ow < valid.upperBound && last >= valid.lowerBound && xr + 2 * last + 16 <= end {
+                                eight(last); ow = valid.upperBound
                             }
                             while ow < valid.upperBound { out[ow] = xr[2 * ow]; ow += 1 }
                         } else {
