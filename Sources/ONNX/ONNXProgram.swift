@@ -13,13 +13,13 @@ import Tensor
 /// samples). ``forward(_:batch:)`` then runs any batch size; buffers grow to the largest batch
 /// seen and are reused.
 ///
-/// Where the CPU has the AVX2 microkernels (``/Tensor/System/simd``) and the graph has a
-/// convolution, `forward` splits a batch
+/// Where the CPU has the AVX2 microkernels (``/Tensor/System/simd``), `forward` splits a batch
 /// of at least 2 × ``laneChunk`` samples into one contiguous part per core, and each core runs
-/// the whole graph on its part, ``laneChunk`` samples at a time, with its own buffers (a
-/// *lane*): one synchronisation per call instead of one per step, and a chunk's activations
-/// stay in the core's cache from one step to the next. The result is the same as one pass over
-/// the batch, since no step mixes samples.
+/// the whole graph on its part with its own buffers (a *lane*): one synchronisation per call
+/// instead of one per step. A convolutional graph goes ``laneChunk`` samples at a time, so that
+/// a chunk's activations stay in the core's cache from one step to the next; other graphs take
+/// a lane's part at once. The result is the same as one pass over the batch, since no step
+/// mixes samples.
 ///
 /// Not `Sendable`: a program owns its activation buffers and workspaces; give each thread its own.
 public final class ONNXProgram {
