@@ -3,7 +3,7 @@
 // Dependency direction (DESIGN.md §3): arrows point down only.
 //   distillery (CLI), distillery-bench → CLIOutput (tables, progress bar, JSON outputs) → ClusterRuntime
 //   distillery (CLI) → DataPlane → ClusterRuntime → {ClusterCore, RunSpec, ClusterStore, Transport(ZMQ), Wire}
-//                    → DataPlane → Training → {NN, Distillation, Datasets} → Tensor → {CBLAS, TensorAVX2}
+//                    → DataPlane → Training → {NN, Distillation, Datasets} → Tensor → {CBLAS, TensorAVX2, TensorAVX512}
 //   FileSupport (atomic file writes, bounded reads; no dependencies) sits below NN, Datasets,
 //   TransportZMQ, ClusterRuntime and the CLI; Datasets hashes with swift-crypto (Crypto).
 import PackageDescription
@@ -14,13 +14,16 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
-/// TensorAVX2's code generation: AVX2 and FMA instructions (ymm registers, fused multiply–add).
+/// TensorAVX2's code generation: AVX2 and FMA instructions (ymm registers, fused multiply–add);
+/// TensorAVX512's: AVX-512 F/DQ/BW/VL (zmm registers).
 /// Nothing in that target is inlinable, and Tensor reaches it only after checking the CPU's
 /// flags (`System.simd`), so the other targets stay portable x86-64.
 #if arch(x86_64)
 let avx2: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let avx512: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
 #else
 let avx2: [SwiftSetting] = []
+let avx512: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -65,8 +68,11 @@ let package = Package(
         // AVX2 + FMA microkernels (GEMM on packed panels, direct convolution), the one target
         // compiled for x86-64-v3 (Haswell) CPUs; Tensor calls it only when the CPU has both.
         .target(name: "TensorAVX2", swiftSettings: strict + avx2),
+        // The same two kernels twice as wide (zmm), for CPUs with AVX-512 (Skylake-SP and later,
+        // Zen 4); Tensor calls it only when the CPU has AVX-512 F, DQ, BW and VL.
+        .target(name: "TensorAVX512", swiftSettings: strict + avx512),
         // Float32 storage, shapes, GEMM through OpenBLAS, vectorised element-wise kernels.
-        .target(name: "Tensor", dependencies: ["CBLAS", "TensorAVX2"], swiftSettings: strict),
+        .target(name: "Tensor", dependencies: ["CBLAS", "TensorAVX2", "TensorAVX512"], swiftSettings: strict),
         // Layers, Sequential with one flat parameter/gradient arena, losses, optimizers,
         // schedules, model specs, safetensors checkpoints.
         .target(name: "NN", dependencies: ["Tensor", "FileSupport"], swiftSettings: strict),

@@ -68,7 +68,7 @@ enum ONNXKernel: Sendable, Equatable {
     case pad([Int], value: Float)
 
     /// Workspaces a program keeps between calls: im2col columns, and the constant weights of
-    /// Gemm and Conv steps packed for the AVX2 microkernels (by step, packed at the first call).
+    /// Gemm and Conv steps packed for the microkernels (by step, packed at the first call).
     struct Scratch: @unchecked Sendable {
         var cols = FloatBuffer()
         var yt = FloatBuffer()
@@ -89,7 +89,7 @@ enum ONNXKernel: Sendable, Equatable {
             let (m, k) = transA ? (shapes[0][1], shapes[0][0]) : (shapes[0][0], shapes[0][1])
             let n = outShape[1]
             let biasRow = x.count > 2 && beta != 0 && shapes[2] == [n]
-            if let key = constantKey, System.simd == .avx2, !transA, alpha == 1, k > 0, x.count < 3 || beta == 0 || biasRow {
+            if let key = constantKey, System.simd.hasMicrokernels, !transA, alpha == 1, k > 0, x.count < 3 || beta == 0 || biasRow {
                 let packed = scratch.packedMatrices[key] ?? PackedMatrix(
                     x[1], transposed: transB, depth: k, columns: n, bias: biasRow ? x[2] : nil, biasScale: beta)
                 scratch.packedMatrices[key] = packed

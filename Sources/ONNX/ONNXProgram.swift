@@ -13,8 +13,8 @@ import Tensor
 /// samples). ``forward(_:batch:)`` then runs any batch size; buffers grow to the largest batch
 /// seen and are reused.
 ///
-/// Where the CPU has the AVX2 microkernels (``/Tensor/System/simd``), `forward` splits a batch
-/// of at least 2 × ``laneChunk`` samples into one contiguous part per core, and each core runs
+/// Where the CPU has the microkernels (AVX2 or AVX-512: ``/Tensor/System/simd``), `forward`
+/// splits a batch of at least 2 × ``laneChunk`` samples into one contiguous part per core, and each core runs
 /// the whole graph on its part with its own buffers (a *lane*): one synchronisation per call
 /// instead of one per step. A convolutional graph goes ``laneChunk`` samples at a time, so that
 /// a chunk's activations stay in the core's cache from one step to the next; other graphs take
@@ -178,7 +178,7 @@ public final class ONNXProgram {
     public func forward(_ x: UnsafePointer<Float>, batch: Int) -> UnsafePointer<Float> {
         precondition(batched, "forward(_:batch:) runs teacher programs; use run(_:) for programs with named inputs")
         precondition(batch > 0, "batch must be positive")
-        let parts = System.simd == .avx2 ? Swift.min(Parallel.workers, batch / Self.laneChunk) : 1
+        let parts = System.simd.hasMicrokernels ? Swift.min(Parallel.workers, batch / Self.laneChunk) : 1
         guard parts > 1 else { return pass(main, x, batch: batch) }
         while lanes.count < parts { lanes.append(Lane(storageCount: plan.storageCount, workers: 1)) }
         let sampleIn = inputShape.reduce(1, *), sampleOut = outputShape.reduce(1, *)

@@ -23,6 +23,34 @@ public enum AVX2Kernels {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 
+    /// A convolution block's epilogue: scale, shift and ReLU of channel `r` (pointers already at
+    /// the block's first channel), stored as `width` positions. (A value, not a closure: a
+    /// closure capturing the loop's variables boxes them and pays the runtime's exclusivity
+    /// checks on every access.)
+    struct Epilogue {
+        let scale, shift: UnsafePointer<Float>?
+        let relu: Bool
+        let width: Int
+        @inline(__always) func finish(_ a: V, _ b: V, _ c: V, _ r: Int, _ dst: UnsafeMutablePointer<Float>) {
+            var a = a, b = b, c = c
+            if let scale { let m = V(repeating: scale[r]); a *= m; b *= m; c *= m }
+            if let shift { let t = V(repeating: shift[r]); a += t; b += t; c += t }
+            if relu {
+                let zero = V()
+                a.replace(with: zero, where: a .< zero); b.replace(with: zero, where: b .< zero)
+                c.replace(with: zero, where: c .< zero)
+            }
+            if width == 24 {
+                store(a, dst); store(b, dst + 8); store(c, dst + 16)
+            } else {
+                var partial = (a, b, c)  // the last, partial block of a row, stored then copied
+                withUnsafeBytes(of: &partial) { raw in
+                    dst.update(from: raw.baseAddress!.assumingMemoryBound(to: Float.self), count: width)
+                }
+            }
+        }
+    }
+
     /// Convolution as a sum of shifted inputs, weights broadcast, epilogue in registers:
     ///
     ///     out[o·outStride + p] = act(scale[o] · Σ_{k<K} w[o, k] · x[offsets[k] + p] + shift[o])     o < O, p < P
@@ -41,8 +69,6 @@ public enum AVX2Kernels {
                                 offsets: UnsafePointer<Int>, depth: Int, positions P: Int,
                                 out: UnsafeMutablePointer<Float>, outStride: Int,
                                 scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu: Bool) {
-        let zero = V()
-        var partial = (V(), V(), V())  // the last, partial block of a row, stored then copied
         var ob = 0
         while ob < O {
             let panel = packed + (ob / 4) * depth * 4
@@ -62,30 +88,12 @@ public enum AVX2Kernels {
                     s = V(repeating: w[3]); a3.addProduct(s, v0); b3.addProduct(s, v1); c3.addProduct(s, v2)
                     w += 4
                 }
-                let width = Swift.min(24, P - p)
-                @inline(__always) func finish(_ a: V, _ b: V, _ c: V, _ r: Int) {
-                    let o = ob + r
-                    var a = a, b = b, c = c
-                    if let scale { let m = V(repeating: scale[o]); a *= m; b *= m; c *= m }
-                    if let shift { let t = V(repeating: shift[o]); a += t; b += t; c += t }
-                    if relu {
-                        a.replace(with: zero, where: a .< zero); b.replace(with: zero, where: b .< zero)
-                        c.replace(with: zero, where: c .< zero)
-                    }
-                    let dst = out + o * outStride + p
-                    if width == 24 {
-                        store(a, dst); store(b, dst + 8); store(c, dst + 16)
-                    } else {
-                        partial = (a, b, c)
-                        withUnsafeBytes(of: &partial) { raw in
-                            dst.update(from: raw.baseAddress!.assumingMemoryBound(to: Float.self), count: width)
-                        }
-                    }
-                }
-                finish(a0, b0, c0, 0)
-                if rows > 1 { finish(a1, b1, c1, 1) }
-                if rows > 2 { finish(a2, b2, c2, 2) }
-                if rows > 3 { finish(a3, b3, c3, 3) }
+                let width = Swift.min(24, P - p), dst = out + ob * outStride + p
+                let e = Epilogue(scale: scale.map { $0 + ob }, shift: shift.map { $0 + ob }, relu: relu, width: width)
+                e.finish(a0, b0, c0, 0, dst)
+                if rows > 1 { e.finish(a1, b1, c1, 1, dst + outStride) }
+                if rows > 2 { e.finish(a2, b2, c2, 2, dst + 2 * outStride) }
+                if rows > 3 { e.finish(a3, b3, c3, 3, dst + 3 * outStride) }
                 p += 24
             }
             ob += 4

@@ -2,11 +2,12 @@ import Testing
 import Tensor
 @testable import NN
 
-/// The AVX2 inference convolution (``Conv2DKernel/infer(_:packed:bias:norm:relu:_:batch:scratch:workers:)``)
+/// The inference convolution on the microkernels (``Conv2DKernel/infer(_:packed:bias:norm:relu:_:batch:scratch:workers:level:)``,
+/// AVX2 and, where the CPU has it, AVX-512, whose results must also be equal bit for bit)
 /// against the im2col + OpenBLAS forward, then the bias, normalisation and ReLU applied
 /// separately: "same" 3×3 and 5×5 (the shifted-plane path, one flat copy per plane), asymmetric
 /// and no padding, a dilation (row copies), strides 2 (the im2col path), 1×1 kernels, channel
-/// counts that are not multiples of 4, one sample and batches split over two cores.
+/// counts that are not multiples of 4 or 8, one sample and batches split over two cores.
 @Suite struct PackedConvolutionTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let c, h, w, o, k, stride, dilation, padTop, padLeft, padBottom, padRight, batch: Int
@@ -27,7 +28,9 @@ import Tensor
         Case(c: 8, h: 7, w: 7, o: 10, k: 1, stride: 1, dilation: 1, padTop: 0, padLeft: 0, padBottom: 0, padRight: 0, batch: 6),
     ]
 
-    @Test(.enabled(if: System.simd == .avx2, "needs a CPU with AVX2 and FMA"), arguments: cases)
+    static let levels = [SIMDLevel.avx2, .avx512].filter { $0 <= System.cpuSIMD }
+
+    @Test(.enabled(if: System.cpuSIMD.hasMicrokernels, "needs a CPU with AVX2 and FMA"), arguments: cases)
     func packedInferenceMatchesForward(_ t: Case) throws {
         let geometry = try #require(Conv2DKernel(
             channels: t.c, height: t.h, width: t.w, outChannels: t.o, kernelH: t.k, kernelW: t.k,
@@ -58,7 +61,8 @@ import Tensor
                 }
             }
         }
-        for workers in [1, 2] {
+        var byLevel: [[Float]] = []
+        for level in Self.levels { for workers in [1, 2] {
             var y = [Float](repeating: .nan, count: count)
             var scratch = FloatBuffer()
             x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
@@ -68,7 +72,7 @@ import Tensor
                                                             variance: v.baseAddress!, epsilon: 1e-5)
                         y.withUnsafeMutableBufferPointer {
                             geometry.infer(xp.baseAddress!, packed: geometry.pack(wp.baseAddress!), bias: bp.baseAddress!, norm: norm,
-                                           relu: true, $0.baseAddress!, batch: t.batch, scratch: &scratch, workers: workers)
+                                           relu: true, $0.baseAddress!, batch: t.batch, scratch: &scratch, workers: workers, level: level)
                         }
                     }
                 } } }
@@ -76,6 +80,8 @@ import Tensor
             let worst = zip(y, expected).map { abs($0 - $1) }.max() ?? 0
             #expect(worst <= 2e-5, "\(t.testDescription), \(workers) core(s): largest difference \(worst)")
             #expect(!y.contains { $0.isNaN }, "\(t.testDescription): an output was not written")
-        }
+            if workers == 1 { byLevel.append(y) }
+        } }
+        if byLevel.count == 2 { #expect(byLevel[0] == byLevel[1], "\(t.testDescription): AVX2 and AVX-512 differ") }
     }
 }

@@ -1,7 +1,8 @@
 import Dispatch
 import Tensor
 
-/// Inference convolution on TensorAVX2's microkernel (CPUs with AVX2 and FMA; ONNX teachers).
+/// Inference convolution on the microkernels (TensorAVX2's or TensorAVX512's, as the CPU allows;
+/// ONNX teachers).
 ///
 /// Dimensions as in ``Conv2DKernel``; Hp = H + PT + PB is the padded input's height.
 ///
@@ -19,7 +20,7 @@ import Tensor
 /// same kernel over it with one tap. Groups > 1 keep ``infer``.
 extension Conv2DKernel {
     /// Whether ``infer(_:packed:bias:norm:relu:_:batch:scratch:)`` can run this convolution.
-    public var packable: Bool { groups == 1 && System.simd == .avx2 }
+    public var packable: Bool { groups == 1 && System.simd.hasMicrokernels }
 
     /// The weights [O, C, KH, KW] packed for the microkernel (once per model).
     public func pack(_ weight: UnsafePointer<Float>) -> PackedConvWeights {
@@ -28,17 +29,17 @@ extension Conv2DKernel {
 
     /// y[B, O, OH, OW] = act(norm(conv(x, W) + bias)) with W packed by ``pack(_:)``; each core
     /// takes a range of samples and keeps its shifted planes (or im2col block) in its slice of
-    /// `scratch`.
+    /// `scratch`. `level` picks the kernel (tests compare both on one machine).
     public func infer(_ x: UnsafePointer<Float>, packed: PackedConvWeights, bias: UnsafePointer<Float>?, norm: ChannelNorm?,
                       relu: Bool, _ y: UnsafeMutablePointer<Float>, batch: Int, scratch: inout FloatBuffer,
-                      workers: Int = Parallel.workers) {
-        precondition(packable && packed.outChannels == outChannels && packed.depth == patch, "weights packed for another convolution")
+                      workers: Int = Parallel.workers, level: SIMDLevel = System.simd) {
+        precondition(groups == 1 && level.hasMicrokernels && packed.outChannels == outChannels && packed.depth == patch, "weights packed for another convolution")
         let O = outChannels, C = channels, H = height, W = width, L = positions, OW = outWidth, K = patch
         let KW = kernelW, PT = padTop, PL = padLeft, DW = dilationW
         let shifted = strideH == 1 && strideW == 1
         let plane = shifted ? (H + padTop + padBottom) * OW : L
-        // Readable bounds of the kernel: max offset + L rounded up to 24.
-        let slice = shifted ? KW * C * plane + 24 : K * L + 24
+        // Readable bounds of the kernels: max offset + L rounded up to the position block.
+        let slice = shifted ? KW * C * plane + PackedConvWeights.overread : K * L + PackedConvWeights.overread
         let parts = Swift.max(1, Swift.min(workers, batch, batch * O * K * L / (1 << 18)))
         let base = SendablePointer(scratch.reserve(parts * slice))
         // Where row k = (c, kh, kw) of the product reads its run of positions.
@@ -98,7 +99,7 @@ extension Conv2DKernel {
                     }
                     Self.withEpilogue(epilogue) { s, t in
                         packed.convolve(input, offsets: offs.baseAddress!, positions: L, into: ys.base + n * O * L, outStride: L,
-                                        scale: s, shift: t, relu: relu)
+                                        scale: s, shift: t, relu: relu, level: level)
                     }
                 }
             }
