@@ -54,8 +54,13 @@ enum ONNXKernel: Sendable, Equatable {
     /// y = softmax (or log-softmax) of x along `axis` (opset 13: that axis only).
     case softmax(axis: Int, log: Bool)
     /// y = conv(x, W) + b; with `normEpsilon` a BatchNormalization fused in (its scale, B, mean
-    /// and var follow the conv's operands), with `relu` a Relu fused in (see ``ONNXPlanner/fuse()``).
-    case conv(Conv2DKernel, normEpsilon: Float?, relu: Bool)
+    /// and var follow the conv's operands), with `residual` the Add of a residual connection
+    /// (its other operand comes last, same shape as y), with `relu` a Relu fused in, applied
+    /// last (see ``ONNXPlanner/fuse()``).
+    case conv(Conv2DKernel, normEpsilon: Float?, residual: Bool, relu: Bool)
+
+    /// Whether the last operand is a residual branch (a run-time value after the constants).
+    var hasResidualOperand: Bool { if case .conv(_, _, true, _) = self { true } else { false } }
     case maxPool(Pool2DKernel)
     case averagePool(Pool2DKernel, countIncludePad: Bool)
     /// y[n, c] = mean over H·W of x[n, c, :, :].
@@ -146,19 +151,24 @@ enum ONNXKernel: Sendable, Equatable {
             }
         case let .softmax(axis, log):
             softmax(x[0], outShape, axis: axis, log: log, y)
-        case let .conv(geometry, normEpsilon, relu):
-            let own = x.count - (normEpsilon == nil ? 0 : 4)
+        case let .conv(geometry, normEpsilon, residual, relu):
+            let own = x.count - (normEpsilon == nil ? 0 : 4) - (residual ? 1 : 0)
             let norm = normEpsilon.map {
                 Conv2DKernel.ChannelNorm(gain: x[own], beta: x[own + 1], mean: x[own + 2], variance: x[own + 3], epsilon: $0)
             }
+            let other = residual ? x[x.count - 1] : nil
             if let key = constantKey, geometry.packable {
                 let packed = scratch.packedConvolutions[key] ?? geometry.pack(x[1])
                 scratch.packedConvolutions[key] = packed
-                geometry.infer(x[0], packed: packed, bias: own > 2 ? x[2] : nil, norm: norm, relu: relu, y, batch: shapes[0][0],
-                               scratch: &scratch.cols, workers: scratch.workers)
+                geometry.infer(x[0], packed: packed, bias: own > 2 ? x[2] : nil, norm: norm, residual: other, relu: relu, y,
+                               batch: shapes[0][0], scratch: &scratch.cols, workers: scratch.workers)
             } else {
-                geometry.infer(x[0], weight: x[1], bias: own > 2 ? x[2] : nil, norm: norm, relu: relu, y, batch: shapes[0][0],
-                               cols: &scratch.cols)
+                geometry.infer(x[0], weight: x[1], bias: own > 2 ? x[2] : nil, norm: norm, relu: relu && other == nil, y,
+                               batch: shapes[0][0], cols: &scratch.cols)
+                if let other {
+                    // The same arithmetic as the packed epilogue: the sum, then the ReLU.
+                    if relu { Vector.addRelu(UnsafePointer(y), other, y, count) } else { Vector.add(UnsafePointer(y), other, y, count) }
+                }
             }
         case let .maxPool(geometry):
             geometry.max(x[0], y, planes: shapes[0][0] * shapes[0][1], workers: scratch.workers)

@@ -145,7 +145,7 @@ extension ONNXPlanner {
             padTop: p[0], padLeft: p[1], padBottom: p[2], padRight: p[3], groups: groups) else {
             throw shapeError(node, "kernel \(kernel) (strides \(s), dilations \(d), pads \(p), group \(groups)) does not fit input \(x)")
         }
-        try emit(node, index, .conv(geometry, normEpsilon: nil, relu: false), inputs: [0, 1, 2], shape: [x[0], w[0], geometry.outHeight, geometry.outWidth])
+        try emit(node, index, .conv(geometry, normEpsilon: nil, residual: false, relu: false), inputs: [0, 1, 2], shape: [x[0], w[0], geometry.outHeight, geometry.outWidth])
     }
 
     mutating func planPool(_ node: ONNXNode, _ index: Int, _ x: [Int]) throws(ONNXError) {

@@ -80,7 +80,10 @@ struct ONNXPlanner {
     /// conv applies them to each channel's rows while they are in cache
     /// (``Conv2DKernel/infer(_:weight:bias:norm:relu:_:batch:cols:)``), with the same arithmetic.
     /// Likewise a Relu into the Gemm before it (applied in registers by the packed kernel, or
-    /// as a pass over the output by the others) and into the Add before it (one pass).
+    /// as a pass over the output by the others) and into the Add before it (one pass). The Add
+    /// of a residual connection (the conv's output plus another value of the same shape, in
+    /// either order) goes into the conv too, and the Relu after it: the packed kernel adds the
+    /// other branch in registers before the ReLU, the same arithmetic as the separate steps.
     mutating func fuse() {
         var readers = [Int](repeating: 0, count: storageCount)
         for step in steps {
@@ -93,17 +96,28 @@ struct ONNXPlanner {
         while i < steps.count {
             let a = steps[i]
             guard readers[values[a.output].storage] == 1,
-                  let j = steps.indices.first(where: { $0 > i && steps[$0].inputs.first == .value(a.output) }) else {
+                  let j = steps.indices.first(where: { $0 > i && steps[$0].inputs.contains(.value(a.output)) }) else {
                 i += 1; continue
             }
             let b = steps[j]
+            // A residual connection: the conv's output and another value of its shape, added.
+            if case let .conv(geometry, epsilon, false, false) = a.kernel, b.kernel == .binary(.add), b.inputs.count == 2,
+               let other = b.inputs.first(where: { $0 != .value(a.output) }), case let .value(v) = other,
+               values[v].shape == values[a.output].shape {
+                // The fused step takes the Add's place: the other operand is computed by then.
+                steps[j] = Step(node: a.node, kernel: .conv(geometry, normEpsilon: epsilon, residual: true, relu: false),
+                                inputs: a.inputs + [other], output: b.output, fused: a.fused + [b.node] + b.fused)
+                steps.remove(at: i)
+                continue
+            }
+            guard b.inputs.first == .value(a.output) else { i += 1; continue }
             let kernel: ONNXKernel
             switch (a.kernel, b.kernel) {
-            case let (.conv(geometry, nil, false), .batchNorm(e))
+            case let (.conv(geometry, nil, false, false), .batchNorm(e))
                 where b.inputs.dropFirst().allSatisfy({ if case .constant = $0 { true } else { false } }):
-                kernel = .conv(geometry, normEpsilon: e, relu: false)
-            case let (.conv(geometry, epsilon, false), .unary(.relu)):
-                kernel = .conv(geometry, normEpsilon: epsilon, relu: true)
+                kernel = .conv(geometry, normEpsilon: e, residual: false, relu: false)
+            case let (.conv(geometry, epsilon, residual, false), .unary(.relu)):
+                kernel = .conv(geometry, normEpsilon: epsilon, residual: residual, relu: true)
             case let (.gemm(transA, transB, alpha, beta, false), .unary(.relu)):
                 kernel = .gemm(transA: transA, transB: transB, alpha: alpha, beta: beta, relu: true)
             case (.binary(.add), .unary(.relu)):

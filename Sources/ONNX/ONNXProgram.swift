@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 import Tensor
 
 /// An ONNX graph planned for one input shape and run on the engine's kernels.
@@ -14,11 +15,12 @@ import Tensor
 /// seen and are reused.
 ///
 /// Where the CPU has the microkernels (AVX2 or AVX-512: ``/Tensor/System/simd``), `forward`
-/// splits a batch of at least 2 × ``laneChunk`` samples into one contiguous part per core, and each core runs
-/// the whole graph on its part with its own buffers (a *lane*): one synchronisation per call
-/// instead of one per step. A convolutional graph goes ``laneChunk`` samples at a time, so that
-/// a chunk's activations stay in the core's cache from one step to the next; other graphs take
-/// a lane's part at once. The result is the same as one pass over the batch, since no step
+/// splits a batch of at least 2 × ``laneChunk`` samples over the cores, and each core runs the
+/// whole graph on its share with its own buffers (a *lane*): one synchronisation per call
+/// instead of one per step. A convolutional graph goes in chunks of ``laneChunk`` samples,
+/// which the lanes take in turn (a chunk's activations stay in the core's cache from one step to
+/// the next, and a core slowed by another process takes fewer chunks); other graphs give each
+/// lane one contiguous part. The result is the same as one pass over the batch, since no step
 /// mixes samples.
 ///
 /// Not `Sendable`: a program owns its activation buffers and workspaces; give each thread its own.
@@ -30,7 +32,10 @@ public final class ONNXProgram {
     public let outputShape: [Int]
     /// Op types of the nodes the kernel steps run, in order (folded and reshaping nodes run no
     /// step; a fused step lists each node it runs).
-    public let stepOpTypes: [String]
+    public var stepOpTypes: [String] { steps.flatMap { $0 } }
+    /// The same, one entry per kernel step: e.g. `["Conv", "BatchNormalization", "Add", "Relu"]`
+    /// for a residual block's last convolution, which runs the four nodes in one pass.
+    public let steps: [[String]]
 
     private let batched: Bool
     /// Names of the run-time inputs; input i is planned value i.
@@ -49,8 +54,10 @@ public final class ONNXProgram {
     /// run ``laneChunk`` samples at a time. Other graphs (dense layers) run a lane's whole part
     /// at once, so that each lane reads each weight matrix once per call.
     private let convolutional: Bool
-    /// Samples a lane of a convolutional graph runs through it at a time.
-    public static let laneChunk = 32
+    /// Samples a lane of a convolutional graph runs through it at a time: 16 keeps a step's
+    /// activations (ResNet: 16 × 50 KB) in a core's L2 for the next step; 32 measured 10–15 %
+    /// slower on a 2 MB-L2 Xeon (docs/BENCHMARKS.md).
+    public static let laneChunk = 16
 
     /// Activation buffers, shapes and workspaces of one thread's pass over the graph.
     private final class Lane: @unchecked Sendable {
@@ -149,7 +156,7 @@ public final class ONNXProgram {
         inputShape = runtime.first?.1 ?? []
         let out = shapeOf(model.outputs.first?.name ?? "")
         outputShape = batched ? Array(out.dropFirst()) : out
-        stepOpTypes = first.steps.flatMap { ([$0.node] + $0.fused).map { model.nodes[$0].opType } }
+        steps = first.steps.map { ([$0.node] + $0.fused).map { model.nodes[$0].opType } }
     }
 
     /// Every run-time value must have the probe batch in axis 0 and the same other dims at both
@@ -183,17 +190,20 @@ public final class ONNXProgram {
         while lanes.count < parts { lanes.append(Lane(storageCount: plan.storageCount, workers: 1)) }
         let sampleIn = inputShape.reduce(1, *), sampleOut = outputShape.reduce(1, *)
         let out = SendablePointer(result.reserve(batch * sampleOut)), xs = SendablePointer(x)
-        let step = (batch + parts - 1) / parts, program = Unchecked(self)
-        let chunk = convolutional ? Self.laneChunk : step
+        let program = Unchecked(self)
+        // Convolutional graphs: chunks of laneChunk samples, taken in turn by whichever lane is
+        // free (a core slowed by another process takes fewer). Dense graphs: one part per lane.
+        let chunk = convolutional ? Self.laneChunk : (batch + parts - 1) / parts
+        let chunks = (batch + chunk - 1) / chunk
+        let next = Atomic<Int>(0)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             let lane = program.value.lanes[part]
-            var first = part * step
-            let end = Swift.min(batch, first + step)
-            while first < end {
-                let n = Swift.min(chunk, end - first)
+            while true {
+                let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard c < chunks else { break }
+                let first = c * chunk, n = Swift.min(chunk, batch - first)
                 let y = program.value.pass(lane, xs.base + first * sampleIn, batch: n)
                 (out.base + first * sampleOut).update(from: y, count: n * sampleOut)
-                first += n
             }
         }
         return UnsafePointer(out.base)
@@ -269,7 +279,9 @@ public final class ONNXProgram {
                 }
             }
             let out = plan.values[step.output]
-            let weights = step.inputs.dropFirst()
+            // The operands after the data input (and before a residual branch) decide whether the
+            // step's weights can be packed once and kept.
+            let weights = step.inputs.dropFirst().dropLast(step.kernel.hasResidualOperand ? 1 : 0)
             let constant = !weights.isEmpty && weights.allSatisfy { if case .constant = $0 { true } else { false } }
             step.kernel.run(pointers, inShapes, lane.buffers[out.storage].pointer, lane.shapes[step.output],
                             constantKey: constant ? index : nil, scratch: &lane.scratch)

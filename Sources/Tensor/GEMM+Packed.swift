@@ -103,21 +103,23 @@ public struct PackedConvWeights: @unchecked Sendable {
         }
     }
 
-    /// out[o·outStride + p] = act(scale[o]·Σ_k w[o, k] · x[offsets[k] + p] + shift[o]) for p < P,
-    /// `offsets` holding `depth` entries (x readable up to max(offsets) + P rounded up to
-    /// ``overread``; scale/shift nil: 1/0). `level` picks the kernel.
+    /// out[o·outStride + p] = act(scale[o]·Σ_k w[o, k] · x[offsets[k] + p] + shift[o] + residual[o·outStride + p])
+    /// for p < P, `offsets` holding `depth` entries (x readable up to max(offsets) + P rounded
+    /// up to ``overread``; scale/shift/residual nil: 1/0/0). `level` picks the kernel.
     public func convolve(_ x: UnsafePointer<Float>, offsets: UnsafePointer<Int>, positions P: Int,
                          into out: UnsafeMutablePointer<Float>, outStride: Int,
-                         scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu: Bool,
-                         level: SIMDLevel = System.simd) {
+                         scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                         residual: UnsafePointer<Float>? = nil, relu: Bool, level: SIMDLevel = System.simd) {
         #if arch(x86_64)
         precondition(level.hasMicrokernels, "PackedConvWeights needs a CPU with AVX2 and FMA")
         if level == .avx512 {
             AVX512Kernels.convolve(packed: storage.pointer, outChannels: outChannels, x: x, offsets: offsets, depth: depth,
-                                   positions: P, out: out, outStride: outStride, scale: scale, shift: shift, relu: relu)
+                                   positions: P, out: out, outStride: outStride, scale: scale, shift: shift,
+                                   residual: residual, relu: relu)
         } else {
             AVX2Kernels.convolve(packed: storage.pointer, outChannels: outChannels, x: x, offsets: offsets, depth: depth,
-                                 positions: P, out: out, outStride: outStride, scale: scale, shift: shift, relu: relu)
+                                 positions: P, out: out, outStride: outStride, scale: scale, shift: shift,
+                                   residual: residual, relu: relu)
         }
         #else
         preconditionFailure("PackedConvWeights needs a CPU with AVX2 and FMA")

@@ -23,29 +23,46 @@ public enum AVX2Kernels {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
     }
 
-    /// A convolution block's epilogue: scale, shift and ReLU of channel `r` (pointers already at
-    /// the block's first channel), stored as `width` positions. (A value, not a closure: a
-    /// closure capturing the loop's variables boxes them and pays the runtime's exclusivity
-    /// checks on every access.)
+    /// A convolution block's epilogue: for each of its `rows` channels r, scale, shift,
+    /// residual and ReLU of the block's 3 × 8 sums (`acc[24r ..< 24r + 24]`), stored as `width`
+    /// positions at `dst + r·stride`; `scale`, `shift` at the block's first channel, `residual`
+    /// at its first channel and position. The sums come through memory: a call taking SIMD
+    /// values (when the inliner declines a large caller) passes each in pieces.
     struct Epilogue {
-        let scale, shift: UnsafePointer<Float>?
+        let scale, shift, residual: UnsafePointer<Float>?
+        let stride: Int
         let relu: Bool
-        let width: Int
-        @inline(__always) func finish(_ a: V, _ b: V, _ c: V, _ r: Int, _ dst: UnsafeMutablePointer<Float>) {
-            var a = a, b = b, c = c
-            if let scale { let m = V(repeating: scale[r]); a *= m; b *= m; c *= m }
-            if let shift { let t = V(repeating: shift[r]); a += t; b += t; c += t }
-            if relu {
-                let zero = V()
-                a.replace(with: zero, where: a .< zero); b.replace(with: zero, where: b .< zero)
-                c.replace(with: zero, where: c .< zero)
-            }
-            if width == 24 {
-                store(a, dst); store(b, dst + 8); store(c, dst + 16)
-            } else {
-                var partial = (a, b, c)  // the last, partial block of a row, stored then copied
-                withUnsafeBytes(of: &partial) { raw in
-                    dst.update(from: raw.baseAddress!.assumingMemoryBound(to: Float.self), count: width)
+
+        func finish(_ acc: UnsafePointer<Float>, rows: Int, width: Int, _ dst: UnsafeMutablePointer<Float>) {
+            let zero = V()
+            for r in 0..<rows {
+                var a = load(acc + 24 * r), b = load(acc + 24 * r + 8), c = load(acc + 24 * r + 16)
+                if let scale { let m = V(repeating: scale[r]); a *= m; b *= m; c *= m }
+                if let shift { let t = V(repeating: shift[r]); a += t; b += t; c += t }
+                let out = dst + r * stride
+                if let residual {
+                    let src = residual + r * stride
+                    if width == 24 {
+                        a += load(src); b += load(src + 8); c += load(src + 16)
+                    } else {
+                        var three = (V(), V(), V())  // only `width` floats of the row are readable
+                        withUnsafeMutableBytes(of: &three) { raw in
+                            raw.baseAddress!.assumingMemoryBound(to: Float.self).update(from: src, count: width)
+                        }
+                        a += three.0; b += three.1; c += three.2
+                    }
+                }
+                if relu {
+                    a.replace(with: zero, where: a .< zero); b.replace(with: zero, where: b .< zero)
+                    c.replace(with: zero, where: c .< zero)
+                }
+                if width == 24 {
+                    store(a, out); store(b, out + 8); store(c, out + 16)
+                } else {
+                    var partial = (a, b, c)  // the last, partial block of a row, stored then copied
+                    withUnsafeBytes(of: &partial) { raw in
+                        out.update(from: raw.baseAddress!.assumingMemoryBound(to: Float.self), count: width)
+                    }
                 }
             }
         }
@@ -53,13 +70,14 @@ public enum AVX2Kernels {
 
     /// Convolution as a sum of shifted inputs, weights broadcast, epilogue in registers:
     ///
-    ///     out[o·outStride + p] = act(scale[o] · Σ_{k<K} w[o, k] · x[offsets[k] + p] + shift[o])     o < O, p < P
+    ///     out[o·outStride + p] = act(scale[o] · Σ_{k<K} w[o, k] · x[offsets[k] + p] + shift[o] + residual[o·outStride + p])     o < O, p < P
     ///
     /// Dimensions: O = output channels, K = depth (C·KH·KW: `offsets[k]` for k = (c, kh, kw)
     /// locates channel c's plane shifted for the tap; or C·KH·KW rows of an im2col block),
     /// P = output positions. `packed` holds the weights as [⌈O/4⌉][K][4]
     /// (``/Tensor/PackedConvWeights``); `x` must be readable up to max(offsets) + P rounded up
-    /// to 24. `scale` nil means 1, `shift` nil means 0; `act` is ReLU
+    /// to 24. `scale` nil means 1, `shift` and `residual` nil mean 0 (a residual connection's
+    /// other branch, read only at the P positions of each row, like `out`); `act` is ReLU
     /// (`v < 0 ? 0 : v`) when `relu`. Exactly P positions of each row are written.
     ///
     /// The register block is 4 channels × 24 positions (3 vectors): per tap 3 loads, 4
@@ -68,7 +86,8 @@ public enum AVX2Kernels {
     public static func convolve(packed: UnsafePointer<Float>, outChannels O: Int, x: UnsafePointer<Float>,
                                 offsets: UnsafePointer<Int>, depth: Int, positions P: Int,
                                 out: UnsafeMutablePointer<Float>, outStride: Int,
-                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu: Bool) {
+                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                                residual: UnsafePointer<Float>?, relu: Bool) {
         var ob = 0
         while ob < O {
             let panel = packed + (ob / 4) * depth * 4
@@ -88,12 +107,13 @@ public enum AVX2Kernels {
                     s = V(repeating: w[3]); a3.addProduct(s, v0); b3.addProduct(s, v1); c3.addProduct(s, v2)
                     w += 4
                 }
-                let width = Swift.min(24, P - p), dst = out + ob * outStride + p
-                let e = Epilogue(scale: scale.map { $0 + ob }, shift: shift.map { $0 + ob }, relu: relu, width: width)
-                e.finish(a0, b0, c0, 0, dst)
-                if rows > 1 { e.finish(a1, b1, c1, 1, dst + outStride) }
-                if rows > 2 { e.finish(a2, b2, c2, 2, dst + 2 * outStride) }
-                if rows > 3 { e.finish(a3, b3, c3, 3, dst + 3 * outStride) }
+                var sums = (a0, b0, c0, a1, b1, c1, a2, b2, c2, a3, b3, c3)
+                let e = Epilogue(scale: scale.map { $0 + ob }, shift: shift.map { $0 + ob },
+                                 residual: residual.map { $0 + ob * outStride + p }, stride: outStride, relu: relu)
+                withUnsafeBytes(of: &sums) { raw in
+                    e.finish(raw.baseAddress!.assumingMemoryBound(to: Float.self), rows: rows, width: Swift.min(24, P - p),
+                             out + ob * outStride + p)
+                }
                 p += 24
             }
             ob += 4

@@ -38,26 +38,44 @@ public enum AVX512Kernels {
         }
     }
 
-    /// A convolution block's epilogue: scale, shift and ReLU of channel `r` (pointers already at
-    /// the block's first channel), stored as `width` positions. (A value, not a closure: a
-    /// closure capturing the loop's variables boxes them and pays the runtime's exclusivity
-    /// checks on every access.)
+    /// A convolution block's epilogue: for each of its `rows` channels r, scale, shift,
+    /// residual and ReLU of the block's 2 × 16 sums (`acc[32r ..< 32r + 32]`), stored as `width`
+    /// positions at `dst + r·stride`; `scale`, `shift` at the block's first channel, `residual`
+    /// at its first channel and position. The sums come through memory: a call taking SIMD
+    /// values (when the inliner declines a large caller) passes each in pieces.
     struct Epilogue {
-        let scale, shift: UnsafePointer<Float>?
+        let scale, shift, residual: UnsafePointer<Float>?
+        let stride: Int
         let relu: Bool
-        let width: Int
-        @inline(__always) func finish(_ a: V, _ b: V, _ r: Int, _ dst: UnsafeMutablePointer<Float>) {
-            var a = a, b = b
-            if let scale { let m = V(repeating: scale[r]); a *= m; b *= m }
-            if let shift { let t = V(repeating: shift[r]); a += t; b += t }
-            if relu { AVX512Kernels.relu(&a); AVX512Kernels.relu(&b) }
-            store(a, b, dst, width)
+
+        func finish(_ acc: UnsafePointer<Float>, rows: Int, width: Int, _ dst: UnsafeMutablePointer<Float>) {
+            for r in 0..<rows {
+                var a = load(acc + 32 * r), b = load(acc + 32 * r + 16)
+                if let scale { let m = V(repeating: scale[r]); a *= m; b *= m }
+                if let shift { let t = V(repeating: shift[r]); a += t; b += t }
+                let out = dst + r * stride
+                if width == 32 {
+                    if let residual { a += load(residual + r * stride); b += load(residual + r * stride + 16) }
+                    if relu { AVX512Kernels.relu(&a); AVX512Kernels.relu(&b) }
+                    store(a, out); store(b, out + 16)
+                } else {
+                    if let residual {  // only `width` floats of the row are readable
+                        var pair = (V(), V())
+                        withUnsafeMutableBytes(of: &pair) { raw in
+                            raw.baseAddress!.assumingMemoryBound(to: Float.self).update(from: residual + r * stride, count: width)
+                        }
+                        a += pair.0; b += pair.1
+                    }
+                    if relu { AVX512Kernels.relu(&a); AVX512Kernels.relu(&b) }
+                    storePartial(a, b, out, count: width)
+                }
+            }
         }
     }
 
     /// Convolution as a sum of shifted inputs, weights broadcast, epilogue in registers:
     ///
-    ///     out[o·outStride + p] = act(scale[o] · Σ_{k<K} w[o, k] · x[offsets[k] + p] + shift[o])     o < O, p < P
+    ///     out[o·outStride + p] = act(scale[o] · Σ_{k<K} w[o, k] · x[offsets[k] + p] + shift[o] + residual[o·outStride + p])     o < O, p < P
     ///
     /// Dimensions and operands as in `AVX2Kernels.convolve` (`packed` is [⌈O/4⌉][K][4]), except
     /// that `x` must be readable up to max(offsets) + P rounded up to **32**. Block: 8 channels
@@ -67,7 +85,8 @@ public enum AVX512Kernels {
     public static func convolve(packed: UnsafePointer<Float>, outChannels O: Int, x: UnsafePointer<Float>,
                                 offsets: UnsafePointer<Int>, depth: Int, positions P: Int,
                                 out: UnsafeMutablePointer<Float>, outStride: Int,
-                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?, relu doRelu: Bool) {
+                                scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                                residual: UnsafePointer<Float>?, relu doRelu: Bool) {
         var p = 0
         while p < P {
             // A last run of ≤ 16 positions takes one vector per channel instead of two.
@@ -106,16 +125,12 @@ public enum AVX512Kernels {
                         u += 4; v += 4
                     }
                 }
-                let dst = out + ob * outStride + p
-                let e = Epilogue(scale: scale.map { $0 + ob }, shift: shift.map { $0 + ob }, relu: doRelu, width: width)
-                e.finish(a0, b0, 0, dst)
-                if rows > 1 { e.finish(a1, b1, 1, dst + outStride) }
-                if rows > 2 { e.finish(a2, b2, 2, dst + 2 * outStride) }
-                if rows > 3 { e.finish(a3, b3, 3, dst + 3 * outStride) }
-                if rows > 4 { e.finish(a4, b4, 4, dst + 4 * outStride) }
-                if rows > 5 { e.finish(a5, b5, 5, dst + 5 * outStride) }
-                if rows > 6 { e.finish(a6, b6, 6, dst + 6 * outStride) }
-                if rows > 7 { e.finish(a7, b7, 7, dst + 7 * outStride) }
+                var sums = (a0, b0, a1, b1, a2, b2, a3, b3, a4, b4, a5, b5, a6, b6, a7, b7)
+                let e = Epilogue(scale: scale.map { $0 + ob }, shift: shift.map { $0 + ob },
+                                 residual: residual.map { $0 + ob * outStride + p }, stride: outStride, relu: doRelu)
+                withUnsafeBytes(of: &sums) { raw in
+                    e.finish(raw.baseAddress!.assumingMemoryBound(to: Float.self), rows: rows, width: width, out + ob * outStride + p)
+                }
                 ob += 8
             }
             p += width

@@ -7,7 +7,8 @@ import Tensor
 /// against the im2col + OpenBLAS forward, then the bias, normalisation and ReLU applied
 /// separately: "same" 3×3 and 5×5 (the shifted-plane path, one flat copy per plane), asymmetric
 /// and no padding, a dilation (row copies), strides 2 (the im2col path), 1×1 kernels, channel
-/// counts that are not multiples of 4 or 8, one sample and batches split over two cores.
+/// counts that are not multiples of 4 or 8, one sample and batches split over two cores, with
+/// and without a residual branch added before the ReLU.
 @Suite struct PackedConvolutionTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let c, h, w, o, k, stride, dilation, padTop, padLeft, padBottom, padRight, batch: Int
@@ -43,7 +44,9 @@ import Tensor
         let gain = (0..<t.o).map { _ in random.uniform(0.5, 1.5) }, beta = (0..<t.o).map { _ in random.uniform(-0.5, 0.5) }
         let mean = (0..<t.o).map { _ in random.uniform(-0.5, 0.5) }, variance = (0..<t.o).map { _ in random.uniform(0.5, 2) }
         let L = geometry.positions, count = t.batch * t.o * L
-        // Reference: forward, then y = relu(gain·((v − mean)/√(var + ε)) + beta) per channel.
+        // A residual branch, added before the ReLU (the second pass of each level).
+        let residual = (0..<count).map { _ in random.uniform(-1, 1) }
+        // Reference: forward, then y = relu(gain·((v − mean)/√(var + ε)) + beta [+ residual]) per channel.
         var expected = [Float](repeating: 0, count: count)
         var cols = FloatBuffer(), yt = FloatBuffer()
         x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
@@ -52,17 +55,20 @@ import Tensor
                                  batch: t.batch, cols: &cols, yt: &yt)
             }
         } } }
+        var withResidual = expected
         for n in 0..<t.batch {
             for o in 0..<t.o {
                 for l in 0..<L {
                     let i = (n * t.o + o) * L + l
                     let v = gain[o] * ((expected[i] - mean[o]) / (variance[o] + 1e-5).squareRoot()) + beta[o]
                     expected[i] = v < 0 ? 0 : v
+                    withResidual[i] = v + residual[i] < 0 ? 0 : v + residual[i]
                 }
             }
         }
         var byLevel: [[Float]] = []
-        for level in Self.levels { for workers in [1, 2] {
+        for level in Self.levels { for (workers, addsResidual) in [(1, false), (2, false), (1, true), (2, true)] {
+            let expected = addsResidual ? withResidual : expected
             var y = [Float](repeating: .nan, count: count)
             var scratch = FloatBuffer()
             x.withUnsafeBufferPointer { xp in weight.withUnsafeBufferPointer { wp in bias.withUnsafeBufferPointer { bp in
@@ -70,17 +76,20 @@ import Tensor
                     variance.withUnsafeBufferPointer { v in
                         let norm = Conv2DKernel.ChannelNorm(gain: g.baseAddress!, beta: b.baseAddress!, mean: m.baseAddress!,
                                                             variance: v.baseAddress!, epsilon: 1e-5)
-                        y.withUnsafeMutableBufferPointer {
-                            geometry.infer(xp.baseAddress!, packed: geometry.pack(wp.baseAddress!), bias: bp.baseAddress!, norm: norm,
-                                           relu: true, $0.baseAddress!, batch: t.batch, scratch: &scratch, workers: workers, level: level)
+                        residual.withUnsafeBufferPointer { r in
+                            y.withUnsafeMutableBufferPointer {
+                                geometry.infer(xp.baseAddress!, packed: geometry.pack(wp.baseAddress!), bias: bp.baseAddress!, norm: norm,
+                                               residual: addsResidual ? r.baseAddress! : nil, relu: true, $0.baseAddress!,
+                                               batch: t.batch, scratch: &scratch, workers: workers, level: level)
+                            }
                         }
                     }
                 } } }
             } } }
             let worst = zip(y, expected).map { abs($0 - $1) }.max() ?? 0
-            #expect(worst <= 2e-5, "\(t.testDescription), \(workers) core(s): largest difference \(worst)")
+            #expect(worst <= 2e-5, "\(t.testDescription), \(workers) core(s), residual \(addsResidual): largest difference \(worst)")
             #expect(!y.contains { $0.isNaN }, "\(t.testDescription): an output was not written")
-            if workers == 1 { byLevel.append(y) }
+            if workers == 1 && addsResidual { byLevel.append(y) }
         } }
         if byLevel.count == 2 { #expect(byLevel[0] == byLevel[1], "\(t.testDescription): AVX2 and AVX-512 differ") }
     }

@@ -86,6 +86,9 @@ import Testing
             #expect(!resnet.stepOpTypes.contains(folded), "\(folded) should be folded at plan time")
         }
         #expect(resnet.stepOpTypes.filter { $0 == "Conv" }.count == 6)
+        // Each residual Add (identity and projection) runs inside the conv before it, with the Relu after it.
+        let residual = resnet.steps.filter { $0.contains("Add") }
+        #expect(residual.count == 2 && residual.allSatisfy { $0.first == "Conv" && $0.last == "Relu" }, "\(resnet.steps)")
         let (_, kept, _) = try load("cnn_bn_kept_op13")
         #expect(kept.stepOpTypes.filter { $0 == "BatchNormalization" }.count == 2)
     }

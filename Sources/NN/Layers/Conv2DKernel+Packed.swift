@@ -27,10 +27,12 @@ extension Conv2DKernel {
         PackedConvWeights(weight, outChannels: outChannels, depth: patch)
     }
 
-    /// y[B, O, OH, OW] = act(norm(conv(x, W) + bias)) with W packed by ``pack(_:)``; each core
+    /// y[B, O, OH, OW] = act(norm(conv(x, W) + bias) + residual) with W packed by ``pack(_:)``
+    /// (`residual`, when given, is [B, O, OH, OW]: a residual connection's other branch); each core
     /// takes a range of samples and keeps its shifted planes (or im2col block) in its slice of
     /// `scratch`. `level` picks the kernel (tests compare both on one machine).
     public func infer(_ x: UnsafePointer<Float>, packed: PackedConvWeights, bias: UnsafePointer<Float>?, norm: ChannelNorm?,
+                      residual: UnsafePointer<Float>? = nil,
                       relu: Bool, _ y: UnsafeMutablePointer<Float>, batch: Int, scratch: inout FloatBuffer,
                       workers: Int = Parallel.workers, level: SIMDLevel = System.simd) {
         precondition(groups == 1 && level.hasMicrokernels && packed.outChannels == outChannels && packed.depth == patch, "weights packed for another convolution")
@@ -59,7 +61,7 @@ extension Conv2DKernel {
             scale = s; shift = t
         }
         let epilogue = (scale, shift)
-        let xs = SendablePointer(x), ys = SendablePointer(y)
+        let xs = SendablePointer(x), ys = SendablePointer(y), rs = residual.map { SendablePointer($0) }
         let step = (batch + parts - 1) / parts
         let body = { @Sendable (part: Int) in
             let input = base.base + part * slice
@@ -99,7 +101,8 @@ extension Conv2DKernel {
                     }
                     Self.withEpilogue(epilogue) { s, t in
                         packed.convolve(input, offsets: offs.baseAddress!, positions: L, into: ys.base + n * O * L, outStride: L,
-                                        scale: s, shift: t, relu: relu, level: level)
+                                        scale: s, shift: t, residual: rs.map { UnsafePointer($0.base + n * O * L) },
+                                        relu: relu, level: level)
                     }
                 }
             }
