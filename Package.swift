@@ -4,7 +4,7 @@
 //   distillery (CLI), distillery-bench → CLIOutput (tables, progress bar, JSON outputs) → ClusterRuntime
 //   distillery (CLI) → DataPlane → ClusterRuntime → {ClusterCore, RunSpec, ClusterStore, Transport(ZMQ), Wire}
 //                    → DataPlane → Training → {NN, Distillation, Datasets} → Tensor → {CBLAS, TensorAVX2, TensorAVX512}
-//   FileSupport (atomic file writes, bounded reads; no dependencies) sits below NN, Datasets,
+//   FileSupport (atomic file writes, bounded reads, the byte formatter; no dependencies) sits below NN, Datasets,
 //   TransportZMQ, ClusterRuntime and the CLI; Datasets hashes with swift-crypto (Crypto).
 import PackageDescription
 
@@ -146,7 +146,7 @@ let package = Package(
         ),
         // What the CLI prints: the one table printer, progress bar and byte formatter, and the
         // Codable types of every `--json` output (a library, so that they have unit tests).
-        .target(name: "CLIOutput", dependencies: ["ClusterRuntime", "ClusterCore", "Wire"], swiftSettings: strict),
+        .target(name: "CLIOutput", dependencies: ["ClusterRuntime", "ClusterCore", "Wire", "FileSupport"], swiftSettings: strict),
         // The `distillery` command (composition root).
         .executableTarget(
             name: "DistilleryCLI",
@@ -187,7 +187,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
         .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit", "NN", "ONNX"]),
-        .testTarget(name: "CLIOutputTests", dependencies: ["CLIOutput", "ClusterRuntime", "Wire"]),
+        .testTarget(name: "CLIOutputTests", dependencies: ["CLIOutput", "ClusterRuntime", "Wire", "FileSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "DistilleryProtoC", "Tensor", "DistilleryTestKit"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),
         .testTarget(name: "RunSpecTests", dependencies: ["RunSpec", "NN", "Training", "Distillation"]),

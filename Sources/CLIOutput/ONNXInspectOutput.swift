@@ -1,4 +1,5 @@
 import Foundation
+import FileSupport
 
 /// `distillery inspect FILE.onnx` (and its `--json`): what an ONNX model is and whether
 /// Distillery's ONNX executor can run it. Plain values, filled by the CLI from the ONNX

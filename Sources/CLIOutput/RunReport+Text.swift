@@ -1,5 +1,6 @@
 import ClusterRuntime
 import Foundation
+import FileSupport
 
 extension RunReport {
     /// `distillery report RUN`: the outcome, a table of the teachers, their ensemble (when

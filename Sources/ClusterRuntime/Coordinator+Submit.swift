@@ -1,5 +1,6 @@
 import ClusterCore
 import ClusterStore
+import FileSupport
 import Foundation
 import RunSpec
 import Wire
@@ -112,6 +113,7 @@ extension Coordinator {
                                                      on: placementCandidates()) {
             problems.append(FieldError(field: refusal.field, message: refusal.description))
         }
+        problems += memoryProblems(spec)
         guard problems.isEmpty else { return (refusal(problems, request), nil) }
         let record: RunRecord
         do {
@@ -128,6 +130,27 @@ extension Coordinator {
         logger.info("run \(record.id) '\(spec.name)' submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
         event(record.id, "state", "submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
         return (.submitRunReply(SubmitRunReply(accepted: true, runID: record.id)), record.id)
+    }
+
+    /// A refusal per native model that needs more memory (``RunSpec/memoryNeeds()``) than the
+    /// largest live worker of its role has (`memory_bytes` of its registration; workers that
+    /// report 0 are not counted), with the estimate and the limit. Without such a check, a spec
+    /// like `mlp:784-1000000-1000000-10` was accepted and crashed every student worker.
+    func memoryProblems(_ spec: RunSpec) -> [FieldError] {
+        let alive = membership.members.filter { $0.liveness == .alive && $0.info.memoryBytes > 0 }
+        var problems: [FieldError] = []
+        for need in spec.memoryNeeds() {
+            let role: WorkerRole = need.onStudents ? .student : .teacher
+            guard let largest = alive.filter({ $0.info.roles.contains(role) })
+                .max(by: { $0.info.memoryBytes < $1.info.memoryBytes }), need.bytes > Double(largest.info.memoryBytes) else { continue }
+            let bytes = need.bytes >= Double(UInt64.max) ? UInt64.max : UInt64(need.bytes)
+            let parameters = need.parameters >= 1e15 ? String(format: "%.2g", need.parameters) : String(Int64(need.parameters))
+            problems.append(FieldError(field: need.field, message:
+                "needs about \(ByteCount.text(bytes)) of memory (\(parameters) parameters; \(need.what)), but the largest "
+                + "\(role.rawValue) worker (\(largest.name)) has \(ByteCount.text(largest.info.memoryBytes)); use a smaller model "
+                + "or batch, or add a \(role.rawValue) worker with more memory"))
+        }
+        return problems
     }
 
     private func refusal(_ errors: [FieldError], _ request: Request) -> Body {

@@ -6,6 +6,7 @@ import Logging
 import RunSpec
 import TransportZMQ
 import Wire
+import FileSupport
 
 /// Options every command that talks to the coordinator shares.
 struct ClientOptions: ParsableArguments {

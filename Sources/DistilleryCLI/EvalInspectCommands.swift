@@ -3,6 +3,7 @@ import CLIOutput
 import Foundation
 import NN
 import Training
+import FileSupport
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Evaluate a checkpoint on the test split.")

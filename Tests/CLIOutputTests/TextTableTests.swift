@@ -1,5 +1,6 @@
 @testable import CLIOutput
 import Testing
+import FileSupport
 
 @Suite struct TextTableTests {
     @Test func columnsAreAsWideAsTheirWidestCellTwoSpacesApartWithoutTrailingSpaces() {

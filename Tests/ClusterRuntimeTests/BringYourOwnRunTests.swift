@@ -164,4 +164,38 @@ import Wire
         let online = try await submit(cluster, yaml(teacher: "{ onnx: \(onnx) }") + "distillation: { mode: online }\n")
         #expect(online.errors.contains { $0.field == "teachers[0].onnx" && $0.message.contains("online") }, "\(online.errors)")
     }
+
+    /// A model no worker of its role could hold is refused at submission with the estimate and
+    /// the limit (the embedded workers report 1 GiB), instead of crashing every worker it is
+    /// placed on; a model that fits is accepted.
+    @Test func modelsNoWorkerCanHoldAreRefusedAtSubmission() async throws {
+        let cluster = try await EmbeddedCluster()
+        let npz = cluster.stateDir + "/rows.npz"
+        try FileManager.default.createDirectory(atPath: cluster.stateDir, withIntermediateDirectories: true)
+        try Self.writeRows(to: npz, train: 300, test: 100)
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        func yaml(teacher: String, student: String) -> String {
+            """
+            name: sizes
+            dataset: { format: npz, path: \(npz), validation: 50 }
+            teachers:
+              - { model: \(teacher), train: { epochs: 1 } }
+            student: { model: \(student) }
+            training: { epochs: 1, batch: 32 }
+
+            """
+        }
+        let huge = try await submit(cluster, yaml(teacher: "mlp:54-100000-100000-7", student: "mlp:54-1000000-1000000-7"))
+        #expect(!huge.accepted)
+        let byField = Dictionary(huge.errors.map { ($0.field, $0.message) }, uniquingKeysWith: { $0 + "; " + $1 })
+        let student = try #require(byField["student.model"], "\(huge.errors)")
+        #expect(student.contains("needs about 14.6 TiB") && student.contains("1000063000007 parameters")
+                && student.contains("student worker (s1) has 1.0 GiB"), "\(student)")
+        let teacher = try #require(byField["teachers[0].model"], "\(huge.errors)")
+        #expect(teacher.contains("teacher worker (t1) has 1.0 GiB") && teacher.contains("training, batch 128"), "\(teacher)")
+        let fits = try await submit(cluster, yaml(teacher: "mlp:54-64-7", student: "mlp:54-16-7"))
+        #expect(fits.accepted, "\(fits.errors)")
+    }
 }

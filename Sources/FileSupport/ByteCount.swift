@@ -1,4 +1,4 @@
-/// The one byte formatter of the CLI, in binary units: "512 B", "1.5 KiB", "48.0 MiB",
+/// The one byte formatter (the CLI's tables, the coordinator's refusals), in binary units: "512 B", "1.5 KiB", "48.0 MiB",
 /// "1.2 GiB", up to "16.0 EiB" (`UInt64.max`). Below 1 KiB exact; above, one decimal, and a
 /// value that would round to 1024.0 of one unit is shown as 1.0 of the next.
 public enum ByteCount {
