@@ -23,4 +23,14 @@ extension RunLifecycle {
         shardActivity = [:]
         return holders.isEmpty ? [] : [.stopWork(workers: holders)]
     }
+
+    /// The shell found, as the run completed, that results it must keep could not be stored
+    /// (an artifact refused: a full disk, an unwritable directory, over the size cap): the run
+    /// is failed with `why` instead, since a completed run promises its student is stored.
+    /// Only right after the lifecycle completed the run; otherwise nothing changes.
+    public mutating func resultsNotStored(_ why: String) {
+        guard phase == .completed else { return }
+        phase = .failed
+        reason = why
+    }
 }

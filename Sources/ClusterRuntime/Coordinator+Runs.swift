@@ -49,6 +49,7 @@ extension Coordinator {
         guard var run = runs[id] else { return }
         let before = run.lifecycle.phase
         let directives = run.lifecycle.handle(event, at: clock.now())
+        if run.lifecycle.phase == .completed, let problem = resultProblem(id) { run.lifecycle.resultsNotStored(problem) }
         run.updatedMs = clock.wallMs()
         runs[id] = run
         let after = run.lifecycle.phase
@@ -175,6 +176,7 @@ extension Coordinator {
         flushMetrics(at: clock.now())  // its history is complete once it has ended
         writeReport(run)
         releaseCheckpoints(of: id)
+        artifactRefusals[id] = nil
         let update = update(for: run)
         for w in watchers[id] ?? [] { send(.runUpdate(update), to: w.peer, replyTo: w.requestID) }
         watchers[id] = nil

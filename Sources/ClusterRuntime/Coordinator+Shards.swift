@@ -182,12 +182,17 @@ extension Coordinator {
 
     /// `ArtifactChunk`: chunks in order; after the last, the SHA-256 is checked and the file is
     /// written atomically under `<state-dir>/artifacts/<run>/<name>` and recorded; the worker
-    /// gets `ArtifactAck{stored}` (or `{stored: false, error}`).
+    /// gets `ArtifactAck{stored}` (or `{stored: false, error}`). A refused artifact of an active
+    /// run is remembered: that run fails instead of completing (``resultProblem(_:)``).
     func artifactChunk(_ m: ArtifactChunk, _ request: Request, frames: [Frame]) {
         let key = "\(m.runID)/\(m.name)"
         func fail(_ error: String) {
             incomingArtifacts[key] = nil
             logger.warning("artifact \(key) from \(request.sender) refused: \(error)")
+            if runs[m.runID] != nil {
+                artifactRefusals[m.runID, default: []].append("\(m.name) (\(error))")
+                event(m.runID, "artifact", "could not store \(m.name) from \(request.sender): \(error)")
+            }
             reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: false, error: error)), to: request)
         }
         guard m.name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }), !m.name.hasPrefix(".") else {
@@ -220,7 +225,7 @@ extension Coordinator {
             try store.saveArtifact(ArtifactRecord(runID: m.runID, name: m.name, sha256: artifact.sha256,
                                                   bytes: Int64(artifact.bytes.count), path: relative, atMs: clock.wallMs()))
         } catch {
-            return fail("could not store \(m.name): \(error)")
+            return fail("could not write \(path): \(error)")
         }
         if StoredTeachers.isTrainedTeacher(m.name) {
             var index = storedTeachers()
@@ -303,5 +308,17 @@ extension Coordinator {
     /// tests can see of them: name, value type, sample shape, classes, counts, pre-processing).
     public func heldShardHeaders() -> [DatasetShard.Header] {
         shards.values.compactMap { try? DatasetShard.header(of: $0.bytes) }
+    }
+}
+
+extension Coordinator {
+    /// Why a run whose tasks all completed cannot be called completed: artifacts of it that
+    /// were refused (a worker's reports arrive in order, so every artifact of its task has been
+    /// stored or refused by the time its completion arrives). Nil when there were none.
+    func resultProblem(_ id: String) -> String? {
+        guard let refused = artifactRefusals[id], !refused.isEmpty else { return nil }
+        return "the student was distilled, but the coordinator could not store "
+            + refused.joined(separator: "; ") + ", so the run's results are incomplete: make room or fix the permissions of "
+            + "\(database.directory)/artifacts (or keep artifacts under \(ByteCount.text(Coordinator.maxArtifactBytes))) and resubmit"
     }
 }

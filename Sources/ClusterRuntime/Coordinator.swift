@@ -77,6 +77,9 @@ public actor Coordinator {
     var shardStates: [ShardKey: ShardState] = [:]
     var shardOwners: [String: ShardBytes] = [:]
     var incomingArtifacts: [String: IncomingArtifact] = [:]
+    /// Artifacts of active runs the coordinator could not store ("name: why"), by run: a run
+    /// with any is failed, not completed, when its last task completes (``resultProblem(_:)``).
+    var artifactRefusals: [String: [String]] = [:]
     /// Teacher checkpoints being offered to workers, by SHA-256 (served like shard chunks).
     var checkpointBlobs: [String: CheckpointBlob] = [:]
     /// Trained teachers in the state directory by recipe key (built when first needed).
