@@ -10,6 +10,11 @@ import Wire
 /// placement, shard transfer with the hash check and the cache, teachers trained on the
 /// shard, deaths and cancels in the middle, and the history surviving a restart.
 @Suite struct RunsOverTransportTests {
+    /// Teacher epochs (on 3000 samples) long enough for a test to catch its run preparing
+    /// teachers: with 50, a fast machine finished them between two pumps and the run was seen
+    /// only distilling or completed.
+    static let preparingEpochs = 300
+
     static func spec(dataset: String, teachers: Int = 2, replicas: Int = 1, epochs: Int = 1, extra: String = "") -> String {
         """
         name: tiny
@@ -290,7 +295,7 @@ import Wire
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()
-        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: 50)).runID
+        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: Self.preparingEpochs)).runID
         await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
         cluster.frozen = ["t1"]
         await cluster.advance(.seconds(6))
@@ -391,7 +396,7 @@ import Wire
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()
-        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: 50)).runID
+        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: Self.preparingEpochs)).runID
         await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
         guard case .cancelRunReply(let r) = try await cluster.request(.cancelRun(CancelRun(runID: run))) else {
             throw TestFailure("no reply")
@@ -415,7 +420,7 @@ import Wire
         await cluster.pump()
         let done = try await submit(cluster, "name: [broken")
         #expect(!done.accepted)
-        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: 50)).runID
+        let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: Self.preparingEpochs)).runID
         await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
         try await cluster.restartCoordinator()
         #expect(await cluster.phase(of: run) == .interrupted)
