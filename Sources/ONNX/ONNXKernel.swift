@@ -58,9 +58,6 @@ enum ONNXKernel: Sendable, Equatable {
     /// (its other operand comes last, same shape as y), with `relu` a Relu fused in, applied
     /// last (see ``ONNXPlanner/fuse()``).
     case conv(Conv2DKernel, normEpsilon: Float?, residual: Bool, relu: Bool)
-
-    /// Whether the last operand is a residual branch (a run-time value after the constants).
-    var hasResidualOperand: Bool { if case .conv(_, _, true, _) = self { true } else { false } }
     case maxPool(Pool2DKernel)
     case averagePool(Pool2DKernel, countIncludePad: Bool)
     /// y[n, c] = mean over H·W of x[n, c, :, :].
@@ -71,6 +68,9 @@ enum ONNXKernel: Sendable, Equatable {
     case concat(axis: Int)
     case gather(axis: Int, indices: [Int])
     case pad([Int], value: Float)
+
+    /// Whether the last operand is a residual branch (a run-time value after the constants).
+    var hasResidualOperand: Bool { if case .conv(_, _, true, _) = self { true } else { false } }
 
     /// Workspaces a program keeps between calls: im2col columns, and the constant weights of
     /// Gemm and Conv steps packed for the microkernels (by step, packed at the first call).

@@ -52,7 +52,8 @@ public struct PackedMatrix: @unchecked Sendable {
         let packed = SendablePointer(UnsafePointer(storage.pointer)), bias = hasBias ? SendablePointer(storage.pointer + panels * K * 16) : nil
         let xs = SendablePointer(x), ys = SendablePointer(y)
         let parts = Swift.max(1, Swift.min(workers, panels, M * N * K / (1 << 18)))
-        let step = (panels + parts - 1) / parts + (wide && parts > 1 ? (panels + parts - 1) / parts % 2 : 0)
+        let share = (panels + parts - 1) / parts
+        let step = wide && share % 2 == 1 ? share + 1 : share  // AVX-512 takes panels in pairs
         // Rows in chunks whose slice of x (chunk·K floats, ≤ 256 KB) stays in L2 while every
         // panel of B passes over it; each panel (K·16 floats) is reused by all the chunk's row
         // blocks. (Blocking the depth as well, so that a panel's block stays in L1, is 9% faster

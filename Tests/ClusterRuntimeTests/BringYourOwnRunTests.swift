@@ -41,6 +41,16 @@ import Wire
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
+    /// An embedded cluster (no workers yet) and the path of a rows data set in its state
+    /// directory (``writeRows(to:train:test:)``).
+    static func rowsCluster(train: Int, test: Int) async throws -> (EmbeddedCluster, String) {
+        let cluster = try await EmbeddedCluster()
+        let npz = cluster.stateDir + "/rows.npz"
+        try FileManager.default.createDirectory(atPath: cluster.stateDir, withIntermediateDirectories: true)
+        try writeRows(to: npz, train: train, test: test)
+        return (cluster, npz)
+    }
+
     func submit(_ cluster: EmbeddedCluster, _ yaml: String) async throws -> SubmitRunReply {
         let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: yaml, fileName: "byo.yaml")))
         guard case .submitRunReply(let r) = reply else { throw TestFailure("got \(reply.name)") }
@@ -61,10 +71,7 @@ import Wire
     }
 
     @Test func anNpzOfFloatRowsWith7ClassesDistilsEndToEnd() async throws {
-        let cluster = try await EmbeddedCluster()
-        let npz = cluster.stateDir + "/rows.npz"
-        try FileManager.default.createDirectory(atPath: cluster.stateDir, withIntermediateDirectories: true)
-        try Self.writeRows(to: npz, train: 700, test: 200)
+        let (cluster, npz) = try await Self.rowsCluster(train: 700, test: 200)
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         try await cluster.addWorker("s2", roles: [.student])
@@ -125,10 +132,7 @@ import Wire
     }
 
     @Test func submissionRefusesBadArraysAndTeachersThatDoNotFitTheData() async throws {
-        let cluster = try await EmbeddedCluster()
-        let npz = cluster.stateDir + "/rows.npz"
-        try FileManager.default.createDirectory(atPath: cluster.stateDir, withIntermediateDirectories: true)
-        try Self.writeRows(to: npz, train: 300, test: 100)
+        let (cluster, npz) = try await Self.rowsCluster(train: 300, test: 100)
         // An ONNX teacher of 10 classes on 784 inputs, a data set of 7 classes on 54 features.
         let spec = try ModelSpec(parsing: "mlp:784-10")
         let onnx = cluster.stateDir + "/wrong.onnx", junk = cluster.stateDir + "/junk.onnx"
@@ -169,10 +173,7 @@ import Wire
     /// the limit (the embedded workers report 1 GiB), instead of crashing every worker it is
     /// placed on; a model that fits is accepted.
     @Test func modelsNoWorkerCanHoldAreRefusedAtSubmission() async throws {
-        let cluster = try await EmbeddedCluster()
-        let npz = cluster.stateDir + "/rows.npz"
-        try FileManager.default.createDirectory(atPath: cluster.stateDir, withIntermediateDirectories: true)
-        try Self.writeRows(to: npz, train: 300, test: 100)
+        let (cluster, npz) = try await Self.rowsCluster(train: 300, test: 100)
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()

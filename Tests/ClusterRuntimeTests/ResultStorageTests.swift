@@ -11,15 +11,12 @@ import Wire
 /// file, instead of "completed" with files missing.
 @Suite struct ResultStorageTests {
     @Test func aRunWhoseStudentCannotBeStoredFailsWithTheReason() async throws {
-        let cluster = try await EmbeddedCluster()
-        let npz = cluster.stateDir + "/rows.npz"
-        try FileManager.default.createDirectory(atPath: cluster.stateDir, withIntermediateDirectories: true)
-        try BringYourOwnRunTests.writeRows(to: npz, train: 200, test: 60)
+        let (cluster, npz) = try await BringYourOwnRunTests.rowsCluster(train: 200, test: 60)
         try Data("not a directory".utf8).write(to: URL(fileURLWithPath: cluster.stateDir + "/artifacts"))
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()
-        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: """
+        let r = try await BringYourOwnRunTests().submit(cluster, """
             name: unstored
             dataset: { format: npz, path: \(npz), validation: 40 }
             teachers:
@@ -27,8 +24,8 @@ import Wire
             student: { model: mlp:54-8-7 }
             training: { epochs: 2, batch: 40 }
 
-            """, fileName: "unstored.yaml")))
-        guard case .submitRunReply(let r) = reply, r.accepted else { throw TestFailure("not accepted: \(reply)") }
+            """)
+        try #require(r.accepted, "\(r.errors)")
         await cluster.pump(until: { await cluster.phase(of: r.runID)?.isTerminal == true })
         #expect(await cluster.phase(of: r.runID) == .failed)
         let run = try #require(try cluster.store.run(id: r.runID))
