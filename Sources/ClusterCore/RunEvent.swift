@@ -23,7 +23,9 @@ public enum RunEvent: Sendable, Equatable {
     case task(TaskRef, TaskUpdate)
     /// A worker holding work of this (non-terminal) run died or left. Before distilling
     /// (sharding, preparingTeachers) its parts become unplaced — their progress is dropped —
-    /// and the run asks for them to be placed again (`.placeParts`); while distilling → failed.
+    /// and the run asks for them to be placed again (`.placeParts`); while distilling, an
+    /// elastic run that loses only a student replica moves to the next ring generation of the
+    /// survivors (`.ringChanged`, `.refreshPeers`), and any other loss fails it.
     case workerLost(String)
     /// The shell's answer to `.placeParts`: the worker each placed part goes to (a part nobody
     /// could take is left out; the shell sends nothing when no part fits). Workers new to the
@@ -57,6 +59,10 @@ public enum RunDirective: Sendable, Equatable {
     /// A part moved: send this already assigned task again (same id), with its peers' current
     /// data endpoints; the worker updates the running task's peers and starts nothing new.
     case refreshPeers(TaskRef, worker: String)
+    /// The ring of student replicas changed (distilling, elastic): `ring` is the new generation,
+    /// `lost` the worker it lost. The shell records it; the `.refreshPeers` that follow tell
+    /// the replicas and teachers.
+    case ringChanged(RingMembership, lost: String)
     /// The run ended (failed/cancelled/interrupted) while these workers held its work: tell them to stop it.
     case stopWork(workers: [String])
     /// The event does not fit the current state (odd order, duplicate, unknown task, after the end):

@@ -9,6 +9,7 @@ extension RunLifecycle {
             return ignore(event, "\(worker) holds no part of this run")
         }
         if phase == .sharding || phase == .preparingTeachers { return replaceParts(of: worker, at: now) }
+        if phase == .distilling, let directives = shrinkRing(losing: worker, at: now) { return directives }
         let why = "worker \(worker) was lost while the run was \(phase.text); it held \(placement.parts(on: worker)), "
             + "so the run cannot go on: resubmit it once the cluster has enough workers"
         return end(.failed, because: why, sparing: worker)

@@ -50,19 +50,14 @@ extension RunLifecycle {
         tasks[ref] = task
         guard task.state == .completed else { return [] }
         if phase == .preparingTeachers { return advanceIfReady(at: now) }
-        guard allCompleted(.student) else { return [] }
-        let teachers = teacherCount == 1 ? "1 teacher" : "\(teacherCount) teachers"
-        let replicas = replicaCount == 1 ? "1 replica" : "\(replicaCount) replicas"
-        phase = .completed
-        reason = "the student was distilled from \(teachers) on \(replicas)"
-        return []
+        return completeIfDone()
     }
 
-    /// Every one of the run's `kind` tasks (all `teacherCount` teachers or `replicaCount`
-    /// replicas, not just those assigned now) is completed.
+    /// Every one of the run's `kind` tasks (all `teacherCount` teachers, or every replica slot
+    /// not lost while distilling — not just those assigned now) is completed.
     func allCompleted(_ kind: TaskKind) -> Bool {
-        let count = kind == .teacher ? teacherCount : replicaCount
-        return (0..<count).allSatisfy { tasks[TaskRef(kind, $0)]?.state == .completed }
+        let indices = kind == .teacher ? Array(0..<teacherCount) : activeSlots
+        return !indices.isEmpty && indices.allSatisfy { tasks[TaskRef(kind, $0)]?.state == .completed }
     }
 
     /// Records the task's failure and fails the run with it: "teacher 1 on w2 failed: …", or

@@ -13,13 +13,16 @@
 /// parts become ``unplaced`` and are placed on other workers (or on the same one when it comes
 /// back); parts on other workers keep their state. The run moves to distilling only when
 /// every teacher is completed, every part is placed and every worker has its shard. A part
-/// waiting longer than ``RunTimeouts/replacementWait`` fails the run; losing a worker while
-/// distilling fails it at once.
+/// waiting longer than ``RunTimeouts/replacementWait`` fails the run. While distilling, an
+/// elastic run (``elastic``) that loses a student replica goes on with the survivors in the
+/// next ring generation (`RunLifecycle+Shrinking`); any other loss while distilling fails it.
 public struct RunLifecycle: Sendable, Equatable {
     public let runID: String
     public let teacherCount: Int
     public let replicaCount: Int
     public let timeouts: RunTimeouts
+    /// Set: losing student replicas while distilling is absorbed (nil: it fails the run).
+    public let elastic: ElasticPolicy?
     // The setters are internal (not private) only so that the phase files can set them;
     // outside the module they are read-only.
     public internal(set) var phase: RunPhase = .pending
@@ -35,12 +38,18 @@ public struct RunLifecycle: Sendable, Equatable {
     /// Parts whose worker was lost before distilling began and that no worker holds yet
     /// (their slot in ``placement`` is ""), with that worker and when it was lost.
     public internal(set) var unplaced: [TaskRef: LostPart] = [:]
+    /// The ring of student replicas' generation: 1, plus one per change of its members.
+    public internal(set) var ringGeneration: UInt64 = 1
+    /// Replica slots lost while distilling (elastic runs), with the worker that held each.
+    public internal(set) var lostReplicas: [Int: LostPart] = [:]
 
-    public init(runID: String, teacherCount: Int, replicaCount: Int, timeouts: RunTimeouts = RunTimeouts()) {
+    public init(runID: String, teacherCount: Int, replicaCount: Int, timeouts: RunTimeouts = RunTimeouts(),
+                elastic: ElasticPolicy? = nil) {
         self.runID = runID
         self.teacherCount = teacherCount
         self.replicaCount = replicaCount
         self.timeouts = timeouts
+        self.elastic = elastic
     }
 
     /// Applies `event` at `now` and returns what the shell must do.

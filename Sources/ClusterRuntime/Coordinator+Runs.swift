@@ -98,6 +98,11 @@ extension Coordinator {
                                     shardHash: run.shardHash, task: taskSpec(ref, run: run))
             event(runID, "task", "\(ref) on \(worker) sent its peers' new endpoints")
             send(.assignTask(assign), toWorker: worker)
+        case .ringChanged(let ring, let lost):
+            let text = "\(lost) was lost while distilling: the replicas go on as \(ring) "
+                + "(the global batch split over \(ring.ranks))"
+            logger.warning("run \(runID): \(text)")
+            event(runID, "ring", text)
         case .stopWork(let workers):
             for w in workers { send(.cancelRun(CancelRun(runID: runID)), toWorker: w) }
         case .ignored(let text):
@@ -138,9 +143,13 @@ extension Coordinator {
         let placement = run.lifecycle.placement
         switch ref.kind {
         case .teacher:
-            // The model and the recipe travel in the AssignTask's run spec only.
-            let replicaEndpoints = (placement?.studentWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
-            var task = TeacherTask(teacherIndex: UInt32(ref.index), replicas: (0..<run.spec.replicas).map(UInt32.init),
+            // The model and the recipe travel in the AssignTask's run spec only. The replicas are
+            // the slots not lost while distilling (an unplaced one's endpoint is "" for now).
+            let slots = run.lifecycle.activeSlots
+            let replicaEndpoints = slots.map { slot in
+                placement.flatMap { membership.member($0.studentWorkers[slot])?.info.dataEndpoint } ?? ""
+            }
+            var task = TeacherTask(teacherIndex: UInt32(ref.index), replicas: slots.map(UInt32.init),
                                    replicaEndpoints: replicaEndpoints)
             if run.spec.distillation.mode == .online && run.spec.distillation.mutual > 0 {
                 // The teachers send each other their logits every step (the mutual term).
@@ -148,13 +157,16 @@ extension Coordinator {
             }
             return .teacher(task)
         case .student:
-            // Generation 1: the placement's student workers in rank order (RingMembership).
-            let ring = placement.flatMap { RingMembership(generation: 1, members: $0.studentWorkers) }
-            let endpoints = (ring?.members ?? placement?.studentWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
+            // The current ring (RingMembership): generation 1 is the placement's student workers
+            // in slot order; a lost replica's survivors are renumbered from 0. The slot stays.
+            let ring = run.lifecycle.ring
+            let worker = placement?.studentWorkers[ref.index] ?? ""
+            let members = ring?.members ?? placement?.studentWorkers ?? []
+            let endpoints = members.map { membership.member($0)?.info.dataEndpoint ?? "" }
             let teachers = (placement?.teacherWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
-            return .student(StudentTask(rank: UInt32(ref.index), replicas: UInt32(run.spec.replicas),
+            return .student(StudentTask(rank: UInt32(ring?.rank(of: worker) ?? ref.index), replicas: UInt32(members.count),
                                         ringGeneration: ring?.generation ?? 1,
-                                        peerEndpoints: endpoints, teacherEndpoints: teachers))
+                                        peerEndpoints: endpoints, teacherEndpoints: teachers, replicaSlot: UInt32(ref.index)))
         }
     }
 

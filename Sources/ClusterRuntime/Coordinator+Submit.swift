@@ -122,8 +122,11 @@ extension Coordinator {
         } catch {
             return (.error(ErrorReply(code: .internal, message: "could not record the run: \(error)")), nil)
         }
+        // Offline runs are elastic: every replica caches every soft target in epoch 0, so the
+        // survivors of a lost replica can take over its share (docs/OPERATIONS.md "Failures").
         let lifecycle = RunLifecycle(runID: record.id, teacherCount: spec.teachers.count, replicaCount: spec.replicas,
-                                     timeouts: settings.runTimeouts)
+                                     timeouts: settings.runTimeouts,
+                                     elastic: spec.distillation.mode == .offline ? ElasticPolicy(minReplicas: 1) : nil)
         runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
                                     updatedMs: record.submittedAtMs, lifecycle: lifecycle,
                                     shardKey: ShardKey(spec.dataset))

@@ -152,6 +152,15 @@ public final class DataInbox: Sendable {
         QueueGradientSource(queue: consumerQueue(InboxKey(run: run, .gradients), \.gradients))
     }
 
+    /// Wakes a replica of `run` waiting for a gradient chunk here, so that it looks at once for
+    /// a new ring assignment: a marker (a chunk with an empty run id, which no peer can send:
+    /// the decoder refuses it) is queued and skipped by the all-reduce. Nothing when the run
+    /// has no gradient queue here.
+    public func wakeGradientWaiter(run: String) {
+        let queue = state.withLock { $0.gradients[InboxKey(run: run, .gradients)] }
+        _ = queue?.offer((RingWatch.wakeUp, Frame(bytes: [])))
+    }
+
     /// Messages dropped (unknown kind, their run ended here, or their queue full), by body name.
     public var drops: [String: Int] { state.withLock { $0.dropped } }
 

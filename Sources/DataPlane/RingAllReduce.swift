@@ -14,6 +14,10 @@ public enum RingError: Error, Sendable, CustomStringConvertible {
     /// A chunk that breaks the schedule (wrong step, hop, chunk or length): a bug or a stale peer.
     case unexpected(String)
     case transport(String)
+    /// The coordinator assigned this replica to a newer ring generation while it waited (a
+    /// member was lost or joined): the all-reduce is abandoned, and the replica moves to the
+    /// new ring (`StudentReplica`'s resynchronisation).
+    case superseded(by: UInt64)
 
     public var description: String {
         switch self {
@@ -24,6 +28,7 @@ public enum RingError: Error, Sendable, CustomStringConvertible {
                 + "replica \(previous) is stuck, gone or unreachable"
         case .unexpected(let text): return "unexpected gradient chunk: \(text)"
         case .transport(let text): return "sending a gradient chunk failed: \(text)"
+        case .superseded(let generation): return "the ring was replaced by generation \(generation)"
         }
     }
 }
@@ -64,6 +69,35 @@ public final class ListenerGradientSource: GradientSource {
     }
 }
 
+/// What a replica's successive rings share in an elastic run: the newest ring generation the
+/// coordinator has assigned it (read while waiting, so that a wait on a lost peer ends as soon
+/// as the new ring is known) and the chunks that arrived from a newer generation than the
+/// receiving ring's (a peer that learned of the new ring first), kept for that ring in arrival
+/// order. Used by one replica's loop at a time, like its rings.
+///
+/// Whoever changes the assignment also queues `wakeUp` where the replica waits for chunks
+/// (`DataInbox.wakeGradientWaiter`), so it looks at once; `poll` is the fallback.
+public final class RingWatch {
+    /// The marker that wakes a waiting ring: a chunk with an empty run id (never on the wire).
+    public static let wakeUp = GradientChunk()
+    let assigned: @Sendable () -> UInt64
+    /// How often a waiting ring reads `assigned` without being woken (real time).
+    let poll: Duration
+    var held: [(chunk: GradientChunk, frame: Frame)] = []
+
+    public init(poll: Duration = .seconds(1), assigned: @escaping @Sendable () -> UInt64) {
+        self.poll = poll
+        self.assigned = assigned
+    }
+
+    /// The first held chunk of `generation`, removed; chunks of older generations are dropped.
+    func take(generation: UInt64) -> (chunk: GradientChunk, frame: Frame)? {
+        held.removeAll { $0.chunk.generation < generation }
+        guard let i = held.firstIndex(where: { $0.chunk.generation == generation }) else { return nil }
+        return held.remove(at: i)
+    }
+}
+
 /// Ring all-reduce of one replica's flat gradient buffer over the transport: reduce-scatter
 /// then all-gather, `RingSchedule`'s hops (docs/PROTOCOL.md "Ring all-reduce"). Afterwards
 /// every replica's buffer holds the element-wise *sum* of all replicas' buffers, bit-identical
@@ -72,7 +106,9 @@ public final class ListenerGradientSource: GradientSource {
 /// Chunks go to the next rank's data endpoint as `GradientChunk{run_id, generation, step,
 /// chunk, phase, hop}` + one F32 frame; they come from the previous rank in order (one DEALER
 /// → ROUTER pipe keeps order), so a chunk is checked against exactly the one expected. A
-/// chunk of an older ring generation is dropped; every wait is bounded by `timeout`.
+/// chunk of an older ring generation is dropped; every wait is bounded by `timeout`. With a
+/// `RingWatch` (elastic runs) a chunk of a newer generation is kept for that ring, and a wait
+/// ends with `RingError.superseded` once the replica is assigned a newer ring.
 /// One owner (a replica's training loop) uses an instance at a time.
 public final class RingAllReduce {
     public let runID: String
@@ -85,10 +121,12 @@ public final class RingAllReduce {
     let sender: String
     /// The clock the chunk timeouts run on.
     let clock: any RuntimeClock
+    /// Elastic runs: the replica's newest assigned generation and chunks held for newer rings.
+    let watch: RingWatch?
     /// `next` is a connection to rank `rank + 1`'s data endpoint (nil only when ranks == 1).
     public init(runID: String, generation: UInt64, rank: Int, ranks: Int, count: Int, source: any GradientSource,
                 next: (any Connection)?, timeout: Duration = .seconds(10),
-                clock: any RuntimeClock = SystemRuntimeClock()) throws(RingError) {
+                clock: any RuntimeClock = SystemRuntimeClock(), watch: RingWatch? = nil) throws(RingError) {
         guard let schedule = RingSchedule(ranks: ranks, count: count) else {
             throw .invalidRing("\(ranks) replica(s) and \(count) gradient values (need ≥ 1 replica and ≥ 1 value per replica)")
         }
@@ -103,13 +141,14 @@ public final class RingAllReduce {
         self.next = next
         self.sender = "\(runID)/student-\(rank)"
         self.clock = clock
+        self.watch = watch
     }
 
     /// A ring over the same peers and generation for buffers of another length (e.g. the
     /// parameter-hash check beside the gradient ring). Use the two one after the other.
     public func sibling(count: Int) throws(RingError) -> RingAllReduce {
         try RingAllReduce(runID: runID, generation: generation, rank: rank, ranks: schedule.ranks, count: count,
-                          source: source, next: next, timeout: timeout, clock: clock)
+                          source: source, next: next, timeout: timeout, clock: clock, watch: watch)
     }
 
     /// Replaces `buffer` (length `schedule.count`) by the sum over all replicas (a copy of
@@ -185,18 +224,34 @@ public final class RingAllReduce {
         let deadline = clock.deadline(after: timeout)
         while true {
             let got: (chunk: GradientChunk, frame: Frame)?
-            do { got = try await deadline.wait({ try await source.nextChunk(timeout: $0) }) } catch {
-                throw .transport("receiving: \(error)")
+            if let held = watch?.take(generation: generation) {
+                got = held
+            } else if let watch {
+                let latest = watch.assigned()
+                if latest > generation { throw .superseded(by: latest) }
+                do { got = try await source.nextChunk(timeout: deadline.slice(atMost: watch.poll)) } catch {
+                    throw .transport("receiving: \(error)")
+                }
+                if got == nil && !deadline.hasPassed { continue }
+            } else {
+                do { got = try await deadline.wait({ try await source.nextChunk(timeout: $0) }) } catch {
+                    throw .transport("receiving: \(error)")
+                }
             }
             guard let (g, frame) = got else {
                 throw .timedOut(rank: rank, previous: schedule.previous(of: rank), step: step, phase: phase, hop: hop, after: timeout)
             }
+            if g.runID.isEmpty { continue }  // RingWatch.wakeUp: look at the assignment again
             switch RingMembership.classify(generation: g.generation, against: generation) {
             case .current: break
             case .stale: continue  // a chunk of an older ring: its sender has not heard of the change yet
             case .newer:
-                throw .unexpected("replica \(rank) of ring generation \(generation) got a chunk of generation \(g.generation) "
-                    + "(step \(g.step)): this replica is behind its ring and must wait for its new assignment")
+                guard let watch else {
+                    throw .unexpected("replica \(rank) of ring generation \(generation) got a chunk of generation \(g.generation) "
+                        + "(step \(g.step)): this replica is behind its ring and must wait for its new assignment")
+                }
+                watch.held.append((g, frame))  // for that ring, once this replica is assigned to it
+                continue
             }
             guard g.generation == generation, g.step == step, g.phase == phase, g.hop == UInt32(hop), g.chunk == UInt32(c),
                   frame.count == expected * 4 else {

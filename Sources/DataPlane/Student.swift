@@ -46,25 +46,44 @@ extension TaskRunner {
         do { next = replicas > 1 ? try await dataPlane.connect(task.peerEndpoints[(rank + 1) % replicas]) : nil } catch {
             throw TaskFailure("replica \(rank) cannot reach replica \((rank + 1) % replicas): \(error)")
         }
+        // Offline runs are elastic: a repeated assignment with a new ring generation (a replica
+        // was lost) moves this replica to the new ring (StudentReplica+Ring.swift).
+        let taskID = assign.taskID, peers = self.peers
+        let elastic = plan.streaming == .firstEpochCached
+            ? ElasticRing(latest: { peers.ring(taskID) }, connect: { try await dataPlane.connect($0) }) : nil
+        let inbox = dataPlane.inbox, runID = assign.runID
+        if elastic != nil { peers.onRingChange(taskID) { inbox.wakeGradientWaiter(run: runID) } }
         let ring: RingAllReduce
         do {
             ring = try RingAllReduce(runID: assign.runID, generation: task.ringGeneration, rank: rank, ranks: replicas,
                                      count: trainer.model.parameterCount,
                                      source: dataPlane.inbox.gradientSource(run: assign.runID), next: next, timeout: dataTimeout,
-                                     clock: clock)
+                                     clock: clock, watch: elastic?.watch())
         } catch {
             throw TaskFailure("\(error)")
         }
-        let replica = StudentReplica(runID: assign.runID, rank: rank, trainer: trainer, plan: plan, kd: kd, rule: rule,
-                                     codec: codec(spec, classes: bundle.train.classCount), train: bundle.train, teachers: teachers,
-                                     logits: dataPlane.inbox.logitsQueue(run: assign.runID), ring: ring, timeout: dataTimeout)
+        let replica = StudentReplica(runID: assign.runID, rank: rank, slot: Int(task.replicaSlot), trainer: trainer, plan: plan,
+                                     kd: kd, rule: rule, codec: codec(spec, classes: bundle.train.classCount), train: bundle.train,
+                                     teachers: teachers, logits: dataPlane.inbox.logitsQueue(run: assign.runID), ring: ring,
+                                     timeout: dataTimeout, elastic: elastic)
         replica.clock = clock
         replica.stopwatch = stopwatch
-        let runID = assign.runID
         var lastReport = clock.instant()
         var epochStarted = stopwatch.instant()
+        var generationsSeen = 1
         do throws(DataPlaneError) {
             try await replica.run(onStep: { [self] done, total in
+                if replica.generations.count > generationsSeen {
+                    generationsSeen = replica.generations.count
+                    let latest = replica.generations.last!
+                    let text = "\(assign.taskID): ring generation \(latest.generation) of \(latest.ranks) replica(s) from step "
+                        + "\(latest.fromStep), this replica rank \(replica.rank)"
+                    logger.info("\(text)")
+                    if replica.rank == 0 {
+                        metrics(assign, epoch: done / max(plan.stepsPerEpoch, 1), step: done,
+                                [("student.ring_generation", Double(latest.generation)), ("student.replicas", Double(latest.ranks))])
+                    }
+                }
                 let now = clock.instant()
                 if (now - lastReport).inSeconds >= reportInterval || done == total {
                     lastReport = now
@@ -74,7 +93,7 @@ extension TaskRunner {
             }, onEpoch: { [self] epoch in
                 let seconds = stopwatch.elapsed(since: epochStarted).inSeconds
                 epochStarted = stopwatch.instant()
-                guard rank == 0 else { return }
+                guard replica.rank == 0 else { return }
                 let t = replica.timing, steps = Double(max(t.steps, 1))
                 var figures: [(String, Double)] = [("student.samples_per_s", Double(plan.sampleCount) / max(seconds, 1e-9)),
                                                    ("student.compute_ms_per_step", t.compute / steps * 1000),
@@ -90,7 +109,7 @@ extension TaskRunner {
             throw TaskFailure("replica \(rank): \(error)")
         }
         if isCancelled(runID) { return }
-        if rank == 0 {
+        if replica.rank == 0 {
             switch await replica.testSplitAccuracy(on: bundle.test, from: dataPlane.inbox.testSplitQueue(run: assign.runID),
                                                    timeout: dataTimeout) {
             case .success(let accuracy):
@@ -112,7 +131,7 @@ extension TaskRunner {
                      ("student.latency_us", latencyMicroseconds(trainer.model, on: bundle.test))])
             let out = "\(cacheDirectory)/students/\(assign.runID)/student.safetensors"
             try save(trainer.model, spec: studentSpec,
-                     metadata: ["run": assign.runID, "test.accuracy": String(test.accuracy), "replicas": String(replicas),
+                     metadata: ["run": assign.runID, "test.accuracy": String(test.accuracy), "replicas": String(replica.ranks),
                                 "normalization.mean": bundle.normalization.metadataText.mean,
                                 "normalization.std": bundle.normalization.metadataText.std,
                                 "preprocessing.scale": "\(bundle.scale)", "complete": "true"], to: out)

@@ -19,7 +19,11 @@ import Wire
 /// a tail bucket) and trains the later epochs from it without waiting for anyone but its ring.
 public final class StudentReplica {
     public let runID: String
-    public let rank: Int
+    /// The replica's rank in its current ring (0 ..< R); a new ring generation renumbers it.
+    public internal(set) var rank: Int
+    /// The replica's place in the teachers' streams (credits and logits): its rank in ring
+    /// generation 1, kept through later generations.
+    public let slot: Int
     public let trainer: Trainer
     let plan: StepPlan
     let kd: KDLoss
@@ -30,8 +34,11 @@ public final class StudentReplica {
     let train: LabeledImages
     let teachers: [any Connection]
     let logits: BoundedQueue<ArrivedLogits>
-    let ring: RingAllReduce
+    /// The current ring (a new generation replaces it: `StudentReplica+Ring.swift`).
+    var ring: RingAllReduce
     let timeout: Duration
+    /// Elastic runs: where the replica learns of a new ring and reaches its new peers.
+    let elastic: ElasticRing?
     /// The clock the waits for logits run on.
     public var clock: any RuntimeClock = SystemRuntimeClock()
     /// The clock `timing` is measured on (real by default, also under a manual `clock`).
@@ -47,20 +54,29 @@ public final class StudentReplica {
         public var steps = 0
     }
 
-    public private(set) var timing = Timing()
+    public internal(set) var timing = Timing()
     /// The cached soft targets (offline mode), filled during epoch 0.
     public private(set) var cache: SoftLabelCache?
-    private var hashRing: RingAllReduce?
-    private var stateRing: RingAllReduce?
+    /// The ring generations this replica trained in, in order, with the step each began at.
+    public internal(set) var generations: [(generation: UInt64, ranks: Int, fromStep: Int)] = []
+    /// How many times this replica's ring copied one replica's state to the others after a
+    /// change (the replicas stood at different steps, or held different state).
+    public internal(set) var transfers = 0
+    var hashRing: RingAllReduce?
+    var stateRing: RingAllReduce?
     /// This step's soft targets, row j for sample j of the micro-batch.
     private var stepTargets: [Float] = []
+    /// The last global step whose logits this replica took from its teachers (−1: none).
+    private var taken = -1
 
-    /// `codec` must match the teachers' (the run's top-k, float16 and temperature).
-    public init(runID: String, rank: Int, trainer: Trainer, plan: StepPlan, kd: KDLoss, rule: EnsembleRule,
+    /// `codec` must match the teachers' (the run's top-k, float16 and temperature). `slot`
+    /// defaults to `rank`; `elastic` lets the ring change during the run (offline runs).
+    public init(runID: String, rank: Int, slot: Int? = nil, trainer: Trainer, plan: StepPlan, kd: KDLoss, rule: EnsembleRule,
                 codec: LogitsCodec? = nil, train: LabeledImages, teachers: [any Connection], logits: BoundedQueue<ArrivedLogits>,
-                ring: RingAllReduce, timeout: Duration = .seconds(10), hashEvery: Int = 50) {
+                ring: RingAllReduce, timeout: Duration = .seconds(10), hashEvery: Int = 50, elastic: ElasticRing? = nil) {
         self.runID = runID
         self.rank = rank
+        self.slot = slot ?? rank
         self.trainer = trainer
         self.plan = plan
         self.kd = kd
@@ -73,59 +89,94 @@ public final class StudentReplica {
         self.ring = ring
         self.timeout = timeout
         self.hashEvery = max(1, hashEvery)
+        self.elastic = elastic
         if plan.streaming == .firstEpochCached {
             cache = SoftLabelCache(count: train.count, classes: train.classCount, topK: self.codec.topK)
         }
+        generations = [(ring.generation, ring.schedule.ranks, 0)]
     }
 
+    /// The number of replicas in the current ring.
+    public var ranks: Int { ring.schedule.ranks }
+
     /// Trains every epoch of the plan; `onEpoch(epoch)` runs after each (rank 0 evaluates there).
+    /// In an elastic run a step whose all-reduce is superseded by a new ring generation is
+    /// abandoned, the replicas of the new ring agree on their state (`resynchronise`), and
+    /// training goes on from the step they agree on with the batch split over the new ring.
     public func run(onStep: (_ done: Int, _ total: Int) -> Void = { _, _ in }, onEpoch: (Int) -> Void = { _ in },
                     isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
         try await grant(min(plan.window, plan.streamedSteps))
         var join = StepJoin<ArrivedLogits>(teachers: teachers.count, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window)
         let totalSteps = plan.stepsPerEpoch * plan.epochs
-        for epoch in 0..<plan.epochs {
-            let batches = plan.batches(epoch: epoch)
-            for step in 0..<batches.stepsPerEpoch {
-                if isCancelled() { return }
-                var mark = stopwatch.instant()
-                let share = batches.microBatch(step: step, replica: rank, of: plan.replicas)
-                let streamed = epoch < plan.streamedEpochs
-                let arrived = streamed ? try await next(&join, epoch: epoch, step: step) : []
-                timing.logitsWait += seconds(since: &mark)
-                if streamed {
-                    try ensemble(arrived, part: plan.logitsRange(batches, step: step, replica: rank), share: share)
-                } else {
-                    targetsFromCache(share)
+        var epochPlan: (epoch: Int, batches: BatchPlan)?
+        while trainer.globalStep < totalSteps {
+            if isCancelled() { return }
+            let g = trainer.globalStep
+            let epoch = g / plan.stepsPerEpoch, step = g % plan.stepsPerEpoch
+            if epochPlan?.epoch != epoch { epochPlan = (epoch, plan.batches(epoch: epoch)) }
+            let snapshot = InFlight(trainer.model)
+            do throws(DataPlaneError) {
+                try await trainStep(epoch: epoch, step: step, batches: epochPlan!.batches, join: &join, totalSteps: totalSteps)
+            } catch {
+                guard case .ring(.superseded) = error else { throw error }
+                if trainer.globalStep == g { snapshot.restore(trainer.model) }  // the step was not applied: undo its forward
+                while true {  // a ring may be replaced again while its replicas resynchronise
+                    do throws(DataPlaneError) {
+                        try await resynchronise()
+                        break
+                    } catch {
+                        guard case .ring(.superseded) = error else { throw error }
+                    }
                 }
-                let global = batches.batch(step: step)
-                let n = global.count
-                trainer.model.setRowWindow(offset: share.startIndex - global.startIndex, total: n)
-                _ = trainer.accumulateGradients(batch: share, train: train,
-                                                objective: .batchDistillation(loss: kd, targets: stepTargets),
-                                                scale: Float(share.count) / Float(n))
-                timing.compute += seconds(since: &mark)
-                let arena = UnsafeMutableBufferPointer(start: trainer.model.gradients.pointer, count: trainer.model.parameterCount)
-                do throws(RingError) { try await ring.allReduce(arena, step: UInt64(epoch * plan.stepsPerEpoch + step)) } catch {
-                    throw .ring(error)
-                }
-                timing.allReduce += seconds(since: &mark)
-                let lr = trainer.settings.schedule.rate(base: trainer.settings.learningRate, step: trainer.globalStep,
-                                                        totalSteps: totalSteps)
-                trainer.applyGradients(learningRate: lr)
-                timing.compute += seconds(since: &mark)
-                if plan.replicas > 1 && trainer.model.state.count > 0 {
-                    try await averageState()
-                    timing.allReduce += seconds(since: &mark)
-                }
-                timing.steps += 1
-                if timing.steps % hashEvery == 0 || trainer.globalStep == totalSteps { try await compareHashes() }
-                // Step s consumed: credit step s + W, if the teachers stream that far.
-                if trainer.globalStep - 1 + plan.window < plan.streamedSteps { try await grant(1) }
-                onStep(trainer.globalStep, totalSteps)
+                continue
             }
-            onEpoch(epoch)
+            onStep(trainer.globalStep, totalSteps)
+            if step == plan.stepsPerEpoch - 1 { onEpoch(epoch) }
         }
+    }
+
+    /// One global step on this replica's micro-batch of the current ring.
+    private func trainStep(epoch: Int, step: Int, batches: BatchPlan, join: inout StepJoin<ArrivedLogits>,
+                           totalSteps: Int) async throws(DataPlaneError) {
+        let g = epoch * plan.stepsPerEpoch + step
+        var mark = stopwatch.instant()
+        let share = batches.microBatch(step: step, replica: rank, of: ranks)
+        let streamed = epoch < plan.streamedEpochs
+        if streamed && taken < g {
+            let arrived = try await next(&join, epoch: epoch, step: step)
+            taken = g
+            // Step g taken: credit step g + W, if the teachers stream that far.
+            if g + plan.window < plan.streamedSteps { try await grant(1) }
+            timing.logitsWait += seconds(since: &mark)
+            try ensemble(arrived, part: plan.logitsRange(batches, step: step, replica: slot), share: share)
+        } else {
+            guard cache != nil else {
+                throw .badLogits("replica \(rank) has no cached targets for epoch \(epoch) step \(step): only offline runs can change their ring")
+            }
+            targetsFromCache(share)  // later epochs, or a step taken before the ring changed (its whole batch is cached)
+        }
+        let global = batches.batch(step: step)
+        let n = global.count
+        trainer.model.setRowWindow(offset: share.startIndex - global.startIndex, total: n)
+        _ = trainer.accumulateGradients(batch: share, train: train,
+                                        objective: .batchDistillation(loss: kd, targets: stepTargets),
+                                        scale: Float(share.count) / Float(n))
+        timing.compute += seconds(since: &mark)
+        let arena = UnsafeMutableBufferPointer(start: trainer.model.gradients.pointer, count: trainer.model.parameterCount)
+        do throws(RingError) { try await ring.allReduce(arena, step: UInt64(g)) } catch {
+            throw .ring(error)
+        }
+        timing.allReduce += seconds(since: &mark)
+        let lr = trainer.settings.schedule.rate(base: trainer.settings.learningRate, step: trainer.globalStep,
+                                                totalSteps: totalSteps)
+        trainer.applyGradients(learningRate: lr)
+        timing.compute += seconds(since: &mark)
+        if ranks > 1 && trainer.model.state.count > 0 {
+            try await averageState()
+            timing.allReduce += seconds(since: &mark)
+        }
+        timing.steps += 1
+        if trainer.globalStep % hashEvery == 0 || trainer.globalStep == totalSteps { try await compareHashes() }
     }
 
     /// Non-trainable state (BatchNorm running statistics) is updated from each replica's own
@@ -134,21 +185,24 @@ public final class StudentReplica {
     /// normalisation itself still uses micro-batch statistics, so a BatchNorm student is not
     /// the single-process one (that needs synchronised batch statistics in the forward pass).
     private func averageState() async throws(DataPlaneError) {
+        // On a copy: an all-reduce abandoned half-way (a new ring) leaves the replica's own
+        // statistics intact, and the new ring's resynchronisation settles them.
         let state = UnsafeMutableBufferPointer(start: trainer.model.state.pointer, count: trainer.model.state.count)
+        var values = Array(state)
         do throws(RingError) {
             if stateRing == nil { stateRing = try ring.sibling(count: state.count) }
-            try await stateRing!.allReduce(state, step: UInt64(trainer.globalStep) | (1 << 62))
+            try await stateRing!.allReduce(&values, step: UInt64(trainer.globalStep) | (1 << 62))
         } catch {
             throw .ring(error)
         }
-        let scale = 1 / Float(plan.replicas)
-        for i in state.indices { state[i] *= scale }
+        let scale = 1 / Float(ranks)
+        for i in state.indices { state[i] = values[i] * scale }
     }
 
     /// All-reduces every replica's parameter hash (`ParameterHashes`); any difference fails the run.
     private func compareHashes() async throws(DataPlaneError) {
-        guard plan.replicas > 1 else { return }
-        var values = ParameterHashes.encode(trainer.model.parameterHash, rank: rank, ranks: plan.replicas)
+        guard ranks > 1 else { return }
+        var values = ParameterHashes.encode(trainer.model.parameterHash, rank: rank, ranks: ranks)
         do throws(RingError) {
             if hashRing == nil { hashRing = try ring.sibling(count: values.count) }
             try await hashRing!.allReduce(&values, step: UInt64(trainer.globalStep) | (1 << 63))
@@ -175,7 +229,7 @@ public final class StudentReplica {
             guard let a else {
                 throw .missingLogits(replica: rank, epoch: epoch, step: step, teachers: join.missingTeachers, after: timeout)
             }
-            guard a.batch.replica == UInt32(rank) else { continue }
+            guard a.batch.replica == UInt32(slot) else { continue }
             _ = join.add(epoch: Int(a.batch.epoch), step: Int(a.batch.step), teacher: Int(a.batch.teacher), a)
         }
     }
@@ -222,7 +276,7 @@ public final class StudentReplica {
     private func ensemble(_ arrived: [ArrivedLogits], part: ArraySlice<Int>, share: ArraySlice<Int>) throws(DataPlaneError) {
         let classes = train.classCount
         var decoded: [[Float]] = []
-        for a in arrived { decoded.append(try stream.decodeStepLogits(a, part: part, replica: rank)) }
+        for a in arrived { decoded.append(try stream.decodeStepLogits(a, part: part, replica: slot)) }
         let labels = part.map { train.labels[$0] }
         let rows = EnsembleTargets.compute(rule: rule, logits: decoded, labels: labels, classes: classes,
                                            temperature: kd.temperature)
@@ -251,7 +305,7 @@ public final class StudentReplica {
     private func grant(_ steps: Int) async throws(DataPlaneError) {
         guard steps > 0 else { return }
         for (t, connection) in teachers.enumerated() {
-            do { try await connection.send(stream.credit(replica: rank, teacher: t, steps: steps)) } catch {
+            do { try await connection.send(stream.credit(replica: slot, teacher: t, steps: steps)) } catch {
                 throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")
             }
         }

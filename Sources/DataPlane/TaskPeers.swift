@@ -37,12 +37,19 @@ public struct PeerRoute: Sendable {
 /// replicas', and the other teachers' in mutual runs) and starts nothing; the task's sends
 /// resolve a peer's endpoint when they happen, so they follow a replica that moved to another
 /// worker before distilling began. A teacher that was already ready reports `COMPLETED`
-/// again, since the coordinator may have assigned it anew.
+/// again, since the coordinator may have assigned it anew. A teacher's repeated assignment
+/// may leave out a lost replica's slot (it then serves only the slots listed); a student's
+/// may carry a new ring generation, which its replica adopts (`StudentReplica+Ring.swift`).
 final class TaskPeers: Sendable {
     struct Entry: Sendable {
         var runID: String
+        /// The replica slots a teacher serves, and their endpoints in the same order.
+        var slots: [Int] = []
         var replicas: [String]
         var teachers: [String]
+        /// A student replica's newest ring, and what wakes the replica when it changes.
+        var ring: RingAssignment?
+        var onRingChange: (@Sendable () -> Void)?
         /// The teacher reported `COMPLETED` (it is ready and serves).
         var ready = false
     }
@@ -53,20 +60,35 @@ final class TaskPeers: Sendable {
     /// runs already, whose peers' endpoints are then replaced by the assignment's.
     func begin(_ assign: AssignTask) -> Bool {
         var entry = Entry(runID: assign.runID, replicas: [], teachers: [])
-        if case .teacher(let teacher) = assign.task {
+        switch assign.task {
+        case .teacher(let teacher):
+            entry.slots = teacher.replicas.map(Int.init)
             entry.replicas = teacher.replicaEndpoints
             entry.teachers = teacher.teacherEndpoints
+        case .student(let student):
+            entry.ring = RingAssignment(generation: student.ringGeneration, rank: Int(student.rank),
+                                        ranks: Int(student.replicas), endpoints: student.peerEndpoints)
+        default:
+            break
         }
-        return entries.withLock { table in
+        let (isNew, wake): (Bool, (@Sendable () -> Void)?) = entries.withLock { table in
             guard var running = table[assign.taskID] else {
                 table[assign.taskID] = entry
-                return true
+                return (true, nil)
             }
+            running.slots = entry.slots
             running.replicas = entry.replicas
             running.teachers = entry.teachers
+            var changed = false
+            if let ring = entry.ring, ring.generation > running.ring?.generation ?? 0 {
+                running.ring = ring
+                changed = true
+            }
             table[assign.taskID] = running
-            return false
+            return (false, changed ? running.onRingChange : nil)
         }
+        wake?()
+        return isNew
     }
 
     /// The task ended: a later assignment with its id starts it anew. True when it was the
@@ -87,12 +109,29 @@ final class TaskPeers: Sendable {
         entries.withLock { $0[taskID]?.ready ?? false }
     }
 
-    /// Replica `rank`'s endpoint as the task knows it now; nil when it has none.
-    func replicaEndpoint(_ taskID: String, _ rank: Int) -> String? {
+    /// Replica slot `slot`'s endpoint as the task knows it now; nil when it has none or the
+    /// slot is not served (any more).
+    func replicaEndpoint(_ taskID: String, _ slot: Int) -> String? {
         entries.withLock { table in
-            guard let list = table[taskID]?.replicas, list.indices.contains(rank), !list[rank].isEmpty else { return nil }
-            return list[rank]
+            guard let entry = table[taskID], let i = entry.slots.firstIndex(of: slot), entry.replicas.indices.contains(i),
+                  !entry.replicas[i].isEmpty else { return nil }
+            return entry.replicas[i]
         }
+    }
+
+    /// The replica slots a teacher task serves now, in the assignment's order.
+    func replicaSlots(_ taskID: String) -> [Int] {
+        entries.withLock { $0[taskID]?.slots ?? [] }
+    }
+
+    /// Runs `wake` whenever the student task `taskID` is assigned a newer ring.
+    func onRingChange(_ taskID: String, _ wake: @escaping @Sendable () -> Void) {
+        entries.withLock { $0[taskID]?.onRingChange = wake }
+    }
+
+    /// A student task's newest ring, nil when the task is not running here.
+    func ring(_ taskID: String) -> RingAssignment? {
+        entries.withLock { $0[taskID]?.ring }
     }
 
     /// Teacher `index`'s endpoint as the task knows it now; nil when it has none.

@@ -35,9 +35,9 @@ extension TaskRunner {
         setCurrent(assign, "\(assign.taskID) serving logits")
         // Peers are looked up when sending: a repeated AssignTask may have moved them.
         let taskID = assign.taskID, peers = self.peers
-        let replicas = PeerRoute { rank in
-            guard let endpoint = peers.replicaEndpoint(taskID, rank) else {
-                throw TaskFailure("teacher \(index) has no endpoint for replica \(rank)")
+        let replicas = PeerRoute { slot in
+            guard let endpoint = peers.replicaEndpoint(taskID, slot) else {
+                throw TaskFailure("teacher \(index) has no endpoint for replica \(slot)")
             }
             return try await dataPlane.connect(endpoint)
         }
@@ -64,7 +64,8 @@ extension TaskRunner {
                                        plan: plan, codec: codec(spec, classes: model.outputFeatures), online: online,
                                        test: bundle.test, replicaRoute: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
-                                       timeout: dataTimeout, startTimeout: .seconds(3600), mutual: mutual)
+                                       timeout: dataTimeout, startTimeout: .seconds(3600), mutual: mutual,
+                                       receivers: { peers.replicaSlots(taskID) })
         streamer.clock = clock
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {

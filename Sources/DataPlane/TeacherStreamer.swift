@@ -36,8 +36,11 @@ public final class TeacherStreamer {
     let online: Trainer?
     /// Sent to replica 0 once streaming ends (its logits give the ensemble's test accuracy).
     let test: LabeledImages?
-    /// Reaches replica r when sending.
+    /// Reaches replica slot r when sending.
     let replicas: PeerRoute
+    /// The replica slots served now (all 0 ..< R unless the run's ring lost some: a repeated
+    /// assignment drops a lost replica's slot, and the teacher stops waiting for its credits).
+    let receivers: @Sendable () -> [Int]
     let credits: BoundedQueue<Credit>
     /// The clock the waits for credits and peers' logits run on.
     public var clock: any RuntimeClock = SystemRuntimeClock()
@@ -45,8 +48,8 @@ public final class TeacherStreamer {
     /// How long to wait for a replica's first credit: the replicas start only once every
     /// teacher of the run is ready, which can take as long as the slowest teacher trains.
     let startTimeout: Duration
-    private var granted: [Int]
-    private var sent: [Int]
+    private var granted: [Int: Int] = [:]
+    private var sent: [Int: Int] = [:]
     private var pixels: [Float] = []
     private var labels: [Int32] = []
     /// Bytes of logits payload sent so far (all replicas).
@@ -84,10 +87,10 @@ public final class TeacherStreamer {
     public convenience init(runID: String, teacher: Int, model: any InferenceModel, train: LabeledImages, plan: StepPlan,
                             codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
                             replicas: [any Connection], credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
-                            startTimeout: Duration? = nil, mutual: Mutual? = nil) {
+                            startTimeout: Duration? = nil, mutual: Mutual? = nil, receivers: (@Sendable () -> [Int])? = nil) {
         self.init(runID: runID, teacher: teacher, model: model, train: train, plan: plan, codec: codec, online: online,
                   test: test, replicaRoute: PeerRoute(replicas), credits: credits, timeout: timeout,
-                  startTimeout: startTimeout, mutual: mutual)
+                  startTimeout: startTimeout, mutual: mutual, receivers: receivers)
     }
 
     /// `replicaRoute(r)` reaches replica r's data endpoint as it is when the teacher sends (a
@@ -95,8 +98,10 @@ public final class TeacherStreamer {
     public init(runID: String, teacher: Int, model: any InferenceModel, train: LabeledImages, plan: StepPlan,
                 codec: LogitsCodec? = nil, online: Trainer? = nil, test: LabeledImages? = nil,
                 replicaRoute: PeerRoute, credits: BoundedQueue<Credit>, timeout: Duration = .seconds(10),
-                startTimeout: Duration? = nil, mutual: Mutual? = nil) {
+                startTimeout: Duration? = nil, mutual: Mutual? = nil, receivers: (@Sendable () -> [Int])? = nil) {
         self.runID = runID
+        let all = Array(0..<plan.replicas)
+        self.receivers = receivers ?? { all }
         self.mutual = online == nil ? nil : mutual
         self.teacher = teacher
         self.model = model
@@ -110,8 +115,6 @@ public final class TeacherStreamer {
         self.credits = credits
         self.timeout = timeout
         self.startTimeout = startTimeout ?? timeout
-        granted = [Int](repeating: 0, count: plan.replicas)
-        sent = [Int](repeating: 0, count: plan.replicas)
     }
 
     /// Streams every streamed step; returns when all are sent.
@@ -122,8 +125,9 @@ public final class TeacherStreamer {
             let batches = plan.batches(epoch: epoch)
             for step in 0..<batches.stepsPerEpoch {
                 if isCancelled() { return }
-                for r in 0..<plan.replicas { try await waitForCredit(replica: r, isCancelled: isCancelled) }
+                for r in receivers() { try await waitForCredit(replica: r, isCancelled: isCancelled) }
                 if isCancelled() { return }
+                let serving = receivers()  // without a slot dropped while waiting
                 let global = batches.batch(step: step)
                 let n = global.count
                 if pixels.count < n * train.features {
@@ -138,14 +142,14 @@ public final class TeacherStreamer {
                         train.gather(indices: global, into: px.baseAddress!, labels: lb.baseAddress!)
                         let out = model.infer(px.baseAddress!, batch: n)
                         if mutual != nil { mine = Array(UnsafeBufferPointer(start: out, count: n * classes)) }
-                        for r in 0..<plan.replicas {
+                        for r in serving {
                             let part = plan.logitsRange(batches, step: step, replica: r)
                             let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
                             if encoded[rows] == nil { encoded[rows] = codec.encode(out, rows: rows) }
                         }
                     }
                 }
-                for r in 0..<plan.replicas {
+                for r in serving {
                     let part = plan.logitsRange(batches, step: step, replica: r)
                     let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
                     try await send(encoded[rows]!, epoch: epoch, step: step, replica: r, part: part)
@@ -218,16 +222,19 @@ public final class TeacherStreamer {
     /// runs, what it reached by training on), nil before.
     public private(set) var finalTestAccuracy: Float?
 
-    /// The teacher's final logits on the test split, full f32, to replica 0 (`TestSplitLogits`);
-    /// `beforeSending` sees the teacher's accuracy on them first.
+    /// The teacher's final logits on the test split, full f32, to every replica served
+    /// (`TestSplitLogits`; rank 0 uses them, and whichever replica is rank 0 when training ends
+    /// has them); `finalTestAccuracy` is set first.
     private func sendTestLogits(_ test: LabeledImages) async throws(DataPlaneError) {
         let classes = model.outputFeatures
         let logits = Evaluation.logits(model, on: test)
         let accuracy = Evaluation.accuracy(logits: logits, labels: test.labels, classes: classes)
         finalTestAccuracy = accuracy
         let message = stream.testSplitLogits(teacher: teacher, logits: logits, samples: test.count)
-        do { try await replicas(0).send(message) } catch {
-            throw .transport("teacher \(teacher) could not send its test logits to replica 0: \(error)")
+        for r in receivers() {
+            do { try await replicas(r).send(message) } catch {
+                throw .transport("teacher \(teacher) could not send its test logits to replica \(r): \(error)")
+            }
         }
     }
 
@@ -238,22 +245,22 @@ public final class TeacherStreamer {
             throw .transport("teacher \(teacher) could not send logits to replica \(r): \(error)")
         }
         bytesSent += encoded.frames.reduce(0) { $0 + $1.count }
-        sent[r] += 1
+        sent[r, default: 0] += 1
     }
 
-    /// Waits (bounded, in slices that notice a cancellation) until replica r has granted more
-    /// steps than were sent to it.
+    /// Waits (bounded, in slices that notice a cancellation or the slot being dropped) until
+    /// replica slot r has granted more steps than were sent to it.
     private func waitForCredit(replica r: Int, isCancelled: @Sendable () -> Bool) async throws(DataPlaneError) {
-        let limit = granted[r] == 0 ? startTimeout : timeout
+        let limit = granted[r, default: 0] == 0 ? startTimeout : timeout
         let deadline = clock.deadline(after: limit)
-        while sent[r] >= granted[r] {
-            if isCancelled() { return }
+        while sent[r, default: 0] >= granted[r, default: 0] {
+            if isCancelled() || !receivers().contains(r) { return }
             guard !deadline.hasPassed else { throw .noCredit(teacher: teacher, replica: r, after: limit) }
             let credit: Credit?
-            do { credit = try await credits.take(timeout: deadline.slice(atMost: .seconds(1))) } catch {
+            do { credit = try await credits.take(timeout: deadline.slice(atMost: .milliseconds(250))) } catch {
                 throw .transport("credits: \(error)")
             }
-            if let credit, Int(credit.replica) < granted.count { granted[Int(credit.replica)] += Int(clamping: credit.steps) }
+            if let credit { granted[Int(credit.replica), default: 0] += Int(clamping: credit.steps) }
         }
     }
 }

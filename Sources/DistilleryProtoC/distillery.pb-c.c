@@ -3761,7 +3761,7 @@ const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
   (ProtobufCMessageInit) distillery__v1__teacher_task__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descriptors[5] =
+static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descriptors[6] =
 {
   {
     "rank",
@@ -3823,18 +3823,32 @@ static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "replica_slot",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__StudentTask, replica_slot),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__student_task__field_indices_by_name[] = {
   3,   /* field[3] = peer_endpoints */
   0,   /* field[0] = rank */
+  5,   /* field[5] = replica_slot */
   1,   /* field[1] = replicas */
   2,   /* field[2] = ring_generation */
   4,   /* field[4] = teacher_endpoints */
 };
-static const ProtobufCIntRange distillery__v1__student_task__number_ranges[1 + 1] =
+static const ProtobufCIntRange distillery__v1__student_task__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 7, 5 },
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor =
 {
@@ -3844,10 +3858,10 @@ const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor =
   "Distillery__V1__StudentTask",
   "distillery.v1",
   sizeof(Distillery__V1__StudentTask),
-  5,
+  6,
   distillery__v1__student_task__field_descriptors,
   distillery__v1__student_task__field_indices_by_name,
-  1,  distillery__v1__student_task__number_ranges,
+  2,  distillery__v1__student_task__number_ranges,
   (ProtobufCMessageInit) distillery__v1__student_task__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

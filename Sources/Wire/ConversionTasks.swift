@@ -34,7 +34,8 @@ extension StudentTask {
             ringGeneration: c.ring_generation,
             peerEndpoints: CRead.strings(c.n_peer_endpoints, c.peer_endpoints, "assign_task.student.peer_endpoints"),
             teacherEndpoints: CRead.strings(c.n_teacher_endpoints, c.teacher_endpoints,
-                                            "assign_task.student.teacher_endpoints"))
+                                            "assign_task.student.teacher_endpoints"),
+            replicaSlot: c.replica_slot)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__StudentTask> {
@@ -46,6 +47,7 @@ extension StudentTask {
         p.pointee.peer_endpoints = try a.strings(peerEndpoints, "assign_task.student.peer_endpoints")
         p.pointee.n_teacher_endpoints = teacherEndpoints.count
         p.pointee.teacher_endpoints = try a.strings(teacherEndpoints, "assign_task.student.teacher_endpoints")
+        p.pointee.replica_slot = replicaSlot
         return p
     }
 }

@@ -13,7 +13,8 @@ public struct TeacherTask: Sendable, Equatable {
     /// The SHA-256 of a checkpoint the coordinator sends: a `checkpoint:` teacher's file, or a
     /// stored trained teacher of the same recipe key (empty: train from the recipe).
     public var checkpointHash: String
-    /// Student ranks this teacher streams to.
+    /// The replica slots this teacher streams to (`StudentTask.replicaSlot`; slot = rank in
+    /// ring generation 1). A repeated assignment leaves out the slot of a lost replica.
     public var replicas: [UInt32]
     /// Data endpoints of `replicas`, in the same order (empty when not known).
     public var replicaEndpoints: [String]
@@ -44,14 +45,19 @@ public struct StudentTask: Sendable, Equatable {
     /// Data endpoints of ranks 0..R-1 (ring order).
     public var peerEndpoints: [String]
     public var teacherEndpoints: [String]
+    /// The replica's place in the teachers' streams (`LogitsBatch.replica`, `Credit.replica`,
+    /// `TeacherTask.replicas`): its rank in ring generation 1, kept when later generations
+    /// renumber the ranks.
+    public var replicaSlot: UInt32
 
     public init(rank: UInt32 = 0, replicas: UInt32 = 0, ringGeneration: UInt64 = 0, peerEndpoints: [String] = [],
-                teacherEndpoints: [String] = []) {
+                teacherEndpoints: [String] = [], replicaSlot: UInt32? = nil) {
         self.rank = rank
         self.replicas = replicas
         self.ringGeneration = ringGeneration
         self.peerEndpoints = peerEndpoints
         self.teacherEndpoints = teacherEndpoints
+        self.replicaSlot = replicaSlot ?? rank
     }
 }
 

@@ -44,4 +44,40 @@ import Wire
         let student = AssignTask(runID: "run-1", taskID: "run-1/student-0", task: .student(StudentTask(rank: 0, replicas: 1)))
         #expect(peers.begin(student) && !peers.begin(student))
     }
+
+    /// After a replica is lost the teacher's assignment lists the remaining slots: it serves
+    /// those, and a dropped slot has no endpoint.
+    @Test func aTeacherServesTheSlotsOfItsLatestAssignment() {
+        let peers = TaskPeers()
+        let id = "run-1/teacher-0"
+        let first = AssignTask(runID: "run-1", taskID: id, task: .teacher(TeacherTask(replicas: [0, 1, 2],
+                                                                                   replicaEndpoints: ["mem://a", "mem://b", "mem://c"])))
+        #expect(peers.begin(first))
+        #expect(peers.replicaSlots(id) == [0, 1, 2])
+        let shrunk = AssignTask(runID: "run-1", taskID: id, task: .teacher(TeacherTask(replicas: [0, 2],
+                                                                                    replicaEndpoints: ["mem://a", "mem://c"])))
+        #expect(!peers.begin(shrunk))
+        #expect(peers.replicaSlots(id) == [0, 2])
+        #expect(peers.replicaEndpoint(id, 2) == "mem://c")
+        #expect(peers.replicaEndpoint(id, 1) == nil)
+    }
+
+    /// A student's repeated assignment with a newer ring generation is its new ring; an older
+    /// one (a message overtaken by the next change) does not undo it.
+    @Test func aStudentKeepsItsNewestRing() {
+        let peers = TaskPeers()
+        let id = "run-1/student-2"
+        func assign(_ generation: UInt64, rank: UInt32, _ endpoints: [String]) -> AssignTask {
+            AssignTask(runID: "run-1", taskID: id, task: .student(StudentTask(rank: rank, replicas: UInt32(endpoints.count),
+                                                                               ringGeneration: generation, peerEndpoints: endpoints,
+                                                                               replicaSlot: 2)))
+        }
+        #expect(peers.begin(assign(1, rank: 2, ["mem://a", "mem://b", "mem://c"])))
+        #expect(peers.ring(id) == RingAssignment(generation: 1, rank: 2, ranks: 3, endpoints: ["mem://a", "mem://b", "mem://c"]))
+        #expect(!peers.begin(assign(3, rank: 0, ["mem://c"])))
+        #expect(!peers.begin(assign(2, rank: 1, ["mem://a", "mem://c"])))
+        #expect(peers.ring(id) == RingAssignment(generation: 3, rank: 0, ranks: 1, endpoints: ["mem://c"]))
+        peers.end(id)
+        #expect(peers.ring(id) == nil)
+    }
 }

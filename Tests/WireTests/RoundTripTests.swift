@@ -93,7 +93,7 @@ import Wire
                                                                              replicas: [0])))))
         let student = try assign(11) { s in s.uint(1, 1); s.uint(2, 2); s.string(6, "mlp:784-10") }
         #expect(student == .assignTask(AssignTask(runID: "run-1", taskID: "run-1/task", runSpecYaml: "name: x", shardHash: "c0ffee",
-                                                  task: .student(StudentTask(rank: 1, replicas: 2)))))
+                                                  task: .student(StudentTask(rank: 1, replicas: 2, replicaSlot: 0)))))
     }
 
     @Test func unicodeAndEmptyStringsSurvive() throws {

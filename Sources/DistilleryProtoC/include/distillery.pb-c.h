@@ -647,7 +647,9 @@ struct  Distillery__V1__TeacherTask
    */
   char *checkpoint_hash;
   /*
-   * student ranks this teacher streams to
+   * the replica slots this teacher streams to (StudentTask.replica_slot; in ring generation 1
+   * slot = rank, 0..R-1). A repeated AssignTask after a replica was lost leaves its slot out:
+   * the teacher stops waiting for its credits and sends it nothing more.
    */
   size_t n_replicas;
   uint32_t *replicas;
@@ -684,10 +686,16 @@ struct  Distillery__V1__StudentTask
   char **peer_endpoints;
   size_t n_teacher_endpoints;
   char **teacher_endpoints;
+  /*
+   * the replica's place in the teachers' streams (LogitsBatch.replica, Credit.replica,
+   * TeacherTask.replicas): its rank in ring generation 1, kept when later generations renumber
+   * the ranks (docs/PROTOCOL.md "Elastic rings")
+   */
+  uint32_t replica_slot;
 };
 #define DISTILLERY__V1__STUDENT_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__student_task__descriptor) \
-    , 0, 0, 0, 0,NULL, 0,NULL }
+    , 0, 0, 0, 0,NULL, 0,NULL, 0 }
 
 
 typedef enum {

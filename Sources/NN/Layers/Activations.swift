@@ -73,6 +73,13 @@ public final class Dropout: ParameterlessLayer {
 
     public func isIdentity(in mode: Mode) -> Bool { mode == .inference || probability == 0 }
 
+    /// Where the mask stream stands (the SplitMix64 counter): read and set to move a replica's
+    /// stream to another's position.
+    public var streamState: UInt64 {
+        get { rng.state }
+        set { rng.state = newValue }
+    }
+
     /// Restarts the mask stream (used when a checkpointed run resumes or a model is rebuilt).
     public func reseed(_ seed: UInt64) { rng = SplitMix64(seed: seed) }
 

@@ -130,6 +130,17 @@ public final class Sequential {
         for case let dropout as Dropout in layers { dropout.rowWindow = (offset, total) }
     }
 
+    /// The positions of the random layers' streams (each Dropout's SplitMix64 counter), in
+    /// layer order: a replica snapshots them before a step it may have to abort, and a replica
+    /// taking over another's state sets them to its values.
+    public var randomStreams: [UInt64] {
+        get { layers.compactMap { ($0 as? Dropout)?.streamState } }
+        set {
+            var values = newValue.makeIterator()
+            for case let dropout as Dropout in layers { if let v = values.next() { dropout.streamState = v } }
+        }
+    }
+
     public func zeroGradients() { gradients.pointer.update(repeating: 0, count: gradients.count) }
 
     /// Convenience: forward a `[B, inputShape…]` tensor, returning `[B, outputShape…]` logits.

@@ -1,0 +1,115 @@
+import Foundation
+import NN
+import Testing
+
+/// Tier 3: an offline run on real processes over ZeroMQ on loopback loses a student worker
+/// (kill -9) while distilling; the coordinator declares the next ring generation, the two
+/// survivors go on, and the run completes with the student the same run without the kill
+/// produces. Prints the time from the kill to training resumed.
+@Suite(.serialized, .enabled(if: dataAvailable, "Fashion-MNIST is not installed: run Scripts/setup"))
+struct ElasticProcessTests {
+    static let deadMs = 3000
+    static let liveness = ["--heartbeat-ms", "250", "--suspect-ms", "1000", "--dead-ms", "\(deadMs)"]
+
+    /// The runs of `runs --json`, by id → (state, reason).
+    static func runStates(_ address: String) -> [String: (state: String, reason: String)] {
+        guard let r = try? distillery(["runs", "--coordinator", address, "--json", "--timeout", "3"], timeout: 20), r.status == 0,
+              let list = (try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [[String: Any]] else { return [:] }
+        var out: [String: (String, String)] = [:]
+        for run in list {
+            if let id = run["run_id"] as? String { out[id] = (run["state"] as? String ?? "", run["reason"] as? String ?? "") }
+        }
+        return out
+    }
+
+    /// `student.test_accuracy` of the run's report.
+    static func studentAccuracy(_ address: String, run: String) throws -> Double? {
+        let report = try distillery(["report", run, "--coordinator", address, "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(report.out.utf8)) as? [String: Any]
+        return (json?["figures"] as? [String: Any])?["student.test_accuracy"] as? Double
+    }
+
+    /// The step a worker's current task reports (`status --json` current_task "RUN/student-R step D/T"), 0 if none.
+    static func stepOf(_ worker: String, _ address: String) -> Int {
+        guard let r = try? distillery(["status", "--coordinator", address, "--json", "--timeout", "3"], timeout: 20), r.status == 0,
+              let json = (try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [String: Any],
+              let nodes = json["nodes"] as? [[String: Any]],
+              let task = nodes.first(where: { $0["name"] as? String == worker })?["current_task"] as? String,
+              let range = task.range(of: " step ") else { return 0 }
+        return Int(task[range.upperBound...].prefix { $0.isNumber }) ?? 0
+    }
+
+    static func studentParameters(_ dir: URL, run: String) throws -> [Float] {
+        let path = dir.appendingPathComponent("state/artifacts/\(run)/student.safetensors").path
+        let model = try ModelCheckpoint.read(from: path).model
+        return Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
+    }
+
+    @Test func killingAStudentWorkerWhileDistillingLeavesTheStudentUnchanged() throws {
+        let dir = try scratchDirectory()
+        defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
+        let address = "tcp://127.0.0.1:\(freePort())"
+        let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path]
+                                   + Self.liveness, log: dir.appendingPathComponent("coordinator.log"))
+        var workers: [String: Node] = [:]
+        for (name, roles) in [("t1", "teacher"), ("s1", "student"), ("s2", "student"), ("s3", "student")] {
+            workers[name] = try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1",
+                                      "--name", name, "--cache-dir", dir.appendingPathComponent("cache-\(name)").path],
+                                     log: dir.appendingPathComponent("\(name).log"))
+        }
+        let names = ["t1", "s1", "s2", "s3"]
+        #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == Set(names) },
+                "\(coordinator.output)")
+        let spec = dir.appendingPathComponent("elastic.yaml")
+        try """
+        name: elastic
+        dataset: { train-limit: 6000, validation: 500 }
+        teachers: [{ model: "mlp:784-64-10", train: { epochs: 2, batch: 100 } }]
+        student: { model: "mlp:784-128-10" }
+        training: { epochs: 5, batch: 120 }
+        distillation: { mode: offline }
+        replicas: 3
+        """.write(to: spec, atomically: true, encoding: .utf8)
+
+        // The fault-free run.
+        let first = try distillery(["submit", spec.path, "--coordinator", address, "--watch"], timeout: 300)
+        #expect(first.status == 0, "\(first.out)\n\(first.err)")
+        let reference = try Self.studentParameters(dir, run: "run-1")
+
+        // The same run; a student worker is killed as soon as it distils.
+        let submitted = try distillery(["submit", spec.path, "--coordinator", address])
+        #expect(submitted.status == 0, "\(submitted.err)")
+        // Killed part-way through epoch 1 (46 steps per epoch), so the survivors have cached targets.
+        let victim = "s2"
+        #expect(eventually(timeout: 120) { Self.stepOf(victim, address) >= 60 })
+        workers[victim]!.kill()
+        let killed = Date()
+        let survivors = ["s1", "s3"]
+        var changed: TimeInterval?, resumed: TimeInterval?
+        let ended = eventually(timeout: 180) {
+            if changed == nil, coordinator.output.contains("was lost while distilling") { changed = Date().timeIntervalSince(killed) }
+            if resumed == nil, survivors.allSatisfy({ workers[$0]!.output.contains("run-2/student") && workers[$0]!.output.contains("ring generation 2") }) {
+                resumed = Date().timeIntervalSince(killed)
+            }
+            return ["completed", "failed"].contains(Self.runStates(address)["run-2"]?.state ?? "")
+        }
+        #expect(ended)
+        let final = Self.runStates(address)["run-2"]
+        #expect(final?.state == "completed", "\(final?.reason ?? "")\n\(coordinator.output)")
+        #expect(final?.reason.contains("on 2 replicas (3 at the start; lost student") == true, "\(final?.reason ?? "")")
+        let logs = try distillery(["logs", "run-2", "--coordinator", address])
+        #expect(logs.out.contains("\(victim) was lost while distilling: the replicas go on as ring generation 2"), "\(logs.out)")
+        let resumedLine = survivors.compactMap { workers[$0]!.output.components(separatedBy: "\n").first { $0.contains("ring generation 2") } }
+        let student = try Self.studentParameters(dir, run: "run-2")
+        let accuracy = (try Self.studentAccuracy(address, run: "run-1"), try Self.studentAccuracy(address, run: "run-2"))
+        let diff = zip(student, reference).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic process: kill -9 \(victim) → ring changed after \(changed.map { String(format: "%.2f s", $0) } ?? "?"), "
+            + "training resumed after \(resumed.map { String(format: "%.2f s", $0) } ?? "?") (dead window \(Self.deadMs) ms); "
+            + "\(resumedLine.first ?? ""); max |θ − θ_fault-free| = \(diff); test accuracy \(accuracy.1 ?? -1) "
+            + "(fault-free \(accuracy.0 ?? -1))")
+        #expect(accuracy.0 != nil && accuracy.0 == accuracy.1)
+        #expect(student.count == reference.count && diff <= 1e-5)
+        #expect(resumed.map { $0 <= Double(Self.deadMs) / 1000 + 2 } == true, "resumed after \(resumed ?? -1) s")
+        withExtendedLifetime(workers) {}
+    }
+}

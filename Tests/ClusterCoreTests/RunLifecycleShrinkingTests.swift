@@ -1,0 +1,97 @@
+@testable import ClusterCore
+import Testing
+
+/// While distilling, an elastic run that loses a student replica goes on with the survivors
+/// in the next ring generation; what it cannot absorb fails it with a reason.
+@Suite struct RunLifecycleShrinkingTests {
+    typealias F = RunFixture
+    static let teachers = ["w1", "w2"]
+    static let students = ["s1", "s2", "s3"]
+
+    /// 2 teachers on w1, w2; 3 replicas on s1, s2, s3; distilling since 9000 ms.
+    static func distilling(minReplicas: Int = 1) -> RunLifecycle {
+        var run = RunLifecycle(runID: "r1", teacherCount: 2, replicaCount: 3, elastic: ElasticPolicy(minReplicas: minReplicas))
+        _ = run.handle(.start, at: at(0))
+        _ = run.handle(.placed(Placement(teacherWorkers: teachers, studentWorkers: students)), at: at(10))
+        for w in teachers + students { _ = run.handle(.shardDelivered(worker: w), at: at(7000)) }
+        _ = run.handle(.task(F.t0, .completed), at: at(9000))
+        _ = run.handle(.task(F.t1, .completed), at: at(9000))
+        return run
+    }
+
+    static let s2 = TaskRef(.student, 2)
+
+    @Test func aLostReplicaMakesTheNextRingGenerationOfTheSurvivors() {
+        var run = Self.distilling()
+        #expect(run.phase == .distilling)
+        #expect(run.ring == RingMembership(generation: 1, members: Self.students))
+        let directives = run.handle(.workerLost("s2"), at: at(9500))
+        let ring = RingMembership(generation: 2, members: ["s1", "s3"])!
+        #expect(directives == [.ringChanged(ring, lost: "s2"), .refreshPeers(F.s0, worker: "s1"), .refreshPeers(Self.s2, worker: "s3"),
+                               .refreshPeers(F.t0, worker: "w1"), .refreshPeers(F.t1, worker: "w2")])
+        #expect(run.phase == .distilling)
+        #expect(run.ring == ring && run.ringGeneration == 2)
+        #expect(run.activeSlots == [0, 2])
+        #expect(run.lostReplicas[1] == LostPart(worker: "s2", since: at(9500)))
+        #expect(run.involvedWorkers == ["w1", "w2", "s1", "s3"])
+        // The lost replica's late report is not news; the survivors' completion completes the run.
+        #expect(run.handle(.task(F.s1, .failed(reason: "ring timed out")), at: at(9600)).first?.ignoredText != nil)
+        _ = run.handle(.task(F.s0, .completed), at: at(12_000))
+        #expect(run.phase == .distilling)
+        _ = run.handle(.task(Self.s2, .completed), at: at(12_000))
+        #expect(run.phase == .completed)
+        #expect(run.reason == "the student was distilled from 2 teachers on 2 replicas (3 at the start; lost student 1 with s2)")
+    }
+
+    @Test func twoLossesMakeTwoGenerationsAndRankZeroMoves() {
+        var run = Self.distilling()
+        _ = run.handle(.workerLost("s1"), at: at(9500))
+        let directives = run.handle(.workerLost("s3"), at: at(9700))
+        #expect(directives.first == .ringChanged(RingMembership(generation: 3, members: ["s2"])!, lost: "s3"))
+        #expect(directives.contains(.refreshPeers(F.s1, worker: "s2")))
+        #expect(run.activeSlots == [1])
+        _ = run.handle(.task(F.s1, .completed), at: at(12_000))
+        #expect(run.phase == .completed)
+    }
+
+    @Test func belowTheMinimumTheRunFailsNamingTheLostWorker() {
+        var run = Self.distilling(minReplicas: 3)
+        #expect(run.handle(.workerLost("s3"), at: at(9500)) == [.stopWork(workers: ["w1", "w2", "s1", "s2"])])
+        #expect(run.phase == .failed)
+        #expect(run.reason == "worker s3 was lost while distilling with student 2; 2 replicas are left, fewer than "
+            + "elastic.min-replicas (3): start student workers and resubmit the run")
+    }
+
+    @Test func losingAReplicaThatHadCompletedChangesNoRing() {
+        var run = Self.distilling()
+        _ = run.handle(.task(F.s1, .completed), at: at(11_000))
+        #expect(run.handle(.workerLost("s2"), at: at(11_500)) == [])
+        #expect(run.ringGeneration == 1)
+        _ = run.handle(.task(F.s0, .completed), at: at(12_000))
+        _ = run.handle(.task(Self.s2, .completed), at: at(12_000))
+        #expect(run.phase == .completed)
+    }
+
+    @Test func losingRankZeroAfterTheOthersFinishedFailsTheRun() {
+        var run = Self.distilling()
+        _ = run.handle(.task(F.s1, .completed), at: at(11_000))
+        _ = run.handle(.task(Self.s2, .completed), at: at(11_000))
+        _ = run.handle(.workerLost("s1"), at: at(11_500))
+        #expect(run.phase == .failed)
+        #expect(run.reason == "worker s1 was lost with student 0 after training, before the student was stored: resubmit the run")
+    }
+
+    @Test func aLostTeacherWorkerStillFailsAnElasticRun() {
+        var run = Self.distilling()
+        _ = run.handle(.workerLost("w2"), at: at(9500))
+        #expect(run.phase == .failed)
+        #expect(run.reason.hasPrefix("worker w2 was lost while the run was distilling; it held teacher 1"))
+    }
+
+    @Test func aRunThatIsNotElasticFailsAsBefore() {
+        var run = RunFixture.run(in: .distilling)
+        #expect(run.elastic == nil)
+        _ = run.handle(.workerLost("w3"), at: at(9999))
+        #expect(run.phase == .failed)
+    }
+}

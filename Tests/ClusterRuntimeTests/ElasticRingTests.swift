@@ -1,0 +1,245 @@
+import ClusterCore
+import DataPlane
+import Datasets
+import Distillation
+import NN
+import Synchronization
+import Testing
+import Training
+import Transport
+import Wire
+
+/// Elastic rings on the data plane, in memory: replicas of an offline run are lost at chosen
+/// steps (they stop, or their sends are cut in the middle of an all-reduce), the test plays the
+/// coordinator (a new ring generation of the survivors, the teachers told which slots remain),
+/// and the survivors end where one process distilling the same ensemble ends.
+@Suite struct ElasticRingTests {
+    /// A replica lost at `step` (global, 0-based): it stops before training that step or, with
+    /// `cutAfter`, its gradient sends are dropped after that many in the step and it stops after.
+    struct Fault: Sendable, CustomStringConvertible {
+        var slot: Int
+        var step: Int
+        var cutAfter: Int?
+        /// Real time between the loss and the new ring's assignment (the coordinator's dead window).
+        var notice: Duration = .zero
+
+        var description: String {
+            "slot \(slot) at step \(step)" + (cutAfter.map { ", cut after \($0) sends" } ?? "") + ", noticed after \(notice)"
+        }
+    }
+
+    /// What the test's "coordinator" has told everyone.
+    final class Board: @unchecked Sendable {
+        let rings = Mutex<[Int: RingAssignment]>([:])
+        let slots: Mutex<[Int]>
+        let dead = Mutex<Set<Int>>([])
+        let endpoints: [String]
+        /// Wakes replica slot r's waits for gradient chunks (its inbox).
+        var wake: [@Sendable () -> Void] = []
+
+        init(replicas: Int) {
+            endpoints = (0..<replicas).map { "mem://replica-\($0)" }
+            slots = Mutex(Array(0..<replicas))
+        }
+
+        /// `slot` is lost: the next generation of the survivors.
+        func lose(_ slot: Int) {
+            let survivors = slots.withLock { s in
+                s.removeAll { $0 == slot }
+                return s
+            }
+            rings.withLock { r in
+                let generation = (r.values.map(\.generation).max() ?? 1) + 1
+                for (rank, s) in survivors.enumerated() {
+                    r[s] = RingAssignment(generation: generation, rank: rank, ranks: survivors.count,
+                                          endpoints: survivors.map { endpoints[$0] })
+                }
+            }
+            for s in survivors { wake[s]() }
+        }
+    }
+
+    /// Drops every send once `armed` and `limit` sends have passed since.
+    final class CutConnection: Connection {
+        let base: any Connection
+        let limit: Int
+        let state = Mutex<(armed: Bool, sent: Int)>((false, 0))
+
+        init(_ base: any Connection, after limit: Int) {
+            self.base = base
+            self.limit = limit
+        }
+
+        func arm() { state.withLock { $0.armed = true } }
+        var address: String { base.address }
+        var drops: DropCounter { base.drops }
+        func receive(timeout: Duration) async throws -> Message? { try await base.receive(timeout: timeout) }
+        func close() async { await base.close() }
+        func send(_ message: Message) async throws {
+            let pass = state.withLock { s -> Bool in
+                guard s.armed else { return true }
+                s.sent += 1
+                return s.sent <= limit
+            }
+            if pass { try await base.send(message) }
+        }
+    }
+
+    struct Outcome {
+        /// Each surviving slot's parameters.
+        var survivors: [Int: [Float]]
+        var transfers: Int
+        var generations: [Int: [UInt64]]
+    }
+
+    static func run(replicas: Int, faults: [Fault], plan: StepPlan, train: LabeledImages, teachers: [Sequential], kd: KDLoss,
+                    student: String) async throws -> Outcome {
+        let network = InMemoryNetwork()
+        let board = Board(replicas: replicas)
+        var teacherInboxes: [DataInbox] = [], replicaInboxes: [DataInbox] = []
+        for t in teachers.indices {
+            teacherInboxes.append(DataInbox(listener: try await network.transport(name: "t\(t)").listen(at: "mem://teacher-\(t)")))
+        }
+        for r in 0..<replicas {
+            replicaInboxes.append(DataInbox(listener: try await network.transport(name: "r\(r)").listen(at: board.endpoints[r])))
+        }
+        board.wake = replicaInboxes.map { inbox in { inbox.wakeGradientWaiter(run: "run-1") } }
+        let pumps = (teacherInboxes + replicaInboxes).map { inbox in Task { await inbox.run() } }
+        defer { pumps.forEach { $0.cancel() } }
+        var streamers: [TeacherStreamer] = []
+        for (t, model) in teachers.enumerated() {
+            var toReplicas: [any Connection] = []
+            for r in 0..<replicas { toReplicas.append(try await network.transport(name: "t\(t)").connect(to: board.endpoints[r])) }
+            streamers.append(TeacherStreamer(runID: "run-1", teacher: t, model: model, train: train, plan: plan, replicas: toReplicas,
+                                             credits: teacherInboxes[t].creditQueue(run: "run-1", teacher: t),
+                                             timeout: .seconds(10), receivers: { board.slots.withLock { $0 } }))
+        }
+        var students: [StudentReplica] = []
+        var cuts: [Int: CutConnection] = [:]
+        for r in 0..<replicas {
+            let transport = try await network.transport(name: "r\(r)")
+            var toTeachers: [any Connection] = []
+            for t in teachers.indices { toTeachers.append(try await transport.connect(to: "mem://teacher-\(t)")) }
+            var next: any Connection = try await transport.connect(to: board.endpoints[(r + 1) % replicas])
+            let fault = faults.first { $0.slot == r }
+            if let cut = fault?.cutAfter {
+                let c = CutConnection(next, after: cut)
+                cuts[r] = c
+                next = c
+            }
+            let elastic = ElasticRing(latest: { board.rings.withLock { $0[r] } },
+                                      connect: { try await transport.connect(to: $0) })
+            let trainer = try DataPlaneTests.studentTrainer(plan: plan, spec: student)
+            let ring = try RingAllReduce(runID: "run-1", generation: 1, rank: r, ranks: replicas, count: trainer.model.parameterCount,
+                                         source: replicaInboxes[r].gradientSource(run: "run-1"), next: next,
+                                         timeout: fault == nil ? .seconds(10) : .milliseconds(500), watch: elastic.watch())
+            students.append(StudentReplica(runID: "run-1", rank: r, trainer: trainer, plan: plan, kd: kd, rule: .meanProbabilities,
+                                           train: train, teachers: toTeachers, logits: replicaInboxes[r].logitsQueue(run: "run-1"),
+                                           ring: ring, timeout: .seconds(10), hashEvery: 4, elastic: elastic))
+        }
+        let parts = ElasticParts(streamers: streamers, students: students, cuts: cuts, faults: faults, board: board)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in parts.streamers.indices { group.addTask { try await parts.streamers[i].run() } }
+            for r in parts.students.indices {
+                let fault = parts.faults.first { $0.slot == r }
+                group.addTask {
+                    let isDead: @Sendable () -> Bool = { parts.board.dead.withLock { $0.contains(r) } }
+                    do {
+                        try await parts.students[r].run(onStep: { done, _ in
+                            guard let fault, done == fault.step, !isDead() else { return }
+                            if let cut = parts.cuts[r] {
+                                cut.arm()  // the next step's sends stop part-way; the replica stops after it
+                            }
+                            parts.board.dead.withLock { _ = $0.insert(r) }
+                            let board = parts.board
+                            Task {
+                                try? await Task.sleep(for: fault.notice)
+                                board.lose(r)
+                            }
+                        }, isCancelled: {
+                            guard let fault, isDead() else { return false }
+                            return fault.cutAfter == nil || parts.students[r].trainer.globalStep > fault.step
+                        })
+                    } catch {
+                        if fault == nil { throw error }  // a lost replica's own failure is expected
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let lost = Set(faults.map(\.slot))
+        var survivors: [Int: [Float]] = [:], generations: [Int: [UInt64]] = [:]
+        for r in 0..<replicas where !lost.contains(r) {
+            survivors[r] = DataPlaneTests.parameters(students[r].trainer.model)
+            generations[r] = students[r].generations.map(\.generation)
+        }
+        return Outcome(survivors: survivors, transfers: students.reduce(0) { $0 + $1.transfers }, generations: generations)
+    }
+
+    /// One process distilling the same ensemble on whole batches.
+    static func reference(plan: StepPlan, train: LabeledImages, teachers: [Sequential], kd: KDLoss, student: String) throws -> [Float] {
+        let logits = teachers.map { Evaluation.logits($0, on: train) }
+        let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: logits, labels: train.labels, classes: 10,
+                                              temperature: kd.temperature)
+        let single = try DataPlaneTests.studentTrainer(plan: plan, spec: student)
+        for e in 0..<plan.epochs {
+            _ = single.trainEpoch(e, train: train, validation: nil, objective: .distillation(loss: kd, targets: targets, labelMask: nil))
+        }
+        return DataPlaneTests.parameters(single.model)
+    }
+
+    static func check(_ faults: [Fault], replicas: Int = 3, student: String = "mlp:24-16-10") async throws -> Outcome {
+        let train = DataPlaneTests.data(count: 240)
+        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 3, replicas: replicas, window: 3,
+                            streaming: .firstEpochCached)
+        let teachers = try [DataPlaneTests.teacher(1), DataPlaneTests.teacher(2)]
+        let kd = KDLoss(temperature: 4, alpha: 0.9)
+        let expected = try reference(plan: plan, train: train, teachers: teachers, kd: kd, student: student)
+        let outcome = try await run(replicas: replicas, faults: faults, plan: plan, train: train, teachers: teachers, kd: kd,
+                                    student: student)
+        #expect(outcome.survivors.count == replicas - faults.count)
+        let first = outcome.survivors.values.first!
+        for (slot, p) in outcome.survivors { #expect(p == first, "slot \(slot) is bit-identical to the other survivors") }
+        let diff = zip(expected, first).map { abs($0 - $1) }.max()!
+        print("elastic ring: \(faults) → max |θ − θ_single| = \(diff), \(outcome.transfers) state transfer(s), "
+            + "generations \(outcome.generations)")
+        #expect(diff <= 1e-5, "\(faults)")
+        return outcome
+    }
+
+    @Test(arguments: [(slot: 2, step: 3), (slot: 0, step: 10), (slot: 1, step: 21)])
+    func aReplicaThatStopsIsReplacedByTheSurvivorsExactly(slot: Int, step: Int) async throws {
+        let outcome = try await Self.check([Fault(slot: slot, step: step)])
+        #expect(outcome.generations.values.allSatisfy { $0 == [1, 2] })
+    }
+
+    /// Cut in the middle of an all-reduce: some survivors finished the step and some did not;
+    /// the new ring copies the state of one that did.
+    @Test func aReplicaCutMidAllReduceLeavesNoStepLostOrRedone() async throws {
+        var transfers = 0
+        for cut in 0..<4 {
+            for notice in [Duration.zero, .milliseconds(100)] {
+                transfers += try await Self.check([Fault(slot: 1, step: 9, cutAfter: cut, notice: notice)]).transfers
+            }
+        }
+        #expect(transfers > 0, "some cut left the survivors a step apart")
+    }
+
+    @Test func twoLossesLeaveOneReplicaThatFinishesAlone() async throws {
+        let outcome = try await Self.check([Fault(slot: 0, step: 4), Fault(slot: 2, step: 12, cutAfter: 1)])
+        #expect(outcome.generations[1] == [1, 2, 3])
+    }
+
+    @Test func dropoutStudentsStayExactAcrossALoss() async throws {
+        _ = try await Self.check([Fault(slot: 1, step: 5, cutAfter: 2, notice: .milliseconds(50))],
+                                 student: "mlp:24-16-10,dropout=0.3")
+    }
+}
+
+private struct ElasticParts: @unchecked Sendable {
+    let streamers: [TeacherStreamer]
+    let students: [StudentReplica]
+    let cuts: [Int: ElasticRingTests.CutConnection]
+    let faults: [ElasticRingTests.Fault]
+    let board: ElasticRingTests.Board
+}

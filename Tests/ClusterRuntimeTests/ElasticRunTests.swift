@@ -1,0 +1,103 @@
+import ClusterCore
+import ClusterRuntime
+import DataPlane
+import Foundation
+import NN
+import Synchronization
+import Testing
+import Transport
+import Wire
+
+/// An offline run that loses a student worker while distilling, through the real coordinator
+/// and worker shells in memory: the coordinator declares the next ring generation, the
+/// survivors take over the lost replica's share, and the run completes with the student the
+/// same run without a fault produces.
+@Suite struct ElasticRunTests {
+    static func spec(dataset: String) -> String {
+        """
+        name: elastic
+        dataset: { name: fashion-mnist, path: \(dataset), validation: 100 }
+        teachers:
+          - model: mlp:784-16-10
+            count: 2
+            train: { epochs: 2, batch: 50, seed: 1 }
+        student: { model: mlp:784-8-10 }
+        training: { epochs: 4, batch: 60 }
+        distillation: { mode: offline }
+        replicas: 3
+        """
+    }
+
+    /// Cuts every message `node` sends once it sends a gradient chunk of step `step` or later
+    /// (a process killed in the middle of that step's all-reduce).
+    final class Kill: Sendable {
+        let node: String
+        let step: UInt64
+        let fired = Mutex(false)
+
+        init(node: String, step: UInt64) {
+            self.node = node
+            self.step = step
+        }
+
+        var predicate: @Sendable (Message) -> Bool {
+            { [self] message in
+                if case .gradientChunk(let g) = message.envelope.body, g.step >= step, g.step < 1 << 61 {
+                    fired.withLock { $0 = true }
+                }
+                return fired.withLock { $0 }
+            }
+        }
+    }
+
+    /// Runs the spec on t1, t2 (teachers) and s1–s3 (students); with `kill`, that worker is cut
+    /// off at that step and, once its data plane is silent, its control loop stops too.
+    /// Returns the run's final phase, its events and the stored student's parameters.
+    static func run(kill: Kill?) async throws -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
+        let cluster = try await EmbeddedCluster()
+        let data = cluster.stateDir + "/data"
+        try SyntheticFashion.write(to: data, train: 600, test: 200)
+        for name in ["t1", "t2"] { try await cluster.addWorker(name, roles: [.teacher]) }
+        for name in ["s1", "s2", "s3"] { try await cluster.addWorker(name, roles: [.student]) }
+        await cluster.pump()
+        if let kill { cluster.network.hold(from: kill.node, where: kill.predicate) }
+        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data), fileName: "elastic.yaml")))
+        guard case .submitRunReply(let submitted) = reply, submitted.accepted else { throw TestFailure("refused: \(reply)") }
+        let run = submitted.runID
+        if let kill {
+            await cluster.pump(until: {
+                if kill.fired.withLock({ $0 }) { return true }
+                return await cluster.phase(of: run)?.isTerminal == true
+            })
+            cluster.frozen = [kill.node]
+            // Past the dead window (5 s): the coordinator declares the next ring generation.
+            await cluster.advance(.seconds(6))
+        }
+        await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true }, timeout: .seconds(120))
+        guard case .eventList(let list) = try await cluster.request(.listEvents(ListEvents(runID: run))) else {
+            throw TestFailure("no events")
+        }
+        let record = try cluster.store.run(id: run)
+        var parameters: [Float] = []
+        if let stored = try cluster.store.artifacts(runID: run).first(where: { $0.name == "student.safetensors" }) {
+            let model = try ModelCheckpoint.read(from: "\(cluster.stateDir)/\(stored.path)").model
+            parameters = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
+        }
+        return (await cluster.phase(of: run), record?.reason ?? "", list.events.map(\.message), parameters)
+    }
+
+    @Test(arguments: [("s2", 5), ("s1", 30)])
+    func losingAStudentWorkerWhileDistillingChangesNeitherTheOutcomeNorTheStudent(node: String, step: Int) async throws {
+        let reference = try await Self.run(kill: nil)
+        #expect(reference.phase == .completed, "\(reference.reason)")
+        let faulty = try await Self.run(kill: Kill(node: node, step: UInt64(step)))
+        #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
+        #expect(faulty.reason.contains("on 2 replicas (3 at the start; lost student"), "\(faulty.reason)")
+        #expect(faulty.events.contains { $0.hasPrefix("\(node) was lost while distilling: the replicas go on as ring generation 2") },
+                "\(faulty.events)")
+        #expect(faulty.student.count == reference.student.count && !faulty.student.isEmpty)
+        let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic run: \(node) lost at step \(step): max |θ − θ_fault-free| = \(diff)")
+        #expect(diff <= 1e-5)
+    }
+}
