@@ -40,6 +40,7 @@ extension Coordinator {
         let (events, answer) = Self.answer(m, from: request.sender, arrivedAt: arrivedAt, liveness: liveness, clock: clock)
         apply(events)
         reply(answer, to: request)
+        if !m.runs.isEmpty, case .heartbeat = answer { stopOrphans(m.runs, on: request.sender) }
     }
 
     /// The heartbeat rule, shared by the actor and the liveness lane: a member that holds work

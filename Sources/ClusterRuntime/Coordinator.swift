@@ -85,6 +85,8 @@ public actor Coordinator {
     /// Trained teachers in the state directory by recipe key (built when first needed).
     var storedTeachersIndex: StoredTeachers?
     var watchers: [String: [Watcher]] = [:]
+    /// "worker run" pairs already told to stop an orphaned run (each is logged once).
+    var orphansTold: Set<String> = []
     var outbox: [Outgoing] = []
     /// Request ids of everything the coordinator sends (the liveness lane takes them too).
     nonisolated let requestIDs = RequestIDs()

@@ -36,6 +36,8 @@ public struct CoordinatorService: Service {
     enum ControlItem: Sendable {
         case inbound(Inbound)
         case membership([MembershipEvent])
+        /// A member's heartbeat listed runs it holds tasks of (`Heartbeat.runs`).
+        case heldRuns(worker: String, runs: [String])
     }
 
     public init(coordinator: Coordinator, listener: any Listener, clock: any RuntimeClock = SystemRuntimeClock(),
@@ -126,6 +128,7 @@ public struct CoordinatorService: Service {
         await send([Outgoing(peer: inbound.peer, message: Message(reply))])
         desk.answered(after: clock.elapsed(since: inbound.arrivedAt))
         if !events.isEmpty { await forward(.membership(events)) }
+        if !beat.runs.isEmpty, case .heartbeat = body { await forward(.heldRuns(worker: envelope.sender, runs: beat.runs)) }
     }
 
     private func forward(_ item: ControlItem) async {
@@ -171,6 +174,7 @@ public struct CoordinatorService: Service {
                 switch item {
                 case .inbound(let inbound): await send(await coordinator.handle(inbound))
                 case .membership(let events): await send(await coordinator.membershipChanged(events))
+                case .heldRuns(let worker, let held): await send(await coordinator.heldRuns(held, by: worker))
                 }
                 handled += 1
                 next = handled < maxBatch ? control.poll() : nil

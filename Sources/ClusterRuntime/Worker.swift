@@ -96,7 +96,8 @@ public actor Worker {
                 await send(.register(register), requestID: id)
             case .sendHeartbeat(let id):
                 let heartbeat = Heartbeat(sentUnixMs: UInt64(max(0, clock.wallMs())), cpuPercent: stats.cpuPercent(),
-                                          rssBytes: ProcessStats.residentBytes(), currentTask: tasks.currentTask)
+                                          rssBytes: ProcessStats.residentBytes(), currentTask: tasks.currentTask,
+                                          runs: tasks.runs)
                 await send(.heartbeat(heartbeat), requestID: id)
             case .note(let note):
                 log(note)

@@ -7,6 +7,8 @@ import Wire
 public protocol WorkerTasks: AnyObject, Sendable {
     /// What the tasks are doing, for heartbeats ("run-3/teacher-1 epoch 2/10", or "").
     var currentTask: String { get }
+    /// The runs it holds tasks of (started, not yet ended), sorted, for heartbeats.
+    var runs: [String] { get }
     /// Starts `assign`; false, starting nothing, when a task with its id runs already (its
     /// peers' endpoints are updated instead, docs/PROTOCOL.md "Tasks").
     @discardableResult func start(_ assign: AssignTask) -> Bool

@@ -101,6 +101,11 @@ final class TaskPeers: Sendable {
         }
     }
 
+    /// The runs with a task here, sorted.
+    var runs: [String] {
+        entries.withLock { Set($0.values.map(\.runID)).sorted() }
+    }
+
     func markReady(_ taskID: String) {
         entries.withLock { $0[taskID]?.ready = true }
     }

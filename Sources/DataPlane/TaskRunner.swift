@@ -83,6 +83,7 @@ public final class TaskRunner: WorkerTasks {
 
     /// What the worker is doing, for heartbeats ("run-3/teacher-1 epoch 2/10", or "").
     public var currentTask: String { current.withLock { $0.values.sorted().joined(separator: "; ") } }
+    public var runs: [String] { peers.runs }
 
 
     /// `TaskStatus`, `Metrics` and `ArtifactChunk` messages, in the order the tasks produced them.

@@ -2576,7 +2576,7 @@ const ProtobufCMessageDescriptor distillery__v1__register_ack__descriptor =
   (ProtobufCMessageInit) distillery__v1__register_ack__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__heartbeat__field_descriptors[4] =
+static const ProtobufCFieldDescriptor distillery__v1__heartbeat__field_descriptors[5] =
 {
   {
     "sent_unix_ms",
@@ -2626,17 +2626,30 @@ static const ProtobufCFieldDescriptor distillery__v1__heartbeat__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "runs",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Distillery__V1__Heartbeat, n_runs),
+    offsetof(Distillery__V1__Heartbeat, runs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__heartbeat__field_indices_by_name[] = {
   1,   /* field[1] = cpu_percent */
   3,   /* field[3] = current_task */
   2,   /* field[2] = rss_bytes */
+  4,   /* field[4] = runs */
   0,   /* field[0] = sent_unix_ms */
 };
 static const ProtobufCIntRange distillery__v1__heartbeat__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor distillery__v1__heartbeat__descriptor =
 {
@@ -2646,7 +2659,7 @@ const ProtobufCMessageDescriptor distillery__v1__heartbeat__descriptor =
   "Distillery__V1__Heartbeat",
   "distillery.v1",
   sizeof(Distillery__V1__Heartbeat),
-  4,
+  5,
   distillery__v1__heartbeat__field_descriptors,
   distillery__v1__heartbeat__field_indices_by_name,
   1,  distillery__v1__heartbeat__number_ranges,

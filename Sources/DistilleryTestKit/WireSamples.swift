@@ -52,7 +52,7 @@ public struct WireSamples: Sendable {
                                              livenessTimeoutMs: interval + 1 + UInt32(int(10_000)))), [], [])
         case 2:
             return (.heartbeat(Heartbeat(sentUnixMs: u64(), cpuPercent: rng.uniform(0, 800), rssBytes: u64(),
-                                         currentTask: text())), [], [])
+                                         currentTask: text(), runs: (0..<int(4)).map { "run-\($0 + 1)" })), [], [])
         case 3: return (.deregister(Deregister(reason: text())), [], [])
         case 4: return (.submitRun(SubmitRun(specYaml: "name: \(word())\nepochs: \(int(50))\n", fileName: text())), [], [])
         case 5:

@@ -54,7 +54,8 @@ extension Heartbeat {
             sentUnixMs: c.sent_unix_ms,
             cpuPercent: c.cpu_percent,
             rssBytes: c.rss_bytes,
-            currentTask: CRead.string(c.current_task, "heartbeat.current_task"))
+            currentTask: CRead.string(c.current_task, "heartbeat.current_task"),
+            runs: CRead.strings(c.n_runs, c.runs, "heartbeat.runs"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__Heartbeat> {
@@ -63,6 +64,8 @@ extension Heartbeat {
         p.pointee.cpu_percent = cpuPercent
         p.pointee.rss_bytes = rssBytes
         p.pointee.current_task = try a.string(currentTask, "heartbeat.current_task")
+        p.pointee.n_runs = runs.count
+        p.pointee.runs = try a.strings(runs, "heartbeat.runs")
         return p
     }
 }

@@ -59,12 +59,16 @@ public struct Heartbeat: Sendable, Equatable {
     public var cpuPercent: Float
     public var rssBytes: UInt64
     public var currentTask: String
+    /// The runs the worker holds tasks of (started, not yet ended), each once.
+    public var runs: [String]
 
-    public init(sentUnixMs: UInt64 = 0, cpuPercent: Float = 0, rssBytes: UInt64 = 0, currentTask: String = "") {
+    public init(sentUnixMs: UInt64 = 0, cpuPercent: Float = 0, rssBytes: UInt64 = 0, currentTask: String = "",
+                runs: [String] = []) {
         self.sentUnixMs = sentUnixMs
         self.cpuPercent = cpuPercent
         self.rssBytes = rssBytes
         self.currentTask = currentTask
+        self.runs = runs
     }
 }
 

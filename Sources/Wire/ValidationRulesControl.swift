@@ -21,6 +21,8 @@ extension RegisterAck {
 extension Heartbeat {
     func check() throws(WireError) {
         try Rules.finiteNonNegative(cpuPercent, "heartbeat.cpu_percent")
+        try Rules.distinct(runs, "heartbeat.runs")
+        for (i, run) in runs.enumerated() { try Rules.nonEmpty(run, "heartbeat.runs[\(i)]") }
     }
 }
 

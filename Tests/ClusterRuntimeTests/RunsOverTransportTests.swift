@@ -415,7 +415,7 @@ import Wire
 
     @Test func runsInFlightAreInterruptedByACoordinatorRestartAndHistoryStays() async throws {
         let (cluster, data) = try await makeCluster(train: 3000)
-        try await cluster.addWorker("t1", roles: [.teacher])
+        let teacherWorker = try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()
         let done = try await submit(cluster, "name: [broken")
@@ -429,6 +429,12 @@ import Wire
         #expect(list.runs.map(\.runID) == [run])
         #expect(list.runs[0].state == .interrupted && list.runs[0].reason.contains("coordinator stopped"))
         #expect(await cluster.liveness(of: "t1") == .alive)
+        // The teacher still training for the interrupted run is an orphan: its worker lists the
+        // run in its heartbeats, is told to stop it, and is idle again.
+        await cluster.pump(until: { teacherWorker.currentTask.isEmpty }, timeout: .seconds(30))
+        let events = try await logs(cluster, "").map(\.message)
+        #expect(events.contains("worker t1 holds tasks of run \(run), which is not in flight here (it ended, or the "
+            + "coordinator restarted): told to stop them"), "\(events)")
     }
 
     @Test func watchFollowsARunToItsEnd() async throws {

@@ -23,7 +23,7 @@ enum Handwritten {
                                        cachedShards: ["aa11", "bb22", "中文"]))),
             message(.registerAck(RegisterAck(nodeID: "node-7", heartbeatIntervalMs: 1000, livenessTimeoutMs: 5000))),
             message(.heartbeat(Heartbeat(sentUnixMs: 1_700_000_000_123, cpuPercent: 312.5, rssBytes: 1 << 33,
-                                         currentTask: "teacher 1 · epoch 3"))),
+                                         currentTask: "teacher 1 · epoch 3", runs: ["run-3", "run-7"]))),
             message(.deregister(Deregister(reason: "shutting down ⏻"))),
             message(.submitRun(SubmitRun(specYaml: "name: démo\nteachers: 3\n", fileName: "runs/démo.yaml",
                                          idempotencyKey: "6F9619FF-8B86-D011-B42D-00C04FC964FF"))),

@@ -29,6 +29,8 @@ import Wire
              .registerAck(RegisterAck(nodeID: "n", heartbeatIntervalMs: 1000, livenessTimeoutMs: 1000))),
         Case("heartbeat.cpu_percent (nan) must be a finite number ≥ 0", .heartbeat(Heartbeat(cpuPercent: .nan))),
         Case("heartbeat.cpu_percent (-1.0) must be a finite number ≥ 0", .heartbeat(Heartbeat(cpuPercent: -1))),
+        Case("heartbeat.runs[1] (run-3) repeats an earlier entry", .heartbeat(Heartbeat(runs: ["run-3", "run-3"]))),
+        Case("heartbeat.runs[0] must not be empty", .heartbeat(Heartbeat(runs: [""]))),
         Case("a Heartbeat carries no tensor frames, but tensors has 1 entry", .heartbeat(Heartbeat()),
              tensors: [TensorMeta(name: "x", dtype: .u8, shape: [2])], frames: [Handwritten.bytes(2)]),
         Case("submit_run.spec_yaml must not be empty", .submitRun(SubmitRun(fileName: "a.yaml"))),

@@ -348,10 +348,16 @@ struct  Distillery__V1__Heartbeat
   float cpu_percent;
   uint64_t rss_bytes;
   char *current_task;
+  /*
+   * the runs this worker holds tasks of (started and not yet ended), each once: the coordinator
+   * tells it to stop those it no longer has in flight (docs/PROTOCOL.md "Liveness")
+   */
+  size_t n_runs;
+  char **runs;
 };
 #define DISTILLERY__V1__HEARTBEAT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__heartbeat__descriptor) \
-    , 0, 0, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*

@@ -1,0 +1,29 @@
+import Wire
+
+/// Every task belongs to a run the coordinator still has in flight, or it stops
+/// (docs/PROTOCOL.md "Liveness"): workers list the runs they hold tasks of in each heartbeat
+/// (`Heartbeat.runs`), and a run not in flight here — it ended, it was in flight when this
+/// coordinator started (interrupted), or it was never known — is an orphan. Its worker is told
+/// to stop it (`CancelRun`) at every such heartbeat until its tasks end, and it is logged
+/// once per worker and run. Without this, a coordinator restart left workers computing runs it
+/// had marked interrupted, busy for new runs, and uploading into runs that had ended.
+extension Coordinator {
+    /// A member's heartbeat (answered by the liveness lane) listed `held`.
+    public func heldRuns(_ held: [String], by worker: String) -> [Outgoing] {
+        stopOrphans(held, on: worker)
+        return drainOutbox()
+    }
+
+    /// Sends `CancelRun` to `worker` for each run of `held` that is not in flight here.
+    func stopOrphans(_ held: [String], on worker: String) {
+        for run in held where runs[run] == nil {
+            if orphansTold.insert("\(worker) \(run)").inserted {
+                let text = "worker \(worker) holds tasks of run \(run), which is not in flight here (it ended, or the "
+                    + "coordinator restarted): told to stop them"
+                logger.warning("\(text)")
+                event(nil, "worker", text)
+            }
+            _ = send(.cancelRun(CancelRun(runID: run)), toWorker: worker)
+        }
+    }
+}
