@@ -60,9 +60,9 @@ public enum RunDirective: Sendable, Equatable {
     /// data endpoints; the worker updates the running task's peers and starts nothing new.
     case refreshPeers(TaskRef, worker: String)
     /// The ring of student replicas changed (distilling, elastic): `ring` is the new generation,
-    /// `lost` the worker it lost. The shell records it; the `.refreshPeers` that follow tell
-    /// the replicas and teachers.
-    case ringChanged(RingMembership, lost: String)
+    /// `why` says what made it ("w2 was lost while distilling", or a stalled ring renewed). The
+    /// shell records it; the `.refreshPeers` that follow tell the replicas (and teachers).
+    case ringChanged(RingMembership, why: String)
     /// The run ended (failed/cancelled/interrupted) while these workers held its work: tell them to stop it.
     case stopWork(workers: [String])
     /// The event does not fit the current state (odd order, duplicate, unknown task, after the end):

@@ -9,15 +9,19 @@ extension RunLifecycle {
     ///   names every unplaced part).
     /// A deadline is due at exactly its time. When several are due, the earliest one (then the
     /// first worker or task; shard before task before placement) is the reason.
+    ///
+    /// Not a failure: while an elastic run distils, a ring that made no progress for its stall
+    /// window is renewed (``renewStalledRing(at:window:)``).
     mutating func tick(at now: ClockTime) -> [RunDirective] {
         let due = deadlines().filter { now >= $0.at }.min { $0.at < $1.at }
-        guard let due else { return [] }
-        return end(.failed, because: due.reason(now))
+        if let due { return end(.failed, because: due.reason(now)) }
+        if let stall = ringStallDeadline, now >= stall.at { return renewStalledRing(at: now, window: stall.window) }
+        return []
     }
 
-    /// Earliest deadline (shard stall, task acceptance, replacement wait), nil if none.
+    /// Earliest deadline (shard stall, task acceptance, replacement wait, ring stall), nil if none.
     public func nextDeadline() -> ClockTime? {
-        deadlines().map(\.at).min()
+        (deadlines().map(\.at) + [ringStallDeadline?.at].compactMap { $0 }).min()
     }
 
     /// The run's pending deadlines and the failure each one would give, in tie-break order.

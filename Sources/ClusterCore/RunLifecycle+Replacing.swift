@@ -131,6 +131,7 @@ extension RunLifecycle {
             return assign(.teacher, on: placement.teacherWorkers, at: now)
         case .preparingTeachers where allCompleted(.teacher):
             phase = .distilling
+            ringProgressAt = now
             return assign(.student, on: placement.studentWorkers, at: now)
         default:
             return []

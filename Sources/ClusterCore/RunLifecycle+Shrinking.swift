@@ -60,7 +60,8 @@ extension RunLifecycle {
         }
         for ref in lostRefs { tasks[ref] = nil }
         ringGeneration += 1
-        var directives: [RunDirective] = [.ringChanged(ring!, lost: worker)]
+        ringProgressAt = now
+        var directives: [RunDirective] = [.ringChanged(ring!, why: "\(worker) was lost while distilling")]
         for slot in survivors where tasks[TaskRef(.student, slot)]?.state != .completed {
             directives.append(.refreshPeers(TaskRef(.student, slot), worker: placement.studentWorkers[slot]))
         }
@@ -68,6 +69,56 @@ extension RunLifecycle {
             directives.append(.refreshPeers(ref, worker: tasks[ref]!.worker))
         }
         return directives
+    }
+
+    /// The replicas still training (an active slot whose task has not reported its last step).
+    var replicasTraining: [Int] {
+        activeSlots.filter { slot in
+            guard let task = tasks[TaskRef(.student, slot)], task.state != .completed else { return false }
+            return task.total == 0 || task.done < task.total
+        }
+    }
+
+    /// When a ring that made no progress is renewed: ``RunTimeouts/ringStall`` (at least 5 steps
+    /// at the slowest pace seen) after the last step any replica reported, while at least two
+    /// replicas still train; nil otherwise.
+    var ringStallDeadline: ComputedDeadline? {
+        guard phase == .distilling, elastic != nil, let since = ringProgressAt, replicasTraining.count >= 2 else { return nil }
+        let window = max(timeouts.ringStall, slowestStep * 5)
+        return ComputedDeadline(at: since + window, window: window)
+    }
+
+    struct ComputedDeadline {
+        var at: ClockTime
+        var window: Duration
+    }
+
+    /// No replica finished a step within the stall window although all are alive: a gradient
+    /// chunk was lost (a connection that dropped and came back loses what was in flight), or a
+    /// replica is stuck. The next ring generation with the same members makes every replica
+    /// abandon the step in flight and run it again (docs/PROTOCOL.md "Elastic rings"); a
+    /// replica that is really gone is declared dead by liveness and removed as usual.
+    mutating func renewStalledRing(at now: ClockTime, window: Duration) -> [RunDirective] {
+        ringGeneration += 1
+        ringProgressAt = now
+        let why = "no replica finished a step for \(window.secondsText) (a message lost on a dropped connection, or a "
+            + "stuck replica)"
+        var directives: [RunDirective] = [.ringChanged(ring!, why: why)]
+        for slot in replicasTraining {
+            directives.append(.refreshPeers(TaskRef(.student, slot), worker: placement!.studentWorkers[slot]))
+        }
+        return directives
+    }
+
+    /// A replica reported `done` steps at `now` (it had `before`): the ring made progress, and
+    /// the pace sets how long a step may take before the ring counts as stalled.
+    mutating func studentProgressed(from before: UInt64, to done: UInt64, at now: ClockTime) {
+        guard done > before else { return }
+        if let last = ringProgressAt, before > 0 {
+            let perStep = (now - last) / Int(done - before)
+            if perStep > slowestStep { slowestStep = perStep }
+        }
+        ringProgressAt = now
     }
 
     /// Every active replica's task is completed: the run is completed.

@@ -38,6 +38,7 @@ extension RunLifecycle {
             guard task.state == .assigned else { return ignore(event, "\(ref) is already \(task.state.rawValue)") }
             task.state = .accepted
         case .running(let done, let total):
+            if ref.kind == .student && phase == .distilling { studentProgressed(from: task.done, to: done, at: now) }
             task.state = .running
             task.done = done
             task.total = total

@@ -42,6 +42,10 @@ public struct RunLifecycle: Sendable, Equatable {
     public internal(set) var ringGeneration: UInt64 = 1
     /// Replica slots lost while distilling (elastic runs), with the worker that held each.
     public internal(set) var lostReplicas: [Int: LostPart] = [:]
+    /// Distilling: when a replica last reported a step done (or the ring last changed).
+    var ringProgressAt: ClockTime?
+    /// The longest time per step seen between two progress reports (the stall window's pace).
+    var slowestStep: Duration = .zero
 
     public init(runID: String, teacherCount: Int, replicaCount: Int, timeouts: RunTimeouts = RunTimeouts(),
                 elastic: ElasticPolicy? = nil) {

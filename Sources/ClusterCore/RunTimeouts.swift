@@ -8,11 +8,17 @@ public struct RunTimeouts: Sendable, Equatable {
     /// A part whose worker was lost before distilling began waits at most this long for
     /// another worker to take it (default 5 min); then the run fails.
     public var replacementWait: Duration
+    /// While an elastic run distils: no replica finishing a step for this long (or 5 steps at
+    /// the slowest pace seen, if longer) renews the ring (default 10 s; the coordinator raises
+    /// it to 2 s past its dead window, so a dead replica is removed first; the replicas' own
+    /// wait for a gradient chunk gives up after 30 s).
+    public var ringStall: Duration
 
     public init(taskAcceptance: Duration = .seconds(10), shardStall: Duration = .seconds(30),
-                replacementWait: Duration = .seconds(300)) {
+                replacementWait: Duration = .seconds(300), ringStall: Duration = .seconds(10)) {
         self.taskAcceptance = taskAcceptance
         self.shardStall = shardStall
         self.replacementWait = replacementWait
+        self.ringStall = ringStall
     }
 }

@@ -98,9 +98,8 @@ extension Coordinator {
                                     shardHash: run.shardHash, task: taskSpec(ref, run: run))
             event(runID, "task", "\(ref) on \(worker) sent its peers' new endpoints")
             send(.assignTask(assign), toWorker: worker)
-        case .ringChanged(let ring, let lost):
-            let text = "\(lost) was lost while distilling: the replicas go on as \(ring) "
-                + "(the global batch split over \(ring.ranks))"
+        case .ringChanged(let ring, let why):
+            let text = "\(why): the replicas go on as \(ring) (the global batch split over \(ring.ranks))"
             logger.warning("run \(runID): \(text)")
             event(runID, "ring", text)
         case .stopWork(let workers):

@@ -124,8 +124,12 @@ extension Coordinator {
         }
         // Offline runs are elastic: every replica caches every soft target in epoch 0, so the
         // survivors of a lost replica can take over its share (docs/OPERATIONS.md "Failures").
+        // A ring is renewed for a stall only past the dead window, so that a replica that died is
+        // removed first (a renewal with it still in would be wasted).
+        var timeouts = settings.runTimeouts
+        timeouts.ringStall = max(timeouts.ringStall, settings.liveness.deadAfter + .seconds(2))
         let lifecycle = RunLifecycle(runID: record.id, teacherCount: spec.teachers.count, replicaCount: spec.replicas,
-                                     timeouts: settings.runTimeouts,
+                                     timeouts: timeouts,
                                      elastic: spec.distillation.mode == .offline ? ElasticPolicy(minReplicas: 1) : nil)
         runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
                                     updatedMs: record.submittedAtMs, lifecycle: lifecycle,

@@ -222,6 +222,7 @@ public final class RingAllReduce {
     private func receive(chunk c: Int, step: UInt64, phase: RingPhase, hop: Int, values: Int? = nil) async throws(RingError) -> Frame {
         let expected = values ?? schedule.chunk(c).count
         let deadline = clock.deadline(after: timeout)
+        var gap: String?
         while true {
             let got: (chunk: GradientChunk, frame: Frame)?
             if let held = watch?.take(generation: generation) {
@@ -239,6 +240,7 @@ public final class RingAllReduce {
                 }
             }
             guard let (g, frame) = got else {
+                if let gap { throw .unexpected("\(gap), then nothing it expected within \(timeout.shortDescription)") }
                 throw .timedOut(rank: rank, previous: schedule.previous(of: rank), step: step, phase: phase, hop: hop, after: timeout)
             }
             if g.runID.isEmpty { continue }  // RingWatch.wakeUp: look at the assignment again
@@ -255,9 +257,16 @@ public final class RingAllReduce {
             }
             guard g.generation == generation, g.step == step, g.phase == phase, g.hop == UInt32(hop), g.chunk == UInt32(c),
                   frame.count == expected * 4 else {
-                throw .unexpected("replica \(rank) expected generation \(generation) step \(step) \(phase) hop \(hop) chunk \(c) "
+                let text = "replica \(rank) expected generation \(generation) step \(step) \(phase) hop \(hop) chunk \(c) "
                     + "(\(expected) values), got generation \(g.generation) step \(g.step) \(g.phase) hop \(g.hop) "
-                    + "chunk \(g.chunk) (\(frame.count / 4) values)")
+                    + "chunk \(g.chunk) (\(frame.count / 4) values)"
+                // Elastic: a chunk lost on a dropped connection leaves a gap; this ring cannot finish,
+                // and the coordinator renews a ring that stalls. Wait for that, bounded by the timeout.
+                guard watch == nil else {
+                    gap = text
+                    continue
+                }
+                throw .unexpected(text)
             }
             return frame
         }

@@ -27,7 +27,7 @@ import Testing
         #expect(run.ring == RingMembership(generation: 1, members: Self.students))
         let directives = run.handle(.workerLost("s2"), at: at(9500))
         let ring = RingMembership(generation: 2, members: ["s1", "s3"])!
-        #expect(directives == [.ringChanged(ring, lost: "s2"), .refreshPeers(F.s0, worker: "s1"), .refreshPeers(Self.s2, worker: "s3"),
+        #expect(directives == [.ringChanged(ring, why: "s2 was lost while distilling"), .refreshPeers(F.s0, worker: "s1"), .refreshPeers(Self.s2, worker: "s3"),
                                .refreshPeers(F.t0, worker: "w1"), .refreshPeers(F.t1, worker: "w2")])
         #expect(run.phase == .distilling)
         #expect(run.ring == ring && run.ringGeneration == 2)
@@ -47,7 +47,7 @@ import Testing
         var run = Self.distilling()
         _ = run.handle(.workerLost("s1"), at: at(9500))
         let directives = run.handle(.workerLost("s3"), at: at(9700))
-        #expect(directives.first == .ringChanged(RingMembership(generation: 3, members: ["s2"])!, lost: "s3"))
+        #expect(directives.first == .ringChanged(RingMembership(generation: 3, members: ["s2"])!, why: "s3 was lost while distilling"))
         #expect(directives.contains(.refreshPeers(F.s1, worker: "s2")))
         #expect(run.activeSlots == [1])
         _ = run.handle(.task(F.s1, .completed), at: at(12_000))
@@ -93,5 +93,34 @@ import Testing
         #expect(run.elastic == nil)
         _ = run.handle(.workerLost("w3"), at: at(9999))
         #expect(run.phase == .failed)
+    }
+
+    /// A ring whose replicas all stay alive but finish no step (a gradient chunk lost when a
+    /// connection dropped and came back) is renewed: the next generation, same members.
+    @Test func aRingThatMakesNoProgressIsRenewedWithTheSameMembers() {
+        var run = Self.distilling()
+        for slot in 0..<3 { _ = run.handle(.task(TaskRef(.student, slot), .running(done: 1, total: 100)), at: at(9500)) }
+        #expect(run.nextDeadline() == at(19_500))
+        #expect(run.handle(.tick, at: at(19_499)) == [])
+        let directives = run.handle(.tick, at: at(19_500))
+        let ring = RingMembership(generation: 2, members: Self.students)!
+        #expect(directives == [.ringChanged(ring, why: "no replica finished a step for 10.0 s (a message lost on a dropped "
+                                                + "connection, or a stuck replica)"),
+                               .refreshPeers(F.s0, worker: "s1"), .refreshPeers(F.s1, worker: "s2"), .refreshPeers(Self.s2, worker: "s3")])
+        #expect(run.phase == .distilling && run.ring == ring)
+        #expect(run.nextDeadline() == at(29_500))
+    }
+
+    /// Slow steps widen the window (5 steps at the slowest pace seen), so a slow ring is not
+    /// taken for a stalled one; a replica that has reported its last step no longer counts.
+    @Test func theStallWindowFollowsThePaceAndIgnoresFinishedReplicas() {
+        var run = Self.distilling()
+        for slot in 0..<3 { _ = run.handle(.task(TaskRef(.student, slot), .accepted), at: at(9100)) }
+        _ = run.handle(.task(F.s0, .running(done: 1, total: 3)), at: at(10_000))
+        _ = run.handle(.task(F.s0, .running(done: 2, total: 3)), at: at(14_000))  // 4 s per step
+        #expect(run.nextDeadline() == at(34_000))
+        _ = run.handle(.task(F.s0, .running(done: 3, total: 3)), at: at(18_000))
+        _ = run.handle(.task(F.s1, .running(done: 3, total: 3)), at: at(18_000))
+        #expect(run.nextDeadline() == nil, "one replica still training is no ring to renew")
     }
 }

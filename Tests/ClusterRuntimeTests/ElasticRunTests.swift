@@ -50,10 +50,34 @@ import Wire
         }
     }
 
+    /// Loses the first gradient chunk `node` sends for step `step` or later, and nothing else
+    /// (what a connection that drops and comes back loses: the message in flight).
+    final class DropOne: Sendable {
+        let node: String
+        let step: UInt64
+        let dropped = Mutex(false)
+
+        init(node: String, step: UInt64) {
+            self.node = node
+            self.step = step
+        }
+
+        var predicate: @Sendable (Message) -> Bool {
+            { [self] message in
+                guard case .gradientChunk(let g) = message.envelope.body, g.step >= step, g.step < 1 << 61 else { return false }
+                return dropped.withLock { done in
+                    defer { done = true }
+                    return !done
+                }
+            }
+        }
+    }
+
     /// Runs the spec on t1, t2 (teachers) and s1–s3 (students); with `kill`, that worker is cut
-    /// off at that step and, once its data plane is silent, its control loop stops too.
+    /// off at that step and, once its data plane is silent, its control loop stops too; with
+    /// `drop`, one gradient chunk is lost and the clock moves past the ring's stall window.
     /// Returns the run's final phase, its events and the stored student's parameters.
-    static func run(kill: Kill?) async throws -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
+    static func run(kill: Kill?, drop: DropOne? = nil) async throws -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
         let cluster = try await EmbeddedCluster()
         let data = cluster.stateDir + "/data"
         try SyntheticFashion.write(to: data, train: 600, test: 200)
@@ -61,6 +85,7 @@ import Wire
         for name in ["s1", "s2", "s3"] { try await cluster.addWorker(name, roles: [.student]) }
         await cluster.pump()
         if let kill { cluster.network.hold(from: kill.node, where: kill.predicate) }
+        if let drop { cluster.network.hold(from: drop.node, where: drop.predicate) }  // never released: lost
         let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data), fileName: "elastic.yaml")))
         guard case .submitRunReply(let submitted) = reply, submitted.accepted else { throw TestFailure("refused: \(reply)") }
         let run = submitted.runID
@@ -72,6 +97,14 @@ import Wire
             cluster.frozen = [kill.node]
             // Past the dead window (5 s): the coordinator declares the next ring generation.
             await cluster.advance(.seconds(6))
+        }
+        if let drop {
+            await cluster.pump(until: {
+                if drop.dropped.withLock({ $0 }) { return true }
+                return await cluster.phase(of: run)?.isTerminal == true
+            })
+            // Past the ring's stall window (10 s): the coordinator renews the ring.
+            await cluster.advance(.seconds(11))
         }
         await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true }, timeout: .seconds(120))
         guard case .eventList(let list) = try await cluster.request(.listEvents(ListEvents(runID: run))) else {
@@ -99,5 +132,19 @@ import Wire
         let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
         print("elastic run: \(node) lost at step \(step): max |θ − θ_fault-free| = \(diff)")
         #expect(diff <= 1e-5)
+    }
+
+    /// A gradient chunk lost while every replica stays alive stalls the ring; the coordinator
+    /// renews it with the same members and the replicas run the step in flight again.
+    @Test func aLostGradientChunkStallsTheRingUntilItIsRenewedAndTheStudentIsUnchanged() async throws {
+        let reference = try await Self.run(kill: nil)
+        let stalled = try await Self.run(kill: nil, drop: DropOne(node: "s2", step: 12))
+        #expect(stalled.phase == .completed, "\(stalled.reason) \(stalled.events)")
+        #expect(stalled.events.contains { $0.hasPrefix("no replica finished a step for 10.0 s") && $0.contains("ring generation 2") },
+                "\(stalled.events)")
+        #expect(stalled.reason.contains("on 3 replicas"), "\(stalled.reason)")
+        let diff = zip(stalled.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic run: a chunk lost at step 12: max |θ − θ_fault-free| = \(diff)")
+        #expect(!stalled.student.isEmpty && diff <= 1e-6)
     }
 }
