@@ -4,6 +4,7 @@ import Datasets
 import Distillation
 import NN
 import Synchronization
+import Tensor
 import Testing
 import Training
 import Transport
@@ -228,6 +229,30 @@ import Wire
     @Test func twoLossesLeaveOneReplicaThatFinishesAlone() async throws {
         let outcome = try await Self.check([Fault(slot: 0, step: 4), Fault(slot: 2, step: 12, cutAfter: 1)])
         #expect(outcome.generations[1] == [1, 2, 3])
+    }
+
+    /// Random fault schedules: 2–4 replicas, up to all but one lost, each at a random step,
+    /// stopping or cut part-way through an all-reduce, noticed at once or 50 ms later, losses
+    /// overlapping. Every schedule ends with the survivors equal to one process.
+    @Test func randomFaultSchedulesEndWithTheSameStudent() async throws {
+        var rng = SplitMix64(seed: 16)
+        var transfers = 0
+        for _ in 0..<24 {
+            let replicas = 2 + Int(rng.next() % 3)
+            let losses = 1 + Int(rng.next() % UInt64(replicas - 1))
+            var slots = Array(0..<replicas)
+            var steps = Array(1..<23)
+            var faults: [Fault] = []
+            for _ in 0..<losses {
+                let slot = slots.remove(at: Int(rng.next() % UInt64(slots.count)))
+                let step = steps.remove(at: Int(rng.next() % UInt64(steps.count)))
+                let sends = replicas == 2 ? 1 : 2 * (replicas - 1)
+                let cut = rng.next() % 2 == 0 ? nil : Int(rng.next() % UInt64(sends + 1))
+                faults.append(Fault(slot: slot, step: step, cutAfter: cut, notice: rng.next() % 2 == 0 ? .zero : .milliseconds(50)))
+            }
+            transfers += try await Self.check(faults, replicas: replicas).transfers
+        }
+        print("elastic ring: 24 random schedules, \(transfers) state transfer(s)")
     }
 
     @Test func dropoutStudentsStayExactAcrossALoss() async throws {
