@@ -6,9 +6,12 @@
 public struct ElasticPolicy: Sendable, Equatable {
     /// Below this many replicas the run fails (≥ 1).
     public var minReplicas: Int
+    /// Ring changes (replicas lost, stalled rings renewed) the run absorbs; the next fails it.
+    public var maxRestarts: Int
 
-    public init(minReplicas: Int = 1) {
+    public init(minReplicas: Int = 1, maxRestarts: Int = 10) {
         self.minReplicas = max(1, minReplicas)
+        self.maxRestarts = max(0, maxRestarts)
     }
 }
 
@@ -59,6 +62,7 @@ extension RunLifecycle {
                 + "stored: resubmit the run", sparing: worker)
         }
         for ref in lostRefs { tasks[ref] = nil }
+        if let over = overRestarts("\(worker) was lost while distilling with \(parts)") { return end(.failed, because: over, sparing: worker) }
         ringGeneration += 1
         ringProgressAt = now
         var directives: [RunDirective] = [.ringChanged(ring!, why: "\(worker) was lost while distilling")]
@@ -99,10 +103,11 @@ extension RunLifecycle {
     /// abandon the step in flight and run it again (docs/PROTOCOL.md "Elastic rings"); a
     /// replica that is really gone is declared dead by liveness and removed as usual.
     mutating func renewStalledRing(at now: ClockTime, window: Duration) -> [RunDirective] {
-        ringGeneration += 1
-        ringProgressAt = now
         let why = "no replica finished a step for \(window.secondsText) (a message lost on a dropped connection, or a "
             + "stuck replica)"
+        if let over = overRestarts(why) { return end(.failed, because: over) }
+        ringGeneration += 1
+        ringProgressAt = now
         var directives: [RunDirective] = [.ringChanged(ring!, why: why)]
         for slot in replicasTraining {
             directives.append(.refreshPeers(TaskRef(.student, slot), worker: placement!.studentWorkers[slot]))
@@ -119,6 +124,13 @@ extension RunLifecycle {
             if perStep > slowestStep { slowestStep = perStep }
         }
         ringProgressAt = now
+    }
+
+    /// The failure when the ring has already changed `elastic.max-restarts` times, nil otherwise.
+    func overRestarts(_ why: String) -> String? {
+        guard let elastic, ringGeneration - 1 >= UInt64(elastic.maxRestarts) else { return nil }
+        return "\(why), and the ring has already changed \(ringGeneration - 1) time(s), elastic.max-restarts: look for "
+            + "the cause in `distillery logs \(runID)` (events `ring`), then resubmit the run"
     }
 
     /// Every active replica's task is completed: the run is completed.

@@ -130,7 +130,9 @@ extension Coordinator {
         timeouts.ringStall = max(timeouts.ringStall, settings.liveness.deadAfter + .seconds(2))
         let lifecycle = RunLifecycle(runID: record.id, teacherCount: spec.teachers.count, replicaCount: spec.replicas,
                                      timeouts: timeouts,
-                                     elastic: spec.distillation.mode == .offline ? ElasticPolicy(minReplicas: 1) : nil)
+                                     elastic: spec.distillation.mode == .offline
+                                         ? ElasticPolicy(minReplicas: spec.elastic.minReplicas, maxRestarts: spec.elastic.maxRestarts)
+                                         : nil)
         runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
                                     updatedMs: record.submittedAtMs, lifecycle: lifecycle,
                                     shardKey: ShardKey(spec.dataset))

@@ -88,6 +88,9 @@ extension RunSpec {
         put(2, "seed", String(training.seed))
         put(0, "replicas", String(replicas))
         put(0, "prefetch", String(prefetch))
+        header(0, "elastic")
+        put(2, "min-replicas", String(elastic.minReplicas))
+        put(2, "max-restarts", String(elastic.maxRestarts))
         return out
     }
 }

@@ -26,8 +26,9 @@ extension NodeReader {
         let training = readTraining(top)
         let replicas = int(top, "replicas", default: 1, allowed: Rules.replicas.allowed)
         let prefetch = int(top, "prefetch", default: 4, allowed: Rules.prefetch.allowed)
+        let elastic = readElastic(top)
         let spec = RunSpec(name: name, dataset: dataset, teachers: teachers, student: student, distillation: distillation,
-                           training: training, replicas: replicas, prefetch: prefetch)
+                           training: training, replicas: replicas, prefetch: prefetch, elastic: elastic)
         return (spec, origins)
     }
 
@@ -259,6 +260,13 @@ extension NodeReader {
             topK: int(s, "top-k", default: d.topK, allowed: "0 (full logits) or an integer in 1…classes−1"),
             float16: bool(s, "float16", default: d.float16),
             mutual: float(s, "mutual", default: d.mutual, allowed: Rules.mutual.allowed))
+    }
+
+    mutating func readElastic(_ top: Section) -> ElasticSpec {
+        let d = ElasticSpec()
+        guard let s = section(top.values["elastic"], path: "elastic", allowed: SpecParser.elasticKeys) else { return d }
+        return ElasticSpec(minReplicas: int(s, "min-replicas", default: d.minReplicas, allowed: "an integer in 1…replicas"),
+                           maxRestarts: int(s, "max-restarts", default: d.maxRestarts, allowed: Rules.maxRestarts.allowed))
     }
 
     mutating func readTraining(_ top: Section) -> TrainingSpec {

@@ -60,6 +60,9 @@ import Training
 ///   seed: 1                   # 0…18446744073709551615
 /// replicas: 1                 # 1…64 student replicas (data parallel)
 /// prefetch: 4                 # 1…64: how many steps teachers may run ahead (window W)
+/// elastic:                    # offline runs: losing student replicas while distilling
+///   min-replicas: 1           # 1…replicas: fewer replicas left fails the run
+///   max-restarts: 10          # 0…1000: ring changes (losses, stalled rings renewed) it absorbs
 /// ```
 ///
 /// Cross-field rules: every model's input is the data set's sample (784 features for `mlp` on
@@ -92,13 +95,15 @@ public struct RunSpec: Sendable, Equatable {
     public var training: TrainingSpec
     public var replicas: Int                      // 1…64, default 1
     public var prefetch: Int                      // window W: 1…64, default 4
+    public var elastic: ElasticSpec
 
     /// A spec from values (not validated: see ``problems()``).
     public init(name: String, dataset: DatasetSpec = DatasetSpec(), teachers: [TeacherSpec], student: StudentSpec,
                 distillation: DistillationSpec = DistillationSpec(), training: TrainingSpec = TrainingSpec(),
-                replicas: Int = 1, prefetch: Int = 4) {
+                replicas: Int = 1, prefetch: Int = 4, elastic: ElasticSpec = ElasticSpec()) {
         self.name = name; self.dataset = dataset; self.teachers = teachers; self.student = student
         self.distillation = distillation; self.training = training; self.replicas = replicas; self.prefetch = prefetch
+        self.elastic = elastic
     }
 
     /// Parses and validates. `fileName` is only used in messages. Collects ALL problems it
@@ -265,6 +270,21 @@ public struct StudentSpec: Sendable, Equatable {
 }
 
 public enum DistillationMode: String, Sendable, CaseIterable { case offline, online }
+
+/// How an offline run absorbs the loss of student replicas while it distils
+/// (docs/OPERATIONS.md "When a node is lost"; online runs fail on such a loss).
+public struct ElasticSpec: Sendable, Equatable {
+    /// Fewer replicas left than this fails the run: 1…replicas, default 1.
+    public var minReplicas: Int
+    /// Ring changes the run absorbs — replicas lost, stalled rings renewed — before the next
+    /// one fails it: 0…1000, default 10.
+    public var maxRestarts: Int
+
+    public init(minReplicas: Int = 1, maxRestarts: Int = 10) {
+        self.minReplicas = minReplicas
+        self.maxRestarts = maxRestarts
+    }
+}
 
 public struct DistillationSpec: Sendable, Equatable {
     public var mode: DistillationMode     // default offline

@@ -6,7 +6,9 @@ import Yams
 /// model specs, optimizers, schedules, ensemble rules —, each parsed there once into its
 /// type); values and cross-field rules in ``SpecValidator``.
 enum SpecParser {
-    static let rootKeys = ["name", "dataset", "teachers", "student", "distillation", "training", "replicas", "prefetch"]
+    static let rootKeys = ["name", "dataset", "teachers", "student", "distillation", "training", "replicas", "prefetch",
+                           "elastic"]
+    static let elasticKeys = ["min-replicas", "max-restarts"]
     static let datasetKeys = ["format", "name", "path", "arrays", "classes", "scale", "mean", "std", "train-limit", "validation"]
     static let arrayKeys = ["x-train", "y-train", "x-test", "y-test"]
     static let teacherKeys = ["model", "count", "checkpoint", "onnx", "train"]

@@ -25,6 +25,7 @@ enum Rules {
     static let batch = IntRange(range: 1...65_536)
     static let replicas = IntRange(range: 1...64)
     static let prefetch = IntRange(range: 1...64)
+    static let maxRestarts = IntRange(range: 0...1000)
     static let learningRate = FloatRange(low: 0, lowInclusive: false, high: 10, highInclusive: false)
     static let weightDecay = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: false)
     static let temperature = FloatRange(low: 0, lowInclusive: false, high: 100, highInclusive: true)
@@ -194,6 +195,13 @@ struct SpecValidator {
         if !skip("replicas"), !replicasValid { add("replicas", "must be \(Rules.replicas.allowed), got \(spec.replicas)") }
         if !skip("prefetch"), !Rules.prefetch.range.contains(spec.prefetch) {
             add("prefetch", "must be \(Rules.prefetch.allowed), got \(spec.prefetch)")
+        }
+        let e = spec.elastic
+        if !skip("elastic.min-replicas"), replicasValid, !(1...spec.replicas).contains(e.minReplicas) {
+            add("elastic.min-replicas", "must be an integer in 1…\(spec.replicas) (the run's replicas), got \(e.minReplicas)")
+        }
+        if !skip("elastic.max-restarts"), !Rules.maxRestarts.range.contains(e.maxRestarts) {
+            add("elastic.max-restarts", "must be \(Rules.maxRestarts.allowed), got \(e.maxRestarts)")
         }
         if !skip("replicas"), !skip("training.batch"), replicasValid, Rules.batch.range.contains(t.batch), t.batch % spec.replicas != 0 {
             add("training.batch", "must be divisible by replicas (\(spec.replicas)) so that every replica gets an equal micro-batch, got \(t.batch)")

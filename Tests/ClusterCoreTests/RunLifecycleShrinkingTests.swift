@@ -9,8 +9,9 @@ import Testing
     static let students = ["s1", "s2", "s3"]
 
     /// 2 teachers on w1, w2; 3 replicas on s1, s2, s3; distilling since 9000 ms.
-    static func distilling(minReplicas: Int = 1) -> RunLifecycle {
-        var run = RunLifecycle(runID: "r1", teacherCount: 2, replicaCount: 3, elastic: ElasticPolicy(minReplicas: minReplicas))
+    static func distilling(minReplicas: Int = 1, maxRestarts: Int = 10) -> RunLifecycle {
+        var run = RunLifecycle(runID: "r1", teacherCount: 2, replicaCount: 3,
+                               elastic: ElasticPolicy(minReplicas: minReplicas, maxRestarts: maxRestarts))
         _ = run.handle(.start, at: at(0))
         _ = run.handle(.placed(Placement(teacherWorkers: teachers, studentWorkers: students)), at: at(10))
         for w in teachers + students { _ = run.handle(.shardDelivered(worker: w), at: at(7000)) }
@@ -122,5 +123,17 @@ import Testing
         _ = run.handle(.task(F.s0, .running(done: 3, total: 3)), at: at(18_000))
         _ = run.handle(.task(F.s1, .running(done: 3, total: 3)), at: at(18_000))
         #expect(run.nextDeadline() == nil, "one replica still training is no ring to renew")
+    }
+
+    /// `elastic.max-restarts` bounds the ring changes: the one after the last allowed fails the run.
+    @Test func theRingChangesAtMostMaxRestartsTimes() {
+        var run = Self.distilling(maxRestarts: 1)
+        for slot in 0..<3 { _ = run.handle(.task(TaskRef(.student, slot), .running(done: 1, total: 100)), at: at(9500)) }
+        _ = run.handle(.tick, at: at(19_500))
+        #expect(run.ringGeneration == 2 && run.phase == .distilling)
+        _ = run.handle(.workerLost("s3"), at: at(20_000))
+        #expect(run.phase == .failed)
+        #expect(run.reason == "s3 was lost while distilling with student 2, and the ring has already changed 1 time(s), "
+            + "elastic.max-restarts: look for the cause in `distillery logs r1` (events `ring`), then resubmit the run")
     }
 }

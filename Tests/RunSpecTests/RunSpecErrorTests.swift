@@ -16,7 +16,7 @@ struct RunSpecErrorTests {
         let e = try #require(onlyProblem(base(line: 13, "prefetch: 4\ntrainig: { epochs: 3 }")))
         #expect(e.field == "trainig")
         #expect(e.line == 14)
-        #expect(e.message == "unknown key 'trainig' in the run spec; allowed: name, dataset, teachers, student, distillation, training, replicas, prefetch; did you mean 'training'?")
+        #expect(e.message == "unknown key 'trainig' in the run spec; allowed: name, dataset, teachers, student, distillation, training, replicas, prefetch, elastic; did you mean 'training'?")
     }
 
     @Test("an unknown nested key names its full path; other spellings of a key are suggested")
@@ -335,6 +335,21 @@ struct RunSpecErrorTests {
         #expect(replicas.map(\.field) == ["replicas", "prefetch"])
         #expect(replicas.map(\.line) == [12, 13])
         #expect(replicas.map(\.message) == ["must be an integer in 1…64, got 0", "must be an integer in 1…64, got 65"])
+    }
+
+    @Test("elastic: values, bounds and unknown keys")
+    func elasticSection() throws {
+        let spec = try RunSpec(yaml: base(line: 13, "prefetch: 4\nelastic: { min-replicas: 2, max-restarts: 0 }"), fileName: "x.yaml")
+        #expect(spec.elastic == ElasticSpec(minReplicas: 2, maxRestarts: 0))
+        #expect(try RunSpec(yaml: spec.canonicalYAML(), fileName: "c.yaml") == spec)
+        #expect(try RunSpec(yaml: baseYAML, fileName: "x.yaml").elastic == ElasticSpec(minReplicas: 1, maxRestarts: 10))
+        let bounds = problems(base(line: 13, "prefetch: 4\nelastic: { min-replicas: 3, max-restarts: 1001 }"))
+        #expect(bounds.map(\.field) == ["elastic.min-replicas", "elastic.max-restarts"])
+        #expect(bounds.map(\.message) == ["must be an integer in 1…2 (the run's replicas), got 3",
+                                          "must be an integer in 0…1000, got 1001"])
+        let unknown = try #require(onlyProblem(base(line: 13, "prefetch: 4\nelastic: { min-replica: 1 }")))
+        #expect(unknown.field == "elastic.min-replica")
+        #expect(unknown.message.contains("did you mean 'min-replicas'?"), "\(unknown.message)")
     }
 
     @Test("the global batch must split evenly over the replicas")

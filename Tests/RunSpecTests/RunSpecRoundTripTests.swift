@@ -94,6 +94,9 @@ struct RunSpecRoundTripTests {
               seed: 1
             replicas: 1
             prefetch: 4
+            elastic:
+              min-replicas: 1
+              max-restarts: 10
 
             """)
     }
