@@ -63,6 +63,9 @@ public enum RunDirective: Sendable, Equatable {
     /// `why` says what made it ("w2 was lost while distilling", or a stalled ring renewed). The
     /// shell records it; the `.refreshPeers` that follow tell the replicas (and teachers).
     case ringChanged(RingMembership, why: String)
+    /// Something the run absorbed without a directive of its own (a teacher lost after it was
+    /// needed): the shell records the text as an event of the run.
+    case noted(String)
     /// The run ended (failed/cancelled/interrupted) while these workers held its work: tell them to stop it.
     case stopWork(workers: [String])
     /// The event does not fit the current state (odd order, duplicate, unknown task, after the end):

@@ -30,8 +30,10 @@ extension RunLifecycle {
     }
 
     /// Distilling, elastic: `worker` is lost. Nil when the loss cannot be absorbed this way (the
-    /// run is not elastic, or the worker held a teacher, which serves the students): the caller
-    /// fails the run. Otherwise the answer:
+    /// run is not elastic, or the worker held a teacher the replicas still need — before every
+    /// replica has trained epoch 0, whose targets they cache): the caller fails the run. A
+    /// teacher no longer needed is dropped from the placement (`.noted` for the shell's log).
+    /// For the worker's replicas, if any:
     /// - a replica whose task had completed is simply dropped (nothing more to all-reduce);
     /// - fewer than `minReplicas` survivors, or survivors that have all completed while the lost
     ///   one had not (the student is kept by rank 0 after training: it was lost with it) → failed;
@@ -39,9 +41,39 @@ extension RunLifecycle {
     ///   `.ringChanged` for the shell's log, then `.refreshPeers` for every unfinished replica
     ///   (its new rank and peers) and every teacher (it stops serving the lost slot).
     mutating func shrinkRing(losing worker: String, at now: ClockTime) -> [RunDirective]? {
-        guard let elastic, var placement, !placement.teacherWorkers.contains(worker) else { return nil }
+        guard let elastic, var placement else { return nil }
+        var notes: [RunDirective] = []
+        let teachers = placement.teacherWorkers.indices.filter { placement.teacherWorkers[$0] == worker }
+        if !teachers.isEmpty {
+            guard teachersNoLongerNeeded else { return nil }
+            for t in teachers { placement.teacherWorkers[t] = "" }
+            self.placement = placement
+            let lost = Placement.listed(teachers.map { "teacher \($0)" })
+            notes.append(.noted("\(worker) was lost with \(lost) after epoch 0: the replicas train on from their cached "
+                + "targets and need no teacher"))
+        }
         let slots = activeSlots.filter { placement.studentWorkers[$0] == worker }
-        guard !slots.isEmpty else { return nil }
+        guard !slots.isEmpty else { return notes }
+        guard let directives = shrinkReplicas(slots, of: worker, elastic, at: now) else { return nil }
+        return notes + directives
+    }
+
+    /// Every active replica has reported a whole epoch of steps (`studentEpochs` known): in an
+    /// elastic (offline) run the teachers streamed only epoch 0, whose targets every replica
+    /// now holds.
+    var teachersNoLongerNeeded: Bool {
+        guard studentEpochs > 0, !activeSlots.isEmpty else { return false }
+        return activeSlots.allSatisfy { slot in
+            guard let task = tasks[TaskRef(.student, slot)] else { return false }
+            if task.state == .completed { return true }
+            return task.total > 0 && task.done * UInt64(studentEpochs) >= task.total
+        }
+    }
+
+    /// The replica part of ``shrinkRing(losing:at:)``: `slots` were on `worker`.
+    private mutating func shrinkReplicas(_ slots: [Int], of worker: String, _ elastic: ElasticPolicy,
+                                         at now: ClockTime) -> [RunDirective]? {
+        guard var placement else { return nil }
         let lostRefs = slots.map { TaskRef(.student, $0) }
         let survivors = activeSlots.filter { !slots.contains($0) }
         let unfinished = lostRefs.filter { tasks[$0]?.state != .completed }
@@ -69,7 +101,7 @@ extension RunLifecycle {
         for slot in survivors where tasks[TaskRef(.student, slot)]?.state != .completed {
             directives.append(.refreshPeers(TaskRef(.student, slot), worker: placement.studentWorkers[slot]))
         }
-        for ref in tasks.keys.sorted() where ref.kind == .teacher {
+        for ref in tasks.keys.sorted() where ref.kind == .teacher && !placement.teacherWorkers[ref.index].isEmpty {
             directives.append(.refreshPeers(ref, worker: tasks[ref]!.worker))
         }
         return directives

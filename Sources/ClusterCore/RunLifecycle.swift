@@ -35,6 +35,9 @@ public struct RunLifecycle: Sendable, Equatable {
     /// While sharding: when each worker whose shard is not delivered yet last showed
     /// progress (or was sent its shard).
     var shardActivity: [String: ClockTime] = [:]
+
+    /// Workers that were sent their shard and have not had it delivered yet.
+    public var workersAwaitingShard: [String] { shardActivity.keys.sorted() }
     /// Parts whose worker was lost before distilling began and that no worker holds yet
     /// (their slot in ``placement`` is ""), with that worker and when it was lost.
     public internal(set) var unplaced: [TaskRef: LostPart] = [:]
@@ -42,13 +45,17 @@ public struct RunLifecycle: Sendable, Equatable {
     public internal(set) var ringGeneration: UInt64 = 1
     /// Replica slots lost while distilling (elastic runs), with the worker that held each.
     public internal(set) var lostReplicas: [Int: LostPart] = [:]
+    /// The student's epochs (0: unknown): with them a lost teacher is known to be no longer
+    /// needed once every replica has trained epoch 0 (elastic runs cache its targets).
+    public let studentEpochs: Int
     /// Distilling: when a replica last reported a step done (or the ring last changed).
     var ringProgressAt: ClockTime?
     /// The longest time per step seen between two progress reports (the stall window's pace).
     var slowestStep: Duration = .zero
 
     public init(runID: String, teacherCount: Int, replicaCount: Int, timeouts: RunTimeouts = RunTimeouts(),
-                elastic: ElasticPolicy? = nil) {
+                elastic: ElasticPolicy? = nil, studentEpochs: Int = 0) {
+        self.studentEpochs = studentEpochs
         self.runID = runID
         self.teacherCount = teacherCount
         self.replicaCount = replicaCount

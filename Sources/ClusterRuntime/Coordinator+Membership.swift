@@ -78,6 +78,11 @@ extension Coordinator {
                 logger.info("worker \(name) registered again (was \(previously.rawValue))")
                 event(nil, "worker", "\(name) registered again (was \(previously.rawValue))")
                 workersChanged()
+                // An offer sent while its connection was being replaced may be lost: send the
+                // shards it still awaits again (a worker already receiving one ignores a repeat).
+                for id in runs.keys.sorted() where runs[id]?.lifecycle.workersAwaitingShard.contains(name) == true {
+                    offerShard(of: id, to: name)
+                }
             case .restarted(let name, _):
                 // A new process under a known name: whatever the old one held is gone now; the
                 // new process may take work again (even the part it lost).

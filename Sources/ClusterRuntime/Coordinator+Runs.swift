@@ -98,6 +98,9 @@ extension Coordinator {
                                     shardHash: run.shardHash, task: taskSpec(ref, run: run))
             event(runID, "task", "\(ref) on \(worker) sent its peers' new endpoints")
             send(.assignTask(assign), toWorker: worker)
+        case .noted(let text):
+            logger.warning("run \(runID): \(text)")
+            event(runID, "placement", text)
         case .ringChanged(let ring, let why):
             let text = "\(why): the replicas go on as \(ring) (the global batch split over \(ring.ranks))"
             logger.warning("run \(runID): \(text)")

@@ -132,7 +132,8 @@ extension Coordinator {
                                      timeouts: timeouts,
                                      elastic: spec.distillation.mode == .offline
                                          ? ElasticPolicy(minReplicas: spec.elastic.minReplicas, maxRestarts: spec.elastic.maxRestarts)
-                                         : nil)
+                                         : nil,
+                                     studentEpochs: spec.training.epochs)
         runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
                                     updatedMs: record.submittedAtMs, lifecycle: lifecycle,
                                     shardKey: ShardKey(spec.dataset))

@@ -91,7 +91,12 @@ public final class TaskRunner: WorkerTasks {
         reports.withLock { r in defer { r.removeAll() }; return r }
     }
 
-    public func cancel(runID: String) { cancelled.withLock { _ = $0.insert(runID) } }
+    /// Stops the run's tasks: they see it at their next check, and waits on the run's data
+    /// (logits, credits, gradient chunks) end at once, its queues closed (`DataInbox.forget`).
+    public func cancel(runID: String) {
+        cancelled.withLock { _ = $0.insert(runID) }
+        dataPlane?.inbox.forget(run: runID)
+    }
     public func cancelAll() { cancelled.withLock { _ = $0.insert("*") } }
 
     func isCancelled(_ runID: String) -> Bool {

@@ -9,9 +9,10 @@ import Testing
     static let students = ["s1", "s2", "s3"]
 
     /// 2 teachers on w1, w2; 3 replicas on s1, s2, s3; distilling since 9000 ms.
-    static func distilling(minReplicas: Int = 1, maxRestarts: Int = 10) -> RunLifecycle {
+    static func distilling(minReplicas: Int = 1, maxRestarts: Int = 10, studentEpochs: Int = 0) -> RunLifecycle {
         var run = RunLifecycle(runID: "r1", teacherCount: 2, replicaCount: 3,
-                               elastic: ElasticPolicy(minReplicas: minReplicas, maxRestarts: maxRestarts))
+                               elastic: ElasticPolicy(minReplicas: minReplicas, maxRestarts: maxRestarts),
+                               studentEpochs: studentEpochs)
         _ = run.handle(.start, at: at(0))
         _ = run.handle(.placed(Placement(teacherWorkers: teachers, studentWorkers: students)), at: at(10))
         for w in teachers + students { _ = run.handle(.shardDelivered(worker: w), at: at(7000)) }
@@ -135,5 +136,25 @@ import Testing
         #expect(run.phase == .failed)
         #expect(run.reason == "s3 was lost while distilling with student 2, and the ring has already changed 1 time(s), "
             + "elastic.max-restarts: look for the cause in `distillery logs r1` (events `ring`), then resubmit the run")
+    }
+
+    /// Once every replica has trained epoch 0 the teachers are no longer needed (the replicas
+    /// cache its targets): losing a teacher's worker then changes nothing; before, it fails the run.
+    @Test func aTeacherLostAfterEpochZeroIsNotNeeded() {
+        var early = Self.distilling(studentEpochs: 3)
+        for slot in 0..<3 { _ = early.handle(.task(TaskRef(.student, slot), .running(done: 9, total: 30)), at: at(9500)) }
+        _ = early.handle(.workerLost("w2"), at: at(9600))
+        #expect(early.phase == .failed, "replicas at step 9 of 10 in epoch 0 still need teacher 1")
+
+        var run = Self.distilling(studentEpochs: 3)
+        for slot in 0..<3 { _ = run.handle(.task(TaskRef(.student, slot), .running(done: 10, total: 30)), at: at(9500)) }
+        #expect(run.handle(.workerLost("w2"), at: at(9600)) == [.noted("w2 was lost with teacher 1 after epoch 0: the replicas "
+                                                                       + "train on from their cached targets and need no teacher")])
+        #expect(run.phase == .distilling && run.involvedWorkers == ["w1", "s1", "s2", "s3"])
+        // A replica lost later does not refresh the lost teacher.
+        let directives = run.handle(.workerLost("s3"), at: at(9700))
+        #expect(!directives.contains(.refreshPeers(F.t1, worker: "w2")) && directives.contains(.refreshPeers(F.t0, worker: "w1")))
+        for slot in 0..<2 { _ = run.handle(.task(TaskRef(.student, slot), .completed), at: at(12_000)) }
+        #expect(run.phase == .completed)
     }
 }

@@ -13,7 +13,7 @@ import Wire
 /// survivors take over the lost replica's share, and the run completes with the student the
 /// same run without a fault produces.
 @Suite struct ElasticRunTests {
-    static func spec(dataset: String) -> String {
+    static func spec(dataset: String, epochs: Int = 4) -> String {
         """
         name: elastic
         dataset: { name: fashion-mnist, path: \(dataset), validation: 100 }
@@ -22,7 +22,7 @@ import Wire
             count: 2
             train: { epochs: 2, batch: 50, seed: 1 }
         student: { model: mlp:784-8-10 }
-        training: { epochs: 4, batch: 60 }
+        training: { epochs: \(epochs), batch: 60 }
         distillation: { mode: offline }
         replicas: 3
         """
@@ -30,24 +30,32 @@ import Wire
 
     /// Cuts every message `node` sends once it sends a gradient chunk of step `step` or later
     /// (a process killed in the middle of that step's all-reduce).
+    /// With `watching`, `node` (a teacher, which sends no chunks) is cut off once that student
+    /// worker sends a chunk of step `step`.
     final class Kill: Sendable {
         let node: String
         let step: UInt64
+        let watching: String
         let fired = Mutex(false)
 
-        init(node: String, step: UInt64) {
+        init(node: String, step: UInt64, watching: String? = nil) {
             self.node = node
             self.step = step
+            self.watching = watching ?? node
         }
 
-        var predicate: @Sendable (Message) -> Bool {
+        /// For the watched worker's messages: fires at the chunk; holds them if it is the victim.
+        var trigger: @Sendable (Message) -> Bool {
             { [self] message in
                 if case .gradientChunk(let g) = message.envelope.body, g.step >= step, g.step < 1 << 61 {
                     fired.withLock { $0 = true }
                 }
-                return fired.withLock { $0 }
+                return watching == node && fired.withLock { $0 }
             }
         }
+
+        /// For the victim's messages when another worker is watched.
+        var cut: @Sendable (Message) -> Bool { { [self] _ in fired.withLock { $0 } } }
     }
 
     /// Loses the first gradient chunk `node` sends for step `step` or later, and nothing else
@@ -77,16 +85,21 @@ import Wire
     /// off at that step and, once its data plane is silent, its control loop stops too; with
     /// `drop`, one gradient chunk is lost and the clock moves past the ring's stall window.
     /// Returns the run's final phase, its events and the stored student's parameters.
-    static func run(kill: Kill?, drop: DropOne? = nil) async throws -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
+    static func run(kill: Kill?, drop: DropOne? = nil, epochs: Int = 4) async throws
+        -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
         let cluster = try await EmbeddedCluster()
         let data = cluster.stateDir + "/data"
         try SyntheticFashion.write(to: data, train: 600, test: 200)
         for name in ["t1", "t2"] { try await cluster.addWorker(name, roles: [.teacher]) }
-        for name in ["s1", "s2", "s3"] { try await cluster.addWorker(name, roles: [.student]) }
+        var workers: [String: Worker] = [:]
+        for name in ["s1", "s2", "s3"] { workers[name] = try await cluster.addWorker(name, roles: [.student]) }
         await cluster.pump()
-        if let kill { cluster.network.hold(from: kill.node, where: kill.predicate) }
+        if let kill {
+            cluster.network.hold(from: kill.watching, where: kill.trigger)
+            if kill.watching != kill.node { cluster.network.hold(from: kill.node, where: kill.cut) }
+        }
         if let drop { cluster.network.hold(from: drop.node, where: drop.predicate) }  // never released: lost
-        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data), fileName: "elastic.yaml")))
+        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data, epochs: epochs), fileName: "elastic.yaml")))
         guard case .submitRunReply(let submitted) = reply, submitted.accepted else { throw TestFailure("refused: \(reply)") }
         let run = submitted.runID
         if let kill {
@@ -97,6 +110,11 @@ import Wire
             cluster.frozen = [kill.node]
             // Past the dead window (5 s): the coordinator declares the next ring generation.
             await cluster.advance(.seconds(6))
+            // The lost worker comes back (its held messages, of the old ring, arrive late): it
+            // registers again, lists the run in its heartbeats and is told to stop its task.
+            await cluster.network.release(from: kill.node)
+            if kill.watching != kill.node { await cluster.network.release(from: kill.watching) }
+            cluster.frozen = []
         }
         if let drop {
             await cluster.pump(until: {
@@ -107,7 +125,9 @@ import Wire
             await cluster.advance(.seconds(11))
         }
         await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true }, timeout: .seconds(120))
-        guard case .eventList(let list) = try await cluster.request(.listEvents(ListEvents(runID: run))) else {
+        if let kill, let victim = workers[kill.node] { await cluster.pump(until: { victim.currentTask.isEmpty }, timeout: .seconds(30)) }
+        guard case .eventList(let list) = try await cluster.request(.listEvents(ListEvents(runID: run))),
+              case .eventList(let clusterEvents) = try await cluster.request(.listEvents(ListEvents())) else {
             throw TestFailure("no events")
         }
         let record = try cluster.store.run(id: run)
@@ -116,7 +136,7 @@ import Wire
             let model = try ModelCheckpoint.read(from: "\(cluster.stateDir)/\(stored.path)").model
             parameters = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
         }
-        return (await cluster.phase(of: run), record?.reason ?? "", list.events.map(\.message), parameters)
+        return (await cluster.phase(of: run), record?.reason ?? "", (list.events + clusterEvents.events).map(\.message), parameters)
     }
 
     @Test(arguments: [("s2", 5), ("s1", 30)])
@@ -127,6 +147,8 @@ import Wire
         #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
         #expect(faulty.reason.contains("on 2 replicas (3 at the start; lost student"), "\(faulty.reason)")
         #expect(faulty.events.contains { $0.hasPrefix("\(node) was lost while distilling: the replicas go on as ring generation 2") },
+                "\(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("worker \(node) holds tasks of run") && $0.hasSuffix("told to stop them") },
                 "\(faulty.events)")
         #expect(faulty.student.count == reference.student.count && !faulty.student.isEmpty)
         let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
@@ -146,5 +168,17 @@ import Wire
         let diff = zip(stalled.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
         print("elastic run: a chunk lost at step 12: max |θ − θ_fault-free| = \(diff)")
         #expect(!stalled.student.isEmpty && diff <= 1e-6)
+    }
+
+    /// A teacher's worker lost after epoch 0: the replicas hold every target, nothing changes.
+    @Test func losingATeacherWorkerAfterEpochZeroChangesNothing() async throws {
+        // 400 epochs: the run still distils when t2 is declared dead, 5 s of cluster time later.
+        let reference = try await Self.run(kill: nil, epochs: 400)
+        let faulty = try await Self.run(kill: Kill(node: "t2", step: 20, watching: "s1"), epochs: 400)
+        #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("t2 was lost with teacher ") && $0.hasSuffix("need no teacher") }, "\(faulty.events)")
+        #expect(faulty.reason.contains("on 3 replicas"), "\(faulty.reason)")
+        let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(!faulty.student.isEmpty && diff == 0, "\(diff)")
     }
 }
