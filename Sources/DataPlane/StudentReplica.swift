@@ -128,6 +128,12 @@ public final class StudentReplica {
                         guard case .ring(.superseded) = error else { throw error }
                     }
                 }
+                // Step g was finished after all (here, before the ring changed, or by the replica
+                // whose state this one took): what follows a step, and an epoch, is due now.
+                if trainer.globalStep > g {
+                    onStep(trainer.globalStep, totalSteps)
+                    if trainer.globalStep % plan.stepsPerEpoch == 0 { onEpoch(trainer.globalStep / plan.stepsPerEpoch - 1) }
+                }
                 continue
             }
             onStep(trainer.globalStep, totalSteps)
