@@ -183,14 +183,15 @@ extension Coordinator {
     /// `ArtifactChunk`: chunks in order; after the last, the SHA-256 is checked and the file is
     /// written atomically under `<state-dir>/artifacts/<run>/<name>` and recorded; the worker
     /// gets `ArtifactAck{stored}` (or `{stored: false, error}`). A refused artifact of an active
-    /// run is remembered: that run fails instead of completing (``resultProblem(_:)``).
+    /// run is remembered, until the same name is stored after all (a worker retries the student):
+    /// a run with a refusal left fails instead of completing (``resultProblem(_:)``).
     func artifactChunk(_ m: ArtifactChunk, _ request: Request, frames: [Frame]) {
         let key = "\(m.runID)/\(m.name)"
         func fail(_ error: String) {
             incomingArtifacts[key] = nil
             logger.warning("artifact \(key) from \(request.sender) refused: \(error)")
             if runs[m.runID] != nil {
-                artifactRefusals[m.runID, default: []].append("\(m.name) (\(error))")
+                artifactRefusals[m.runID, default: [:]][m.name] = error
                 event(m.runID, "artifact", "could not store \(m.name) from \(request.sender): \(error)")
             }
             reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: false, error: error)), to: request)
@@ -232,6 +233,7 @@ extension Coordinator {
             index.record(metadata: StoredTeachers.metadata(of: artifact.bytes), path: path)
             storedTeachersIndex = index
         }
+        artifactRefusals[m.runID]?[m.name] = nil  // stored after all: a retry succeeded
         event(m.runID, "artifact", "stored \(m.name) (\(artifact.bytes.count) bytes, sha256 \(artifact.sha256.prefix(12))) at \(path)")
         reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: true)), to: request)
     }
@@ -318,7 +320,7 @@ extension Coordinator {
     func resultProblem(_ id: String) -> String? {
         guard let refused = artifactRefusals[id], !refused.isEmpty else { return nil }
         return "the student was distilled, but the coordinator could not store "
-            + refused.joined(separator: "; ") + ", so the run's results are incomplete: make room or fix the permissions of "
+            + refused.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: "; ") + ", so the run's results are incomplete: make room or fix the permissions of "
             + "\(database.directory)/artifacts (or keep artifacts under \(ByteCount.text(Coordinator.maxArtifactBytes))) and resubmit"
     }
 }

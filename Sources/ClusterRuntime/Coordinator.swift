@@ -79,7 +79,7 @@ public actor Coordinator {
     var incomingArtifacts: [String: IncomingArtifact] = [:]
     /// Artifacts of active runs the coordinator could not store ("name: why"), by run: a run
     /// with any is failed, not completed, when its last task completes (``resultProblem(_:)``).
-    var artifactRefusals: [String: [String]] = [:]
+    var artifactRefusals: [String: [String: String]] = [:]
     /// Teacher checkpoints being offered to workers, by SHA-256 (served like shard chunks).
     var checkpointBlobs: [String: CheckpointBlob] = [:]
     /// Trained teachers in the state directory by recipe key (built when first needed).

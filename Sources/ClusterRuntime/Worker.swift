@@ -158,6 +158,8 @@ public actor Worker {
             tasks.start(assign)
         case .cancelRun(let cancel):
             tasks.cancel(runID: cancel.runID)
+        case .artifactAck(let ack):
+            tasks.artifactAcked(ack)
         default:
             logger.debug("ignored \(envelope.body.name) from the coordinator")
         }

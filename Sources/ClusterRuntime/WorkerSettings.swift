@@ -29,12 +29,16 @@ public struct WorkerSettings: Sendable {
     /// Lateness of the worker's loop that counts as scheduling noise; beyond it the lateness is
     /// a stall of its own, not the coordinator's silence (`LocalHealth`). nil never excuses.
     public var stallTolerance: Duration?
+    /// How long rank 0 keeps sending the student again while the coordinator refuses to store
+    /// it (a full disk, an unwritable directory) before its task fails (default 5 min).
+    public var uploadWait: Duration
 
     public init(name: String, roles: Set<WorkerRole>, coordinator: String, dataBind: String = "tcp://127.0.0.1:*",
                 advertiseHost: String? = nil, cacheDirectory: String, version: String = DistilleryVersion.current,
                 cores: Int = 1, memoryBytes: UInt64 = 0, registerTimeout: Duration = .seconds(2),
                 backoffInitial: Duration = .seconds(2), backoffMax: Duration = .seconds(30), shardWindow: UInt32 = 8,
-                shardWindowTimeout: Duration = .seconds(10), shardRetries: Int = 3, stallTolerance: Duration? = .milliseconds(500)) {
+                shardWindowTimeout: Duration = .seconds(10), shardRetries: Int = 3, stallTolerance: Duration? = .milliseconds(500),
+                uploadWait: Duration = .seconds(300)) {
         self.name = name
         self.roles = roles
         self.coordinator = coordinator
@@ -51,6 +55,7 @@ public struct WorkerSettings: Sendable {
         self.shardWindowTimeout = shardWindowTimeout
         self.shardRetries = shardRetries
         self.stallTolerance = stallTolerance
+        self.uploadWait = uploadWait
     }
 
     /// The data endpoint to advertise for a listener bound at `bound` (e.g.

@@ -26,10 +26,13 @@ public protocol WorkerTasks: AnyObject, Sendable {
     /// Shard or checkpoint `hash` was received, verified and stored in the cache (a task
     /// waiting for it can go on).
     func transferCompleted(_ hash: String)
+    /// The coordinator answered an artifact (stored, or refused with the reason).
+    func artifactAcked(_ ack: ArtifactAck)
 }
 
 extension WorkerTasks {
     public func transferCompleted(_ hash: String) {}
+    public func artifactAcked(_ ack: ArtifactAck) {}
 }
 
 /// A message a task sends the coordinator: a body and its tensor frames.

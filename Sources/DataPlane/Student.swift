@@ -135,8 +135,12 @@ extension TaskRunner {
                                 "normalization.mean": bundle.normalization.metadataText.mean,
                                 "normalization.std": bundle.normalization.metadataText.std,
                                 "preprocessing.scale": "\(bundle.scale)", "complete": "true"], to: out)
-            if let data = FileManager.default.contents(atPath: out) {
-                sendArtifact(assign, name: "student.safetensors", bytes: [UInt8](data))
+            // Sent until stored (bounded): a run is completed only with its student on the coordinator.
+            guard let data = FileManager.default.contents(atPath: out) else { throw TaskFailure("cannot read back \(out)") }
+            if let why = upload(assign, name: "student.safetensors", bytes: [UInt8](data)), !isCancelled(runID) {
+                throw TaskFailure("student.safetensors was not stored within \(uploadWait.shortDescription) (\(why)); the "
+                    + "student is kept at \(out) on \(workerName): make room or fix the permissions of the coordinator's "
+                    + "artifacts directory and resubmit")
             }
             exportONNX(assign, trainer.model, spec: studentSpec, bundle: bundle, epoch: plan.epochs, step: trainer.globalStep)
             logger.info("\(assign.taskID): student test accuracy \(String(format: "%.2f%%", Double(test.accuracy) * 100)), saved \(out)")

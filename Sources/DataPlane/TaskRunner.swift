@@ -68,10 +68,16 @@ public final class TaskRunner: WorkerTasks {
     /// Signalled when a transfer from the coordinator ends (stored or failed), waking a task
     /// that waits for a checkpoint.
     let transfers = WakeSignal()
+    /// The coordinator's answers to artifacts (`ArtifactAck`) by "run/name", and their signal.
+    let artifactAcks = Mutex<[String: ArtifactAck]>([:])
+    let acks = WakeSignal()
+    /// How long an upload that must be stored (the student) is sent again while refused.
+    let uploadWait: Duration
 
     public init(workerName: String, cacheDirectory: String, cache: ShardCache, dataPlane: DataPlaneContext?,
                 clock: any RuntimeClock = SystemRuntimeClock(), stopwatch: any RuntimeClock = SystemRuntimeClock(),
-                logger: Logger) {
+                uploadWait: Duration = .seconds(300), logger: Logger) {
+        self.uploadWait = uploadWait
         self.clock = clock
         self.stopwatch = stopwatch
         self.workerName = workerName

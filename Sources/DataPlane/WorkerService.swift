@@ -41,7 +41,7 @@ public struct WorkerService: Service {
         let peers = PeerConnections(transport: transport)
         let tasks = TaskRunner(workerName: settings.name, cacheDirectory: settings.cacheDirectory, cache: cache,
                                dataPlane: DataPlaneContext(inbox: inbox, connect: { try await peers.connect($0) }), clock: clock,
-                               logger: logger)
+                               uploadWait: settings.uploadWait, logger: logger)
         let worker = Worker(settings: settings, connection: connection, dataEndpoint: endpoint, cache: cache, tasks: tasks,
                             clock: clock, logger: logger)
         return WorkerService(worker: worker, dataListener: listener, inbox: inbox, peers: peers, logger: logger)

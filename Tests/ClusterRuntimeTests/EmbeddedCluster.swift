@@ -27,6 +27,8 @@ final class EmbeddedCluster: @unchecked Sendable {
     var frozen: Set<String> = []
     /// Stall tolerance of workers added from now on (nil: never excuse, as the clock jumps).
     var workerStallTolerance: Duration?
+    /// How long workers added from now on send a refused student again.
+    var workerUploadWait: Duration = .seconds(300)
     private var dataPlanes: [Task<Void, Never>] = []
     static let address = "mem://coordinator"
 
@@ -71,7 +73,8 @@ final class EmbeddedCluster: @unchecked Sendable {
     func addWorker(_ name: String, roles: Set<WorkerRole>, version: String = DistilleryVersion.current) async throws -> Worker {
         let settings = WorkerSettings(name: name, roles: roles, coordinator: EmbeddedCluster.address, dataBind: "mem://*",
                                       cacheDirectory: "\(stateDir)/cache-\(name)", version: version, cores: 2,
-                                      memoryBytes: 1 << 30, shardWindow: 4, stallTolerance: workerStallTolerance)
+                                      memoryBytes: 1 << 30, shardWindow: 4, stallTolerance: workerStallTolerance,
+                                      uploadWait: workerUploadWait)
         let w = try await WorkerService.make(settings: settings, transport: network.transport(name: name), clock: clock,
                                              logger: logger)
         workers[name] = w

@@ -7,12 +7,24 @@ import Wire
 
 /// A run is completed only when the coordinator stored what it must keep: here its artifacts
 /// directory cannot be created (a file stands in its place, which stops root as well as anyone),
-/// so every upload is refused, and the run ends failed with the reason, naming the student's
-/// file, instead of "completed" with files missing.
+/// so every upload is refused. Rank 0 keeps the student and sends it again (bounded): the run
+/// completes once the directory can be written, or ends failed with the reason, naming the
+/// student's file and where it is kept, instead of "completed" with files missing.
 @Suite struct ResultStorageTests {
+    static let spec = """
+        name: unstored
+        dataset: { format: npz, path: NPZ, validation: 40 }
+        teachers:
+          - { model: mlp:54-16-7, train: { epochs: 2, batch: 40 } }
+        student: { model: mlp:54-8-7 }
+        training: { epochs: 2, batch: 40 }
+
+        """
+
     @Test func aRunWhoseStudentCannotBeStoredFailsWithTheReason() async throws {
         let (cluster, npz) = try await BringYourOwnRunTests.rowsCluster(train: 200, test: 60)
         try Data("not a directory".utf8).write(to: URL(fileURLWithPath: cluster.stateDir + "/artifacts"))
+        cluster.workerUploadWait = .seconds(3)
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()
@@ -29,8 +41,30 @@ import Wire
         await cluster.pump(until: { await cluster.phase(of: r.runID)?.isTerminal == true })
         #expect(await cluster.phase(of: r.runID) == .failed)
         let run = try #require(try cluster.store.run(id: r.runID))
-        #expect(run.reason.contains("could not store") && run.reason.contains("student.safetensors"), "\(run.reason)")
+        #expect(run.reason.contains("student.safetensors was not stored within 3.0 s (the coordinator refused it: could not write")
+                && run.reason.contains("the student is kept at"), "\(run.reason)")
         let events = try cluster.store.events(runID: r.runID, limit: 200).map(\.message)
         #expect(events.contains { $0.contains("could not store student.safetensors") }, "\(events)")
+    }
+
+    /// Only the student's file cannot be written at first (a directory stands at its path), and
+    /// is freed while rank 0 retries: the student is stored and the run completes.
+    @Test func aStudentRefusedOnceIsSentAgainAndTheRunCompletes() async throws {
+        let (cluster, npz) = try await BringYourOwnRunTests.rowsCluster(train: 200, test: 60)
+        let blocker = URL(fileURLWithPath: cluster.stateDir + "/artifacts/run-1/student.safetensors")
+        try FileManager.default.createDirectory(at: blocker.appendingPathComponent("in-the-way"), withIntermediateDirectories: true)
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        let r = try await BringYourOwnRunTests().submit(cluster, Self.spec.replacingOccurrences(of: "NPZ", with: npz))
+        try #require(r.accepted, "\(r.errors)")
+        await cluster.pump(until: {
+            ((try? cluster.store.events(runID: r.runID, limit: 200)) ?? []).contains { $0.message.contains("could not store student.safetensors") }
+        })
+        try FileManager.default.removeItem(at: blocker)  // the operator makes room
+        await cluster.pump(until: { await cluster.phase(of: r.runID)?.isTerminal == true })
+        let run = try #require(try cluster.store.run(id: r.runID))
+        #expect(await cluster.phase(of: r.runID) == .completed, "\(run.reason)")
+        #expect(try cluster.store.artifacts(runID: r.runID).contains { $0.name == "student.safetensors" })
     }
 }
