@@ -47,11 +47,11 @@ extension TaskRunner {
             if let reused = stored {
                 metrics(assign, epoch: 0, step: 0, [("teacher\(index).test_accuracy", Double(Evaluation.run(reused, on: bundle.test).accuracy)),
                                                     ("teacher\(index).reused", 1)])
-                sendCheckpoint(assign, index: index, path: out, keepByHash: true)
+                try sendCheckpoint(assign, index: index, path: out, keepByHash: true, untilStored: true)
                 return reused
             }
             let net = try train(assign, index: index, model: model, recipe: recipe, bundle: bundle, out: out, key: key)
-            sendCheckpoint(assign, index: index, path: out, keepByHash: true)
+            try sendCheckpoint(assign, index: index, path: out, keepByHash: true, untilStored: true)
             return net
         }
     }
@@ -138,14 +138,26 @@ extension TaskRunner {
     /// With `keepByHash` (trained teachers) the file is also filed in the content-addressed cache
     /// under its SHA-256 (a hard link, or a copy across file systems), so a later offer of it is
     /// acknowledged at once and the worker lists it in `Register.cached_shards`.
-    func sendCheckpoint(_ assign: AssignTask, index: Int, path: String, name: String? = nil, keepByHash: Bool = false) {
+    /// With `untilStored` (a trained teacher: the run's results need it) the file is sent again
+    /// while the coordinator refuses it (`upload`, bounded), and a lasting refusal fails the task.
+    func sendCheckpoint(_ assign: AssignTask, index: Int, path: String, name: String? = nil, keepByHash: Bool = false,
+                        untilStored: Bool = false) throws(TaskFailure) {
         guard let data = FileManager.default.contents(atPath: path) else {
             logger.warning("teacher \(index): \(path) vanished before it could be sent to the coordinator")
             return
         }
         let bytes = [UInt8](data)
         let hash = SHA256.hex(bytes)
-        sendArtifact(assign, name: name ?? "teacher-\(index).safetensors", bytes: bytes, sha256: hash)
+        let artifact = name ?? "teacher-\(index).safetensors"
+        if untilStored {
+            if let why = upload(assign, name: artifact, bytes: bytes), !isCancelled(assign.runID) {
+                throw TaskFailure("\(artifact) was not stored within \(uploadWait.shortDescription) (\(why)); the teacher is "
+                    + "kept at \(path) on \(workerName): make room or fix the permissions of the coordinator's artifacts "
+                    + "directory and resubmit")
+            }
+        } else {
+            sendArtifact(assign, name: artifact, bytes: bytes, sha256: hash)
+        }
         if keepByHash && !cache.contains(hash) && link(path, cache.path(for: hash)) != 0 {
             do { try cache.store(bytes, sha256: hash) } catch {
                 logger.warning("could not keep \(path) in the cache by its hash: \(error)")

@@ -80,7 +80,7 @@ extension TaskRunner {
                 try save(online.model, spec: modelSpec,
                          metadata: ["run": assign.runID, "teacher": String(index), "mode": "online",
                                     "test.accuracy": String(accuracy), "complete": "true"], to: out)
-                sendCheckpoint(assign, index: index, path: out, name: "teacher-\(index)-online.safetensors")
+                try sendCheckpoint(assign, index: index, path: out, name: "teacher-\(index)-online.safetensors")
             } catch {
                 logger.warning("\(assign.taskID): could not keep the online teacher: \(error)")
             }

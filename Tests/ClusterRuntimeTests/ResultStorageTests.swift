@@ -7,9 +7,10 @@ import Wire
 
 /// A run is completed only when the coordinator stored what it must keep: here its artifacts
 /// directory cannot be created (a file stands in its place, which stops root as well as anyone),
-/// so every upload is refused. Rank 0 keeps the student and sends it again (bounded): the run
-/// completes once the directory can be written, or ends failed with the reason, naming the
-/// student's file and where it is kept, instead of "completed" with files missing.
+/// so every upload is refused. The trained teacher's worker and rank 0 keep their files and send
+/// them again (bounded): the run completes once the directory can be written, or ends failed
+/// with the reason, naming the first file it needed and where it is kept, instead of
+/// "completed" with files missing.
 @Suite struct ResultStorageTests {
     static let spec = """
         name: unstored
@@ -21,7 +22,7 @@ import Wire
 
         """
 
-    @Test func aRunWhoseStudentCannotBeStoredFailsWithTheReason() async throws {
+    @Test func aRunWhoseResultsCannotBeStoredFailsWithTheReason() async throws {
         let (cluster, npz) = try await BringYourOwnRunTests.rowsCluster(train: 200, test: 60)
         try Data("not a directory".utf8).write(to: URL(fileURLWithPath: cluster.stateDir + "/artifacts"))
         cluster.workerUploadWait = .seconds(3)
@@ -41,10 +42,10 @@ import Wire
         await cluster.pump(until: { await cluster.phase(of: r.runID)?.isTerminal == true })
         #expect(await cluster.phase(of: r.runID) == .failed)
         let run = try #require(try cluster.store.run(id: r.runID))
-        #expect(run.reason.contains("student.safetensors was not stored within 3.0 s (the coordinator refused it: could not write")
-                && run.reason.contains("the student is kept at"), "\(run.reason)")
+        #expect(run.reason.contains("teacher-0.safetensors was not stored within 3.0 s (the coordinator refused it: could not write")
+                && run.reason.contains("the teacher is kept at"), "\(run.reason)")
         let events = try cluster.store.events(runID: r.runID, limit: 200).map(\.message)
-        #expect(events.contains { $0.contains("could not store student.safetensors") }, "\(events)")
+        #expect(events.contains { $0.contains("could not store teacher-0.safetensors") }, "\(events)")
     }
 
     /// Only the student's file cannot be written at first (a directory stands at its path), and
