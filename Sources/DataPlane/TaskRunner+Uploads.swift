@@ -2,10 +2,11 @@ import Clocks
 import Foundation
 import Wire
 
-/// Results a run cannot do without (the student) are sent until the coordinator has stored
-/// them (docs/PROTOCOL.md "Results"): a refusal — a full disk, an unwritable artifacts
-/// directory — is retried, every `retryEvery`, for at most `uploadWait`; the file stays in the
-/// worker's cache meanwhile, and the task fails with the last reason after that.
+/// Results a run cannot do without (the student, trained teachers) are sent until the
+/// coordinator has stored them (docs/PROTOCOL.md "Results"): a refusal — a full disk, an
+/// unwritable artifacts directory — is retried every `uploadRetryEvery`, for at most
+/// `uploadWait`; the file stays in the worker's cache meanwhile, and the task fails with the
+/// last reason after that.
 extension TaskRunner {
     /// Time between two attempts after a refusal.
     static let uploadRetryEvery: Duration = .seconds(10)

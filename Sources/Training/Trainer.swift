@@ -140,11 +140,10 @@ public final class Trainer {
         return (loss, correct)
     }
 
-    /// Sets the count of steps taken, with the optimizer's: for a replica that took over
-    /// another's parameters and optimizer state at that step.
+    /// Sets the count of steps taken: for a replica that took over another's parameters and
+    /// optimizer state (whose own step count it restores separately) at that step.
     public func restore(globalStep step: Int) {
         globalStep = step
-        optimizer.restore(stepCount: step)
     }
 
     /// One optimizer step with the gradient in the arena (after an all-reduce, the summed one).
