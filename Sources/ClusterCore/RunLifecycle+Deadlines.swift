@@ -13,6 +13,7 @@ extension RunLifecycle {
     /// Not a failure: while an elastic run distils, a ring that made no progress for its stall
     /// window is renewed (``renewStalledRing(at:window:)``).
     mutating func tick(at now: ClockTime) -> [RunDirective] {
+        if phase == .distilling, let givenUp = joinsGivenUp(at: now) { return givenUp }
         let due = deadlines().filter { now >= $0.at }.min { $0.at < $1.at }
         if let due { return end(.failed, because: due.reason(now)) }
         if let stall = ringStallDeadline, now >= stall.at { return renewStalledRing(at: now, window: stall.window) }
@@ -21,14 +22,18 @@ extension RunLifecycle {
 
     /// Earliest deadline (shard stall, task acceptance, replacement wait, ring stall), nil if none.
     public func nextDeadline() -> ClockTime? {
-        (deadlines().map(\.at) + [ringStallDeadline?.at].compactMap { $0 }).min()
+        (deadlines().map(\.at) + [ringStallDeadline?.at, joinDeadline].compactMap { $0 }).min()
     }
 
     /// The run's pending deadlines and the failure each one would give, in tie-break order.
     private func deadlines() -> [(at: ClockTime, reason: (ClockTime) -> String)] {
         var list: [(at: ClockTime, reason: (ClockTime) -> String)] = []
         guard phase == .sharding || phase == .preparingTeachers || phase == .distilling else { return list }
+        // A worker taking back a lost slot while distilling gives up without failing the run
+        // (RunLifecycle+Growing), and so does its task.
+        let joiners = Set(joining.values)
         let stalled = shardActivity
+            .filter { !joiners.contains($0.key) }
             .map { (worker: $0.key, since: $0.value) }
             .min { ($0.since, $0.worker) < ($1.since, $1.worker) }
         if let stalled {
@@ -39,7 +44,7 @@ extension RunLifecycle {
             }))
         }
         let late = tasks.values
-            .filter { $0.state == .assigned }
+            .filter { $0.state == .assigned && !($0.ref.kind == .student && recruits.contains($0.ref.index)) }
             .min { ($0.assignedAt, $0.ref) < ($1.assignedAt, $1.ref) }
         if let late {
             let acceptance = timeouts.taskAcceptance

@@ -41,6 +41,7 @@ extension RunLifecycle {
 
     /// A worker joined or came back: the unplaced parts are worth placing again.
     mutating func workersChanged(_ event: RunEvent) -> [RunDirective] {
+        if phase == .distilling { return regrow(event) }
         guard !unplaced.isEmpty else { return ignore(event, "no part of this run waits for a worker") }
         return [.placeParts(unplaced.keys.sorted())]
     }
@@ -55,6 +56,7 @@ extension RunLifecycle {
     /// it arrives); `.refreshPeers` for every teacher task already assigned (it learns where
     /// the moved parts are now); and the move to the next phase if everything is ready.
     mutating func partsPlaced(_ answer: [TaskRef: String], _ event: RunEvent, at now: ClockTime) -> [RunDirective] {
+        if phase == .distilling { return rejoin(answer, event, at: now) }
         guard phase == .sharding || phase == .preparingTeachers, var placement else {
             return ignore(event, notNow("parts are placed again only while sharding or preparing teachers"))
         }

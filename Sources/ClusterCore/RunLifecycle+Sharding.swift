@@ -18,6 +18,7 @@ extension RunLifecycle {
         if let why = shardMisfit(worker) { return ignore(event, why) }
         shardsDelivered.insert(worker)
         shardActivity[worker] = nil
+        if phase == .distilling { return admitJoiners(at: now) }
         return assignWaitingTeachers(at: now) + advanceIfReady(at: now)
     }
 
@@ -25,6 +26,7 @@ extension RunLifecycle {
     mutating func shardFailed(on worker: String, because why: String, _ event: RunEvent) -> [RunDirective] {
         if let misfit = shardMisfit(worker) { return ignore(event, misfit) }
         let detail = why.isEmpty ? "no reason given" : why
+        if phase == .distilling { return abandonJoin(of: worker, because: "its shard transfer failed: \(detail)") }
         return end(.failed, because: "the shard transfer to \(worker) failed: \(detail)")
     }
 
@@ -37,7 +39,7 @@ extension RunLifecycle {
     /// or while preparing teachers for a worker that took a lost part and is receiving its
     /// shard; only from a placement worker whose shard is not delivered yet.
     func shardMisfit(_ worker: String) -> String? {
-        guard let placement, phase == .sharding || (phase == .preparingTeachers && shardActivity[worker] != nil) else {
+        guard let placement, phase == .sharding || ((phase == .preparingTeachers || phase == .distilling) && shardActivity[worker] != nil) else {
             return notNow("shard events are expected only while sharding, or from a worker that took a lost part")
         }
         guard placement.workers.contains(worker) else { return "\(worker) holds no part of this run" }

@@ -16,14 +16,12 @@ public struct ElasticPolicy: Sendable, Equatable {
 }
 
 extension RunLifecycle {
-    /// The replica slots whose worker still holds them (all 0 ..< replicaCount unless some were
-    /// lost while distilling), ascending: the ring's members in rank order.
-    public var activeSlots: [Int] {
-        (0..<replicaCount).filter { lostReplicas[$0] == nil }
-    }
+    /// The replica slots in the ring (all 0 ..< replicaCount unless some were lost while
+    /// distilling), in rank order (``ringOrder``).
+    public var activeSlots: [Int] { ringOrder }
 
     /// The current ring of student replicas: generation ``ringGeneration``, the active slots'
-    /// workers in slot order (nil before placement).
+    /// workers in rank order (nil before placement).
     public var ring: RingMembership? {
         guard let placement else { return nil }
         return RingMembership(generation: ringGeneration, members: activeSlots.map { placement.studentWorkers[$0] })
@@ -42,7 +40,8 @@ extension RunLifecycle {
     ///   (its new rank and peers) and every teacher (it stops serving the lost slot).
     mutating func shrinkRing(losing worker: String, at now: ClockTime) -> [RunDirective]? {
         guard let elastic, var placement else { return nil }
-        var notes: [RunDirective] = []
+        var notes = abandonJoin(of: worker, because: "it was lost")
+        placement = self.placement!
         let teachers = placement.teacherWorkers.indices.filter { placement.teacherWorkers[$0] == worker }
         if !teachers.isEmpty {
             guard teachersNoLongerNeeded else { return nil }
@@ -62,8 +61,9 @@ extension RunLifecycle {
     /// elastic (offline) run the teachers streamed only epoch 0, whose targets every replica
     /// now holds.
     var teachersNoLongerNeeded: Bool {
-        guard studentEpochs > 0, !activeSlots.isEmpty else { return false }
-        return activeSlots.allSatisfy { slot in
+        let trained = activeSlots.filter { !recruits.contains($0) }  // a recruit takes the ring's cache
+        guard studentEpochs > 0, !trained.isEmpty else { return false }
+        return trained.allSatisfy { slot in
             guard let task = tasks[TaskRef(.student, slot)] else { return false }
             if task.state == .completed { return true }
             return task.total > 0 && task.done * UInt64(studentEpochs) >= task.total
@@ -71,25 +71,33 @@ extension RunLifecycle {
     }
 
     /// The replica part of ``shrinkRing(losing:at:)``: `slots` were on `worker`.
-    private mutating func shrinkReplicas(_ slots: [Int], of worker: String, _ elastic: ElasticPolicy,
+    mutating func shrinkReplicas(_ slots: [Int], of worker: String, _ elastic: ElasticPolicy,
                                          at now: ClockTime) -> [RunDirective]? {
         guard var placement else { return nil }
         let lostRefs = slots.map { TaskRef(.student, $0) }
         let survivors = activeSlots.filter { !slots.contains($0) }
-        let unfinished = lostRefs.filter { tasks[$0]?.state != .completed }
+        // A recruit (taken back, not trained yet) holds only the ring's copy: losing it loses nothing.
+        let unfinished = lostRefs.filter { tasks[$0]?.state != .completed && !recruits.contains($0.index) }
+        let ringWaits = lostRefs.contains { tasks[$0]?.state != .completed }
         for slot in slots {
             placement.studentWorkers[slot] = ""
             lostReplicas[slot] = LostPart(worker: worker, since: now)
+            recruits.remove(slot)
         }
+        ringOrder.removeAll { slots.contains($0) }
         self.placement = placement
-        guard !unfinished.isEmpty else { return completeIfDone() }
-        let parts = Placement.listed(unfinished.map(\.description))
-        if survivors.count < elastic.minReplicas {
+        guard ringWaits else { return completeIfDone() }
+        let parts = Placement.listed(lostRefs.filter { tasks[$0]?.state != .completed }.map(\.description))
+        if unfinished.isEmpty && !survivors.contains(where: { tasks[TaskRef(.student, $0)]?.state != .completed }) {
+            for ref in lostRefs { tasks[ref] = nil }
+            return completeIfDone()  // a recruit lost after the others finished: nothing waits for it
+        }
+        if !unfinished.isEmpty && survivors.count < elastic.minReplicas {
             let left = survivors.count == 1 ? "1 replica is left" : "\(survivors.count) replicas are left"
             return end(.failed, because: "worker \(worker) was lost while distilling with \(parts); \(left), fewer than "
                 + "elastic.min-replicas (\(elastic.minReplicas)): start student workers and resubmit the run", sparing: worker)
         }
-        if survivors.allSatisfy({ tasks[TaskRef(.student, $0)]?.state == .completed }) {
+        if !unfinished.isEmpty && survivors.allSatisfy({ tasks[TaskRef(.student, $0)]?.state == .completed }) {
             return end(.failed, because: "worker \(worker) was lost with \(parts) after training, before the student was "
                 + "stored: resubmit the run", sparing: worker)
         }
@@ -171,10 +179,13 @@ extension RunLifecycle {
         let teachers = teacherCount == 1 ? "1 teacher" : "\(teacherCount) teachers"
         let count = activeSlots.count
         var replicas = count == 1 ? "1 replica" : "\(count) replicas"
+        var changes: [String] = []
         if !lostReplicas.isEmpty {
             let lost = lostReplicas.sorted { $0.key < $1.key }.map { "student \($0.key) with \($0.value.worker)" }
-            replicas += " (\(replicaCount) at the start; lost \(Placement.listed(lost)))"
+            changes.append("lost \(Placement.listed(lost))")
         }
+        changes += rejoins
+        if !changes.isEmpty { replicas += " (\(replicaCount) at the start; \(changes.joined(separator: "; ")))" }
         phase = .completed
         reason = "the student was distilled from \(teachers) on \(replicas)"
         return []

@@ -39,6 +39,7 @@ extension RunLifecycle {
             task.state = .accepted
         case .running(let done, let total):
             if ref.kind == .student && phase == .distilling { studentProgressed(from: task.done, to: done, at: now) }
+            if ref.kind == .student && done > 0 { recruits.remove(ref.index) }  // it holds the ring's state now
             task.state = .running
             task.done = done
             task.total = total
@@ -46,6 +47,9 @@ extension RunLifecycle {
             task.state = .completed
             if task.total > 0 { task.done = task.total }
         case .failed(let why):
+            if ref.kind == .student, phase == .distilling, recruits.contains(ref.index) {
+                return loseRecruit(ref.index, because: why.isEmpty ? "no reason given" : why, at: now)
+            }
             return fail(&task, because: why)
         }
         tasks[ref] = task

@@ -43,8 +43,20 @@ public struct RunLifecycle: Sendable, Equatable {
     public internal(set) var unplaced: [TaskRef: LostPart] = [:]
     /// The ring of student replicas' generation: 1, plus one per change of its members.
     public internal(set) var ringGeneration: UInt64 = 1
-    /// Replica slots lost while distilling (elastic runs), with the worker that held each.
+    /// Replica slots lost while distilling (elastic runs), with the worker that held each,
+    /// until a worker takes the slot back into the ring.
     public internal(set) var lostReplicas: [Int: LostPart] = [:]
+    /// The ring's replica slots in rank order: 0 ..< replicaCount at first; a lost slot
+    /// leaves, a slot taken back joins at the end (so rank 0 stays a replica that trained
+    /// from the start while there is one).
+    public internal(set) var ringOrder: [Int]
+    /// Lost slots a worker is taking back, by that worker, while it receives the shard.
+    public internal(set) var joining: [Int: String] = [:]
+    /// Slots taken back whose replica has not reported a step yet: losing one loses no state
+    /// (it is the ring's copy), so it only shrinks the ring again.
+    public internal(set) var recruits: Set<Int> = []
+    /// Slots taken back while distilling, as "student 1 taken back by w4 (lost with w2)", in order.
+    public internal(set) var rejoins: [String] = []
     /// The student's epochs (0: unknown): with them a lost teacher is known to be no longer
     /// needed once every replica has trained epoch 0 (elastic runs cache its targets).
     public let studentEpochs: Int
@@ -59,6 +71,7 @@ public struct RunLifecycle: Sendable, Equatable {
         self.runID = runID
         self.teacherCount = teacherCount
         self.replicaCount = replicaCount
+        self.ringOrder = Array(0..<max(0, replicaCount))
         self.timeouts = timeouts
         self.elastic = elastic
     }

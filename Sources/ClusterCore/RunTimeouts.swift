@@ -13,9 +13,16 @@ public struct RunTimeouts: Sendable, Equatable {
     /// it to 2 s past its dead window, so a dead replica is removed first; the replicas' own
     /// wait for a gradient chunk gives up after 30 s).
     public var ringStall: Duration
+    /// While an elastic run distils: a lost replica's slot is given to a worker again (the
+    /// ring grows back) only while the replicas have at least this much training left at the
+    /// slowest pace seen (default 20 s): a newcomer needs time to get the shard, build the
+    /// student and join before the others finish.
+    public var growthLead: Duration
 
     public init(taskAcceptance: Duration = .seconds(10), shardStall: Duration = .seconds(30),
-                replacementWait: Duration = .seconds(300), ringStall: Duration = .seconds(10)) {
+                replacementWait: Duration = .seconds(300), ringStall: Duration = .seconds(10),
+                growthLead: Duration = .seconds(20)) {
+        self.growthLead = growthLead
         self.taskAcceptance = taskAcceptance
         self.shardStall = shardStall
         self.replacementWait = replacementWait

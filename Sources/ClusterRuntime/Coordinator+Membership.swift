@@ -89,6 +89,7 @@ extension Coordinator {
                 logger.warning("worker \(name) restarted (a new process registered under its name); its work is lost")
                 event(nil, "worker", "\(name) restarted (a new process registered under its name); the work it held is lost")
                 workerGone(name, keepRoute: true)
+                heldRunsByWorker[name] = nil  // the new process holds nothing yet
                 workersChanged()
             case .suspected(let name, let silentFor):
                 logger.warning("worker \(name) is suspect: silent for \(silentFor.shortDescription)")

@@ -12,6 +12,7 @@ import Wire
 extension Coordinator {
     /// A member's heartbeat (answered by the liveness lane) listed `held`.
     public func heldRuns(_ held: [String], by worker: String) -> [Outgoing] {
+        heldRunsByWorker[worker] = Set(held)
         stopOrphans(held, on: worker)
         return drainOutbox()
     }

@@ -117,6 +117,7 @@ extension Coordinator {
     /// and keeps waiting (bounded by its replacement wait) for the others.
     private func placeParts(_ parts: [TaskRef], runID: String) {
         guard let run = runs[runID], let placement = run.lifecycle.placement else { return }
+        if run.lifecycle.phase == .distilling { return regrowRing(parts, runID: runID, placement: placement) }
         let placed = Placer.replace(parts, in: placement, on: placementCandidates())
         let waiting = parts.filter { placed[$0] == nil }
         if !waiting.isEmpty {
@@ -134,11 +135,50 @@ extension Coordinator {
         drive(runID, .partsPlaced(placed))
     }
 
-    /// A worker joined, registered again or recovered: runs waiting for workers try again.
+    /// `.placeParts` while distilling: lost replica slots go to available student workers that
+    /// hold no task of the run (a worker cut off and back may still run its old one until told
+    /// to stop); the run hears `.partsPlaced` for those placed. Nothing is logged when no worker
+    /// fits: the run tries again when workers change, and every few seconds (``tick()``).
+    private func regrowRing(_ parts: [TaskRef], runID: String, placement: Placement) {
+        let candidates = placementCandidates().filter { heldRunsByWorker[$0.name]?.contains(runID) != true }
+        let placed = Placer.replace(parts, in: placement, on: candidates)
+        guard !placed.isEmpty, let lifecycle = runs[runID]?.lifecycle else { return }
+        for (ref, worker) in placed.sorted(by: { $0.key < $1.key }) {
+            let lost = lifecycle.lostReplicas[ref.index]?.worker ?? "its worker"
+            let text = "\(ref) (lost with \(lost)) goes back into the ring on \(worker) once it has the shard"
+            logger.info("run \(runID): \(text)")
+            event(runID, "placement", text)
+        }
+        drive(runID, .partsPlaced(placed))
+    }
+
+    /// A worker joined, registered again or recovered: runs waiting for workers try again
+    /// (parts lost before distilling, or an elastic ring's lost replicas).
     func workersChanged() {
-        for id in runs.keys.sorted() where runs[id]?.lifecycle.unplaced.isEmpty == false {
+        for id in runs.keys.sorted() {
+            guard let lifecycle = runs[id]?.lifecycle, !lifecycle.unplaced.isEmpty || !lifecycle.regrowable.isEmpty else { continue }
+            growthTried[id] = clock.now()
             drive(id, .workersChanged)
         }
+    }
+
+    /// How often an elastic run with lost replicas looks for a worker to take them back
+    /// (besides every change of workers: a worker becomes free when its old task stops).
+    static let growthRetry: Duration = .seconds(2)
+
+    /// The elastic runs due to look again for workers to take back their lost replicas.
+    func retryGrowth(at now: ClockTime) {
+        for id in runs.keys.sorted() {
+            guard let lifecycle = runs[id]?.lifecycle, !lifecycle.regrowable.isEmpty else { continue }
+            if let tried = growthTried[id], now - tried < Self.growthRetry { continue }
+            growthTried[id] = now
+            drive(id, .workersChanged)
+        }
+    }
+
+    /// When ``retryGrowth(at:)`` next has something to do, nil when no run waits to grow.
+    var nextGrowthRetry: ClockTime? {
+        runs.filter { !$0.value.lifecycle.regrowable.isEmpty }.map { (growthTried[$0.key] ?? .zero) + Self.growthRetry }.min()
     }
 
     private func taskSpec(_ ref: TaskRef, run: ActiveRun) -> TaskSpec {
@@ -191,6 +231,7 @@ extension Coordinator {
         writeReport(run)
         releaseCheckpoints(of: id)
         artifactRefusals[id] = nil
+        growthTried[id] = nil
         let update = update(for: run)
         for w in watchers[id] ?? [] { send(.runUpdate(update), to: w.peer, replyTo: w.requestID) }
         watchers[id] = nil

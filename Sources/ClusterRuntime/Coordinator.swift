@@ -87,6 +87,11 @@ public actor Coordinator {
     var watchers: [String: [Watcher]] = [:]
     /// "worker run" pairs already told to stop an orphaned run (each is logged once).
     var orphansTold: Set<String> = []
+    /// The runs each worker's last heartbeat listed (`Heartbeat.runs`): a lost replica's slot
+    /// is not given back to a worker still holding an old task of that run.
+    var heldRunsByWorker: [String: Set<String>] = [:]
+    /// When each elastic run last tried to take back its lost replica slots.
+    var growthTried: [String: ClockTime] = [:]
     var outbox: [Outgoing] = []
     /// Request ids of everything the coordinator sends (the liveness lane takes them too).
     nonisolated let requestIDs = RequestIDs()
@@ -171,6 +176,7 @@ public actor Coordinator {
         for (id, run) in runs {
             if let deadline = run.lifecycle.nextDeadline(), deadline <= now { drive(id, .tick) }
         }
+        retryGrowth(at: now)
         for (runID, list) in watchers {
             guard let run = runs[runID] else { continue }
             for (i, w) in list.enumerated() where now - w.lastSent >= settings.watchInterval {
@@ -186,6 +192,7 @@ public actor Coordinator {
         var times: [ClockTime] = []
         if !pendingMetrics.isEmpty { times.append(lastMetricsFlush + settings.metricsFlushInterval) }
         times += runs.values.compactMap { $0.lifecycle.nextDeadline() }
+        if let growth = nextGrowthRetry { times.append(growth) }
         times += watchers.values.flatMap { $0.map { $0.lastSent + settings.watchInterval } }
         return times.min()
     }
@@ -205,6 +212,9 @@ public actor Coordinator {
     }
 
     public func member(_ name: String) -> Member? { membership.member(name) }
+
+    /// The state machine of a run in flight (nil once it ended).
+    public func lifecycle(ofRun id: String) -> RunLifecycle? { runs[id]?.lifecycle }
 
     /// The phase of a run: live for runs in flight, else as stored.
     public func phase(ofRun id: String) -> RunPhase? {

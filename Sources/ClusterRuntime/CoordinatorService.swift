@@ -31,6 +31,9 @@ public struct CoordinatorService: Service {
     let control: BoundedQueue<ControlItem>
     /// When the liveness lane last logged its heartbeat-answer latencies.
     let latencyLog = LastLogged()
+    /// Workers whose last heartbeat listed runs: their next empty list is forwarded once too
+    /// (the coordinator learns that their tasks ended; empty lists are not forwarded otherwise).
+    let holders = HeldRunsSenders()
 
     /// What the liveness lane hands to the control lane.
     enum ControlItem: Sendable {
@@ -128,7 +131,9 @@ public struct CoordinatorService: Service {
         await send([Outgoing(peer: inbound.peer, message: Message(reply))])
         desk.answered(after: clock.elapsed(since: inbound.arrivedAt))
         if !events.isEmpty { await forward(.membership(events)) }
-        if !beat.runs.isEmpty, case .heartbeat = body { await forward(.heldRuns(worker: envelope.sender, runs: beat.runs)) }
+        if case .heartbeat = body, holders.changed(envelope.sender, holding: !beat.runs.isEmpty) || !beat.runs.isEmpty {
+            await forward(.heldRuns(worker: envelope.sender, runs: beat.runs))
+        }
     }
 
     private func forward(_ item: ControlItem) async {
@@ -206,4 +211,14 @@ final class StopFlag: Sendable {
 /// A time shared by copies of a service.
 final class LastLogged: Sendable {
     let time = Mutex<ClockTime?>(nil)
+}
+
+/// Which workers' last forwarded heartbeat listed runs (CoordinatorService's liveness lane).
+final class HeldRunsSenders: Sendable {
+    private let names = Mutex<Set<String>>([])
+
+    /// Records whether `worker` holds runs now; true when that differs from its last heartbeat.
+    func changed(_ worker: String, holding: Bool) -> Bool {
+        names.withLock { set in holding ? set.insert(worker).inserted : set.remove(worker) != nil }
+    }
 }

@@ -157,12 +157,18 @@ public final class RingAllReduce {
         guard buffer.count == schedule.count else {
             throw .invalidRing("the buffer has \(buffer.count) values, the ring was formed for \(schedule.count)")
         }
-        guard schedule.ranks > 1 else { return }
+        guard schedule.ranks > 1 else { return try aloneUnlessSuperseded() }
         let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: buffer.count)
         defer { scratch.deallocate() }
         _ = scratch.initialize(from: buffer)
         try await allReduce(scratch, step: step)
         buffer.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: scratch) }
+    }
+
+    /// A ring of one sums nothing, but a replica left alone in an elastic ring still learns of
+    /// a newer generation (a replica joins) at its next all-reduce.
+    private func aloneUnlessSuperseded() throws(RingError) {
+        if let watch, case let latest = watch.assigned(), latest > generation { throw .superseded(by: latest) }
     }
 
     /// Replaces the values at `values` (length `schedule.count`) by the sum over all replicas,
@@ -179,7 +185,7 @@ public final class RingAllReduce {
         guard values.count == schedule.count else {
             throw .invalidRing("the buffer has \(values.count) values, the ring was formed for \(schedule.count)")
         }
-        guard schedule.ranks > 1 else { return }
+        guard schedule.ranks > 1 else { return try aloneUnlessSuperseded() }
         let buffer = values.baseAddress!
         if schedule.ranks == 2 { return try await exchange(buffer, step: step) }
         let first = schedule.chunk(schedule.reduceScatterSend(rank: rank, hop: 0))

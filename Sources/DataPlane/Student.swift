@@ -36,9 +36,13 @@ extension TaskRunner {
         } catch {
             throw TaskFailure("student: \(error)")
         }
+        // A replica assigned in ring generation > 1 of an offline run joins a ring already
+        // training, after the teachers streamed epoch 0 (docs/PROTOCOL.md "Elastic rings"): it
+        // takes the ring's state and soft-label cache and needs no teacher (some may be gone).
+        let joins = plan.streaming == .firstEpochCached && task.ringGeneration > 1
         var teachers: [any Connection] = []
         do {
-            for endpoint in task.teacherEndpoints { teachers.append(try await dataPlane.connect(endpoint)) }
+            for endpoint in task.teacherEndpoints where !joins { teachers.append(try await dataPlane.connect(endpoint)) }
         } catch {
             throw TaskFailure("replica \(rank) cannot reach a teacher: \(error)")
         }
@@ -64,13 +68,19 @@ extension TaskRunner {
         }
         let replica = StudentReplica(runID: assign.runID, rank: rank, slot: Int(task.replicaSlot), trainer: trainer, plan: plan,
                                      kd: kd, rule: rule, codec: codec(spec, classes: bundle.train.classCount), train: bundle.train,
-                                     teachers: teachers, logits: dataPlane.inbox.logitsQueue(run: assign.runID), ring: ring,
-                                     timeout: dataTimeout, elastic: elastic)
+                                     teachers: teachers, teacherCount: spec.teachers.count,
+                                     logits: dataPlane.inbox.logitsQueue(run: assign.runID), ring: ring,
+                                     timeout: dataTimeout, elastic: elastic, joins: joins)
         replica.clock = clock
         replica.stopwatch = stopwatch
         var lastReport = clock.instant()
         var epochStarted = stopwatch.instant()
         var generationsSeen = 1
+        if joins {
+            let text = "\(assign.taskID): joins ring generation \(task.ringGeneration) as rank \(rank) of \(replicas); it takes "
+                + "the ring's state and soft-label cache before its first step"
+            logger.info("\(text)")
+        }
         do throws(DataPlaneError) {
             try await replica.run(onStep: { [self] done, total in
                 if replica.generations.count > generationsSeen {

@@ -58,47 +58,91 @@ struct InFlight {
 
 extension StudentReplica {
     /// Moves to the newest assigned ring and makes every replica of it hold the same state
-    /// (docs/PROTOCOL.md "Elastic rings"):
-    ///
-    /// 1. *Positions*: an all-reduce of each rank's (completed steps, hash of its whole state)
-    ///    as exact 22-bit pieces. The replicas of a ring that lost a member stand at most one
-    ///    step apart: one that finished step s received every chunk of s, so every replica
-    ///    had contributed to s, i.e. finished s − 1.
-    /// 2. If they all stand at the same step with the same state, nothing moves. Otherwise
-    ///    the lowest rank among those furthest ahead is the *source*: an all-reduce in which it
-    ///    contributes its state (parameters, running statistics, optimizer state, step counts,
-    ///    random streams) and the others zeros gives every replica the source's values
-    ///    exactly (x + 0 = x), and every replica, the source included, loads the sum.
-    ///
-    /// The step in flight is then run again on the new ring's split of the global batch:
-    /// nothing before it is re-done. Rounds are tagged with steps 2⁶¹ and 2⁶¹ + 1, which no
-    /// training step reaches; the new generation keeps them apart from earlier rounds.
+    /// (``agree()``). The step in flight is then run again on the new ring's split of the
+    /// global batch: nothing before it is re-done.
     func resynchronise() async throws(DataPlaneError) {
         guard let elastic, let assignment = elastic.latest(), assignment.generation > ring.generation else {
             throw .ring(.unexpected("replica \(rank) was told of a new ring it has no assignment for"))
         }
         try await adopt(assignment, elastic)
+        try await agree()
+    }
+
+    /// ``resynchronise()`` again as long as rings are replaced while their replicas agree.
+    func resynchroniseUntilSettled() async throws(DataPlaneError) {
+        while true {
+            do throws(DataPlaneError) {
+                try await resynchronise()
+                return
+            } catch {
+                guard case .ring(.superseded) = error else { throw error }
+            }
+        }
+    }
+
+    /// A replica that starts in a ring already training (it was assigned in generation > 1,
+    /// docs/PROTOCOL.md "Elastic rings"): it takes the ring's state and soft-label cache
+    /// before its first step, then trains from the step the ring stands at.
+    func joinRing() async throws(DataPlaneError) {
+        do throws(DataPlaneError) {
+            try await agree()
+        } catch {
+            guard case .ring(.superseded) = error else { throw error }
+            try await resynchroniseUntilSettled()
+        }
+        generations[generations.count - 1].fromStep = trainer.globalStep
+    }
+
+    /// Makes every replica of the current ring hold the same state:
+    ///
+    /// 1. *Positions* (step 2⁶¹): an all-reduce of each rank's (completed steps, hash of its
+    ///    whole state, hash of its soft-label cache) as exact 22-bit pieces. The replicas of
+    ///    a ring that lost a member stand at most one step apart: one that finished step s
+    ///    received every chunk of s, so every replica had contributed to s, i.e. finished
+    ///    s − 1. A replica that joins stands at step 0 with an empty cache.
+    /// 2. *State* (step 2⁶¹ + 1), only if the steps or state hashes differ: the lowest rank
+    ///    among those furthest ahead is the *source*; an all-reduce in which it contributes
+    ///    its state (parameters, running statistics, optimizer state, step counts, random
+    ///    streams) and the others zeros gives every replica the source's values exactly
+    ///    (x + 0 = x), and every replica, the source included, loads the sum.
+    /// 3. *Cache* (step 2⁶¹ + 2), only if the cache hashes differ: the same with the source's
+    ///    packed soft-label cache (`SoftLabelCache.packed`).
+    ///
+    /// No training step reaches these step tags; the ring's generation keeps them apart from
+    /// the rounds of earlier rings.
+    func agree() async throws(DataPlaneError) {
         let mine = packState()
+        let cached = cache?.packed ?? []
         var positions = ParameterHashes.encode(UInt64(trainer.globalStep), rank: rank, ranks: ranks)
             + ParameterHashes.encode(Self.hash(mine), rank: rank, ranks: ranks)
+            + ParameterHashes.encode(Self.hash(cached), rank: rank, ranks: ranks)
+        try await allReduce(&positions, step: 1 << 61)
+        let piece = 3 * ranks
+        let steps = ParameterHashes.decode(Array(positions[0 ..< piece]))
+        let hashes = ParameterHashes.decode(Array(positions[piece ..< 2 * piece]))
+        let cacheHashes = ParameterHashes.decode(Array(positions[(2 * piece)...]))
+        let source = steps.firstIndex(of: steps.max()!)!
+        if Set(steps).count > 1 || Set(hashes).count > 1 {
+            var values = rank == source ? mine : [Float](repeating: 0, count: mine.count)
+            try await allReduce(&values, step: (1 << 61) + 1)
+            loadState(values)
+            transfers += 1
+        }
+        if Set(cacheHashes).count > 1, cache != nil {
+            var values = rank == source ? cached : [Float](repeating: 0, count: cached.count)
+            try await allReduce(&values, step: (1 << 61) + 2)
+            cache!.load(packed: values)
+            cacheTransfers += 1
+        }
+    }
+
+    /// One all-reduce of `values` on a sibling of the current ring (the resynchronisation rounds).
+    private func allReduce(_ values: inout [Float], step: UInt64) async throws(DataPlaneError) {
         do throws(RingError) {
-            try await ring.sibling(count: positions.count).allReduce(&positions, step: 1 << 61)
+            try await ring.sibling(count: values.count).allReduce(&values, step: step)
         } catch {
             throw .ring(error)
         }
-        let steps = ParameterHashes.decode(Array(positions[0 ..< 3 * ranks]))
-        let hashes = ParameterHashes.decode(Array(positions[(3 * ranks)...]))
-        let furthest = steps.max()!
-        guard Set(steps).count > 1 || Set(hashes).count > 1 else { return }
-        let source = steps.firstIndex(of: furthest)!
-        var values = rank == source ? mine : [Float](repeating: 0, count: mine.count)
-        do throws(RingError) {
-            try await ring.sibling(count: values.count).allReduce(&values, step: (1 << 61) + 1)
-        } catch {
-            throw .ring(error)
-        }
-        loadState(values)
-        transfers += 1
     }
 
     /// Builds this replica's ring of `assignment` (same gradient source, the next rank's

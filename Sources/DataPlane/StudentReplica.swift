@@ -33,6 +33,12 @@ public final class StudentReplica {
     let stream: LogitsStream
     let train: LabeledImages
     let teachers: [any Connection]
+    /// The run's teachers (`teachers` is empty for a replica that joined after the teachers
+    /// streamed their last step: it needs none of them).
+    let teacherCount: Int
+    /// The replica joins a ring that is already training (it starts in ring generation > 1):
+    /// it takes its state and soft-label cache from the ring before its first step.
+    let joins: Bool
     let logits: BoundedQueue<ArrivedLogits>
     /// The current ring (a new generation replaces it: `StudentReplica+Ring.swift`).
     var ring: RingAllReduce
@@ -56,12 +62,15 @@ public final class StudentReplica {
 
     public internal(set) var timing = Timing()
     /// The cached soft targets (offline mode), filled during epoch 0.
-    public private(set) var cache: SoftLabelCache?
+    public internal(set) var cache: SoftLabelCache?
     /// The ring generations this replica trained in, in order, with the step each began at.
     public internal(set) var generations: [(generation: UInt64, ranks: Int, fromStep: Int)] = []
     /// How many times this replica's ring copied one replica's state to the others after a
     /// change (the replicas stood at different steps, or held different state).
     public internal(set) var transfers = 0
+    /// How many times this replica's ring copied one replica's soft-label cache to the others
+    /// (a replica joined without it).
+    public internal(set) var cacheTransfers = 0
     var hashRing: RingAllReduce?
     var stateRing: RingAllReduce?
     /// This step's soft targets, row j for sample j of the micro-batch.
@@ -70,10 +79,16 @@ public final class StudentReplica {
     private var taken = -1
 
     /// `codec` must match the teachers' (the run's top-k, float16 and temperature). `slot`
-    /// defaults to `rank`; `elastic` lets the ring change during the run (offline runs).
+    /// defaults to `rank`; `elastic` lets the ring change during the run (offline runs);
+    /// `joins` (elastic only) makes the replica take its state from `ring` before training, and
+    /// `teacherCount` (default `teachers.count`) is the run's number of teachers when a joining
+    /// replica connects to none.
     public init(runID: String, rank: Int, slot: Int? = nil, trainer: Trainer, plan: StepPlan, kd: KDLoss, rule: EnsembleRule,
-                codec: LogitsCodec? = nil, train: LabeledImages, teachers: [any Connection], logits: BoundedQueue<ArrivedLogits>,
-                ring: RingAllReduce, timeout: Duration = .seconds(10), hashEvery: Int = 50, elastic: ElasticRing? = nil) {
+                codec: LogitsCodec? = nil, train: LabeledImages, teachers: [any Connection], teacherCount: Int? = nil,
+                logits: BoundedQueue<ArrivedLogits>, ring: RingAllReduce, timeout: Duration = .seconds(10), hashEvery: Int = 50,
+                elastic: ElasticRing? = nil, joins: Bool = false) {
+        self.teacherCount = teacherCount ?? teachers.count
+        self.joins = joins && elastic != nil
         self.runID = runID
         self.rank = rank
         self.slot = slot ?? rank
@@ -105,8 +120,12 @@ public final class StudentReplica {
     /// training goes on from the step they agree on with the batch split over the new ring.
     public func run(onStep: (_ done: Int, _ total: Int) -> Void = { _, _ in }, onEpoch: (Int) -> Void = { _ in },
                     isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
-        try await grant(min(plan.window, plan.streamedSteps))
-        var join = StepJoin<ArrivedLogits>(teachers: teachers.count, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window)
+        if joins {
+            try await joinRing()
+        } else {
+            try await grant(min(plan.window, plan.streamedSteps))
+        }
+        var join = StepJoin<ArrivedLogits>(teachers: teacherCount, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window)
         let totalSteps = plan.stepsPerEpoch * plan.epochs
         var epochPlan: (epoch: Int, batches: BatchPlan)?
         while trainer.globalStep < totalSteps {
@@ -120,14 +139,7 @@ public final class StudentReplica {
             } catch {
                 guard case .ring(.superseded) = error else { throw error }
                 if trainer.globalStep == g { snapshot.restore(trainer.model) }  // the step was not applied: undo its forward
-                while true {  // a ring may be replaced again while its replicas resynchronise
-                    do throws(DataPlaneError) {
-                        try await resynchronise()
-                        break
-                    } catch {
-                        guard case .ring(.superseded) = error else { throw error }
-                    }
-                }
+                try await resynchroniseUntilSettled()  // a ring may be replaced again while its replicas agree
                 // Step g was finished after all (here, before the ring changed, or by the replica
                 // whose state this one took): what follows a step, and an epoch, is due now.
                 if trainer.globalStep > g {
@@ -255,17 +267,17 @@ public final class StudentReplica {
                                   timeout: Duration) async -> Result<TestSplitAccuracy, DataPlaneError> {
         var testLogits: [Int: ArrivedTestSplit] = [:]
         let deadline = clock.deadline(after: timeout)
-        while testLogits.count < teachers.count {
+        while testLogits.count < teacherCount {
             guard let a = try? await deadline.wait({ try await queue.take(timeout: $0) }) else {
-                let missing = (0..<teachers.count).filter { testLogits[$0] == nil }
+                let missing = (0..<teacherCount).filter { testLogits[$0] == nil }
                 return .failure(.badLogits("no test-split logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
                     + "within \(timeout.shortDescription)"))
             }
-            if Int(a.logits.teacher) < teachers.count { testLogits[Int(a.logits.teacher)] = a }
+            if Int(a.logits.teacher) < teacherCount { testLogits[Int(a.logits.teacher)] = a }
         }
         let classes = test.classCount
         var all: [[Float]] = []
-        for t in 0..<teachers.count {
+        for t in 0..<teacherCount {
             do throws(DataPlaneError) {
                 all.append(try stream.testSplitLogits(testLogits[t]!, samples: test.count))
             } catch {

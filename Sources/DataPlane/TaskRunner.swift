@@ -165,6 +165,9 @@ public final class TaskRunner: WorkerTasks {
     /// teacher reports `COMPLETED` again), see ``TaskPeers``.
     @discardableResult
     public func start(_ assign: AssignTask) -> Bool {
+        // A run cancelled here earlier (this worker was replaced in it) may give it a part
+        // again (an elastic ring grows back): once none of its old tasks runs, it is welcome.
+        if !peers.runs.contains(assign.runID) { cancelled.withLock { _ = $0.remove(assign.runID) } }
         guard peers.begin(assign) else {
             logger.info("\(assign.taskID) runs already: its peers' endpoints were updated")
             if peers.isReady(assign.taskID) { report(assign, .completed) }

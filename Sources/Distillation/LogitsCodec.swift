@@ -137,13 +137,14 @@ public struct SoftLabelCache: Sendable {
     public let count: Int
     public let classes: Int
     public let topK: Int
-    private var dense: [Float]
-    private var values: [Float]
-    private var indices: [Int32]
-    private var tails: [Float]
-    private var present: [Bool]
+    // Internal (not private) for SoftLabelCache+Transfer.swift.
+    var dense: [Float]
+    var values: [Float]
+    var indices: [Int32]
+    var tails: [Float]
+    var present: [Bool]
     /// Samples stored so far.
-    public private(set) var filled = 0
+    public internal(set) var filled = 0
 
     public init(count: Int, classes: Int, topK: Int = 0) {
         precondition(topK >= 0 && topK < max(classes, 2))

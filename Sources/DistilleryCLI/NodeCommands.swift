@@ -69,10 +69,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Silence (ms) after which a worker is suspect: no new work is placed on it.") var suspectMs: Int = 3000
     @Option(help: "Silence (ms) after which a worker is dead: its work is taken away.") var deadMs: Int = 10_000
     @Option(help: "How often (ms) to log heartbeat-answer latencies and heartbeat gaps.") var latencyLogMs: Int = 60_000
+    @Option(help: "An elastic run gives a lost replica's slot back to a worker only while its replicas have at least this much (ms) training left.")
+    var rejoinLeadMs: Int = 20_000
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
         let logger = try node.logger("distillery.coordinator")
+        guard rejoinLeadMs >= 0 else { throw ValidationError("--rejoin-lead-ms must be 0 or more, not \(rejoinLeadMs)") }
         let liveness = LivenessSettings(heartbeatInterval: .milliseconds(heartbeatMs), suspectAfter: .milliseconds(suspectMs),
                                         deadAfter: .milliseconds(deadMs))
         if let problem = liveness.problem { throw ValidationError("liveness settings: \(problem)") }
@@ -80,7 +83,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         do { store = try ClusterStore(directory: stateDir) } catch { throw CLIError("\(error)") }
         let coordinator: Coordinator
         do {
-            let settings = CoordinatorSettings(liveness: liveness, latencyLogInterval: .milliseconds(max(1000, latencyLogMs)))
+            let settings = CoordinatorSettings(liveness: liveness, runTimeouts: RunTimeouts(growthLead: .milliseconds(rejoinLeadMs)),
+                                               latencyLogInterval: .milliseconds(max(1000, latencyLogMs)))
             coordinator = try Coordinator(settings: settings, store: store, logger: logger)
         } catch { throw CLIError("\(error)") }
         let transport = try ZMQTransport(name: "coordinator", logger: logger)

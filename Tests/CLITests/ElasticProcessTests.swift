@@ -4,8 +4,9 @@ import Testing
 
 /// Tier 3: an offline run on real processes over ZeroMQ on loopback loses a student worker
 /// (kill -9) while distilling; the coordinator declares the next ring generation, the two
-/// survivors go on, and the run completes with the student the same run without the kill
-/// produces. Prints the time from the kill to training resumed.
+/// survivors go on; the worker is restarted and takes its slot back (the ring grows to 3
+/// again), and the run completes with the student the same run without the kill produces.
+/// Prints the time from the kill to training resumed, and from the restart to the rejoin.
 @Suite(.serialized, .enabled(if: dataAvailable, "Fashion-MNIST is not installed: run Scripts/setup"))
 struct ElasticProcessTests {
     static let deadMs = 3000
@@ -49,13 +50,16 @@ struct ElasticProcessTests {
         let dir = try scratchDirectory()
         defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
         let address = "tcp://127.0.0.1:\(freePort())"
-        let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path]
-                                   + Self.liveness, log: dir.appendingPathComponent("coordinator.log"))
+        let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path,
+                                    "--rejoin-lead-ms", "1000"] + Self.liveness, log: dir.appendingPathComponent("coordinator.log"))
         var workers: [String: Node] = [:]
+        func startWorker(_ name: String, roles: String, log: String) throws -> Node {
+            try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1",
+                      "--name", name, "--cache-dir", dir.appendingPathComponent("cache-\(name)").path],
+                     log: dir.appendingPathComponent(log))
+        }
         for (name, roles) in [("t1", "teacher"), ("s1", "student"), ("s2", "student"), ("s3", "student")] {
-            workers[name] = try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1",
-                                      "--name", name, "--cache-dir", dir.appendingPathComponent("cache-\(name)").path],
-                                     log: dir.appendingPathComponent("\(name).log"))
+            workers[name] = try startWorker(name, roles: roles, log: "\(name).log")
         }
         let names = ["t1", "s1", "s2", "s3"]
         #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == Set(names) },
@@ -65,8 +69,8 @@ struct ElasticProcessTests {
         name: elastic
         dataset: { train-limit: 6000, validation: 500 }
         teachers: [{ model: "mlp:784-64-10", train: { epochs: 2, batch: 100 } }]
-        student: { model: "mlp:784-128-10" }
-        training: { epochs: 5, batch: 120 }
+        student: { model: "mlp:784-1024-1024-10" }
+        training: { epochs: 30, batch: 600, optimizer: momentum, lr: 0.05 }
         distillation: { mode: offline }
         replicas: 3
         """.write(to: spec, atomically: true, encoding: .utf8)
@@ -79,36 +83,63 @@ struct ElasticProcessTests {
         // The same run; a student worker is killed as soon as it distils.
         let submitted = try distillery(["submit", spec.path, "--coordinator", address])
         #expect(submitted.status == 0, "\(submitted.err)")
-        // Killed part-way through epoch 1 (46 steps per epoch), so the survivors have cached targets.
+        // Killed part-way through epoch 2 (10 steps per epoch), so the survivors have cached
+        // targets; a big student (1.9 M parameters) makes the steps slow enough for the restarted
+        // worker to join well before the end. Momentum SGD: with AdamW, parameters whose gradient
+        // is about 0 move by about ±lr whatever its last bits (m/√v), so the order of the
+        // floating-point sums in the steps on 2 replicas shows in max |Δθ| (about 1e-3 here, with
+        // the same accuracy); docs/BENCHMARKS.md "Elastic runs".
         let victim = "s2"
-        #expect(eventually(timeout: 120) { Self.stepOf(victim, address) >= 60 })
+        #expect(eventually(timeout: 120) { Self.stepOf(victim, address) >= 25 })
         workers[victim]!.kill()
         let killed = Date()
         let survivors = ["s1", "s3"]
-        var changed: TimeInterval?, resumed: TimeInterval?
+        var changed: TimeInterval?, resumed: TimeInterval?, restarted: Date?, rejoined: TimeInterval?
+        var stepAtRestart = 0
         let ended = eventually(timeout: 180) {
             if changed == nil, coordinator.output.contains("was lost while distilling") { changed = Date().timeIntervalSince(killed) }
             if resumed == nil, survivors.allSatisfy({ workers[$0]!.output.contains("run-2/student") && workers[$0]!.output.contains("ring generation 2") }) {
                 resumed = Date().timeIntervalSince(killed)
+            }
+            if resumed != nil, restarted == nil, let node = try? startWorker(victim, roles: "student", log: "\(victim)-restarted.log") {
+                workers[victim] = node  // the same name and cache: its shard is still there
+                restarted = Date()
+                stepAtRestart = Self.stepOf("s1", address)
+            }
+            if let restarted, rejoined == nil, workers[victim]!.output.contains("joins ring generation") {
+                rejoined = Date().timeIntervalSince(restarted)
             }
             return ["completed", "failed"].contains(Self.runStates(address)["run-2"]?.state ?? "")
         }
         #expect(ended)
         let final = Self.runStates(address)["run-2"]
         #expect(final?.state == "completed", "\(final?.reason ?? "")\n\(coordinator.output)")
-        #expect(final?.reason.contains("on 2 replicas (3 at the start; lost student") == true, "\(final?.reason ?? "")")
+        #expect(final?.reason.contains("on 3 replicas (3 at the start; student 1 taken back by s2 (lost with s2))") == true,
+                "\(final?.reason ?? "")")
         let logs = try distillery(["logs", "run-2", "--coordinator", address])
         #expect(logs.out.contains("\(victim) was lost while distilling: the replicas go on as ring generation 2"), "\(logs.out)")
+        #expect(logs.out.contains("\(victim) took back student 1: the replicas go on as ring generation 3"), "\(logs.out)")
         let resumedLine = survivors.compactMap { workers[$0]!.output.components(separatedBy: "\n").first { $0.contains("ring generation 2") } }
         let student = try Self.studentParameters(dir, run: "run-2")
         let accuracy = (try Self.studentAccuracy(address, run: "run-1"), try Self.studentAccuracy(address, run: "run-2"))
         let diff = zip(student, reference).map { abs($0 - $1) }.max() ?? .infinity
         print("elastic process: kill -9 \(victim) → ring changed after \(changed.map { String(format: "%.2f s", $0) } ?? "?"), "
             + "training resumed after \(resumed.map { String(format: "%.2f s", $0) } ?? "?") (dead window \(Self.deadMs) ms); "
-            + "\(resumedLine.first ?? ""); max |θ − θ_fault-free| = \(diff); test accuracy \(accuracy.1 ?? -1) "
-            + "(fault-free \(accuracy.0 ?? -1))")
+            + "\(resumedLine.first ?? ""); restarted at step \(stepAtRestart) of 300, joined the ring "
+            + "\(rejoined.map { String(format: "%.2f s", $0) } ?? "?") later; max |θ − θ_fault-free| = \(diff); test accuracy "
+            + "\(accuracy.1 ?? -1) (fault-free \(accuracy.0 ?? -1))")
+        // The control: the same run on 2 replicas throughout, fault-free. It differs from the
+        // 3-replica run only by the order of floating-point sums, over every step; the faulty run
+        // trained ~10 steps on 2 replicas, so it may differ by no more than that (1e-5 at least).
+        let two = dir.appendingPathComponent("two.yaml")
+        try String(contentsOf: spec, encoding: .utf8).replacingOccurrences(of: "replicas: 3", with: "replicas: 2")
+            .write(to: two, atomically: true, encoding: .utf8)
+        let control = try distillery(["submit", two.path, "--coordinator", address, "--watch"], timeout: 300)
+        #expect(control.status == 0, "\(control.out)\n\(control.err)")
+        let resplit = zip(try Self.studentParameters(dir, run: "run-3"), reference).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic process: the same run on 2 replicas, fault-free: max |θ − θ_3 replicas| = \(resplit)")
         #expect(accuracy.0 != nil && accuracy.0 == accuracy.1)
-        #expect(student.count == reference.count && diff <= 1e-5)
+        #expect(student.count == reference.count && diff <= max(1e-5, resplit), "\(diff) vs re-split \(resplit)")
         #expect(resumed.map { $0 <= Double(Self.deadMs) / 1000 + 2 } == true, "resumed after \(resumed ?? -1) s")
         withExtendedLifetime(workers) {}
     }

@@ -29,34 +29,56 @@ import Wire
         }
     }
 
+    /// A replica that joins (slot `replicas + i` for the i-th join, on an endpoint of its own)
+    /// once the lowest surviving slot has finished `step` steps.
+    struct Join: Sendable, CustomStringConvertible {
+        var step: Int
+        var description: String { "a replica joins after step \(step)" }
+    }
+
     /// What the test's "coordinator" has told everyone.
     final class Board: @unchecked Sendable {
         let rings = Mutex<[Int: RingAssignment]>([:])
+        /// The slots the teachers serve (lost ones leave; joiners need no teacher).
         let slots: Mutex<[Int]>
+        /// The ring's members in rank order.
+        let members: Mutex<[Int]>
         let dead = Mutex<Set<Int>>([])
         let endpoints: [String]
         /// Wakes replica slot r's waits for gradient chunks (its inbox).
         var wake: [@Sendable () -> Void] = []
 
-        init(replicas: Int) {
-            endpoints = (0..<replicas).map { "mem://replica-\($0)" }
+        init(replicas: Int, joins: Int = 0) {
+            endpoints = (0..<(replicas + joins)).map { "mem://replica-\($0)" }
             slots = Mutex(Array(0..<replicas))
+            members = Mutex(Array(0..<replicas))
         }
 
         /// `slot` is lost: the next generation of the survivors.
         func lose(_ slot: Int) {
-            let survivors = slots.withLock { s in
-                s.removeAll { $0 == slot }
-                return s
-            }
+            slots.withLock { $0.removeAll { $0 == slot } }
+            announce(members.withLock { m in
+                m.removeAll { $0 == slot }
+                return m
+            })
+        }
+
+        /// `slot` joins: the next generation of the members and it, last.
+        func join(_ slot: Int) {
+            announce(members.withLock { m in
+                m.append(slot)
+                return m
+            })
+        }
+
+        private func announce(_ ring: [Int]) {
             rings.withLock { r in
                 let generation = (r.values.map(\.generation).max() ?? 1) + 1
-                for (rank, s) in survivors.enumerated() {
-                    r[s] = RingAssignment(generation: generation, rank: rank, ranks: survivors.count,
-                                          endpoints: survivors.map { endpoints[$0] })
+                for (rank, s) in ring.enumerated() {
+                    r[s] = RingAssignment(generation: generation, rank: rank, ranks: ring.count, endpoints: ring.map { endpoints[$0] })
                 }
             }
-            for s in survivors { wake[s]() }
+            for s in ring { wake[s]() }
         }
     }
 
@@ -90,18 +112,19 @@ import Wire
         /// Each surviving slot's parameters.
         var survivors: [Int: [Float]]
         var transfers: Int
+        var cacheTransfers: Int
         var generations: [Int: [UInt64]]
     }
 
-    static func run(replicas: Int, faults: [Fault], plan: StepPlan, train: LabeledImages, teachers: [Sequential], kd: KDLoss,
-                    student: String) async throws -> Outcome {
+    static func run(replicas: Int, faults: [Fault], joins: [Join] = [], plan: StepPlan, train: LabeledImages,
+                    teachers: [Sequential], kd: KDLoss, student: String) async throws -> Outcome {
         let network = InMemoryNetwork()
-        let board = Board(replicas: replicas)
+        let board = Board(replicas: replicas, joins: joins.count)
         var teacherInboxes: [DataInbox] = [], replicaInboxes: [DataInbox] = []
         for t in teachers.indices {
             teacherInboxes.append(DataInbox(listener: try await network.transport(name: "t\(t)").listen(at: "mem://teacher-\(t)")))
         }
-        for r in 0..<replicas {
+        for r in 0..<(replicas + joins.count) {
             replicaInboxes.append(DataInbox(listener: try await network.transport(name: "r\(r)").listen(at: board.endpoints[r])))
         }
         board.wake = replicaInboxes.map { inbox in { inbox.wakeGradientWaiter(run: "run-1") } }
@@ -138,15 +161,48 @@ import Wire
                                            train: train, teachers: toTeachers, logits: replicaInboxes[r].logitsQueue(run: "run-1"),
                                            ring: ring, timeout: .seconds(10), hashEvery: 4, elastic: elastic))
         }
+        // Joiners: built (in generation > 1, last rank) once their join is announced.
+        let joiners = Joiners()
+        let teacherCount = teachers.count
+        let firstSurvivor = (0..<replicas).first { r in !faults.contains { $0.slot == r } }!
         let parts = ElasticParts(streamers: streamers, students: students, cuts: cuts, faults: faults, board: board)
+        let joinInboxes = Array(replicaInboxes[replicas...])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in parts.streamers.indices { group.addTask { try await parts.streamers[i].run() } }
+            for (i, _) in joins.enumerated() {
+                let slot = replicas + i, inbox = joinInboxes[i], board = parts.board
+                group.addTask {
+                    var assigned: RingAssignment?
+                    while assigned == nil {
+                        try await Task.sleep(for: .milliseconds(2))
+                        assigned = board.rings.withLock { $0[slot] }
+                    }
+                    let a = assigned!
+                    let transport = try await network.transport(name: "r\(slot)")
+                    let elastic = ElasticRing(latest: { board.rings.withLock { $0[slot] } },
+                                              connect: { try await transport.connect(to: $0) })
+                    let trainer = try DataPlaneTests.studentTrainer(plan: plan, spec: student)
+                    let ring = try RingAllReduce(runID: "run-1", generation: a.generation, rank: a.rank, ranks: a.ranks,
+                                                 count: trainer.model.parameterCount, source: inbox.gradientSource(run: "run-1"),
+                                                 next: try await transport.connect(to: a.endpoints[(a.rank + 1) % a.ranks]),
+                                                 timeout: .seconds(10), watch: elastic.watch())
+                    let joiner = StudentReplica(runID: "run-1", rank: a.rank, slot: slot, trainer: trainer, plan: plan, kd: kd,
+                                                rule: .meanProbabilities, train: train, teachers: [], teacherCount: teacherCount,
+                                                logits: inbox.logitsQueue(run: "run-1"), ring: ring, timeout: .seconds(10),
+                                                hashEvery: 4, elastic: elastic, joins: true)
+                    joiners.list.withLock { $0[slot] = UncheckedReplica(replica: joiner) }
+                    try await joiner.run()
+                }
+            }
             for r in parts.students.indices {
                 let fault = parts.faults.first { $0.slot == r }
                 group.addTask {
                     let isDead: @Sendable () -> Bool = { parts.board.dead.withLock { $0.contains(r) } }
                     do {
                         try await parts.students[r].run(onStep: { done, _ in
+                            if r == firstSurvivor, let i = joins.firstIndex(where: { $0.step == done }) {
+                                parts.board.join(replicas + i)
+                            }
                             guard let fault, done == fault.step, !isDead() else { return }
                             if let cut = parts.cuts[r] {
                                 cut.arm()  // the next step's sends stop part-way; the replica stops after it
@@ -170,11 +226,13 @@ import Wire
         }
         let lost = Set(faults.map(\.slot))
         var survivors: [Int: [Float]] = [:], generations: [Int: [UInt64]] = [:]
-        for r in 0..<replicas where !lost.contains(r) {
-            survivors[r] = DataPlaneTests.parameters(students[r].trainer.model)
-            generations[r] = students[r].generations.map(\.generation)
+        let all = students.enumerated().map { ($0.offset, $0.element) } + joiners.list.withLock { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value.replica) } }
+        for (r, replica) in all where !lost.contains(r) {
+            survivors[r] = DataPlaneTests.parameters(replica.trainer.model)
+            generations[r] = replica.generations.map(\.generation)
         }
-        return Outcome(survivors: survivors, transfers: students.reduce(0) { $0 + $1.transfers }, generations: generations)
+        return Outcome(survivors: survivors, transfers: all.reduce(0) { $0 + $1.1.transfers },
+                       cacheTransfers: all.reduce(0) { $0 + $1.1.cacheTransfers }, generations: generations)
     }
 
     /// One process distilling the same ensemble on whole batches.
@@ -189,20 +247,21 @@ import Wire
         return DataPlaneTests.parameters(single.model)
     }
 
-    static func check(_ faults: [Fault], replicas: Int = 3, student: String = "mlp:24-16-10") async throws -> Outcome {
+    static func check(_ faults: [Fault], joins: [Join] = [], replicas: Int = 3,
+                      student: String = "mlp:24-16-10") async throws -> Outcome {
         let train = DataPlaneTests.data(count: 240)
         let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 3, replicas: replicas, window: 3,
                             streaming: .firstEpochCached)
         let teachers = try [DataPlaneTests.teacher(1), DataPlaneTests.teacher(2)]
         let kd = KDLoss(temperature: 4, alpha: 0.9)
         let expected = try reference(plan: plan, train: train, teachers: teachers, kd: kd, student: student)
-        let outcome = try await run(replicas: replicas, faults: faults, plan: plan, train: train, teachers: teachers, kd: kd,
-                                    student: student)
-        #expect(outcome.survivors.count == replicas - faults.count)
+        let outcome = try await run(replicas: replicas, faults: faults, joins: joins, plan: plan, train: train, teachers: teachers,
+                                    kd: kd, student: student)
+        #expect(outcome.survivors.count == replicas - faults.count + joins.count)
         let first = outcome.survivors.values.first!
         for (slot, p) in outcome.survivors { #expect(p == first, "slot \(slot) is bit-identical to the other survivors") }
         let diff = zip(expected, first).map { abs($0 - $1) }.max()!
-        print("elastic ring: \(faults) → max |θ − θ_single| = \(diff), \(outcome.transfers) state transfer(s), "
+        print("elastic ring: \(faults)\(joins.isEmpty ? "" : ", \(joins)") → max |θ − θ_single| = \(diff), \(outcome.transfers) state transfer(s), "
             + "generations \(outcome.generations)")
         #expect(diff <= 1e-5, "\(faults)")
         return outcome
@@ -255,10 +314,35 @@ import Wire
         print("elastic ring: 24 random schedules, \(transfers) state transfer(s)")
     }
 
+    /// A replica joins after epoch 0 (the teachers have streamed everything): it takes the
+    /// ring's state and soft-label cache, trains its share of every later step, and ends
+    /// bit-identical to the others — which end where one process ends.
+    @Test(arguments: [(lostAt: 3, joinAt: 12), (lostAt: 10, joinAt: 11), (lostAt: 20, joinAt: 9)])
+    func aReplicaThatJoinsTakesTheStateAndCacheAndTheStudentIsUnchanged(lostAt: Int, joinAt: Int) async throws {
+        let outcome = try await Self.check([Fault(slot: 1, step: lostAt)], joins: [Join(step: joinAt)])
+        #expect(outcome.cacheTransfers >= 3, "the joiner's cache came from the ring, a round on each of its members")
+        #expect(outcome.survivors[3] != nil, "the joiner is among the replicas that end bit-identical")
+    }
+
+    @Test func aRingGrowsFromOneReplicaBackToThree() async throws {
+        let outcome = try await Self.check([Fault(slot: 0, step: 2), Fault(slot: 2, step: 4, cutAfter: 1)],
+                                           joins: [Join(step: 9), Join(step: 14)])
+        #expect(outcome.generations[1] == [1, 2, 3, 4, 5], "\(outcome.generations)")
+        #expect(outcome.cacheTransfers >= 2)
+    }
+
     @Test func dropoutStudentsStayExactAcrossALoss() async throws {
         _ = try await Self.check([Fault(slot: 1, step: 5, cutAfter: 2, notice: .milliseconds(50))],
                                  student: "mlp:24-16-10,dropout=0.3")
     }
+}
+
+private final class Joiners: Sendable {
+    let list = Mutex<[Int: UncheckedReplica]>([:])
+}
+
+private struct UncheckedReplica: @unchecked Sendable {
+    let replica: StudentReplica
 }
 
 private struct ElasticParts: @unchecked Sendable {

@@ -86,9 +86,12 @@ import Wire
     /// off at that step and, once its data plane is silent, its control loop stops too; with
     /// `drop`, one gradient chunk is lost and the clock moves past the ring's stall window.
     /// Returns the run's final phase, its events and the stored student's parameters.
-    static func run(kill: Kill?, drop: DropOne? = nil, epochs: Int = 4) async throws
+    /// With `rejoin`, the lost worker takes its slot back once it is told to stop its old
+    /// task (the ring grows back to 3); the survivors are held at step `kill.step + 10` until
+    /// it has.
+    static func run(kill: Kill?, drop: DropOne? = nil, epochs: Int = 4, rejoin: Bool = false) async throws
         -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
-        let cluster = try await EmbeddedCluster()
+        let cluster = try await EmbeddedCluster(runTimeouts: RunTimeouts(growthLead: rejoin ? .zero : .seconds(20)))
         let data = cluster.stateDir + "/data"
         try SyntheticFashion.write(to: data, train: 600, test: 200)
         for name in ["t1", "t2"] { try await cluster.addWorker(name, roles: [.teacher]) }
@@ -103,11 +106,20 @@ import Wire
         let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data, epochs: epochs), fileName: "elastic.yaml")))
         guard case .submitRunReply(let submitted) = reply, submitted.accepted else { throw TestFailure("refused: \(reply)") }
         let run = submitted.runID
+        let pause = Mutex(false)
+        if let kill, rejoin {
+            let survivor = kill.node == "s1" ? "s3" : "s1", at = kill.step + 10
+            cluster.network.hold(from: survivor) { message in
+                guard case .gradientChunk(let g) = message.envelope.body, g.step >= at, g.step < 1 << 61 else { return false }
+                return pause.withLock { $0 }
+            }
+        }
         if let kill {
             await cluster.pump(until: {
                 if kill.fired.withLock({ $0 }) { return true }
                 return await cluster.phase(of: run)?.isTerminal == true
             })
+            pause.withLock { $0 = rejoin }
             cluster.frozen = [kill.node]
             // Past the dead window (5 s): the coordinator declares the next ring generation.
             await cluster.advance(.seconds(6))
@@ -116,6 +128,15 @@ import Wire
             await cluster.network.release(from: kill.node)
             if kill.watching != kill.node { await cluster.network.release(from: kill.watching) }
             cluster.frozen = []
+            if rejoin {
+                await cluster.pump(until: {
+                    guard case .eventList(let list)? = try? await cluster.request(.listEvents(ListEvents(runID: run))) else { return false }
+                    if list.events.contains(where: { $0.message.hasPrefix("\(kill.node) took back student") }) { return true }
+                    return await cluster.phase(of: run)?.isTerminal == true
+                }, timeout: .seconds(60))
+                pause.withLock { $0 = false }
+                await cluster.network.release(from: kill.node == "s1" ? "s3" : "s1")
+            }
         }
         if let drop {
             await cluster.pump(until: {
@@ -155,6 +176,22 @@ import Wire
         let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
         print("elastic run: \(node) lost at step \(step): max |θ − θ_fault-free| = \(diff)")
         #expect(diff <= 1e-5)
+    }
+
+    /// The lost worker comes back, is told to stop its old task, and takes its slot back: the
+    /// ring grows to 3 again (the survivors, held meanwhile, may have had their stalled ring
+    /// renewed first), the newcomer takes the ring's state and soft-label
+    /// cache, and the student is the fault-free one.
+    @Test func aLostWorkerThatComesBackTakesItsSlotBackAndTheStudentIsUnchanged() async throws {
+        let reference = try await Self.run(kill: nil, epochs: 40)
+        let faulty = try await Self.run(kill: Kill(node: "s2", step: 5), epochs: 40, rejoin: true)
+        #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("s2 took back student 1: the replicas go on as ring generation ")
+                && $0.contains("2=s2 (the global batch split over 3)") }, "\(faulty.events)")
+        #expect(faulty.reason.contains("on 3 replicas (3 at the start; student 1 taken back by s2 (lost with s2))"), "\(faulty.reason)")
+        let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic run: s2 lost at step 5 and back: max |θ − θ_fault-free| = \(diff)")
+        #expect(!faulty.student.isEmpty && diff <= 1e-5, "\(diff)")
     }
 
     /// A gradient chunk lost while every replica stays alive stalls the ring; the coordinator

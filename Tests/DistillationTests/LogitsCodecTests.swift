@@ -83,4 +83,29 @@ import Testing
         #expect(row[0] == row[1] && row[1] == row[2] && row[2] == row[4])
         #expect(topK.bytes == 2 * 12 && full.bytes == 2 * 20)
     }
+
+    /// A joining replica receives the cache as floats summed with zeros (an all-reduce where
+    /// one replica holds it): packing and loading give back every target, and which samples
+    /// are present, bit for bit.
+    @Test(arguments: [0, 2])
+    func aPackedCacheLoadsBackExactly(topK: Int) {
+        var cache = SoftLabelCache(count: 3, classes: 5, topK: topK)
+        let targets = Self.softmax(Self.logits, classes: 5, temperature: 2)
+        targets.withUnsafeBufferPointer { t in
+            cache.store(sample: 0, target: t.baseAddress!)
+            cache.store(sample: 2, target: t.baseAddress! + 5)
+        }
+        var copy = SoftLabelCache(count: 3, classes: 5, topK: topK)
+        let packed = cache.packed
+        #expect(packed.count == cache.packedCount)
+        copy.load(packed: zip(packed, [Float](repeating: 0, count: packed.count)).map { $0 + $1 })
+        #expect(copy.filled == 2 && copy.contains(0) && !copy.contains(1) && copy.contains(2))
+        for sample in [0, 2] {
+            var a = [Float](repeating: 0, count: 5), b = a
+            cache.read(sample: sample, into: &a)
+            copy.read(sample: sample, into: &b)
+            #expect(a == b, "sample \(sample)")
+        }
+        #expect(copy.packed == packed)
+    }
 }

@@ -1,0 +1,122 @@
+@testable import ClusterCore
+import Testing
+
+/// While distilling, an elastic run that lost a replica gives its slot to a worker again once
+/// the replicas hold epoch 0's targets: the worker gets the shard, then the ring grows; a join
+/// that goes wrong shrinks the ring again or is abandoned, never failing the run.
+@Suite struct RunLifecycleGrowingTests {
+    typealias F = RunFixture
+    static let s2 = TaskRef(.student, 2)
+
+    /// Distilling (2 epochs of 10 steps per replica), s2 lost at 9500 ms; the survivors have
+    /// reported `done` steps since, about 120 ms of cluster time per step (the ring never
+    /// counts as stalled here: 60 s).
+    static func lostOne(done: UInt64 = 12, growthLead: Duration = .milliseconds(500), maxRestarts: Int = 10) -> RunLifecycle {
+        var run = RunLifecycle(runID: "r1", teacherCount: 2, replicaCount: 3,
+                               timeouts: RunTimeouts(ringStall: .seconds(60), growthLead: growthLead),
+                               elastic: ElasticPolicy(minReplicas: 1, maxRestarts: maxRestarts), studentEpochs: 2)
+        _ = run.handle(.start, at: at(0))
+        _ = run.handle(.placed(Placement(teacherWorkers: ["w1", "w2"], studentWorkers: ["s1", "s2", "s3"])), at: at(10))
+        for w in ["w1", "w2", "s1", "s2", "s3"] { _ = run.handle(.shardDelivered(worker: w), at: at(7000)) }
+        _ = run.handle(.task(F.t0, .completed), at: at(9000))
+        _ = run.handle(.task(F.t1, .completed), at: at(9000))
+        for ref in [F.s0, F.s1, s2] { _ = run.handle(.task(ref, .running(done: 1, total: 20)), at: at(9100)) }
+        _ = run.handle(.workerLost("s2"), at: at(9500))
+        for ref in [F.s0, s2] { _ = run.handle(.task(ref, .running(done: done, total: 20)), at: at(9600 + 100 * done)) }
+        return run
+    }
+
+    @Test func aWorkerThatComesBackTakesTheLostSlotAndTheRingGrows() {
+        var run = Self.lostOne()
+        #expect(run.regrowable == [F.s1])
+        #expect(run.handle(.workersChanged, at: at(11_000)) == [.placeParts([F.s1])])
+        #expect(run.handle(.partsPlaced([F.s1: "s4"]), at: at(11_000)) == [.sendShard(worker: "s4")])
+        #expect(run.joining == [1: "s4"] && run.regrowable.isEmpty, "a slot being taken back is not offered again")
+        #expect(run.involvedWorkers.contains("s4"))
+        let directives = run.handle(.shardDelivered(worker: "s4"), at: at(11_200))
+        let ring = RingMembership(generation: 3, members: ["s1", "s3", "s4"])!
+        #expect(directives == [.ringChanged(ring, why: "s4 took back student 1"), .assign(F.s1, worker: "s4"),
+                               .refreshPeers(F.s0, worker: "s1"), .refreshPeers(Self.s2, worker: "s3")])
+        #expect(run.activeSlots == [0, 2, 1], "the newcomer is the last rank: rank 0 stays a replica that trained from the start")
+        #expect(run.recruits == [1] && run.lostReplicas.isEmpty)
+        _ = run.handle(.task(F.s1, .accepted), at: at(11_300))
+        _ = run.handle(.task(F.s1, .running(done: 14, total: 20)), at: at(12_000))
+        #expect(run.recruits.isEmpty, "a replica that reported a step holds the state")
+        for ref in [F.s0, F.s1, Self.s2] { _ = run.handle(.task(ref, .completed), at: at(13_000)) }
+        #expect(run.phase == .completed)
+        #expect(run.reason == "the student was distilled from 2 teachers on 3 replicas (3 at the start; student 1 taken back by s4 "
+            + "(lost with s2))")
+    }
+
+    @Test func noSlotIsGivenBackBeforeEveryReplicaHoldsEpochZero() {
+        var run = Self.lostOne(done: 5)
+        #expect(run.regrowable.isEmpty)
+        #expect(run.handle(.workersChanged, at: at(11_000)).first?.ignoredText?.contains("can be taken back now") == true)
+        #expect(run.handle(.partsPlaced([F.s1: "s1"]), at: at(11_000)).first?.ignoredText != nil, "a worker with a replica")
+    }
+
+    @Test func noSlotIsGivenBackWhenTooLittleTrainingIsLeft() {
+        // 8 steps left at 118 ms a step (1.3 s over 11 steps): 0.95 s, more than 0.9 s, less than 1 s.
+        #expect(Self.lostOne(done: 12, growthLead: .milliseconds(900)).regrowable.isEmpty == false)
+        #expect(Self.lostOne(done: 12, growthLead: .seconds(1)).regrowable.isEmpty)
+        #expect(Self.lostOne(maxRestarts: 1).regrowable.isEmpty, "the ring may not change again")
+    }
+
+    @Test func aRecruitThatFailsShrinksTheRingAgainWithoutFailingTheRun() {
+        var run = Self.lostOne()
+        _ = run.handle(.partsPlaced([F.s1: "s4"]), at: at(11_000))
+        _ = run.handle(.shardDelivered(worker: "s4"), at: at(11_200))
+        let directives = run.handle(.task(F.s1, .failed(reason: "no gradient chunk within 30 s")), at: at(12_000))
+        #expect(directives.first == .noted("student 1 on s4 could not join the ring: no gradient chunk within 30 s"))
+        #expect(directives.contains(.ringChanged(RingMembership(generation: 4, members: ["s1", "s3"])!, why: "s4 was lost while distilling")))
+        #expect(run.phase == .distilling && run.activeSlots == [0, 2] && run.lostReplicas[1]?.worker == "s4")
+        // The survivors finish: completed.
+        for ref in [F.s0, Self.s2] { _ = run.handle(.task(ref, .completed), at: at(13_000)) }
+        #expect(run.phase == .completed)
+    }
+
+    @Test func aRecruitNotAcceptedInTimeIsDroppedAndARecruitLostAfterTheOthersFinishedChangesNothing() {
+        var run = Self.lostOne()
+        _ = run.handle(.partsPlaced([F.s1: "s4"]), at: at(11_000))
+        _ = run.handle(.shardDelivered(worker: "s4"), at: at(11_200))
+        #expect(run.nextDeadline() == at(21_200))
+        let directives = run.handle(.tick, at: at(21_200))
+        #expect(directives.first == .noted("student 1 on s4 could not join the ring: its task was not accepted within 10.0 s"))
+        #expect(run.phase == .distilling && run.activeSlots == [0, 2])
+
+        var late = Self.lostOne()
+        _ = late.handle(.partsPlaced([F.s1: "s4"]), at: at(11_000))
+        _ = late.handle(.shardDelivered(worker: "s4"), at: at(11_200))
+        for ref in [F.s0, Self.s2] { _ = late.handle(.task(ref, .completed), at: at(11_500)) }
+        #expect(late.phase == .distilling, "the recruit is still in the ring")
+        _ = late.handle(.workerLost("s4"), at: at(12_000))
+        #expect(late.phase == .completed, "\(late.reason)")
+    }
+
+    @Test func aJoinWhoseShardStallsOrFailsIsAbandonedAndTheSlotWaitsAgain() {
+        var run = Self.lostOne()
+        _ = run.handle(.partsPlaced([F.s1: "s4"]), at: at(11_000))
+        #expect(run.nextDeadline() == at(41_000))
+        #expect(run.handle(.tick, at: at(41_000)) == [.noted("s4 did not take back student 1: its shard transfer stalled for 30.0 s; "
+            + "the ring goes on without it")])
+        #expect(run.phase == .distilling && run.joining.isEmpty && run.regrowable == [F.s1])
+        #expect(!run.involvedWorkers.contains("s4"))
+        _ = run.handle(.partsPlaced([F.s1: "s5"]), at: at(42_000))
+        #expect(run.handle(.shardFailed(worker: "s5", reason: "disk full"), at: at(42_100))
+            == [.noted("s5 did not take back student 1: its shard transfer failed: disk full; the ring goes on without it")])
+        _ = run.handle(.partsPlaced([F.s1: "s6"]), at: at(43_000))
+        #expect(run.handle(.workerLost("s6"), at: at(43_100)).first
+            == .noted("s6 did not take back student 1: it was lost; the ring goes on without it"))
+        #expect(run.phase == .distilling && run.ringGeneration == 2)
+    }
+
+    @Test func aJoinAfterTheReplicasFinishedIsAbandoned() {
+        var run = Self.lostOne()
+        _ = run.handle(.partsPlaced([F.s1: "s4"]), at: at(11_000))
+        _ = run.handle(.task(F.s0, .running(done: 20, total: 20)), at: at(11_100))
+        _ = run.handle(.task(Self.s2, .running(done: 20, total: 20)), at: at(11_100))
+        #expect(run.handle(.shardDelivered(worker: "s4"), at: at(11_200))
+            == [.noted("s4 did not take back student 1: the replicas finished training meanwhile; the ring goes on without it")])
+        #expect(run.ringGeneration == 2)
+    }
+}
