@@ -43,7 +43,7 @@ public struct Placement: Sendable, Equatable {
     }
 
     /// "a", "a and b", "a, b and c".
-    static func listed(_ items: [String]) -> String {
+    public static func listed(_ items: [String]) -> String {
         guard let last = items.last else { return "" }
         if items.count == 1 { return last }
         return items.dropLast().joined(separator: ", ") + " and " + last
@@ -57,6 +57,9 @@ public enum PlacementRefusal: Error, Sendable, Equatable, CustomStringConvertibl
     /// Fewer available workers with the student role than replicas (each needs its own);
     /// `available` lists those there are, sorted.
     case notEnoughStudentWorkers(replicas: Int, available: [String])
+    /// An elastic run may start on fewer student workers than replicas, but not on fewer than
+    /// its `elastic.min-replicas`; `available` lists those there are, sorted.
+    case belowMinimumReplicas(minimum: Int, replicas: Int, available: [String])
     /// 0 teachers or 0 replicas.
     case nothingToPlace
 
@@ -80,6 +83,12 @@ public enum PlacementRefusal: Error, Sendable, Equatable, CustomStringConvertibl
             }
             return "\(need) with the student role, but \(have); "
                 + "start more workers with --roles student or lower replicas in the run spec"
+        case .belowMinimumReplicas(let minimum, let replicas, let available):
+            let have = available.isEmpty ? "none is available"
+                : "only \(available.count) \(available.count == 1 ? "is" : "are") available (\(available.joined(separator: ", ")))"
+            return "the run's \(replicas) student replicas may start on fewer workers, but on at least \(minimum) "
+                + "(elastic.min-replicas), each with the student role; \(have); start more workers with --roles student "
+                + "or lower elastic.min-replicas in the run spec"
         case .nothingToPlace:
             return "the run has nothing to place: it needs at least 1 teacher and 1 student replica; "
                 + "fix teachers and replicas in the run spec"

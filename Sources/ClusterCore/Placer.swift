@@ -20,21 +20,29 @@ public enum Placer {
     ///    before a dual-role one at equal load, then by name.
     /// The role preference only breaks ties in load: it never costs balance. A name listed
     /// twice counts once (its first entry); negative `activeTasks` count as 0.
-    public static func place(teachers: Int, replicas: Int, on candidates: [PlacementCandidate]) -> Result<Placement, PlacementRefusal> {
+    /// With `atLeast` (an elastic run's `min-replicas`), fewer student workers than `replicas`
+    /// but at least that many place a replica on each of them; the other slots are "" (the
+    /// run takes them later, `RunLifecycle+Growing`).
+    public static func place(teachers: Int, replicas: Int, atLeast: Int? = nil,
+                             on candidates: [PlacementCandidate]) -> Result<Placement, PlacementRefusal> {
         guard teachers > 0, replicas > 0 else { return .failure(.nothingToPlace) }
         let workers = distinct(candidates)
         let teacherHosts = workers.filter { $0.roles.contains(.teacher) }
         guard !teacherHosts.isEmpty else { return .failure(.noTeacherWorkers(teachers: teachers)) }
         let studentHosts = workers.filter { $0.roles.contains(.student) }
-        guard studentHosts.count >= replicas else {
-            return .failure(.notEnoughStudentWorkers(replicas: replicas, available: studentHosts.map(\.name)))
+        let needed = min(replicas, max(1, atLeast ?? replicas))
+        guard studentHosts.count >= needed else {
+            let available = studentHosts.map(\.name)
+            return .failure(needed < replicas ? .belowMinimumReplicas(minimum: needed, replicas: replicas, available: available)
+                : .notEnoughStudentWorkers(replicas: replicas, available: available))
         }
 
-        let students = studentHosts.sorted {
+        var students = studentHosts.sorted {
             Self.precedes($0, load: load($0), before: $1, load: load($1), avoiding: .teacher)
         }.prefix(replicas).map(\.name)
+        students += [String](repeating: "", count: replicas - students.count)
 
-        var placedHere = Dictionary(uniqueKeysWithValues: students.map { ($0, 1) })
+        var placedHere = Dictionary(uniqueKeysWithValues: students.filter { !$0.isEmpty }.map { ($0, 1) })
         var teacherWorkers: [String] = []
         teacherWorkers.reserveCapacity(teachers)
         for _ in 0..<teachers {

@@ -25,9 +25,9 @@ extension RunLifecycle {
 
     /// Distilling: a worker joined or came back, so a lost slot may be taken back.
     mutating func regrow(_ event: RunEvent) -> [RunDirective] {
-        let parts = regrowable
+        let parts = unplaced.keys.sorted() + regrowable  // teachers lost in epoch 0, lost replica slots
         guard !parts.isEmpty else {
-            return ignore(event, lostReplicas.isEmpty ? "no part of this run waits for a worker"
+            return ignore(event, lostReplicas.isEmpty && unplaced.isEmpty ? "no part of this run waits for a worker"
                 : "no lost replica of this run can be taken back now")
         }
         return [.placeParts(parts)]
@@ -84,8 +84,13 @@ extension RunLifecycle {
             let lost = lostReplicas.removeValue(forKey: slot)
             ringOrder.append(slot)
             recruits.insert(slot)
-            rejoins.append("student \(slot) taken back by \(worker)" + (lost.map { " (lost with \($0.worker))" } ?? ""))
-            joined.append("\(worker) took back student \(slot)")
+            if let lost, lost.worker.isEmpty {
+                rejoins.append("student \(slot) joined on \(worker)")
+                joined.append("\(worker) joined as student \(slot)")
+            } else {
+                rejoins.append("student \(slot) taken back by \(worker)" + (lost.map { " (lost with \($0.worker))" } ?? ""))
+                joined.append("\(worker) took back student \(slot)")
+            }
         }
         ringGeneration += 1
         ringProgressAt = now

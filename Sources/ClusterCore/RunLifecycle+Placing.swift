@@ -24,6 +24,13 @@ extension RunLifecycle {
         }
         self.placement = placement
         phase = .sharding
+        // An elastic run placed on fewer student workers than replicas: the other slots wait
+        // for workers like lost ones, and are taken once epoch 0 is cached (RunLifecycle+Growing).
+        for (slot, worker) in placement.studentWorkers.enumerated() where worker.isEmpty {
+            lostReplicas[slot] = LostPart(worker: "", since: now)
+        }
+        ringOrder = placement.studentWorkers.indices.filter { !placement.studentWorkers[$0].isEmpty }
+        ringAtStart = ringOrder.count
         let workers = placement.workers
         shardActivity = Dictionary(uniqueKeysWithValues: workers.map { ($0, now) })
         return workers.map { .sendShard(worker: $0) }
@@ -47,11 +54,12 @@ extension RunLifecycle {
         if let index = placement.teacherWorkers.firstIndex(of: "") {
             return "teacher \(index) has no worker name"
         }
-        if let index = placement.studentWorkers.firstIndex(of: "") {
+        let placed = placement.studentWorkers.filter { !$0.isEmpty }.count
+        if let index = placement.studentWorkers.firstIndex(of: ""), placed < elastic?.minReplicas ?? replicaCount {
             return "student \(index) has no worker name"
         }
         var rankOf: [String: Int] = [:]
-        for (rank, worker) in placement.studentWorkers.enumerated() {
+        for (rank, worker) in placement.studentWorkers.enumerated() where !worker.isEmpty {
             if let earlier = rankOf.updateValue(rank, forKey: worker) {
                 return "students \(earlier) and \(rank) share worker \(worker), but each replica needs its own"
             }

@@ -56,7 +56,11 @@ extension RunLifecycle {
     /// it arrives); `.refreshPeers` for every teacher task already assigned (it learns where
     /// the moved parts are now); and the move to the next phase if everything is ready.
     mutating func partsPlaced(_ answer: [TaskRef: String], _ event: RunEvent, at now: ClockTime) -> [RunDirective] {
-        if phase == .distilling { return rejoin(answer, event, at: now) }
+        if phase == .distilling {
+            let teachers = answer.filter { $0.key.kind == .teacher }, students = answer.filter { $0.key.kind == .student }
+            return (teachers.isEmpty ? [] : placeTeachers(teachers, event, at: now))
+                + (students.isEmpty ? [] : rejoin(students, event, at: now))
+        }
         guard phase == .sharding || phase == .preparingTeachers, var placement else {
             return ignore(event, notNow("parts are placed again only while sharding or preparing teachers"))
         }
@@ -102,10 +106,11 @@ extension RunLifecycle {
         return nil
     }
 
-    /// While preparing teachers: assigns every teacher that has no task yet and whose worker
-    /// has the shard (acceptance timer from `now`), by index.
+    /// While preparing teachers (and, for teachers placed again, distilling): assigns every
+    /// teacher that has no task yet and whose worker has the shard (acceptance timer from
+    /// `now`), by index.
     mutating func assignWaitingTeachers(at now: ClockTime) -> [RunDirective] {
-        guard phase == .preparingTeachers, let placement else { return [] }
+        guard phase == .preparingTeachers || phase == .distilling, let placement else { return [] }
         var directives: [RunDirective] = []
         for (index, worker) in placement.teacherWorkers.enumerated()
         where !worker.isEmpty && shardsDelivered.contains(worker) && tasks[TaskRef(.teacher, index)] == nil {

@@ -18,7 +18,7 @@ extension RunLifecycle {
         if let why = shardMisfit(worker) { return ignore(event, why) }
         shardsDelivered.insert(worker)
         shardActivity[worker] = nil
-        if phase == .distilling { return admitJoiners(at: now) }
+        if phase == .distilling { return admitJoiners(at: now) + assignReplacedTeachers(at: now) }
         return assignWaitingTeachers(at: now) + advanceIfReady(at: now)
     }
 
@@ -26,7 +26,9 @@ extension RunLifecycle {
     mutating func shardFailed(on worker: String, because why: String, _ event: RunEvent) -> [RunDirective] {
         if let misfit = shardMisfit(worker) { return ignore(event, misfit) }
         let detail = why.isEmpty ? "no reason given" : why
-        if phase == .distilling { return abandonJoin(of: worker, because: "its shard transfer failed: \(detail)") }
+        if phase == .distilling && joining.values.contains(worker) {
+            return abandonJoin(of: worker, because: "its shard transfer failed: \(detail)")
+        }
         return end(.failed, because: "the shard transfer to \(worker) failed: \(detail)")
     }
 

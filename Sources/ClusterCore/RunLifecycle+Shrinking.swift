@@ -43,8 +43,11 @@ extension RunLifecycle {
         var notes = abandonJoin(of: worker, because: "it was lost")
         placement = self.placement!
         let teachers = placement.teacherWorkers.indices.filter { placement.teacherWorkers[$0] == worker }
-        if !teachers.isEmpty {
-            guard teachersNoLongerNeeded else { return nil }
+        var replacing: [RunDirective] = []
+        if !teachers.isEmpty && !teachersNoLongerNeeded {
+            replacing = replaceTeachers(teachers, of: worker, at: now)
+            placement = self.placement!
+        } else if !teachers.isEmpty {
             for t in teachers { placement.teacherWorkers[t] = "" }
             self.placement = placement
             let lost = Placement.listed(teachers.map { "teacher \($0)" })
@@ -52,9 +55,11 @@ extension RunLifecycle {
                 + "targets and need no teacher"))
         }
         let slots = activeSlots.filter { placement.studentWorkers[$0] == worker }
-        guard !slots.isEmpty else { return notes }
+        guard !slots.isEmpty else { return notes + replacing }
         guard let directives = shrinkReplicas(slots, of: worker, elastic, at: now) else { return nil }
-        return notes + directives
+        if phase.isTerminal { return notes + directives }
+        // The survivors hear of the new ring and of the teacher being placed again at once.
+        return notes + directives + replacing.filter { if case .refreshPeers(let ref, _) = $0 { ref.kind == .teacher } else { true } }
     }
 
     /// Every active replica has reported a whole epoch of steps (`studentEpochs` known): in an
@@ -127,7 +132,8 @@ extension RunLifecycle {
     /// at the slowest pace seen) after the last step any replica reported, while at least two
     /// replicas still train; nil otherwise.
     var ringStallDeadline: ComputedDeadline? {
-        guard phase == .distilling, elastic != nil, let since = ringProgressAt, replicasTraining.count >= 2 else { return nil }
+        guard phase == .distilling, elastic != nil, let since = ringProgressAt, replicasTraining.count >= 2,
+              teachersServing else { return nil }  // replicas waiting for a re-placed teacher are not stalled
         let window = max(timeouts.ringStall, slowestStep * 5)
         return ComputedDeadline(at: since + window, window: window)
     }
@@ -181,11 +187,14 @@ extension RunLifecycle {
         var replicas = count == 1 ? "1 replica" : "\(count) replicas"
         var changes: [String] = []
         if !lostReplicas.isEmpty {
-            let lost = lostReplicas.sorted { $0.key < $1.key }.map { "student \($0.key) with \($0.value.worker)" }
-            changes.append("lost \(Placement.listed(lost))")
+            let lost = lostReplicas.sorted { $0.key < $1.key }.filter { !$0.value.worker.isEmpty }
+                .map { "student \($0.key) with \($0.value.worker)" }
+            let never = lostReplicas.keys.sorted().filter { lostReplicas[$0]!.worker.isEmpty }.map { "student \($0)" }
+            if !lost.isEmpty { changes.append("lost \(Placement.listed(lost))") }
+            if !never.isEmpty { changes.append("\(Placement.listed(never)) never placed") }
         }
         changes += rejoins
-        if !changes.isEmpty { replicas += " (\(replicaCount) at the start; \(changes.joined(separator: "; ")))" }
+        if !changes.isEmpty { replicas += " (\(ringAtStart) at the start; \(changes.joined(separator: "; ")))" }
         phase = .completed
         reason = "the student was distilled from \(teachers) on \(replicas)"
         return []

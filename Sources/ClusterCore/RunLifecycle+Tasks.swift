@@ -1,10 +1,10 @@
 // preparingTeachers → distilling → completed: the teachers' and students' tasks.
 
 extension RunLifecycle {
-    /// Creates one `kind` task per worker (index = position in `workers`), assigned at `now`,
-    /// and the `.assign` directives for them, in index order.
+    /// Creates one `kind` task per worker (index = position in `workers`; a slot without a
+    /// worker, "", gets none), assigned at `now`, and the `.assign` directives for them, in index order.
     mutating func assign(_ kind: TaskKind, on workers: [String], at now: ClockTime) -> [RunDirective] {
-        workers.enumerated().map { index, worker in
+        workers.enumerated().filter { !$0.element.isEmpty }.map { index, worker in
             let ref = TaskRef(kind, index)
             tasks[ref] = TaskProgress(ref: ref, worker: worker, assignedAt: now)
             return .assign(ref, worker: worker)
@@ -45,6 +45,8 @@ extension RunLifecycle {
             task.total = total
         case .completed:
             task.state = .completed
+            // A teacher placed again while distilling serves now: the ring's stall window starts here.
+            if ref.kind == .teacher && phase == .distilling { ringProgressAt = now }
             if task.total > 0 { task.done = task.total }
         case .failed(let why):
             if ref.kind == .student, phase == .distilling, recruits.contains(ref.index) {

@@ -55,6 +55,9 @@ public struct RunLifecycle: Sendable, Equatable {
     /// Slots taken back whose replica has not reported a step yet: losing one loses no state
     /// (it is the ring's copy), so it only shrinks the ring again.
     public internal(set) var recruits: Set<Int> = []
+    /// The replicas the ring started with (fewer than ``replicaCount`` when an elastic run was
+    /// placed on fewer student workers, as `elastic.min-replicas` allows).
+    public internal(set) var ringAtStart: Int
     /// Slots taken back while distilling, as "student 1 taken back by w4 (lost with w2)", in order.
     public internal(set) var rejoins: [String] = []
     /// The student's epochs (0: unknown): with them a lost teacher is known to be no longer
@@ -72,6 +75,7 @@ public struct RunLifecycle: Sendable, Equatable {
         self.teacherCount = teacherCount
         self.replicaCount = replicaCount
         self.ringOrder = Array(0..<max(0, replicaCount))
+        self.ringAtStart = replicaCount
         self.timeouts = timeouts
         self.elastic = elastic
     }

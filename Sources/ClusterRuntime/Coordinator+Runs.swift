@@ -63,10 +63,13 @@ extension Coordinator {
         switch directive {
         case .place:
             switch Placer.place(teachers: run.lifecycle.teacherCount, replicas: run.lifecycle.replicaCount,
-                                on: placementCandidates()) {
+                                atLeast: run.lifecycle.elastic?.minReplicas, on: placementCandidates()) {
             case .success(let placement):
+                let waiting = placement.studentWorkers.indices.filter { placement.studentWorkers[$0].isEmpty }
                 event(runID, "placement", "teachers on \(placement.teacherWorkers.joined(separator: ", ")); "
-                    + "replicas on \(placement.studentWorkers.joined(separator: ", "))")
+                    + "replicas on \(placement.studentWorkers.filter { !$0.isEmpty }.joined(separator: ", "))"
+                    + (waiting.isEmpty ? "" : "; \(Placement.listed(waiting.map { "student \($0)" })) "
+                        + "\(waiting.count == 1 ? "waits" : "wait") for a student worker (taken after epoch 0)"))
                 drive(runID, .placed(placement))
             case .failure(let refusal):
                 drive(runID, .placementRefused(refusal.description))
@@ -135,17 +138,24 @@ extension Coordinator {
         drive(runID, .partsPlaced(placed))
     }
 
-    /// `.placeParts` while distilling: lost replica slots go to available student workers that
+    /// `.placeParts` while distilling: teachers lost in epoch 0 go to the least loaded teacher
+    /// workers; lost replica slots go to available student workers that
     /// hold no task of the run (a worker cut off and back may still run its old one until told
     /// to stop); the run hears `.partsPlaced` for those placed. Nothing is logged when no worker
     /// fits: the run tries again when workers change, and every few seconds (``tick()``).
     private func regrowRing(_ parts: [TaskRef], runID: String, placement: Placement) {
-        let candidates = placementCandidates().filter { heldRunsByWorker[$0.name]?.contains(runID) != true }
-        let placed = Placer.replace(parts, in: placement, on: candidates)
+        let all = placementCandidates()
+        let free = all.filter { heldRunsByWorker[$0.name]?.contains(runID) != true }
+        // A teacher may share a worker with the run's other teachers; a replica needs one of its own.
+        var placed = Placer.replace(parts.filter { $0.kind == .teacher }, in: placement, on: all)
+        placed.merge(Placer.replace(parts.filter { $0.kind == .student }, in: placement, on: free)) { a, _ in a }
         guard !placed.isEmpty, let lifecycle = runs[runID]?.lifecycle else { return }
         for (ref, worker) in placed.sorted(by: { $0.key < $1.key }) {
-            let lost = lifecycle.lostReplicas[ref.index]?.worker ?? "its worker"
-            let text = "\(ref) (lost with \(lost)) goes back into the ring on \(worker) once it has the shard"
+            let lost = (ref.kind == .teacher ? lifecycle.unplaced[ref]?.worker : lifecycle.lostReplicas[ref.index]?.worker) ?? "its worker"
+            let text = ref.kind == .teacher
+                ? "\(ref) (lost with \(lost)) re-placed on \(worker): it streams epoch 0 again from its stored checkpoint"
+                : lost.isEmpty ? "\(ref) (not placed at the start) joins the ring on \(worker) once it has the shard"
+                : "\(ref) (lost with \(lost)) goes back into the ring on \(worker) once it has the shard"
             logger.info("run \(runID): \(text)")
             event(runID, "placement", text)
         }
@@ -410,6 +420,7 @@ extension PlacementRefusal {
         switch self {
         case .noTeacherWorkers: "teachers"
         case .notEnoughStudentWorkers, .nothingToPlace: "replicas"
+        case .belowMinimumReplicas: "elastic.min-replicas"
         }
     }
 }

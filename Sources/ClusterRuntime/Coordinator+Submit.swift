@@ -110,6 +110,7 @@ extension Coordinator {
         guard let spec = checked.spec else { return (refusal(checked.problems, request), nil) }
         var problems = checked.problems
         if case .failure(let refusal) = Placer.place(teachers: spec.teachers.count, replicas: spec.replicas,
+                                                     atLeast: spec.distillation.mode == .offline ? spec.elastic.minReplicas : nil,
                                                      on: placementCandidates()) {
             problems.append(FieldError(field: refusal.field, message: refusal.description))
         }

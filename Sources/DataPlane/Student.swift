@@ -54,7 +54,8 @@ extension TaskRunner {
         // was lost) moves this replica to the new ring (StudentReplica+Ring.swift).
         let taskID = assign.taskID, peers = self.peers
         let elastic = plan.streaming == .firstEpochCached
-            ? ElasticRing(latest: { peers.ring(taskID) }, connect: { try await dataPlane.connect($0) }) : nil
+            ? ElasticRing(latest: { peers.ring(taskID) }, connect: { try await dataPlane.connect($0) },
+                          teachers: { peers.teacherEndpoints(taskID) }) : nil
         let inbox = dataPlane.inbox, runID = assign.runID
         if elastic != nil { peers.onRingChange(taskID) { inbox.wakeGradientWaiter(run: runID) } }
         let ring: RingAllReduce

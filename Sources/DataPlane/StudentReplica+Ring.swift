@@ -25,10 +25,15 @@ public struct RingAssignment: Sendable, Equatable {
 public struct ElasticRing: Sendable {
     public var latest: @Sendable () -> RingAssignment?
     public var connect: @Sendable (String) async throws -> any Connection
+    /// The teachers' data endpoints as last assigned, by index ("" while a lost teacher is being
+    /// placed again; empty: never changes). A replica waiting for logits follows them.
+    public var teachers: @Sendable () -> [String]
 
-    public init(latest: @escaping @Sendable () -> RingAssignment?, connect: @escaping @Sendable (String) async throws -> any Connection) {
+    public init(latest: @escaping @Sendable () -> RingAssignment?, connect: @escaping @Sendable (String) async throws -> any Connection,
+                teachers: @escaping @Sendable () -> [String] = { [] }) {
         self.latest = latest
         self.connect = connect
+        self.teachers = teachers
     }
 
     /// The watch a ring of this replica waits with: it reads the newest assigned generation.

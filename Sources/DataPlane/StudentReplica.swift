@@ -32,7 +32,13 @@ public final class StudentReplica {
     /// Builds the credits this replica sends and checks the logits it receives.
     let stream: LogitsStream
     let train: LabeledImages
-    let teachers: [any Connection]
+    var teachers: [any Connection]
+    /// The teachers' endpoints this replica follows (elastic rings: a lost teacher is placed
+    /// again while epoch 0 streams).
+    var knownTeachers: [String] = []
+    /// How long a replica waits for logits while one of its teachers is being placed again (the
+    /// coordinator's replacement wait, 5 min, and a margin).
+    static let teacherReplacementWait: Duration = .seconds(360)
     /// The run's teachers (`teachers` is empty for a replica that joined after the teachers
     /// streamed their last step: it needs none of them).
     let teacherCount: Int
@@ -120,6 +126,7 @@ public final class StudentReplica {
     /// training goes on from the step they agree on with the batch split over the new ring.
     public func run(onStep: (_ done: Int, _ total: Int) -> Void = { _, _ in }, onEpoch: (Int) -> Void = { _ in },
                     isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
+        knownTeachers = elastic?.teachers() ?? []
         if joins {
             try await joinRing()
         } else {
@@ -239,13 +246,23 @@ public final class StudentReplica {
 
     /// The K teachers' logits of (epoch, step), waiting at most `timeout` for them.
     private func next(_ join: inout StepJoin<ArrivedLogits>, epoch: Int, step: Int) async throws(DataPlaneError) -> [ArrivedLogits] {
-        let deadline = clock.deadline(after: timeout)
+        var limit = timeout
+        var deadline = clock.deadline(after: limit)
         while true {
             if let all = join.takeNext() { return all }
+            if let elastic, let wait = try await followTeachers(elastic) {
+                limit = wait
+                deadline = clock.deadline(after: wait)
+            }
             let a: ArrivedLogits?
-            do { a = try await deadline.wait({ try await logits.take(timeout: $0) }) } catch { throw .transport("logits: \(error)") }
+            do {
+                // An elastic replica looks at its teachers' endpoints at least every 250 ms.
+                a = elastic == nil ? try await deadline.wait({ try await logits.take(timeout: $0) })
+                    : try await logits.take(timeout: deadline.slice(atMost: .milliseconds(250)))
+            } catch { throw .transport("logits: \(error)") }
             guard let a else {
-                throw .missingLogits(replica: rank, epoch: epoch, step: step, teachers: join.missingTeachers, after: timeout)
+                if elastic != nil && !deadline.hasPassed { continue }
+                throw .missingLogits(replica: rank, epoch: epoch, step: step, teachers: join.missingTeachers, after: limit)
             }
             guard a.batch.replica == UInt32(slot) else { continue }
             _ = join.add(epoch: Int(a.batch.epoch), step: Int(a.batch.step), teacher: Int(a.batch.teacher), a)
@@ -318,6 +335,30 @@ public final class StudentReplica {
         stepTargets.withUnsafeMutableBufferPointer { out in
             for (row, i) in share.enumerated() { cache!.read(sample: i, into: out.baseAddress! + row * classes) }
         }
+    }
+
+    /// Elastic rings: the coordinator moved a teacher (a lost one is placed again in epoch 0).
+    /// An endpoint that became "" means it is being placed: the wait for logits becomes
+    /// ``teacherReplacementWait``. A new endpoint is connected and granted this replica's
+    /// window counted from the stream's start (min(g + W, streamed steps) for the step g it
+    /// needs): the new teacher streams epoch 0 from its first step, the steps already taken are
+    /// dropped (`StepJoin`), and one credit per consumed step follows as before. Returns the
+    /// wait from now on, nil when nothing changed.
+    private func followTeachers(_ elastic: ElasticRing) async throws(DataPlaneError) -> Duration? {
+        let now = elastic.teachers()
+        guard now.count == teacherCount, teachers.count == teacherCount, now != knownTeachers else { return nil }
+        let before = knownTeachers.count == teacherCount ? knownTeachers : [String](repeating: "", count: teacherCount)
+        knownTeachers = now
+        for t in 0..<teacherCount where !now[t].isEmpty && now[t] != before[t] {
+            do { teachers[t] = try await elastic.connect(now[t]) } catch {
+                throw .transport("replica \(rank) cannot reach teacher \(t), placed again at \(now[t]): \(error)")
+            }
+            let steps = min(taken + 1 + plan.window, plan.streamedSteps)
+            do { try await teachers[t].send(stream.credit(replica: slot, teacher: t, steps: steps)) } catch {
+                throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")
+            }
+        }
+        return now.contains("") ? Self.teacherReplacementWait : timeout
     }
 
     private func grant(_ steps: Int) async throws(DataPlaneError) {

@@ -68,6 +68,7 @@ final class TaskPeers: Sendable {
         case .student(let student):
             entry.ring = RingAssignment(generation: student.ringGeneration, rank: Int(student.rank),
                                         ranks: Int(student.replicas), endpoints: student.peerEndpoints)
+            entry.teachers = student.teacherEndpoints
         default:
             break
         }
@@ -137,6 +138,12 @@ final class TaskPeers: Sendable {
     /// A student task's newest ring, nil when the task is not running here.
     func ring(_ taskID: String) -> RingAssignment? {
         entries.withLock { $0[taskID]?.ring }
+    }
+
+    /// A task's teachers' endpoints as it knows them now, by index ("" for a teacher being
+    /// placed again); empty when the task is not running here.
+    func teacherEndpoints(_ taskID: String) -> [String] {
+        entries.withLock { $0[taskID]?.teachers ?? [] }
     }
 
     /// Teacher `index`'s endpoint as the task knows it now; nil when it has none.

@@ -64,7 +64,10 @@ extension TaskRunner {
                                        plan: plan, codec: codec(spec, classes: model.outputFeatures), online: online,
                                        test: bundle.test, replicaRoute: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
-                                       timeout: dataTimeout, startTimeout: .seconds(3600), mutual: mutual,
+                                       // Offline (elastic) runs: the replicas may stop granting while a lost
+                                       // teacher is placed again (docs/PROTOCOL.md "Elastic rings").
+                                       timeout: spec.distillation.mode == .offline ? StudentReplica.teacherReplacementWait : dataTimeout,
+                                       startTimeout: .seconds(3600), mutual: mutual,
                                        receivers: { peers.replicaSlots(taskID) })
         streamer.clock = clock
         let runID = assign.runID

@@ -188,7 +188,8 @@ struct ClusterProcessTests {
             (good + "\ncolour: blue\n", ["colour", "allowed"]),
             (good.replacingOccurrences(of: "training: { batch: 50 }", with: "training: { batch: 50, epochs: -2 }"),
              ["training.epochs"]),
-            (good + "\nreplicas: 2\n", ["replicas", "student"]),
+            // An offline run may start on fewer student workers, but not below elastic.min-replicas.
+            (good + "\nreplicas: 2\nelastic: { min-replicas: 2 }\n", ["replicas", "student"]),
             (good.replacingOccurrences(of: "train-limit: 600", with: "path: /nonexistent/data, train-limit: 600"),
              ["dataset.path", "/nonexistent/data"]),
         ]

@@ -143,4 +143,60 @@ struct ElasticProcessTests {
         #expect(resumed.map { $0 <= Double(Self.deadMs) / 1000 + 2 } == true, "resumed after \(resumed ?? -1) s")
         withExtendedLifetime(workers) {}
     }
+
+    /// A teacher's worker killed (kill -9) in epoch 0, while the replicas still need its logits:
+    /// the coordinator places the teacher on the other teacher worker, which loads the stored
+    /// checkpoint and streams epoch 0 again; the run completes with the same student, bit for bit.
+    @Test func killingATeacherWorkerInEpochZeroLeavesTheStudentBitIdentical() throws {
+        let dir = try scratchDirectory()
+        defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
+        let address = "tcp://127.0.0.1:\(freePort())"
+        let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path]
+                                   + Self.liveness, log: dir.appendingPathComponent("coordinator.log"))
+        var workers: [String: Node] = [:]
+        for (name, roles) in [("t1", "teacher"), ("t2", "teacher"), ("s1", "student"), ("s2", "student")] {
+            workers[name] = try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1",
+                                      "--name", name, "--cache-dir", dir.appendingPathComponent("cache-\(name)").path],
+                                     log: dir.appendingPathComponent("\(name).log"))
+        }
+        #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == Set(workers.keys) },
+                "\(coordinator.output)")
+        // Epoch 0 is 483 steps of 60 images: the kill lands in it.
+        let spec = dir.appendingPathComponent("teachers.yaml")
+        try """
+        name: teacher-lost
+        dataset: { train-limit: 30000, validation: 1000 }
+        teachers:
+          - { model: "mlp:784-64-10", train: { epochs: 1, batch: 100, seed: 1 } }
+          - { model: "mlp:784-32-10", train: { epochs: 1, batch: 100, seed: 2 } }
+        student: { model: "mlp:784-128-10" }
+        training: { epochs: 2, batch: 60 }
+        distillation: { mode: offline }
+        replicas: 2
+        """.write(to: spec, atomically: true, encoding: .utf8)
+        let first = try distillery(["submit", spec.path, "--coordinator", address, "--watch"], timeout: 300)
+        #expect(first.status == 0, "\(first.out)\n\(first.err)")
+        let reference = try Self.studentParameters(dir, run: "run-1")
+        let placement = try distillery(["logs", "run-1", "--coordinator", address]).out
+        let victim = placement.contains("teachers on t1, t2") ? "t2" : "t1", other = victim == "t2" ? "t1" : "t2"
+
+        let submitted = try distillery(["submit", spec.path, "--coordinator", address])
+        #expect(submitted.status == 0, "\(submitted.err)")
+        #expect(eventually(timeout: 120) { Self.stepOf("s1", address) >= 20 })
+        workers[victim]!.kill()
+        let killed = Date()
+        let ended = eventually(timeout: 240) { ["completed", "failed"].contains(Self.runStates(address)["run-2"]?.state ?? "") }
+        #expect(ended)
+        let final = Self.runStates(address)["run-2"]
+        #expect(final?.state == "completed", "\(final?.reason ?? "")\n\(coordinator.output)")
+        let logs = try distillery(["logs", "run-2", "--coordinator", address]).out
+        #expect(logs.contains("\(victim) was lost with teacher 1 while the replicas still need its logits"), "\(logs)")
+        #expect(logs.contains("teacher 1 (lost with \(victim)) re-placed on \(other)"), "\(logs)")
+        let student = try Self.studentParameters(dir, run: "run-2")
+        let diff = zip(student, reference).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic process: kill -9 \(victim) (teacher 1) at s1's step ≥ 20 of epoch 0 → run-2 \(final?.state ?? "?") "
+            + "\(String(format: "%.1f s", Date().timeIntervalSince(killed))) after the kill; max |θ − θ_fault-free| = \(diff)")
+        #expect(student.count == reference.count && diff == 0)
+        withExtendedLifetime(workers) {}
+    }
 }

@@ -159,6 +159,8 @@ import Testing
             case .failure(.notEnoughStudentWorkers(let count, let available)):
                 #expect(teachers > 0 && replicas > 0 && !teacherHosts.isEmpty && studentHosts.count < replicas)
                 #expect(count == replicas && available == studentHosts.map(\.name))
+            case .failure(.belowMinimumReplicas):
+                Issue.record("no minimum was given")
             case .success(let placement):
                 #expect(placement.teacherWorkers.count == teachers && placement.studentWorkers.count == replicas)
                 #expect(Set(placement.studentWorkers).count == replicas)

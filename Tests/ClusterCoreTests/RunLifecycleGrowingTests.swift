@@ -120,3 +120,49 @@ import Testing
         #expect(run.ringGeneration == 2)
     }
 }
+
+/// An elastic run may start on fewer student workers than replicas (at least
+/// `elastic.min-replicas`) and takes the other slots once epoch 0 is cached.
+@Suite struct RunLifecycleStartingSmallTests {
+    typealias F = RunFixture
+
+    @Test func theSlotsWithoutAWorkerWaitAndAreTakenAfterEpochZero() {
+        var run = RunLifecycle(runID: "r1", teacherCount: 1, replicaCount: 3, timeouts: RunTimeouts(growthLead: .zero),
+                               elastic: ElasticPolicy(minReplicas: 2), studentEpochs: 2)
+        _ = run.handle(.start, at: at(0))
+        let placement = Placement(teacherWorkers: ["w1"], studentWorkers: ["s1", "s2", ""])
+        #expect(run.handle(.placed(placement), at: at(10)).count == 3, "a shard for w1, s1 and s2")
+        #expect(run.phase == .sharding && run.ringOrder == [0, 1] && run.lostReplicas[2]?.worker == "")
+        for w in ["w1", "s1", "s2"] { _ = run.handle(.shardDelivered(worker: w), at: at(100)) }
+        #expect(run.handle(.task(F.t0, .completed), at: at(200)) == [.assign(F.s0, worker: "s1"), .assign(F.s1, worker: "s2")])
+        #expect(run.ring == RingMembership(generation: 1, members: ["s1", "s2"]))
+        #expect(run.regrowable.isEmpty, "not before every replica holds epoch 0")
+        for ref in [F.s0, F.s1] { _ = run.handle(.task(ref, .running(done: 12, total: 20)), at: at(1000)) }
+        #expect(run.handle(.workersChanged, at: at(1100)) == [.placeParts([TaskRef(.student, 2)])])
+        _ = run.handle(.partsPlaced([TaskRef(.student, 2): "s3"]), at: at(1200))
+        let directives = run.handle(.shardDelivered(worker: "s3"), at: at(1300))
+        #expect(directives.first == .ringChanged(RingMembership(generation: 2, members: ["s1", "s2", "s3"])!, why: "s3 joined as student 2"))
+        for ref in [F.s0, F.s1, TaskRef(.student, 2)] { _ = run.handle(.task(ref, .completed), at: at(2000)) }
+        #expect(run.phase == .completed)
+        #expect(run.reason == "the student was distilled from 1 teacher on 3 replicas (2 at the start; student 2 joined on s3)")
+    }
+
+    @Test func fewerWorkersThanTheMinimumIsNotAPlacement() {
+        var run = RunLifecycle(runID: "r1", teacherCount: 1, replicaCount: 3, elastic: ElasticPolicy(minReplicas: 3))
+        _ = run.handle(.start, at: at(0))
+        _ = run.handle(.placed(Placement(teacherWorkers: ["w1"], studentWorkers: ["s1", "s2", ""])), at: at(10))
+        #expect(run.phase == .failed && run.reason.contains("student 2 has no worker name"))
+        let candidates = [PlacementCandidate(name: "w1", roles: [.teacher], cores: 2, activeTasks: 0),
+                          PlacementCandidate(name: "s1", roles: [.student], cores: 2, activeTasks: 0)]
+        #expect(Placer.place(teachers: 1, replicas: 3, atLeast: 1, on: candidates)
+            == .success(Placement(teacherWorkers: ["w1"], studentWorkers: ["s1", "", ""])))
+        let refusal = Placer.place(teachers: 1, replicas: 3, atLeast: 2, on: candidates)
+        #expect(refusal == .failure(.belowMinimumReplicas(minimum: 2, replicas: 3, available: ["s1"])))
+        if case .failure(let r) = refusal {
+            #expect(r.description == "the run's 3 student replicas may start on fewer workers, but on at least 2 "
+                + "(elastic.min-replicas), each with the student role; only 1 is available (s1); start more workers with "
+                + "--roles student or lower elastic.min-replicas in the run spec")
+        }
+        #expect(Placer.place(teachers: 1, replicas: 3, on: candidates) == .failure(.notEnoughStudentWorkers(replicas: 3, available: ["s1"])))
+    }
+}

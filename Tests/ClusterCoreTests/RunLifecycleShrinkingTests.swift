@@ -83,11 +83,43 @@ import Testing
         #expect(run.reason == "worker s1 was lost with student 0 after training, before the student was stored: resubmit the run")
     }
 
-    @Test func aLostTeacherWorkerStillFailsAnElasticRun() {
+    /// In epoch 0 the replicas still need the teacher's logits: it is placed on another teacher
+    /// worker (RunLifecycle+TeacherReplacing), which streams again from its stored checkpoint.
+    @Test func aTeacherLostInEpochZeroIsPlacedAgainAndTheReplicasFollowIt() {
+        var run = Self.distilling()
+        for slot in 0..<3 { _ = run.handle(.task(TaskRef(.student, slot), .running(done: 3, total: 100)), at: at(9400)) }
+        let directives = run.handle(.workerLost("w2"), at: at(9500))
+        #expect(directives == [.noted("w2 was lost with teacher 1 while the replicas still need its logits (epoch 0): placing it "
+                                      + "on another teacher worker, which streams again from its stored checkpoint"),
+                               .refreshPeers(F.s0, worker: "s1"), .refreshPeers(F.s1, worker: "s2"), .refreshPeers(Self.s2, worker: "s3"),
+                               .placeParts([F.t1])])
+        #expect(run.phase == .distilling && run.unplaced[F.t1]?.worker == "w2" && run.placement?.teacherWorkers == ["w1", ""])
+        #expect(run.ringStallDeadline == nil, "replicas waiting for a teacher are not a stalled ring")
+        #expect(run.nextDeadline() == at(9500) + run.timeouts.replacementWait)
+        #expect(run.handle(.workersChanged, at: at(9600)) == [.placeParts([F.t1])])
+        // w1 has the shard: the teacher's task goes there at once, and the replicas learn where it is.
+        #expect(run.handle(.partsPlaced([F.t1: "w1"]), at: at(9700))
+            == [.assign(F.t1, worker: "w1"), .refreshPeers(F.s0, worker: "s1"), .refreshPeers(F.s1, worker: "s2"),
+                .refreshPeers(Self.s2, worker: "s3")])
+        #expect(run.ringStallDeadline == nil, "until it serves")
+        _ = run.handle(.task(F.t1, .completed), at: at(12_000))
+        #expect(run.ringStallDeadline?.at == at(22_000), "the stall window starts when it serves")
+        for slot in 0..<3 { _ = run.handle(.task(TaskRef(.student, slot), .completed), at: at(13_000)) }
+        #expect(run.phase == .completed)
+    }
+
+    @Test func aTeacherPlacedOnAWorkerWithoutTheShardGetsItFirst() {
         var run = Self.distilling()
         _ = run.handle(.workerLost("w2"), at: at(9500))
-        #expect(run.phase == .failed)
-        #expect(run.reason.hasPrefix("worker w2 was lost while the run was distilling; it held teacher 1"))
+        #expect(run.handle(.partsPlaced([F.t1: "w9"]), at: at(9700)) == [.sendShard(worker: "w9")])
+        let directives = run.handle(.shardDelivered(worker: "w9"), at: at(9800))
+        #expect(directives.first == .assign(F.t1, worker: "w9") && directives.count == 4)
+        // Nobody takes it: the run fails after the replacement wait, naming it.
+        var waiting = Self.distilling()
+        for slot in 0..<3 { _ = waiting.handle(.task(TaskRef(.student, slot), .running(done: 3, total: 100)), at: at(9400)) }
+        _ = waiting.handle(.workerLost("w2"), at: at(9500))
+        _ = waiting.handle(.tick, at: at(9500) + waiting.timeouts.replacementWait)
+        #expect(waiting.phase == .failed && waiting.reason.contains("teacher 1 (lost with w2)"), "\(waiting.reason)")
     }
 
     @Test func aRunThatIsNotElasticFailsAsBefore() {
@@ -139,12 +171,13 @@ import Testing
     }
 
     /// Once every replica has trained epoch 0 the teachers are no longer needed (the replicas
-    /// cache its targets): losing a teacher's worker then changes nothing; before, it fails the run.
+    /// cache its targets): losing a teacher's worker then changes nothing; before, the teacher
+    /// is placed again.
     @Test func aTeacherLostAfterEpochZeroIsNotNeeded() {
         var early = Self.distilling(studentEpochs: 3)
         for slot in 0..<3 { _ = early.handle(.task(TaskRef(.student, slot), .running(done: 9, total: 30)), at: at(9500)) }
-        _ = early.handle(.workerLost("w2"), at: at(9600))
-        #expect(early.phase == .failed, "replicas at step 9 of 10 in epoch 0 still need teacher 1")
+        #expect(early.handle(.workerLost("w2"), at: at(9600)).last == .placeParts([F.t1]),
+                "replicas at step 9 of 10 in epoch 0 still need teacher 1")
 
         var run = Self.distilling(studentEpochs: 3)
         for slot in 0..<3 { _ = run.handle(.task(TaskRef(.student, slot), .running(done: 10, total: 30)), at: at(9500)) }

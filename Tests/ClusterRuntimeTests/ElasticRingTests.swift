@@ -173,11 +173,11 @@ import Wire
                 let slot = replicas + i, inbox = joinInboxes[i], board = parts.board
                 group.addTask {
                     var assigned: RingAssignment?
-                    while assigned == nil {
+                    for _ in 0..<15_000 where assigned == nil {  // 30 s at most
                         try await Task.sleep(for: .milliseconds(2))
                         assigned = board.rings.withLock { $0[slot] }
                     }
-                    let a = assigned!
+                    guard let a = assigned else { throw TestFailure("joiner \(slot) was never assigned a ring") }
                     let transport = try await network.transport(name: "r\(slot)")
                     let elastic = ElasticRing(latest: { board.rings.withLock { $0[slot] } },
                                               connect: { try await transport.connect(to: $0) })
@@ -200,8 +200,8 @@ import Wire
                     let isDead: @Sendable () -> Bool = { parts.board.dead.withLock { $0.contains(r) } }
                     do {
                         try await parts.students[r].run(onStep: { done, _ in
-                            if r == firstSurvivor, let i = joins.firstIndex(where: { $0.step == done }) {
-                                parts.board.join(replicas + i)
+                            if r == firstSurvivor {
+                                for i in joins.indices where joins[i].step == done { parts.board.join(replicas + i) }
                             }
                             guard let fault, done == fault.step, !isDead() else { return }
                             if let cut = parts.cuts[r] {
@@ -292,11 +292,13 @@ import Wire
 
     /// Random fault schedules: 2–4 replicas, up to all but one lost, each at a random step,
     /// stopping or cut part-way through an all-reduce, noticed at once or 50 ms later, losses
-    /// overlapping. Every schedule ends with the survivors equal to one process.
+    /// overlapping; and 0–2 replicas joining after epoch 0. Every schedule ends with the
+    /// replicas equal to one process.
     @Test func randomFaultSchedulesEndWithTheSameStudent() async throws {
         var rng = SplitMix64(seed: 16)
         var transfers = 0
         for _ in 0..<24 {
+            let joins = (0..<Int(rng.next() % 3)).map { _ in Join(step: 8 + Int(rng.next() % 14)) }
             let replicas = 2 + Int(rng.next() % 3)
             let losses = 1 + Int(rng.next() % UInt64(replicas - 1))
             var slots = Array(0..<replicas)
@@ -309,7 +311,7 @@ import Wire
                 let cut = rng.next() % 2 == 0 ? nil : Int(rng.next() % UInt64(sends + 1))
                 faults.append(Fault(slot: slot, step: step, cutAfter: cut, notice: rng.next() % 2 == 0 ? .zero : .milliseconds(50)))
             }
-            transfers += try await Self.check(faults, replicas: replicas).transfers
+            transfers += try await Self.check(faults, joins: joins, replicas: replicas).transfers
         }
         print("elastic ring: 24 random schedules, \(transfers) state transfer(s)")
     }

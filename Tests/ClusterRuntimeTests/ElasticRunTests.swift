@@ -194,6 +194,50 @@ import Wire
         #expect(!faulty.student.isEmpty && diff <= 1e-5, "\(diff)")
     }
 
+    /// Only 2 student workers for 3 replicas (`elastic.min-replicas: 2`): the run starts on
+    /// 2; a third student worker that comes up after epoch 0 joins the ring as student 2, and the
+    /// student is the one of a run on 3 replicas from the start, within the order of sums.
+    @Test func aRunStartsOnFewerReplicasThanAskedAndGrowsWhenAWorkerComes() async throws {
+        let reference = try await Self.run(kill: nil, epochs: 40)
+        let cluster = try await EmbeddedCluster(runTimeouts: RunTimeouts(growthLead: .zero))
+        let data = cluster.stateDir + "/data"
+        try SyntheticFashion.write(to: data, train: 600, test: 200)
+        for name in ["t1", "t2"] { try await cluster.addWorker(name, roles: [.teacher]) }
+        for name in ["s1", "s2"] { try await cluster.addWorker(name, roles: [.student]) }
+        await cluster.pump()
+        // The two replicas are held at step 30 until the third has joined.
+        let pause = Mutex(true)
+        cluster.network.hold(from: "s1") { message in
+            guard case .gradientChunk(let g) = message.envelope.body, g.step >= 30, g.step < 1 << 61 else { return false }
+            return pause.withLock { $0 }
+        }
+        let spec = Self.spec(dataset: data, epochs: 40) + "\nelastic: { min-replicas: 2 }\n"
+        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec, fileName: "elastic.yaml")))
+        guard case .submitRunReply(let submitted) = reply, submitted.accepted else { throw TestFailure("refused: \(reply)") }
+        let run = submitted.runID
+        await cluster.pump(until: { (await cluster.coordinator.lifecycle(ofRun: run)?.tasks[TaskRef(.student, 0)]?.done ?? 0) >= 12 })
+        try await cluster.addWorker("s3", roles: [.student])
+        func events() async throws -> [String] {
+            guard case .eventList(let list) = try await cluster.request(.listEvents(ListEvents(runID: run))) else { return [] }
+            return list.events.map(\.message)
+        }
+        await cluster.pump(until: { (try? await events())?.contains { $0.hasPrefix("s3 joined as student 2") } == true })
+        pause.withLock { $0 = false }
+        await cluster.network.release(from: "s1")
+        await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true }, timeout: .seconds(120))
+        let all = try await events()
+        #expect(all.contains { $0.hasSuffix("replicas on s1, s2; student 2 waits for a student worker (taken after epoch 0)") }, "\(all)")
+        let record = try cluster.store.run(id: run)
+        #expect(await cluster.phase(of: run) == .completed, "\(record?.reason ?? "") \(all)")
+        #expect(record?.reason.contains("on 3 replicas (2 at the start; student 2 joined on s3)") == true, "\(record?.reason ?? "")")
+        let stored = try cluster.store.artifacts(runID: run).first { $0.name == "student.safetensors" }
+        let model = try ModelCheckpoint.read(from: "\(cluster.stateDir)/\(stored?.path ?? "")").model
+        let student = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
+        let diff = zip(student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic run: started on 2 of 3 replicas, the third joined: max |θ − θ_3 from the start| = \(diff)")
+        #expect(diff <= 1e-5, "\(diff)")
+    }
+
     /// A gradient chunk lost while every replica stays alive stalls the ring; the coordinator
     /// renews it with the same members and the replicas run the step in flight again.
     @Test func aLostGradientChunkStallsTheRingUntilItIsRenewedAndTheStudentIsUnchanged() async throws {
@@ -215,6 +259,21 @@ import Wire
         let faulty = try await Self.run(kill: Kill(node: "t2", step: 20, watching: "s1"), epochs: 400)
         #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
         #expect(faulty.events.contains { $0.hasPrefix("t2 was lost with teacher ") && $0.hasSuffix("need no teacher") }, "\(faulty.events)")
+        #expect(faulty.reason.contains("on 3 replicas"), "\(faulty.reason)")
+        let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(!faulty.student.isEmpty && diff == 0, "\(diff)")
+    }
+
+    /// A teacher's worker lost in epoch 0 (the replicas still need its logits): the teacher is
+    /// placed on the other teacher worker, loads its stored checkpoint and streams epoch 0
+    /// again; the replicas follow it, and the student is bit-identical.
+    @Test func aTeacherLostInEpochZeroIsPlacedAgainAndTheStudentIsBitIdentical() async throws {
+        let reference = try await Self.run(kill: nil)
+        let faulty = try await Self.run(kill: Kill(node: "t2", step: 3, watching: "s1"))
+        #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("t2 was lost with teacher 1 while the replicas still need its logits") },
+                "\(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("teacher 1 (lost with t2) re-placed on t1") }, "\(faulty.events)")
         #expect(faulty.reason.contains("on 3 replicas"), "\(faulty.reason)")
         let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
         #expect(!faulty.student.isEmpty && diff == 0, "\(diff)")

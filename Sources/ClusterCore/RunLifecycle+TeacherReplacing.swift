@@ -1,0 +1,67 @@
+// While an elastic (offline) run distils epoch 0, a lost teacher is placed on another worker.
+
+extension RunLifecycle {
+    /// Distilling, elastic, before every replica holds epoch 0's targets: `teachers` were on
+    /// the lost `worker`. Each becomes unplaced (slot "" in the placement, lost at `now`, its
+    /// task dropped); the replicas still training are sent their peers again (the teacher's
+    /// endpoint is "" until it is placed: they wait for it, bounded) and the shell is asked to
+    /// place the teachers (`.placeParts`). The replacement loads the teacher's stored
+    /// checkpoint and streams epoch 0 from its first step again; the replicas drop what they
+    /// already had and re-grant their window, so each gets every step it still needs from it
+    /// (docs/PROTOCOL.md "Elastic rings").
+    mutating func replaceTeachers(_ teachers: [Int], of worker: String, at now: ClockTime) -> [RunDirective] {
+        guard var placement else { return [] }
+        for t in teachers {
+            let ref = TaskRef(.teacher, t)
+            placement.teacherWorkers[t] = ""
+            unplaced[ref] = LostPart(worker: worker, since: now)
+            tasks[ref] = nil
+        }
+        self.placement = placement
+        let lost = Placement.listed(teachers.map { "teacher \($0)" })
+        var directives: [RunDirective] = [.noted("\(worker) was lost with \(lost) while the replicas still need its logits "
+            + "(epoch 0): placing it on another teacher worker, which streams again from its stored checkpoint")]
+        directives += replicasTraining.map { .refreshPeers(TaskRef(.student, $0), worker: placement.studentWorkers[$0]) }
+        return directives + [.placeParts(unplaced.keys.filter { $0.kind == .teacher }.sorted())]
+    }
+
+    /// Distilling: the shell placed unplaced teachers. A worker that has the shard gets the
+    /// teacher's task at once, the others the shard first (`.sendShard`; the task follows when
+    /// it is delivered, ``assignReplacedTeachers(at:)``).
+    mutating func placeTeachers(_ answer: [TaskRef: String], _ event: RunEvent, at now: ClockTime) -> [RunDirective] {
+        guard var placement else { return ignore(event, "the run has no placement") }
+        for (ref, worker) in answer.sorted(by: { $0.key < $1.key }) {
+            guard unplaced[ref] != nil else { return ignore(event, "\(ref) is not waiting for a worker") }
+            guard !worker.isEmpty else { return ignore(event, "\(ref) gets no worker name") }
+        }
+        var directives: [RunDirective] = []
+        for (ref, worker) in answer.sorted(by: { $0.key < $1.key }) {
+            placement.teacherWorkers[ref.index] = worker
+            unplaced[ref] = nil
+            if !shardsDelivered.contains(worker) && shardActivity[worker] == nil {
+                shardActivity[worker] = now
+                directives.append(.sendShard(worker: worker))
+            }
+        }
+        self.placement = placement
+        return directives + assignReplacedTeachers(at: now)
+    }
+
+    /// Distilling: each placed teacher without a task whose worker has the shard is assigned
+    /// (acceptance timer from `now`), and the replicas still training learn where it is.
+    mutating func assignReplacedTeachers(at now: ClockTime) -> [RunDirective] {
+        guard phase == .distilling, let placement else { return [] }
+        let directives = assignWaitingTeachers(at: now)
+        guard !directives.isEmpty else { return [] }
+        return directives + replicasTraining.map { .refreshPeers(TaskRef(.student, $0), worker: placement.studentWorkers[$0]) }
+    }
+
+    /// Every teacher the replicas may still wait for is placed and ready (a teacher dropped
+    /// after epoch 0 is not waited for): until then a ring without progress is not stalled.
+    var teachersServing: Bool {
+        guard unplaced.isEmpty, let placement else { return unplaced.isEmpty }
+        return placement.teacherWorkers.indices.allSatisfy { t in
+            placement.teacherWorkers[t].isEmpty || tasks[TaskRef(.teacher, t)]?.state == .completed
+        }
+    }
+}
