@@ -53,6 +53,17 @@ extension RunLifecycle {
                     + "\(late.worker) is running and can reach the coordinator, then resubmit the run"
             }))
         }
+        if let since = pausedSince, let elastic {
+            let lost = Placement.listed(lostReplicas.sorted { $0.key < $1.key }.map {
+                $0.value.worker.isEmpty ? "student \($0.key) (never placed)" : "student \($0.key) with \($0.value.worker)"
+            })
+            let left = ringOrder.count
+            list.append((since + elastic.waitTimeout, { _ in
+                "the run waited \(elastic.waitTimeout.secondsText) (elastic.wait-timeout) with \(left) replica(s), fewer than "
+                    + "elastic.min-replicas (\(elastic.minReplicas)), and no student worker took the lost slots back (lost: \(lost)); "
+                    + "start student workers (--roles student) and resubmit the run"
+            }))
+        }
         if let deadline = replacementDeadline {
             let reason = replacementGivenUp
             list.append((deadline, { _ in reason }))

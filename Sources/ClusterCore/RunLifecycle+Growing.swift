@@ -78,6 +78,8 @@ extension RunLifecycle {
             let why = training.isEmpty ? "the replicas finished training meanwhile" : "the ring may not change again (elastic.max-restarts)"
             return ready.flatMap { abandonJoin(of: joining[$0]!, because: why) }
         }
+        if pausedSince != nil && ringOrder.count + ready.count < elastic.minReplicas { return [] }  // not enough yet
+        pausedSince = nil
         var joined: [String] = []
         for slot in ready {
             let worker = joining.removeValue(forKey: slot)!

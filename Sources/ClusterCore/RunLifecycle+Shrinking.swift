@@ -8,10 +8,15 @@ public struct ElasticPolicy: Sendable, Equatable {
     public var minReplicas: Int
     /// Ring changes (replicas lost, stalled rings renewed) the run absorbs; the next fails it.
     public var maxRestarts: Int
+    /// Below `minReplicas` once every replica holds epoch 0's targets, the run pauses this long
+    /// for workers to take the lost slots back (`RunLifecycle+Growing`), then fails; `.zero`
+    /// fails it at once (as before epoch 0, when no slot can be taken back).
+    public var waitTimeout: Duration
 
-    public init(minReplicas: Int = 1, maxRestarts: Int = 10) {
+    public init(minReplicas: Int = 1, maxRestarts: Int = 10, waitTimeout: Duration = .seconds(300)) {
         self.minReplicas = max(1, minReplicas)
         self.maxRestarts = max(0, maxRestarts)
+        self.waitTimeout = max(.zero, waitTimeout)
     }
 }
 
@@ -97,6 +102,16 @@ extension RunLifecycle {
             for ref in lostRefs { tasks[ref] = nil }
             return completeIfDone()  // a recruit lost after the others finished: nothing waits for it
         }
+        if !unfinished.isEmpty && survivors.count < elastic.minReplicas && elastic.waitTimeout > .zero && teachersNoLongerNeeded {
+            // Slots can be taken back (epoch 0 is cached): the survivors stand still in their ring
+            // (no new generation) until workers bring it back to min-replicas (RunLifecycle+Growing).
+            for ref in lostRefs { tasks[ref] = nil }
+            pausedSince = pausedSince ?? now
+            let left = survivors.count == 1 ? "1 replica is left" : "\(survivors.count) replicas are left"
+            return [.noted("\(worker) was lost while distilling with \(parts); \(left), fewer than elastic.min-replicas "
+                + "(\(elastic.minReplicas)): the run pauses up to \(elastic.waitTimeout.secondsText) (elastic.wait-timeout) for "
+                + "student workers to take the lost slots back")]
+        }
         if !unfinished.isEmpty && survivors.count < elastic.minReplicas {
             let left = survivors.count == 1 ? "1 replica is left" : "\(survivors.count) replicas are left"
             return end(.failed, because: "worker \(worker) was lost while distilling with \(parts); \(left), fewer than "
@@ -133,7 +148,7 @@ extension RunLifecycle {
     /// replicas still train; nil otherwise.
     var ringStallDeadline: ComputedDeadline? {
         guard phase == .distilling, elastic != nil, let since = ringProgressAt, replicasTraining.count >= 2,
-              teachersServing else { return nil }  // replicas waiting for a re-placed teacher are not stalled
+              teachersServing, pausedSince == nil else { return nil }  // replicas waiting for a re-placed teacher are not stalled
         let window = max(timeouts.ringStall, slowestStep * 5)
         return ComputedDeadline(at: since + window, window: window)
     }

@@ -58,6 +58,9 @@ public struct RunLifecycle: Sendable, Equatable {
     /// The replicas the ring started with (fewer than ``replicaCount`` when an elastic run was
     /// placed on fewer student workers, as `elastic.min-replicas` allows).
     public internal(set) var ringAtStart: Int
+    /// Since when the run waits below `elastic.min-replicas` for workers to take lost slots
+    /// back (its replicas stand still in their ring); nil when it does not.
+    public internal(set) var pausedSince: ClockTime?
     /// Slots taken back while distilling, as "student 1 taken back by w4 (lost with w2)", in order.
     public internal(set) var rejoins: [String] = []
     /// The student's epochs (0: unknown): with them a lost teacher is known to be no longer

@@ -132,7 +132,8 @@ extension Coordinator {
         let lifecycle = RunLifecycle(runID: record.id, teacherCount: spec.teachers.count, replicaCount: spec.replicas,
                                      timeouts: timeouts,
                                      elastic: spec.distillation.mode == .offline
-                                         ? ElasticPolicy(minReplicas: spec.elastic.minReplicas, maxRestarts: spec.elastic.maxRestarts)
+                                         ? ElasticPolicy(minReplicas: spec.elastic.minReplicas, maxRestarts: spec.elastic.maxRestarts,
+                                                         waitTimeout: .seconds(spec.elastic.waitTimeout))
                                          : nil,
                                      studentEpochs: spec.training.epochs)
         runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,

@@ -60,9 +60,11 @@ extension TaskRunner {
         if elastic != nil { peers.onRingChange(taskID) { inbox.wakeGradientWaiter(run: runID) } }
         let ring: RingAllReduce
         do {
+            // An elastic ring may stand still while the run waits below elastic.min-replicas.
+            let ringTimeout = elastic == nil ? dataTimeout : dataTimeout + .seconds(spec.elastic.waitTimeout)
             ring = try RingAllReduce(runID: assign.runID, generation: task.ringGeneration, rank: rank, ranks: replicas,
                                      count: trainer.model.parameterCount,
-                                     source: dataPlane.inbox.gradientSource(run: assign.runID), next: next, timeout: dataTimeout,
+                                     source: dataPlane.inbox.gradientSource(run: assign.runID), next: next, timeout: ringTimeout,
                                      clock: clock, watch: elastic?.watch())
         } catch {
             throw TaskFailure("\(error)")

@@ -91,6 +91,7 @@ extension RunSpec {
         header(0, "elastic")
         put(2, "min-replicas", String(elastic.minReplicas))
         put(2, "max-restarts", String(elastic.maxRestarts))
+        put(2, "wait-timeout", String(elastic.waitTimeout))
         return out
     }
 }

@@ -63,6 +63,8 @@ import Training
 /// elastic:                    # offline runs: losing student replicas while distilling
 ///   min-replicas: 1           # 1…replicas: fewer replicas left fails the run
 ///   max-restarts: 10          # 0…1000: ring changes (losses, stalled rings renewed) it absorbs
+///   wait-timeout: 300         # 0…86400 s: below min-replicas (after epoch 0) the run pauses this
+///                             # long for student workers to take the lost slots, then fails
 /// ```
 ///
 /// Cross-field rules: every model's input is the data set's sample (784 features for `mlp` on
@@ -279,10 +281,14 @@ public struct ElasticSpec: Sendable, Equatable {
     /// Ring changes the run absorbs — replicas lost, stalled rings renewed — before the next
     /// one fails it: 0…1000, default 10.
     public var maxRestarts: Int
+    /// Seconds the run pauses, below `minReplicas` after epoch 0, for student workers to take
+    /// the lost slots back before it fails: 0…86400, default 300 (0: it fails at once).
+    public var waitTimeout: Int
 
-    public init(minReplicas: Int = 1, maxRestarts: Int = 10) {
+    public init(minReplicas: Int = 1, maxRestarts: Int = 10, waitTimeout: Int = 300) {
         self.minReplicas = minReplicas
         self.maxRestarts = maxRestarts
+        self.waitTimeout = waitTimeout
     }
 }
 

@@ -26,6 +26,7 @@ enum Rules {
     static let replicas = IntRange(range: 1...64)
     static let prefetch = IntRange(range: 1...64)
     static let maxRestarts = IntRange(range: 0...1000)
+    static let waitTimeout = IntRange(range: 0...86_400)
     static let learningRate = FloatRange(low: 0, lowInclusive: false, high: 10, highInclusive: false)
     static let weightDecay = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: false)
     static let temperature = FloatRange(low: 0, lowInclusive: false, high: 100, highInclusive: true)
@@ -199,6 +200,9 @@ struct SpecValidator {
         let e = spec.elastic
         if !skip("elastic.min-replicas"), replicasValid, !(1...spec.replicas).contains(e.minReplicas) {
             add("elastic.min-replicas", "must be an integer in 1…\(spec.replicas) (the run's replicas), got \(e.minReplicas)")
+        }
+        if !skip("elastic.wait-timeout"), !Rules.waitTimeout.range.contains(e.waitTimeout) {
+            add("elastic.wait-timeout", "must be \(Rules.waitTimeout.allowed) seconds, got \(e.waitTimeout)")
         }
         if !skip("elastic.max-restarts"), !Rules.maxRestarts.range.contains(e.maxRestarts) {
             add("elastic.max-restarts", "must be \(Rules.maxRestarts.allowed), got \(e.maxRestarts)")

@@ -166,3 +166,59 @@ import Testing
         #expect(Placer.place(teachers: 1, replicas: 3, on: candidates) == .failure(.notEnoughStudentWorkers(replicas: 3, available: ["s1"])))
     }
 }
+
+/// Below `elastic.min-replicas` after epoch 0 the run pauses (no new ring: its replicas stand
+/// still) up to `elastic.wait-timeout` for workers to take the lost slots back.
+@Suite struct RunLifecyclePausingTests {
+    typealias F = RunFixture
+    static let s2 = TaskRef(.student, 2)
+
+    /// 3 replicas, min-replicas 3, 60 s wait; every replica past epoch 0; s2 lost at 10 s.
+    static func paused() -> (RunLifecycle, [RunDirective]) {
+        var run = RunLifecycle(runID: "r1", teacherCount: 1, replicaCount: 3, timeouts: RunTimeouts(growthLead: .zero),
+                               elastic: ElasticPolicy(minReplicas: 3, waitTimeout: .seconds(60)), studentEpochs: 2)
+        _ = run.handle(.start, at: at(0))
+        _ = run.handle(.placed(Placement(teacherWorkers: ["w1"], studentWorkers: ["s1", "s2", "s3"])), at: at(10))
+        for w in ["w1", "s1", "s2", "s3"] { _ = run.handle(.shardDelivered(worker: w), at: at(100)) }
+        _ = run.handle(.task(F.t0, .completed), at: at(200))
+        for ref in [F.s0, F.s1, s2] { _ = run.handle(.task(ref, .running(done: 12, total: 20)), at: at(5000)) }
+        let directives = run.handle(.workerLost("s2"), at: at(10_000))
+        return (run, directives)
+    }
+
+    @Test func theRunPausesAndGoesOnWhenAWorkerTakesTheSlotBack() {
+        var (run, directives) = Self.paused()
+        #expect(directives == [.noted("s2 was lost while distilling with student 1; 2 replicas are left, fewer than "
+                                      + "elastic.min-replicas (3): the run pauses up to 60.0 s (elastic.wait-timeout) for student "
+                                      + "workers to take the lost slots back")])
+        #expect(run.phase == .distilling && run.pausedSince == at(10_000) && run.ringGeneration == 1, "no new ring")
+        #expect(run.ringStallDeadline == nil && run.nextDeadline() == at(70_000))
+        #expect(run.handle(.workersChanged, at: at(20_000)) == [.placeParts([F.s1])])
+        _ = run.handle(.partsPlaced([F.s1: "s4"]), at: at(20_000))
+        let resumed = run.handle(.shardDelivered(worker: "s4"), at: at(21_000))
+        #expect(resumed.first == .ringChanged(RingMembership(generation: 2, members: ["s1", "s3", "s4"])!, why: "s4 took back student 1"))
+        #expect(run.pausedSince == nil && run.nextDeadline() != at(70_000))
+    }
+
+    @Test func noWorkerWithinTheWaitFailsTheRunNamingTheLostNodes() {
+        var (run, _) = Self.paused()
+        _ = run.handle(.tick, at: at(69_999))
+        #expect(run.phase == .distilling)
+        _ = run.handle(.tick, at: at(70_000))
+        #expect(run.phase == .failed)
+        #expect(run.reason == "the run waited 60.0 s (elastic.wait-timeout) with 2 replica(s), fewer than elastic.min-replicas (3), "
+            + "and no student worker took the lost slots back (lost: student 1 with s2); start student workers (--roles student) "
+            + "and resubmit the run")
+    }
+
+    @Test func inEpochZeroOrWithoutAWaitTheRunFailsAtOnce() {
+        var early = RunLifecycle(runID: "r1", teacherCount: 1, replicaCount: 2, elastic: ElasticPolicy(minReplicas: 2), studentEpochs: 2)
+        _ = early.handle(.start, at: at(0))
+        _ = early.handle(.placed(Placement(teacherWorkers: ["w1"], studentWorkers: ["s1", "s2"])), at: at(10))
+        for w in ["w1", "s1", "s2"] { _ = early.handle(.shardDelivered(worker: w), at: at(100)) }
+        _ = early.handle(.task(F.t0, .completed), at: at(200))
+        for ref in [F.s0, F.s1] { _ = early.handle(.task(ref, .running(done: 3, total: 20)), at: at(5000)) }
+        _ = early.handle(.workerLost("s2"), at: at(10_000))
+        #expect(early.phase == .failed && early.reason.contains("fewer than elastic.min-replicas (2)"), "\(early.reason)")
+    }
+}

@@ -35,20 +35,28 @@ import Wire
     /// worker sends a chunk of step `step`.
     final class Kill: Sendable {
         let node: String
-        let step: UInt64
         let watching: String
         let fired = Mutex(false)
+        /// The step it fires at; `UInt64.max` until ``arm()`` when made with `afterEpochZero`.
+        let firesAt: Mutex<UInt64>
+        /// Fire only once the coordinator has heard every replica finish epoch 0.
+        let afterEpochZero: Bool
+        var step: UInt64 { firesAt.withLock { $0 } }
 
-        init(node: String, step: UInt64, watching: String? = nil) {
+        init(node: String, step: UInt64, watching: String? = nil, afterEpochZero: Bool = false) {
             self.node = node
-            self.step = step
+            self.firesAt = Mutex(afterEpochZero ? .max : step)
+            self.afterEpochZero = afterEpochZero
             self.watching = watching ?? node
         }
+
+        /// Fires at the next gradient chunk.
+        func arm() { firesAt.withLock { $0 = 0 } }
 
         /// For the watched worker's messages: fires at the chunk; holds them if it is the victim.
         var trigger: @Sendable (Message) -> Bool {
             { [self] message in
-                if case .gradientChunk(let g) = message.envelope.body, g.step >= step, g.step < 1 << 61 {
+                if case .gradientChunk(let g) = message.envelope.body, g.step >= self.step, g.step < 1 << 61 {
                     fired.withLock { $0 = true }
                 }
                 return watching == node && fired.withLock { $0 }
@@ -89,7 +97,7 @@ import Wire
     /// With `rejoin`, the lost worker takes its slot back once it is told to stop its old
     /// task (the ring grows back to 3); the survivors are held at step `kill.step + 10` until
     /// it has.
-    static func run(kill: Kill?, drop: DropOne? = nil, epochs: Int = 4, rejoin: Bool = false) async throws
+    static func run(kill: Kill?, drop: DropOne? = nil, epochs: Int = 4, rejoin: Bool = false, specSuffix: String = "") async throws
         -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
         let cluster = try await EmbeddedCluster(runTimeouts: RunTimeouts(growthLead: rejoin ? .zero : .seconds(20)))
         let data = cluster.stateDir + "/data"
@@ -103,16 +111,27 @@ import Wire
             if kill.watching != kill.node { cluster.network.hold(from: kill.node, where: kill.cut) }
         }
         if let drop { cluster.network.hold(from: drop.node, where: drop.predicate) }  // never released: lost
-        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data, epochs: epochs), fileName: "elastic.yaml")))
+        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data, epochs: epochs) + specSuffix,
+                                                                   fileName: "elastic.yaml")))
         guard case .submitRunReply(let submitted) = reply, submitted.accepted else { throw TestFailure("refused: \(reply)") }
         let run = submitted.runID
         let pause = Mutex(false)
-        if let kill, rejoin {
+        if let kill, rejoin, !kill.afterEpochZero {
             let survivor = kill.node == "s1" ? "s3" : "s1", at = kill.step + 10
             cluster.network.hold(from: survivor) { message in
                 guard case .gradientChunk(let g) = message.envelope.body, g.step >= at, g.step < 1 << 61 else { return false }
                 return pause.withLock { $0 }
             }
+        }
+        if let kill, kill.afterEpochZero {
+            await cluster.pump(until: {
+                guard let tasks = await cluster.coordinator.lifecycle(ofRun: run)?.tasks else { return true }
+                return (0..<3).allSatisfy { slot in
+                    guard let task = tasks[TaskRef(.student, slot)], task.total > 0 else { return false }
+                    return task.done * UInt64(epochs) >= task.total
+                }
+            })
+            kill.arm()
         }
         if let kill {
             await cluster.pump(until: {
@@ -192,6 +211,23 @@ import Wire
         let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
         print("elastic run: s2 lost at step 5 and back: max |θ − θ_fault-free| = \(diff)")
         #expect(!faulty.student.isEmpty && diff <= 1e-5, "\(diff)")
+    }
+
+    /// With `min-replicas: 3`, losing s2 after epoch 0 pauses the run (the survivors stand still
+    /// in their ring); s2 comes back, takes its slot, and the run goes on as if nothing happened:
+    /// the student is bit-identical (it never trained on fewer than 3 replicas).
+    @Test func belowTheMinimumTheRunPausesUntilAWorkerTakesTheSlotBack() async throws {
+        let reference = try await Self.run(kill: nil, epochs: 400)
+        let faulty = try await Self.run(kill: Kill(node: "s2", step: 0, afterEpochZero: true), epochs: 400, rejoin: true,
+                                        specSuffix: "\nelastic: { min-replicas: 3, wait-timeout: 60 }\n")
+        #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("s2 was lost while distilling with student 1; 2 replicas are left, fewer than "
+            + "elastic.min-replicas (3): the run pauses up to 60.0 s") }, "\(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("s2 took back student 1: the replicas go on as ring generation 2") },
+                "\(faulty.events)")
+        let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic run: paused below min-replicas, s2 back: max |θ − θ_fault-free| = \(diff)")
+        #expect(!faulty.student.isEmpty && diff == 0, "\(diff)")
     }
 
     /// Only 2 student workers for 3 replicas (`elastic.min-replicas: 2`): the run starts on
@@ -280,19 +316,22 @@ import Wire
     }
 
     /// Random fault schedules on the whole cluster, on the manual clock: a student worker cut
-    /// off at a random step (it comes back later and is stopped), and in half of them a
-    /// gradient chunk of another worker lost later. Each run completes with the fault-free
-    /// student; none hangs (every wait in them is bounded by cluster time the test moves).
+    /// off at a random step (it comes back later and is stopped) or, in a quarter of them, a
+    /// teacher worker cut off in epoch 0 (placed again); and in half of them a gradient chunk
+    /// of a student worker lost later. Each run completes with the fault-free student; none
+    /// hangs (every wait in them is bounded by cluster time the test moves).
     @Test func randomFaultSchedulesOnTheWholeClusterEndWithTheSameStudent() async throws {
         let reference = try await Self.run(kill: nil)
         var rng = SplitMix64(seed: 1616)
-        for _ in 0..<5 {
+        for _ in 0..<8 {
             let students = ["s1", "s2", "s3"]
-            let victim = students[Int(rng.next() % 3)]
-            let step = 1 + rng.next() % 30
+            let teacher = rng.next() % 4 == 0
+            let victim = teacher ? ["t1", "t2"][Int(rng.next() % 2)] : students[Int(rng.next() % 3)]
+            let step = teacher ? 1 + rng.next() % 7 : 1 + rng.next() % 30
             let others = students.filter { $0 != victim }
-            let drop = rng.next() % 2 == 0 ? DropOne(node: others[Int(rng.next() % 2)], step: step + 1 + rng.next() % 4) : nil
-            let outcome = try await Self.run(kill: Kill(node: victim, step: step), drop: drop)
+            let drop = rng.next() % 2 == 0 ? DropOne(node: others[Int(rng.next() % UInt64(others.count))], step: step + 1 + rng.next() % 4) : nil
+            let kill = teacher ? Kill(node: victim, step: step, watching: drop?.node == "s1" ? "s2" : "s1") : Kill(node: victim, step: step)
+            let outcome = try await Self.run(kill: kill, drop: drop)
             let schedule = "\(victim) cut at step \(step)" + (drop.map { ", a chunk of \($0.node) lost at step \($0.step)" } ?? "")
             #expect(outcome.phase == .completed, "\(schedule): \(outcome.reason)")
             let diff = zip(outcome.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity

@@ -97,6 +97,7 @@ struct RunSpecRoundTripTests {
             elastic:
               min-replicas: 1
               max-restarts: 10
+              wait-timeout: 300
 
             """)
     }
