@@ -111,7 +111,10 @@ extension StudentReplica {
     ///    streams) and the others zeros gives every replica the source's values exactly
     ///    (x + 0 = x), and every replica, the source included, loads the sum.
     /// 3. *Cache* (step 2⁶¹ + 2), only if the cache hashes differ: the same with the source's
-    ///    packed soft-label cache (`SoftLabelCache.packed`).
+    ///    packed soft-label cache (`SoftLabelCache.packed`), which a replica loads only if it
+    ///    holds more samples than its own (caches fill in epoch 0's step order, so it then holds
+    ///    all of them: a joiner's is empty; in epoch 0 a replica may have taken the logits of
+    ///    the step in flight before the source did, and keeps its own).
     ///
     /// No training step reaches these step tags; the ring's generation keeps them apart from
     /// the rounds of earlier rings.
@@ -136,8 +139,13 @@ extension StudentReplica {
         if Set(cacheHashes).count > 1, cache != nil {
             var values = rank == source ? cached : [Float](repeating: 0, count: cached.count)
             try await allReduce(&values, step: (1 << 61) + 2)
-            cache!.load(packed: values)
-            cacheTransfers += 1
+            // Caches fill in the order of epoch 0's steps, so the one with more samples holds all
+            // of the other's: a replica keeps its own when it has more (it took the logits of the
+            // step in flight, which the source had not yet).
+            if values.prefix(cache!.count).reduce(0, +) > Float(cache!.filled) {
+                cache!.load(packed: values)
+                cacheTransfers += 1
+            }
         }
     }
 

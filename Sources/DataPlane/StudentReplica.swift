@@ -74,8 +74,8 @@ public final class StudentReplica {
     /// How many times this replica's ring copied one replica's state to the others after a
     /// change (the replicas stood at different steps, or held different state).
     public internal(set) var transfers = 0
-    /// How many times this replica's ring copied one replica's soft-label cache to the others
-    /// (a replica joined without it).
+    /// How many times this replica loaded another replica's soft-label cache (it joined
+    /// without one).
     public internal(set) var cacheTransfers = 0
     var hashRing: RingAllReduce?
     var stateRing: RingAllReduce?
@@ -175,8 +175,12 @@ public final class StudentReplica {
             timing.logitsWait += seconds(since: &mark)
             try ensemble(arrived, part: plan.logitsRange(batches, step: step, replica: slot), share: share)
         } else {
-            guard cache != nil else {
+            guard let cache else {
                 throw .badLogits("replica \(rank) has no cached targets for epoch \(epoch) step \(step): only offline runs can change their ring")
+            }
+            if let missing = share.first(where: { !cache.contains($0) }) {
+                throw .badLogits("replica \(rank) has no cached target for sample \(missing) in epoch \(epoch) step \(step) "
+                    + "(\(cache.filled) of \(cache.count) cached)")
             }
             targetsFromCache(share)  // later epochs, or a step taken before the ring changed (its whole batch is cached)
         }

@@ -297,7 +297,7 @@ import Wire
     @Test func randomFaultSchedulesEndWithTheSameStudent() async throws {
         var rng = SplitMix64(seed: 16)
         var transfers = 0
-        for _ in 0..<24 {
+        for _ in 0..<100 {
             let joins = (0..<Int(rng.next() % 3)).map { _ in Join(step: 8 + Int(rng.next() % 14)) }
             let replicas = 2 + Int(rng.next() % 3)
             let losses = 1 + Int(rng.next() % UInt64(replicas - 1))
@@ -313,7 +313,7 @@ import Wire
             }
             transfers += try await Self.check(faults, joins: joins, replicas: replicas).transfers
         }
-        print("elastic ring: 24 random schedules, \(transfers) state transfer(s)")
+        print("elastic ring: 100 random schedules, \(transfers) state transfer(s)")
     }
 
     /// A replica joins after epoch 0 (the teachers have streamed everything): it takes the
@@ -322,7 +322,7 @@ import Wire
     @Test(arguments: [(lostAt: 3, joinAt: 12), (lostAt: 10, joinAt: 11), (lostAt: 20, joinAt: 9)])
     func aReplicaThatJoinsTakesTheStateAndCacheAndTheStudentIsUnchanged(lostAt: Int, joinAt: Int) async throws {
         let outcome = try await Self.check([Fault(slot: 1, step: lostAt)], joins: [Join(step: joinAt)])
-        #expect(outcome.cacheTransfers >= 3, "the joiner's cache came from the ring, a round on each of its members")
+        #expect(outcome.cacheTransfers >= 1, "the joiner loaded the ring's cache")
         #expect(outcome.survivors[3] != nil, "the joiner is among the replicas that end bit-identical")
     }
 
