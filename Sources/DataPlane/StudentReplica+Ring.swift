@@ -134,6 +134,11 @@ extension StudentReplica {
             var values = rank == source ? mine : [Float](repeating: 0, count: mine.count)
             try await allReduce(&values, step: (1 << 61) + 1)
             loadState(values)
+            // Hash-verified: what arrived is what the source announced in the positions round.
+            guard Self.hash(packState()) == hashes[source] else {
+                throw .ring(.unexpected("replica \(rank) took rank \(source)'s state in ring generation \(ring.generation), but "
+                    + "its hash differs from the one rank \(source) announced: the transfer was corrupted"))
+            }
             transfers += 1
         }
         if Set(cacheHashes).count > 1, cache != nil {
@@ -144,6 +149,10 @@ extension StudentReplica {
             // step in flight, which the source had not yet).
             if values.prefix(cache!.count).reduce(0, +) > Float(cache!.filled) {
                 cache!.load(packed: values)
+                guard Self.hash(cache!.packed) == cacheHashes[source] else {
+                    throw .ring(.unexpected("replica \(rank) took rank \(source)'s soft-label cache in ring generation "
+                        + "\(ring.generation), but its hash differs from the one rank \(source) announced: the transfer was corrupted"))
+                }
                 cacheTransfers += 1
             }
         }
@@ -220,10 +229,11 @@ extension StudentReplica {
         model.randomStreams = Array(integers.dropFirst(2))
     }
 
-    /// FNV-1a over the values' bits: replicas holding the same state agree on it.
+    /// FNV-1a over the values' bits, −0 counted as +0 (a copy through the ring turns −0 into
+    /// +0: x + 0): replicas holding the same state agree on it, and a copy is checked by it.
     static func hash(_ values: [Float]) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for v in values { h = (h ^ UInt64(v.bitPattern)) &* 0x0000_0100_0000_01B3 }
+        for v in values { h = (h ^ UInt64(v == 0 ? 0 : v.bitPattern)) &* 0x0000_0100_0000_01B3 }
         return h
     }
 }

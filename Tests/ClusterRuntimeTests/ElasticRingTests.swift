@@ -108,6 +108,25 @@ import Wire
         }
     }
 
+    /// Adds 1 to the first value of every chunk of the resynchronisation's state round
+    /// (step 2⁶¹ + 1) it sends: a transfer corrupted on the way.
+    final class CorruptingConnection: Connection {
+        let base: any Connection
+        init(_ base: any Connection) { self.base = base }
+        var address: String { base.address }
+        var drops: DropCounter { base.drops }
+        func receive(timeout: Duration) async throws -> Message? { try await base.receive(timeout: timeout) }
+        func close() async { await base.close() }
+        func send(_ message: Message) async throws {
+            guard case .gradientChunk(let g) = message.envelope.body, g.step == (1 << 61) + 1, let frame = message.frames.first,
+                  frame.count >= 4, let base = frame.base else { return try await self.base.send(message) }
+            var bytes = Array(UnsafeRawBufferPointer(start: base, count: frame.count))
+            var first = bytes.withUnsafeBytes { $0.loadUnaligned(as: Float.self) } + 1
+            withUnsafeBytes(of: &first) { for i in 0..<4 { bytes[i] = $0[i] } }
+            try await self.base.send(Message(message.envelope, frames: [Frame(bytes: bytes)] + message.frames.dropFirst()))
+        }
+    }
+
     struct Outcome {
         /// Each surviving slot's parameters.
         var survivors: [Int: [Float]]
@@ -117,7 +136,7 @@ import Wire
     }
 
     static func run(replicas: Int, faults: [Fault], joins: [Join] = [], plan: StepPlan, train: LabeledImages,
-                    teachers: [Sequential], kd: KDLoss, student: String) async throws -> Outcome {
+                    teachers: [Sequential], kd: KDLoss, student: String, corrupting: Int? = nil) async throws -> Outcome {
         let network = InMemoryNetwork()
         let board = Board(replicas: replicas, joins: joins.count)
         var teacherInboxes: [DataInbox] = [], replicaInboxes: [DataInbox] = []
@@ -151,8 +170,11 @@ import Wire
                 cuts[r] = c
                 next = c
             }
-            let elastic = ElasticRing(latest: { board.rings.withLock { $0[r] } },
-                                      connect: { try await transport.connect(to: $0) })
+            let corrupts = corrupting == r
+            let elastic = ElasticRing(latest: { board.rings.withLock { $0[r] } }, connect: {
+                let connection = try await transport.connect(to: $0)
+                return corrupts ? CorruptingConnection(connection) : connection
+            })
             let trainer = try DataPlaneTests.studentTrainer(plan: plan, spec: student)
             let ring = try RingAllReduce(runID: "run-1", generation: 1, rank: r, ranks: replicas, count: trainer.model.parameterCount,
                                          source: replicaInboxes[r].gradientSource(run: "run-1"), next: next,
@@ -331,6 +353,37 @@ import Wire
                                            joins: [Join(step: 9), Join(step: 14)])
         #expect(outcome.generations[1] == [1, 2, 3, 4, 5], "\(outcome.generations)")
         #expect(outcome.cacheTransfers >= 2)
+    }
+
+    /// A state copy that arrives corrupted is caught by its hash (the one the source announced
+    /// in the positions round): the replica fails, naming it, instead of training on.
+    @Test func aCorruptedStateTransferIsCaughtByItsHash() async throws {
+        let train = DataPlaneTests.data(count: 240)
+        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 3, replicas: 3, window: 3,
+                            streaming: .firstEpochCached)
+        let teachers = try [DataPlaneTests.teacher(1), DataPlaneTests.teacher(2)]
+        var caught: [String] = []
+        // Cuts part-way through an all-reduce leave the survivors a step apart in some of these
+        // (then a state moves); the first caught corruption ends the search.
+        search: for cut in 0..<5 {
+            for notice in [Duration.zero, .milliseconds(100)] {
+                for corrupting in [0, 2] {
+                    do {
+                        let outcome = try await Self.run(replicas: 3, faults: [Fault(slot: 1, step: 9, cutAfter: cut, notice: notice)],
+                                                         plan: plan, train: train, teachers: teachers,
+                                                         kd: KDLoss(temperature: 4, alpha: 0.9), student: "mlp:24-16-10",
+                                                         corrupting: corrupting)
+                        #expect(outcome.transfers == 0, "a state moved through a corrupting link and nobody noticed")
+                    } catch {
+                        caught.append("\(error)")
+                        break search
+                    }
+                }
+            }
+        }
+        #expect(!caught.isEmpty)
+        #expect(caught.allSatisfy { $0.contains("its hash differs from the one rank") && $0.contains("the transfer was corrupted") },
+                "\(caught)")
     }
 
     @Test func dropoutStudentsStayExactAcrossALoss() async throws {
