@@ -138,59 +138,6 @@ extension Coordinator {
         drive(runID, .partsPlaced(placed))
     }
 
-    /// `.placeParts` while distilling: teachers lost in epoch 0 go to the least loaded teacher
-    /// workers; lost replica slots go to available student workers that
-    /// hold no task of the run (a worker cut off and back may still run its old one until told
-    /// to stop); the run hears `.partsPlaced` for those placed. Nothing is logged when no worker
-    /// fits: the run tries again when workers change, and every few seconds (``tick()``).
-    private func regrowRing(_ parts: [TaskRef], runID: String, placement: Placement) {
-        let all = placementCandidates()
-        let free = all.filter { heldRunsByWorker[$0.name]?.contains(runID) != true }
-        // A teacher may share a worker with the run's other teachers; a replica needs one of its own.
-        var placed = Placer.replace(parts.filter { $0.kind == .teacher }, in: placement, on: all)
-        placed.merge(Placer.replace(parts.filter { $0.kind == .student }, in: placement, on: free)) { a, _ in a }
-        guard !placed.isEmpty, let lifecycle = runs[runID]?.lifecycle else { return }
-        for (ref, worker) in placed.sorted(by: { $0.key < $1.key }) {
-            let lost = (ref.kind == .teacher ? lifecycle.unplaced[ref]?.worker : lifecycle.lostReplicas[ref.index]?.worker) ?? "its worker"
-            let text = ref.kind == .teacher
-                ? "\(ref) (lost with \(lost)) re-placed on \(worker): it streams epoch 0 again from its stored checkpoint"
-                : lost.isEmpty ? "\(ref) (not placed at the start) joins the ring on \(worker) once it has the shard"
-                : "\(ref) (lost with \(lost)) goes back into the ring on \(worker) once it has the shard"
-            logger.info("run \(runID): \(text)")
-            event(runID, "placement", text)
-        }
-        drive(runID, .partsPlaced(placed))
-    }
-
-    /// A worker joined, registered again or recovered: runs waiting for workers try again
-    /// (parts lost before distilling, or an elastic ring's lost replicas).
-    func workersChanged() {
-        for id in runs.keys.sorted() {
-            guard let lifecycle = runs[id]?.lifecycle, !lifecycle.unplaced.isEmpty || !lifecycle.regrowable.isEmpty else { continue }
-            growthTried[id] = clock.now()
-            drive(id, .workersChanged)
-        }
-    }
-
-    /// How often an elastic run with lost replicas looks for a worker to take them back
-    /// (besides every change of workers: a worker becomes free when its old task stops).
-    static let growthRetry: Duration = .seconds(2)
-
-    /// The elastic runs due to look again for workers to take back their lost replicas.
-    func retryGrowth(at now: ClockTime) {
-        for id in runs.keys.sorted() {
-            guard let lifecycle = runs[id]?.lifecycle, !lifecycle.regrowable.isEmpty else { continue }
-            if let tried = growthTried[id], now - tried < Self.growthRetry { continue }
-            growthTried[id] = now
-            drive(id, .workersChanged)
-        }
-    }
-
-    /// When ``retryGrowth(at:)`` next has something to do, nil when no run waits to grow.
-    var nextGrowthRetry: ClockTime? {
-        runs.filter { !$0.value.lifecycle.regrowable.isEmpty }.map { (growthTried[$0.key] ?? .zero) + Self.growthRetry }.min()
-    }
-
     private func taskSpec(_ ref: TaskRef, run: ActiveRun) -> TaskSpec {
         let placement = run.lifecycle.placement
         switch ref.kind {
