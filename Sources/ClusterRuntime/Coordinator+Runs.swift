@@ -189,6 +189,7 @@ extension Coordinator {
         releaseCheckpoints(of: id)
         artifactRefusals[id] = nil
         growthTried[id] = nil
+        heldCompletions[id] = nil
         let update = update(for: run)
         for w in watchers[id] ?? [] { send(.runUpdate(update), to: w.peer, replyTo: w.requestID) }
         watchers[id] = nil
@@ -318,6 +319,7 @@ extension Coordinator {
         case .failed: event(m.runID, "task", "\(ref) failed on \(request.sender): \(m.reason)")
         case .running: break
         }
+        if holdCompletion(m.runID, ref, TaskUpdate(m)) { return }
         drive(m.runID, .task(ref, TaskUpdate(m)))
     }
 

@@ -236,6 +236,7 @@ extension Coordinator {
         artifactRefusals[m.runID]?[m.name] = nil  // stored after all: a retry succeeded
         event(m.runID, "artifact", "stored \(m.name) (\(artifact.bytes.count) bytes, sha256 \(artifact.sha256.prefix(12))) at \(path)")
         reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: true)), to: request)
+        if heldCompletions[m.runID] != nil { releaseHeldCompletions(at: clock.now()) }
     }
 }
 
@@ -318,6 +319,12 @@ extension Coordinator {
     /// were refused (a worker's reports arrive in order, so every artifact of its task has been
     /// stored or refused by the time its completion arrives). Nil when there were none.
     func resultProblem(_ id: String) -> String? {
+        let missing = missingOnlineTeachers(id)
+        if !missing.isEmpty {
+            return "the student was distilled, but \(missing.joined(separator: ", ")) (what the online teachers became) "
+                + "\(missing.count == 1 ? "was" : "were") not stored within \(Coordinator.onlineResultsWait.shortDescription): "
+                + "look in `distillery logs \(id)` for the teachers' errors and resubmit"
+        }
         guard let refused = artifactRefusals[id], !refused.isEmpty else { return nil }
         return "the student was distilled, but the coordinator could not store "
             + refused.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: "; ") + ", so the run's results are incomplete: make room or fix the permissions of "

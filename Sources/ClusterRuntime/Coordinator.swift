@@ -90,6 +90,8 @@ public actor Coordinator {
     /// The runs each worker's last heartbeat listed (`Heartbeat.runs`): a lost replica's slot
     /// is not given back to a worker still holding an old task of that run.
     var heldRunsByWorker: [String: Set<String>] = [:]
+    /// Online runs whose last student report waits for the teachers' final checkpoints.
+    var heldCompletions: [String: HeldCompletion] = [:]
     /// When each elastic run last tried to take back its lost replica slots.
     var growthTried: [String: ClockTime] = [:]
     var outbox: [Outgoing] = []
@@ -177,6 +179,7 @@ public actor Coordinator {
             if let deadline = run.lifecycle.nextDeadline(), deadline <= now { drive(id, .tick) }
         }
         retryGrowth(at: now)
+        releaseHeldCompletions(at: now)
         for (runID, list) in watchers {
             guard let run = runs[runID] else { continue }
             for (i, w) in list.enumerated() where now - w.lastSent >= settings.watchInterval {
@@ -193,6 +196,7 @@ public actor Coordinator {
         if !pendingMetrics.isEmpty { times.append(lastMetricsFlush + settings.metricsFlushInterval) }
         times += runs.values.compactMap { $0.lifecycle.nextDeadline() }
         if let growth = nextGrowthRetry { times.append(growth) }
+        if let held = nextHeldCompletionDeadline { times.append(held) }
         times += watchers.values.flatMap { $0.map { $0.lastSent + settings.watchInterval } }
         return times.min()
     }

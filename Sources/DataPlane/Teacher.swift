@@ -83,7 +83,8 @@ extension TaskRunner {
                 try save(online.model, spec: modelSpec,
                          metadata: ["run": assign.runID, "teacher": String(index), "mode": "online",
                                     "test.accuracy": String(accuracy), "complete": "true"], to: out)
-                try sendCheckpoint(assign, index: index, path: out, name: "teacher-\(index)-online.safetensors")
+                // Sent until stored (bounded): the run completes only with it (docs/PROTOCOL.md "Results").
+                try sendCheckpoint(assign, index: index, path: out, name: "teacher-\(index)-online.safetensors", untilStored: true)
             } catch {
                 logger.warning("\(assign.taskID): could not keep the online teacher: \(error)")
             }

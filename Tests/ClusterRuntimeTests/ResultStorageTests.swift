@@ -68,4 +68,39 @@ import Wire
         #expect(await cluster.phase(of: r.runID) == .completed, "\(run.reason)")
         #expect(try cluster.store.artifacts(runID: r.runID).contains { $0.name == "student.safetensors" })
     }
+
+    /// Online runs: the teacher's final checkpoint (what it became) may reach the coordinator
+    /// after the student's last replica completes. The completion is held until it is stored;
+    /// when it never comes, the run fails after the wait, naming it.
+    @Test(arguments: [false, true])
+    func anOnlineRunCompletesOnlyWithItsTeachersFinalCheckpoints(neverArrives: Bool) async throws {
+        let (cluster, npz) = try await BringYourOwnRunTests.rowsCluster(train: 200, test: 60)
+        try await cluster.addWorker("t1", roles: [.teacher])
+        try await cluster.addWorker("s1", roles: [.student])
+        await cluster.pump()
+        // Hold t1's final checkpoint until the student has completed.
+        cluster.network.hold(from: "t1") { message in
+            if case .artifactChunk(let a) = message.envelope.body { return a.name == "teacher-0-online.safetensors" }
+            return false
+        }
+        let r = try await BringYourOwnRunTests().submit(cluster, Self.spec.replacingOccurrences(of: "NPZ", with: npz)
+            .replacingOccurrences(of: "training: { epochs: 2, batch: 40 }", with: "training: { epochs: 2, batch: 40 }\ndistillation: { mode: online }"))
+        try #require(r.accepted, "\(r.errors)")
+        func events() -> [String] { ((try? cluster.store.events(runID: r.runID, limit: 400)) ?? []).map(\.message) }
+        await cluster.pump(until: { events().contains { $0.hasPrefix("the student is distilled; the run completes once teacher-0-online.safetensors is stored") } })
+        #expect(await cluster.phase(of: r.runID) == .distilling, "held: \(events())")
+        if neverArrives {
+            await cluster.advance(.seconds(61), step: .seconds(1))
+            let run = try #require(try cluster.store.run(id: r.runID))
+            #expect(await cluster.phase(of: r.runID) == .failed)
+            #expect(run.reason.hasPrefix("the student was distilled, but teacher-0-online.safetensors (what the online teachers became) "
+                + "was not stored within 60.0 s"), "\(run.reason)")
+        } else {
+            await cluster.network.release(from: "t1")
+            await cluster.pump(until: { await cluster.phase(of: r.runID)?.isTerminal == true })
+            let run = try #require(try cluster.store.run(id: r.runID))
+            #expect(await cluster.phase(of: r.runID) == .completed, "\(run.reason)")
+            #expect(try cluster.store.artifacts(runID: r.runID).contains { $0.name == "teacher-0-online.safetensors" })
+        }
+    }
 }
