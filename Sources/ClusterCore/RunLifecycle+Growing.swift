@@ -102,10 +102,7 @@ extension RunLifecycle {
             tasks[ref] = TaskProgress(ref: ref, worker: placement!.studentWorkers[slot], assignedAt: now)
             directives.append(.assign(ref, worker: placement!.studentWorkers[slot]))
         }
-        for slot in training {
-            directives.append(.refreshPeers(TaskRef(.student, slot), worker: placement!.studentWorkers[slot]))
-        }
-        return directives
+        return directives + refreshPeers(ofReplicas: training)
     }
 
     /// `worker` no longer takes back the slot it was given (it was lost, its shard failed or

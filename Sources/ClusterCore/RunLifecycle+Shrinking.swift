@@ -48,9 +48,11 @@ extension RunLifecycle {
         var notes = abandonJoin(of: worker, because: "it was lost")
         placement = self.placement!
         let teachers = placement.teacherWorkers.indices.filter { placement.teacherWorkers[$0] == worker }
+        let slots = activeSlots.filter { placement.studentWorkers[$0] == worker }
         var replacing: [RunDirective] = []
         if !teachers.isEmpty && !teachersNoLongerNeeded {
-            replacing = replaceTeachers(teachers, of: worker, at: now)
+            // When replicas are lost too, the new ring's refreshes tell the survivors.
+            replacing = replaceTeachers(teachers, of: worker, at: now, refreshingReplicas: slots.isEmpty)
             placement = self.placement!
         } else if !teachers.isEmpty {
             for t in teachers { placement.teacherWorkers[t] = "" }
@@ -59,12 +61,9 @@ extension RunLifecycle {
             notes.append(.noted("\(worker) was lost with \(lost) after epoch 0: the replicas train on from their cached "
                 + "targets and need no teacher"))
         }
-        let slots = activeSlots.filter { placement.studentWorkers[$0] == worker }
         guard !slots.isEmpty else { return notes + replacing }
         guard let directives = shrinkReplicas(slots, of: worker, elastic, at: now) else { return nil }
-        if phase.isTerminal { return notes + directives }
-        // The survivors hear of the new ring and of the teacher being placed again at once.
-        return notes + directives + replacing.filter { if case .refreshPeers(let ref, _) = $0 { ref.kind == .teacher } else { true } }
+        return notes + directives + (phase.isTerminal ? [] : replacing)
     }
 
     /// Every active replica has reported a whole epoch of steps (`studentEpochs` known): in an
@@ -87,8 +86,8 @@ extension RunLifecycle {
         let lostRefs = slots.map { TaskRef(.student, $0) }
         let survivors = activeSlots.filter { !slots.contains($0) }
         // A recruit (taken back, not trained yet) holds only the ring's copy: losing it loses nothing.
-        let unfinished = lostRefs.filter { tasks[$0]?.state != .completed && !recruits.contains($0.index) }
-        let ringWaits = lostRefs.contains { tasks[$0]?.state != .completed }
+        let waitedFor = lostRefs.filter { tasks[$0]?.state != .completed }
+        let unfinished = waitedFor.filter { !recruits.contains($0.index) }
         for slot in slots {
             placement.studentWorkers[slot] = ""
             lostReplicas[slot] = LostPart(worker: worker, since: now)
@@ -96,26 +95,25 @@ extension RunLifecycle {
         }
         ringOrder.removeAll { slots.contains($0) }
         self.placement = placement
-        guard ringWaits else { return completeIfDone() }
-        let parts = Placement.listed(lostRefs.filter { tasks[$0]?.state != .completed }.map(\.description))
+        guard !waitedFor.isEmpty else { return completeIfDone() }
+        let parts = Placement.listed(waitedFor.map(\.description))
         if unfinished.isEmpty && !survivors.contains(where: { tasks[TaskRef(.student, $0)]?.state != .completed }) {
             for ref in lostRefs { tasks[ref] = nil }
             return completeIfDone()  // a recruit lost after the others finished: nothing waits for it
         }
-        if !unfinished.isEmpty && survivors.count < elastic.minReplicas && elastic.waitTimeout > .zero && teachersNoLongerNeeded {
+        if !unfinished.isEmpty && survivors.count < elastic.minReplicas {
+            let left = survivors.count == 1 ? "1 replica is left" : "\(survivors.count) replicas are left"
+            guard elastic.waitTimeout > .zero && teachersNoLongerNeeded else {
+                return end(.failed, because: "worker \(worker) was lost while distilling with \(parts); \(left), fewer than "
+                    + "elastic.min-replicas (\(elastic.minReplicas)): start student workers and resubmit the run", sparing: worker)
+            }
             // Slots can be taken back (epoch 0 is cached): the survivors stand still in their ring
             // (no new generation) until workers bring it back to min-replicas (RunLifecycle+Growing).
             for ref in lostRefs { tasks[ref] = nil }
             pausedSince = pausedSince ?? now
-            let left = survivors.count == 1 ? "1 replica is left" : "\(survivors.count) replicas are left"
             return [.noted("\(worker) was lost while distilling with \(parts); \(left), fewer than elastic.min-replicas "
                 + "(\(elastic.minReplicas)): the run pauses up to \(elastic.waitTimeout.secondsText) (elastic.wait-timeout) for "
                 + "student workers to take the lost slots back")]
-        }
-        if !unfinished.isEmpty && survivors.count < elastic.minReplicas {
-            let left = survivors.count == 1 ? "1 replica is left" : "\(survivors.count) replicas are left"
-            return end(.failed, because: "worker \(worker) was lost while distilling with \(parts); \(left), fewer than "
-                + "elastic.min-replicas (\(elastic.minReplicas)): start student workers and resubmit the run", sparing: worker)
         }
         if !unfinished.isEmpty && survivors.allSatisfy({ tasks[TaskRef(.student, $0)]?.state == .completed }) {
             return end(.failed, because: "worker \(worker) was lost with \(parts) after training, before the student was "
@@ -126,13 +124,17 @@ extension RunLifecycle {
         ringGeneration += 1
         ringProgressAt = now
         var directives: [RunDirective] = [.ringChanged(ring!, why: "\(worker) was lost while distilling")]
-        for slot in survivors where tasks[TaskRef(.student, slot)]?.state != .completed {
-            directives.append(.refreshPeers(TaskRef(.student, slot), worker: placement.studentWorkers[slot]))
-        }
+        directives += refreshPeers(ofReplicas: survivors.filter { tasks[TaskRef(.student, $0)]?.state != .completed })
         for ref in tasks.keys.sorted() where ref.kind == .teacher && !placement.teacherWorkers[ref.index].isEmpty {
             directives.append(.refreshPeers(ref, worker: tasks[ref]!.worker))
         }
         return directives
+    }
+
+    /// `.refreshPeers` for each of `slots`' replica tasks (their ring or teachers changed), in order.
+    func refreshPeers(ofReplicas slots: [Int]) -> [RunDirective] {
+        guard let placement else { return [] }
+        return slots.map { .refreshPeers(TaskRef(.student, $0), worker: placement.studentWorkers[$0]) }
     }
 
     /// The replicas still training (an active slot whose task has not reported its last step).
@@ -169,11 +171,7 @@ extension RunLifecycle {
         if let over = overRestarts(why) { return end(.failed, because: over) }
         ringGeneration += 1
         ringProgressAt = now
-        var directives: [RunDirective] = [.ringChanged(ring!, why: why)]
-        for slot in replicasTraining {
-            directives.append(.refreshPeers(TaskRef(.student, slot), worker: placement!.studentWorkers[slot]))
-        }
-        return directives
+        return [.ringChanged(ring!, why: why)] + refreshPeers(ofReplicas: replicasTraining)
     }
 
     /// A replica reported `done` steps at `now` (it had `before`): the ring made progress, and

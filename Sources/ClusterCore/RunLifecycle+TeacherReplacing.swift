@@ -9,7 +9,8 @@ extension RunLifecycle {
     /// checkpoint and streams epoch 0 from its first step again; the replicas drop what they
     /// already had and re-grant their window, so each gets every step it still needs from it
     /// (docs/PROTOCOL.md "Elastic rings").
-    mutating func replaceTeachers(_ teachers: [Int], of worker: String, at now: ClockTime) -> [RunDirective] {
+    mutating func replaceTeachers(_ teachers: [Int], of worker: String, at now: ClockTime,
+                                  refreshingReplicas: Bool = true) -> [RunDirective] {
         guard var placement else { return [] }
         for t in teachers {
             let ref = TaskRef(.teacher, t)
@@ -21,7 +22,7 @@ extension RunLifecycle {
         let lost = Placement.listed(teachers.map { "teacher \($0)" })
         var directives: [RunDirective] = [.noted("\(worker) was lost with \(lost) while the replicas still need its logits "
             + "(epoch 0): placing it on another teacher worker, which streams again from its stored checkpoint")]
-        directives += replicasTraining.map { .refreshPeers(TaskRef(.student, $0), worker: placement.studentWorkers[$0]) }
+        if refreshingReplicas { directives += refreshPeers(ofReplicas: replicasTraining) }
         return directives + [.placeParts(unplaced.keys.filter { $0.kind == .teacher }.sorted())]
     }
 
@@ -53,7 +54,7 @@ extension RunLifecycle {
         guard phase == .distilling, let placement else { return [] }
         let directives = assignWaitingTeachers(at: now)
         guard !directives.isEmpty else { return [] }
-        return directives + replicasTraining.map { .refreshPeers(TaskRef(.student, $0), worker: placement.studentWorkers[$0]) }
+        return directives + refreshPeers(ofReplicas: replicasTraining)
     }
 
     /// Every teacher the replicas may still wait for is placed and ready (a teacher dropped

@@ -30,23 +30,27 @@ extension Coordinator {
 
     /// A worker joined, registered again or recovered: runs waiting for workers try again
     /// (parts lost before distilling, or an elastic ring's lost replicas).
-    func workersChanged() {
-        for id in runs.keys.sorted() {
-            guard let lifecycle = runs[id]?.lifecycle, !lifecycle.unplaced.isEmpty || !lifecycle.regrowable.isEmpty else { continue }
-            growthTried[id] = clock.now()
-            drive(id, .workersChanged)
-        }
-    }
+    func workersChanged() { lookForWorkers(at: clock.now(), everyWaitingRun: true) }
 
     /// How often an elastic run with lost replicas looks for a worker to take them back
     /// (besides every change of workers: a worker becomes free when its old task stops).
     static let growthRetry: Duration = .seconds(2)
 
     /// The elastic runs due to look again for workers to take back their lost replicas.
-    func retryGrowth(at now: ClockTime) {
+    func retryGrowth(at now: ClockTime) { lookForWorkers(at: now, everyWaitingRun: false) }
+
+    /// Drives `.workersChanged` for the runs with lost replica slots to give back (those last
+    /// tried ``growthRetry`` ago or more, unless `everyWaitingRun`) and, with `everyWaitingRun`,
+    /// for the runs with unplaced parts too.
+    private func lookForWorkers(at now: ClockTime, everyWaitingRun: Bool) {
         for id in runs.keys.sorted() {
-            guard let lifecycle = runs[id]?.lifecycle, !lifecycle.regrowable.isEmpty else { continue }
-            if let tried = growthTried[id], now - tried < Self.growthRetry { continue }
+            guard let lifecycle = runs[id]?.lifecycle else { continue }
+            if everyWaitingRun {
+                guard !lifecycle.unplaced.isEmpty || !lifecycle.regrowable.isEmpty else { continue }
+            } else {
+                guard !lifecycle.regrowable.isEmpty else { continue }
+                if let tried = growthTried[id], now - tried < Self.growthRetry { continue }
+            }
             growthTried[id] = now
             drive(id, .workersChanged)
         }

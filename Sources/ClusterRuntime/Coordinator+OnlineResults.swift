@@ -40,17 +40,26 @@ extension Coordinator {
         return true
     }
 
-    /// A held completion goes through once nothing is missing, or when its wait is over (the
-    /// run then fails: ``resultProblem(_:)`` names what never arrived).
-    func releaseHeldCompletions(at now: ClockTime) {
-        for (id, held) in heldCompletions.sorted(by: { $0.key < $1.key }) {
-            guard missingOnlineTeachers(id).isEmpty || now - held.since >= Self.onlineResultsWait else { continue }
-            heldCompletions[id] = nil
-            drive(id, .task(held.ref, held.update))
+    /// An artifact of run `id` was stored: its held completion goes through once nothing is missing.
+    func artifactStored(in id: String) {
+        guard heldCompletions[id] != nil, missingOnlineTeachers(id).isEmpty else { return }
+        release(id)
+    }
+
+    /// Held completions whose wait is over go through (the run then fails:
+    /// ``resultProblem(_:)`` names what never arrived).
+    func releaseExpiredCompletions(at now: ClockTime) {
+        for (id, held) in heldCompletions.sorted(by: { $0.key < $1.key }) where now - held.since >= Self.onlineResultsWait {
+            release(id)
         }
     }
 
-    /// When ``releaseHeldCompletions(at:)`` next has something to do.
+    private func release(_ id: String) {
+        guard let held = heldCompletions.removeValue(forKey: id) else { return }
+        drive(id, .task(held.ref, held.update))
+    }
+
+    /// When ``releaseExpiredCompletions(at:)`` next has something to do.
     var nextHeldCompletionDeadline: ClockTime? {
         heldCompletions.values.map { $0.since + Self.onlineResultsWait }.min()
     }

@@ -236,7 +236,7 @@ extension Coordinator {
         artifactRefusals[m.runID]?[m.name] = nil  // stored after all: a retry succeeded
         event(m.runID, "artifact", "stored \(m.name) (\(artifact.bytes.count) bytes, sha256 \(artifact.sha256.prefix(12))) at \(path)")
         reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: true)), to: request)
-        if heldCompletions[m.runID] != nil { releaseHeldCompletions(at: clock.now()) }
+        artifactStored(in: m.runID)
     }
 }
 

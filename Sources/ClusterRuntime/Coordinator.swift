@@ -179,7 +179,7 @@ public actor Coordinator {
             if let deadline = run.lifecycle.nextDeadline(), deadline <= now { drive(id, .tick) }
         }
         retryGrowth(at: now)
-        releaseHeldCompletions(at: now)
+        releaseExpiredCompletions(at: now)
         for (runID, list) in watchers {
             guard let run = runs[runID] else { continue }
             for (i, w) in list.enumerated() where now - w.lastSent >= settings.watchInterval {

@@ -42,7 +42,7 @@ extension TaskRunner {
         let joins = plan.streaming == .firstEpochCached && task.ringGeneration > 1
         var teachers: [any Connection] = []
         do {
-            for endpoint in task.teacherEndpoints where !joins { teachers.append(try await dataPlane.connect(endpoint)) }
+            if !joins { for endpoint in task.teacherEndpoints { teachers.append(try await dataPlane.connect(endpoint)) } }
         } catch {
             throw TaskFailure("replica \(rank) cannot reach a teacher: \(error)")
         }

@@ -40,6 +40,13 @@ struct ElasticProcessTests {
         return Int(task[range.upperBound...].prefix { $0.isNumber }) ?? 0
     }
 
+    /// A worker process named `name` with its cache under `dir`, logging to `dir/log`.
+    static func worker(_ name: String, roles: String, coordinator: String, dir: URL, log: String) throws -> Node {
+        try Node(["worker", "--coordinator", coordinator, "--roles", roles, "--advertise", "127.0.0.1",
+                  "--name", name, "--cache-dir", dir.appendingPathComponent("cache-\(name)").path],
+                 log: dir.appendingPathComponent(log))
+    }
+
     static func studentParameters(_ dir: URL, run: String) throws -> [Float] {
         let path = dir.appendingPathComponent("state/artifacts/\(run)/student.safetensors").path
         let model = try ModelCheckpoint.read(from: path).model
@@ -54,9 +61,7 @@ struct ElasticProcessTests {
                                     "--rejoin-lead-ms", "1000"] + Self.liveness, log: dir.appendingPathComponent("coordinator.log"))
         var workers: [String: Node] = [:]
         func startWorker(_ name: String, roles: String, log: String) throws -> Node {
-            try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1",
-                      "--name", name, "--cache-dir", dir.appendingPathComponent("cache-\(name)").path],
-                     log: dir.appendingPathComponent(log))
+            try Self.worker(name, roles: roles, coordinator: address, dir: dir, log: log)
         }
         for (name, roles) in [("t1", "teacher"), ("s1", "student"), ("s2", "student"), ("s3", "student")] {
             workers[name] = try startWorker(name, roles: roles, log: "\(name).log")
@@ -155,9 +160,7 @@ struct ElasticProcessTests {
                                    + Self.liveness, log: dir.appendingPathComponent("coordinator.log"))
         var workers: [String: Node] = [:]
         for (name, roles) in [("t1", "teacher"), ("t2", "teacher"), ("s1", "student"), ("s2", "student")] {
-            workers[name] = try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1",
-                                      "--name", name, "--cache-dir", dir.appendingPathComponent("cache-\(name)").path],
-                                     log: dir.appendingPathComponent("\(name).log"))
+            workers[name] = try Self.worker(name, roles: roles, coordinator: address, dir: dir, log: "\(name).log")
         }
         #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == Set(workers.keys) },
                 "\(coordinator.output)")
