@@ -34,7 +34,7 @@ public struct RunLifecycle: Sendable, Equatable {
     public internal(set) var shardsDelivered: Set<String> = []
     /// While sharding: when each worker whose shard is not delivered yet last showed
     /// progress (or was sent its shard).
-    var shardActivity: [String: ClockTime] = [:]
+    public internal(set) var shardActivity: [String: ClockTime] = [:]
 
     /// Workers that were sent their shard and have not had it delivered yet.
     public var workersAwaitingShard: [String] { shardActivity.keys.sorted() }

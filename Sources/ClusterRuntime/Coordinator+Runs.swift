@@ -77,19 +77,8 @@ extension Coordinator {
         case .sendShard(let worker):
             offerShard(of: runID, to: worker)
         case .assign(let ref, let worker):
-            var task = taskSpec(ref, run: run)
-            // A teacher starts from a checkpoint when there is one: offered first, so the
-            // worker is fetching it (or has it) when the assignment arrives on the same pipe.
-            if case .teacher(var teacher) = task,
-               let hash = teacherCheckpoint(run.spec.teachers[ref.index], runID: runID, shardHash: run.shardHash, spec: run.spec) {
-                teacher.checkpointHash = hash
-                task = .teacher(teacher)
-                offerCheckpoint(hash, teacher: ref.index, of: runID, to: worker)
-            }
-            let assign = AssignTask(runID: runID, taskID: ref.id(runID: runID), runSpecYaml: run.specYAML,
-                                    shardHash: run.shardHash, task: task)
             event(runID, "task", "\(ref) assigned to \(worker)")
-            if !send(.assignTask(assign), toWorker: worker) {
+            if !sendAssignment(ref, of: runID, to: worker) {
                 drive(runID, .task(ref, .failed(reason: "worker \(worker) is not connected")))
             }
         case .placeParts(let parts):
@@ -113,6 +102,25 @@ extension Coordinator {
         case .ignored(let text):
             logger.debug("run \(runID): ignored: \(text)")
         }
+    }
+
+    /// Sends `ref`'s assignment to `worker`; false when the worker has no route. A teacher
+    /// starts from a checkpoint when there is one: offered first, so the worker is fetching it
+    /// (or has it) when the assignment arrives on the same pipe. Sent again while unanswered
+    /// (``resendUnanswered(at:)``): a worker accepts a repeat at once and starts nothing twice.
+    @discardableResult
+    func sendAssignment(_ ref: TaskRef, of runID: String, to worker: String) -> Bool {
+        guard let run = runs[runID] else { return false }
+        var task = taskSpec(ref, run: run)
+        if case .teacher(var teacher) = task,
+           let hash = teacherCheckpoint(run.spec.teachers[ref.index], runID: runID, shardHash: run.shardHash, spec: run.spec) {
+            teacher.checkpointHash = hash
+            task = .teacher(teacher)
+            offerCheckpoint(hash, teacher: ref.index, of: runID, to: worker)
+        }
+        let assign = AssignTask(runID: runID, taskID: ref.id(runID: runID), runSpecYaml: run.specYAML,
+                                shardHash: run.shardHash, task: task)
+        return send(.assignTask(assign), toWorker: worker)
     }
 
     /// `.placeParts`: parts whose worker was lost before distilling go to other available

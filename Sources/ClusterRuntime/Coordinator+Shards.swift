@@ -57,6 +57,7 @@ extension Coordinator {
         case .failed(let reason)?:
             drive(runID, .shardFailed(worker: worker, reason: reason))
         case .packing(let waiting)?:
+            if waiting.contains(where: { $0 == (runID, worker) }) { return }  // offered once it is packed
             shardStates[run.shardKey] = .packing(waiting: waiting + [(runID, worker)])
         case nil:
             shardStates[run.shardKey] = .packing(waiting: [(runID, worker)])

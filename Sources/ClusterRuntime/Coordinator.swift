@@ -94,6 +94,9 @@ public actor Coordinator {
     var heldCompletions: [String: HeldCompletion] = [:]
     /// When each elastic run last tried to take back its lost replica slots.
     var growthTried: [String: ClockTime] = [:]
+    /// When each unanswered shard offer or assignment ("run shard worker", "run task ref
+    /// worker") was last sent again (Coordinator+Resend).
+    var resentAt: [String: ClockTime] = [:]
     var outbox: [Outgoing] = []
     /// Request ids of everything the coordinator sends (the liveness lane takes them too).
     nonisolated let requestIDs = RequestIDs()
@@ -179,6 +182,7 @@ public actor Coordinator {
             if let deadline = run.lifecycle.nextDeadline(), deadline <= now { drive(id, .tick) }
         }
         retryGrowth(at: now)
+        resendUnanswered(at: now)
         releaseExpiredCompletions(at: now)
         for (runID, list) in watchers {
             guard let run = runs[runID] else { continue }
@@ -196,6 +200,7 @@ public actor Coordinator {
         if !pendingMetrics.isEmpty { times.append(lastMetricsFlush + settings.metricsFlushInterval) }
         times += runs.values.compactMap { $0.lifecycle.nextDeadline() }
         if let growth = nextGrowthRetry { times.append(growth) }
+        if let resend = nextResend { times.append(resend) }
         if let held = nextHeldCompletionDeadline { times.append(held) }
         times += watchers.values.flatMap { $0.map { $0.lastSent + settings.watchInterval } }
         return times.min()

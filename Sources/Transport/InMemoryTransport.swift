@@ -13,12 +13,13 @@ public final class InMemoryNetwork: Sendable {
     private let listeners = Mutex<[String: InMemoryListener]>([:])
     private let counter = Mutex<UInt64>(0)
     private let holds = Mutex<[String: @Sendable (Message) -> Bool]>([:])
-    private let held = Mutex<[String: [(InMemoryConnection, [Frame])]]>([:])
+    /// Kept-back messages by sender, each as the delivery to perform on `release`.
+    private let held = Mutex<[String: [@Sendable () async -> Void]]>([:])
 
     public init(clock: any RuntimeClock = SystemRuntimeClock()) { self.clock = clock }
 
-    /// Fault injection: from now on, messages that node `node` sends on its connections and
-    /// that `predicate` selects are kept back (a slow or reordering network) until `release`.
+    /// Fault injection: from now on, messages that node `node` sends on its connections (or, for
+    /// a listening node, to its peers) and that `predicate` selects are kept back (a slow or reordering network) until `release`.
     public func hold(from node: String, where predicate: @escaping @Sendable (Message) -> Bool) {
         holds.withLock { $0[node] = predicate }
     }
@@ -27,13 +28,13 @@ public final class InMemoryNetwork: Sendable {
     public func release(from node: String) async {
         holds.withLock { _ = $0.removeValue(forKey: node) }
         let kept = held.withLock { $0.removeValue(forKey: node) ?? [] }
-        for (connection, frames) in kept { try? await connection.sendUnvalidated(frames) }
+        for deliver in kept { await deliver() }
     }
 
-    /// True when the message was kept back.
-    func keepBack(_ message: Message, frames: [Frame], from node: String, on connection: InMemoryConnection) -> Bool {
+    /// True when the message was kept back (`deliver` then runs on `release`).
+    func keepBack(_ message: Message, from node: String, deliver: @escaping @Sendable () async -> Void) -> Bool {
         guard let predicate = holds.withLock({ $0[node] }), predicate(message) else { return false }
-        held.withLock { $0[node, default: []].append((connection, frames)) }
+        held.withLock { $0[node, default: []].append(deliver) }
         return true
     }
 
@@ -142,6 +143,10 @@ final class InMemoryListener: Listener, EndpointClosing {
             drops.record("unroutable", detail: "no connected peer \(peer)")
             return
         }
+        let raw = RawInbound(peer: PeerID(address), frames: frames, arrivedAt: transport.clock.instant())
+        if transport.network.keepBack(message, from: transport.name, deliver: { [transport] in
+            try? await connection.inbox.put(raw, timeout: transport.sendTimeout)
+        }) { return }
         do {
             try await connection.inbox.put(RawInbound(peer: PeerID(address), frames: frames, arrivedAt: transport.clock.instant()), timeout: transport.sendTimeout)
         } catch TransportError.closed {
@@ -177,7 +182,7 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
     func send(_ message: Message) async throws {
         let frames: [Frame]
         do { frames = try WireCodec.encode(message) } catch { throw TransportError.invalidMessage(error) }
-        if transport.network.keepBack(message, frames: frames, from: transport.name, on: self) { return }
+        if transport.network.keepBack(message, from: transport.name, deliver: { [self] in try? await sendUnvalidated(frames) }) { return }
         try await sendUnvalidated(frames)
     }
 
