@@ -19,7 +19,7 @@ public struct PlacementCandidate: Sendable, Equatable {
 /// Where a run's parts go: teacherWorkers[i] hosts teacher i, studentWorkers[r] hosts replica rank r.
 /// An empty name is a part without a worker: its worker was lost before distilling began and
 /// the part waits to be placed again (``RunLifecycle/unplaced``).
-public struct Placement: Sendable, Equatable {
+public struct Placement: Sendable, Equatable, Codable {
     public var teacherWorkers: [String]
     public var studentWorkers: [String]
 

@@ -74,6 +74,15 @@ public enum RunDirective: Sendable, Equatable {
 }
 
 extension RunEvent {
+    /// Progress only (a task's steps, a shard's chunks, a tick): what a coordinator that
+    /// restarts would learn again from its workers, so it is stored at most a second late.
+    public var isProgress: Bool {
+        switch self {
+        case .task(_, .running), .shardProgress, .tick: true
+        default: false
+        }
+    }
+
     /// How an ignored-event text names the event, e.g. "shard delivered by w1", "teacher 1 running (3/10)".
     var summary: String {
         switch self {

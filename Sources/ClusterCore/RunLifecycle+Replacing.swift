@@ -1,7 +1,7 @@
 // Before distilling, a lost worker's parts go to other workers (or wait, bounded, for one).
 
 /// A part of a run whose worker was lost before distilling began, while it waits for another.
-public struct LostPart: Sendable, Equatable {
+public struct LostPart: Sendable, Equatable, Codable {
     /// The worker that held it.
     public var worker: String
     /// When it was lost: the wait for a new worker (``RunTimeouts/replacementWait``) counts from here.

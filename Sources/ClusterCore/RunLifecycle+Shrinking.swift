@@ -3,7 +3,7 @@
 /// How a run may lose student replicas while distilling (offline runs: every replica holds
 /// every soft target once epoch 0 is cached, and the data-parallel arithmetic is exact, so the
 /// survivors can take over the lost one's share of each batch).
-public struct ElasticPolicy: Sendable, Equatable {
+public struct ElasticPolicy: Sendable, Equatable, Codable {
     /// Below this many replicas the run fails (≥ 1).
     public var minReplicas: Int
     /// Ring changes (replicas lost, stalled rings renewed) the run absorbs; the next fails it.

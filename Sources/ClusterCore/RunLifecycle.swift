@@ -16,7 +16,9 @@
 /// waiting longer than ``RunTimeouts/replacementWait`` fails the run. While distilling, an
 /// elastic run (``elastic``) that loses a student replica goes on with the survivors in the
 /// next ring generation (`RunLifecycle+Shrinking`); any other loss while distilling fails it.
-public struct RunLifecycle: Sendable, Equatable {
+/// Codable: every stored property is stored with it (a coordinator restart takes it back,
+/// RunLifecycle+Recovery); one that is not Codable fails the build.
+public struct RunLifecycle: Sendable, Equatable, Codable {
     public let runID: String
     public let teacherCount: Int
     public let replicaCount: Int

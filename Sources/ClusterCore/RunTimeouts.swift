@@ -1,6 +1,6 @@
 // How long a run waits for workers before it gives up.
 
-public struct RunTimeouts: Sendable, Equatable {
+public struct RunTimeouts: Sendable, Equatable, Codable {
     /// An assigned task must be accepted within this (default 10 s).
     public var taskAcceptance: Duration
     /// A worker's shard transfer fails when no progress is reported for this long (default 30 s).

@@ -26,7 +26,7 @@ public enum TaskPhase: String, Sendable {
 }
 
 /// One task of a run, as the coordinator knows it.
-public struct TaskProgress: Sendable, Equatable {
+public struct TaskProgress: Sendable, Equatable, Codable {
     public var ref: TaskRef
     /// The worker the task is assigned to.
     public var worker: String

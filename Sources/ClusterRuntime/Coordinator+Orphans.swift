@@ -13,6 +13,7 @@ extension Coordinator {
     /// A member's heartbeat (answered by the liveness lane) listed `held`.
     public func heldRuns(_ held: [String], by worker: String) -> [Outgoing] {
         heldRunsByWorker[worker] = Set(held)
+        recoveryHeard(from: worker, holding: Set(held))
         stopOrphans(held, on: worker)
         return drainOutbox()
     }

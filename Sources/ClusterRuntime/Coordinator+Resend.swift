@@ -16,7 +16,7 @@ extension Coordinator {
     func resendUnanswered(at now: ClockTime) {
         var sent: Set<String> = []
         for id in runs.keys.sorted() {
-            guard let run = runs[id], !run.lifecycle.phase.isTerminal else { continue }
+            guard let run = runs[id], !run.lifecycle.phase.isTerminal, recovering[id] == nil else { continue }
             for (worker, since) in run.lifecycle.shardActivity.sorted(by: { $0.key < $1.key }) {
                 let key = "\(id) shard \(worker)"
                 sent.insert(key)
@@ -40,7 +40,7 @@ extension Coordinator {
     /// When ``resendUnanswered(at:)`` next has something to send.
     var nextResend: ClockTime? {
         var times: [ClockTime] = []
-        for (id, run) in runs where !run.lifecycle.phase.isTerminal {
+        for (id, run) in runs where !run.lifecycle.phase.isTerminal && recovering[id] == nil {
             for (worker, since) in run.lifecycle.shardActivity {
                 times.append(max(since, resentAt["\(id) shard \(worker)"] ?? since) + Self.resendInterval)
             }

@@ -46,8 +46,9 @@ extension Coordinator {
 
     /// Feeds `event` to the run's lifecycle, records a phase change, performs the directives.
     func drive(_ id: String, _ event: RunEvent) {
-        guard var run = runs[id] else { return }
+        guard var run = runs[id], !stashed(id, event) else { return }
         let before = run.lifecycle.phase
+        let previous = run.lifecycle
         let directives = run.lifecycle.handle(event, at: clock.now())
         if run.lifecycle.phase == .completed, let problem = resultProblem(id) { run.lifecycle.resultsNotStored(problem) }
         run.updatedMs = clock.wallMs()
@@ -55,7 +56,12 @@ extension Coordinator {
         let after = run.lifecycle.phase
         if after != before { phaseChanged(id, from: before, to: after) }
         for d in directives { perform(d, runID: id) }
-        if after.isTerminal { finish(id) } else { notifyWatchers(id) }
+        if after.isTerminal {
+            finish(id)
+        } else {
+            if run.lifecycle != previous { saveSnapshot(id, now: !event.isProgress) }
+            notifyWatchers(id)
+        }
     }
 
     private func perform(_ directive: RunDirective, runID: String) {
@@ -195,6 +201,7 @@ extension Coordinator {
         flushMetrics(at: clock.now())  // its history is complete once it has ended
         writeReport(run)
         releaseCheckpoints(of: id)
+        snapshotDue[id] = nil
         artifactRefusals[id] = nil
         growthTried[id] = nil
         heldCompletions[id] = nil
@@ -289,6 +296,7 @@ extension Coordinator {
     /// `CancelRun` from a CLI.
     func cancel(_ m: CancelRun, _ request: Request) {
         if runs[m.runID] != nil {
+            recovering[m.runID] = nil  // cancelled while it waits for its workers: it ends now
             drive(m.runID, .cancel(reason: "cancelled by \(request.sender)"))
             reply(.cancelRunReply(CancelRunReply(cancelled: true, message: "run \(m.runID) cancelled")), to: request)
             return
@@ -327,6 +335,7 @@ extension Coordinator {
         case .failed: event(m.runID, "task", "\(ref) failed on \(request.sender): \(m.reason)")
         case .running: break
         }
+        recoveryReported(m.runID, by: request.sender)
         if holdCompletion(m.runID, ref, TaskUpdate(m)) { return }
         drive(m.runID, .task(ref, TaskUpdate(m)))
     }

@@ -26,7 +26,7 @@ struct CheckedSpec: Sendable {
     /// against the coordinator's working directory (docs/PROTOCOL.md "Submit").
     init(yaml: String, fileName: String) {
         do {
-            let spec = try RunSpec(yaml: yaml, fileName: fileName)
+            let spec = try CheckedSpec.parse(yaml, fileName: fileName)
             self.spec = spec
             canonicalYAML = spec.canonicalYAML()
             let relative = spec.relativePathProblems()
@@ -37,6 +37,12 @@ struct CheckedSpec: Sendable {
         } catch {
             problems = error.errors.map(FieldError.init)
         }
+    }
+
+    /// The coordinator's one parse of spec text: a submission's, and a stored run's that it
+    /// takes back after a restart (Coordinator+Recovery).
+    static func parse(_ yaml: String, fileName: String) throws(RunSpecErrors) -> RunSpec {
+        try RunSpec(yaml: yaml, fileName: fileName)
     }
 }
 

@@ -94,6 +94,10 @@ public actor Coordinator {
     var heldCompletions: [String: HeldCompletion] = [:]
     /// When each elastic run last tried to take back its lost replica slots.
     var growthTried: [String: ClockTime] = [:]
+    /// Runs taken back after a restart that wait for their holders to report (Coordinator+Recovery).
+    var recovering: [String: Recovery] = [:]
+    /// Runs whose changed lifecycle is to be stored by then (Coordinator+Recovery).
+    var snapshotDue: [String: ClockTime] = [:]
     /// When each unanswered shard offer or assignment ("run shard worker", "run task ref
     /// worker") was last sent again (Coordinator+Resend).
     var resentAt: [String: ClockTime] = [:]
@@ -108,7 +112,8 @@ public actor Coordinator {
     public nonisolated let ignored: DropCounter
 
     /// Opens the coordinator on `store`: runs left unfinished by a previous coordinator are
-    /// marked `interrupted` (resuming them comes later).
+    /// taken back and wait for their workers (Coordinator+Recovery); those it cannot take
+    /// back are marked `interrupted`.
     public init(settings: CoordinatorSettings = CoordinatorSettings(), store: ClusterStore,
                 clock: any RuntimeClock = SystemRuntimeClock(),
                 logger: Logger = Logger(label: "distillery.coordinator")) throws(ClusterStoreError) {
@@ -118,16 +123,10 @@ public actor Coordinator {
         self.logger = logger
         self.liveness = LivenessDesk(settings: settings.liveness, stallTolerance: settings.stallTolerance)
         self.ignored = DropCounter(endpoint: "coordinator \(settings.name)", logger: logger)
-        let terminal = Set(RunPhase.allCases.filter(\.isTerminal).map(\.rawValue))
-        let reason = "the coordinator stopped while this run was in flight; submit it again (resuming is not supported yet)"
-        let interrupted = try store.markUnfinishedRuns(terminalStates: terminal, as: RunPhase.interrupted.rawValue,
-                                                       reason: reason, atMs: clock.wallMs())
-        for id in interrupted {
-            try store.appendEvent(runID: id, kind: "state", message: "interrupted: \(reason)", atMs: clock.wallMs())
-        }
-        if !interrupted.isEmpty {
-            logger.warning("marked \(interrupted.count) unfinished run(s) interrupted: \(interrupted.joined(separator: ", "))")
-        }
+        let takenBack = try Coordinator.takeBack(from: store, settings: settings, now: clock.now(), wallMs: clock.wallMs(),
+                                                 logger: logger)
+        self.runs = takenBack.runs
+        self.recovering = takenBack.recovering
     }
 
     // MARK: the shell's two entry points
@@ -139,6 +138,12 @@ public actor Coordinator {
         let member = liveness.heard(from: envelope.sender, at: arrivedAt)
         if member { peers[envelope.sender] = inbound.peer }
         let request = Request(peer: inbound.peer, id: envelope.requestID, sender: envelope.sender)
+        if !member, case .metrics(let m) = envelope.body, runs[m.runID]?.lifecycle.holders.contains(envelope.sender) == true {
+            // A holder's figures sent before it noticed that this coordinator restarted (they
+            // waited in its connection's queue): kept, not lost in the gap.
+            metrics(m, request)
+            return drainOutbox()
+        }
         if !member, Registration.needsMembership(envelope.body) {
             reply(.error(Registration.registerFirst(envelope.sender, envelope.body)), to: request)
             return drainOutbox()
@@ -178,9 +183,11 @@ public actor Coordinator {
     public func tick() -> [Outgoing] {
         let now = clock.now()
         if now - lastMetricsFlush >= settings.metricsFlushInterval { flushMetrics(at: now) }
-        for (id, run) in runs {
+        for (id, run) in runs where recovering[id] == nil {
             if let deadline = run.lifecycle.nextDeadline(), deadline <= now { drive(id, .tick) }
         }
+        endRecoveryGrace(at: now)
+        saveDueSnapshots(at: now)
         retryGrowth(at: now)
         resendUnanswered(at: now)
         releaseExpiredCompletions(at: now)
@@ -198,7 +205,9 @@ public actor Coordinator {
     public func nextWake() -> ClockTime? {
         var times: [ClockTime] = []
         if !pendingMetrics.isEmpty { times.append(lastMetricsFlush + settings.metricsFlushInterval) }
-        times += runs.values.compactMap { $0.lifecycle.nextDeadline() }
+        times += runs.filter { recovering[$0.key] == nil }.compactMap { $0.value.lifecycle.nextDeadline() }
+        if let grace = nextRecoveryDeadline { times.append(grace) }
+        times += snapshotDue.values
         if let growth = nextGrowthRetry { times.append(growth) }
         if let resend = nextResend { times.append(resend) }
         if let held = nextHeldCompletionDeadline { times.append(held) }

@@ -215,10 +215,16 @@ final class LastLogged: Sendable {
 
 /// Which workers' last forwarded heartbeat listed runs (CoordinatorService's liveness lane).
 final class HeldRunsSenders: Sendable {
-    private let names = Mutex<Set<String>>([])
+    private let names = Mutex<(holding: Set<String>, heard: Set<String>)>(([], []))
 
-    /// Records whether `worker` holds runs now; true when that differs from its last heartbeat.
+    /// Records whether `worker` holds runs now; true when that differs from its last heartbeat,
+    /// or for its first heartbeat here (a run taken back after a restart learns from it that
+    /// the worker no longer holds it).
     func changed(_ worker: String, holding: Bool) -> Bool {
-        names.withLock { set in holding ? set.insert(worker).inserted : set.remove(worker) != nil }
+        names.withLock { state in
+            let first = state.heard.insert(worker).inserted
+            let changed = holding ? state.holding.insert(worker).inserted : state.holding.remove(worker) != nil
+            return first || changed
+        }
     }
 }

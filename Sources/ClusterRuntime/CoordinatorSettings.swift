@@ -24,12 +24,17 @@ public struct CoordinatorSettings: Sendable {
     public var metricsFlushInterval: Duration
     /// How often the liveness lane logs its heartbeat-answer latencies (median, p99, max).
     public var latencyLogInterval: Duration
+    /// After a restart, how long a run that was in flight waits for the workers holding it to
+    /// register again and report it (Coordinator+Recovery); a run none of them reports by then
+    /// is interrupted, and a holder that does not report it is lost to the run.
+    public var recoveryGrace: Duration
 
     public init(name: String = "coordinator", version: String = DistilleryVersion.current,
                 liveness: LivenessSettings = LivenessSettings(), runTimeouts: RunTimeouts = RunTimeouts(),
                 watchInterval: Duration = .seconds(2), shardChunkBytes: Int = 1 << 20, maxWatchersPerRun: Int = 32,
                 stallTolerance: Duration? = .milliseconds(500), metricsFlushInterval: Duration = .seconds(1),
-                latencyLogInterval: Duration = .seconds(60)) {
+                latencyLogInterval: Duration = .seconds(60), recoveryGrace: Duration = .seconds(60)) {
+        self.recoveryGrace = recoveryGrace
         self.name = name
         self.version = version
         self.liveness = liveness

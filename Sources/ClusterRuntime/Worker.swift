@@ -31,6 +31,8 @@ public actor Worker {
     /// This process's incarnation (`Register.incarnation`): random, picked at start.
     public nonisolated let incarnation: String
     var incoming: [String: IncomingShard] = [:]
+    /// Reports held while the coordinator is away, and each task's last status (Worker+Reports).
+    var reportsHeld = HeldReports()
     let tasks: any WorkerTasks
 
     /// `cache` holds the shards and checkpoints the coordinator sends; `tasks` runs what it assigns.
@@ -75,7 +77,7 @@ public actor Worker {
         if let refusal = session.refusal { throw .refused(refusal) }
         await perform(session.handle(.tick(requestID: ids.next()), now: clock.now()))
         await checkShardWindows(clock.now())
-        for report in tasks.drainReports() { await send(report.body, tensors: report.tensors, frames: report.frames) }
+        await forwardReports()
     }
 
     /// Tells the coordinator this worker leaves (graceful shutdown) and stops its tasks.
@@ -101,6 +103,7 @@ public actor Worker {
                 await send(.heartbeat(heartbeat), requestID: id)
             case .note(let note):
                 log(note)
+                if case .registered = note { await sendHeldReports() }
             case .stop(let reason):
                 logger.error("the coordinator refused this worker: \(reason)")
             }
@@ -142,7 +145,16 @@ public actor Worker {
                 await perform(directives)
             case .notFound:
                 let directives = session.handle(.notFound(replyTo: envelope.replyTo, message: e.message), now: now)
-                if directives.isEmpty { logger.warning("the coordinator answered an error (\(e.code)): \(e.message)") }
+                if directives.isEmpty {
+                    // After a coordinator restart every message queued meanwhile is refused alike:
+                    // the first is logged as a warning, the rest until registered again at debug.
+                    if reportsHeld.notFoundLogged {
+                        logger.debug("the coordinator answered an error (\(e.code)): \(e.message)")
+                    } else {
+                        logger.warning("the coordinator answered an error (\(e.code)): \(e.message) (further such answers until this worker is registered again are logged at debug level)")
+                        reportsHeld.notFoundLogged = true
+                    }
+                }
                 await perform(directives)
             default:
                 logger.warning("the coordinator answered an error (\(e.code)): \(e.message)")

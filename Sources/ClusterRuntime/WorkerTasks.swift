@@ -28,11 +28,15 @@ public protocol WorkerTasks: AnyObject, Sendable {
     func transferCompleted(_ hash: String)
     /// The coordinator answered an artifact (stored, or refused with the reason).
     func artifactAcked(_ ack: ArtifactAck)
+    /// The worker registered (again) with a coordinator: what waits for an answer from the
+    /// previous one (an upload) is sent again.
+    func registered()
 }
 
 extension WorkerTasks {
     public func transferCompleted(_ hash: String) {}
     public func artifactAcked(_ ack: ArtifactAck) {}
+    public func registered() {}
 }
 
 /// A message a task sends the coordinator: a body and its tensor frames.

@@ -73,6 +73,32 @@ extension ClusterStore {
         }
     }
 
+    /// Stores the coordinator's state of a run in flight (opaque text, JSON in practice),
+    /// replacing the previous one. Throws if there is no such run.
+    public func saveSnapshot(runID id: String, _ snapshot: String) throws(ClusterStoreError) {
+        let action = "cannot save the state of run \(id) in"
+        try write(action) { db in
+            try db.execute(sql: "UPDATE runs SET snapshot = ? WHERE id = ?", arguments: [snapshot, id])
+            if db.changesCount == 0 { try requireRun(id, db, for: action) }
+        }
+    }
+
+    /// The runs whose state is not in `terminalStates`, oldest first, each with its last
+    /// snapshot (nil when none was saved).
+    public func unfinishedRuns(terminalStates: Set<String>) throws(ClusterStoreError) -> [(run: RunRecord, snapshot: String?)] {
+        try read("cannot read the unfinished runs of") { db in
+            let terminal = Array(terminalStates)
+            let placeholders = Array(repeating: "?", count: terminal.count).joined(separator: ", ")
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM runs WHERE state NOT IN (\(placeholders)) ORDER BY seq",
+                arguments: StatementArguments(terminal)
+            ).map { row in
+                let snapshot: String? = try row.decode(forColumn: "snapshot")
+                return (run: try Self.runRecord(row), snapshot: snapshot)
+            }
+        }
+    }
+
     /// Marks every run whose state is not in `terminalStates` as `newState` with `reason`;
     /// returns their ids, oldest first. Called once at coordinator start ("interrupted").
     /// Include `newState` in `terminalStates` so that a second start does not mark them again.

@@ -90,6 +90,11 @@ extension ClusterStore {
                 CREATE UNIQUE INDEX runs_on_idempotencyKey ON runs(idempotencyKey);
                 """)
         }
+        // v3: the coordinator's state of a run in flight (its lifecycle as JSON), so that a
+        // restarted coordinator takes the run back instead of marking it interrupted.
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN snapshot TEXT")
+        }
         return migrator
     }()
 }

@@ -19,6 +19,13 @@ extension TaskRunner {
         acks.signal()
     }
 
+    /// The worker registered (again) with a coordinator: an upload waiting for an answer from
+    /// the one before — lost with it — is sent again at once.
+    public func registered() {
+        registrations.withLock { $0 += 1 }
+        acks.signal()
+    }
+
     /// Sends `bytes` as artifact `name` and waits (this task's thread, bounded) until the
     /// coordinator has stored it; nil then, else why not (the last refusal, or its silence).
     /// A cancelled run stops waiting at once.
@@ -29,13 +36,18 @@ extension TaskRunner {
         while true {
             attempt += 1
             artifactAcks.withLock { $0[key] = nil }
+            let registration = registrations.withLock { $0 }
             sendArtifact(assign, name: name, bytes: bytes)
             let answer = clock.deadline(after: min(Self.uploadAnswerWait, max(overall.remaining, .seconds(1))))
             _ = answer.block(on: acks, atMost: .seconds(1)) {
-                artifactAcks.withLock { $0[key] != nil } || isCancelled(assign.runID)
+                artifactAcks.withLock { $0[key] != nil } || isCancelled(assign.runID) || registrations.withLock { $0 } != registration
             }
             let ack = artifactAcks.withLock { $0.removeValue(forKey: key) }
             if ack?.stored == true { return nil }
+            if ack == nil, registrations.withLock({ $0 }) != registration, !overall.hasPassed, !isCancelled(assign.runID) {
+                logger.info("\(assign.taskID): registered with the coordinator again before \(name) was stored: sending it again now")
+                continue
+            }
             let why = ack.map { "the coordinator refused it: \($0.error)" }
                 ?? "the coordinator did not answer within \(Self.uploadAnswerWait.shortDescription)"
             if isCancelled(assign.runID) || overall.hasPassed { return why }

@@ -71,6 +71,9 @@ public final class TaskRunner: WorkerTasks {
     /// The coordinator's answers to artifacts (`ArtifactAck`) by "run/name", and their signal.
     let artifactAcks = Mutex<[String: ArtifactAck]>([:])
     let acks = WakeSignal()
+    /// How often the worker has registered with a coordinator (an upload in flight is sent
+    /// again when this changes: the coordinator it was sent to may be gone).
+    let registrations = Mutex(0)
     /// How long an upload that must be stored (the student) is sent again while refused.
     let uploadWait: Duration
 

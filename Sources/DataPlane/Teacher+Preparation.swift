@@ -65,7 +65,18 @@ extension TaskRunner {
             throw TaskFailure("teacher \(index): \(what) \(path): the assignment has no checkpoint_hash; "
                 + "the coordinator sets one for every teacher loaded from a file (is it older than this worker?)")
         }
-        if let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == hash { return path }
+        if cache.contains(hash) { return cache.path(for: hash) }
+        if let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == hash {
+            // The bytes just checked are what is loaded (kept in the cache by their hash): a file
+            // removed or replaced at `path` after this check cannot be read instead.
+            do throws(DatasetError) {
+                try cache.store([UInt8](data), sha256: hash)
+                return cache.path(for: hash)
+            } catch {
+                logger.warning("teacher \(index): \(what) \(path) could not be kept in the cache (\(error)); reading it in place")
+                return path
+            }
+        }
         guard hash != "unreadable" else {
             throw TaskFailure("the coordinator cannot read \(what) \(path); put the file there (or on worker \(workerName))")
         }

@@ -59,8 +59,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         abstract: "Run the coordinator: workers register here, runs are submitted here.",
         discussion: """
             Keeps its state (workers, runs, events, metrics, artifacts) in DIR/distillery.sqlite. \
-            Runs in flight when it stops are marked interrupted when it starts again. Stops \
-            cleanly on SIGTERM or Ctrl-C.
+            Runs in flight when it stops go on when it starts again: their workers keep \
+            training meanwhile, register again and report them (a run none of its workers \
+            reports within --recovery-grace-ms is marked interrupted). Stops cleanly on SIGTERM \
+            or Ctrl-C.
             """)
 
     @Option(help: "Control endpoint to bind.") var listen: String = "tcp://0.0.0.0:7878"
@@ -71,11 +73,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "How often (ms) to log heartbeat-answer latencies and heartbeat gaps.") var latencyLogMs: Int = 60_000
     @Option(help: "An elastic run gives a lost replica's slot back to a worker only while its replicas have at least this much (ms) training left.")
     var rejoinLeadMs: Int = 20_000
+    @Option(help: "After a restart, how long (ms) a run that was in flight waits for its workers to report it before it is marked interrupted.")
+    var recoveryGraceMs: Int = 60_000
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
         let logger = try node.logger("distillery.coordinator")
         guard rejoinLeadMs >= 0 else { throw ValidationError("--rejoin-lead-ms must be 0 or more, not \(rejoinLeadMs)") }
+        guard recoveryGraceMs >= 0 else { throw ValidationError("--recovery-grace-ms must be 0 or more, not \(recoveryGraceMs)") }
         let liveness = LivenessSettings(heartbeatInterval: .milliseconds(heartbeatMs), suspectAfter: .milliseconds(suspectMs),
                                         deadAfter: .milliseconds(deadMs))
         if let problem = liveness.problem { throw ValidationError("liveness settings: \(problem)") }
@@ -84,7 +89,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let coordinator: Coordinator
         do {
             let settings = CoordinatorSettings(liveness: liveness, runTimeouts: RunTimeouts(growthLead: .milliseconds(rejoinLeadMs)),
-                                               latencyLogInterval: .milliseconds(max(1000, latencyLogMs)))
+                                               latencyLogInterval: .milliseconds(max(1000, latencyLogMs)),
+                                               recoveryGrace: .milliseconds(recoveryGraceMs))
             coordinator = try Coordinator(settings: settings, store: store, logger: logger)
         } catch { throw CLIError("\(error)") }
         let transport = try ZMQTransport(name: "coordinator", logger: logger)

@@ -159,12 +159,15 @@ struct ClusterProcessTests {
         #expect(list?.count == 1)
         let run = list?.first
         #expect(run?["run_id"] as? String == "run-1")
+        // Failed with w1 (a teacher on it, before distilling, when no other worker could take
+        // it), or taken back by the new coordinator and going on: never interrupted, since its
+        // workers report it.
         let state = (run?["state"] as? String) ?? ""
-        #expect(["interrupted", "failed"].contains(state), "\(run ?? [:])")
-        let reason = (run?["reason"] as? String) ?? ""
-        #expect(!reason.isEmpty)
+        #expect(state != "interrupted" && !state.isEmpty, "\(run ?? [:])")
+        if state == "failed" { #expect(!((run?["reason"] as? String) ?? "").isEmpty) }
         let logs = try distillery(["logs", "run-1", "--coordinator", address])
         #expect(logs.status == 0 && logs.out.contains("pending → placing"), "\(logs.out)")
+        if state != "failed" { #expect(logs.out.contains("the coordinator restarted while the run was"), "\(logs.out)") }
         withExtendedLifetime(workers) {}  // a released Node kills its process
     }
 

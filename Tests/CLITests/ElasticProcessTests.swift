@@ -143,7 +143,9 @@ struct ElasticProcessTests {
         #expect(control.status == 0, "\(control.out)\n\(control.err)")
         let resplit = zip(try Self.studentParameters(dir, run: "run-3"), reference).map { abs($0 - $1) }.max() ?? .infinity
         print("elastic process: the same run on 2 replicas, fault-free: max |θ − θ_3 replicas| = \(resplit)")
-        #expect(accuracy.0 != nil && accuracy.0 == accuracy.1)
+        // Within 0.1 points (the issue's bound): parameters a few 1e-4 apart may flip a sample.
+        #expect(accuracy.0 != nil && accuracy.1 != nil && abs((accuracy.0 ?? 0) - (accuracy.1 ?? 1)) <= 0.001,
+                "\(String(describing: accuracy))")
         #expect(student.count == reference.count && diff <= max(1e-5, resplit), "\(diff) vs re-split \(resplit)")
         #expect(resumed.map { $0 <= Double(Self.deadMs) / 1000 + 2 } == true, "resumed after \(resumed ?? -1) s")
         withExtendedLifetime(workers) {}
@@ -191,7 +193,8 @@ struct ElasticProcessTests {
         let ended = eventually(timeout: 240) { ["completed", "failed"].contains(Self.runStates(address)["run-2"]?.state ?? "") }
         #expect(ended)
         let final = Self.runStates(address)["run-2"]
-        #expect(final?.state == "completed", "\(final?.reason ?? "")\n\(coordinator.output)")
+        let workerLogs = "\(other):\n\(workers[other]!.output)\ns1:\n\(workers["s1"]!.output)"
+        #expect(final?.state == "completed", "\(final?.reason ?? "")\n\(coordinator.output)\n\(workerLogs)")
         let logs = try distillery(["logs", "run-2", "--coordinator", address]).out
         #expect(logs.contains("\(victim) was lost with teacher 1 while the replicas still need its logits"), "\(logs)")
         #expect(logs.contains("teacher 1 (lost with \(victim)) re-placed on \(other)"), "\(logs)")
@@ -199,6 +202,77 @@ struct ElasticProcessTests {
         let diff = zip(student, reference).map { abs($0 - $1) }.max() ?? .infinity
         print("elastic process: kill -9 \(victim) (teacher 1) at s1's step ≥ 20 of epoch 0 → run-2 \(final?.state ?? "?") "
             + "\(String(format: "%.1f s", Date().timeIntervalSince(killed))) after the kill; max |θ − θ_fault-free| = \(diff)")
+        #expect(student.count == reference.count && diff == 0)
+        withExtendedLifetime(workers) {}
+    }
+
+    /// kill -9 of the coordinator while the replicas distil: they keep training, hold their
+    /// reports and register again with the coordinator started anew on the same state
+    /// directory, which takes the run back from its database; the run completes with the
+    /// student of the fault-free run, bit for bit, and `logs` shows the gap.
+    @Test func killingTheCoordinatorMidRunAndRestartingItLeavesTheStudentBitIdentical() throws {
+        let dir = try scratchDirectory()
+        defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
+        let address = "tcp://127.0.0.1:\(freePort())"
+        func startCoordinator(_ log: String) throws -> Node {
+            try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path] + Self.liveness,
+                     log: dir.appendingPathComponent(log))
+        }
+        var coordinator = try startCoordinator("coordinator.log")
+        var workers: [String: Node] = [:]
+        for (name, roles) in [("t1", "teacher"), ("s1", "student"), ("s2", "student")] {
+            workers[name] = try Self.worker(name, roles: roles, coordinator: address, dir: dir, log: "\(name).log")
+        }
+        #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == ["t1", "s1", "s2"] },
+                "\(coordinator.output)")
+        let spec = dir.appendingPathComponent("restart.yaml")
+        try """
+        name: restart
+        dataset: { train-limit: 6000, validation: 500 }
+        teachers: [{ model: "mlp:784-64-10", train: { epochs: 2, batch: 100 } }]
+        student: { model: "mlp:784-512-512-10" }
+        training: { epochs: 60, batch: 600, optimizer: momentum, lr: 0.05 }
+        distillation: { mode: offline }
+        replicas: 2
+        """.write(to: spec, atomically: true, encoding: .utf8)
+        let first = try distillery(["submit", spec.path, "--coordinator", address, "--watch"], timeout: 300)
+        #expect(first.status == 0, "\(first.out)\n\(first.err)")
+        let reference = try Self.studentParameters(dir, run: "run-1")
+
+        let submitted = try distillery(["submit", spec.path, "--coordinator", address])
+        #expect(submitted.status == 0, "\(submitted.err)")
+        var stepAtKill = 0
+        #expect(eventually(timeout: 120) { stepAtKill = Self.stepOf("s1", address); return stepAtKill >= 30 })
+        coordinator.kill()
+        _ = coordinator.waitForExit(timeout: 5)
+        let killed = Date()
+        // Down for 3 s (the workers' silence window): they go on training meanwhile.
+        usleep(3_000_000)
+        coordinator = try startCoordinator("coordinator-2.log")
+        let restarted = Date()
+        var wentOn: TimeInterval?, stepAfter = 0
+        let ended = eventually(timeout: 240) {
+            if wentOn == nil, coordinator.output.contains("goes on after the coordinator's restart") {
+                wentOn = Date().timeIntervalSince(restarted)
+                stepAfter = Self.stepOf("s1", address)
+            }
+            return ["completed", "failed", "interrupted"].contains(Self.runStates(address)["run-2"]?.state ?? "")
+        }
+        #expect(ended)
+        let final = Self.runStates(address)["run-2"]
+        #expect(final?.state == "completed", "\(final?.reason ?? "")\n\(coordinator.output)")
+        let logs = try distillery(["logs", "run-2", "--coordinator", address]).out
+        #expect(logs.contains("the coordinator restarted while the run was distilling"), "\(logs)")
+        #expect(logs.contains("goes on after the coordinator's restart: "), "\(logs)")
+        let stepsDuringGap = workers["s1"]!.output.contains("registering again")
+        let student = try Self.studentParameters(dir, run: "run-2")
+        let diff = zip(student, reference).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic process: kill -9 of the coordinator at s1's step ≥ 30 of 600, "
+            + "restarted 3 s later → run-2 went on \(wentOn.map { String(format: "%.2f s", $0) } ?? "?") after the restart, "
+            + "s1 at step \(stepAfter) then (\(stepAtKill) at the kill: it kept training), "
+            + "\(final?.state ?? "?") \(String(format: "%.1f s", Date().timeIntervalSince(killed))) after the kill; "
+            + "max |θ − θ_fault-free| = \(diff)")
+        #expect(stepsDuringGap, "s1 noticed the coordinator's silence and registered again")
         #expect(student.count == reference.count && diff == 0)
         withExtendedLifetime(workers) {}
     }

@@ -97,7 +97,11 @@ import Wire
     /// With `rejoin`, the lost worker takes its slot back once it is told to stop its old
     /// task (the ring grows back to 3); the survivors are held at step `kill.step + 10` until
     /// it has.
-    static func run(kill: Kill?, drop: DropOne? = nil, epochs: Int = 4, rejoin: Bool = false, specSuffix: String = "") async throws
+    /// With `restart`, the coordinator is replaced by a new one on its state directory just after
+    /// the kill (before it could notice): the new one takes the run back, waits for the workers
+    /// — the cut one too, which comes back 6 s later — and goes on.
+    static func run(kill: Kill?, drop: DropOne? = nil, epochs: Int = 4, rejoin: Bool = false, specSuffix: String = "",
+                    restart: Bool = false) async throws
         -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
         let cluster = try await EmbeddedCluster(runTimeouts: RunTimeouts(growthLead: rejoin ? .zero : .seconds(20)))
         let data = cluster.stateDir + "/data"
@@ -140,6 +144,7 @@ import Wire
             })
             pause.withLock { $0 = rejoin }
             cluster.frozen = [kill.node]
+            if restart { try await cluster.restartCoordinator() }
             // Past the dead window (5 s): the coordinator declares the next ring generation.
             await cluster.advance(.seconds(6))
             // The lost worker comes back (its held messages, of the old ring, arrive late): it
@@ -318,8 +323,9 @@ import Wire
     /// Random fault schedules on the whole cluster, on the manual clock: a student worker cut
     /// off at a random step (it comes back later and is stopped) or, in a quarter of them, a
     /// teacher worker cut off in epoch 0 (placed again); and in half of them a gradient chunk
-    /// of a student worker lost later. Each run completes with the fault-free student; none
-    /// hangs (every wait in them is bounded by cluster time the test moves).
+    /// of a student worker lost later; and in half of them the coordinator replaced by a new one
+    /// right after the cut. Each run completes with the fault-free student; none hangs (every
+    /// wait in them is bounded by cluster time the test moves).
     @Test func randomFaultSchedulesOnTheWholeClusterEndWithTheSameStudent() async throws {
         let reference = try await Self.run(kill: nil)
         var rng = SplitMix64(seed: 1616)
@@ -331,8 +337,10 @@ import Wire
             let others = students.filter { $0 != victim }
             let drop = rng.next() % 2 == 0 ? DropOne(node: others[Int(rng.next() % UInt64(others.count))], step: step + 1 + rng.next() % 4) : nil
             let kill = teacher ? Kill(node: victim, step: step, watching: drop?.node == "s1" ? "s2" : "s1") : Kill(node: victim, step: step)
-            let outcome = try await Self.run(kill: kill, drop: drop)
+            let restart = rng.next() % 2 == 0
+            let outcome = try await Self.run(kill: kill, drop: drop, restart: restart)
             let schedule = "\(victim) cut at step \(step)" + (drop.map { ", a chunk of \($0.node) lost at step \($0.step)" } ?? "")
+                + (restart ? ", the coordinator restarted" : "")
             #expect(outcome.phase == .completed, "\(schedule): \(outcome.reason)")
             let diff = zip(outcome.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
             print("elastic run: \(schedule): max |θ − θ_fault-free| = \(diff)")

@@ -413,7 +413,10 @@ import Wire
         await cluster.pump(until: { cluster.workers["t1"]!.worker.currentTask.isEmpty })
     }
 
-    @Test func runsInFlightAreInterruptedByACoordinatorRestartAndHistoryStays() async throws {
+    /// A restarted coordinator takes a run in flight back and waits for its workers; when none
+    /// of them reports it within the grace (60 s), the run is interrupted, and a worker that
+    /// comes back later still holding it is told to stop it.
+    @Test func aRunNoWorkerReportsAfterACoordinatorRestartIsInterruptedAndHistoryStays() async throws {
         let (cluster, data) = try await makeCluster(train: 3000)
         let teacherWorker = try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
@@ -423,11 +426,16 @@ import Wire
         let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: Self.preparingEpochs)).runID
         await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
         try await cluster.restartCoordinator()
+        #expect(await cluster.phase(of: run) == .preparingTeachers, "taken back: it waits for its workers")
+        cluster.frozen = ["t1", "s1"]
+        await cluster.advance(.seconds(61), step: .seconds(1))
         #expect(await cluster.phase(of: run) == .interrupted)
+        cluster.frozen = []
         await cluster.advance(.seconds(2))
         guard case .runList(let list) = try await cluster.request(.listRuns(ListRuns())) else { throw TestFailure("no list") }
         #expect(list.runs.map(\.runID) == [run])
-        #expect(list.runs[0].state == .interrupted && list.runs[0].reason.contains("coordinator stopped"))
+        #expect(list.runs[0].state == .interrupted && list.runs[0].reason.contains("none of its workers reported it within 6"),
+                "\(list.runs[0].reason)")
         #expect(await cluster.liveness(of: "t1") == .alive)
         // The teacher still training for the interrupted run is an orphan: its worker lists the
         // run in its heartbeats, is told to stop it, and is idle again.

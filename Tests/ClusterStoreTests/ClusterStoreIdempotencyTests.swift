@@ -54,7 +54,7 @@ import Testing
         let applied = try store.dbQueue.read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
         }
-        #expect(applied == ["v1", "v2"])
+        #expect(applied == ["v1", "v2", "v3"])
         #expect(try store.runs(limit: 0).map(\.id) == ["run-2", "run-1"])
         #expect(try store.run(id: "run-1") == RunRecord(id: "run-1", name: "old", specYAML: "a", state: "completed",
                                                         reason: "done", submittedAtMs: 10, updatedAtMs: 20))

@@ -122,15 +122,15 @@ import Testing
             let store = try ClusterStore(directory: tmp.path)
             _ = try store.insertRun(name: "old", specYAML: "", submittedAtMs: 0)
             path = store.databasePath
-            // What a future Distillery would have done: applied "v3" (and changed the schema).
+            // What a future Distillery would have done: applied "v4" (and changed the schema).
             try store.dbQueue.write { db in
                 try db.execute(sql: """
-                    INSERT INTO grdb_migrations (identifier) VALUES ('v3'), ('v10');
+                    INSERT INTO grdb_migrations (identifier) VALUES ('v4'), ('v10');
                     ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
                     """)
             }
         }
-        expectStoreError(containing: ["cannot open \(path)", "newer Distillery", "v10, v3", "this one knows v1, v2",
+        expectStoreError(containing: ["cannot open \(path)", "newer Distillery", "v10, v4", "this one knows v1, v2, v3",
                                       "run the newer distillery"]) {
             _ = try ClusterStore(directory: tmp.path)
         }
@@ -138,7 +138,7 @@ import Testing
         let applied = try DatabaseQueue(path: path).read { db in
             try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier")
         }
-        #expect(applied == ["v1", "v10", "v2", "v3"])
+        #expect(applied == ["v1", "v10", "v2", "v3", "v4"])
     }
 
     @Test func anEmptyFileIsAFreshDatabase() throws {

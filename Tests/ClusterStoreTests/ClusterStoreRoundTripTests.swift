@@ -27,7 +27,7 @@ import Testing
         #expect(foreignKeys == 1)
         #expect(busy == 5_000)
         #expect(appID == ClusterStore.applicationID)
-        #expect(migrations == ["v1", "v2"])
+        #expect(migrations == ["v1", "v2", "v3"])
     }
 
     @Test func workersUpsertByNameAndListByName() throws {
