@@ -37,6 +37,8 @@ struct Recovery: Sendable {
     var notHolding: Set<String> = []
     /// Events for the run that arrived meanwhile, in order: applied once it goes on.
     var stash: [RunEvent] = []
+    /// What the run waits for, as `runs` and `watch` show it meanwhile (its reason).
+    var note = ""
 }
 
 extension Coordinator {
@@ -65,14 +67,16 @@ extension Coordinator {
                                     updatedMs: record.updatedAtMs, lifecycle: snapshot.lifecycle, shardKey: ShardKey(spec.dataset))
                 run.shardHash = snapshot.shardHash
                 runs[record.id] = run
-                recovering[record.id] = Recovery(since: now, savedAt: ClockTime(milliseconds: snapshot.savedAtMs),
-                                                 waitingFor: Set(snapshot.lifecycle.holders))
                 let holders = snapshot.lifecycle.holders
                 let note = "the coordinator restarted while the run was \(snapshot.lifecycle.phase.rawValue): waiting up to "
                     + "\(settings.recoveryGrace.shortDescription) for "
                     + (holders.isEmpty ? "workers" : "\(Placement.listed(holders)) to report it")
+                recovering[record.id] = Recovery(since: now, savedAt: ClockTime(milliseconds: snapshot.savedAtMs),
+                                                 waitingFor: Set(holders), note: note)
                 logger.info("run \(record.id): \(note)")
                 try store.appendEvent(runID: record.id, kind: "state", message: note, atMs: wallMs)
+                // `runs` shows what it waits for (cleared when it goes on).
+                try store.updateRun(id: record.id, state: record.state, reason: note, atMs: wallMs)
                 continue
             } catch let failure as TakeBackFailure {
                 why = failure.reason
@@ -216,6 +220,8 @@ extension Coordinator {
             sendAssignment(task.ref, of: id, to: task.worker)
         }
         saveSnapshot(id, now: true)
+        let (phase, reason, at) = (lifecycle.phase.rawValue, lifecycle.reason, clock.wallMs())
+        persist("run \(id) state") { store throws(ClusterStoreError) in try store.updateRun(id: id, state: phase, reason: reason, atMs: at) }
         drive(id, .workersChanged)
     }
 }

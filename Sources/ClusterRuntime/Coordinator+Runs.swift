@@ -224,7 +224,8 @@ extension Coordinator {
     func update(for run: ActiveRun) -> RunUpdate {
         let progress = run.lifecycle.phaseProgress
         let summary = RunSummary(runID: run.id, name: run.spec.name, state: run.lifecycle.phase.wire,
-                                 reason: run.lifecycle.reason, submittedUnixMs: UInt64(max(0, run.submittedMs)),
+                                 reason: recovering[run.id]?.note ?? run.lifecycle.reason,
+                                 submittedUnixMs: UInt64(max(0, run.submittedMs)),
                                  updatedUnixMs: UInt64(max(0, run.updatedMs)))
         return RunUpdate(run: summary, phase: run.lifecycle.phase.rawValue, phaseDone: min(progress.done, progress.total),
                          phaseTotal: progress.total, latest: run.latest)

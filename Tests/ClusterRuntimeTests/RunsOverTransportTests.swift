@@ -427,6 +427,9 @@ import Wire
         await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
         try await cluster.restartCoordinator()
         #expect(await cluster.phase(of: run) == .preparingTeachers, "taken back: it waits for its workers")
+        guard case .runList(let waiting) = try await cluster.request(.listRuns(ListRuns())) else { throw TestFailure("no list") }
+        #expect(waiting.runs.first?.reason.hasPrefix("the coordinator restarted while the run was preparing-teachers: waiting up to 60.0 s for t1 and s1") == true,
+                "`runs` says what it waits for: \(waiting.runs.first?.reason ?? "")")
         cluster.frozen = ["t1", "s1"]
         await cluster.advance(.seconds(61), step: .seconds(1))
         #expect(await cluster.phase(of: run) == .interrupted)
