@@ -270,6 +270,10 @@ public final class StudentReplica {
             }
             guard a.batch.replica == UInt32(slot) else { continue }
             _ = join.add(epoch: Int(a.batch.epoch), step: Int(a.batch.step), teacher: Int(a.batch.teacher), a)
+            // An elastic replica waits for progress, not for one arrival: a teacher placed again
+            // streams epoch 0 from its first step, and the steps before this one (dropped here)
+            // show it is alive; on a busy machine they may take longer than the wait itself.
+            if elastic != nil { deadline = clock.deadline(after: limit) }
         }
     }
 
