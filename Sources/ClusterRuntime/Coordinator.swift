@@ -37,7 +37,8 @@ public struct Outgoing: Sendable {
 /// - a `Heartbeat` is answered with a `Heartbeat`; it and every other worker message
 ///   (`TaskStatus`, `Metrics`, `ShardRequest`, `ShardAck`, `ArtifactChunk`) from a sender that
 ///   is not a member holding work with `Error{NOT_FOUND}`, so it registers again (e.g. after a
-///   coordinator restart);
+///   coordinator restart) — except `Metrics` of a run in flight from a worker holding a part of
+///   it, stored (figures queued before it noticed the restart);
 /// - worker reports it has no use for (a task assigned elsewhere, a run not in flight) are
 ///   dropped and counted in ``ignored``;
 /// - a worker whose software version differs in major.minor is refused with `Error{VERSION}`;
