@@ -13,21 +13,6 @@ import Wire
 /// bit-identical to the fault-free run's. A run none of its workers reports within the grace
 /// window is interrupted.
 @Suite struct CoordinatorRestartTests {
-    static func spec(dataset: String, epochs: Int = 6) -> String {
-        """
-        name: restart
-        dataset: { name: fashion-mnist, path: \(dataset), validation: 100 }
-        teachers:
-          - model: mlp:784-16-10
-            count: 2
-            train: { epochs: 2, batch: 50, seed: 1 }
-        student: { model: mlp:784-8-10 }
-        training: { epochs: \(epochs), batch: 60 }
-        distillation: { mode: offline }
-        replicas: 2
-        """
-    }
-
     enum Moment: String, CaseIterable {
         /// While the teachers train: they finish and upload while the coordinator is away.
         case preparingTeachers
@@ -45,7 +30,7 @@ import Wire
         for name in ["t1", "t2"] { try await cluster.addWorker(name, roles: [.teacher]) }
         for name in ["s1", "s2"] { try await cluster.addWorker(name, roles: [.student]) }
         await cluster.pump()
-        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data, epochs: epochs), fileName: "restart.yaml")))
+        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: ElasticRunTests.spec(dataset: data, epochs: epochs, replicas: 2), fileName: "restart.yaml")))
         guard case .submitRunReply(let submitted) = reply, submitted.accepted else { throw TestFailure("refused: \(reply)") }
         let run = submitted.runID
         if let restartAt {

@@ -14,7 +14,7 @@ import Wire
 /// survivors take over the lost replica's share, and the run completes with the student the
 /// same run without a fault produces.
 @Suite struct ElasticRunTests {
-    static func spec(dataset: String, epochs: Int = 4) -> String {
+    static func spec(dataset: String, epochs: Int = 4, replicas: Int = 3) -> String {
         """
         name: elastic
         dataset: { name: fashion-mnist, path: \(dataset), validation: 100 }
@@ -25,7 +25,7 @@ import Wire
         student: { model: mlp:784-8-10 }
         training: { epochs: \(epochs), batch: 60 }
         distillation: { mode: offline }
-        replicas: 3
+        replicas: \(replicas)
         """
     }
 
