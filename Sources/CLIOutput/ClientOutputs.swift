@@ -9,15 +9,22 @@ import Wire
 public struct SubmitOutput: Codable, Sendable, Equatable {
     public var runID: String
     public var accepted: Bool
+    /// `distillery resume`: the ended run continued, and the step the new run starts from.
+    public var resumes: String?
+    public var resumeStep: UInt64?
 
-    public init(runID: String, accepted: Bool) {
+    public init(runID: String, accepted: Bool, resumes: String? = nil, resumeStep: UInt64? = nil) {
         self.runID = runID
         self.accepted = accepted
+        self.resumes = resumes
+        self.resumeStep = resumeStep
     }
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id"
         case accepted
+        case resumes
+        case resumeStep = "resume_step"
     }
 }
 

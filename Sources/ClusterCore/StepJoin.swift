@@ -26,8 +26,10 @@ public struct StepJoin<Payload: Sendable>: Sendable {
     public private(set) var next: Int = 0
     private var pending: [Int: [Payload?]] = [:]
 
-    public init(teachers: Int, stepsPerEpoch: Int, window: Int) {
+    /// `start`: the first global step to consume (a resumed run's checkpoint step; 0 otherwise).
+    public init(teachers: Int, stepsPerEpoch: Int, window: Int, start: Int = 0) {
         precondition(teachers >= 1 && stepsPerEpoch >= 1 && window >= 1, "StepJoin needs ≥ 1 teacher, step and window")
+        self.next = max(0, start)
         self.teachers = teachers
         self.stepsPerEpoch = stepsPerEpoch
         self.window = window

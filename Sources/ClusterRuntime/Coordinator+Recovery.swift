@@ -22,6 +22,8 @@ struct RunSnapshot: Codable, Sendable {
     var savedAtMs: UInt64
     var shardHash: String
     var lifecycle: RunLifecycle
+    /// A resumed run's checkpoint (nil: none; absent in snapshots of older coordinators).
+    var resume: ResumePoint?
 }
 
 /// A run taken back after a restart, until its holders have reported or the grace has passed.
@@ -66,6 +68,7 @@ extension Coordinator {
                 var run = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
                                     updatedMs: record.updatedAtMs, lifecycle: snapshot.lifecycle, shardKey: ShardKey(spec.dataset))
                 run.shardHash = snapshot.shardHash
+                run.resume = snapshot.resume
                 runs[record.id] = run
                 let holders = snapshot.lifecycle.holders
                 let note = "the coordinator restarted while the run was \(snapshot.lifecycle.phase.rawValue): waiting up to "
@@ -101,7 +104,8 @@ extension Coordinator {
         }
         snapshotDue[id] = nil
         guard let run = runs[id] else { return }
-        let snapshot = RunSnapshot(savedAtMs: clock.now().milliseconds, shardHash: run.shardHash, lifecycle: run.lifecycle)
+        let snapshot = RunSnapshot(savedAtMs: clock.now().milliseconds, shardHash: run.shardHash, lifecycle: run.lifecycle,
+                                   resume: run.resume)
         guard let data = try? JSONEncoder().encode(snapshot), let text = String(data: data, encoding: .utf8) else {
             return logger.error("run \(id): its state could not be encoded; a coordinator restart would interrupt it")
         }

@@ -20,6 +20,8 @@ struct ActiveRun: Sendable {
     var shardHash: String = ""
     /// The latest metrics reported (for `watch`).
     var latest: [MetricValue] = []
+    /// A resumed run's checkpoint (docs/PROTOCOL.md "Resume"); nil for a run from step 0.
+    var resume: ResumePoint?
 }
 
 /// A CLI following a run: it gets a `RunUpdate` (answering its `WatchRun`) on every change.
@@ -122,7 +124,10 @@ extension Coordinator {
            let hash = teacherCheckpoint(run.spec.teachers[ref.index], runID: runID, shardHash: run.shardHash, spec: run.spec) {
             teacher.checkpointHash = hash
             task = .teacher(teacher)
-            offerCheckpoint(hash, teacher: ref.index, of: runID, to: worker)
+            offerCheckpoint(hash, what: "teacher \(ref.index) checkpoint", of: runID, to: worker)
+        }
+        if case .student(let student) = task, !student.resumeHash.isEmpty, student.ringGeneration <= 1 {
+            offerResumeCheckpoint(of: runID, to: worker)
         }
         let assign = AssignTask(runID: runID, taskID: ref.id(runID: runID), runSpecYaml: run.specYAML,
                                 shardHash: run.shardHash, task: task)
@@ -163,7 +168,7 @@ extension Coordinator {
                 placement.flatMap { membership.member($0.studentWorkers[slot])?.info.dataEndpoint } ?? ""
             }
             var task = TeacherTask(teacherIndex: UInt32(ref.index), replicas: slots.map(UInt32.init),
-                                   replicaEndpoints: replicaEndpoints)
+                                   replicaEndpoints: replicaEndpoints, fromStep: UInt64(run.resume?.step ?? 0))
             if run.spec.distillation.mode == .online && run.spec.distillation.mutual > 0 {
                 // The teachers send each other their logits every step (the mutual term).
                 task.teacherEndpoints = (placement?.teacherWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
@@ -179,7 +184,8 @@ extension Coordinator {
             let teachers = (placement?.teacherWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
             return .student(StudentTask(rank: UInt32(ring?.rank(of: worker) ?? ref.index), replicas: UInt32(members.count),
                                         ringGeneration: ring?.generation ?? 1,
-                                        peerEndpoints: endpoints, teacherEndpoints: teachers, replicaSlot: UInt32(ref.index)))
+                                        peerEndpoints: endpoints, teacherEndpoints: teachers, replicaSlot: UInt32(ref.index),
+                                        resumeHash: run.resume?.sha256 ?? ""))
         }
     }
 
@@ -203,6 +209,7 @@ extension Coordinator {
         releaseCheckpoints(of: id)
         snapshotDue[id] = nil
         artifactRefusals[id] = nil
+        storedCheckpointSteps[id] = nil
         growthTried[id] = nil
         heldCompletions[id] = nil
         let update = update(for: run)

@@ -2,6 +2,7 @@ import Clocks
 import ClusterCore
 import ClusterStore
 import Datasets
+import NN
 import FileSupport
 import Foundation
 import RunSpec
@@ -191,7 +192,8 @@ extension Coordinator {
         func fail(_ error: String) {
             incomingArtifacts[key] = nil
             logger.warning("artifact \(key) from \(request.sender) refused: \(error)")
-            if runs[m.runID] != nil {
+            // A resume checkpoint refused is replaced by the next one; it is no result of the run.
+            if runs[m.runID] != nil && m.name != ResumeCheckpoint.artifactName {
                 artifactRefusals[m.runID, default: [:]][m.name] = error
                 event(m.runID, "artifact", "could not store \(m.name) from \(request.sender): \(error)")
             }
@@ -219,6 +221,13 @@ extension Coordinator {
         guard artifact.bytes.count == artifact.total, SHA256.hex(artifact.bytes) == artifact.sha256 else {
             return fail("the \(artifact.bytes.count) bytes received do not hash to \(artifact.sha256.prefix(12))")
         }
+        var checkpointStep: ResumeCheckpoint.Summary?
+        if m.name == ResumeCheckpoint.artifactName {
+            switch checkResumeCheckpoint(artifact.bytes, runID: m.runID) {
+            case .success(let summary): checkpointStep = summary
+            case .failure(let why): return fail(why.text)
+            }
+        }
         let relative = "artifacts/\(m.runID)/\(m.name)"
         let path = database.directory + "/" + relative
         do {
@@ -235,7 +244,13 @@ extension Coordinator {
             storedTeachersIndex = index
         }
         artifactRefusals[m.runID]?[m.name] = nil  // stored after all: a retry succeeded
-        event(m.runID, "artifact", "stored \(m.name) (\(artifact.bytes.count) bytes, sha256 \(artifact.sha256.prefix(12))) at \(path)")
+        if let s = checkpointStep {
+            storedCheckpointSteps[m.runID] = s.step
+            event(m.runID, "checkpoint", "resume checkpoint at step \(s.step) of \(s.totalSteps) (epoch \(s.epoch)) stored "
+                + "(\(artifact.bytes.count) bytes, from \(request.sender)): `distillery resume \(m.runID)` continues from it if the run ends")
+        } else {
+            event(m.runID, "artifact", "stored \(m.name) (\(artifact.bytes.count) bytes, sha256 \(artifact.sha256.prefix(12))) at \(path)")
+        }
         reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: true)), to: request)
         artifactStored(in: m.runID)
     }
@@ -289,12 +304,13 @@ extension Coordinator {
 
     /// Offers checkpoint `hash` (registered by `teacherCheckpoint`) to `worker`, which fetches
     /// it into its cache like a shard (or acknowledges at once if it has it).
-    func offerCheckpoint(_ hash: String, teacher index: Int, of runID: String, to worker: String) {
+    /// `what` names it ("teacher 1 checkpoint", "resume checkpoint").
+    func offerCheckpoint(_ hash: String, what: String, of runID: String, to worker: String) {
         guard let blob = checkpointBlobs[hash] else { return }
         let chunks = (blob.bytes.count + settings.shardChunkBytes - 1) / settings.shardChunkBytes
         let offer = ShardOffer(shardHash: hash, totalBytes: UInt64(blob.bytes.count), chunkCount: UInt32(max(1, chunks)),
-                               description: "teacher \(index) checkpoint for run \(runID)")
-        event(runID, "checkpoint", "teacher \(index) checkpoint \(hash.prefix(12)) (\(blob.bytes.count) bytes) offered to \(worker)")
+                               description: "\(what) for run \(runID)")
+        event(runID, "checkpoint", "\(what) \(hash.prefix(12)) (\(blob.bytes.count) bytes) offered to \(worker)")
         _ = send(.shardOffer(offer), toWorker: worker)
     }
 

@@ -20,6 +20,13 @@ struct CheckedSpec: Sendable {
     var spec: RunSpec?
     var canonicalYAML = ""
     var problems: [FieldError] = []
+    /// A resumption's source: the ended run and its last checkpoint (nil: a new submission).
+    var resume: ResumeSource?
+
+    /// A submission refused before its spec was read.
+    init(problems: [FieldError]) {
+        self.problems = problems
+    }
 
     /// Parses and checks `yaml` (linear in its size; touches the file system for the data set).
     /// Paths must be absolute: a relative one is refused, naming its field, rather than read
@@ -85,6 +92,7 @@ extension Coordinator {
             }
             submissionsInFlight.retries[key] = []
         }
+        if !m.resumeRunID.isEmpty { return resume(m.resumeRunID, key: key, request: request) }
         let fileName = m.fileName.isEmpty ? "run spec" : m.fileName
         let yaml = m.specYaml
         Task.detached(executorPreference: Coordinator.specChecker) { [self] in
@@ -121,6 +129,7 @@ extension Coordinator {
             problems.append(FieldError(field: refusal.field, message: refusal.description))
         }
         problems += memoryProblems(spec)
+        problems += resumeProblems(checked)
         guard problems.isEmpty else { return (refusal(problems, request), nil) }
         let record: RunRecord
         do {
@@ -147,7 +156,23 @@ extension Coordinator {
                                     shardKey: ShardKey(spec.dataset))
         logger.info("run \(record.id) '\(spec.name)' submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
         event(record.id, "state", "submitted by \(request.sender): \(spec.teachers.count) teacher(s), \(spec.replicas) replica(s)")
-        return (.submitRunReply(SubmitRunReply(accepted: true, runID: record.id)), record.id)
+        var resumeStep: UInt64 = 0
+        if let source = checked.resume {
+            do {
+                let point = try recordResume(source, into: record.id)
+                runs[record.id]?.resume = point
+                resumeStep = UInt64(point.step)
+            } catch {
+                runs[record.id] = nil
+                persist("run \(record.id) state") { store throws(ClusterStoreError) in
+                    try store.updateRun(id: record.id, state: RunPhase.failed.rawValue,
+                                        reason: "could not keep the resume checkpoint: \(error)", atMs: record.submittedAtMs)
+                }
+                return (.error(ErrorReply(code: .internal, message: "could not keep run \(source.fromRun)'s checkpoint for "
+                    + "the resumed run: \(error)")), nil)
+            }
+        }
+        return (.submitRunReply(SubmitRunReply(accepted: true, runID: record.id, resumeStep: resumeStep)), record.id)
     }
 
     /// A refusal per native model that needs more memory (``RunSpec/memoryNeeds()``) than the

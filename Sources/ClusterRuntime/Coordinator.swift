@@ -81,6 +81,8 @@ public actor Coordinator {
     /// Artifacts of active runs the coordinator could not store ("name: why"), by run: a run
     /// with any is failed, not completed, when its last task completes (``resultProblem(_:)``).
     var artifactRefusals: [String: [String: String]] = [:]
+    /// The step of each run in flight's last stored resume checkpoint (an older one is refused).
+    var storedCheckpointSteps: [String: Int] = [:]
     /// Teacher checkpoints being offered to workers, by SHA-256 (served like shard chunks).
     var checkpointBlobs: [String: CheckpointBlob] = [:]
     /// Trained teachers in the state directory by recipe key (built when first needed).

@@ -5,6 +5,8 @@ public enum DataPlaneError: Error, Sendable, CustomStringConvertible {
     case noCredit(teacher: Int, replica: Int, after: Duration)
     case missingLogits(replica: Int, epoch: Int, step: Int, teachers: [Int], after: Duration)
     case badLogits(String)
+    /// A resume checkpoint that does not fit the replica (docs/PROTOCOL.md "Resume").
+    case badCheckpoint(String)
     case ring(RingError)
     case transport(String)
     /// Replicas' parameters differ: they no longer train the same model.
@@ -18,6 +20,7 @@ public enum DataPlaneError: Error, Sendable, CustomStringConvertible {
             return "replica \(r) got no logits for epoch \(e) step \(s) from teacher(s) "
                 + "\(teachers.map(String.init).joined(separator: ", ")) within \(after.shortDescription)"
         case .badLogits(let text): return "bad logits: \(text)"
+        case .badCheckpoint(let text): return text
         case .ring(let e): return e.description
         case .transport(let text): return text
         case .diverged(let step, let hashes):

@@ -76,6 +76,10 @@ extension TaskRunner {
                                      timeout: dataTimeout, elastic: elastic, joins: joins)
         replica.clock = clock
         replica.stopwatch = stopwatch
+        if !task.resumeHash.isEmpty && !joins { try resume(replica, assign, hash: task.resumeHash) }
+        // Offline runs: rank 0 sends a resume checkpoint every elastic.checkpoint-every steps
+        // (0: after each epoch), but not after the last step (the student itself follows).
+        let checkpointEvery = spec.elastic.checkpointEvery > 0 ? spec.elastic.checkpointEvery : plan.stepsPerEpoch
         var lastReport = clock.instant()
         var epochStarted = stopwatch.instant()
         var generationsSeen = 1
@@ -96,6 +100,9 @@ extension TaskRunner {
                         metrics(assign, epoch: done / max(plan.stepsPerEpoch, 1), step: done,
                                 [("student.ring_generation", Double(latest.generation)), ("student.replicas", Double(latest.ranks))])
                     }
+                }
+                if elastic != nil, replica.rank == 0, done < total, done % checkpointEvery == 0 {
+                    sendResumeCheckpoint(replica, assign, student: studentSpec.description)
                 }
                 let now = clock.instant()
                 if (now - lastReport).inSeconds >= reportInterval || done == total {
@@ -163,6 +170,35 @@ extension TaskRunner {
 }
 
 extension TaskRunner {
+    /// Loads the resume checkpoint `hash` the coordinator offered (a resumed run's) into
+    /// `replica`, which then trains from its step.
+    func resume(_ replica: StudentReplica, _ assign: AssignTask, hash: String) throws(TaskFailure) {
+        let path: String
+        switch awaitCheckpoint(hash, runID: assign.runID) {
+        case .success(let p): path = p
+        case .failure(let failure): throw TaskFailure("replica \(replica.rank): the resume checkpoint: \(failure.reason)")
+        }
+        do {
+            guard let data = FileManager.default.contents(atPath: path) else { throw TaskFailure("cannot read \(path)") }
+            let checkpoint = try ResumeCheckpoint(bytes: [UInt8](data), source: path)
+            try replica.resume(from: checkpoint)
+            logger.info("\(assign.taskID): resumes \(checkpoint.runID) from its checkpoint at step \(checkpoint.step) (epoch \(checkpoint.epoch))")
+        } catch let failure as TaskFailure {
+            throw failure
+        } catch {
+            throw TaskFailure("replica \(replica.rank): the resume checkpoint \(path): \(error)")
+        }
+    }
+
+    /// Sends `replica`'s resume checkpoint to the coordinator as artifact
+    /// `checkpoint.safetensors` without waiting for its answer: training goes on, and a
+    /// checkpoint that is not stored is replaced by the next one.
+    func sendResumeCheckpoint(_ replica: StudentReplica, _ assign: AssignTask, student: String) {
+        let bytes = replica.resumeCheckpoint(student: student).encoded()
+        sendArtifact(assign, name: ResumeCheckpoint.artifactName, bytes: bytes)
+        logger.debug("\(assign.taskID): sent a resume checkpoint at step \(replica.trainer.globalStep) (\(bytes.count) bytes)")
+    }
+
     /// Name of the student's ONNX artifact, sent beside `student.safetensors`.
     static let studentONNXArtifact = "student.onnx"
     /// Name of the artifact that says why the student could not be exported as ONNX.

@@ -82,7 +82,10 @@ public final class StudentReplica {
     /// This step's soft targets, row j for sample j of the micro-batch.
     private var stepTargets: [Float] = []
     /// The last global step whose logits this replica took from its teachers (−1: none).
-    private var taken = -1
+    var taken = -1
+    /// The first global step the teachers stream to this replica: a resumed run's checkpoint
+    /// step (``resume(from:)``), 0 otherwise. Credits count from it.
+    var streamStart = 0
 
     /// `codec` must match the teachers' (the run's top-k, float16 and temperature). `slot`
     /// defaults to `rank`; `elastic` lets the ring change during the run (offline runs);
@@ -130,9 +133,10 @@ public final class StudentReplica {
         if joins {
             try await joinRing()
         } else {
-            try await grant(min(plan.window, plan.streamedSteps))
+            try await grant(min(plan.window, plan.streamedSteps - streamStart))
         }
-        var join = StepJoin<ArrivedLogits>(teachers: teacherCount, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window)
+        var join = StepJoin<ArrivedLogits>(teachers: teacherCount, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window,
+                                           start: streamStart)
         let totalSteps = plan.stepsPerEpoch * plan.epochs
         var epochPlan: (epoch: Int, batches: BatchPlan)?
         while trainer.globalStep < totalSteps {
@@ -361,7 +365,7 @@ public final class StudentReplica {
             do { teachers[t] = try await elastic.connect(now[t]) } catch {
                 throw .transport("replica \(rank) cannot reach teacher \(t), placed again at \(now[t]): \(error)")
             }
-            let steps = min(taken + 1 + plan.window, plan.streamedSteps)
+            let steps = min(taken + 1 + plan.window, plan.streamedSteps) - streamStart
             do { try await teachers[t].send(stream.credit(replica: slot, teacher: t, steps: steps)) } catch {
                 throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")
             }

@@ -70,11 +70,12 @@ extension TaskRunner {
                                        startTimeout: .seconds(3600), mutual: mutual,
                                        receivers: { peers.replicaSlots(taskID) })
         streamer.clock = clock
+        if online == nil { streamer.fromStep = Int(clamping: task.fromStep) }  // a resumed run (docs/PROTOCOL.md "Resume")
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
         }
-        logger.info("\(assign.taskID) sent \(plan.streamedSteps) steps' logits (\(streamer.bytesSent) bytes)")
+        logger.info("\(assign.taskID) sent \(max(0, plan.streamedSteps - streamer.fromStep)) steps' logits (\(streamer.bytesSent) bytes)")
         if let online, let modelSpec = spec.teachers[index].model, !isCancelled(assign.runID) {
             // The teacher trained on alongside the student: keep what it became.
             let accuracy = streamer.finalTestAccuracy ?? Evaluation.run(model, on: bundle.test).accuracy

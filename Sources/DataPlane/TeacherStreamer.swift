@@ -48,6 +48,9 @@ public final class TeacherStreamer {
     /// How long to wait for a replica's first credit: the replicas start only once every
     /// teacher of the run is ready, which can take as long as the slowest teacher trains.
     let startTimeout: Duration
+    /// The first global step streamed (a resumed run's checkpoint step; 0 otherwise): credits
+    /// count from it, and the steps before it are not computed.
+    public var fromStep = 0
     private var granted: [Int: Int] = [:]
     private var sent: [Int: Int] = [:]
     private var pixels: [Float] = []
@@ -123,7 +126,7 @@ public final class TeacherStreamer {
         let totalSteps = plan.streamedSteps
         for epoch in 0..<plan.streamedEpochs {
             let batches = plan.batches(epoch: epoch)
-            for step in 0..<batches.stepsPerEpoch {
+            for step in 0..<batches.stepsPerEpoch where epoch * batches.stepsPerEpoch + step >= fromStep {
                 if isCancelled() { return }
                 for r in receivers() { try await waitForCredit(replica: r, isCancelled: isCancelled) }
                 if isCancelled() { return }

@@ -98,6 +98,42 @@ struct Submit: AsyncParsableCommand {
     }
 }
 
+struct Resume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue an ended run (failed, interrupted or cancelled) from its last checkpoint, as a new run.",
+        discussion: "The new run has the ended run's spec; its replicas load the checkpoint rank 0 sent every "
+            + "elastic.checkpoint-every steps (default: each epoch) and train on from its step, so the student is the one an "
+            + "uninterrupted run gives, bit for bit. A run that left no checkpoint starts again from step 0, reusing its "
+            + "stored teachers. Offline runs only.")
+
+    @Argument(help: "The ended run's id.") var run: String
+    @Flag(help: "Follow the new run until it ends (like `distillery watch`).") var watch = false
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        let submission = SubmitRun(idempotencyKey: UUID().uuidString, resumeRunID: run)
+        try await client.withClient { c in
+            let reply = try await c.request(.submitRun(submission), attempts: Submit.attempts) { attempt, error in
+                FileHandle.standardError.write(Data(("distillery resume: \(error); retrying (attempt \(attempt) of "
+                    + "\(Submit.attempts)) with the same idempotency key, so the run is created at most once\n").utf8))
+            }
+            guard case .submitRunReply(let r) = reply else { throw unexpected(reply) }
+            guard r.accepted else {
+                let lines = r.errors.map { "  - \($0.message)" }
+                throw CLIError("the coordinator refused to resume \(run):\n" + lines.joined(separator: "\n"))
+            }
+            if client.json {
+                printJSON(SubmitOutput(runID: r.runID, accepted: true, resumes: run, resumeStep: r.resumeStep))
+            } else if r.resumeStep > 0 {
+                print("submitted \(r.runID): resumes \(run) from its checkpoint at step \(r.resumeStep)")
+            } else {
+                print("submitted \(r.runID): resumes \(run) from the beginning (it left no checkpoint)")
+            }
+            if watch { try await followRun(r.runID, client: c, json: client.json) }
+        }
+    }
+}
+
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the cluster's nodes: roles, address, liveness, load, current task.")
     @OptionGroup var client: ClientOptions

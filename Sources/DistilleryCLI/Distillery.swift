@@ -14,7 +14,7 @@ struct Distillery: AsyncParsableCommand {
             (see `distillery help train` and docs/ARCHITECTURE.md for the grammar).
             """,
         subcommands: [
-            CoordinatorCommand.self, WorkerCommand.self, Up.self, Submit.self, Status.self, Runs.self, Watch.self,
+            CoordinatorCommand.self, WorkerCommand.self, Up.self, Submit.self, Resume.self, Status.self, Runs.self, Watch.self,
             Cancel.self, Logs.self, Report.self, Train.self, Eval.self, Inspect.self, Distill.self, ExportCommand.self, Keys.self,
         ]
     )

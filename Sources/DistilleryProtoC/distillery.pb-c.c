@@ -2704,7 +2704,7 @@ const ProtobufCMessageDescriptor distillery__v1__deregister__descriptor =
   (ProtobufCMessageInit) distillery__v1__deregister__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__submit_run__field_descriptors[3] =
+static const ProtobufCFieldDescriptor distillery__v1__submit_run__field_descriptors[4] =
 {
   {
     "spec_yaml",
@@ -2742,16 +2742,29 @@ static const ProtobufCFieldDescriptor distillery__v1__submit_run__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "resume_run_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__SubmitRun, resume_run_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__submit_run__field_indices_by_name[] = {
   1,   /* field[1] = file_name */
   2,   /* field[2] = idempotency_key */
+  3,   /* field[3] = resume_run_id */
   0,   /* field[0] = spec_yaml */
 };
 static const ProtobufCIntRange distillery__v1__submit_run__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor distillery__v1__submit_run__descriptor =
 {
@@ -2761,7 +2774,7 @@ const ProtobufCMessageDescriptor distillery__v1__submit_run__descriptor =
   "Distillery__V1__SubmitRun",
   "distillery.v1",
   sizeof(Distillery__V1__SubmitRun),
-  3,
+  4,
   distillery__v1__submit_run__field_descriptors,
   distillery__v1__submit_run__field_indices_by_name,
   1,  distillery__v1__submit_run__number_ranges,
@@ -2819,7 +2832,7 @@ const ProtobufCMessageDescriptor distillery__v1__field_error__descriptor =
   (ProtobufCMessageInit) distillery__v1__field_error__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__submit_run_reply__field_descriptors[4] =
+static const ProtobufCFieldDescriptor distillery__v1__submit_run_reply__field_descriptors[5] =
 {
   {
     "accepted",
@@ -2869,17 +2882,30 @@ static const ProtobufCFieldDescriptor distillery__v1__submit_run_reply__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "resume_step",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__SubmitRunReply, resume_step),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__submit_run_reply__field_indices_by_name[] = {
   0,   /* field[0] = accepted */
   3,   /* field[3] = duplicate */
   2,   /* field[2] = errors */
+  4,   /* field[4] = resume_step */
   1,   /* field[1] = run_id */
 };
 static const ProtobufCIntRange distillery__v1__submit_run_reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor distillery__v1__submit_run_reply__descriptor =
 {
@@ -2889,7 +2915,7 @@ const ProtobufCMessageDescriptor distillery__v1__submit_run_reply__descriptor =
   "Distillery__V1__SubmitRunReply",
   "distillery.v1",
   sizeof(Distillery__V1__SubmitRunReply),
-  4,
+  5,
   distillery__v1__submit_run_reply__field_descriptors,
   distillery__v1__submit_run_reply__field_indices_by_name,
   1,  distillery__v1__submit_run_reply__number_ranges,
@@ -3682,7 +3708,7 @@ const ProtobufCMessageDescriptor distillery__v1__event_list__descriptor =
   (ProtobufCMessageInit) distillery__v1__event_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[5] =
+static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[6] =
 {
   {
     "teacher_index",
@@ -3744,9 +3770,22 @@ static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "from_step",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__TeacherTask, from_step),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__teacher_task__field_indices_by_name[] = {
   1,   /* field[1] = checkpoint_hash */
+  5,   /* field[5] = from_step */
   3,   /* field[3] = replica_endpoints */
   2,   /* field[2] = replicas */
   4,   /* field[4] = teacher_endpoints */
@@ -3757,7 +3796,7 @@ static const ProtobufCIntRange distillery__v1__teacher_task__number_ranges[3 + 1
   { 1, 0 },
   { 3, 1 },
   { 5, 2 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
 {
@@ -3767,14 +3806,14 @@ const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
   "Distillery__V1__TeacherTask",
   "distillery.v1",
   sizeof(Distillery__V1__TeacherTask),
-  5,
+  6,
   distillery__v1__teacher_task__field_descriptors,
   distillery__v1__teacher_task__field_indices_by_name,
   3,  distillery__v1__teacher_task__number_ranges,
   (ProtobufCMessageInit) distillery__v1__teacher_task__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descriptors[6] =
+static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descriptors[7] =
 {
   {
     "rank",
@@ -3848,12 +3887,25 @@ static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "resume_hash",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__StudentTask, resume_hash),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__student_task__field_indices_by_name[] = {
   3,   /* field[3] = peer_endpoints */
   0,   /* field[0] = rank */
   5,   /* field[5] = replica_slot */
   1,   /* field[1] = replicas */
+  6,   /* field[6] = resume_hash */
   2,   /* field[2] = ring_generation */
   4,   /* field[4] = teacher_endpoints */
 };
@@ -3861,7 +3913,7 @@ static const ProtobufCIntRange distillery__v1__student_task__number_ranges[2 + 1
 {
   { 1, 0 },
   { 7, 5 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor =
 {
@@ -3871,7 +3923,7 @@ const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor =
   "Distillery__V1__StudentTask",
   "distillery.v1",
   sizeof(Distillery__V1__StudentTask),
-  6,
+  7,
   distillery__v1__student_task__field_descriptors,
   distillery__v1__student_task__field_indices_by_name,
   2,  distillery__v1__student_task__number_ranges,

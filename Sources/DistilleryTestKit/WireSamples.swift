@@ -54,10 +54,12 @@ public struct WireSamples: Sendable {
             return (.heartbeat(Heartbeat(sentUnixMs: u64(), cpuPercent: rng.uniform(0, 800), rssBytes: u64(),
                                          currentTask: text(), runs: (0..<int(4)).map { "run-\($0 + 1)" })), [], [])
         case 3: return (.deregister(Deregister(reason: text())), [], [])
-        case 4: return (.submitRun(SubmitRun(specYaml: "name: \(word())\nepochs: \(int(50))\n", fileName: text())), [], [])
+        case 4:
+            if chance(4) { return (.submitRun(SubmitRun(idempotencyKey: word(), resumeRunID: word())), [], []) }
+            return (.submitRun(SubmitRun(specYaml: "name: \(word())\nepochs: \(int(50))\n", fileName: text())), [], [])
         case 5:
             if chance(2) {
-                return (.submitRunReply(SubmitRunReply(accepted: true, runID: word())), [], [])
+                return (.submitRunReply(SubmitRunReply(accepted: true, runID: word(), resumeStep: chance(2) ? u64() : 0)), [], [])
             }
             let errors = list(min: 1) { FieldError(field: $0.text(), message: $0.word()) }
             return (.submitRunReply(SubmitRunReply(accepted: false, runID: text(), errors: errors)), [], [])
@@ -88,12 +90,14 @@ public struct WireSamples: Sendable {
                 let index = u32() % 8
                 task = .teacher(TeacherTask(teacherIndex: index, checkpointHash: hasCheckpoint ? word() : "",
                                             replicas: ranks, replicaEndpoints: chance(2) ? [] : ranks.map { _ in endpoint() },
-                                            teacherEndpoints: chance(2) ? [] : (0...Int(index) + int(3)).map { _ in endpoint() }))
+                                            teacherEndpoints: chance(2) ? [] : (0...Int(index) + int(3)).map { _ in endpoint() },
+                                            fromStep: chance(2) ? 0 : u64()))
             } else {
                 let replicas = UInt32(1 + int(8))
                 let peers = chance(2) ? [] : (0..<Int(replicas)).map { "tcp://peer-\($0):7879" }
                 task = .student(StudentTask(rank: UInt32(int(Int(replicas))), replicas: replicas, ringGeneration: u64(),
-                                            peerEndpoints: peers, teacherEndpoints: list { $0.endpoint() }))
+                                            peerEndpoints: peers, teacherEndpoints: list { $0.endpoint() },
+                                            resumeHash: chance(2) ? "" : word()))
             }
             return (.assignTask(AssignTask(runID: word(), taskID: word(), runSpecYaml: "seed: \(u32())",
                                            shardHash: text(), task: task)), [], [])

@@ -92,6 +92,7 @@ extension RunSpec {
         put(2, "min-replicas", String(elastic.minReplicas))
         put(2, "max-restarts", String(elastic.maxRestarts))
         put(2, "wait-timeout", String(elastic.waitTimeout))
+        put(2, "checkpoint-every", String(elastic.checkpointEvery))
         return out
     }
 }

@@ -267,7 +267,9 @@ extension NodeReader {
         guard let s = section(top.values["elastic"], path: "elastic", allowed: SpecParser.elasticKeys) else { return d }
         return ElasticSpec(minReplicas: int(s, "min-replicas", default: d.minReplicas, allowed: "an integer in 1…replicas"),
                            maxRestarts: int(s, "max-restarts", default: d.maxRestarts, allowed: Rules.maxRestarts.allowed),
-                           waitTimeout: int(s, "wait-timeout", default: d.waitTimeout, allowed: Rules.waitTimeout.allowed + " seconds"))
+                           waitTimeout: int(s, "wait-timeout", default: d.waitTimeout, allowed: Rules.waitTimeout.allowed + " seconds"),
+                           checkpointEvery: int(s, "checkpoint-every", default: d.checkpointEvery,
+                                                allowed: Rules.checkpointEvery.allowed + " steps"))
     }
 
     mutating func readTraining(_ top: Section) -> TrainingSpec {

@@ -65,6 +65,8 @@ import Training
 ///   max-restarts: 10          # 0…1000: ring changes (losses, stalled rings renewed) it absorbs
 ///   wait-timeout: 300         # 0…86400 s: below min-replicas (after epoch 0) the run pauses this
 ///                             # long for student workers to take the lost slots, then fails
+///   checkpoint-every: 0       # 0…100000000 steps: rank 0 sends the coordinator a resume
+///                             # checkpoint every N steps (0: after each epoch), `distillery resume`
 /// ```
 ///
 /// Cross-field rules: every model's input is the data set's sample (784 features for `mlp` on
@@ -284,8 +286,13 @@ public struct ElasticSpec: Sendable, Equatable {
     /// Seconds the run pauses, below `minReplicas` after epoch 0, for student workers to take
     /// the lost slots back before it fails: 0…86400, default 300 (0: it fails at once).
     public var waitTimeout: Int
+    /// Rank 0 sends the coordinator a resume checkpoint (parameters, optimizer state, step,
+    /// soft-label cache) every this many global steps, 0: after each epoch (the default);
+    /// `distillery resume RUN` continues an ended run from the last one. 0…100000000.
+    public var checkpointEvery: Int
 
-    public init(minReplicas: Int = 1, maxRestarts: Int = 10, waitTimeout: Int = 300) {
+    public init(minReplicas: Int = 1, maxRestarts: Int = 10, waitTimeout: Int = 300, checkpointEvery: Int = 0) {
+        self.checkpointEvery = checkpointEvery
         self.minReplicas = minReplicas
         self.maxRestarts = maxRestarts
         self.waitTimeout = waitTimeout

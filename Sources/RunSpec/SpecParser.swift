@@ -8,7 +8,7 @@ import Yams
 enum SpecParser {
     static let rootKeys = ["name", "dataset", "teachers", "student", "distillation", "training", "replicas", "prefetch",
                            "elastic"]
-    static let elasticKeys = ["min-replicas", "max-restarts", "wait-timeout"]
+    static let elasticKeys = ["min-replicas", "max-restarts", "wait-timeout", "checkpoint-every"]
     static let datasetKeys = ["format", "name", "path", "arrays", "classes", "scale", "mean", "std", "train-limit", "validation"]
     static let arrayKeys = ["x-train", "y-train", "x-test", "y-test"]
     static let teacherKeys = ["model", "count", "checkpoint", "onnx", "train"]

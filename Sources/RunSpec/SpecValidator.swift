@@ -27,6 +27,7 @@ enum Rules {
     static let prefetch = IntRange(range: 1...64)
     static let maxRestarts = IntRange(range: 0...1000)
     static let waitTimeout = IntRange(range: 0...86_400)
+    static let checkpointEvery = IntRange(range: 0...100_000_000)
     static let learningRate = FloatRange(low: 0, lowInclusive: false, high: 10, highInclusive: false)
     static let weightDecay = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: false)
     static let temperature = FloatRange(low: 0, lowInclusive: false, high: 100, highInclusive: true)
@@ -203,6 +204,9 @@ struct SpecValidator {
         }
         if !skip("elastic.wait-timeout"), !Rules.waitTimeout.range.contains(e.waitTimeout) {
             add("elastic.wait-timeout", "must be \(Rules.waitTimeout.allowed) seconds, got \(e.waitTimeout)")
+        }
+        if !skip("elastic.checkpoint-every"), !Rules.checkpointEvery.range.contains(e.checkpointEvery) {
+            add("elastic.checkpoint-every", "must be \(Rules.checkpointEvery.allowed) steps (0: after each epoch), got \(e.checkpointEvery)")
         }
         if !skip("elastic.max-restarts"), !Rules.maxRestarts.range.contains(e.maxRestarts) {
             add("elastic.max-restarts", "must be \(Rules.maxRestarts.allowed), got \(e.maxRestarts)")

@@ -7,7 +7,8 @@ extension SubmitRun {
         try self.init(
             specYaml: CRead.string(c.spec_yaml, "submit_run.spec_yaml"),
             fileName: CRead.string(c.file_name, "submit_run.file_name"),
-            idempotencyKey: CRead.string(c.idempotency_key, "submit_run.idempotency_key"))
+            idempotencyKey: CRead.string(c.idempotency_key, "submit_run.idempotency_key"),
+            resumeRunID: CRead.string(c.resume_run_id, "submit_run.resume_run_id"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__SubmitRun> {
@@ -15,6 +16,7 @@ extension SubmitRun {
         p.pointee.spec_yaml = try a.string(specYaml, "submit_run.spec_yaml")
         p.pointee.file_name = try a.string(fileName, "submit_run.file_name")
         p.pointee.idempotency_key = try a.string(idempotencyKey, "submit_run.idempotency_key")
+        p.pointee.resume_run_id = try a.string(resumeRunID, "submit_run.resume_run_id")
         return p
     }
 }
@@ -42,7 +44,8 @@ extension SubmitRunReply {
             errors: CRead.messages(c.n_errors, c.errors, "submit_run_reply.errors") { (e, path) throws(WireError) in
                 try FieldError(c: e, path: path)
             },
-            duplicate: c.duplicate != 0)
+            duplicate: c.duplicate != 0,
+            resumeStep: c.resume_step)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__SubmitRunReply> {
@@ -50,6 +53,7 @@ extension SubmitRunReply {
         p.pointee.accepted = accepted ? 1 : 0
         p.pointee.run_id = try a.string(runID, "submit_run_reply.run_id")
         p.pointee.duplicate = duplicate ? 1 : 0
+        p.pointee.resume_step = resumeStep
         p.pointee.n_errors = errors.count
         p.pointee.errors = try a.messages(errors) { (e, i) throws(WireError) in
             try e.c(a, path: "submit_run_reply.errors[\(i)]")

@@ -9,7 +9,8 @@ extension TeacherTask {
             checkpointHash: CRead.string(c.checkpoint_hash, "assign_task.teacher.checkpoint_hash"),
             replicas: CRead.array(c.n_replicas, c.replicas),
             replicaEndpoints: CRead.strings(c.n_replica_endpoints, c.replica_endpoints, "assign_task.teacher.replica_endpoints"),
-            teacherEndpoints: CRead.strings(c.n_teacher_endpoints, c.teacher_endpoints, "assign_task.teacher.teacher_endpoints"))
+            teacherEndpoints: CRead.strings(c.n_teacher_endpoints, c.teacher_endpoints, "assign_task.teacher.teacher_endpoints"),
+            fromStep: c.from_step)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__TeacherTask> {
@@ -22,6 +23,7 @@ extension TeacherTask {
         p.pointee.replica_endpoints = try a.strings(replicaEndpoints, "assign_task.teacher.replica_endpoints")
         p.pointee.n_teacher_endpoints = teacherEndpoints.count
         p.pointee.teacher_endpoints = try a.strings(teacherEndpoints, "assign_task.teacher.teacher_endpoints")
+        p.pointee.from_step = fromStep
         return p
     }
 }
@@ -35,7 +37,8 @@ extension StudentTask {
             peerEndpoints: CRead.strings(c.n_peer_endpoints, c.peer_endpoints, "assign_task.student.peer_endpoints"),
             teacherEndpoints: CRead.strings(c.n_teacher_endpoints, c.teacher_endpoints,
                                             "assign_task.student.teacher_endpoints"),
-            replicaSlot: c.replica_slot)
+            replicaSlot: c.replica_slot,
+            resumeHash: CRead.string(c.resume_hash, "assign_task.student.resume_hash"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__StudentTask> {
@@ -48,6 +51,7 @@ extension StudentTask {
         p.pointee.n_teacher_endpoints = teacherEndpoints.count
         p.pointee.teacher_endpoints = try a.strings(teacherEndpoints, "assign_task.student.teacher_endpoints")
         p.pointee.replica_slot = replicaSlot
+        p.pointee.resume_hash = try a.string(resumeHash, "assign_task.student.resume_hash")
         return p
     }
 }

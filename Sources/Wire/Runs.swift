@@ -14,14 +14,20 @@ public struct SubmitRun: Sendable, Equatable {
     /// unchanged with every retry of one submission: the coordinator creates one run per key
     /// and answers a retry with that run (`SubmitRunReply.duplicate`). Empty = no deduplication.
     public var idempotencyKey: String
+    /// Resume: an ended run to continue from its last checkpoint as a new run with its spec
+    /// (docs/PROTOCOL.md "Resume"); `specYaml` and `fileName` are then empty.
+    public var resumeRunID: String
 
     /// Longest `idempotency_key`, in UTF-8 bytes.
     public static let maxIdempotencyKeyBytes = 128
+    /// Longest `resume_run_id`, in UTF-8 bytes.
+    public static let maxResumeRunIDBytes = 128
 
-    public init(specYaml: String = "", fileName: String = "", idempotencyKey: String = "") {
+    public init(specYaml: String = "", fileName: String = "", idempotencyKey: String = "", resumeRunID: String = "") {
         self.specYaml = specYaml
         self.fileName = fileName
         self.idempotencyKey = idempotencyKey
+        self.resumeRunID = resumeRunID
     }
 }
 
@@ -51,12 +57,16 @@ public struct SubmitRunReply: Sendable, Equatable {
     /// The submission's idempotency key had been used already: `runID` is the run its first
     /// submission created, and nothing new was created.
     public var duplicate: Bool
+    /// A resumption's first global step (its checkpoint's; 0: from the beginning).
+    public var resumeStep: UInt64
 
-    public init(accepted: Bool = false, runID: String = "", errors: [FieldError] = [], duplicate: Bool = false) {
+    public init(accepted: Bool = false, runID: String = "", errors: [FieldError] = [], duplicate: Bool = false,
+                resumeStep: UInt64 = 0) {
         self.accepted = accepted
         self.runID = runID
         self.errors = errors
         self.duplicate = duplicate
+        self.resumeStep = resumeStep
     }
 }
 

@@ -20,9 +20,13 @@ public struct TeacherTask: Sendable, Equatable {
     public var replicaEndpoints: [String]
     /// Every teacher's data endpoint by teacher index (online runs with a mutual term; else empty).
     public var teacherEndpoints: [String]
+    /// The first global step to stream: a resumed run's checkpoint step (0 otherwise). Credits
+    /// count from it; at or past the last streamed step nothing is streamed.
+    public var fromStep: UInt64
 
     public init(teacherIndex: UInt32 = 0, checkpointHash: String = "", replicas: [UInt32] = [],
-                replicaEndpoints: [String] = [], teacherEndpoints: [String] = []) {
+                replicaEndpoints: [String] = [], teacherEndpoints: [String] = [], fromStep: UInt64 = 0) {
+        self.fromStep = fromStep
         self.teacherIndex = teacherIndex
         self.checkpointHash = checkpointHash
         self.replicas = replicas
@@ -49,9 +53,13 @@ public struct StudentTask: Sendable, Equatable {
     /// `TeacherTask.replicas`): its rank in ring generation 1, kept when later generations
     /// renumber the ranks.
     public var replicaSlot: UInt32
+    /// The SHA-256 of a resume checkpoint the coordinator offers (a resumed run's): the
+    /// replica starts from its state, soft-label cache and step. Empty: from step 0.
+    public var resumeHash: String
 
     public init(rank: UInt32 = 0, replicas: UInt32 = 0, ringGeneration: UInt64 = 0, peerEndpoints: [String] = [],
-                teacherEndpoints: [String] = [], replicaSlot: UInt32? = nil) {
+                teacherEndpoints: [String] = [], replicaSlot: UInt32? = nil, resumeHash: String = "") {
+        self.resumeHash = resumeHash
         self.rank = rank
         self.replicas = replicas
         self.ringGeneration = ringGeneration

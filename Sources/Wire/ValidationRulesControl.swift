@@ -28,7 +28,15 @@ extension Heartbeat {
 
 extension SubmitRun {
     func check() throws(WireError) {
-        try Rules.nonEmpty(specYaml, "submit_run.spec_yaml")
+        if resumeRunID.isEmpty {
+            try Rules.nonEmpty(specYaml, "submit_run.spec_yaml")
+        } else {
+            try Rules.rule(specYaml.isEmpty && fileName.isEmpty, "submit_run.spec_yaml and file_name must be empty with "
+                + "resume_run_id (a resumed run keeps its spec)")
+            let idBytes = resumeRunID.utf8.count
+            try Rules.rule(idBytes <= SubmitRun.maxResumeRunIDBytes, "submit_run.resume_run_id must be at most "
+                + "\(SubmitRun.maxResumeRunIDBytes) bytes, got \(idBytes)")
+        }
         let keyBytes = idempotencyKey.utf8.count
         try Rules.rule(keyBytes <= SubmitRun.maxIdempotencyKeyBytes, "submit_run.idempotency_key must be at most "
             + "\(SubmitRun.maxIdempotencyKeyBytes) bytes (a UUID is 36), got \(keyBytes)")

@@ -30,6 +30,17 @@ import Testing
         #expect(join.buffered == 0)
     }
 
+    /// A resumed replica's join starts at its checkpoint's step: earlier steps are stale, and
+    /// the window counts from there.
+    @Test func aJoinCanStartAtAResumedStep() {
+        var join = StepJoin<Int>(teachers: 1, stepsPerEpoch: 4, window: 2, start: 5)
+        #expect(join.nextStep == (1, 1) as (Int, Int))
+        #expect(join.add(epoch: 1, step: 0, teacher: 0, 4) == .stale)
+        #expect(join.add(epoch: 1, step: 3, teacher: 0, 7) == .tooFarAhead)
+        #expect(join.add(epoch: 1, step: 1, teacher: 0, 5) == .accepted)
+        #expect(join.takeNext() == [5])
+    }
+
     @Test func epochsContinueTheGlobalStepCount() {
         var join = StepJoin<Int>(teachers: 1, stepsPerEpoch: 2, window: 3)
         for (e, s) in [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)] {

@@ -339,15 +339,16 @@ struct RunSpecErrorTests {
 
     @Test("elastic: values, bounds and unknown keys")
     func elasticSection() throws {
-        let spec = try RunSpec(yaml: base(line: 13, "prefetch: 4\nelastic: { min-replicas: 2, max-restarts: 0, wait-timeout: 60 }"),
+        let spec = try RunSpec(yaml: base(line: 13, "prefetch: 4\nelastic: { min-replicas: 2, max-restarts: 0, wait-timeout: 60, checkpoint-every: 25 }"),
                                fileName: "x.yaml")
-        #expect(spec.elastic == ElasticSpec(minReplicas: 2, maxRestarts: 0, waitTimeout: 60))
+        #expect(spec.elastic == ElasticSpec(minReplicas: 2, maxRestarts: 0, waitTimeout: 60, checkpointEvery: 25))
         #expect(try RunSpec(yaml: spec.canonicalYAML(), fileName: "c.yaml") == spec)
         #expect(try RunSpec(yaml: baseYAML, fileName: "x.yaml").elastic == ElasticSpec(minReplicas: 1, maxRestarts: 10, waitTimeout: 300))
-        let bounds = problems(base(line: 13, "prefetch: 4\nelastic: { min-replicas: 3, max-restarts: 1001, wait-timeout: -1 }"))
-        #expect(bounds.map(\.field) == ["elastic.min-replicas", "elastic.wait-timeout", "elastic.max-restarts"])
+        let bounds = problems(base(line: 13, "prefetch: 4\nelastic: { min-replicas: 3, max-restarts: 1001, wait-timeout: -1, checkpoint-every: -5 }"))
+        #expect(bounds.map(\.field) == ["elastic.min-replicas", "elastic.wait-timeout", "elastic.checkpoint-every", "elastic.max-restarts"])
         #expect(bounds.map(\.message) == ["must be an integer in 1…2 (the run's replicas), got 3",
                                           "must be an integer in 0…86400 seconds, got -1",
+                                          "must be an integer in 0…100000000 steps (0: after each epoch), got -5",
                                           "must be an integer in 0…1000, got 1001"])
         let unknown = try #require(onlyProblem(base(line: 13, "prefetch: 4\nelastic: { min-replica: 1 }")))
         #expect(unknown.field == "elastic.min-replica")

@@ -98,6 +98,7 @@ struct RunSpecRoundTripTests {
               min-replicas: 1
               max-restarts: 10
               wait-timeout: 300
+              checkpoint-every: 0
 
             """)
     }

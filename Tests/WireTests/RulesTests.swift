@@ -34,6 +34,10 @@ import Wire
         Case("a Heartbeat carries no tensor frames, but tensors has 1 entry", .heartbeat(Heartbeat()),
              tensors: [TensorMeta(name: "x", dtype: .u8, shape: [2])], frames: [Handwritten.bytes(2)]),
         Case("submit_run.spec_yaml must not be empty", .submitRun(SubmitRun(fileName: "a.yaml"))),
+        Case("submit_run.spec_yaml and file_name must be empty with resume_run_id (a resumed run keeps its spec)",
+             .submitRun(SubmitRun(specYaml: "name: a", resumeRunID: "run-1"))),
+        Case("submit_run.resume_run_id must be at most 128 bytes, got 129", .submitRun(SubmitRun(
+            resumeRunID: String(repeating: "r", count: 129)))),
         Case("submit_run.idempotency_key must be at most 128 bytes (a UUID is 36), got 129", .submitRun(SubmitRun(
             specYaml: "name: a", idempotencyKey: String(repeating: "k", count: 129)))),
         Case("submit_run.idempotency_key must be at most 128 bytes (a UUID is 36), got 130", .submitRun(SubmitRun(
@@ -202,6 +206,8 @@ import Wire
         Case("idempotency key of exactly 128 bytes", .submitRun(SubmitRun(specYaml: "name: a",
                                                                           idempotencyKey: String(repeating: "é", count: 64)))),
         Case("accepted duplicate", .submitRunReply(SubmitRunReply(accepted: true, runID: "run-1", duplicate: true))),
+        Case("a resumption", .submitRun(SubmitRun(idempotencyKey: "k", resumeRunID: "run-7"))),
+        Case("a resumption accepted from step 1200", .submitRunReply(SubmitRunReply(accepted: true, runID: "run-9", resumeStep: 1200))),
         Case("running run without reason", .runList(RunList(runs: [RunSummary(runID: "r", state: .distilling)]))),
     ]
 

@@ -394,10 +394,16 @@ struct  Distillery__V1__SubmitRun
    * sent unchanged with every retry of that submission; empty = no deduplication.
    */
   char *idempotency_key;
+  /*
+   * Resume: the id of an ended run (failed, interrupted or cancelled; offline mode) to continue
+   * from its last checkpoint as a new run with the same spec (docs/PROTOCOL.md "Resume"). With
+   * it spec_yaml and file_name must be empty; at most 128 bytes.
+   */
+  char *resume_run_id;
 };
 #define DISTILLERY__V1__SUBMIT_RUN__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__submit_run__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Distillery__V1__FieldError
@@ -429,10 +435,15 @@ struct  Distillery__V1__SubmitRunReply
    * (nothing new was created). Only with accepted = true.
    */
   protobuf_c_boolean duplicate;
+  /*
+   * With resume_run_id: the global step the new run starts from (the checkpoint's; 0 when the
+   * run left none: it starts from the beginning, reusing its stored teachers).
+   */
+  uint64_t resume_step;
 };
 #define DISTILLERY__V1__SUBMIT_RUN_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__submit_run_reply__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0 }
 
 
 struct  Distillery__V1__StatusRequest
@@ -669,10 +680,16 @@ struct  Distillery__V1__TeacherTask
    */
   size_t n_teacher_endpoints;
   char **teacher_endpoints;
+  /*
+   * the first global step to stream (a resumed run's checkpoint step; 0 otherwise); credits
+   * count from it. At or past the last streamed step the teacher streams nothing and only sends
+   * its test-split logits.
+   */
+  uint64_t from_step;
 };
 #define DISTILLERY__V1__TEACHER_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__teacher_task__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, 0 }
 
 
 /*
@@ -698,10 +715,17 @@ struct  Distillery__V1__StudentTask
    * the ranks (docs/PROTOCOL.md "Elastic rings")
    */
   uint32_t replica_slot;
+  /*
+   * SHA-256 of a resume checkpoint (a resumed run's; docs/PROTOCOL.md "Resume") the coordinator
+   * offers like a shard just before this assignment: the replica loads its state and soft-label
+   * cache before its first step and trains from its step. Empty: train from step 0 (or, in ring
+   * generation > 1, take the ring's state).
+   */
+  char *resume_hash;
 };
 #define DISTILLERY__V1__STUDENT_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__student_task__descriptor) \
-    , 0, 0, 0, 0,NULL, 0,NULL, 0 }
+    , 0, 0, 0, 0,NULL, 0,NULL, 0, (char *)protobuf_c_empty_string }
 
 
 typedef enum {
