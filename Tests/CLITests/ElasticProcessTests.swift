@@ -278,4 +278,66 @@ struct ElasticProcessTests {
         #expect(student.count == reference.count && diff == 0)
         withExtendedLifetime(workers) {}
     }
+
+    /// Everything lost at once: both student workers are killed (kill -9) mid-run, the run
+    /// fails; they are started again and `distillery resume` continues the run from rank 0's
+    /// last checkpoint (each epoch) as a new run whose student is the uninterrupted one, bit for bit.
+    @Test func killingEveryStudentWorkerAndResumingTheRunLeavesTheStudentBitIdentical() throws {
+        let dir = try scratchDirectory()
+        defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
+        let address = "tcp://127.0.0.1:\(freePort())"
+        let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path]
+            + Self.liveness, log: dir.appendingPathComponent("coordinator.log"))
+        var workers: [String: Node] = [:]
+        for (name, roles) in [("t1", "teacher"), ("s1", "student"), ("s2", "student")] {
+            workers[name] = try Self.worker(name, roles: roles, coordinator: address, dir: dir, log: "\(name).log")
+        }
+        #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == ["t1", "s1", "s2"] },
+                "\(coordinator.output)")
+        let spec = dir.appendingPathComponent("resume.yaml")
+        try """
+        name: resume
+        dataset: { train-limit: 6000, validation: 500 }
+        teachers: [{ model: "mlp:784-64-10", train: { epochs: 2, batch: 100 } }]
+        student: { model: "mlp:784-512-512-10" }
+        training: { epochs: 40, batch: 600, optimizer: momentum, lr: 0.05 }
+        distillation: { mode: offline }
+        replicas: 2
+        """.write(to: spec, atomically: true, encoding: .utf8)
+        let first = try distillery(["submit", spec.path, "--coordinator", address, "--watch"], timeout: 300)
+        #expect(first.status == 0, "\(first.out)\n\(first.err)")
+        let reference = try Self.studentParameters(dir, run: "run-1")
+
+        #expect(try distillery(["submit", spec.path, "--coordinator", address]).status == 0)
+        var stepAtKill = 0
+        #expect(eventually(timeout: 120) { stepAtKill = Self.stepOf("s1", address); return stepAtKill >= 100 })
+        for name in ["s1", "s2"] { workers[name]!.kill() }
+        let killed = Date()
+        #expect(eventually(timeout: 60) { Self.runStates(address)["run-2"]?.state == "failed" }, "\(coordinator.output)")
+        let failedAfter = Date().timeIntervalSince(killed)
+        for name in ["s1", "s2"] {
+            _ = workers[name]!.waitForExit(timeout: 5)
+            workers[name] = try Self.worker(name, roles: "student", coordinator: address, dir: dir, log: "\(name)-2.log")
+        }
+        #expect(eventually(timeout: 20) { nodeStates(address).filter { $0.value == "alive" }.count == 3 })
+        let started = Date()
+        let resumed = try distillery(["resume", "run-2", "--coordinator", address, "--watch"], timeout: 300)
+        let took = Date().timeIntervalSince(started)
+        #expect(resumed.status == 0, "\(resumed.out)\n\(resumed.err)")
+        let line = resumed.out.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(line.hasPrefix("submitted run-3: resumes run-2 from its checkpoint at step "), "\(resumed.out)")
+        let step = Int(line.split(separator: " ").last ?? "") ?? -1
+        #expect(Self.runStates(address)["run-3"]?.state == "completed", "\(coordinator.output)")
+        let logs = try distillery(["logs", "run-3", "--coordinator", address]).out
+        #expect(logs.contains("resumes run run-2 from its checkpoint at step \(step) of "), "\(logs)")
+        let student = try Self.studentParameters(dir, run: "run-3")
+        let diff = zip(student, reference).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic process: kill -9 of both student workers at s1's step ≥ 100 (\(stepAtKill)) → run-2 failed "
+            + "\(String(format: "%.1f s", failedAfter)) after the kill; `distillery resume run-2` → run-3 from step \(step) "
+            + "(\(stepAtKill - step) step(s) trained again), completed \(String(format: "%.1f s", took)) after the resume; "
+            + "max |θ − θ_fault-free| = \(diff)")
+        #expect(step > 0 && step <= stepAtKill + 9, "the last checkpoint before the kill, at an epoch's end")
+        #expect(student.count == reference.count && diff == 0)
+        withExtendedLifetime(workers) {}
+    }
 }
