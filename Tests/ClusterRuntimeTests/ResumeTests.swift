@@ -61,9 +61,12 @@ import Wire
 
     /// Both student workers are cut off (a power cut) right after s1 (rank 0) sent its
     /// `checkpoints`-th resume checkpoint (step 5 · checkpoints; it trains on a little meanwhile,
-    /// which is lost): the run fails; two new student workers come and the run is resumed.
-    @Test(arguments: [(checkpoints: 1, step: UInt64(5)), (checkpoints: 3, step: 15)])
-    func aRunResumedFromItsLastCheckpointEndsWithTheUninterruptedStudent(checkpoints: Int, step checkpoint: UInt64) async throws {
+    /// which is lost): the run fails; two new student workers come and the run is resumed. With
+    /// `restart`, the coordinator is replaced while the resumed run distils (its resume point
+    /// is part of the run's stored state).
+    @Test(arguments: [(checkpoints: 1, step: UInt64(5), restart: false), (checkpoints: 3, step: 15, restart: true)])
+    func aRunResumedFromItsLastCheckpointEndsWithTheUninterruptedStudent(checkpoints: Int, step checkpoint: UInt64,
+                                                                         restart: Bool) async throws {
         let reference = try await Self.reference()
         let (cluster, data) = try await Self.cluster()
         let first = try await Self.submit(cluster, SubmitRun(specYaml: Self.spec(data), fileName: "resume.yaml"))
@@ -93,10 +96,16 @@ import Wire
         let resumed = try await Self.submit(cluster, SubmitRun(idempotencyKey: "k1", resumeRunID: first.runID))
         let firstEvents = try await Self.events(cluster, run: first.runID)
         #expect(resumed.accepted && resumed.resumeStep == checkpoint, "\(resumed) \(firstEvents)")
+        if restart {
+            await cluster.pump(until: { await cluster.phase(of: resumed.runID) == .distilling }, timeout: .seconds(120))
+            try await cluster.restartCoordinator()
+            await cluster.advance(.seconds(7))  // the workers notice the silence, register again and report the run
+        }
         await cluster.pump(until: { await cluster.phase(of: resumed.runID)?.isTerminal == true }, timeout: .seconds(120))
         let events = try await Self.events(cluster, run: resumed.runID)
         #expect(await cluster.phase(of: resumed.runID) == .completed, "\(events.joined(separator: "\n"))")
         #expect(events.contains { $0.hasPrefix("resumes run \(first.runID) from its checkpoint at step \(checkpoint) of 54") }, "\(events)")
+        #expect(!restart || events.contains { $0.hasPrefix("the coordinator restarted while the run was distilling") })
         // It trained on from the checkpoint: its own first checkpoint is the next one after it.
         #expect(events.first { $0.hasPrefix("resume checkpoint at step ") }?.hasPrefix("resume checkpoint at step \(checkpoint + 5) ") == true)
         let student = try Self.student(cluster, run: resumed.runID)
