@@ -3,6 +3,7 @@ import ClusterCore
 import ClusterStore
 import Datasets
 import Logging
+import NN
 import RunSpec
 import Transport
 import Wire
@@ -145,6 +146,12 @@ public actor Coordinator {
             // A holder's figures sent before it noticed that this coordinator restarted (they
             // waited in its connection's queue): kept, not lost in the gap.
             metrics(m, request)
+            return drainOutbox()
+        }
+        if !member, case .artifactChunk(let m) = envelope.body, m.name == ResumeCheckpoint.artifactName,
+           runs[m.runID]?.lifecycle.holders.contains(envelope.sender) == true {
+            // The same for a holder's resume checkpoint: it is no upload the worker repeats.
+            artifactChunk(m, request, frames: inbound.message.frames)
             return drainOutbox()
         }
         if !member, Registration.needsMembership(envelope.body) {
