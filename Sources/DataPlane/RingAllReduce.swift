@@ -84,6 +84,10 @@ public final class RingWatch {
     /// How often a waiting ring reads `assigned` without being woken (real time).
     let poll: Duration
     var held: [(chunk: GradientChunk, frame: Frame)] = []
+    /// Runs whenever a wait for a chunk passes a `poll` slice without one: the replica looks
+    /// after what else may have changed meanwhile (a teacher placed again, which a replica
+    /// waiting for its ring would otherwise never grant credits).
+    var idle: (() async -> Void)?
 
     public init(poll: Duration = .seconds(1), assigned: @escaping @Sendable () -> UInt64) {
         self.poll = poll
@@ -239,7 +243,10 @@ public final class RingAllReduce {
                 do { got = try await source.nextChunk(timeout: deadline.slice(atMost: watch.poll)) } catch {
                     throw .transport("receiving: \(error)")
                 }
-                if got == nil && !deadline.hasPassed { continue }
+                if got == nil && !deadline.hasPassed {
+                    await watch.idle?()
+                    continue
+                }
             } else {
                 do { got = try await deadline.wait({ try await source.nextChunk(timeout: $0) }) } catch {
                     throw .transport("receiving: \(error)")

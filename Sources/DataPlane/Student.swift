@@ -76,6 +76,8 @@ extension TaskRunner {
                                      timeout: dataTimeout, elastic: elastic, joins: joins)
         replica.clock = clock
         replica.stopwatch = stopwatch
+        let logger = self.logger
+        replica.note = { [taskID] in logger.info("\(taskID): \($0)") }
         if !task.resumeHash.isEmpty && !joins { try resume(replica, assign, hash: task.resumeHash) }
         // Offline runs: rank 0 sends a resume checkpoint every elastic.checkpoint-every steps
         // (0: after each epoch), but not after the last step (the student itself follows).

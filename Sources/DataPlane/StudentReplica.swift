@@ -53,6 +53,8 @@ public final class StudentReplica {
     let elastic: ElasticRing?
     /// The clock the waits for logits run on.
     public var clock: any RuntimeClock = SystemRuntimeClock()
+    /// Where the replica tells what it does about rare events (a teacher placed again).
+    public var note: @Sendable (String) -> Void = { _ in }
     /// The clock `timing` is measured on (real by default, also under a manual `clock`).
     public var stopwatch: any RuntimeClock = SystemRuntimeClock()
     /// Replicas compare parameter hashes every this many steps and after the last one.
@@ -130,6 +132,15 @@ public final class StudentReplica {
     public func run(onStep: (_ done: Int, _ total: Int) -> Void = { _, _ in }, onEpoch: (Int) -> Void = { _ in },
                     isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
         knownTeachers = elastic?.teachers() ?? []
+        if let elastic {
+            // A replica waiting for its ring (it took the step's logits before a teacher was lost,
+            // a peer did not) follows a teacher placed again from there too: the new teacher
+            // streams each step only once every replica granted it (docs/PROTOCOL.md "A teacher
+            // placed again"), and the peer needs that step before the ring can finish.
+            ring.watch?.idle = { [unowned self] in
+                do throws(DataPlaneError) { _ = try await followTeachers(elastic) } catch { note("\(error)") }
+            }
+        }
         if joins {
             try await joinRing()
         } else {
@@ -254,7 +265,9 @@ public final class StudentReplica {
 
     /// The K teachers' logits of (epoch, step), waiting at most `timeout` for them.
     private func next(_ join: inout StepJoin<ArrivedLogits>, epoch: Int, step: Int) async throws(DataPlaneError) -> [ArrivedLogits] {
-        var limit = timeout
+        // A teacher being placed again (its endpoint "", perhaps seen while waiting for the ring)
+        // makes the wait the replacement's.
+        var limit = knownTeachers.contains("") ? Self.teacherReplacementWait : timeout
         var deadline = clock.deadline(after: limit)
         while true {
             if let all = join.takeNext() { return all }
@@ -369,6 +382,8 @@ public final class StudentReplica {
             do { try await teachers[t].send(stream.credit(replica: slot, teacher: t, steps: steps)) } catch {
                 throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")
             }
+            note("replica \(rank) (slot \(slot)) follows teacher \(t), placed again at \(now[t]): granted \(steps) step(s) "
+                + "counted from step \(streamStart); it waits for step \(taken + 1)")
         }
         return now.contains("") ? Self.teacherReplacementWait : timeout
     }

@@ -70,6 +70,8 @@ extension TaskRunner {
                                        startTimeout: .seconds(3600), mutual: mutual,
                                        receivers: { peers.replicaSlots(taskID) })
         streamer.clock = clock
+        let logger = self.logger, taskID0 = assign.taskID
+        streamer.note = { logger.info("\(taskID0): \($0)") }
         if online == nil { streamer.fromStep = Int(clamping: task.fromStep) }  // a resumed run (docs/PROTOCOL.md "Resume")
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {

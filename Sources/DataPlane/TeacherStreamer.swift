@@ -51,6 +51,9 @@ public final class TeacherStreamer {
     /// The first global step streamed (a resumed run's checkpoint step; 0 otherwise): credits
     /// count from it, and the steps before it are not computed.
     public var fromStep = 0
+    /// Where the teacher tells what it does about rare events (a long wait for credits, once).
+    public var note: @Sendable (String) -> Void = { _ in }
+    private var notedWait = false
     private var granted: [Int: Int] = [:]
     private var sent: [Int: Int] = [:]
     private var pixels: [Float] = []
@@ -256,7 +259,13 @@ public final class TeacherStreamer {
     private func waitForCredit(replica r: Int, isCancelled: @Sendable () -> Bool) async throws(DataPlaneError) {
         let limit = granted[r, default: 0] == 0 ? startTimeout : timeout
         let deadline = clock.deadline(after: limit)
+        let started = clock.instant()
         while sent[r, default: 0] >= granted[r, default: 0] {
+            if !notedWait, (clock.instant() - started) > .seconds(10) {
+                notedWait = true
+                note("teacher \(teacher) has waited 10 s for credits from replica slot \(r) (granted \(granted[r, default: 0]), "
+                    + "sent \(sent[r, default: 0]), serving slots \(receivers()))")
+            }
             if isCancelled() || !receivers().contains(r) { return }
             guard !deadline.hasPassed else { throw .noCredit(teacher: teacher, replica: r, after: limit) }
             let credit: Credit?
