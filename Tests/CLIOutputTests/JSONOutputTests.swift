@@ -87,6 +87,8 @@ import Wire
         #expect(try keys(JSONCoding.text(watch)) == ["run_id", "state", "phase", "done", "total", "reason", "latest"])
         #expect(watch.latest == ["a": 2], "the latest of a repeated figure")
         #expect(try keys(JSONCoding.text(SubmitOutput(runID: "r", accepted: true))) == ["run_id", "accepted"])
+        #expect(try keys(JSONCoding.text(SubmitOutput(runID: "run-9", accepted: true, resumes: "run-7", resumeStep: 1200)))
+            == ["run_id", "accepted", "resumes", "resume_step"])
         #expect(try keys(JSONCoding.text(CancelOutput(CancelRunReply(cancelled: true, message: "m")))) == ["cancelled", "message"])
         let event = EventOutput(EventEntry(atUnixMs: 5, kind: "state", message: "m", runID: "r"))
         #expect(try keys(JSONCoding.text(event)) == ["at_unix_ms", "kind", "message", "run_id"])
