@@ -2,9 +2,9 @@ import Clocks
 import ClusterCore
 import ClusterStore
 import Datasets
-import NN
 import FileSupport
 import Foundation
+import NN
 import RunSpec
 import Wire
 
@@ -221,10 +221,10 @@ extension Coordinator {
         guard artifact.bytes.count == artifact.total, SHA256.hex(artifact.bytes) == artifact.sha256 else {
             return fail("the \(artifact.bytes.count) bytes received do not hash to \(artifact.sha256.prefix(12))")
         }
-        var checkpointStep: ResumeCheckpoint.Summary?
+        var checkpoint: ResumeCheckpoint.Summary?
         if m.name == ResumeCheckpoint.artifactName {
             switch checkResumeCheckpoint(artifact.bytes, runID: m.runID) {
-            case .success(let summary): checkpointStep = summary
+            case .success(let summary): checkpoint = summary
             case .failure(let why): return fail(why.text)
             }
         }
@@ -244,7 +244,7 @@ extension Coordinator {
             storedTeachersIndex = index
         }
         artifactRefusals[m.runID]?[m.name] = nil  // stored after all: a retry succeeded
-        if let s = checkpointStep {
+        if let s = checkpoint {
             storedCheckpointSteps[m.runID] = s.step
             event(m.runID, "checkpoint", "resume checkpoint at step \(s.step) of \(s.totalSteps) (epoch \(s.epoch)) stored "
                 + "(\(artifact.bytes.count) bytes, from \(request.sender)): `distillery resume \(m.runID)` continues from it if the run ends")

@@ -47,6 +47,33 @@ struct ElasticProcessTests {
                  log: dir.appendingPathComponent(log))
     }
 
+    /// Starts t1 (teacher) and s1, s2 (students) for the coordinator at `address`, waits until
+    /// they are alive, writes the spec `name`.yaml of an offline run of a `mlp:784-512-512-10`
+    /// student on 2 replicas for `epochs` (10 momentum steps each) and runs it once to the end as
+    /// run-1, the fault-free reference (returned).
+    static func oneTeacherTwoStudents(address: String, dir: URL, coordinator: Node, spec name: String,
+                                      epochs: Int) throws -> (workers: [String: Node], spec: URL, reference: [Float]) {
+        var workers: [String: Node] = [:]
+        for (worker, roles) in [("t1", "teacher"), ("s1", "student"), ("s2", "student")] {
+            workers[worker] = try Self.worker(worker, roles: roles, coordinator: address, dir: dir, log: "\(worker).log")
+        }
+        #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == ["t1", "s1", "s2"] },
+                "\(coordinator.output)")
+        let spec = dir.appendingPathComponent("\(name).yaml")
+        try """
+        name: \(name)
+        dataset: { train-limit: 6000, validation: 500 }
+        teachers: [{ model: "mlp:784-64-10", train: { epochs: 2, batch: 100 } }]
+        student: { model: "mlp:784-512-512-10" }
+        training: { epochs: \(epochs), batch: 600, optimizer: momentum, lr: 0.05 }
+        distillation: { mode: offline }
+        replicas: 2
+        """.write(to: spec, atomically: true, encoding: .utf8)
+        let first = try distillery(["submit", spec.path, "--coordinator", address, "--watch"], timeout: 300)
+        #expect(first.status == 0, "\(first.out)\n\(first.err)")
+        return (workers, spec, try Self.studentParameters(dir, run: "run-1"))
+    }
+
     static func studentParameters(_ dir: URL, run: String) throws -> [Float] {
         let path = dir.appendingPathComponent("state/artifacts/\(run)/student.safetensors").path
         let model = try ModelCheckpoint.read(from: path).model
@@ -219,25 +246,8 @@ struct ElasticProcessTests {
                      log: dir.appendingPathComponent(log))
         }
         var coordinator = try startCoordinator("coordinator.log")
-        var workers: [String: Node] = [:]
-        for (name, roles) in [("t1", "teacher"), ("s1", "student"), ("s2", "student")] {
-            workers[name] = try Self.worker(name, roles: roles, coordinator: address, dir: dir, log: "\(name).log")
-        }
-        #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == ["t1", "s1", "s2"] },
-                "\(coordinator.output)")
-        let spec = dir.appendingPathComponent("restart.yaml")
-        try """
-        name: restart
-        dataset: { train-limit: 6000, validation: 500 }
-        teachers: [{ model: "mlp:784-64-10", train: { epochs: 2, batch: 100 } }]
-        student: { model: "mlp:784-512-512-10" }
-        training: { epochs: 60, batch: 600, optimizer: momentum, lr: 0.05 }
-        distillation: { mode: offline }
-        replicas: 2
-        """.write(to: spec, atomically: true, encoding: .utf8)
-        let first = try distillery(["submit", spec.path, "--coordinator", address, "--watch"], timeout: 300)
-        #expect(first.status == 0, "\(first.out)\n\(first.err)")
-        let reference = try Self.studentParameters(dir, run: "run-1")
+        let (workers, spec, reference) = try Self.oneTeacherTwoStudents(address: address, dir: dir, coordinator: coordinator,
+                                                                         spec: "restart", epochs: 60)
 
         let submitted = try distillery(["submit", spec.path, "--coordinator", address])
         #expect(submitted.status == 0, "\(submitted.err)")
@@ -288,25 +298,9 @@ struct ElasticProcessTests {
         let address = "tcp://127.0.0.1:\(freePort())"
         let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path]
             + Self.liveness, log: dir.appendingPathComponent("coordinator.log"))
-        var workers: [String: Node] = [:]
-        for (name, roles) in [("t1", "teacher"), ("s1", "student"), ("s2", "student")] {
-            workers[name] = try Self.worker(name, roles: roles, coordinator: address, dir: dir, log: "\(name).log")
-        }
-        #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == ["t1", "s1", "s2"] },
-                "\(coordinator.output)")
-        let spec = dir.appendingPathComponent("resume.yaml")
-        try """
-        name: resume
-        dataset: { train-limit: 6000, validation: 500 }
-        teachers: [{ model: "mlp:784-64-10", train: { epochs: 2, batch: 100 } }]
-        student: { model: "mlp:784-512-512-10" }
-        training: { epochs: 40, batch: 600, optimizer: momentum, lr: 0.05 }
-        distillation: { mode: offline }
-        replicas: 2
-        """.write(to: spec, atomically: true, encoding: .utf8)
-        let first = try distillery(["submit", spec.path, "--coordinator", address, "--watch"], timeout: 300)
-        #expect(first.status == 0, "\(first.out)\n\(first.err)")
-        let reference = try Self.studentParameters(dir, run: "run-1")
+        let setUp = try Self.oneTeacherTwoStudents(address: address, dir: dir, coordinator: coordinator, spec: "resume", epochs: 40)
+        var workers = setUp.workers
+        let spec = setUp.spec, reference = setUp.reference
 
         #expect(try distillery(["submit", spec.path, "--coordinator", address]).status == 0)
         var stepAtKill = 0

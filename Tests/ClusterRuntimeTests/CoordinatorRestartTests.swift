@@ -24,12 +24,7 @@ import Wire
     /// coordinator is replaced by a new one at that moment, and `lost` (if any) never comes back.
     static func run(restartAt: Moment?, lost: String? = nil, epochs: Int = 6)
         async throws -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
-        let cluster = try await EmbeddedCluster()
-        let data = cluster.stateDir + "/data"
-        try SyntheticFashion.write(to: data, train: 600, test: 200)
-        for name in ["t1", "t2"] { try await cluster.addWorker(name, roles: [.teacher]) }
-        for name in ["s1", "s2"] { try await cluster.addWorker(name, roles: [.student]) }
-        await cluster.pump()
+        let (cluster, data) = try await EmbeddedCluster.withSyntheticData(teachers: ["t1", "t2"], students: ["s1", "s2"])
         let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: ElasticRunTests.spec(dataset: data, epochs: epochs, replicas: 2), fileName: "restart.yaml")))
         guard case .submitRunReply(let submitted) = reply, submitted.accepted else { throw TestFailure("refused: \(reply)") }
         let run = submitted.runID
@@ -72,16 +67,9 @@ import Wire
             await cluster.advance(.seconds(60), step: .seconds(1))
             await cluster.pump(until: { await cluster.phase(of: run)?.isTerminal == true }, timeout: .seconds(120))
         }
-        guard case .eventList(let list) = try await cluster.request(.listEvents(ListEvents(runID: run))) else {
-            throw TestFailure("no events")
-        }
+        let events = try await cluster.events(run: run)
         let record = try cluster.store.run(id: run)
-        var parameters: [Float] = []
-        if let stored = try cluster.store.artifacts(runID: run).first(where: { $0.name == "student.safetensors" }) {
-            let model = try ModelCheckpoint.read(from: "\(cluster.stateDir)/\(stored.path)").model
-            parameters = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
-        }
-        return (await cluster.phase(of: run), record?.reason ?? "", list.events.map(\.message), parameters)
+        return (await cluster.phase(of: run), record?.reason ?? "", events, try cluster.studentParameters(run: run))
     }
 
     @Test(arguments: Moment.allCases)

@@ -177,12 +177,8 @@ import Wire
             throw TestFailure("no events")
         }
         let record = try cluster.store.run(id: run)
-        var parameters: [Float] = []
-        if let stored = try cluster.store.artifacts(runID: run).first(where: { $0.name == "student.safetensors" }) {
-            let model = try ModelCheckpoint.read(from: "\(cluster.stateDir)/\(stored.path)").model
-            parameters = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
-        }
-        return (await cluster.phase(of: run), record?.reason ?? "", (list.events + clusterEvents.events).map(\.message), parameters)
+        return (await cluster.phase(of: run), record?.reason ?? "", (list.events + clusterEvents.events).map(\.message),
+                try cluster.studentParameters(run: run))
     }
 
     @Test(arguments: [("s2", 5), ("s1", 30)])

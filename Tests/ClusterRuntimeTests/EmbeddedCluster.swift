@@ -5,6 +5,7 @@ import DistilleryTestKit
 import ClusterStore
 import Foundation
 import Logging
+import NN
 import Testing
 import Transport
 import Wire
@@ -152,6 +153,33 @@ final class EmbeddedCluster: @unchecked Sendable {
 
     func liveness(of name: String) async -> Liveness? { await coordinator.member(name)?.liveness }
     func phase(of run: String) async -> RunPhase? { await coordinator.phase(ofRun: run) }
+
+    /// A cluster with the synthetic data set (600 training, 200 test images) and these
+    /// teacher and student workers, registered; returns it and the data set's directory.
+    static func withSyntheticData(teachers: [String], students: [String]) async throws -> (EmbeddedCluster, String) {
+        let cluster = try await EmbeddedCluster()
+        let data = cluster.stateDir + "/data"
+        try SyntheticFashion.write(to: data, train: 600, test: 200)
+        for name in teachers { try await cluster.addWorker(name, roles: [.teacher]) }
+        for name in students { try await cluster.addWorker(name, roles: [.student]) }
+        await cluster.pump()
+        return (cluster, data)
+    }
+
+    /// The parameters of the run's stored `student.safetensors`; empty when none was stored.
+    func studentParameters(run: String) throws -> [Float] {
+        guard let stored = try store.artifacts(runID: run).first(where: { $0.name == "student.safetensors" }) else { return [] }
+        let model = try ModelCheckpoint.read(from: "\(stateDir)/\(stored.path)").model
+        return Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
+    }
+
+    /// The messages of the run's event log, oldest first.
+    func events(run: String) async throws -> [String] {
+        guard case .eventList(let list) = try await request(.listEvents(ListEvents(runID: run))) else {
+            throw TestFailure("no events for \(run)")
+        }
+        return list.events.map(\.message)
+    }
 }
 
 final class Flag: @unchecked Sendable {

@@ -21,13 +21,7 @@ import Wire
 
     /// A cluster with teachers t1, t2 and students s1, s2, and the synthetic data set.
     static func cluster() async throws -> (EmbeddedCluster, String) {
-        let cluster = try await EmbeddedCluster()
-        let data = cluster.stateDir + "/data"
-        try SyntheticFashion.write(to: data, train: 600, test: 200)
-        for name in ["t1", "t2"] { try await cluster.addWorker(name, roles: [.teacher]) }
-        for name in ["s1", "s2"] { try await cluster.addWorker(name, roles: [.student]) }
-        await cluster.pump()
-        return (cluster, data)
+        try await EmbeddedCluster.withSyntheticData(teachers: ["t1", "t2"], students: ["s1", "s2"])
     }
 
     static func submit(_ cluster: EmbeddedCluster, _ message: SubmitRun) async throws -> SubmitRunReply {
@@ -37,26 +31,15 @@ import Wire
         return reply
     }
 
-    static func student(_ cluster: EmbeddedCluster, run: String) throws -> [Float] {
-        guard let stored = try cluster.store.artifacts(runID: run).first(where: { $0.name == "student.safetensors" }) else { return [] }
-        let model = try ModelCheckpoint.read(from: "\(cluster.stateDir)/\(stored.path)").model
-        return Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
-    }
-
-    static func events(_ cluster: EmbeddedCluster, run: String) async throws -> [String] {
-        guard case .eventList(let list) = try await cluster.request(.listEvents(ListEvents(runID: run))) else { return [] }
-        return list.events.map(\.message)
-    }
-
     /// The fault-free run's student.
     static func reference() async throws -> [Float] {
         let (cluster, data) = try await cluster()
         let reply = try await submit(cluster, SubmitRun(specYaml: spec(data), fileName: "resume.yaml"))
         await cluster.pump(until: { await cluster.phase(of: reply.runID)?.isTerminal == true }, timeout: .seconds(120))
         #expect(await cluster.phase(of: reply.runID) == .completed)
-        let events = try await events(cluster, run: reply.runID)
+        let events = try await cluster.events(run: reply.runID)
         #expect(events.filter { $0.hasPrefix("resume checkpoint at step ") }.count == 10, "steps 5, 10, …, 50 of 54: \(events)")
-        return try student(cluster, run: reply.runID)
+        return try cluster.studentParameters(run: reply.runID)
     }
 
     /// Both student workers are cut off (a power cut) right after s1 (rank 0) sent its
@@ -94,7 +77,7 @@ import Wire
         for name in ["s3", "s4"] { try await cluster.addWorker(name, roles: [.student]) }
         await cluster.pump()
         let resumed = try await Self.submit(cluster, SubmitRun(idempotencyKey: "k1", resumeRunID: first.runID))
-        let firstEvents = try await Self.events(cluster, run: first.runID)
+        let firstEvents = try await cluster.events(run: first.runID)
         #expect(resumed.accepted && resumed.resumeStep == checkpoint, "\(resumed) \(firstEvents)")
         if restart {
             await cluster.pump(until: { await cluster.phase(of: resumed.runID) == .distilling }, timeout: .seconds(120))
@@ -102,7 +85,7 @@ import Wire
             await cluster.advance(.seconds(7))  // the workers notice the silence, register again and report the run
         }
         await cluster.pump(until: { await cluster.phase(of: resumed.runID)?.isTerminal == true }, timeout: .seconds(120))
-        let events = try await Self.events(cluster, run: resumed.runID)
+        let events = try await cluster.events(run: resumed.runID)
         #expect(await cluster.phase(of: resumed.runID) == .completed, "\(events.joined(separator: "\n"))")
         #expect(events.contains { $0.hasPrefix("resumes run \(first.runID) from its checkpoint at step \(checkpoint) of 54") }, "\(events)")
         #expect(!restart || events.contains { $0.hasPrefix("the coordinator restarted while the run was distilling") })
@@ -117,10 +100,10 @@ import Wire
         } else {
             #expect(stored.first?.hasPrefix("resume checkpoint at step \(checkpoint + 5) ") == true, "\(stored)")
         }
-        let student = try Self.student(cluster, run: resumed.runID)
+        let student = try cluster.studentParameters(run: resumed.runID)
         #expect(!student.isEmpty && student == reference, "bit-identical to the uninterrupted run")
         // The ended run says where it went on; a retry of the same resumption creates nothing new.
-        #expect(try await Self.events(cluster, run: first.runID).contains("resumed as \(resumed.runID) from its checkpoint at step \(checkpoint)"))
+        #expect(try await cluster.events(run: first.runID).contains("resumed as \(resumed.runID) from its checkpoint at step \(checkpoint)"))
         let retry = try await Self.submit(cluster, SubmitRun(idempotencyKey: "k1", resumeRunID: first.runID))
         #expect(retry.accepted && retry.duplicate && retry.runID == resumed.runID)
     }
