@@ -1,8 +1,9 @@
 // While distilling, an elastic run that loses a student replica goes on with the survivors.
 
-/// How a run may lose student replicas while distilling (offline runs: every replica holds
-/// every soft target once epoch 0 is cached, and the data-parallel arithmetic is exact, so the
-/// survivors can take over the lost one's share of each batch).
+/// How a run may lose student replicas while distilling (every replica holds the soft targets
+/// of the whole global batch — offline runs cache every sample's in epoch 0, online teachers
+/// stream every step whole — and the data-parallel arithmetic is exact, so the survivors can
+/// take over the lost one's share of each batch).
 public struct ElasticPolicy: Sendable, Equatable, Codable {
     /// Below this many replicas the run fails (≥ 1).
     public var minReplicas: Int
@@ -12,11 +13,39 @@ public struct ElasticPolicy: Sendable, Equatable, Codable {
     /// for workers to take the lost slots back (`RunLifecycle+Growing`), then fails; `.zero`
     /// fails it at once (as before epoch 0, when no slot can be taken back).
     public var waitTimeout: Duration
+    /// What a teacher lost while the replicas still need its logits becomes.
+    public var lostTeachers: LostTeachers
 
-    public init(minReplicas: Int = 1, maxRestarts: Int = 10, waitTimeout: Duration = .seconds(300)) {
+    /// What a teacher lost while the replicas still need its logits becomes.
+    public enum LostTeachers: String, Sendable, Equatable, Codable {
+        /// Placed again: it loads its stored checkpoint and streams epoch 0 again (offline runs,
+        /// whose teachers are frozen).
+        case streamAgain
+        /// Placed again: it loads its stored checkpoint (the teacher as the run started) and
+        /// trains again through the steps it had served, the same arithmetic on the same
+        /// batches, then streams on (online runs without a mutual term).
+        case trainAgain
+        /// The run fails: online teachers with a mutual term learn from each other's logits of
+        /// every step, which the others no longer have.
+        case failRun
+    }
+
+    public init(minReplicas: Int = 1, maxRestarts: Int = 10, waitTimeout: Duration = .seconds(300),
+                lostTeachers: LostTeachers = .streamAgain) {
         self.minReplicas = max(1, minReplicas)
         self.maxRestarts = max(0, maxRestarts)
         self.waitTimeout = max(.zero, waitTimeout)
+        self.lostTeachers = lostTeachers
+    }
+
+    private enum CodingKeys: String, CodingKey { case minReplicas, maxRestarts, waitTimeout, lostTeachers }
+
+    /// A snapshot stored before `lostTeachers` existed is an offline run's (`.streamAgain`).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(minReplicas: try c.decode(Int.self, forKey: .minReplicas), maxRestarts: try c.decode(Int.self, forKey: .maxRestarts),
+                  waitTimeout: try c.decode(Duration.self, forKey: .waitTimeout),
+                  lostTeachers: try c.decodeIfPresent(LostTeachers.self, forKey: .lostTeachers) ?? .streamAgain)
     }
 }
 
@@ -51,6 +80,12 @@ extension RunLifecycle {
         let slots = activeSlots.filter { placement.studentWorkers[$0] == worker }
         var replacing: [RunDirective] = []
         if !teachers.isEmpty && !teachersNoLongerNeeded {
+            guard elastic.lostTeachers != .failRun else {
+                let lost = Placement.listed(teachers.map { "teacher \($0)" })
+                return end(.failed, because: "worker \(worker) was lost while distilling with \(lost) of this online run with a "
+                    + "mutual term: its teachers learn from each other's logits of every step, which the others no longer have, so "
+                    + "the run cannot go on: resubmit it (the trained teachers stored on the coordinator are reused)", sparing: worker)
+            }
             // When replicas are lost too, the new ring's refreshes tell the survivors.
             replacing = replaceTeachers(teachers, of: worker, at: now, refreshingReplicas: slots.isEmpty)
             placement = self.placement!
@@ -150,7 +185,9 @@ extension RunLifecycle {
     /// replicas still train; nil otherwise.
     var ringStallDeadline: ComputedDeadline? {
         guard phase == .distilling, elastic != nil, let since = ringProgressAt, replicasTraining.count >= 2,
-              teachersServing, pausedSince == nil else { return nil }  // replicas waiting for a re-placed teacher are not stalled
+              teachersServing, teacherCatchingUp != true, pausedSince == nil else {
+            return nil  // replicas waiting for a re-placed teacher are not stalled
+        }
         let window = max(timeouts.ringStall, slowestStep * 5)
         return ComputedDeadline(at: since + window, window: window)
     }
@@ -178,6 +215,11 @@ extension RunLifecycle {
     /// the pace sets how long a step may take before the ring counts as stalled.
     mutating func studentProgressed(from before: UInt64, to done: UInt64, at now: ClockTime) {
         guard done > before else { return }
+        if teacherCatchingUp == true {  // the wait was the teacher's, not a step's pace
+            teacherCatchingUp = nil
+            ringProgressAt = now
+            return
+        }
         if let last = ringProgressAt, before > 0 {
             let perStep = (now - last) / Int(done - before)
             if perStep > slowestStep { slowestStep = perStep }

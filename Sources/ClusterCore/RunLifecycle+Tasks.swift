@@ -45,8 +45,12 @@ extension RunLifecycle {
             task.total = total
         case .completed:
             task.state = .completed
-            // A teacher placed again while distilling serves now: the ring's stall window starts here.
-            if ref.kind == .teacher && phase == .distilling { ringProgressAt = now }
+            // A teacher placed again while distilling serves now: it catches up first (the ring's
+            // stall window starts at the replicas' next step).
+            if ref.kind == .teacher && phase == .distilling {
+                ringProgressAt = now
+                teacherCatchingUp = true
+            }
             if task.total > 0 { task.done = task.total }
         case .failed(let why):
             if ref.kind == .student, phase == .distilling, recruits.contains(ref.index) {

@@ -1,13 +1,16 @@
-// While an elastic (offline) run distils epoch 0, a lost teacher is placed on another worker.
+// While the replicas still need a lost teacher's logits (an offline run's epoch 0, any step of
+// an online run), the teacher is placed on another worker.
 
 extension RunLifecycle {
-    /// Distilling, elastic, before every replica holds epoch 0's targets: `teachers` were on
+    /// Distilling, elastic, while the replicas still need their logits (an offline run before
+    /// every replica holds epoch 0's targets; an online run throughout): `teachers` were on
     /// the lost `worker`. Each becomes unplaced (slot "" in the placement, lost at `now`, its
     /// task dropped); the replicas still training are sent their peers again (the teacher's
     /// endpoint is "" until it is placed: they wait for it, bounded) and the shell is asked to
     /// place the teachers (`.placeParts`). The replacement loads the teacher's stored
-    /// checkpoint and streams epoch 0 from its first step again; the replicas drop what they
-    /// already had and re-grant their window, so each gets every step it still needs from it
+    /// checkpoint and streams from the first step again (an online teacher trains again on the
+    /// way, ``ElasticPolicy/LostTeachers/trainAgain``); the replicas drop what they already had
+    /// and re-grant their window, so each gets every step it still needs from it
     /// (docs/PROTOCOL.md "Elastic rings").
     mutating func replaceTeachers(_ teachers: [Int], of worker: String, at now: ClockTime,
                                   refreshingReplicas: Bool = true) -> [RunDirective] {
@@ -20,8 +23,11 @@ extension RunLifecycle {
         }
         self.placement = placement
         let lost = Placement.listed(teachers.map { "teacher \($0)" })
-        var directives: [RunDirective] = [.noted("\(worker) was lost with \(lost) while the replicas still need its logits "
-            + "(epoch 0): placing it on another teacher worker, which streams again from its stored checkpoint")]
+        let how = elastic?.lostTeachers == .trainAgain
+            ? "(an online run): placing it on another teacher worker, which loads its stored checkpoint and trains again "
+                + "through the steps it had served"
+            : "(epoch 0): placing it on another teacher worker, which streams again from its stored checkpoint"
+        var directives: [RunDirective] = [.noted("\(worker) was lost with \(lost) while the replicas still need its logits \(how)")]
         if refreshingReplicas { directives += refreshPeers(ofReplicas: replicasTraining) }
         return directives + [.placeParts(unplaced.keys.filter { $0.kind == .teacher }.sorted())]
     }

@@ -70,6 +70,12 @@ public struct RunLifecycle: Sendable, Equatable, Codable {
     public let studentEpochs: Int
     /// Distilling: when a replica last reported a step done (or the ring last changed).
     var ringProgressAt: ClockTime?
+    /// Distilling: a teacher placed again serves (it reported ready) and no replica has
+    /// finished a step since — it is catching up, streaming (and, online, training) the steps it
+    /// had served — so a ring without progress is not stalled; the replicas' own wait (6 min
+    /// from the last logits that arrived) bounds it. Optional so that a snapshot stored before
+    /// it existed decodes (nil: not catching up).
+    var teacherCatchingUp: Bool?
     /// The longest time per step seen between two progress reports (the stall window's pace).
     var slowestStep: Duration = .zero
 

@@ -95,9 +95,10 @@ extension Coordinator {
     /// Problems that refuse a checked resumption before it is recorded.
     func resumeProblems(_ checked: CheckedSpec) -> [FieldError] {
         guard let source = checked.resume, let spec = checked.spec else { return [] }
-        if spec.distillation.mode == .online {
-            return [FieldError(field: "resume_run_id", message: "run \(source.fromRun) is an online run: its teachers changed as "
-                + "they served and no checkpoint keeps them, so it cannot be resumed; resubmit its spec")]
+        if spec.distillation.mode == .online && spec.distillation.mutual > 0 {
+            return [FieldError(field: "resume_run_id", message: "run \(source.fromRun) is an online run with a mutual term: its "
+                + "teachers learnt from each other's logits of every step, which nothing keeps, so it cannot be resumed; resubmit "
+                + "its spec")]
         }
         if let problem = source.problem { return [FieldError(field: "resume_run_id", message: problem)] }
         return []
@@ -120,7 +121,8 @@ extension Coordinator {
         try store.saveArtifact(ArtifactRecord(runID: id, name: ResumeCheckpoint.resumeArtifactName, sha256: hash,
                                               bytes: Int64(bytes.count), path: relative, atMs: clock.wallMs()))
         event(id, "state", "resumes run \(source.fromRun) from its checkpoint at step \(summary.step) of \(summary.totalSteps) "
-            + "(epoch \(summary.epoch)): the replicas load it and train on from there; the teachers stream from that step")
+            + "(epoch \(summary.epoch)): the replicas load it and train on from there; the teachers stream from that step"
+            + (runs[id]?.spec.distillation.mode == .online ? " (online teachers first train again through the steps before it)" : ""))
         event(source.fromRun, "state", "resumed as \(id) from its checkpoint at step \(summary.step)")
         return ResumePoint(fromRun: source.fromRun, step: summary.step, totalSteps: summary.totalSteps, sha256: hash, path: relative)
     }

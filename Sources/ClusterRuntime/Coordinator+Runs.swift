@@ -126,6 +126,13 @@ extension Coordinator {
             task = .teacher(teacher)
             offerCheckpoint(hash, what: "teacher \(ref.index) checkpoint", of: runID, to: worker)
         }
+        // An online teacher placed again goes on from its predecessor's last state (not when the
+        // assignment is repeated to a teacher serving already: its task is then completed).
+        if case .teacher(var teacher) = task, run.lifecycle.elastic?.lostTeachers == .trainAgain,
+           run.lifecycle.tasks[ref]?.state == .assigned, let hash = offerTeacherState(ref.index, of: runID, to: worker) {
+            teacher.stateHash = hash
+            task = .teacher(teacher)
+        }
         if case .student(let student) = task, !student.resumeHash.isEmpty, student.ringGeneration <= 1 {
             offerResumeCheckpoint(of: runID, to: worker)
         }

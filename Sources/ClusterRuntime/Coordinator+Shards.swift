@@ -192,8 +192,9 @@ extension Coordinator {
         func fail(_ error: String) {
             incomingArtifacts[key] = nil
             logger.warning("artifact \(key) from \(request.sender) refused: \(error)")
-            // A resume checkpoint refused is replaced by the next one; it is no result of the run.
-            if runs[m.runID] != nil && m.name != ResumeCheckpoint.artifactName {
+            // A resume checkpoint or teacher state refused is replaced by the next one; it is no
+            // result of the run.
+            if runs[m.runID] != nil && m.name != ResumeCheckpoint.artifactName && !Self.isTeacherState(m.name) {
                 artifactRefusals[m.runID, default: [:]][m.name] = error
                 event(m.runID, "artifact", "could not store \(m.name) from \(request.sender): \(error)")
             }
@@ -221,10 +222,15 @@ extension Coordinator {
         guard artifact.bytes.count == artifact.total, SHA256.hex(artifact.bytes) == artifact.sha256 else {
             return fail("the \(artifact.bytes.count) bytes received do not hash to \(artifact.sha256.prefix(12))")
         }
-        var checkpoint: ResumeCheckpoint.Summary?
+        var checkpoint: ResumeCheckpoint.Summary?, teacherState: ResumeCheckpoint.Summary?
         if m.name == ResumeCheckpoint.artifactName {
             switch checkResumeCheckpoint(artifact.bytes, runID: m.runID) {
             case .success(let summary): checkpoint = summary
+            case .failure(let why): return fail(why.text)
+            }
+        } else if Self.isTeacherState(m.name) {
+            switch checkTeacherState(artifact.bytes, runID: m.runID, name: m.name) {
+            case .success(let summary): teacherState = summary
             case .failure(let why): return fail(why.text)
             }
         }
@@ -248,6 +254,10 @@ extension Coordinator {
             storedCheckpointSteps[m.runID] = s.step
             event(m.runID, "checkpoint", "resume checkpoint at step \(s.step) of \(s.totalSteps) (epoch \(s.epoch)) stored "
                 + "(\(artifact.bytes.count) bytes, from \(request.sender)): `distillery resume \(m.runID)` continues from it if the run ends")
+        } else if let s = teacherState {
+            storedTeacherStateSteps[key] = s.step
+            event(m.runID, "checkpoint", "\(m.name) at step \(s.step) (epoch \(s.epoch)) stored (\(artifact.bytes.count) bytes, "
+                + "from \(request.sender)): a teacher placed again goes on from it")
         } else {
             event(m.runID, "artifact", "stored \(m.name) (\(artifact.bytes.count) bytes, sha256 \(artifact.sha256.prefix(12))) at \(path)")
         }

@@ -138,19 +138,23 @@ extension Coordinator {
         } catch {
             return (.error(ErrorReply(code: .internal, message: "could not record the run: \(error)")), nil)
         }
-        // Offline runs are elastic: every replica caches every soft target in epoch 0, so the
-        // survivors of a lost replica can take over its share (docs/OPERATIONS.md "Failures").
+        // Runs are elastic: every replica holds the whole global batch's soft targets (offline
+        // runs cache every sample's in epoch 0, online teachers stream every step whole), so the
+        // survivors of a lost replica can take over its share (docs/OPERATIONS.md "When a node is
+        // lost"). A lost online teacher is placed again and trains through the steps it had
+        // served (with a mutual term the run fails instead); online runs do not grow (a
+        // newcomer would need the teachers to stream to it from the ring's step).
         // A ring is renewed for a stall only past the dead window, so that a replica that died is
         // removed first (a renewal with it still in would be wasted).
         var timeouts = settings.runTimeouts
         timeouts.ringStall = max(timeouts.ringStall, settings.liveness.deadAfter + .seconds(2))
         let lifecycle = RunLifecycle(runID: record.id, teacherCount: spec.teachers.count, replicaCount: spec.replicas,
                                      timeouts: timeouts,
-                                     elastic: spec.distillation.mode == .offline
-                                         ? ElasticPolicy(minReplicas: spec.elastic.minReplicas, maxRestarts: spec.elastic.maxRestarts,
-                                                         waitTimeout: .seconds(spec.elastic.waitTimeout))
-                                         : nil,
-                                     studentEpochs: spec.training.epochs)
+                                     elastic: ElasticPolicy(minReplicas: spec.elastic.minReplicas, maxRestarts: spec.elastic.maxRestarts,
+                                                            waitTimeout: .seconds(spec.elastic.waitTimeout),
+                                                            lostTeachers: spec.distillation.mode == .offline ? .streamAgain
+                                                                : spec.distillation.mutual > 0 ? .failRun : .trainAgain),
+                                     studentEpochs: spec.distillation.mode == .offline ? spec.training.epochs : 0)
         runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
                                     updatedMs: record.submittedAtMs, lifecycle: lifecycle,
                                     shardKey: ShardKey(spec.dataset))

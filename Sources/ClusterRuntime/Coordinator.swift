@@ -84,6 +84,8 @@ public actor Coordinator {
     var artifactRefusals: [String: [String: String]] = [:]
     /// The step of each run in flight's last stored resume checkpoint (an older one is refused).
     var storedCheckpointSteps: [String: Int] = [:]
+    /// The step of each online teacher state stored, by "run/artifact name" (Coordinator+TeacherStates).
+    var storedTeacherStateSteps: [String: Int] = [:]
     /// Teacher checkpoints being offered to workers, by SHA-256 (served like shard chunks).
     var checkpointBlobs: [String: CheckpointBlob] = [:]
     /// Trained teachers in the state directory by recipe key (built when first needed).

@@ -50,10 +50,11 @@ extension TaskRunner {
         do { next = replicas > 1 ? try await dataPlane.connect(task.peerEndpoints[(rank + 1) % replicas]) : nil } catch {
             throw TaskFailure("replica \(rank) cannot reach replica \((rank + 1) % replicas): \(error)")
         }
-        // Offline runs are elastic: a repeated assignment with a new ring generation (a replica
-        // was lost) moves this replica to the new ring (StudentReplica+Ring.swift).
+        // Runs are elastic (online ones since their teachers stream every step whole): a repeated
+        // assignment with a new ring generation (a replica was lost) moves this replica to the
+        // new ring (StudentReplica+Ring.swift).
         let taskID = assign.taskID, peers = self.peers
-        let elastic = plan.streaming == .firstEpochCached
+        let elastic = plan.streaming != .everyEpoch
             ? ElasticRing(latest: { peers.ring(taskID) }, connect: { try await dataPlane.connect($0) },
                           teachers: { peers.teacherEndpoints(taskID) }) : nil
         let inbox = dataPlane.inbox, runID = assign.runID
@@ -79,8 +80,10 @@ extension TaskRunner {
         let logger = self.logger
         replica.note = { [taskID] in logger.info("\(taskID): \($0)") }
         if !task.resumeHash.isEmpty && !joins { try resume(replica, assign, hash: task.resumeHash) }
-        // Offline runs: rank 0 sends a resume checkpoint every elastic.checkpoint-every steps
-        // (0: after each epoch), but not after the last step (the student itself follows).
+        // Rank 0 sends a resume checkpoint every elastic.checkpoint-every steps (0: after each
+        // epoch), but not after the last step (the student itself follows). Online runs with a
+        // mutual term cannot resume: their teachers learnt from each other's past logits.
+        let resumable = spec.distillation.mode == .offline || spec.distillation.mutual == 0
         let checkpointEvery = spec.elastic.checkpointEvery > 0 ? spec.elastic.checkpointEvery : plan.stepsPerEpoch
         var lastReport = clock.instant()
         var epochStarted = stopwatch.instant()
@@ -103,7 +106,7 @@ extension TaskRunner {
                                 [("student.ring_generation", Double(latest.generation)), ("student.replicas", Double(latest.ranks))])
                     }
                 }
-                if elastic != nil, replica.rank == 0, done < total, done % checkpointEvery == 0 {
+                if resumable, replica.rank == 0, done < total, done % checkpointEvery == 0 {
                     sendResumeCheckpoint(replica, assign, student: studentSpec.description)
                 }
                 let now = clock.instant()

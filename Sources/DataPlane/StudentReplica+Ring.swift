@@ -193,41 +193,11 @@ extension StudentReplica {
         generations.append((assignment.generation, n, trainer.globalStep))
     }
 
-    /// Parameters, running statistics, optimizer state tensors, then the integers (global step,
-    /// optimizer steps, each random stream) as three exact 22-bit pieces each.
-    func packState() -> [Float] {
-        let model = trainer.model
-        var out = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
-        out += UnsafeBufferPointer(start: model.state.pointer, count: model.state.count)
-        for (_, storage) in trainer.optimizer.stateTensors { out += UnsafeBufferPointer(start: storage.pointer, count: storage.count) }
-        for value in [UInt64(trainer.globalStep), UInt64(trainer.optimizer.stepCount)] + model.randomStreams {
-            out += ParameterHashes.encode(value, rank: 0, ranks: 1)
-        }
-        return out
-    }
+    /// The replica's whole state (``Trainer/packState()``).
+    func packState() -> [Float] { trainer.packState() }
 
     /// The inverse of `packState`.
-    func loadState(_ values: [Float]) {
-        let model = trainer.model
-        var at = 0
-        values.withUnsafeBufferPointer { v in
-            func take(_ into: UnsafeMutablePointer<Float>, _ count: Int) {
-                into.update(from: v.baseAddress! + at, count: count)
-                at += count
-            }
-            take(model.parameters.pointer, model.parameterCount)
-            take(model.state.pointer, model.state.count)
-            for (_, storage) in trainer.optimizer.stateTensors { take(storage.pointer, storage.count) }
-        }
-        var integers: [UInt64] = []
-        while at + 3 <= values.count {
-            integers += ParameterHashes.decode(Array(values[at ..< at + 3]))
-            at += 3
-        }
-        trainer.restore(globalStep: Int(integers[0]))
-        trainer.optimizer.restore(stepCount: Int(integers[1]))
-        model.randomStreams = Array(integers.dropFirst(2))
-    }
+    func loadState(_ values: [Float]) { trainer.loadState(values) }
 
     /// FNV-1a over the values' bits, −0 counted as +0 (a copy through the ring turns −0 into
     /// +0: x + 0): replicas holding the same state agree on it, and a copy is checked by it.

@@ -17,6 +17,8 @@ import Wire
 /// With `LogitsStreaming.firstEpochCached` the teachers send the whole global batch during
 /// epoch 0; the replica keeps every sample's target in a `SoftLabelCache` (full, or top-k with
 /// a tail bucket) and trains the later epochs from it without waiting for anyone but its ring.
+/// With `.everyEpochWholeBatch` (online runs) they send the whole batch every step and the
+/// replica keeps only the last step's targets: enough to run that step again over a new ring.
 public final class StudentReplica {
     public let runID: String
     /// The replica's rank in its current ring (0 ..< R); a new ring generation renumbers it.
@@ -85,6 +87,10 @@ public final class StudentReplica {
     private var stepTargets: [Float] = []
     /// The last global step whose logits this replica took from its teachers (−1: none).
     var taken = -1
+    /// Without a cache (online runs, whose teachers stream every step whole): the ensemble
+    /// targets of the last step taken, for its whole global batch (`part`), so that the step in
+    /// flight can run again split over a new ring.
+    private var takenTargets: (step: Int, part: ArraySlice<Int>, rows: [Float])?
     /// The first global step the teachers stream to this replica: a resumed run's checkpoint
     /// step (``resume(from:)``), 0 otherwise. Credits count from it.
     var streamStart = 0
@@ -188,10 +194,15 @@ public final class StudentReplica {
             // Step g taken: credit step g + W, if the teachers stream that far.
             if g + plan.window < plan.streamedSteps { try await grant(1) }
             timing.logitsWait += seconds(since: &mark)
-            try ensemble(arrived, part: plan.logitsRange(batches, step: step, replica: slot), share: share)
+            try ensemble(arrived, part: plan.logitsRange(batches, step: step, replica: slot), share: share, step: g)
+        } else if let kept = takenTargets, kept.step == g {
+            // Online: the step in flight taken before the ring changed, its whole batch kept.
+            let classes = train.classCount, offset = share.startIndex - kept.part.startIndex
+            stepTargets = Array(kept.rows[(offset * classes) ..< ((offset + share.count) * classes)])
         } else {
             guard let cache else {
-                throw .badLogits("replica \(rank) has no cached targets for epoch \(epoch) step \(step): only offline runs can change their ring")
+                throw .badLogits("replica \(rank) has no targets for epoch \(epoch) step \(step): it took that step's logits, "
+                    + "but the teachers sent only its micro-batch, which the ring cannot split again")
             }
             if let missing = share.first(where: { !cache.contains($0) }) {
                 throw .badLogits("replica \(rank) has no cached target for sample \(missing) in epoch \(epoch) step \(step) "
@@ -333,7 +344,7 @@ public final class StudentReplica {
 
     /// Builds the ensemble's soft targets (temperature T) for the samples `part` the teachers
     /// sent, keeps them in the cache when caching, and leaves `share`'s rows in `stepTargets`.
-    private func ensemble(_ arrived: [ArrivedLogits], part: ArraySlice<Int>, share: ArraySlice<Int>) throws(DataPlaneError) {
+    private func ensemble(_ arrived: [ArrivedLogits], part: ArraySlice<Int>, share: ArraySlice<Int>, step g: Int) throws(DataPlaneError) {
         let classes = train.classCount
         var decoded: [[Float]] = []
         for a in arrived { decoded.append(try stream.decodeStepLogits(a, part: part, replica: slot)) }
@@ -351,6 +362,7 @@ public final class StudentReplica {
         } else {
             stepTargets = Array(rows[(offset * classes) ..< ((offset + share.count) * classes)])
         }
+        if cache == nil && elastic != nil && part.count > share.count { takenTargets = (g, part, rows) }
     }
 
     /// `share`'s rows of the cached targets into `stepTargets`.

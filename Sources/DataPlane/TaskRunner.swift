@@ -227,7 +227,7 @@ public final class TaskRunner: WorkerTasks {
     func stepPlan(_ spec: RunSpec, _ bundle: DataBundle) -> StepPlan {
         StepPlan(sampleCount: bundle.train.count, batchSize: spec.training.batch, seed: spec.training.seed,
                  epochs: spec.training.epochs, replicas: spec.replicas, window: spec.prefetch,
-                 streaming: spec.distillation.mode == .offline ? .firstEpochCached : .everyEpoch)
+                 streaming: spec.distillation.mode == .offline ? .firstEpochCached : .everyEpochWholeBatch)
     }
 
     /// How the run's logits travel (its top-k, float16 and temperature).

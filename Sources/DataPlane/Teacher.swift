@@ -58,21 +58,34 @@ extension TaskRunner {
             }
             mutual = TeacherStreamer.Mutual(weight: spec.distillation.mutual, temperature: spec.distillation.temperature,
                                             peers: others, route: route,
-                                            arrivals: dataPlane.inbox.peerLogitsQueue(run: assign.runID, teacher: index))
+                                            arrivals: dataPlane.inbox.peerLogitsQueue(run: assign.runID, teacher: index),
+                                            timeout: dataTimeout)
         }
         let streamer = TeacherStreamer(runID: assign.runID, teacher: index, model: model, train: bundle.train,
                                        plan: plan, codec: codec(spec, classes: model.outputFeatures), online: online,
                                        test: bundle.test, replicaRoute: replicas,
                                        credits: dataPlane.inbox.creditQueue(run: assign.runID, teacher: index),
-                                       // Offline (elastic) runs: the replicas may stop granting while a lost
-                                       // teacher is placed again (docs/PROTOCOL.md "Elastic rings").
-                                       timeout: spec.distillation.mode == .offline ? StudentReplica.teacherReplacementWait : dataTimeout,
+                                       // Elastic runs: the replicas may stop granting while a lost teacher is
+                                       // placed again or their ring changes (docs/PROTOCOL.md "Elastic rings").
+                                       timeout: StudentReplica.teacherReplacementWait,
                                        startTimeout: .seconds(3600), mutual: mutual,
                                        receivers: { peers.replicaSlots(taskID) })
         streamer.clock = clock
         let logger = self.logger, taskID0 = assign.taskID
         streamer.note = { logger.info("\(taskID0): \($0)") }
-        if online == nil { streamer.fromStep = Int(clamping: task.fromStep) }  // a resumed run (docs/PROTOCOL.md "Resume")
+        streamer.fromStep = Int(clamping: task.fromStep)  // a resumed run (docs/PROTOCOL.md "Resume")
+        if let online, mutual == nil, let modelSpec = spec.teachers[index].model {
+            // A teacher placed again goes on from its predecessor's last state; every epoch's goes
+            // to the coordinator for the next one (docs/PROTOCOL.md "Elastic rings").
+            if !task.stateHash.isEmpty { streamer.startStep = try loadState(task.stateHash, into: online, assign, index: index, plan: plan) }
+            let name = Self.teacherStateArtifact(index)
+            streamer.onEpochState = { [self] step, state in
+                let checkpoint = ResumeCheckpoint(runID: assign.runID, step: step, stepsPerEpoch: plan.stepsPerEpoch,
+                                                  totalSteps: plan.streamedSteps, replicas: 1,
+                                                  student: "teacher \(index): \(modelSpec.description)", state: state, cache: [])
+                sendArtifact(assign, name: name, bytes: checkpoint.encoded())
+            }
+        }
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
@@ -91,6 +104,37 @@ extension TaskRunner {
             } catch {
                 logger.warning("\(assign.taskID): could not keep the online teacher: \(error)")
             }
+        }
+    }
+
+    /// The artifact an online teacher sends after each epoch: its state (docs/PROTOCOL.md
+    /// "Elastic rings").
+    static func teacherStateArtifact(_ index: Int) -> String { "teacher-\(index)-state.safetensors" }
+
+    /// Loads the online teacher state `hash` the coordinator offered into `online` and returns
+    /// its step (a teacher placed again goes on from there).
+    func loadState(_ hash: String, into online: Trainer, _ assign: AssignTask, index: Int, plan: StepPlan) throws(TaskFailure) -> Int {
+        let path: String
+        switch awaitCheckpoint(hash, runID: assign.runID) {
+        case .success(let p): path = p
+        case .failure(let failure): throw TaskFailure("teacher \(index): its state: \(failure.reason)")
+        }
+        do {
+            guard let data = FileManager.default.contents(atPath: path) else { throw TaskFailure("cannot read \(path)") }
+            let checkpoint = try ResumeCheckpoint(bytes: [UInt8](data), source: path)
+            let expected = online.packState().count
+            guard checkpoint.state.count == expected, checkpoint.stepsPerEpoch == plan.stepsPerEpoch,
+                  checkpoint.step <= plan.streamedSteps else {
+                throw TaskFailure("the state \(path) (\(checkpoint.student), step \(checkpoint.step), \(checkpoint.state.count) values) "
+                    + "does not fit teacher \(index) (\(expected) values, \(plan.stepsPerEpoch) steps per epoch)")
+            }
+            online.loadState(checkpoint.state)
+            logger.info("\(assign.taskID): goes on from teacher \(index)'s state at step \(checkpoint.step) (epoch \(checkpoint.epoch))")
+            return checkpoint.step
+        } catch let failure as TaskFailure {
+            throw failure
+        } catch {
+            throw TaskFailure("teacher \(index): its state \(path): \(error)")
         }
     }
 

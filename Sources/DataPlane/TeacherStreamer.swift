@@ -49,8 +49,18 @@ public final class TeacherStreamer {
     /// teacher of the run is ready, which can take as long as the slowest teacher trains.
     let startTimeout: Duration
     /// The first global step streamed (a resumed run's checkpoint step; 0 otherwise): credits
-    /// count from it, and the steps before it are not computed.
+    /// count from it, and the steps before it are not sent; an online teacher trains on them
+    /// (as it did in the run it resumes), a frozen one skips them.
     public var fromStep = 0
+    /// An online teacher that loaded its state at this global step (`TeacherTask.state_hash`,
+    /// a teacher placed again): the steps before it are neither trained nor sent, and credits
+    /// count as if they had been sent.
+    public var startStep = 0
+    /// Online teachers without a mutual term: called with (step, ``Trainer/packState()``) for the
+    /// state at the start of each epoch after the first, once every replica served has taken
+    /// the step before it (a teacher placed again from it then owes no replica an earlier step).
+    public var onEpochState: ((_ step: Int, _ state: [Float]) -> Void)?
+    private var pendingState: (step: Int, state: [Float])?
     /// Where the teacher tells what it does about rare events (a long wait for credits, once).
     public var note: @Sendable (String) -> Void = { _ in }
     private var notedWait = false
@@ -69,8 +79,12 @@ public final class TeacherStreamer {
         public var peers: [Int]
         public var route: PeerRoute
         public var arrivals: BoundedQueue<ArrivedPeerLogits>
+        /// How long to wait for the others' logits of a step (not the first).
+        public var timeout: Duration
 
-        public init(weight: Float, temperature: Float, peers: [Int], route: PeerRoute, arrivals: BoundedQueue<ArrivedPeerLogits>) {
+        public init(weight: Float, temperature: Float, peers: [Int], route: PeerRoute, arrivals: BoundedQueue<ArrivedPeerLogits>,
+                    timeout: Duration = .seconds(30)) {
+            self.timeout = timeout
             self.weight = weight
             self.temperature = temperature
             self.peers = peers.sorted()
@@ -129,11 +143,28 @@ public final class TeacherStreamer {
         let totalSteps = plan.streamedSteps
         for epoch in 0..<plan.streamedEpochs {
             let batches = plan.batches(epoch: epoch)
-            for step in 0..<batches.stepsPerEpoch where epoch * batches.stepsPerEpoch + step >= fromStep {
+            for step in 0..<batches.stepsPerEpoch {
                 if isCancelled() { return }
+                let g = epoch * batches.stepsPerEpoch + step
+                if g < startStep { continue }  // in the state loaded
+                if let online, onEpochState != nil, mutual == nil, step == 0, g > startStep, g > 0 {
+                    pendingState = (g, online.packState())
+                }
+                if g < fromStep {
+                    // Before a resumed run's step: an online teacher becomes what it was there.
+                    guard let online, mutual == nil else { continue }
+                    _ = online.accumulateGradients(batch: batches.batch(step: step), train: train, objective: .crossEntropy)
+                    online.applyGradients(learningRate: online.settings.schedule.rate(
+                        base: online.settings.learningRate, step: online.globalStep, totalSteps: totalSteps))
+                    continue
+                }
                 for r in receivers() { try await waitForCredit(replica: r, isCancelled: isCancelled) }
                 if isCancelled() { return }
                 let serving = receivers()  // without a slot dropped while waiting
+                if let pending = pendingState, serving.allSatisfy({ tookAll(before: pending.step, replica: $0) }) {
+                    pendingState = nil
+                    onEpochState?(pending.step, pending.state)
+                }
                 let global = batches.batch(step: step)
                 let n = global.count
                 if pixels.count < n * train.features {
@@ -197,7 +228,7 @@ public final class TeacherStreamer {
     private func peersLogits(_ mutual: Mutual, epoch: Int, step: Int, part: ArraySlice<Int>,
                              first: Bool) async throws(DataPlaneError) -> [[Float]] {
         let key = StepKey(epoch: epoch, step: step)
-        let limit = first ? startTimeout : timeout
+        let limit = first ? startTimeout : mutual.timeout
         let deadline = clock.deadline(after: limit)
         while (early[key]?.count ?? 0) < mutual.peers.count {
             let a: ArrivedPeerLogits?
@@ -251,8 +282,17 @@ public final class TeacherStreamer {
             throw .transport("teacher \(teacher) could not send logits to replica \(r): \(error)")
         }
         bytesSent += encoded.frames.reduce(0) { $0 + $1.count }
-        sent[r, default: 0] += 1
+        sent[r] = sentCount(r) + 1
     }
+
+    /// Whether replica slot r has taken every step before global step `g`: each step it takes
+    /// grants one credit beyond its initial window of min(W, streamed steps − `fromStep`).
+    private func tookAll(before g: Int, replica r: Int) -> Bool {
+        granted[r, default: 0] - min(plan.window, plan.streamedSteps - fromStep) >= g - fromStep
+    }
+
+    /// Messages sent to slot r, counted from `fromStep` (the steps before `startStep` count).
+    private func sentCount(_ r: Int) -> Int { sent[r] ?? max(0, startStep - fromStep) }
 
     /// Waits (bounded, in slices that notice a cancellation or the slot being dropped) until
     /// replica slot r has granted more steps than were sent to it.
@@ -260,11 +300,11 @@ public final class TeacherStreamer {
         let limit = granted[r, default: 0] == 0 ? startTimeout : timeout
         let deadline = clock.deadline(after: limit)
         let started = clock.instant()
-        while sent[r, default: 0] >= granted[r, default: 0] {
+        while sentCount(r) >= granted[r, default: 0] {
             if !notedWait, (clock.instant() - started) > .seconds(10) {
                 notedWait = true
                 note("teacher \(teacher) has waited 10 s for credits from replica slot \(r) (granted \(granted[r, default: 0]), "
-                    + "sent \(sent[r, default: 0]), serving slots \(receivers()))")
+                    + "sent \(sentCount(r)), serving slots \(receivers()))")
             }
             if isCancelled() || !receivers().contains(r) { return }
             guard !deadline.hasPassed else { throw .noCredit(teacher: teacher, replica: r, after: limit) }

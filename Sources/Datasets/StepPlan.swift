@@ -29,9 +29,10 @@ public struct StepPlan: Sendable, Equatable {
     public var streamedSteps: Int { streamedEpochs * stepsPerEpoch }
 
     /// The sample positions replica r receives logits for at `step` of the epoch `batches`
-    /// plans: its micro-batch, or the whole global batch when epoch 0's targets are being cached.
+    /// plans: its micro-batch, or the whole global batch when epoch 0's targets are being cached
+    /// or every step is streamed whole (elastic online runs).
     public func logitsRange(_ batches: BatchPlan, step: Int, replica r: Int) -> ArraySlice<Int> {
-        streaming == .firstEpochCached ? batches.batch(step: step) : batches.microBatch(step: step, replica: r, of: replicas)
+        streaming == .everyEpoch ? batches.microBatch(step: step, replica: r, of: replicas) : batches.batch(step: step)
     }
 
     public func batches(epoch: Int) -> BatchPlan {
@@ -44,9 +45,14 @@ public struct StepPlan: Sendable, Equatable {
 
 /// Which epochs teachers stream logits for (DESIGN.md §2 step 5).
 public enum LogitsStreaming: Sendable, Equatable {
-    /// Every epoch; each replica gets the logits of its own micro-batch (online mode: the
-    /// teachers change as they train, so targets cannot be kept).
+    /// Every epoch; each replica gets the logits of its own micro-batch (teachers that change
+    /// as they train, in one process: targets cannot be kept).
     case everyEpoch
+    /// Online mode in a cluster: every epoch, and each replica gets the whole global batch, so
+    /// the survivors of a lost replica can take over its share of any step whose logits they
+    /// hold (the ring may change mid-run). Costs R× the logits of `everyEpoch`: R·B·C values a
+    /// step, small next to the student's gradient all-reduce.
+    case everyEpochWholeBatch
     /// Offline mode (frozen teachers, no augmentation): epoch 0 only, and each replica gets
     /// the whole global batch, so after epoch 0 every replica holds the soft target of every
     /// sample (`SoftLabelCache`) and the teachers go idle. Costs R× the logits of one epoch

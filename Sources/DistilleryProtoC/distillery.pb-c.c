@@ -3708,7 +3708,7 @@ const ProtobufCMessageDescriptor distillery__v1__event_list__descriptor =
   (ProtobufCMessageInit) distillery__v1__event_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[6] =
+static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descriptors[7] =
 {
   {
     "teacher_index",
@@ -3782,12 +3782,25 @@ static const ProtobufCFieldDescriptor distillery__v1__teacher_task__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "state_hash",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__TeacherTask, state_hash),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__teacher_task__field_indices_by_name[] = {
   1,   /* field[1] = checkpoint_hash */
   5,   /* field[5] = from_step */
   3,   /* field[3] = replica_endpoints */
   2,   /* field[2] = replicas */
+  6,   /* field[6] = state_hash */
   4,   /* field[4] = teacher_endpoints */
   0,   /* field[0] = teacher_index */
 };
@@ -3796,7 +3809,7 @@ static const ProtobufCIntRange distillery__v1__teacher_task__number_ranges[3 + 1
   { 1, 0 },
   { 3, 1 },
   { 5, 2 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
 {
@@ -3806,7 +3819,7 @@ const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
   "Distillery__V1__TeacherTask",
   "distillery.v1",
   sizeof(Distillery__V1__TeacherTask),
-  6,
+  7,
   distillery__v1__teacher_task__field_descriptors,
   distillery__v1__teacher_task__field_indices_by_name,
   3,  distillery__v1__teacher_task__number_ranges,

@@ -91,7 +91,7 @@ public struct WireSamples: Sendable {
                 task = .teacher(TeacherTask(teacherIndex: index, checkpointHash: hasCheckpoint ? word() : "",
                                             replicas: ranks, replicaEndpoints: chance(2) ? [] : ranks.map { _ in endpoint() },
                                             teacherEndpoints: chance(2) ? [] : (0...Int(index) + int(3)).map { _ in endpoint() },
-                                            fromStep: chance(2) ? 0 : u64()))
+                                            fromStep: chance(2) ? 0 : u64(), stateHash: chance(2) ? "" : word()))
             } else {
                 let replicas = UInt32(1 + int(8))
                 let peers = chance(2) ? [] : (0..<Int(replicas)).map { "tcp://peer-\($0):7879" }

@@ -10,7 +10,8 @@ extension TeacherTask {
             replicas: CRead.array(c.n_replicas, c.replicas),
             replicaEndpoints: CRead.strings(c.n_replica_endpoints, c.replica_endpoints, "assign_task.teacher.replica_endpoints"),
             teacherEndpoints: CRead.strings(c.n_teacher_endpoints, c.teacher_endpoints, "assign_task.teacher.teacher_endpoints"),
-            fromStep: c.from_step)
+            fromStep: c.from_step,
+            stateHash: CRead.string(c.state_hash, "assign_task.teacher.state_hash"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__TeacherTask> {
@@ -24,6 +25,7 @@ extension TeacherTask {
         p.pointee.n_teacher_endpoints = teacherEndpoints.count
         p.pointee.teacher_endpoints = try a.strings(teacherEndpoints, "assign_task.teacher.teacher_endpoints")
         p.pointee.from_step = fromStep
+        p.pointee.state_hash = try a.string(stateHash, "assign_task.teacher.state_hash")
         return p
     }
 }

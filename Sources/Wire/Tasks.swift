@@ -23,10 +23,15 @@ public struct TeacherTask: Sendable, Equatable {
     /// The first global step to stream: a resumed run's checkpoint step (0 otherwise). Credits
     /// count from it; at or past the last streamed step nothing is streamed.
     public var fromStep: UInt64
+    /// Online runs: the SHA-256 of the teacher's latest state the coordinator offers
+    /// (`teacher-<i>-state.safetensors`); the teacher loads it and goes on from its step
+    /// (empty: from the run's first step).
+    public var stateHash: String
 
     public init(teacherIndex: UInt32 = 0, checkpointHash: String = "", replicas: [UInt32] = [],
-                replicaEndpoints: [String] = [], teacherEndpoints: [String] = [], fromStep: UInt64 = 0) {
+                replicaEndpoints: [String] = [], teacherEndpoints: [String] = [], fromStep: UInt64 = 0, stateHash: String = "") {
         self.fromStep = fromStep
+        self.stateHash = stateHash
         self.teacherIndex = teacherIndex
         self.checkpointHash = checkpointHash
         self.replicas = replicas

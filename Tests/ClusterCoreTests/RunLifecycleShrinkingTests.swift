@@ -1,4 +1,5 @@
 @testable import ClusterCore
+import Foundation
 import Testing
 
 /// While distilling, an elastic run that loses a student replica goes on with the survivors
@@ -9,9 +10,11 @@ import Testing
     static let students = ["s1", "s2", "s3"]
 
     /// 2 teachers on w1, w2; 3 replicas on s1, s2, s3; distilling since 9000 ms.
-    static func distilling(minReplicas: Int = 1, maxRestarts: Int = 10, studentEpochs: Int = 0) -> RunLifecycle {
+    static func distilling(minReplicas: Int = 1, maxRestarts: Int = 10, studentEpochs: Int = 0,
+                           lostTeachers: ElasticPolicy.LostTeachers = .streamAgain) -> RunLifecycle {
         var run = RunLifecycle(runID: "r1", teacherCount: 2, replicaCount: 3,
-                               elastic: ElasticPolicy(minReplicas: minReplicas, maxRestarts: maxRestarts),
+                               elastic: ElasticPolicy(minReplicas: minReplicas, maxRestarts: maxRestarts,
+                                                      lostTeachers: lostTeachers),
                                studentEpochs: studentEpochs)
         _ = run.handle(.start, at: at(0))
         _ = run.handle(.placed(Placement(teacherWorkers: teachers, studentWorkers: students)), at: at(10))
@@ -103,7 +106,12 @@ import Testing
                 .refreshPeers(Self.s2, worker: "s3")])
         #expect(run.ringStallDeadline == nil, "until it serves")
         _ = run.handle(.task(F.t1, .completed), at: at(12_000))
-        #expect(run.ringStallDeadline?.at == at(22_000), "the stall window starts when it serves")
+        #expect(run.ringStallDeadline == nil, "it serves, but first streams again the steps it had served")
+        #expect(run.handle(.tick, at: at(60_000)).isEmpty)
+        _ = run.handle(.task(F.s0, .running(done: 4, total: 100)), at: at(70_000))
+        #expect(run.ringStallDeadline?.at == at(80_000), "the stall window starts at the replicas' next step")
+        _ = run.handle(.task(F.s0, .running(done: 5, total: 100)), at: at(70_500))
+        #expect(run.ringStallDeadline?.at == at(80_500), "the wait for the teacher sets no pace")
         for slot in 0..<3 { _ = run.handle(.task(TaskRef(.student, slot), .completed), at: at(13_000)) }
         #expect(run.phase == .completed)
     }
@@ -120,6 +128,33 @@ import Testing
         _ = waiting.handle(.workerLost("w2"), at: at(9500))
         _ = waiting.handle(.tick, at: at(9500) + waiting.timeouts.replacementWait)
         #expect(waiting.phase == .failed && waiting.reason.contains("teacher 1 (lost with w2)"), "\(waiting.reason)")
+    }
+
+    /// An online run with a mutual term (its teachers are not placed again): a lost student
+    /// worker shrinks the ring as in an offline run, a lost teacher worker fails the run saying
+    /// why; one without a mutual term places the teacher again, to train through its steps
+    /// again. A policy stored before `lostTeachers` existed reads as an offline run's.
+    @Test func anOnlineRunShrinksItsRingAndPlacesALostTeacherAgainUnlessTeachersLearnFromEachOther() throws {
+        var run = Self.distilling(lostTeachers: .failRun)
+        #expect(run.handle(.workerLost("s2"), at: at(9500)).first
+                == .ringChanged(RingMembership(generation: 2, members: ["s1", "s3"])!, why: "s2 was lost while distilling"))
+        let directives = run.handle(.workerLost("w2"), at: at(9700))
+        #expect(run.phase == .failed && directives == [.stopWork(workers: ["w1", "s1", "s3"])])
+        #expect(run.reason.hasPrefix("worker w2 was lost while distilling with teacher 1 of this online run with a mutual term"),
+                "\(run.reason)")
+        var plain = Self.distilling(lostTeachers: .trainAgain)
+        let placing = plain.handle(.workerLost("w2"), at: at(9700))
+        #expect(plain.phase == .distilling && plain.unplaced[F.t1]?.worker == "w2")
+        #expect(placing.first == .noted("w2 was lost with teacher 1 while the replicas still need its logits (an online run): "
+            + "placing it on another teacher worker, which loads its stored checkpoint and trains again through the steps it had served"))
+        #expect(placing.last == .placeParts([F.t1]))
+        var stored = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(
+            ElasticPolicy(minReplicas: 2, maxRestarts: 3, waitTimeout: .seconds(60), lostTeachers: .failRun))) as? [String: Any])
+        #expect(stored.removeValue(forKey: "lostTeachers") as? String == "failRun")
+        let policy = try JSONDecoder().decode(ElasticPolicy.self, from: JSONSerialization.data(withJSONObject: stored))
+        #expect(policy == ElasticPolicy(minReplicas: 2, maxRestarts: 3, waitTimeout: .seconds(60), lostTeachers: .streamAgain))
+        let online = ElasticPolicy(lostTeachers: .trainAgain)
+        #expect(try JSONDecoder().decode(ElasticPolicy.self, from: JSONEncoder().encode(online)) == online)
     }
 
     @Test func aRunThatIsNotElasticFailsAsBefore() {

@@ -102,9 +102,12 @@ import Training
         #expect(outcome.caches[0]?.bytes == train.count * (3 * 8 + 4))
     }
 
-    @Test func onlineTeachersTrainOnTheSameBatchesAndStreamTheirLogitsBeforeEachUpdate() async throws {
+    /// Micro-batches (one process's streaming) or whole batches to every replica (a cluster's
+    /// online runs, so that their ring can change): the same student either way.
+    @Test(arguments: [LogitsStreaming.everyEpoch, .everyEpochWholeBatch])
+    func onlineTeachersTrainOnTheSameBatchesAndStreamTheirLogitsBeforeEachUpdate(streaming: LogitsStreaming) async throws {
         let train = Base.data(count: 180)
-        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 2, replicas: 2, window: 2)
+        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 2, replicas: 2, window: 2, streaming: streaming)
         let teacherSettings = TrainingSettings(epochs: plan.epochs, batchSize: plan.batchSize, learningRate: 1e-2,
                                                optimizer: .sgd(momentum: 0.9, nesterov: false), seed: 4)
         let expected = try Self.onlineReference(teacherSeeds: [1, 2], plan: plan, train: train, settings: teacherSettings, mutual: 0)
@@ -120,7 +123,8 @@ import Training
             #expect(Self.maxDifference(Base.parameters(t), Base.parameters(try Base.teacher(1))) > 1e-3 || t !== teachers[0],
                     "teacher 0 moved")
         }
-        #expect(outcome.bytesSent.allSatisfy { $0 == plan.epochs * train.count * 10 * 4 })
+        let copies = streaming == .everyEpoch ? 1 : plan.replicas  // each replica its micro-batch, or each the whole batch
+        #expect(outcome.bytesSent.allSatisfy { $0 == copies * plan.epochs * train.count * 10 * 4 })
     }
 
     /// The mutual term: each of 3 online teachers also learns toward the mean of the other two's

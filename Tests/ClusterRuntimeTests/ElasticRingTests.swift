@@ -269,11 +269,11 @@ import Wire
         return DataPlaneTests.parameters(single.model)
     }
 
-    static func check(_ faults: [Fault], joins: [Join] = [], replicas: Int = 3,
-                      student: String = "mlp:24-16-10") async throws -> Outcome {
+    static func check(_ faults: [Fault], joins: [Join] = [], replicas: Int = 3, student: String = "mlp:24-16-10",
+                      streaming: LogitsStreaming = .firstEpochCached) async throws -> Outcome {
         let train = DataPlaneTests.data(count: 240)
         let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 3, replicas: replicas, window: 3,
-                            streaming: .firstEpochCached)
+                            streaming: streaming)
         let teachers = try [DataPlaneTests.teacher(1), DataPlaneTests.teacher(2)]
         let kd = KDLoss(temperature: 4, alpha: 0.9)
         let expected = try reference(plan: plan, train: train, teachers: teachers, kd: kd, student: student)
@@ -305,6 +305,18 @@ import Wire
             }
         }
         #expect(transfers > 0, "some cut left the survivors a step apart")
+    }
+
+    /// Online runs' streaming: the teachers send every replica the whole global batch of every
+    /// step (no cache). A replica stopped in any epoch, or cut part-way through an all-reduce
+    /// after the survivors took that step's logits, leaves the survivors equal to one process:
+    /// they run the step in flight again from its kept targets, split over the new ring.
+    @Test(arguments: [(slot: 2, step: 3, cutAfter: nil), (slot: 0, step: 10, cutAfter: nil), (slot: 1, step: 21, cutAfter: nil),
+                      (slot: 1, step: 9, cutAfter: 0), (slot: 1, step: 17, cutAfter: 2), (slot: 0, step: 22, cutAfter: 3)] as [(Int, Int, Int?)])
+    func aReplicaLostWhileTeachersStreamEveryStepWholeIsReplacedExactly(slot: Int, step: Int, cutAfter: Int?) async throws {
+        let outcome = try await Self.check([Fault(slot: slot, step: step, cutAfter: cutAfter)], streaming: .everyEpochWholeBatch)
+        #expect(outcome.cacheTransfers == 0)
+        #expect(outcome.generations.values.allSatisfy { $0 == [1, 2] })
     }
 
     @Test func twoLossesLeaveOneReplicaThatFinishesAlone() async throws {

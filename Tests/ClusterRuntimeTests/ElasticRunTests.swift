@@ -1,6 +1,7 @@
 import ClusterCore
 import ClusterRuntime
 import DataPlane
+import DistilleryTestKit
 import Foundation
 import NN
 import Synchronization
@@ -14,7 +15,7 @@ import Wire
 /// survivors take over the lost replica's share, and the run completes with the student the
 /// same run without a fault produces.
 @Suite struct ElasticRunTests {
-    static func spec(dataset: String, epochs: Int = 4, replicas: Int = 3) -> String {
+    static func spec(dataset: String, epochs: Int = 4, replicas: Int = 3, mode: String = "offline") -> String {
         """
         name: elastic
         dataset: { name: fashion-mnist, path: \(dataset), validation: 100 }
@@ -24,7 +25,7 @@ import Wire
             train: { epochs: 2, batch: 50, seed: 1 }
         student: { model: mlp:784-8-10 }
         training: { epochs: \(epochs), batch: 60 }
-        distillation: { mode: offline }
+        distillation: { mode: \(mode) }
         replicas: \(replicas)
         """
     }
@@ -101,9 +102,10 @@ import Wire
     /// the kill (before it could notice): the new one takes the run back, waits for the workers
     /// — the cut one too, which comes back 6 s later — and goes on.
     static func run(kill: Kill?, drop: DropOne? = nil, epochs: Int = 4, rejoin: Bool = false, specSuffix: String = "",
-                    restart: Bool = false) async throws
+                    restart: Bool = false, mode: String = "offline", logs: LogCapture? = nil) async throws
         -> (phase: RunPhase?, reason: String, events: [String], student: [Float]) {
         let cluster = try await EmbeddedCluster(runTimeouts: RunTimeouts(growthLead: rejoin ? .zero : .seconds(20)))
+        cluster.workerLogs = logs
         let data = cluster.stateDir + "/data"
         try SyntheticFashion.write(to: data, train: 600, test: 200)
         for name in ["t1", "t2"] { try await cluster.addWorker(name, roles: [.teacher]) }
@@ -115,7 +117,7 @@ import Wire
             if kill.watching != kill.node { cluster.network.hold(from: kill.node, where: kill.cut) }
         }
         if let drop { cluster.network.hold(from: drop.node, where: drop.predicate) }  // never released: lost
-        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data, epochs: epochs) + specSuffix,
+        let reply = try await cluster.request(.submitRun(SubmitRun(specYaml: spec(dataset: data, epochs: epochs, mode: mode) + specSuffix,
                                                                    fileName: "elastic.yaml")))
         guard case .submitRunReply(let submitted) = reply, submitted.accepted else { throw TestFailure("refused: \(reply)") }
         let run = submitted.runID
@@ -196,6 +198,51 @@ import Wire
         let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
         print("elastic run: \(node) lost at step \(step): max |θ − θ_fault-free| = \(diff)")
         #expect(diff <= 1e-5)
+    }
+
+    /// An online run: the teachers keep training and stream every replica the whole global
+    /// batch of every step, so the survivors of a lost student worker go on as in an offline
+    /// run, and the student is the fault-free one.
+    @Test(arguments: [("s2", 5), ("s1", 27)])
+    func losingAStudentWorkerWhileAnOnlineRunDistilsChangesNeitherTheOutcomeNorTheStudent(node: String, step: Int) async throws {
+        let reference = try await Self.run(kill: nil, mode: "online")
+        #expect(reference.phase == .completed, "\(reference.reason)")
+        let faulty = try await Self.run(kill: Kill(node: node, step: UInt64(step)), mode: "online")
+        #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
+        #expect(faulty.reason.contains("on 2 replicas (3 at the start; lost student"), "\(faulty.reason)")
+        #expect(faulty.events.contains { $0.hasPrefix("\(node) was lost while distilling: the replicas go on as ring generation 2") },
+                "\(faulty.events)")
+        #expect(faulty.student.count == reference.student.count && !faulty.student.isEmpty)
+        let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
+        print("elastic online run: \(node) lost at step \(step): max |θ − θ_fault-free| = \(diff)")
+        #expect(diff <= 1e-5)
+    }
+
+    /// An online teacher lost mid-run (epoch 2 of 4) is placed on the other teacher worker,
+    /// which loads its stored checkpoint and the state the lost one sent at the start of epoch 2
+    /// (step 18: 9 steps an epoch), and trains again through the steps it had served since (the same arithmetic
+    /// on the same batches) before streaming on: the student is bit-identical to the fault-free
+    /// run's. With a mutual term the teachers' past logits are gone and the run fails, saying why.
+    @Test func anOnlineTeacherLostMidRunTrainsAgainElsewhereAndTheStudentIsBitIdentical() async throws {
+        let reference = try await Self.run(kill: nil, mode: "online")
+        let logs = LogCapture()
+        let faulty = try await Self.run(kill: Kill(node: "t2", step: 25, watching: "s1"), mode: "online", logs: logs)
+        #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
+        #expect(logs.messages.contains { $0.hasSuffix("run-1/teacher-1: goes on from teacher 1's state at step 18 (epoch 2)") },
+                "\(logs.messages.filter { $0.contains("teacher-1") })")
+        #expect(faulty.events.contains { $0.hasPrefix("t2 was lost with teacher 1 while the replicas still need its logits (an online run)") },
+                "\(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("teacher 1 (lost with t2) re-placed on t1") }, "\(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("teacher-1-state.safetensors at step 18 (epoch 2) stored") }, "\(faulty.events)")
+        #expect(faulty.events.contains { $0.hasPrefix("teacher 1 state ") && $0.hasSuffix("offered to t1") }, "\(faulty.events)")
+        #expect(faulty.reason.contains("on 3 replicas"), "\(faulty.reason)")
+        let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(!faulty.student.isEmpty && diff == 0, "\(diff)")
+
+        let mutual = try await Self.run(kill: Kill(node: "t2", step: 25, watching: "s1"), mode: "online, mutual: 0.5")
+        #expect(mutual.phase == .failed)
+        #expect(mutual.reason.contains("worker t2 was lost while distilling with teacher 1 of this online run with a mutual term")
+                && mutual.reason.contains("resubmit it"), "\(mutual.reason)")
     }
 
     /// The lost worker comes back, is told to stop its old task, and takes its slot back: the

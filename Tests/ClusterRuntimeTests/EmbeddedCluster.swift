@@ -70,6 +70,9 @@ final class EmbeddedCluster: @unchecked Sendable {
                                      logger: logger)
     }
 
+    /// Where workers added from now on log (every level), when set; else `logger`.
+    var workerLogs: LogCapture?
+
     @discardableResult
     func addWorker(_ name: String, roles: Set<WorkerRole>, version: String = DistilleryVersion.current) async throws -> Worker {
         let settings = WorkerSettings(name: name, roles: roles, coordinator: EmbeddedCluster.address, dataBind: "mem://*",
@@ -77,7 +80,7 @@ final class EmbeddedCluster: @unchecked Sendable {
                                       memoryBytes: 1 << 30, shardWindow: 4, stallTolerance: workerStallTolerance,
                                       uploadWait: workerUploadWait)
         let w = try await WorkerService.make(settings: settings, transport: network.transport(name: name), clock: clock,
-                                             logger: logger)
+                                             logger: workerLogs?.logger(label: name) ?? logger)
         workers[name] = w
         dataPlanes.append(Task { await w.runDataPlane() })
         return w.worker

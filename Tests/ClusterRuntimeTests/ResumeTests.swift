@@ -15,8 +15,8 @@ import Wire
 @Suite struct ResumeTests {
     static let epochs = 6
 
-    static func spec(_ data: String) -> String {
-        ElasticRunTests.spec(dataset: data, epochs: epochs, replicas: 2) + "\nelastic: { checkpoint-every: 5 }\n"
+    static func spec(_ data: String, mode: String = "offline") -> String {
+        ElasticRunTests.spec(dataset: data, epochs: epochs, replicas: 2, mode: mode) + "\nelastic: { checkpoint-every: 5 }\n"
     }
 
     /// A cluster with teachers t1, t2 and students s1, s2, and the synthetic data set.
@@ -32,9 +32,9 @@ import Wire
     }
 
     /// The fault-free run's student.
-    static func reference() async throws -> [Float] {
+    static func reference(mode: String = "offline") async throws -> [Float] {
         let (cluster, data) = try await cluster()
-        let reply = try await submit(cluster, SubmitRun(specYaml: spec(data), fileName: "resume.yaml"))
+        let reply = try await submit(cluster, SubmitRun(specYaml: spec(data, mode: mode), fileName: "resume.yaml"))
         await cluster.pump(until: { await cluster.phase(of: reply.runID)?.isTerminal == true }, timeout: .seconds(120))
         #expect(await cluster.phase(of: reply.runID) == .completed)
         let events = try await cluster.events(run: reply.runID)
@@ -46,13 +46,16 @@ import Wire
     /// `checkpoints`-th resume checkpoint (step 5 · checkpoints; it trains on a little meanwhile,
     /// which is lost): the run fails; two new student workers come and the run is resumed. With
     /// `restart`, the coordinator is replaced while the resumed run distils (its resume point
-    /// is part of the run's stored state).
-    @Test(arguments: [(checkpoints: 1, step: UInt64(5), restart: false), (checkpoints: 3, step: 15, restart: true)])
+    /// is part of the run's stored state). An online run's teachers, placed on the resumed
+    /// run's workers, first train again through the steps before the checkpoint.
+    @Test(arguments: [(checkpoints: 1, step: UInt64(5), restart: false, mode: "offline"),
+                      (checkpoints: 3, step: 15, restart: true, mode: "offline"),
+                      (checkpoints: 4, step: 20, restart: false, mode: "online")])
     func aRunResumedFromItsLastCheckpointEndsWithTheUninterruptedStudent(checkpoints: Int, step checkpoint: UInt64,
-                                                                         restart: Bool) async throws {
-        let reference = try await Self.reference()
+                                                                         restart: Bool, mode: String) async throws {
+        let reference = try await Self.reference(mode: mode)
         let (cluster, data) = try await Self.cluster()
-        let first = try await Self.submit(cluster, SubmitRun(specYaml: Self.spec(data), fileName: "resume.yaml"))
+        let first = try await Self.submit(cluster, SubmitRun(specYaml: Self.spec(data, mode: mode), fileName: "resume.yaml"))
         let cut = Mutex(false)
         let sent = Mutex(0)
         for node in ["s1", "s2"] {
@@ -87,7 +90,8 @@ import Wire
         await cluster.pump(until: { await cluster.phase(of: resumed.runID)?.isTerminal == true }, timeout: .seconds(120))
         let events = try await cluster.events(run: resumed.runID)
         #expect(await cluster.phase(of: resumed.runID) == .completed, "\(events.joined(separator: "\n"))")
-        #expect(events.contains { $0.hasPrefix("resumes run \(first.runID) from its checkpoint at step \(checkpoint) of 54") }, "\(events)")
+        #expect(events.contains { $0.hasPrefix("resumes run \(first.runID) from its checkpoint at step \(checkpoint) of 54")
+                && $0.hasSuffix("(online teachers first train again through the steps before it)") == (mode == "online") }, "\(events)")
         #expect(!restart || events.contains { $0.hasPrefix("the coordinator restarted while the run was distilling") })
         // It trained on from the checkpoint: its own first checkpoint is the next one after it. With
         // the restart, it trained on through the coordinator's gap (how far depends on the
@@ -119,5 +123,15 @@ import Wire
         let completed = try await Self.submit(cluster, SubmitRun(resumeRunID: done.runID))
         #expect(!completed.accepted && completed.errors.first?.message
             == "run \(done.runID) completed; its student is stored (`distillery report \(done.runID)`): nothing to resume")
+        // Online teachers with a mutual term learnt from each other's past logits: not resumable.
+        let mutual = try await Self.submit(cluster, SubmitRun(specYaml: ElasticRunTests.spec(dataset: data, epochs: 1, replicas: 2,
+                                                                                             mode: "online, mutual: 0.5"),
+                                                          fileName: "mutual.yaml"))
+        _ = try await cluster.request(.cancelRun(CancelRun(runID: mutual.runID)))
+        await cluster.pump(until: { await cluster.phase(of: mutual.runID)?.isTerminal == true }, timeout: .seconds(60))
+        let refused = try await Self.submit(cluster, SubmitRun(resumeRunID: mutual.runID))
+        #expect(!refused.accepted && refused.errors.first?.message.hasPrefix(
+            "run \(mutual.runID) is an online run with a mutual term: its teachers learnt from each other's logits") == true,
+                "\(refused)")
     }
 }

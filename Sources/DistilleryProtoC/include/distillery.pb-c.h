@@ -686,10 +686,16 @@ struct  Distillery__V1__TeacherTask
    * its test-split logits.
    */
   uint64_t from_step;
+  /*
+   * online runs: SHA-256 of the teacher's latest state the coordinator offers (its artifact
+   * teacher-<i>-state.safetensors, sent by the teacher's previous worker); the teacher loads it
+   * after preparing and goes on from its step. Empty: it starts from the run's first step.
+   */
+  char *state_hash;
 };
 #define DISTILLERY__V1__TEACHER_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__teacher_task__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, 0 }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL, 0, (char *)protobuf_c_empty_string }
 
 
 /*

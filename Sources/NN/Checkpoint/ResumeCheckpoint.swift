@@ -4,7 +4,7 @@
 //
 //   "state" F32 [S]   the replica's packed state: parameters, running statistics, optimizer
 //                     state tensors, then the global step, the optimizer's step count and each
-//                     random stream as three exact 22-bit pieces (`StudentReplica.packState`)
+//                     random stream as three exact 22-bit pieces (`Trainer.packState`)
 //   "cache" F32 [K]   the soft-label cache, packed (`SoftLabelCache.packed`: presence flags,
 //                     then targets); absent when the run keeps none (K = 0)
 //   __metadata__      format "distillery.resume", version "1", run, step, epoch,
