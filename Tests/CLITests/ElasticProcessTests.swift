@@ -178,10 +178,13 @@ struct ElasticProcessTests {
         withExtendedLifetime(workers) {}
     }
 
-    /// A teacher's worker killed (kill -9) in epoch 0, while the replicas still need its logits:
-    /// the coordinator places the teacher on the other teacher worker, which loads the stored
-    /// checkpoint and streams epoch 0 again; the run completes with the same student, bit for bit.
-    @Test func killingATeacherWorkerInEpochZeroLeavesTheStudentBitIdentical() throws {
+    /// A teacher's worker killed (kill -9) while the replicas still need its logits — in epoch 0
+    /// of an offline run, in epoch 1 of an online one: the coordinator places the teacher on the
+    /// other teacher worker, which loads the stored checkpoint and streams epoch 0 again
+    /// (offline) or loads the lost teacher's state of the start of epoch 1 and trains again
+    /// through the steps since (online); the run completes with the same student, bit for bit.
+    @Test(arguments: [(mode: "offline", killAt: 20), (mode: "online", killAt: 504)])
+    func killingATeacherWorkerLeavesTheStudentBitIdentical(mode: String, killAt: Int) throws {
         let dir = try scratchDirectory()
         defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
         let address = "tcp://127.0.0.1:\(freePort())"
@@ -193,7 +196,7 @@ struct ElasticProcessTests {
         }
         #expect(eventually(timeout: 20) { Set(nodeStates(address).filter { $0.value == "alive" }.keys) == Set(workers.keys) },
                 "\(coordinator.output)")
-        // Epoch 0 is 483 steps of 60 images: the kill lands in it.
+        // An epoch is 484 steps of 60 images: the kill lands in epoch 0, or 20 steps into epoch 1.
         let spec = dir.appendingPathComponent("teachers.yaml")
         try """
         name: teacher-lost
@@ -203,7 +206,7 @@ struct ElasticProcessTests {
           - { model: "mlp:784-32-10", train: { epochs: 1, batch: 100, seed: 2 } }
         student: { model: "mlp:784-128-10" }
         training: { epochs: 2, batch: 60 }
-        distillation: { mode: offline }
+        distillation: { mode: \(mode) }
         replicas: 2
         """.write(to: spec, atomically: true, encoding: .utf8)
         let first = try distillery(["submit", spec.path, "--coordinator", address, "--watch"], timeout: 300)
@@ -214,7 +217,7 @@ struct ElasticProcessTests {
 
         let submitted = try distillery(["submit", spec.path, "--coordinator", address])
         #expect(submitted.status == 0, "\(submitted.err)")
-        #expect(eventually(timeout: 120) { Self.stepOf("s1", address) >= 20 })
+        #expect(eventually(timeout: 120) { Self.stepOf("s1", address) >= killAt })
         workers[victim]!.kill()
         let killed = Date()
         let ended = eventually(timeout: 240) { ["completed", "failed"].contains(Self.runStates(address)["run-2"]?.state ?? "") }
@@ -225,9 +228,15 @@ struct ElasticProcessTests {
         let logs = try distillery(["logs", "run-2", "--coordinator", address]).out
         #expect(logs.contains("\(victim) was lost with teacher 1 while the replicas still need its logits"), "\(logs)")
         #expect(logs.contains("teacher 1 (lost with \(victim)) re-placed on \(other)"), "\(logs)")
+        if mode == "online" {
+            #expect(logs.contains("teacher-1-state.safetensors at step 484 (epoch 1) stored"), "\(logs)")
+            #expect(logs.contains("teacher 1 state ") && logs.contains("offered to \(other)"), "\(logs)")
+            #expect(workers[other]!.output.contains("run-2/teacher-1: goes on from teacher 1's state at step 484 (epoch 1)"),
+                    "\(workers[other]!.output)")
+        }
         let student = try Self.studentParameters(dir, run: "run-2")
         let diff = zip(student, reference).map { abs($0 - $1) }.max() ?? .infinity
-        print("elastic process: kill -9 \(victim) (teacher 1) at s1's step ≥ 20 of epoch 0 → run-2 \(final?.state ?? "?") "
+        print("elastic process (\(mode)): kill -9 \(victim) (teacher 1) at s1's step ≥ \(killAt) → run-2 \(final?.state ?? "?") "
             + "\(String(format: "%.1f s", Date().timeIntervalSince(killed))) after the kill; max |θ − θ_fault-free| = \(diff)")
         #expect(student.count == reference.count && diff == 0)
         withExtendedLifetime(workers) {}
