@@ -8,7 +8,7 @@ extension RunLifecycle {
     /// slowest pace seen. Slots a worker is already taking back are not listed.
     public var regrowable: [TaskRef] {
         guard phase == .distilling, let elastic, !lostReplicas.isEmpty, teachersNoLongerNeeded,
-              ringGeneration - 1 < UInt64(elastic.maxRestarts), enoughLeftToGrow else { return [] }
+              ringChanges < UInt64(elastic.maxRestarts), enoughLeftToGrow else { return [] }
         return lostReplicas.keys.filter { joining[$0] == nil }.sorted().map { TaskRef(.student, $0) }
     }
 
@@ -74,7 +74,7 @@ extension RunLifecycle {
         let ready = joining.filter { shardsDelivered.contains($0.value) }.keys.sorted()
         guard !ready.isEmpty, let elastic else { return [] }
         let training = replicasTraining
-        if training.isEmpty || ringGeneration - 1 >= UInt64(elastic.maxRestarts) {
+        if training.isEmpty || ringChanges >= UInt64(elastic.maxRestarts) {
             let why = training.isEmpty ? "the replicas finished training meanwhile" : "the ring may not change again (elastic.max-restarts)"
             return ready.flatMap { abandonJoin(of: joining[$0]!, because: why) }
         }

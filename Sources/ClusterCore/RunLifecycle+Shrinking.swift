@@ -185,9 +185,7 @@ extension RunLifecycle {
     /// replicas still train; nil otherwise.
     var ringStallDeadline: ComputedDeadline? {
         guard phase == .distilling, elastic != nil, let since = ringProgressAt, replicasTraining.count >= 2,
-              teachersServing, teacherCatchingUp != true, pausedSince == nil else {
-            return nil  // replicas waiting for a re-placed teacher are not stalled
-        }
+              teachersServing, pausedSince == nil else { return nil }  // replicas waiting for a re-placed teacher are not stalled
         let window = max(timeouts.ringStall, slowestStep * 5)
         return ComputedDeadline(at: since + window, window: window)
     }
@@ -203,6 +201,14 @@ extension RunLifecycle {
     /// abandon the step in flight and run it again (docs/PROTOCOL.md "Elastic rings"); a
     /// replica that is really gone is declared dead by liveness and removed as usual.
     mutating func renewStalledRing(at now: ClockTime, window: Duration) -> [RunDirective] {
+        if teacherCatchingUp == true {
+            excusedRenewals = (excusedRenewals ?? 0) + 1
+            ringGeneration += 1
+            ringProgressAt = now
+            let why = "no replica finished a step for \(window.secondsText) while a teacher placed again catches up (not "
+                + "counted toward elastic.max-restarts)"
+            return [.ringChanged(ring!, why: why)] + refreshPeers(ofReplicas: replicasTraining)
+        }
         let why = "no replica finished a step for \(window.secondsText) (a message lost on a dropped connection, or a "
             + "stuck replica)"
         if let over = overRestarts(why) { return end(.failed, because: over) }
@@ -227,10 +233,14 @@ extension RunLifecycle {
         ringProgressAt = now
     }
 
+    /// The ring changes counted toward `elastic.max-restarts` (all but the first generation and
+    /// the excused renewals).
+    var ringChanges: UInt64 { ringGeneration - 1 - (excusedRenewals ?? 0) }
+
     /// The failure when the ring has already changed `elastic.max-restarts` times, nil otherwise.
     func overRestarts(_ why: String) -> String? {
-        guard let elastic, ringGeneration - 1 >= UInt64(elastic.maxRestarts) else { return nil }
-        return "\(why), and the ring has already changed \(ringGeneration - 1) time(s), elastic.max-restarts: look for "
+        guard let elastic, ringChanges >= UInt64(elastic.maxRestarts) else { return nil }
+        return "\(why), and the ring has already changed \(ringChanges) time(s), elastic.max-restarts: look for "
             + "the cause in `distillery logs \(runID)` (events `ring`), then resubmit the run"
     }
 

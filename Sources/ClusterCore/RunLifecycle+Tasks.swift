@@ -46,7 +46,7 @@ extension RunLifecycle {
         case .completed:
             task.state = .completed
             // A teacher placed again while distilling serves now: it catches up first (the ring's
-            // stall window starts at the replicas' next step).
+            // stall window starts here, but a renewal before the replicas' next step is excused).
             if ref.kind == .teacher && phase == .distilling {
                 ringProgressAt = now
                 teacherCatchingUp = true

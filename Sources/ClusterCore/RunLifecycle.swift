@@ -72,10 +72,13 @@ public struct RunLifecycle: Sendable, Equatable, Codable {
     var ringProgressAt: ClockTime?
     /// Distilling: a teacher placed again serves (it reported ready) and no replica has
     /// finished a step since — it is catching up, streaming (and, online, training) the steps it
-    /// had served — so a ring without progress is not stalled; the replicas' own wait (6 min
-    /// from the last logits that arrived) bounds it. Optional so that a snapshot stored before
-    /// it existed decodes (nil: not catching up).
+    /// had served, which may take long. A stalled ring is renewed then as ever (a chunk may be
+    /// lost meanwhile), but the renewal is not counted toward `elastic.max-restarts`
+    /// (``excusedRenewals``), and the wait sets no pace. Optional, like ``excusedRenewals``, so
+    /// that a snapshot stored before they existed decodes (nil: no, 0).
     var teacherCatchingUp: Bool?
+    /// Stall renewals while a teacher caught up (``teacherCatchingUp``).
+    var excusedRenewals: UInt64?
     /// The longest time per step seen between two progress reports (the stall window's pace).
     var slowestStep: Duration = .zero
 

@@ -71,6 +71,12 @@ extension RunDirective {
         return nil
     }
 
+    /// The reason of a `.ringChanged`, nil for other directives.
+    var ringChangedText: String? {
+        if case .ringChanged(_, let why) = self { return why }
+        return nil
+    }
+
     /// The worker of a `.sendShard`, nil for other directives.
     var shardWorker: String? {
         if case .sendShard(let worker) = self { return worker }

@@ -363,29 +363,32 @@ import Wire
         #expect(!faulty.student.isEmpty && diff == 0, "\(diff)")
     }
 
-    /// Random fault schedules on the whole cluster, on the manual clock: a student worker cut
-    /// off at a random step (it comes back later and is stopped) or, in a quarter of them, a
-    /// teacher worker cut off in epoch 0 (placed again); and in half of them a gradient chunk
-    /// of a student worker lost later; and in half of them the coordinator replaced by a new one
+    /// Random fault schedules on the whole cluster, on the manual clock, a third of them online
+    /// runs: a student worker cut off at a random step (it comes back later and is stopped)
+    /// or, in a quarter of them, a teacher worker cut off (placed again; in epoch 0 of an
+    /// offline run, at any step of an online one); and in half of them a gradient chunk of a
+    /// student worker lost later; and in half of them the coordinator replaced by a new one
     /// right after the cut. Each run completes with the fault-free student; none hangs (every
     /// wait in them is bounded by cluster time the test moves). `ELASTIC_SCHEDULES=N` runs N
     /// schedules instead of 8 (a soak: docs/BENCHMARKS.md "Elastic runs").
     @Test func randomFaultSchedulesOnTheWholeClusterEndWithTheSameStudent() async throws {
-        let reference = try await Self.run(kill: nil)
+        let references = ["offline": try await Self.run(kill: nil), "online": try await Self.run(kill: nil, mode: "online")]
         var rng = SplitMix64(seed: 1616)
         let count = Int(ProcessInfo.processInfo.environment["ELASTIC_SCHEDULES"] ?? "") ?? 8
         var completed = 0
         for _ in 0..<count {
             let students = ["s1", "s2", "s3"]
+            let mode = rng.next() % 3 == 0 ? "online" : "offline"
             let teacher = rng.next() % 4 == 0
             let victim = teacher ? ["t1", "t2"][Int(rng.next() % 2)] : students[Int(rng.next() % 3)]
-            let step = teacher ? 1 + rng.next() % 7 : 1 + rng.next() % 30
+            let step = teacher && mode == "offline" ? 1 + rng.next() % 7 : 1 + rng.next() % 30
             let others = students.filter { $0 != victim }
             let drop = rng.next() % 2 == 0 ? DropOne(node: others[Int(rng.next() % UInt64(others.count))], step: step + 1 + rng.next() % 4) : nil
             let kill = teacher ? Kill(node: victim, step: step, watching: drop?.node == "s1" ? "s2" : "s1") : Kill(node: victim, step: step)
             let restart = rng.next() % 2 == 0
-            let outcome = try await Self.run(kill: kill, drop: drop, restart: restart)
-            let schedule = "\(victim) cut at step \(step)" + (drop.map { ", a chunk of \($0.node) lost at step \($0.step)" } ?? "")
+            let outcome = try await Self.run(kill: kill, drop: drop, restart: restart, mode: mode)
+            let reference = references[mode]!
+            let schedule = "\(mode): \(victim) cut at step \(step)" + (drop.map { ", a chunk of \($0.node) lost at step \($0.step)" } ?? "")
                 + (restart ? ", the coordinator restarted" : "")
             #expect(outcome.phase == .completed, "\(schedule): \(outcome.reason)")
             let diff = zip(outcome.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
