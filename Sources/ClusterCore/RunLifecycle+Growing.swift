@@ -2,15 +2,32 @@
 
 extension RunLifecycle {
     /// The lost replica slots worth giving to a worker now, by slot: the run distils, is
-    /// elastic, every replica holds epoch 0's targets (a replica that joins takes the ring's
-    /// cache and needs no teacher), the ring may change once more (`elastic.max-restarts`),
-    /// and the replicas still training have at least ``RunTimeouts/growthLead`` left at the
-    /// slowest pace seen. Slots a worker is already taking back are not listed.
+    /// elastic, slots can be taken back (``slotsCanBeTakenBack``), the ring may change once
+    /// more (`elastic.max-restarts`), and the replicas still training have at least
+    /// ``RunTimeouts/growthLead`` left at the slowest pace seen. Slots a worker is already
+    /// taking back are not listed.
     public var regrowable: [TaskRef] {
-        guard phase == .distilling, let elastic, !lostReplicas.isEmpty, teachersNoLongerNeeded,
+        guard phase == .distilling, let elastic, !lostReplicas.isEmpty, slotsCanBeTakenBack,
               ringChanges < UInt64(elastic.maxRestarts), enoughLeftToGrow else { return [] }
         return lostReplicas.keys.filter { joining[$0] == nil }.sorted().map { TaskRef(.student, $0) }
     }
+
+    /// A replica that joins can train: every replica holds epoch 0's targets (it takes the
+    /// ring's cache and needs no teacher), or, in an online run, every teacher is placed and
+    /// serving (it takes the ring's state and, from the ring's step on, the teachers' whole
+    /// batches, which online teachers send every replica to the run's last step). Not in an
+    /// offline run's epoch 0: its teachers may have streamed their last step already, W ahead
+    /// of the ring.
+    /// Either way a replica that trained must be left to give it the ring's state.
+    var slotsCanBeTakenBack: Bool {
+        if teachersNoLongerNeeded { return true }
+        guard let elastic, elastic.lostTeachers != .streamAgain,
+              activeSlots.contains(where: { !recruits.contains($0) }) else { return false }
+        return unplaced.isEmpty && teachersServing && teacherCatchingUp != true
+    }
+
+    /// The stream slot of replica slot `slot` (``streamSlots``).
+    public func streamSlot(_ slot: Int) -> Int { streamSlots?[slot] ?? slot }
 
     /// The replicas still training have at least `growthLead` of steps left at the slowest
     /// pace seen (a replica that has not reported its total yet counts as having enough).
@@ -96,13 +113,25 @@ extension RunLifecycle {
         }
         ringGeneration += 1
         ringProgressAt = now
+        let streaming = !teachersNoLongerNeeded  // the newcomers need the teachers from the ring's step on
+        if streaming {
+            var slots = streamSlots ?? [:]
+            for slot in ready { slots[slot] = max(replicaCount - 1, slots.values.max() ?? 0) + 1 }
+            streamSlots = slots
+        }
         var directives: [RunDirective] = [.ringChanged(ring!, why: Placement.listed(joined))]
         for slot in ready {
             let ref = TaskRef(.student, slot)
             tasks[ref] = TaskProgress(ref: ref, worker: placement!.studentWorkers[slot], assignedAt: now)
             directives.append(.assign(ref, worker: placement!.studentWorkers[slot]))
         }
-        return directives + refreshPeers(ofReplicas: training)
+        directives += refreshPeers(ofReplicas: training)
+        if streaming, let placement {  // the teachers serve the newcomers' stream slots too
+            for ref in tasks.keys.sorted() where ref.kind == .teacher && !placement.teacherWorkers[ref.index].isEmpty {
+                directives.append(.refreshPeers(ref, worker: tasks[ref]!.worker))
+            }
+        }
+        return directives
     }
 
     /// `worker` no longer takes back the slot it was given (it was lost, its shard failed or

@@ -138,11 +138,11 @@ extension RunLifecycle {
         }
         if !unfinished.isEmpty && survivors.count < elastic.minReplicas {
             let left = survivors.count == 1 ? "1 replica is left" : "\(survivors.count) replicas are left"
-            guard elastic.waitTimeout > .zero && teachersNoLongerNeeded else {
+            guard elastic.waitTimeout > .zero && slotsCanBeTakenBack else {
                 return end(.failed, because: "worker \(worker) was lost while distilling with \(parts); \(left), fewer than "
                     + "elastic.min-replicas (\(elastic.minReplicas)): start student workers and resubmit the run", sparing: worker)
             }
-            // Slots can be taken back (epoch 0 is cached): the survivors stand still in their ring
+            // Slots can be taken back: the survivors stand still in their ring
             // (no new generation) until workers bring it back to min-replicas (RunLifecycle+Growing).
             for ref in lostRefs { tasks[ref] = nil }
             pausedSince = pausedSince ?? now

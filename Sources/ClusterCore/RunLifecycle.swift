@@ -79,6 +79,11 @@ public struct RunLifecycle: Sendable, Equatable, Codable {
     var teacherCatchingUp: Bool?
     /// Stall renewals while a teacher caught up (``teacherCatchingUp``).
     var excusedRenewals: UInt64?
+    /// The stream slot of each replica slot taken back while the teachers still stream (its
+    /// `StudentTask.replica_slot`, and its entry in `TeacherTask.replicas`): a fresh number ≥
+    /// ``replicaCount``, so that no credit the slot's lost replica sent can count for the
+    /// newcomer. Absent: the slot itself. Optional so that a snapshot stored before it decodes.
+    public internal(set) var streamSlots: [Int: Int]?
     /// The longest time per step seen between two progress reports (the stall window's pace).
     var slowestStep: Duration = .zero
 

@@ -77,7 +77,8 @@ extension Coordinator {
                 event(runID, "placement", "teachers on \(placement.teacherWorkers.joined(separator: ", ")); "
                     + "replicas on \(placement.studentWorkers.filter { !$0.isEmpty }.joined(separator: ", "))"
                     + (waiting.isEmpty ? "" : "; \(Placement.listed(waiting.map { "student \($0)" })) "
-                        + "\(waiting.count == 1 ? "waits" : "wait") for a student worker (taken after epoch 0)"))
+                        + "\(waiting.count == 1 ? "waits" : "wait") for a student worker "
+                        + (run.spec.distillation.mode == .online ? "(taken when one comes)" : "(taken after epoch 0)")))
                 drive(runID, .placed(placement))
             case .failure(let refusal):
                 drive(runID, .placementRefused(refusal.description))
@@ -174,7 +175,8 @@ extension Coordinator {
             let replicaEndpoints = slots.map { slot in
                 placement.flatMap { membership.member($0.studentWorkers[slot])?.info.dataEndpoint } ?? ""
             }
-            var task = TeacherTask(teacherIndex: UInt32(ref.index), replicas: slots.map(UInt32.init),
+            // A slot taken back while the teachers stream has a fresh stream slot (RunLifecycle.streamSlots).
+            var task = TeacherTask(teacherIndex: UInt32(ref.index), replicas: slots.map { UInt32(run.lifecycle.streamSlot($0)) },
                                    replicaEndpoints: replicaEndpoints, fromStep: UInt64(run.resume?.step ?? 0))
             if run.spec.distillation.mode == .online && run.spec.distillation.mutual > 0 {
                 // The teachers send each other their logits every step (the mutual term).
@@ -191,8 +193,9 @@ extension Coordinator {
             let teachers = (placement?.teacherWorkers ?? []).map { membership.member($0)?.info.dataEndpoint ?? "" }
             return .student(StudentTask(rank: UInt32(ring?.rank(of: worker) ?? ref.index), replicas: UInt32(members.count),
                                         ringGeneration: ring?.generation ?? 1,
-                                        peerEndpoints: endpoints, teacherEndpoints: teachers, replicaSlot: UInt32(ref.index),
-                                        resumeHash: run.resume?.sha256 ?? ""))
+                                        peerEndpoints: endpoints, teacherEndpoints: teachers,
+                                        replicaSlot: UInt32(run.lifecycle.streamSlot(ref.index)),
+                                        resumeHash: run.resume?.sha256 ?? "", fromStep: UInt64(run.resume?.step ?? 0)))
         }
     }
 

@@ -36,10 +36,11 @@ extension TaskRunner {
         } catch {
             throw TaskFailure("student: \(error)")
         }
-        // A replica assigned in ring generation > 1 of an offline run joins a ring already
-        // training, after the teachers streamed epoch 0 (docs/PROTOCOL.md "Elastic rings"): it
-        // takes the ring's state and soft-label cache and needs no teacher (some may be gone).
-        let joins = plan.streaming == .firstEpochCached && task.ringGeneration > 1
+        // A replica assigned in ring generation > 1 joins a ring already training (docs/PROTOCOL.md
+        // "Joining a ring"): it takes the ring's state and soft-label cache, then the teachers'
+        // stream from the ring's step if they still stream (it connects to them then: after
+        // offline epoch 0 some may be gone).
+        let joins = plan.streaming != .everyEpoch && task.ringGeneration > 1
         var teachers: [any Connection] = []
         do {
             if !joins { for endpoint in task.teacherEndpoints { teachers.append(try await dataPlane.connect(endpoint)) } }
@@ -77,6 +78,7 @@ extension TaskRunner {
                                      timeout: dataTimeout, elastic: elastic, joins: joins)
         replica.clock = clock
         replica.stopwatch = stopwatch
+        if joins { replica.streamStart = min(Int(clamping: task.fromStep), plan.streamedSteps) }
         let logger = self.logger
         replica.note = { [taskID] in logger.info("\(taskID): \($0)") }
         if !task.resumeHash.isEmpty && !joins { try resume(replica, assign, hash: task.resumeHash) }

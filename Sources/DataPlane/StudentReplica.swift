@@ -92,8 +92,9 @@ public final class StudentReplica {
     /// flight can run again split over a new ring.
     private var takenTargets: (step: Int, part: ArraySlice<Int>, rows: [Float])?
     /// The first global step the teachers stream to this replica: a resumed run's checkpoint
-    /// step (``resume(from:)``), 0 otherwise. Credits count from it.
-    var streamStart = 0
+    /// step (``resume(from:)``, or `StudentTask.from_step` for a replica that joins), 0
+    /// otherwise. Credits count from it.
+    public var streamStart = 0
 
     /// `codec` must match the teachers' (the run's top-k, float16 and temperature). `slot`
     /// defaults to `rank`; `elastic` lets the ring change during the run (offline runs);
@@ -149,11 +150,16 @@ public final class StudentReplica {
         }
         if joins {
             try await joinRing()
+            if trainer.globalStep < plan.streamedSteps { try await joinStream() }
         } else {
             try await grant(min(plan.window, plan.streamedSteps - streamStart))
         }
-        var join = StepJoin<ArrivedLogits>(teachers: teacherCount, stepsPerEpoch: plan.stepsPerEpoch, window: plan.window,
-                                           start: streamStart)
+        // A replica that joined while the teachers stream starts at the ring's step; the teachers
+        // may stand one step further ahead of it than its window (they ran W ahead of a replica
+        // that had taken that step already).
+        var join = StepJoin<ArrivedLogits>(teachers: teacherCount, stepsPerEpoch: plan.stepsPerEpoch,
+                                           window: plan.window + (joins ? 1 : 0),
+                                           start: joins ? max(streamStart, trainer.globalStep) : streamStart)
         let totalSteps = plan.stepsPerEpoch * plan.epochs
         var epochPlan: (epoch: Int, batches: BatchPlan)?
         while trainer.globalStep < totalSteps {
@@ -398,6 +404,35 @@ public final class StudentReplica {
                 + "counted from step \(streamStart); it waits for step \(taken + 1)")
         }
         return now.contains("") ? Self.teacherReplacementWait : timeout
+    }
+
+    /// A replica that joined the ring while the teachers stream (offline epoch 0, online runs):
+    /// with the ring's state at step g it connects to the teachers and grants each its window
+    /// counted from the stream's start, min(g + W, streamed steps) − `streamStart`; the teachers
+    /// send it their last steps again, then the stream (docs/PROTOCOL.md "Joining a ring").
+    func joinStream() async throws(DataPlaneError) {
+        guard let elastic else { return }
+        let endpoints = elastic.teachers()
+        guard endpoints.count == teacherCount, !endpoints.contains("") else {
+            throw .transport("replica \(rank) joined at step \(trainer.globalStep) while the teachers stream, but its task lists "
+                + "\(endpoints.filter { !$0.isEmpty }.count) of \(teacherCount) teacher endpoints")
+        }
+        teachers = []
+        for endpoint in endpoints {
+            do { teachers.append(try await elastic.connect(endpoint)) } catch {
+                throw .transport("replica \(rank) cannot reach teacher \(teachers.count) at \(endpoint): \(error)")
+            }
+        }
+        knownTeachers = endpoints
+        taken = trainer.globalStep - 1
+        let steps = min(trainer.globalStep + plan.window, plan.streamedSteps) - streamStart
+        for (t, connection) in teachers.enumerated() {
+            do { try await connection.send(stream.credit(replica: slot, teacher: t, steps: steps)) } catch {
+                throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")
+            }
+        }
+        note("replica \(rank) (slot \(slot)) joined at step \(trainer.globalStep) while the teachers stream: granted \(steps) "
+            + "step(s) counted from step \(streamStart)")
     }
 
     private func grant(_ steps: Int) async throws(DataPlaneError) {

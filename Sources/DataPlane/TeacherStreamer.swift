@@ -61,6 +61,11 @@ public final class TeacherStreamer {
     /// the step before it (a teacher placed again from it then owes no replica an earlier step).
     public var onEpochState: ((_ step: Int, _ state: [Float]) -> Void)?
     private var pendingState: (step: Int, state: [Float])?
+    /// Whole-batch streaming: the last W + 1 steps sent (the same bytes for every replica),
+    /// for a replica that joins the ring while the teachers stream.
+    private var history: [(g: Int, epoch: Int, step: Int, part: ArraySlice<Int>, encoded: LogitsCodec.Encoded)] = []
+    /// The replica slots served so far (a new one in `receivers()` joined: ``serveNewcomers(next:)``).
+    private var served: Set<Int> = []
     /// Where the teacher tells what it does about rare events (a long wait for credits, once).
     public var note: @Sendable (String) -> Void = { _ in }
     private var notedWait = false
@@ -141,6 +146,7 @@ public final class TeacherStreamer {
     public func run(isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
         let classes = model.outputFeatures
         let totalSteps = plan.streamedSteps
+        served = Set(receivers())
         for epoch in 0..<plan.streamedEpochs {
             let batches = plan.batches(epoch: epoch)
             for step in 0..<batches.stepsPerEpoch {
@@ -158,7 +164,8 @@ public final class TeacherStreamer {
                         base: online.settings.learningRate, step: online.globalStep, totalSteps: totalSteps))
                     continue
                 }
-                for r in receivers() { try await waitForCredit(replica: r, isCancelled: isCancelled) }
+                try await serveNewcomers(next: g)
+                for r in receivers() { try await waitForCredit(replica: r, isCancelled: isCancelled, next: g) }
                 if isCancelled() { return }
                 let serving = receivers()  // without a slot dropped while waiting
                 if let pending = pendingState, serving.allSatisfy({ tookAll(before: pending.step, replica: $0) }) {
@@ -190,6 +197,10 @@ public final class TeacherStreamer {
                     let part = plan.logitsRange(batches, step: step, replica: r)
                     let rows = (part.startIndex - global.startIndex) ..< (part.endIndex - global.startIndex)
                     try await send(encoded[rows]!, epoch: epoch, step: step, replica: r, part: part)
+                }
+                if plan.streaming != .everyEpoch, let whole = encoded[0 ..< n] {
+                    history.append((g, epoch, step, global, whole))
+                    if history.count > plan.window + 1 { history.removeFirst() }
                 }
                 if let online {
                     var objective = Objective.crossEntropy
@@ -285,6 +296,24 @@ public final class TeacherStreamer {
         sent[r] = sentCount(r) + 1
     }
 
+    /// A replica slot that joined the ring while the teachers stream (a fresh slot in
+    /// `receivers()`, docs/PROTOCOL.md "Joining a ring") gets the last W + 1 steps sent first —
+    /// the ring's step is among them, and the newcomer drops the ones before it — and then the
+    /// stream as every replica; its credits count as if it had been served from the first of
+    /// them. `g` is the step about to be streamed.
+    private func serveNewcomers(next g: Int) async throws(DataPlaneError) {
+        let now = receivers()
+        served.formIntersection(now)
+        guard plan.streaming != .everyEpoch else { return }
+        for r in now where !served.contains(r) {
+            served.insert(r)
+            sent[r] = (history.first?.g ?? g) - fromStep
+            for h in history { try await send(h.encoded, epoch: h.epoch, step: h.step, replica: r, part: h.part) }
+            note("teacher \(teacher) serves replica slot \(r), which joined the ring: sent it steps "
+                + (history.isEmpty ? "from \(g) on" : "\(history.first!.g)–\(history.last!.g) again, then the stream"))
+        }
+    }
+
     /// Whether replica slot r has taken every step before global step `g`: each step it takes
     /// grants one credit beyond its initial window of min(W, streamed steps − `fromStep`).
     private func tookAll(before g: Int, replica r: Int) -> Bool {
@@ -296,7 +325,7 @@ public final class TeacherStreamer {
 
     /// Waits (bounded, in slices that notice a cancellation or the slot being dropped) until
     /// replica slot r has granted more steps than were sent to it.
-    private func waitForCredit(replica r: Int, isCancelled: @Sendable () -> Bool) async throws(DataPlaneError) {
+    private func waitForCredit(replica r: Int, isCancelled: @Sendable () -> Bool, next g: Int) async throws(DataPlaneError) {
         let limit = granted[r, default: 0] == 0 ? startTimeout : timeout
         let deadline = clock.deadline(after: limit)
         let started = clock.instant()
@@ -307,6 +336,7 @@ public final class TeacherStreamer {
                     + "sent \(sentCount(r)), serving slots \(receivers()))")
             }
             if isCancelled() || !receivers().contains(r) { return }
+            try await serveNewcomers(next: g)  // a newcomer's ring waits for it while others hold back their credits
             guard !deadline.hasPassed else { throw .noCredit(teacher: teacher, replica: r, after: limit) }
             let credit: Credit?
             do { credit = try await credits.take(timeout: deadline.slice(atMost: .milliseconds(250))) } catch {

@@ -3826,7 +3826,7 @@ const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor =
   (ProtobufCMessageInit) distillery__v1__teacher_task__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descriptors[7] =
+static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descriptors[8] =
 {
   {
     "rank",
@@ -3912,8 +3912,21 @@ static const ProtobufCFieldDescriptor distillery__v1__student_task__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "from_step",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__StudentTask, from_step),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__student_task__field_indices_by_name[] = {
+  7,   /* field[7] = from_step */
   3,   /* field[3] = peer_endpoints */
   0,   /* field[0] = rank */
   5,   /* field[5] = replica_slot */
@@ -3926,7 +3939,7 @@ static const ProtobufCIntRange distillery__v1__student_task__number_ranges[2 + 1
 {
   { 1, 0 },
   { 7, 5 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor =
 {
@@ -3936,7 +3949,7 @@ const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor =
   "Distillery__V1__StudentTask",
   "distillery.v1",
   sizeof(Distillery__V1__StudentTask),
-  7,
+  8,
   distillery__v1__student_task__field_descriptors,
   distillery__v1__student_task__field_indices_by_name,
   2,  distillery__v1__student_task__number_ranges,

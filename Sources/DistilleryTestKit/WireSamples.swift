@@ -97,7 +97,7 @@ public struct WireSamples: Sendable {
                 let peers = chance(2) ? [] : (0..<Int(replicas)).map { "tcp://peer-\($0):7879" }
                 task = .student(StudentTask(rank: UInt32(int(Int(replicas))), replicas: replicas, ringGeneration: u64(),
                                             peerEndpoints: peers, teacherEndpoints: list { $0.endpoint() },
-                                            resumeHash: chance(2) ? "" : word()))
+                                            resumeHash: chance(2) ? "" : word(), fromStep: chance(2) ? 0 : u64()))
             }
             return (.assignTask(AssignTask(runID: word(), taskID: word(), runSpecYaml: "seed: \(u32())",
                                            shardHash: text(), task: task)), [], [])

@@ -40,7 +40,8 @@ extension StudentTask {
             teacherEndpoints: CRead.strings(c.n_teacher_endpoints, c.teacher_endpoints,
                                             "assign_task.student.teacher_endpoints"),
             replicaSlot: c.replica_slot,
-            resumeHash: CRead.string(c.resume_hash, "assign_task.student.resume_hash"))
+            resumeHash: CRead.string(c.resume_hash, "assign_task.student.resume_hash"),
+            fromStep: c.from_step)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__StudentTask> {
@@ -54,6 +55,7 @@ extension StudentTask {
         p.pointee.teacher_endpoints = try a.strings(teacherEndpoints, "assign_task.student.teacher_endpoints")
         p.pointee.replica_slot = replicaSlot
         p.pointee.resume_hash = try a.string(resumeHash, "assign_task.student.resume_hash")
+        p.pointee.from_step = fromStep
         return p
     }
 }

@@ -61,10 +61,14 @@ public struct StudentTask: Sendable, Equatable {
     /// The SHA-256 of a resume checkpoint the coordinator offers (a resumed run's): the
     /// replica starts from its state, soft-label cache and step. Empty: from step 0.
     public var resumeHash: String
+    /// The first global step the teachers stream (`TeacherTask.fromStep`): a replica that
+    /// joins while they stream counts its credits from it.
+    public var fromStep: UInt64
 
     public init(rank: UInt32 = 0, replicas: UInt32 = 0, ringGeneration: UInt64 = 0, peerEndpoints: [String] = [],
-                teacherEndpoints: [String] = [], replicaSlot: UInt32? = nil, resumeHash: String = "") {
+                teacherEndpoints: [String] = [], replicaSlot: UInt32? = nil, resumeHash: String = "", fromStep: UInt64 = 0) {
         self.resumeHash = resumeHash
+        self.fromStep = fromStep
         self.rank = rank
         self.replicas = replicas
         self.ringGeneration = ringGeneration

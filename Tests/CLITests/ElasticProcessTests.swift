@@ -30,13 +30,14 @@ struct ElasticProcessTests {
         return (json?["figures"] as? [String: Any])?["student.test_accuracy"] as? Double
     }
 
-    /// The step a worker's current task reports (`status --json` current_task "RUN/student-R step D/T"), 0 if none.
-    static func stepOf(_ worker: String, _ address: String) -> Int {
+    /// The step a worker's current task of `run` reports (`status --json` current_task "RUN/student-R
+    /// step D/T"), 0 if none (a status still showing the reference run's last step is not it).
+    static func stepOf(_ worker: String, _ address: String, run: String = "run-2") -> Int {
         guard let r = try? distillery(["status", "--coordinator", address, "--json", "--timeout", "3"], timeout: 20), r.status == 0,
               let json = (try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [String: Any],
               let nodes = json["nodes"] as? [[String: Any]],
               let task = nodes.first(where: { $0["name"] as? String == worker })?["current_task"] as? String,
-              let range = task.range(of: " step ") else { return 0 }
+              task.hasPrefix("\(run)/"), let range = task.range(of: " step ") else { return 0 }
         return Int(task[range.upperBound...].prefix { $0.isNumber }) ?? 0
     }
 

@@ -26,6 +26,35 @@ import Testing
         return run
     }
 
+    /// An online run (`studentEpochs` 0: its teachers serve to the end) takes a slot back while
+    /// its teachers stream, with a fresh stream slot, and the teachers learn of it; an offline
+    /// run does not before its replicas hold epoch 0's targets.
+    @Test func anOnlineRunTakesASlotBackWhileItsTeachersStreamWithAFreshStreamSlot() {
+        func lost(_ policy: ElasticPolicy.LostTeachers) -> RunLifecycle {
+            var run = RunLifecycle(runID: "r1", teacherCount: 2, replicaCount: 3,
+                                   timeouts: RunTimeouts(ringStall: .seconds(60), growthLead: .milliseconds(500)),
+                                   elastic: ElasticPolicy(lostTeachers: policy), studentEpochs: 0)
+            _ = run.handle(.start, at: at(0))
+            _ = run.handle(.placed(Placement(teacherWorkers: ["w1", "w2"], studentWorkers: ["s1", "s2", "s3"])), at: at(10))
+            for w in ["w1", "w2", "s1", "s2", "s3"] { _ = run.handle(.shardDelivered(worker: w), at: at(7000)) }
+            _ = run.handle(.task(F.t0, .completed), at: at(9000))
+            _ = run.handle(.task(F.t1, .completed), at: at(9000))
+            for ref in [F.s0, F.s1, Self.s2] { _ = run.handle(.task(ref, .running(done: 1, total: 20)), at: at(9100)) }
+            _ = run.handle(.workerLost("s2"), at: at(9500))
+            for ref in [F.s0, Self.s2] { _ = run.handle(.task(ref, .running(done: 3, total: 20)), at: at(9900)) }
+            return run
+        }
+        #expect(lost(.streamAgain).regrowable.isEmpty, "offline, epoch 0")
+        var run = lost(.trainAgain)
+        #expect(run.regrowable == [F.s1])
+        _ = run.handle(.partsPlaced([F.s1: "s4"]), at: at(11_000))
+        let directives = run.handle(.shardDelivered(worker: "s4"), at: at(11_200))
+        #expect(directives == [.ringChanged(RingMembership(generation: 3, members: ["s1", "s3", "s4"])!, why: "s4 took back student 1"),
+                               .assign(F.s1, worker: "s4"), .refreshPeers(F.s0, worker: "s1"), .refreshPeers(Self.s2, worker: "s3"),
+                               .refreshPeers(F.t0, worker: "w1"), .refreshPeers(F.t1, worker: "w2")])
+        #expect(run.streamSlot(1) == 3 && run.streamSlot(0) == 0 && run.streamSlot(2) == 2)
+    }
+
     @Test func aWorkerThatComesBackTakesTheLostSlotAndTheRingGrows() {
         var run = Self.lostOne()
         #expect(run.regrowable == [F.s1])

@@ -152,6 +152,14 @@ import Testing
         #expect(placing.first == .noted("w2 was lost with teacher 1 while the replicas still need its logits (an online run): "
             + "placing it on another teacher worker, which loads its stored checkpoint and trains again through the steps it had served"))
         #expect(placing.last == .placeParts([F.t1]))
+        // Below min-replicas an online run pauses while a replica that trained is left to give a
+        // joiner the ring's state; losing the last one fails it.
+        var paused = Self.distilling(minReplicas: 3, lostTeachers: .trainAgain)
+        _ = paused.handle(.workerLost("s2"), at: at(9500))
+        #expect(paused.phase == .distilling && paused.pausedSince == at(9500))
+        var emptied = Self.distilling(minReplicas: 1, lostTeachers: .trainAgain)
+        for w in ["s1", "s2", "s3"] { _ = emptied.handle(.workerLost(w), at: at(9500)) }
+        #expect(emptied.phase == .failed && emptied.reason.contains("fewer than elastic.min-replicas"), "\(emptied.reason)")
         var stored = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(
             ElasticPolicy(minReplicas: 2, maxRestarts: 3, waitTimeout: .seconds(60), lostTeachers: .failRun))) as? [String: Any])
         #expect(stored.removeValue(forKey: "lostTeachers") as? String == "failRun")

@@ -249,15 +249,26 @@ import Wire
     /// ring grows to 3 again (the survivors, held meanwhile, may have had their stalled ring
     /// renewed first), the newcomer takes the ring's state and soft-label
     /// cache, and the student is the fault-free one.
-    @Test func aLostWorkerThatComesBackTakesItsSlotBackAndTheStudentIsUnchanged() async throws {
-        let reference = try await Self.run(kill: nil, epochs: 40)
-        let faulty = try await Self.run(kill: Kill(node: "s2", step: 5), epochs: 40, rejoin: true)
+    ///
+    /// In an online run the teachers stream to the end: the newcomer takes the ring's state and
+    /// the teachers serve its fresh stream slot (3) from the ring's step, sending their last
+    /// steps again first.
+    @Test(arguments: ["offline", "online"])
+    func aLostWorkerThatComesBackTakesItsSlotBackAndTheStudentIsUnchanged(mode: String) async throws {
+        let step: UInt64 = 5
+        let reference = try await Self.run(kill: nil, epochs: 40, mode: mode)
+        let logs = LogCapture()
+        let faulty = try await Self.run(kill: Kill(node: "s2", step: step), epochs: 40, rejoin: true, mode: mode, logs: logs)
         #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
+        let streaming = mode == "online"
+        #expect(!streaming || logs.messages.contains { $0.contains("serves replica slot 3, which joined the ring") },
+                "\(logs.messages.filter { $0.contains("slot") || $0.contains("join") })")
         #expect(faulty.events.contains { $0.hasPrefix("s2 took back student 1: the replicas go on as ring generation ")
                 && $0.contains("2=s2 (the global batch split over 3)") }, "\(faulty.events)")
         #expect(faulty.reason.contains("on 3 replicas (3 at the start; student 1 taken back by s2 (lost with s2))"), "\(faulty.reason)")
         let diff = zip(faulty.student, reference.student).map { abs($0 - $1) }.max() ?? .infinity
-        print("elastic run: s2 lost at step 5 and back: max |θ − θ_fault-free| = \(diff)")
+        print("elastic run (\(mode)): s2 lost at step \(step) and back\(streaming ? " while the teachers stream" : ""): "
+            + "max |θ − θ_fault-free| = \(diff)")
         #expect(!faulty.student.isEmpty && diff <= 1e-5, "\(diff)")
     }
 

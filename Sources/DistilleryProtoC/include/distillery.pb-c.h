@@ -718,7 +718,8 @@ struct  Distillery__V1__StudentTask
   /*
    * the replica's place in the teachers' streams (LogitsBatch.replica, Credit.replica,
    * TeacherTask.replicas): its rank in ring generation 1, kept when later generations renumber
-   * the ranks (docs/PROTOCOL.md "Elastic rings")
+   * the ranks (docs/PROTOCOL.md "Elastic rings"); a slot taken back while the teachers still
+   * stream gets a fresh number, at least the run's replicas
    */
   uint32_t replica_slot;
   /*
@@ -728,10 +729,16 @@ struct  Distillery__V1__StudentTask
    * generation > 1, take the ring's state).
    */
   char *resume_hash;
+  /*
+   * the first global step the teachers stream (TeacherTask.from_step: a resumed run's checkpoint
+   * step, 0 otherwise): a replica that joins a ring while the teachers stream counts its credits
+   * from it
+   */
+  uint64_t from_step;
 };
 #define DISTILLERY__V1__STUDENT_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__student_task__descriptor) \
-    , 0, 0, 0, 0,NULL, 0,NULL, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, 0, 0,NULL, 0,NULL, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 typedef enum {
