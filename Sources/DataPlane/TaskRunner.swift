@@ -52,6 +52,9 @@ public final class TaskRunner: WorkerTasks {
     let dataTimeout: Duration = .seconds(30)
     let reports = Mutex<[TaskReport]>([])
     let cancelled = Mutex<Set<String>>([])
+    /// Teacher tasks that served to their end here (the last 1,000): a repeated assignment of one
+    /// (the coordinator refreshing a teacher's peers) is not run again.
+    let servedTeachers = Mutex<[String]>([])
     let current = Mutex<[String: String]>([:])
     /// Shards or checkpoints whose transfer from the coordinator failed, with the reason.
     let failedTransfers = Mutex<[String: String]>([:])
@@ -171,6 +174,11 @@ public final class TaskRunner: WorkerTasks {
         // A run cancelled here earlier (this worker was replaced in it) may give it a part
         // again (an elastic ring grows back): once none of its old tasks runs, it is welcome.
         if !peers.runs.contains(assign.runID) { cancelled.withLock { _ = $0.remove(assign.runID) } }
+        if case .teacher = assign.task, servedTeachers.withLock({ $0.contains(assign.taskID) }) {
+            logger.info("\(assign.taskID) has served its last step here: the repeated assignment is not run again")
+            report(assign, .completed)
+            return false
+        }
         guard peers.begin(assign) else {
             logger.info("\(assign.taskID) runs already: its peers' endpoints were updated")
             if peers.isReady(assign.taskID) { report(assign, .completed) }

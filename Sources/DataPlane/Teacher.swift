@@ -91,6 +91,7 @@ extension TaskRunner {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
         }
         logger.info("\(assign.taskID) sent \(max(0, plan.streamedSteps - streamer.fromStep)) steps' logits (\(streamer.bytesSent) bytes)")
+        if !isCancelled(runID) { servedTeachers.withLock { $0.append(assign.taskID); if $0.count > 1000 { $0.removeFirst() } } }
         if let online, let modelSpec = spec.teachers[index].model, !isCancelled(assign.runID) {
             // The teacher trained on alongside the student: keep what it became.
             let accuracy = streamer.finalTestAccuracy ?? Evaluation.run(model, on: bundle.test).accuracy

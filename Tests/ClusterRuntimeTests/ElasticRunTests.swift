@@ -187,9 +187,15 @@ import Wire
     func losingAStudentWorkerWhileDistillingChangesNeitherTheOutcomeNorTheStudent(node: String, step: Int) async throws {
         let reference = try await Self.run(kill: nil)
         #expect(reference.phase == .completed, "\(reference.reason)")
-        let faulty = try await Self.run(kill: Kill(node: node, step: UInt64(step)))
+        let logs = LogCapture()
+        let faulty = try await Self.run(kill: Kill(node: node, step: UInt64(step)), logs: logs)
         #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
         #expect(faulty.reason.contains("on 2 replicas (3 at the start; lost student"), "\(faulty.reason)")
+        if step >= 9 {  // after epoch 0 the teachers have served their last step: their peers' refresh does not start them again
+            let teachers = logs.messages.filter { $0.contains("/teacher-") }
+            #expect(teachers.contains { $0.hasSuffix("run-1/teacher-0 has served its last step here: the repeated assignment is not run again") }
+                    && teachers.filter { $0.contains("run-1/teacher-0 sent ") }.count == 1, "\(teachers)")
+        }
         #expect(faulty.events.contains { $0.hasPrefix("\(node) was lost while distilling: the replicas go on as ring generation 2") },
                 "\(faulty.events)")
         #expect(faulty.events.contains { $0.hasPrefix("worker \(node) holds tasks of run") && $0.hasSuffix("told to stop them") },
