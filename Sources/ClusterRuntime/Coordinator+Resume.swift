@@ -131,17 +131,27 @@ extension Coordinator {
     /// teacher's checkpoint: fetched into the worker's cache by its hash).
     func offerResumeCheckpoint(of runID: String, to worker: String) {
         guard let resume = runs[runID]?.resume, !resume.sha256.isEmpty else { return }
-        if checkpointBlobs[resume.sha256] == nil {
+        guard offerStoredFile(resume.path, sha256: resume.sha256, what: "resume checkpoint (step \(resume.step))", of: runID,
+                              to: worker) else {
             let path = database.directory + "/" + resume.path
-            guard let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == resume.sha256 else {
-                logger.error("run \(runID): its resume checkpoint \(path) is missing or changed; its replicas cannot start")
-                event(runID, "checkpoint", "the resume checkpoint \(path) is missing or changed on disk: the replicas cannot load it")
-                return
-            }
-            checkpointBlobs[resume.sha256] = CheckpointBlob(bytes: ShardBytes([UInt8](data)), runs: [])
+            logger.error("run \(runID): its resume checkpoint \(path) is missing or changed; its replicas cannot start")
+            event(runID, "checkpoint", "the resume checkpoint \(path) is missing or changed on disk: the replicas cannot load it")
+            return
         }
-        checkpointBlobs[resume.sha256]?.runs.insert(runID)
-        offerCheckpoint(resume.sha256, what: "resume checkpoint (step \(resume.step))", of: runID, to: worker)
+    }
+
+    /// Offers the state directory's file `relative` (SHA-256 `sha256`) to `worker` for run
+    /// `runID`, reading it into ``checkpointBlobs`` first if needed; false when the file is
+    /// missing or changed.
+    func offerStoredFile(_ relative: String, sha256: String, what: String, of runID: String, to worker: String) -> Bool {
+        if checkpointBlobs[sha256] == nil {
+            guard let data = FileManager.default.contents(atPath: database.directory + "/" + relative),
+                  SHA256.hex([UInt8](data)) == sha256 else { return false }
+            checkpointBlobs[sha256] = CheckpointBlob(bytes: ShardBytes([UInt8](data)), runs: [])
+        }
+        checkpointBlobs[sha256]?.runs.insert(runID)
+        offerCheckpoint(sha256, what: what, of: runID, to: worker)
+        return true
     }
 
     /// Whether `bytes`, arriving as a run's `checkpoint.safetensors`, may replace the stored

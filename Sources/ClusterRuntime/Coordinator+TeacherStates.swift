@@ -1,6 +1,4 @@
 import ClusterCore
-import Datasets
-import Foundation
 import NN
 import Wire
 
@@ -43,16 +41,10 @@ extension Coordinator {
     func offerTeacherState(_ index: Int, of runID: String, to worker: String) -> String? {
         let name = "teacher-\(index)-state.safetensors"
         guard let record = ((try? store.artifacts(runID: runID)) ?? []).first(where: { $0.name == name }) else { return nil }
-        if checkpointBlobs[record.sha256] == nil {
-            let path = database.directory + "/" + record.path
-            guard let data = FileManager.default.contents(atPath: path), SHA256.hex([UInt8](data)) == record.sha256 else {
-                logger.warning("run \(runID): \(path) is missing or changed; teacher \(index) starts from the run's first step")
-                return nil
-            }
-            checkpointBlobs[record.sha256] = CheckpointBlob(bytes: ShardBytes([UInt8](data)), runs: [])
+        guard offerStoredFile(record.path, sha256: record.sha256, what: "teacher \(index) state", of: runID, to: worker) else {
+            logger.warning("run \(runID): \(record.path) is missing or changed; teacher \(index) starts from the run's first step")
+            return nil
         }
-        checkpointBlobs[record.sha256]?.runs.insert(runID)
-        offerCheckpoint(record.sha256, what: "teacher \(index) state", of: runID, to: worker)
         return record.sha256
     }
 }

@@ -180,21 +180,12 @@ extension TaskRunner {
     /// Loads the resume checkpoint `hash` the coordinator offered (a resumed run's) into
     /// `replica`, which then trains from its step.
     func resume(_ replica: StudentReplica, _ assign: AssignTask, hash: String) throws(TaskFailure) {
-        let path: String
-        switch awaitCheckpoint(hash, runID: assign.runID) {
-        case .success(let p): path = p
-        case .failure(let failure): throw TaskFailure("replica \(replica.rank): the resume checkpoint: \(failure.reason)")
+        let what = "replica \(replica.rank): the resume checkpoint"
+        let (checkpoint, path) = try shippedResumeCheckpoint(hash, assign, what: what)
+        do throws(DataPlaneError) { try replica.resume(from: checkpoint) } catch {
+            throw TaskFailure("\(what) \(path): \(error)")
         }
-        do {
-            guard let data = FileManager.default.contents(atPath: path) else { throw TaskFailure("cannot read \(path)") }
-            let checkpoint = try ResumeCheckpoint(bytes: [UInt8](data), source: path)
-            try replica.resume(from: checkpoint)
-            logger.info("\(assign.taskID): resumes \(checkpoint.runID) from its checkpoint at step \(checkpoint.step) (epoch \(checkpoint.epoch))")
-        } catch let failure as TaskFailure {
-            throw failure
-        } catch {
-            throw TaskFailure("replica \(replica.rank): the resume checkpoint \(path): \(error)")
-        }
+        logger.info("\(assign.taskID): resumes \(checkpoint.runID) from its checkpoint at step \(checkpoint.step) (epoch \(checkpoint.epoch))")
     }
 
     /// Sends `replica`'s resume checkpoint to the coordinator as artifact

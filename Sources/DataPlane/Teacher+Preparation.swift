@@ -93,6 +93,21 @@ extension TaskRunner {
     /// `ShardOffer` came before the assignment, so the transfer is under way); returns its path.
     /// Bounded by `checkpointTimeout`, a failed transfer, and the run being cancelled; wakes
     /// when a transfer ends (`transfers`), and at least every second to notice a cancellation.
+    /// The resume-checkpoint-format file `hash` the coordinator offered (a resumed run's
+    /// checkpoint, an online teacher's state), waited for and decoded, with its path; `what`
+    /// starts the errors ("replica 1: the resume checkpoint").
+    func shippedResumeCheckpoint(_ hash: String, _ assign: AssignTask, what: String) throws(TaskFailure) -> (ResumeCheckpoint, String) {
+        let path: String
+        switch awaitCheckpoint(hash, runID: assign.runID) {
+        case .success(let p): path = p
+        case .failure(let failure): throw TaskFailure("\(what): \(failure.reason)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw TaskFailure("\(what): cannot read \(path)") }
+        do { return (try ResumeCheckpoint(bytes: [UInt8](data), source: path), path) } catch {
+            throw TaskFailure("\(what) \(path): \(error)")
+        }
+    }
+
     func awaitCheckpoint(_ hash: String, runID: String) -> Result<String, CheckpointWaitFailure> {
         var failure: CheckpointWaitFailure?
         let arrived = clock.deadline(after: checkpointTimeout).block(on: transfers, atMost: .seconds(1)) {

@@ -115,28 +115,16 @@ extension TaskRunner {
     /// Loads the online teacher state `hash` the coordinator offered into `online` and returns
     /// its step (a teacher placed again goes on from there).
     func loadState(_ hash: String, into online: Trainer, _ assign: AssignTask, index: Int, plan: StepPlan) throws(TaskFailure) -> Int {
-        let path: String
-        switch awaitCheckpoint(hash, runID: assign.runID) {
-        case .success(let p): path = p
-        case .failure(let failure): throw TaskFailure("teacher \(index): its state: \(failure.reason)")
+        let (checkpoint, path) = try shippedResumeCheckpoint(hash, assign, what: "teacher \(index): its state")
+        let expected = online.packState().count
+        guard checkpoint.state.count == expected, checkpoint.stepsPerEpoch == plan.stepsPerEpoch,
+              checkpoint.step <= plan.streamedSteps else {
+            throw TaskFailure("the state \(path) (\(checkpoint.student), step \(checkpoint.step), \(checkpoint.state.count) values) "
+                + "does not fit teacher \(index) (\(expected) values, \(plan.stepsPerEpoch) steps per epoch)")
         }
-        do {
-            guard let data = FileManager.default.contents(atPath: path) else { throw TaskFailure("cannot read \(path)") }
-            let checkpoint = try ResumeCheckpoint(bytes: [UInt8](data), source: path)
-            let expected = online.packState().count
-            guard checkpoint.state.count == expected, checkpoint.stepsPerEpoch == plan.stepsPerEpoch,
-                  checkpoint.step <= plan.streamedSteps else {
-                throw TaskFailure("the state \(path) (\(checkpoint.student), step \(checkpoint.step), \(checkpoint.state.count) values) "
-                    + "does not fit teacher \(index) (\(expected) values, \(plan.stepsPerEpoch) steps per epoch)")
-            }
-            online.loadState(checkpoint.state)
-            logger.info("\(assign.taskID): goes on from teacher \(index)'s state at step \(checkpoint.step) (epoch \(checkpoint.epoch))")
-            return checkpoint.step
-        } catch let failure as TaskFailure {
-            throw failure
-        } catch {
-            throw TaskFailure("teacher \(index): its state \(path): \(error)")
-        }
+        online.loadState(checkpoint.state)
+        logger.info("\(assign.taskID): goes on from teacher \(index)'s state at step \(checkpoint.step) (epoch \(checkpoint.epoch))")
+        return checkpoint.step
     }
 
     /// Online mode: a trainer that keeps training the teacher on the run's global batches with
