@@ -13,16 +13,15 @@ extension RunLifecycle {
     }
 
     /// A replica that joins can train: every replica holds epoch 0's targets (it takes the
-    /// ring's cache and needs no teacher), or, in an online run, every teacher is placed and
-    /// serving (it takes the ring's state and, from the ring's step on, the teachers' whole
-    /// batches, which online teachers send every replica to the run's last step). Not in an
-    /// offline run's epoch 0: its teachers may have streamed their last step already, W ahead
-    /// of the ring.
+    /// ring's cache and needs no teacher), or every teacher is placed and serving (it takes the
+    /// ring's state and soft-label cache and, from the ring's step on, the teachers' whole
+    /// batches, which they send every replica of an offline run's epoch 0 and of an online
+    /// run; a teacher stays after its last step until every replica took it, and a step the
+    /// ring took already is in the cache a joiner takes: docs/PROTOCOL.md "Joining a ring").
     /// Either way a replica that trained must be left to give it the ring's state.
     var slotsCanBeTakenBack: Bool {
         if teachersNoLongerNeeded { return true }
-        guard let elastic, elastic.lostTeachers != .streamAgain,
-              activeSlots.contains(where: { !recruits.contains($0) }) else { return false }
+        guard elastic != nil, activeSlots.contains(where: { !recruits.contains($0) }) else { return false }
         return unplaced.isEmpty && teachersServing && teacherCatchingUp != true
     }
 
@@ -54,11 +53,13 @@ extension RunLifecycle {
     /// (`.sendShard`, stall timer from `now`; a cached shard is acknowledged at once); the
     /// slot joins the ring when it is delivered (``admitJoiners(at:)``).
     ///
-    /// Rules: each named part must be a lost replica slot not already being taken back, and
-    /// get a non-empty worker that hosts no replica of this run; else the answer is ignored.
+    /// Rules: slots can be taken back now (``slotsCanBeTakenBack``: the answer may come after
+    /// a teacher was lost); each named part must be a lost replica slot not already being
+    /// taken back, and get a non-empty worker that hosts no replica of this run; else the answer is ignored.
     mutating func rejoin(_ answer: [TaskRef: String], _ event: RunEvent, at now: ClockTime) -> [RunDirective] {
         guard var placement else { return ignore(event, "the run has no placement") }
         guard !answer.isEmpty else { return ignore(event, "the answer places no part") }
+        guard slotsCanBeTakenBack else { return ignore(event, "no lost replica of this run can be taken back now") }
         var taken = Set(placement.studentWorkers.filter { !$0.isEmpty })
         for (ref, worker) in answer.sorted(by: { $0.key < $1.key }) {
             guard ref.kind == .student, lostReplicas[ref.index] != nil, joining[ref.index] == nil else {

@@ -60,6 +60,15 @@ public struct StepJoin<Payload: Sendable>: Sendable {
         return slots.map { $0! }
     }
 
+    /// Step `global` was taken another way (its targets were cached already: a replica that
+    /// took the ring's soft-label cache): what arrived for it and before is dropped, and the
+    /// next step to consume is the one after it.
+    public mutating func skip(through global: Int) {
+        guard global >= next else { return }
+        pending = pending.filter { $0.key > global }
+        next = global + 1
+    }
+
     /// Teachers whose message for the next step has not arrived (for a timeout's reason).
     public var missingTeachers: [Int] {
         let slots = pending[next] ?? [Payload?](repeating: nil, count: teachers)

@@ -77,8 +77,7 @@ extension Coordinator {
                 event(runID, "placement", "teachers on \(placement.teacherWorkers.joined(separator: ", ")); "
                     + "replicas on \(placement.studentWorkers.filter { !$0.isEmpty }.joined(separator: ", "))"
                     + (waiting.isEmpty ? "" : "; \(Placement.listed(waiting.map { "student \($0)" })) "
-                        + "\(waiting.count == 1 ? "waits" : "wait") for a student worker "
-                        + (run.spec.distillation.mode == .online ? "(taken when one comes)" : "(taken after epoch 0)")))
+                        + "\(waiting.count == 1 ? "waits" : "wait") for a student worker (taken when one comes)"))
                 drive(runID, .placed(placement))
             case .failure(let refusal):
                 drive(runID, .placementRefused(refusal.description))

@@ -8,7 +8,7 @@ extension StudentReplica {
     /// an offline run, at any step of an online one).
     /// An endpoint that became "" means it is being placed: the wait for logits becomes
     /// ``teacherReplacementWait``. A new endpoint is connected and granted this replica's
-    /// window counted from the stream's start (min(g + W, streamed steps) for the step g it
+    /// window counted from the stream's start (g + W − `streamStart` for the step g it
     /// needs): the new teacher streams epoch 0 from its first step, the steps already taken are
     /// dropped (`StepJoin`), and one credit per consumed step follows as before. Returns the
     /// wait from now on, nil when nothing changed.
@@ -21,7 +21,7 @@ extension StudentReplica {
             do { teachers[t] = try await elastic.connect(now[t]) } catch {
                 throw .transport("replica \(rank) cannot reach teacher \(t), placed again at \(now[t]): \(error)")
             }
-            let steps = min(taken + 1 + plan.window, plan.streamedSteps) - streamStart
+            let steps = taken + 1 + plan.window - streamStart
             do { try await teachers[t].send(stream.credit(replica: slot, teacher: t, steps: steps)) } catch {
                 throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")
             }
@@ -33,7 +33,7 @@ extension StudentReplica {
 
     /// A replica that joined the ring while the teachers stream (offline epoch 0, online runs):
     /// with the ring's state at step g it connects to the teachers and grants each its window
-    /// counted from the stream's start, min(g + W, streamed steps) − `streamStart`; the teachers
+    /// counted from the stream's start, g + W − `streamStart`; the teachers
     /// send it their last steps again, then the stream (docs/PROTOCOL.md "Joining a ring").
     func joinStream() async throws(DataPlaneError) {
         guard let elastic else { return }
@@ -50,7 +50,7 @@ extension StudentReplica {
         }
         knownTeachers = endpoints
         taken = trainer.globalStep - 1
-        let steps = min(trainer.globalStep + plan.window, plan.streamedSteps) - streamStart
+        let steps = trainer.globalStep + plan.window - streamStart
         for (t, connection) in teachers.enumerated() {
             do { try await connection.send(stream.credit(replica: slot, teacher: t, steps: steps)) } catch {
                 throw .transport("replica \(rank) could not send credits to teacher \(t): \(error)")

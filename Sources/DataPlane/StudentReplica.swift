@@ -91,6 +91,7 @@ public final class StudentReplica {
     /// targets of the last step taken, for its whole global batch (`part`), so that the step in
     /// flight can run again split over a new ring.
     private var takenTargets: (step: Int, part: ArraySlice<Int>, rows: [Float])?
+    private var notedCachedStep = false
     /// The first global step the teachers stream to this replica: a resumed run's checkpoint
     /// step (``resume(from:)``, or `StudentTask.from_step` for a replica that joins), 0
     /// otherwise. Credits count from it.
@@ -152,7 +153,7 @@ public final class StudentReplica {
             try await joinRing()
             if trainer.globalStep < plan.streamedSteps { try await joinStream() }
         } else {
-            try await grant(min(plan.window, plan.streamedSteps - streamStart))
+            if plan.streamedSteps > streamStart { try await grant(plan.window) }
         }
         // A replica that joined while the teachers stream starts at the ring's step; the teachers
         // may stand one step further ahead of it than its window (they ran W ahead of a replica
@@ -194,11 +195,25 @@ public final class StudentReplica {
         var mark = stopwatch.instant()
         let share = batches.microBatch(step: step, replica: rank, of: ranks)
         let streamed = epoch < plan.streamedEpochs
-        if streamed && taken < g {
+        if streamed && taken < g, let cache, batches.batch(step: step).allSatisfy(cache.contains) {
+            // The soft-label cache taken from the ring holds this step already (a replica that
+            // joined, or took a peer's cache, after the step's logits reached the ring): the
+            // teachers' messages for it are not needed, and may not come (they stop serving
+            // once every replica took epoch 0's last step).
+            if !notedCachedStep {
+                notedCachedStep = true
+                note("replica \(rank) (slot \(slot)) takes step \(g) from the soft-label cache it took from the ring")
+            }
+            taken = g
+            join.skip(through: g)
+            try await grant(1)
+            targetsFromCache(share)
+        } else if streamed && taken < g {
             let arrived = try await next(&join, epoch: epoch, step: step)
             taken = g
-            // Step g taken: credit step g + W, if the teachers stream that far.
-            if g + plan.window < plan.streamedSteps { try await grant(1) }
+            // Step g taken: one credit (step g + W may be sent; past the stream's end, it tells
+            // the teachers this replica no longer needs them).
+            try await grant(1)
             timing.logitsWait += seconds(since: &mark)
             try ensemble(arrived, part: plan.logitsRange(batches, step: step, replica: slot), share: share, step: g)
         } else if let kept = takenTargets, kept.step == g {

@@ -91,7 +91,6 @@ extension TaskRunner {
             throw TaskFailure("teacher \(index) serving the students: \(error)")
         }
         logger.info("\(assign.taskID) sent \(max(0, plan.streamedSteps - streamer.fromStep)) steps' logits (\(streamer.bytesSent) bytes)")
-        if !isCancelled(runID) { servedTeachers.withLock { $0.append(assign.taskID); if $0.count > 1000 { $0.removeFirst() } } }
         if let online, let modelSpec = spec.teachers[index].model, !isCancelled(assign.runID) {
             // The teacher trained on alongside the student: keep what it became.
             let accuracy = streamer.finalTestAccuracy ?? Evaluation.run(model, on: bundle.test).accuracy
@@ -106,6 +105,9 @@ extension TaskRunner {
                 logger.warning("\(assign.taskID): could not keep the online teacher: \(error)")
             }
         }
+        // Replicas that join the ring before every replica took the last step still get it.
+        await streamer.linger(isCancelled: { [self] in isCancelled(runID) })
+        if !isCancelled(runID) { servedTeachers.withLock { $0.append(assign.taskID); if $0.count > 1000 { $0.removeFirst() } } }
     }
 
     /// The artifact an online teacher sends after each epoch: its state (docs/PROTOCOL.md

@@ -66,6 +66,8 @@ public final class TeacherStreamer {
     private var history: [(g: Int, epoch: Int, step: Int, part: ArraySlice<Int>, encoded: LogitsCodec.Encoded)] = []
     /// The replica slots served so far (a new one in `receivers()` joined: ``serveNewcomers(next:)``).
     private var served: Set<Int> = []
+    /// The test-split logits once sent (a replica joining later gets them too).
+    private var testMessage: Message?
     /// Where the teacher tells what it does about rare events (a long wait for credits, once).
     public var note: @Sendable (String) -> Void = { _ in }
     private var notedWait = false
@@ -279,6 +281,7 @@ public final class TeacherStreamer {
         let accuracy = Evaluation.accuracy(logits: logits, labels: test.labels, classes: classes)
         finalTestAccuracy = accuracy
         let message = stream.testSplitLogits(teacher: teacher, logits: logits, samples: test.count)
+        testMessage = message
         for r in receivers() {
             do { try await replicas(r).send(message) } catch {
                 throw .transport("teacher \(teacher) could not send its test logits to replica \(r): \(error)")
@@ -309,15 +312,50 @@ public final class TeacherStreamer {
             served.insert(r)
             sent[r] = (history.first?.g ?? g) - fromStep
             for h in history { try await send(h.encoded, epoch: h.epoch, step: h.step, replica: r, part: h.part) }
+            if let testMessage {  // it joined after the last step was streamed (``linger(isCancelled:)``)
+                do { try await replicas(r).send(testMessage) } catch {
+                    throw .transport("teacher \(teacher) could not send its test logits to replica \(r): \(error)")
+                }
+            }
             note("teacher \(teacher) serves replica slot \(r), which joined the ring: sent it steps "
                 + (history.isEmpty ? "from \(g) on" : "\(history.first!.g)–\(history.last!.g) again, then the stream"))
         }
     }
 
+    /// After ``run(isCancelled:)``, with whole-batch streaming: the teacher stays until every
+    /// replica slot it serves has taken the last streamed step (its credits say so), so that a
+    /// replica joining the ring meanwhile still gets the last W + 1 steps and the test logits
+    /// (docs/PROTOCOL.md "Joining a ring"). Ends early when the run is cancelled, or quietly
+    /// (a note) when no credit came for `timeout`: nothing fails, a later joiner would find
+    /// the steps it needs in the ring's cache or not join.
+    public func linger(isCancelled: @Sendable () -> Bool = { false }) async {
+        guard plan.streaming != .everyEpoch, plan.streamedSteps > max(fromStep, startStep) else { return }
+        let end = plan.streamedSteps
+        var deadline = clock.deadline(after: timeout)
+        while !isCancelled() {
+            do throws(DataPlaneError) { try await serveNewcomers(next: end) } catch {
+                note("teacher \(teacher) stops serving replicas that join: \(error)")
+                return
+            }
+            let waiting = receivers().filter { !tookAll(before: end, replica: $0) }
+            if waiting.isEmpty { return }
+            guard !deadline.hasPassed else {
+                note("teacher \(teacher) stops waiting for replica slot(s) \(waiting.map(String.init).joined(separator: ", ")) "
+                    + "to take its last step: no credit within \(timeout.shortDescription)")
+                return
+            }
+            let credit = try? await credits.take(timeout: deadline.slice(atMost: .milliseconds(250)))
+            if let credit {
+                granted[Int(credit.replica), default: 0] += Int(clamping: credit.steps)
+                deadline = clock.deadline(after: timeout)
+            }
+        }
+    }
+
     /// Whether replica slot r has taken every step before global step `g`: each step it takes
-    /// grants one credit beyond its initial window of min(W, streamed steps − `fromStep`).
+    /// grants one credit beyond its initial window of W.
     private func tookAll(before g: Int, replica r: Int) -> Bool {
-        granted[r, default: 0] - min(plan.window, plan.streamedSteps - fromStep) >= g - fromStep
+        granted[r, default: 0] - plan.window >= g - fromStep
     }
 
     /// Messages sent to slot r, counted from `fromStep` (the steps before `startStep` count).

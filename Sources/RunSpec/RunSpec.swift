@@ -60,10 +60,10 @@ import Training
 ///   seed: 1                   # 0…18446744073709551615
 /// replicas: 1                 # 1…64 student replicas (data parallel)
 /// prefetch: 4                 # 1…64: how many steps teachers may run ahead (window W)
-/// elastic:                    # offline runs: losing student replicas while distilling
-///   min-replicas: 1           # 1…replicas: fewer replicas left fails the run
+/// elastic:                    # losing student replicas, teachers or the coordinator while distilling
+///   min-replicas: 1           # 1…replicas: with fewer left the run pauses (wait-timeout)
 ///   max-restarts: 10          # 0…1000: ring changes (losses, stalled rings renewed) it absorbs
-///   wait-timeout: 300         # 0…86400 s: below min-replicas (offline: after epoch 0) it pauses this
+///   wait-timeout: 300         # 0…86400 s: below min-replicas it pauses this
 ///                             # long for student workers to take the lost slots, then fails
 ///   checkpoint-every: 0       # 0…100000000 steps: rank 0 sends the coordinator a resume
 ///                             # checkpoint every N steps (0: after each epoch), `distillery resume`
@@ -283,7 +283,7 @@ public struct ElasticSpec: Sendable, Equatable {
     /// Ring changes the run absorbs — replicas lost, stalled rings renewed — before the next
     /// one fails it: 0…1000, default 10.
     public var maxRestarts: Int
-    /// Seconds the run pauses, below `minReplicas` (offline runs: after epoch 0), for student workers to take
+    /// Seconds the run pauses, below `minReplicas`, for student workers to take
     /// the lost slots back before it fails: 0…86400, default 300 (0: it fails at once).
     public var waitTimeout: Int
     /// Rank 0 sends the coordinator a resume checkpoint (parameters, optimizer state, step,

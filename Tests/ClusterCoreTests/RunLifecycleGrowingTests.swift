@@ -26,10 +26,10 @@ import Testing
         return run
     }
 
-    /// An online run (`studentEpochs` 0: its teachers serve to the end) takes a slot back while
-    /// its teachers stream, with a fresh stream slot, and the teachers learn of it; an offline
-    /// run does not before its replicas hold epoch 0's targets.
-    @Test func anOnlineRunTakesASlotBackWhileItsTeachersStreamWithAFreshStreamSlot() {
+    /// A run takes a slot back while its teachers stream — an online run (`studentEpochs` 0: its
+    /// teachers serve to the end) at any step, an offline one in epoch 0 — with a fresh stream
+    /// slot, and the teachers learn of it.
+    @Test func aRunTakesASlotBackWhileItsTeachersStreamWithAFreshStreamSlot() {
         func lost(_ policy: ElasticPolicy.LostTeachers) -> RunLifecycle {
             var run = RunLifecycle(runID: "r1", teacherCount: 2, replicaCount: 3,
                                    timeouts: RunTimeouts(ringStall: .seconds(60), growthLead: .milliseconds(500)),
@@ -44,8 +44,9 @@ import Testing
             for ref in [F.s0, Self.s2] { _ = run.handle(.task(ref, .running(done: 3, total: 20)), at: at(9900)) }
             return run
         }
-        #expect(lost(.streamAgain).regrowable.isEmpty, "offline, epoch 0")
-        var run = lost(.trainAgain)
+        #expect(lost(.streamAgain).regrowable == [F.s1], "offline, epoch 0")
+        for policy in [ElasticPolicy.LostTeachers.streamAgain, .trainAgain] {
+        var run = lost(policy)
         #expect(run.regrowable == [F.s1])
         _ = run.handle(.partsPlaced([F.s1: "s4"]), at: at(11_000))
         let directives = run.handle(.shardDelivered(worker: "s4"), at: at(11_200))
@@ -53,6 +54,7 @@ import Testing
                                .assign(F.s1, worker: "s4"), .refreshPeers(F.s0, worker: "s1"), .refreshPeers(Self.s2, worker: "s3"),
                                .refreshPeers(F.t0, worker: "w1"), .refreshPeers(F.t1, worker: "w2")])
         #expect(run.streamSlot(1) == 3 && run.streamSlot(0) == 0 && run.streamSlot(2) == 2)
+        }
     }
 
     @Test func aWorkerThatComesBackTakesTheLostSlotAndTheRingGrows() {
@@ -77,11 +79,16 @@ import Testing
             + "(lost with s2))")
     }
 
-    @Test func noSlotIsGivenBackBeforeEveryReplicaHoldsEpochZero() {
+    /// In epoch 0 a slot is given back while every teacher serves, not while one is being
+    /// placed again (a joiner needs every teacher's stream from the ring's step on).
+    @Test func noSlotIsGivenBackWhileATeacherIsPlacedAgain() {
         var run = Self.lostOne(done: 5)
+        #expect(run.regrowable == [F.s1] && !run.teachersNoLongerNeeded, "epoch 0, every teacher serving")
+        _ = run.handle(.workerLost("w1"), at: at(10_500))
+        #expect(!run.unplaced.isEmpty)
         #expect(run.regrowable.isEmpty)
-        #expect(run.handle(.workersChanged, at: at(11_000)).first?.ignoredText?.contains("can be taken back now") == true)
-        #expect(run.handle(.partsPlaced([F.s1: "s1"]), at: at(11_000)).first?.ignoredText != nil, "a worker with a replica")
+        #expect(run.handle(.workersChanged, at: at(11_000)) == [.placeParts([F.t0])], "the teacher only")
+        #expect(run.handle(.partsPlaced([F.s1: "s4"]), at: at(11_000)).first?.ignoredText != nil, "not the replica slot")
     }
 
     @Test func noSlotIsGivenBackWhenTooLittleTrainingIsLeft() {
@@ -151,11 +158,11 @@ import Testing
 }
 
 /// An elastic run may start on fewer student workers than replicas (at least
-/// `elastic.min-replicas`) and takes the other slots once epoch 0 is cached.
+/// `elastic.min-replicas`) and takes the other slots as workers come.
 @Suite struct RunLifecycleStartingSmallTests {
     typealias F = RunFixture
 
-    @Test func theSlotsWithoutAWorkerWaitAndAreTakenAfterEpochZero() {
+    @Test func theSlotsWithoutAWorkerWaitAndAreTakenOnceTheReplicasTrain() {
         var run = RunLifecycle(runID: "r1", teacherCount: 1, replicaCount: 3, timeouts: RunTimeouts(growthLead: .zero),
                                elastic: ElasticPolicy(minReplicas: 2), studentEpochs: 2)
         _ = run.handle(.start, at: at(0))
@@ -165,8 +172,8 @@ import Testing
         for w in ["w1", "s1", "s2"] { _ = run.handle(.shardDelivered(worker: w), at: at(100)) }
         #expect(run.handle(.task(F.t0, .completed), at: at(200)) == [.assign(F.s0, worker: "s1"), .assign(F.s1, worker: "s2")])
         #expect(run.ring == RingMembership(generation: 1, members: ["s1", "s2"]))
-        #expect(run.regrowable.isEmpty, "not before every replica holds epoch 0")
-        for ref in [F.s0, F.s1] { _ = run.handle(.task(ref, .running(done: 12, total: 20)), at: at(1000)) }
+        for ref in [F.s0, F.s1] { _ = run.handle(.task(ref, .running(done: 2, total: 20)), at: at(1000)) }
+        #expect(!run.teachersNoLongerNeeded, "epoch 0: the slot is taken while the teacher streams")
         #expect(run.handle(.workersChanged, at: at(1100)) == [.placeParts([TaskRef(.student, 2)])])
         _ = run.handle(.partsPlaced([TaskRef(.student, 2): "s3"]), at: at(1200))
         let directives = run.handle(.shardDelivered(worker: "s3"), at: at(1300))
@@ -196,7 +203,7 @@ import Testing
     }
 }
 
-/// Below `elastic.min-replicas` after epoch 0 the run pauses (no new ring: its replicas stand
+/// Below `elastic.min-replicas` the run pauses (no new ring: its replicas stand
 /// still) up to `elastic.wait-timeout` for workers to take the lost slots back.
 @Suite struct RunLifecyclePausingTests {
     typealias F = RunFixture
@@ -240,14 +247,24 @@ import Testing
             + "and resubmit the run")
     }
 
-    @Test func inEpochZeroOrWithoutAWaitTheRunFailsAtOnce() {
-        var early = RunLifecycle(runID: "r1", teacherCount: 1, replicaCount: 2, elastic: ElasticPolicy(minReplicas: 2), studentEpochs: 2)
-        _ = early.handle(.start, at: at(0))
-        _ = early.handle(.placed(Placement(teacherWorkers: ["w1"], studentWorkers: ["s1", "s2"])), at: at(10))
-        for w in ["w1", "s1", "s2"] { _ = early.handle(.shardDelivered(worker: w), at: at(100)) }
-        _ = early.handle(.task(F.t0, .completed), at: at(200))
-        for ref in [F.s0, F.s1] { _ = early.handle(.task(ref, .running(done: 3, total: 20)), at: at(5000)) }
-        _ = early.handle(.workerLost("s2"), at: at(10_000))
-        #expect(early.phase == .failed && early.reason.contains("fewer than elastic.min-replicas (2)"), "\(early.reason)")
+    /// In epoch 0 the run pauses as well (its teacher streams on to whoever takes the slot);
+    /// without a wait it fails at once.
+    @Test func inEpochZeroTheRunPausesAndWithoutAWaitItFailsAtOnce() {
+        func early(_ wait: Duration) -> RunLifecycle {
+            var early = RunLifecycle(runID: "r1", teacherCount: 1, replicaCount: 2, timeouts: RunTimeouts(growthLead: .zero),
+                                     elastic: ElasticPolicy(minReplicas: 2, waitTimeout: wait), studentEpochs: 2)
+            _ = early.handle(.start, at: at(0))
+            _ = early.handle(.placed(Placement(teacherWorkers: ["w1"], studentWorkers: ["s1", "s2"])), at: at(10))
+            for w in ["w1", "s1", "s2"] { _ = early.handle(.shardDelivered(worker: w), at: at(100)) }
+            _ = early.handle(.task(F.t0, .completed), at: at(200))
+            for ref in [F.s0, F.s1] { _ = early.handle(.task(ref, .running(done: 3, total: 20)), at: at(5000)) }
+            _ = early.handle(.workerLost("s2"), at: at(10_000))
+            return early
+        }
+        var paused = early(.seconds(60))
+        #expect(paused.phase == .distilling && paused.pausedSince == at(10_000), "\(paused.reason)")
+        #expect(paused.handle(.workersChanged, at: at(20_000)) == [.placeParts([F.s1])])
+        let failed = early(.zero)
+        #expect(failed.phase == .failed && failed.reason.contains("fewer than elastic.min-replicas (2)"), "\(failed.reason)")
     }
 }

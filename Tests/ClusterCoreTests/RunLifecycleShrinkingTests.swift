@@ -60,8 +60,12 @@ import Testing
     }
 
     @Test func belowTheMinimumTheRunFailsNamingTheLostWorker() {
+        // A teacher worker lost in epoch 0 leaves its teacher being placed again: no slot can be
+        // taken back meanwhile (a joiner would need every teacher's stream), so no pause.
         var run = Self.distilling(minReplicas: 3)
-        #expect(run.handle(.workerLost("s3"), at: at(9500)) == [.stopWork(workers: ["w1", "w2", "s1", "s2"])])
+        _ = run.handle(.workerLost("w1"), at: at(9400))
+        #expect(!run.unplaced.isEmpty && run.phase == .distilling)
+        #expect(run.handle(.workerLost("s3"), at: at(9500)) == [.stopWork(workers: ["w2", "s1", "s2"])])
         #expect(run.phase == .failed)
         #expect(run.reason == "worker s3 was lost while distilling with student 2; 2 replicas are left, fewer than "
             + "elastic.min-replicas (3): start student workers and resubmit the run")
