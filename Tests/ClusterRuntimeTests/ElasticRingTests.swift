@@ -296,12 +296,15 @@ import Wire
     }
 
     /// Cut in the middle of an all-reduce: some survivors finished the step and some did not;
-    /// the new ring copies the state of one that did.
+    /// the new ring copies the state of one that did. Whether a cut leaves the survivors a step apart depends on timing (usually 2 of the 8
+    /// cuts do); under a heavy load none may, so the cuts are repeated up to 3 times until one does.
     @Test func aReplicaCutMidAllReduceLeavesNoStepLostOrRedone() async throws {
         var transfers = 0
-        for cut in 0..<4 {
-            for notice in [Duration.zero, .milliseconds(100)] {
-                transfers += try await Self.check([Fault(slot: 1, step: 9, cutAfter: cut, notice: notice)]).transfers
+        for _ in 0..<3 where transfers == 0 {
+            for cut in 0..<4 {
+                for notice in [Duration.zero, .milliseconds(100)] {
+                    transfers += try await Self.check([Fault(slot: 1, step: 9, cutAfter: cut, notice: notice)]).transfers
+                }
             }
         }
         #expect(transfers > 0, "some cut left the survivors a step apart")
