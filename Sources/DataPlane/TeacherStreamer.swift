@@ -282,10 +282,12 @@ public final class TeacherStreamer {
         finalTestAccuracy = accuracy
         let message = stream.testSplitLogits(teacher: teacher, logits: logits, samples: test.count)
         testMessage = message
-        for r in receivers() {
-            do { try await replicas(r).send(message) } catch {
-                throw .transport("teacher \(teacher) could not send its test logits to replica \(r): \(error)")
-            }
+        for r in receivers() { try await sendTestLogits(message, to: r) }
+    }
+
+    private func sendTestLogits(_ message: Message, to r: Int) async throws(DataPlaneError) {
+        do { try await replicas(r).send(message) } catch {
+            throw .transport("teacher \(teacher) could not send its test logits to replica \(r): \(error)")
         }
     }
 
@@ -312,11 +314,8 @@ public final class TeacherStreamer {
             served.insert(r)
             sent[r] = (history.first?.g ?? g) - fromStep
             for h in history { try await send(h.encoded, epoch: h.epoch, step: h.step, replica: r, part: h.part) }
-            if let testMessage {  // it joined after the last step was streamed (``linger(isCancelled:)``)
-                do { try await replicas(r).send(testMessage) } catch {
-                    throw .transport("teacher \(teacher) could not send its test logits to replica \(r): \(error)")
-                }
-            }
+            // It joined after the last step was streamed (``linger(isCancelled:)``).
+            if let testMessage { try await sendTestLogits(testMessage, to: r) }
             note("teacher \(teacher) serves replica slot \(r), which joined the ring: sent it steps "
                 + (history.isEmpty ? "from \(g) on" : "\(history.first!.g)–\(history.last!.g) again, then the stream"))
         }
@@ -344,13 +343,19 @@ public final class TeacherStreamer {
                     + "to take its last step: no credit within \(timeout.shortDescription)")
                 return
             }
-            let credit = try? await credits.take(timeout: deadline.slice(atMost: .milliseconds(250)))
+            let credit: Credit?
+            do { credit = try await credits.take(timeout: deadline.slice(atMost: .milliseconds(250))) } catch {
+                note("teacher \(teacher) stops serving replicas that join: credits: \(error)")
+                return
+            }
             if let credit {
-                granted[Int(credit.replica), default: 0] += Int(clamping: credit.steps)
+                record(credit)
                 deadline = clock.deadline(after: timeout)
             }
         }
     }
+
+    private func record(_ credit: Credit) { granted[Int(credit.replica), default: 0] += Int(clamping: credit.steps) }
 
     /// Whether replica slot r has taken every step before global step `g`: each step it takes
     /// grants one credit beyond its initial window of W.
@@ -380,7 +385,7 @@ public final class TeacherStreamer {
             do { credit = try await credits.take(timeout: deadline.slice(atMost: .milliseconds(250))) } catch {
                 throw .transport("credits: \(error)")
             }
-            if let credit { granted[Int(credit.replica), default: 0] += Int(clamping: credit.steps) }
+            if let credit { record(credit) }
         }
     }
 }
