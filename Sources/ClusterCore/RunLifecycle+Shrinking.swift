@@ -21,13 +21,29 @@ public struct ElasticPolicy: Sendable, Equatable, Codable {
         /// Placed again: it loads its stored checkpoint and streams epoch 0 again (offline runs,
         /// whose teachers are frozen).
         case streamAgain
-        /// Placed again: it loads its stored checkpoint (the teacher as the run started) and
-        /// trains again through the steps it had served, the same arithmetic on the same
-        /// batches, then streams on (online runs without a mutual term).
+        /// Placed again: it loads its last stored state (or its checkpoint, the teacher as the
+        /// run started) and trains again through the steps it had served since, the same
+        /// arithmetic on the same batches, then streams on (online runs without a mutual term).
         case trainAgain
-        /// The run fails: online teachers with a mutual term learn from each other's logits of
-        /// every step, which the others no longer have.
-        case failRun
+        /// As `trainAgain`, on the other teachers' logits of those steps too, which they keep
+        /// for the current and the previous epoch and give it as it asks (online runs with a
+        /// mutual term): the other teachers are told where it is (`.refreshPeers`), and stopped
+        /// when the run completes (they stay to answer until then).
+        case trainAgainWithPeers
+
+        /// Whether a lost teacher trains again (an online run's): it goes on from its last state.
+        public var trainsAgain: Bool { self != .streamAgain }
+
+        /// A policy stored before 0.10 may say `failRun` (an online run with a mutual term,
+        /// which failed on a teacher's loss): such a run now trains its teacher again with its peers.
+        public init(from decoder: any Decoder) throws {
+            let raw = try decoder.singleValueContainer().decode(String.self)
+            guard let value = raw == "failRun" ? .trainAgainWithPeers : LostTeachers(rawValue: raw) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                        debugDescription: "unknown lostTeachers \(raw)"))
+            }
+            self = value
+        }
     }
 
     public init(minReplicas: Int = 1, maxRestarts: Int = 10, waitTimeout: Duration = .seconds(300),
@@ -80,12 +96,6 @@ extension RunLifecycle {
         let slots = activeSlots.filter { placement.studentWorkers[$0] == worker }
         var replacing: [RunDirective] = []
         if !teachers.isEmpty && !teachersNoLongerNeeded {
-            guard elastic.lostTeachers != .failRun else {
-                let lost = Placement.listed(teachers.map { "teacher \($0)" })
-                return end(.failed, because: "worker \(worker) was lost while distilling with \(lost) of this online run with a "
-                    + "mutual term: its teachers learn from each other's logits of every step, which the others no longer have, so "
-                    + "the run cannot go on: resubmit it (the trained teachers stored on the coordinator are reused)", sparing: worker)
-            }
             // When replicas are lost too, the new ring's refreshes tell the survivors.
             replacing = replaceTeachers(teachers, of: worker, at: now, refreshingReplicas: slots.isEmpty)
             placement = self.placement!
@@ -262,6 +272,9 @@ extension RunLifecycle {
         if !changes.isEmpty { replicas += " (\(ringAtStart) at the start; \(changes.joined(separator: "; ")))" }
         phase = .completed
         reason = "the student was distilled from \(teachers) on \(replicas)"
-        return []
+        // Teachers with a mutual term stay to answer a peer placed again until the run ends.
+        guard elastic?.lostTeachers == .trainAgainWithPeers, let placement else { return [] }
+        let serving = Array(Set(placement.teacherWorkers.filter { !$0.isEmpty })).sorted()
+        return serving.isEmpty ? [] : [.stopWork(workers: serving)]
     }
 }

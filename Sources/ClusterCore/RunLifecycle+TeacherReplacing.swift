@@ -9,7 +9,8 @@ extension RunLifecycle {
     /// endpoint is "" until it is placed: they wait for it, bounded) and the shell is asked to
     /// place the teachers (`.placeParts`). The replacement loads the teacher's stored
     /// checkpoint and streams from the first step again (an online teacher trains again on the
-    /// way, ``ElasticPolicy/LostTeachers/trainAgain``); the replicas drop what they already had
+    /// way, ``ElasticPolicy/LostTeachers/trainAgain``; with a mutual term the other teachers are
+    /// sent their peers too, ``ElasticPolicy/LostTeachers/trainAgainWithPeers``); the replicas drop what they already had
     /// and re-grant their window, so each gets every step it still needs from it
     /// (docs/PROTOCOL.md "Elastic rings").
     mutating func replaceTeachers(_ teachers: [Int], of worker: String, at now: ClockTime,
@@ -23,13 +24,26 @@ extension RunLifecycle {
         }
         self.placement = placement
         let lost = Placement.listed(teachers.map { "teacher \($0)" })
-        let how = elastic?.lostTeachers == .trainAgain
-            ? "(an online run): placing it on another teacher worker, which loads its stored checkpoint and trains again "
+        let how = switch elastic?.lostTeachers {
+        case .trainAgain?:
+            "(an online run): placing it on another teacher worker, which loads its stored checkpoint and trains again "
                 + "through the steps it had served"
-            : "(epoch 0): placing it on another teacher worker, which streams again from its stored checkpoint"
+        case .trainAgainWithPeers?:
+            "(an online run with a mutual term): placing it on another teacher worker, which loads its last stored state and "
+                + "trains again through the steps it had served since, on the other teachers' logits of those steps"
+        default: "(epoch 0): placing it on another teacher worker, which streams again from its stored checkpoint"
+        }
         var directives: [RunDirective] = [.noted("\(worker) was lost with \(lost) while the replicas still need its logits \(how)")]
         if refreshingReplicas { directives += refreshPeers(ofReplicas: replicasTraining) }
-        return directives + [.placeParts(unplaced.keys.filter { $0.kind == .teacher }.sorted())]
+        return directives + refreshPeerTeachers() + [.placeParts(unplaced.keys.filter { $0.kind == .teacher }.sorted())]
+    }
+
+    /// With a mutual term: `.refreshPeers` for every teacher serving (its peers' endpoints changed:
+    /// one being placed again has "" until it is placed, then its new one).
+    func refreshPeerTeachers() -> [RunDirective] {
+        guard elastic?.lostTeachers == .trainAgainWithPeers else { return [] }
+        return tasks.keys.sorted().filter { $0.kind == .teacher && tasks[$0]!.state == .completed }
+            .map { .refreshPeers($0, worker: tasks[$0]!.worker) }
     }
 
     /// Distilling: the shell placed unplaced teachers. A worker that has the shard gets the
@@ -60,7 +74,7 @@ extension RunLifecycle {
         guard phase == .distilling, let placement else { return [] }
         let directives = assignWaitingTeachers(at: now)
         guard !directives.isEmpty else { return [] }
-        return directives + refreshPeers(ofReplicas: replicasTraining)
+        return directives + refreshPeers(ofReplicas: replicasTraining) + refreshPeerTeachers()
     }
 
     /// Every teacher the replicas may still wait for is placed and ready (a teacher dropped

@@ -18,9 +18,12 @@ extension Coordinator {
         guard !placed.isEmpty, let lifecycle = runs[runID]?.lifecycle else { return }
         for (ref, worker) in placed.sorted(by: { $0.key < $1.key }) {
             let lost = (ref.kind == .teacher ? lifecycle.unplaced[ref]?.worker : lifecycle.lostReplicas[ref.index]?.worker) ?? "its worker"
-            let how = lifecycle.elastic?.lostTeachers == .trainAgain
-                ? "it goes on from the teacher's last stored state, training again through the steps it had served since"
-                : "it streams epoch 0 again from its stored checkpoint"
+            let how = switch lifecycle.elastic?.lostTeachers {
+            case .trainAgain?: "it goes on from the teacher's last stored state, training again through the steps it had served since"
+            case .trainAgainWithPeers?: "it goes on from the teacher's last stored state, training again through the steps it had "
+                + "served since on the other teachers' logits of those steps"
+            default: "it streams epoch 0 again from its stored checkpoint"
+            }
             let text = ref.kind == .teacher
                 ? "\(ref) (lost with \(lost)) re-placed on \(worker): \(how)"
                 : lost.isEmpty ? "\(ref) (not placed at the start) joins the ring on \(worker) once it has the shard"

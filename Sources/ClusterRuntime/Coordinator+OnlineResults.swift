@@ -5,6 +5,8 @@ import ClusterCore
 /// it has streamed its last step, which may be after the student's last replica completes; a
 /// run is completed only with its results stored, so that last completion is held until every
 /// one of them is (at most ``onlineResultsWait``; then the run fails naming the missing ones).
+/// A teacher lost meanwhile is placed again and trains through the steps since its last state:
+/// the wait starts again when it is assigned and at each epoch state it stores.
 extension Coordinator {
     /// How long a finished online run waits for its teachers' final checkpoints.
     static let onlineResultsWait: Duration = .seconds(60)
@@ -44,6 +46,12 @@ extension Coordinator {
     func artifactStored(in id: String) {
         guard heldCompletions[id] != nil, missingOnlineTeachers(id).isEmpty else { return }
         release(id)
+    }
+
+    /// A teacher of run `id` was assigned or stored its epoch state: a held completion waits
+    /// ``onlineResultsWait`` from now.
+    func teacherProgress(in id: String) {
+        heldCompletions[id]?.since = clock.now()
     }
 
     /// Held completions whose wait is over go through (the run then fails:

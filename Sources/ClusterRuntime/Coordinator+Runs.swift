@@ -128,7 +128,8 @@ extension Coordinator {
         }
         // An online teacher placed again goes on from its predecessor's last state (not when the
         // assignment is repeated to a teacher serving already: its task is then completed).
-        if case .teacher(var teacher) = task, run.lifecycle.elastic?.lostTeachers == .trainAgain,
+        if case .teacher = task { teacherProgress(in: runID) }
+        if case .teacher(var teacher) = task, run.lifecycle.elastic?.lostTeachers.trainsAgain == true,
            run.lifecycle.tasks[ref]?.state == .assigned, let hash = offerTeacherState(ref.index, of: runID, to: worker) {
             teacher.stateHash = hash
             task = .teacher(teacher)
@@ -169,8 +170,13 @@ extension Coordinator {
         switch ref.kind {
         case .teacher:
             // The model and the recipe travel in the AssignTask's run spec only. The replicas are
-            // the slots not lost while distilling (an unplaced one's endpoint is "" for now).
-            let slots = run.lifecycle.activeSlots
+            // the slots not lost while distilling (an unplaced one's endpoint is "" for now) that
+            // still train: a teacher placed again after they finished waits for none of them.
+            let held = heldCompletions[run.id]?.ref
+            let slots = run.lifecycle.activeSlots.filter { slot in
+                let ref = TaskRef(.student, slot)
+                return run.lifecycle.tasks[ref]?.state != .completed && ref != held
+            }
             let replicaEndpoints = slots.map { slot in
                 placement.flatMap { membership.member($0.studentWorkers[slot])?.info.dataEndpoint } ?? ""
             }

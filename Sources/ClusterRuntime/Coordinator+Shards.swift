@@ -256,6 +256,7 @@ extension Coordinator {
                 + "(\(artifact.bytes.count) bytes, from \(request.sender)): `distillery resume \(m.runID)` continues from it if the run ends")
         } else if let s = teacherState {
             storedTeacherStateSteps[key] = s.step
+            teacherProgress(in: m.runID)
             event(m.runID, "checkpoint", "\(m.name) at step \(s.step) (epoch \(s.epoch)) stored (\(artifact.bytes.count) bytes, "
                 + "from \(request.sender)): a teacher placed again goes on from it")
         } else {

@@ -142,8 +142,8 @@ extension Coordinator {
         // runs cache every sample's in epoch 0, online teachers stream every step whole), so the
         // survivors of a lost replica can take over its share (docs/OPERATIONS.md "When a node is
         // lost"). A lost online teacher is placed again and trains through the steps it had
-        // served (with a mutual term the run fails instead); online runs do not grow (a
-        // newcomer would need the teachers to stream to it from the ring's step).
+        // served since its last state (with a mutual term, on the other teachers' logits of
+        // those steps, which they keep).
         // A ring is renewed for a stall only past the dead window, so that a replica that died is
         // removed first (a renewal with it still in would be wasted).
         var timeouts = settings.runTimeouts
@@ -153,7 +153,7 @@ extension Coordinator {
                                      elastic: ElasticPolicy(minReplicas: spec.elastic.minReplicas, maxRestarts: spec.elastic.maxRestarts,
                                                             waitTimeout: .seconds(spec.elastic.waitTimeout),
                                                             lostTeachers: spec.distillation.mode == .offline ? .streamAgain
-                                                                : spec.distillation.mutual > 0 ? .failRun : .trainAgain),
+                                                                : spec.distillation.mutual > 0 ? .trainAgainWithPeers : .trainAgain),
                                      studentEpochs: spec.distillation.mode == .offline ? spec.training.epochs : 0)
         runs[record.id] = ActiveRun(id: record.id, spec: spec, specYAML: record.specYAML, submittedMs: record.submittedAtMs,
                                     updatedMs: record.submittedAtMs, lifecycle: lifecycle,

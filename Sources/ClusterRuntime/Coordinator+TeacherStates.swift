@@ -22,7 +22,7 @@ extension Coordinator {
         guard let run = runs[runID] else {
             return .failure(CheckpointRefusal(text: "run \(runID) is not in flight: its teachers' states are no longer taken"))
         }
-        guard run.lifecycle.elastic?.lostTeachers == .trainAgain else {
+        guard run.lifecycle.elastic?.lostTeachers.trainsAgain == true else {
             return .failure(CheckpointRefusal(text: "run \(runID) is not an online run whose teachers can be placed again"))
         }
         let summary: ResumeCheckpoint.Summary

@@ -13,8 +13,8 @@ import Wire
 /// - Test-split logits, teacher → replica 0 once streaming ends: `TestSplitLogits{teacher,
 ///   sample_count = N_test}`, one full f32 frame `[N_test × C]`.
 /// - Mutual term, teacher → teacher: `PeerTeacherLogits{epoch, step, from_teacher, to_teacher,
-///   sample_begin, sample_end}`, the global batch's full f32 logits `[n × C]` from before the
-///   sender's update of that step.
+///   sample_begin, sample_end, resent}`, the global batch's full f32 logits `[n × C]` from before
+///   the sender's update of that step.
 /// - Credits, replica → teacher: `Credit{replica, teacher, steps}`.
 public struct LogitsStream: Sendable {
     public let runID: String
@@ -52,11 +52,13 @@ public struct LogitsStream: Sendable {
         return fullF32(.testSplitLogits(body), teacher: teacher, logits: logits, rows: samples)
     }
 
-    /// A teacher's full f32 logits of the global batch `part` of (epoch, step), for teacher `peer`.
-    public func peerLogits(teacher: Int, peer: Int, epoch: Int, step: Int, part: ArraySlice<Int>, logits: [Float]) -> Message {
+    /// A teacher's full f32 logits of the global batch `part` of (epoch, step), for teacher `peer`;
+    /// `resent` when they answer the peer's request (docs/PROTOCOL.md "Mutual term").
+    public func peerLogits(teacher: Int, peer: Int, epoch: Int, step: Int, part: ArraySlice<Int>, logits: [Float],
+                           resent: Bool = false) -> Message {
         let body = PeerTeacherLogits(runID: runID, epoch: UInt32(epoch), step: UInt64(step), fromTeacher: UInt32(teacher),
                                      toTeacher: UInt32(peer), sampleBegin: UInt64(part.startIndex),
-                                     sampleEnd: UInt64(part.endIndex))
+                                     sampleEnd: UInt64(part.endIndex), resent: resent)
         return fullF32(.peerTeacherLogits(body), teacher: teacher, logits: logits, rows: part.count)
     }
 

@@ -31,7 +31,10 @@ extension TaskRunner {
         }
         report(assign, .completed)
         peers.markReady(assign.taskID)
-        guard let dataPlane, !task.replicaEndpoints.isEmpty, !isCancelled(assign.runID) else { return }
+        // An online teacher placed again after every replica finished serves none, but trains on
+        // to the run's last step: what it becomes is a result of the run.
+        guard let dataPlane, !task.replicaEndpoints.isEmpty || spec.distillation.mode == .online,
+              !isCancelled(assign.runID) else { return }
         setCurrent(assign, "\(assign.taskID) serving logits")
         // Peers are looked up when sending: a repeated AssignTask may have moved them.
         let taskID = assign.taskID, peers = self.peers
@@ -59,7 +62,8 @@ extension TaskRunner {
             mutual = TeacherStreamer.Mutual(weight: spec.distillation.mutual, temperature: spec.distillation.temperature,
                                             peers: others, route: route,
                                             arrivals: dataPlane.inbox.peerLogitsQueue(run: assign.runID, teacher: index),
-                                            timeout: dataTimeout)
+                                            timeout: dataTimeout,
+                                            reachable: { peers.teacherEndpoint(taskID, $0) != nil })
         }
         let streamer = TeacherStreamer(runID: assign.runID, teacher: index, model: model, train: bundle.train,
                                        plan: plan, codec: codec(spec, classes: model.outputFeatures), online: online,
@@ -74,9 +78,10 @@ extension TaskRunner {
         let logger = self.logger, taskID0 = assign.taskID
         streamer.note = { logger.info("\(taskID0): \($0)") }
         streamer.fromStep = Int(clamping: task.fromStep)  // a resumed run (docs/PROTOCOL.md "Resume")
-        if let online, mutual == nil, let modelSpec = spec.teachers[index].model {
+        if let online, let modelSpec = spec.teachers[index].model {
             // A teacher placed again goes on from its predecessor's last state; every epoch's goes
-            // to the coordinator for the next one (docs/PROTOCOL.md "Elastic rings").
+            // to the coordinator for the next one (docs/PROTOCOL.md "Elastic rings"). With a mutual
+            // term the other teachers give it their logits of the steps since (TeacherStreamer+Mutual).
             if !task.stateHash.isEmpty { streamer.startStep = try loadState(task.stateHash, into: online, assign, index: index, plan: plan) }
             let name = Self.teacherStateArtifact(index)
             streamer.onEpochState = { [self] step, state in
@@ -105,7 +110,8 @@ extension TaskRunner {
                 logger.warning("\(assign.taskID): could not keep the online teacher: \(error)")
             }
         }
-        // Replicas that join the ring before every replica took the last step still get it.
+        // Replicas that join the ring before every replica took the last step still get it; with a
+        // mutual term, a peer placed again gets this teacher's logits until the run ends.
         await streamer.linger(isCancelled: { [self] in isCancelled(runID) })
         if !isCancelled(runID) { servedTeachers.withLock { $0.append(assign.taskID); if $0.count > 1000 { $0.removeFirst() } } }
     }

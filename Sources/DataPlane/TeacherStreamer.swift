@@ -56,7 +56,7 @@ public final class TeacherStreamer {
     /// a teacher placed again): the steps before it are neither trained nor sent, and credits
     /// count as if they had been sent.
     public var startStep = 0
-    /// Online teachers without a mutual term: called with (step, ``Trainer/packState()``) for the
+    /// Online teachers: called with (step, ``Trainer/packState()``) for the
     /// state at the start of each epoch after the first, once every replica served has taken
     /// the step before it (a teacher placed again from it then owes no replica an earlier step).
     public var onEpochState: ((_ step: Int, _ state: [Float]) -> Void)?
@@ -77,38 +77,16 @@ public final class TeacherStreamer {
     private var labels: [Int32] = []
     /// Bytes of logits payload sent so far (all replicas).
     public private(set) var bytesSent = 0
-    /// The mutual term (online only): its weight β and temperature, connections to the other
-    /// teachers by index, and the queue where their logits for this teacher arrive.
-    public struct Mutual {
-        public var weight: Float
-        public var temperature: Float
-        /// The other teachers' indices, ascending, and how to reach each when sending.
-        public var peers: [Int]
-        public var route: PeerRoute
-        public var arrivals: BoundedQueue<ArrivedPeerLogits>
-        /// How long to wait for the others' logits of a step (not the first).
-        public var timeout: Duration
-
-        public init(weight: Float, temperature: Float, peers: [Int], route: PeerRoute, arrivals: BoundedQueue<ArrivedPeerLogits>,
-                    timeout: Duration = .seconds(30)) {
-            self.timeout = timeout
-            self.weight = weight
-            self.temperature = temperature
-            self.peers = peers.sorted()
-            self.route = route
-            self.arrivals = arrivals
-        }
-
-        /// Fixed connections to the other teachers, by index.
-        public init(weight: Float, temperature: Float, peers: [Int: any Connection], arrivals: BoundedQueue<ArrivedPeerLogits>) {
-            self.init(weight: weight, temperature: temperature, peers: Array(peers.keys), route: PeerRoute(peers),
-                      arrivals: arrivals)
-        }
-    }
+    /// The mutual term (`TeacherStreamer+Mutual.swift`), nil without one.
     let mutual: Mutual?
     /// Peers' logits that arrived ahead of the step being trained, by (epoch, step) then teacher.
-    private var early: [StepKey: [Int: ArrivedPeerLogits]] = [:]
-    private struct StepKey: Hashable { var epoch: Int; var step: Int }
+    var early: [StepKey: [Int: ArrivedPeerLogits]] = [:]
+    struct StepKey: Hashable { var epoch: Int; var step: Int }
+    /// This teacher's logits of the current and the previous epoch, by global step, for a peer
+    /// placed again (mutual term).
+    var kept: [Int: KeptLogits] = [:]
+    /// The peers whose requests were noted (once each).
+    var notedRequest: Set<Int> = []
 
     /// `replicas[r]` reaches replica r's data endpoint; `credits` are this run's credits arriving here.
     public convenience init(runID: String, teacher: Int, model: any InferenceModel, train: LabeledImages, plan: StepPlan,
@@ -155,7 +133,7 @@ public final class TeacherStreamer {
                 if isCancelled() { return }
                 let g = epoch * batches.stepsPerEpoch + step
                 if g < startStep { continue }  // in the state loaded
-                if let online, onEpochState != nil, mutual == nil, step == 0, g > startStep, g > 0 {
+                if let online, onEpochState != nil, step == 0, g > startStep, g > 0 {
                     pendingState = (g, online.packState())
                 }
                 if g < fromStep {
@@ -207,9 +185,10 @@ public final class TeacherStreamer {
                 if let online {
                     var objective = Objective.crossEntropy
                     if let mutual {
+                        keep(mine, g: g, epoch: epoch, step: step, part: global)
                         try await sendToPeers(mine, mutual, epoch: epoch, step: step, part: global)
-                        let others = try await peersLogits(mutual, epoch: epoch, step: step, part: global,
-                                                           first: epoch == 0 && step == 0)
+                        let others = try await peersLogits(mutual, g: g, epoch: epoch, step: step, part: global,
+                                                           first: g == 0)
                         let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: others,
                                                               labels: global.map { train.labels[$0] }, classes: classes,
                                                               temperature: mutual.temperature)
@@ -223,49 +202,6 @@ public final class TeacherStreamer {
             }
         }
         if let test, test.count > 0, !isCancelled() { try await sendTestLogits(test) }
-    }
-
-    /// This step's full logits of the global batch to every other teacher.
-    private func sendToPeers(_ logits: [Float], _ mutual: Mutual, epoch: Int, step: Int,
-                             part: ArraySlice<Int>) async throws(DataPlaneError) {
-        for peer in mutual.peers {
-            let message = stream.peerLogits(teacher: teacher, peer: peer, epoch: epoch, step: step, part: part, logits: logits)
-            do { try await mutual.route(peer).send(message) } catch {
-                throw .transport("teacher \(teacher) could not send its logits to teacher \(peer): \(error)")
-            }
-        }
-    }
-
-    /// The other teachers' logits of (epoch, step), in teacher order, waiting at most `timeout`
-    /// (`startTimeout` for the first step: a peer may still be preparing).
-    private func peersLogits(_ mutual: Mutual, epoch: Int, step: Int, part: ArraySlice<Int>,
-                             first: Bool) async throws(DataPlaneError) -> [[Float]] {
-        let key = StepKey(epoch: epoch, step: step)
-        let limit = first ? startTimeout : mutual.timeout
-        let deadline = clock.deadline(after: limit)
-        while (early[key]?.count ?? 0) < mutual.peers.count {
-            let a: ArrivedPeerLogits?
-            do { a = try await deadline.wait({ try await mutual.arrivals.take(timeout: $0) }) } catch {
-                throw .transport("teacher \(teacher), peers' logits: \(error)")
-            }
-            guard let a else {
-                let missing = mutual.peers.filter { early[key]?[$0] == nil }
-                throw .transport("teacher \(teacher) got no logits from teacher(s) \(missing.map(String.init).joined(separator: ", ")) "
-                    + "for epoch \(epoch) step \(step) within \(limit.shortDescription); they are stuck, gone or unreachable")
-            }
-            let from = Int(a.logits.fromTeacher)
-            guard a.logits.toTeacher == UInt32(teacher), mutual.peers.contains(from) else { continue }
-            let at = StepKey(epoch: Int(a.logits.epoch), step: Int(a.logits.step))
-            guard at.epoch > epoch || (at.epoch == epoch && at.step >= step) else { continue }  // stale
-            early[at, default: [:]][from] = a
-        }
-        let arrived = early.removeValue(forKey: key) ?? [:]
-        var out: [[Float]] = []
-        for peer in mutual.peers {
-            out.append(try stream.peerLogits(arrived[peer]!, part: part,
-                                             what: "teacher \(teacher)'s peer logits of epoch \(epoch) step \(step)"))
-        }
-        return out
     }
 
     /// The teacher's accuracy on the test split when it sent its test logits (for online
@@ -324,28 +260,39 @@ public final class TeacherStreamer {
     /// After ``run(isCancelled:)``, with whole-batch streaming: the teacher stays until every
     /// replica slot it serves has taken the last streamed step (its credits say so), so that a
     /// replica joining the ring meanwhile still gets the last W + 1 steps and the test logits
-    /// (docs/PROTOCOL.md "Joining a ring"). Ends early when the run is cancelled, or quietly
-    /// (a note) when no credit came for `timeout`: nothing fails, a later joiner would find
-    /// the steps it needs in the ring's cache or not join.
+    /// (docs/PROTOCOL.md "Joining a ring"). With a mutual term it stays until the run ends,
+    /// answering the requests of a peer placed again (``servePeers(awaiting:)``). Ends early
+    /// when the run is cancelled (the coordinator stops a mutual run's teachers when it
+    /// completes), or quietly (a note) when no credit or request came for `timeout`: nothing
+    /// fails, a later joiner would find the steps it needs in the ring's cache or not join.
     public func linger(isCancelled: @Sendable () -> Bool = { false }) async {
-        guard plan.streaming != .everyEpoch, plan.streamedSteps > max(fromStep, startStep) else { return }
         let end = plan.streamedSteps
+        let servesReplicas = plan.streaming != .everyEpoch && end > max(fromStep, startStep)
+        guard servesReplicas || mutual != nil else { return }
         var deadline = clock.deadline(after: timeout)
         while !isCancelled() {
-            do throws(DataPlaneError) { try await serveNewcomers(next: end) } catch {
-                note("teacher \(teacher) stops serving replicas that join: \(error)")
+            do throws(DataPlaneError) {
+                if servesReplicas { try await serveNewcomers(next: end) }
+                if try await servePeers(awaiting: end) { deadline = clock.deadline(after: timeout) }
+            } catch {
+                if !isCancelled() { note("teacher \(teacher) stops serving replicas or teachers that join: \(error)") }
                 return
             }
-            let waiting = receivers().filter { !tookAll(before: end, replica: $0) }
-            if waiting.isEmpty { return }
+            let waiting = servesReplicas ? receivers().filter { !tookAll(before: end, replica: $0) } : []
+            if waiting.isEmpty && mutual == nil { return }
             guard !deadline.hasPassed else {
-                note("teacher \(teacher) stops waiting for replica slot(s) \(waiting.map(String.init).joined(separator: ", ")) "
-                    + "to take its last step: no credit within \(timeout.shortDescription)")
+                note(waiting.isEmpty
+                    ? "teacher \(teacher) stops waiting for its peers' requests: none within \(timeout.shortDescription)"
+                    : "teacher \(teacher) stops waiting for replica slot(s) \(waiting.map(String.init).joined(separator: ", ")) "
+                        + "to take its last step: no credit within \(timeout.shortDescription)")
                 return
             }
             let credit: Credit?
-            do { credit = try await credits.take(timeout: deadline.slice(atMost: .milliseconds(250))) } catch {
-                note("teacher \(teacher) stops serving replicas that join: credits: \(error)")
+            do {
+                // With a mutual term its peers' requests are answered within 20 ms.
+                credit = try await credits.take(timeout: deadline.slice(atMost: .milliseconds(mutual == nil ? 250 : 20)))
+            } catch {
+                if !isCancelled() { note("teacher \(teacher) stops serving replicas that join: credits: \(error)") }
                 return
             }
             if let credit {
@@ -380,9 +327,12 @@ public final class TeacherStreamer {
             }
             if isCancelled() || !receivers().contains(r) { return }
             try await serveNewcomers(next: g)  // a newcomer's ring waits for it while others hold back their credits
+            // A peer placed again may be what the replicas wait for: its requests are answered
+            // within 20 ms (TeacherStreamer+Mutual.swift).
+            try await servePeers(awaiting: g)
             guard !deadline.hasPassed else { throw .noCredit(teacher: teacher, replica: r, after: limit) }
             let credit: Credit?
-            do { credit = try await credits.take(timeout: deadline.slice(atMost: .milliseconds(250))) } catch {
+            do { credit = try await credits.take(timeout: deadline.slice(atMost: .milliseconds(mutual == nil ? 250 : 20))) } catch {
                 throw .transport("credits: \(error)")
             }
             if let credit { record(credit) }

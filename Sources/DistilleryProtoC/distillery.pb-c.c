@@ -4638,7 +4638,7 @@ const ProtobufCMessageDescriptor distillery__v1__test_split_logits__descriptor =
   (ProtobufCMessageInit) distillery__v1__test_split_logits__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__peer_teacher_logits__field_descriptors[7] =
+static const ProtobufCFieldDescriptor distillery__v1__peer_teacher_logits__field_descriptors[8] =
 {
   {
     "run_id",
@@ -4724,10 +4724,23 @@ static const ProtobufCFieldDescriptor distillery__v1__peer_teacher_logits__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "resent",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerTeacherLogits, resent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__peer_teacher_logits__field_indices_by_name[] = {
   1,   /* field[1] = epoch */
   3,   /* field[3] = from_teacher */
+  7,   /* field[7] = resent */
   0,   /* field[0] = run_id */
   5,   /* field[5] = sample_begin */
   6,   /* field[6] = sample_end */
@@ -4737,7 +4750,7 @@ static const unsigned distillery__v1__peer_teacher_logits__field_indices_by_name
 static const ProtobufCIntRange distillery__v1__peer_teacher_logits__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor distillery__v1__peer_teacher_logits__descriptor =
 {
@@ -4747,7 +4760,7 @@ const ProtobufCMessageDescriptor distillery__v1__peer_teacher_logits__descriptor
   "Distillery__V1__PeerTeacherLogits",
   "distillery.v1",
   sizeof(Distillery__V1__PeerTeacherLogits),
-  7,
+  8,
   distillery__v1__peer_teacher_logits__field_descriptors,
   distillery__v1__peer_teacher_logits__field_indices_by_name,
   1,  distillery__v1__peer_teacher_logits__number_ranges,

@@ -157,7 +157,7 @@ public struct WireSamples: Sendable {
             let n = 1 + int(8), classes = 1 + int(10), begin = u64() >> 20, from = u32() % 8
             return (.peerTeacherLogits(PeerTeacherLogits(runID: word(), epoch: u32(), step: u64(), fromTeacher: from,
                                                          toTeacher: (from + 1 + u32() % 7) % 8, sampleBegin: begin,
-                                                         sampleEnd: begin + UInt64(n))),
+                                                         sampleEnd: begin + UInt64(n), resent: from % 2 == 1)),
                     [TensorMeta(name: "logits", dtype: .f32, shape: [UInt64(n), UInt64(classes)])], [floatBytes(n * classes)])
         default:
             return (.error(ErrorReply(code: pick(ErrorCode.allCases), message: word())), [], [])

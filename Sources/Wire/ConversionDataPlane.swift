@@ -55,7 +55,8 @@ extension PeerTeacherLogits {
             fromTeacher: c.from_teacher,
             toTeacher: c.to_teacher,
             sampleBegin: c.sample_begin,
-            sampleEnd: c.sample_end)
+            sampleEnd: c.sample_end,
+            resent: c.resent != 0)
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__PeerTeacherLogits> {
@@ -67,6 +68,7 @@ extension PeerTeacherLogits {
         p.pointee.to_teacher = toTeacher
         p.pointee.sample_begin = sampleBegin
         p.pointee.sample_end = sampleEnd
+        p.pointee.resent = resent ? 1 : 0
         return p
     }
 }

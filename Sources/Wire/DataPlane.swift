@@ -77,9 +77,13 @@ public struct PeerTeacherLogits: Sendable, Equatable {
     /// The global batch: range in the epoch's permutation, `[sampleBegin, sampleEnd)`.
     public var sampleBegin: UInt64
     public var sampleEnd: UInt64
+    /// An answer to a request: the sender sends its logits of a step again because the
+    /// receiver sent its own of a step the sender had already trained (a teacher placed again,
+    /// training through it). Never answered (docs/PROTOCOL.md "Mutual term").
+    public var resent: Bool
 
     public init(runID: String = "", epoch: UInt32 = 0, step: UInt64 = 0, fromTeacher: UInt32 = 0, toTeacher: UInt32 = 0,
-                sampleBegin: UInt64 = 0, sampleEnd: UInt64 = 0) {
+                sampleBegin: UInt64 = 0, sampleEnd: UInt64 = 0, resent: Bool = false) {
         self.runID = runID
         self.epoch = epoch
         self.step = step
@@ -87,6 +91,7 @@ public struct PeerTeacherLogits: Sendable, Equatable {
         self.toTeacher = toTeacher
         self.sampleBegin = sampleBegin
         self.sampleEnd = sampleEnd
+        self.resent = resent
     }
 }
 

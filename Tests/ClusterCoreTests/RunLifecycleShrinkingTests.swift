@@ -138,23 +138,38 @@ import Testing
         #expect(waiting.phase == .failed && waiting.reason.contains("teacher 1 (lost with w2)"), "\(waiting.reason)")
     }
 
-    /// An online run with a mutual term (its teachers are not placed again): a lost student
-    /// worker shrinks the ring as in an offline run, a lost teacher worker fails the run saying
-    /// why; one without a mutual term places the teacher again, to train through its steps
-    /// again. A policy stored before `lostTeachers` existed reads as an offline run's.
-    @Test func anOnlineRunShrinksItsRingAndPlacesALostTeacherAgainUnlessTeachersLearnFromEachOther() throws {
-        var run = Self.distilling(lostTeachers: .failRun)
+    /// An online run places a lost teacher again, to train through its steps again; with a
+    /// mutual term the other teachers serving are sent their peers too (the lost one's endpoint
+    /// "" until it is placed, then its new one), and they are stopped when the run completes
+    /// (they stay to answer a peer placed again until then). A policy stored before
+    /// `lostTeachers` existed reads as an offline run's, one stored as `failRun` (before 0.10)
+    /// as a mutual one's.
+    @Test func anOnlineRunShrinksItsRingAndPlacesALostTeacherAgainWithItsPeersToldWhereItIs() throws {
+        var run = Self.distilling(lostTeachers: .trainAgainWithPeers)
         #expect(run.handle(.workerLost("s2"), at: at(9500)).first
                 == .ringChanged(RingMembership(generation: 2, members: ["s1", "s3"])!, why: "s2 was lost while distilling"))
         let directives = run.handle(.workerLost("w2"), at: at(9700))
-        #expect(run.phase == .failed && directives == [.stopWork(workers: ["w1", "s1", "s3"])])
-        #expect(run.reason.hasPrefix("worker w2 was lost while distilling with teacher 1 of this online run with a mutual term"),
-                "\(run.reason)")
+        #expect(run.phase == .distilling && run.unplaced[F.t1]?.worker == "w2")
+        #expect(directives == [
+            .noted("w2 was lost with teacher 1 while the replicas still need its logits (an online run with a mutual term): "
+                + "placing it on another teacher worker, which loads its last stored state and trains again through the steps it "
+                + "had served since, on the other teachers' logits of those steps"),
+            .refreshPeers(F.s0, worker: "s1"), .refreshPeers(Self.s2, worker: "s3"), .refreshPeers(F.t0, worker: "w1"),
+            .placeParts([F.t1])])
+        #expect(run.handle(.partsPlaced([F.t1: "w1"]), at: at(9800))
+                == [.assign(F.t1, worker: "w1"), .refreshPeers(F.s0, worker: "s1"), .refreshPeers(Self.s2, worker: "s3"),
+                    .refreshPeers(F.t0, worker: "w1")])
+        _ = run.handle(.task(F.t1, .completed), at: at(9900))
+        _ = run.handle(.task(F.s0, .completed), at: at(9950))
+        #expect(run.handle(.task(Self.s2, .completed), at: at(9960)) == [.stopWork(workers: ["w1"])])
+        #expect(run.phase == .completed, "\(run.reason)")
+
         var plain = Self.distilling(lostTeachers: .trainAgain)
         let placing = plain.handle(.workerLost("w2"), at: at(9700))
         #expect(plain.phase == .distilling && plain.unplaced[F.t1]?.worker == "w2")
         #expect(placing.first == .noted("w2 was lost with teacher 1 while the replicas still need its logits (an online run): "
             + "placing it on another teacher worker, which loads its stored checkpoint and trains again through the steps it had served"))
+        #expect(!placing.contains(.refreshPeers(F.t0, worker: "w1")), "without a mutual term a teacher needs no peer")
         #expect(placing.last == .placeParts([F.t1]))
         // Below min-replicas an online run pauses while a replica that trained is left to give a
         // joiner the ring's state; losing the last one fails it.
@@ -165,8 +180,14 @@ import Testing
         for w in ["s1", "s2", "s3"] { _ = emptied.handle(.workerLost(w), at: at(9500)) }
         #expect(emptied.phase == .failed && emptied.reason.contains("fewer than elastic.min-replicas"), "\(emptied.reason)")
         var stored = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(
-            ElasticPolicy(minReplicas: 2, maxRestarts: 3, waitTimeout: .seconds(60), lostTeachers: .failRun))) as? [String: Any])
-        #expect(stored.removeValue(forKey: "lostTeachers") as? String == "failRun")
+            ElasticPolicy(minReplicas: 2, maxRestarts: 3, waitTimeout: .seconds(60), lostTeachers: .trainAgainWithPeers))) as? [String: Any])
+        #expect(stored["lostTeachers"] as? String == "trainAgainWithPeers")
+        stored["lostTeachers"] = "failRun"
+        let mutual = try JSONDecoder().decode(ElasticPolicy.self, from: JSONSerialization.data(withJSONObject: stored))
+        #expect(mutual.lostTeachers == .trainAgainWithPeers)
+        stored["lostTeachers"] = "somethingElse"
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(ElasticPolicy.self, from: JSONSerialization.data(withJSONObject: stored)) }
+        stored.removeValue(forKey: "lostTeachers")
         let policy = try JSONDecoder().decode(ElasticPolicy.self, from: JSONSerialization.data(withJSONObject: stored))
         #expect(policy == ElasticPolicy(minReplicas: 2, maxRestarts: 3, waitTimeout: .seconds(60), lostTeachers: .streamAgain))
         let online = ElasticPolicy(lostTeachers: .trainAgain)

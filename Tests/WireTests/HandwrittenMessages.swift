@@ -85,7 +85,7 @@ enum Handwritten {
             message(.testSplitLogits(TestSplitLogits(runID: "run-α", teacher: 2, sampleCount: 3)),
                     tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [3, 10])], frames: [bytes(120, seed: 5)]),
             message(.peerTeacherLogits(PeerTeacherLogits(runID: "run-α", epoch: 3, step: 41, fromTeacher: 1, toTeacher: 2,
-                                                         sampleBegin: 6400, sampleEnd: 6404)),
+                                                         sampleBegin: 6400, sampleEnd: 6404, resent: true)),
                     tensors: [TensorMeta(name: "logits", dtype: .f32, shape: [4, 10])], frames: [bytes(160, seed: 6)]),
             message(.credit(Credit(runID: "run-α", replica: 2, steps: 4, teacher: 3))),
             message(.gradientChunk(GradientChunk(runID: "run-α", generation: 3, step: 77, chunk: 2, phase: .allGather,

@@ -917,7 +917,11 @@ struct  Distillery__V1__TestSplitLogits
 /*
  * teacher → teacher, in online runs with a mutual term (distillation.mutual > 0): after sending
  * step (epoch, step) to its replicas, teacher `from_teacher` sends every other teacher its logits
- * of the step's whole global batch, from before its own update of that step. Not answered.
+ * of the step's whole global batch, from before its own update of that step; it sends them
+ * again every 2 s to a teacher whose logits of that step have not come. Logits (not `resent`) of
+ * a step the receiver has already trained are a request: a teacher placed again is training
+ * through it; the receiver answers with its own logits of that step, `resent` set
+ * (docs/PROTOCOL.md "Mutual term"). Resent logits are never answered.
  * Tensor frame 1: logits [sample_end − sample_begin, classes], F32.
  */
 struct  Distillery__V1__PeerTeacherLogits
@@ -939,10 +943,14 @@ struct  Distillery__V1__PeerTeacherLogits
    */
   uint64_t sample_begin;
   uint64_t sample_end;
+  /*
+   * an answer to a request (since 0.10): never answered
+   */
+  protobuf_c_boolean resent;
 };
 #define DISTILLERY__V1__PEER_TEACHER_LOGITS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__peer_teacher_logits__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
