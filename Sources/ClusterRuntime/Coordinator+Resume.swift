@@ -94,12 +94,7 @@ extension Coordinator {
 
     /// Problems that refuse a checked resumption before it is recorded.
     func resumeProblems(_ checked: CheckedSpec) -> [FieldError] {
-        guard let source = checked.resume, let spec = checked.spec else { return [] }
-        if spec.distillation.mode == .online && spec.distillation.mutual > 0 {
-            return [FieldError(field: "resume_run_id", message: "run \(source.fromRun) is an online run with a mutual term: its "
-                + "teachers learnt from each other's logits of every step, which nothing keeps, so it cannot be resumed; resubmit "
-                + "its spec")]
-        }
+        guard let source = checked.resume, checked.spec != nil else { return [] }
         if let problem = source.problem { return [FieldError(field: "resume_run_id", message: problem)] }
         return []
     }

@@ -83,9 +83,7 @@ extension TaskRunner {
         replica.note = { [taskID] in logger.info("\(taskID): \($0)") }
         if !task.resumeHash.isEmpty && !joins { try resume(replica, assign, hash: task.resumeHash) }
         // Rank 0 sends a resume checkpoint every elastic.checkpoint-every steps (0: after each
-        // epoch), but not after the last step (the student itself follows). Online runs with a
-        // mutual term cannot resume: their teachers learnt from each other's past logits.
-        let resumable = spec.distillation.mode == .offline || spec.distillation.mutual == 0
+        // epoch), but not after the last step (the student itself follows).
         let checkpointEvery = spec.elastic.checkpointEvery > 0 ? spec.elastic.checkpointEvery : plan.stepsPerEpoch
         var lastReport = clock.instant()
         var epochStarted = stopwatch.instant()
@@ -108,7 +106,7 @@ extension TaskRunner {
                                 [("student.ring_generation", Double(latest.generation)), ("student.replicas", Double(latest.ranks))])
                     }
                 }
-                if resumable, replica.rank == 0, done < total, done % checkpointEvery == 0 {
+                if replica.rank == 0, done < total, done % checkpointEvery == 0 {
                     sendResumeCheckpoint(replica, assign, student: studentSpec.description)
                 }
                 let now = clock.instant()

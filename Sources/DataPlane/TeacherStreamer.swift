@@ -125,7 +125,6 @@ public final class TeacherStreamer {
     /// Streams every streamed step; returns when all are sent.
     public func run(isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
         let classes = model.outputFeatures
-        let totalSteps = plan.streamedSteps
         served = Set(receivers())
         for epoch in 0..<plan.streamedEpochs {
             let batches = plan.batches(epoch: epoch)
@@ -137,11 +136,12 @@ public final class TeacherStreamer {
                     pendingState = (g, online.packState())
                 }
                 if g < fromStep {
-                    // Before a resumed run's step: an online teacher becomes what it was there.
-                    guard let online, mutual == nil else { continue }
-                    _ = online.accumulateGradients(batch: batches.batch(step: step), train: train, objective: .crossEntropy)
-                    online.applyGradients(learningRate: online.settings.schedule.rate(
-                        base: online.settings.learningRate, step: online.globalStep, totalSteps: totalSteps))
+                    // Before a resumed run's step: an online teacher becomes what it was there (with
+                    // a mutual term, with the other teachers, which train again alongside).
+                    guard let online else { continue }
+                    let global = batches.batch(step: step)
+                    try await train(online, g: g, epoch: epoch, step: step, global: global,
+                                    mine: mutual == nil ? [] : ownLogits(global))
                     continue
                 }
                 try await serveNewcomers(next: g)
@@ -182,26 +182,45 @@ public final class TeacherStreamer {
                     history.append((g, epoch, step, global, whole))
                     if history.count > plan.window + 1 { history.removeFirst() }
                 }
-                if let online {
-                    var objective = Objective.crossEntropy
-                    if let mutual {
-                        keep(mine, g: g, epoch: epoch, step: step, part: global)
-                        try await sendToPeers(mine, mutual, epoch: epoch, step: step, part: global)
-                        let others = try await peersLogits(mutual, g: g, epoch: epoch, step: step, part: global,
-                                                           first: g == 0)
-                        let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: others,
-                                                              labels: global.map { train.labels[$0] }, classes: classes,
-                                                              temperature: mutual.temperature)
-                        objective = .batchDistillation(loss: KDLoss(temperature: mutual.temperature, alpha: mutual.weight),
-                                                       targets: targets)
-                    }
-                    _ = online.accumulateGradients(batch: global, train: train, objective: objective)
-                    online.applyGradients(learningRate: online.settings.schedule.rate(
-                        base: online.settings.learningRate, step: online.globalStep, totalSteps: totalSteps))
-                }
+                if let online { try await train(online, g: g, epoch: epoch, step: step, global: global, mine: mine) }
             }
         }
         if let test, test.count > 0, !isCancelled() { try await sendTestLogits(test) }
+    }
+
+    /// An online teacher's step on the global batch `global` of global step g: cross-entropy
+    /// on the labels, or with a mutual term (its own logits `mine`, kept and sent to the other
+    /// teachers first) toward the others' ensemble of that step.
+    private func train(_ online: Trainer, g: Int, epoch: Int, step: Int, global: ArraySlice<Int>,
+                       mine: [Float]) async throws(DataPlaneError) {
+        var objective = Objective.crossEntropy
+        if let mutual {
+            keep(mine, g: g, epoch: epoch, step: step, part: global)
+            try await sendToPeers(mine, mutual, epoch: epoch, step: step, part: global)
+            let others = try await peersLogits(mutual, g: g, epoch: epoch, step: step, part: global, first: g == 0)
+            let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: others,
+                                                  labels: global.map { train.labels[$0] }, classes: model.outputFeatures,
+                                                  temperature: mutual.temperature)
+            objective = .batchDistillation(loss: KDLoss(temperature: mutual.temperature, alpha: mutual.weight), targets: targets)
+        }
+        _ = online.accumulateGradients(batch: global, train: train, objective: objective)
+        online.applyGradients(learningRate: online.settings.schedule.rate(
+            base: online.settings.learningRate, step: online.globalStep, totalSteps: plan.streamedSteps))
+    }
+
+    /// The teacher's logits of the global batch `global`, `[n × C]`.
+    private func ownLogits(_ global: ArraySlice<Int>) -> [Float] {
+        let n = global.count
+        if pixels.count < n * train.features {
+            pixels = [Float](repeating: 0, count: n * train.features)
+            labels = [Int32](repeating: 0, count: n)
+        }
+        return pixels.withUnsafeMutableBufferPointer { px in
+            labels.withUnsafeMutableBufferPointer { lb in
+                train.gather(indices: global, into: px.baseAddress!, labels: lb.baseAddress!)
+                return Array(UnsafeBufferPointer(start: model.infer(px.baseAddress!, batch: n), count: n * model.outputFeatures))
+            }
+        }
     }
 
     /// The teacher's accuracy on the test split when it sent its test logits (for online

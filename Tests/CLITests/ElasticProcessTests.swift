@@ -183,8 +183,9 @@ struct ElasticProcessTests {
     /// of an offline run, in epoch 1 of an online one: the coordinator places the teacher on the
     /// other teacher worker, which loads the stored checkpoint and streams epoch 0 again
     /// (offline) or loads the lost teacher's state of the start of epoch 1 and trains again
-    /// through the steps since (online); the run completes with the same student, bit for bit.
-    @Test(arguments: [(mode: "offline", killAt: 20), (mode: "online", killAt: 504)])
+    /// through the steps since (online; with a mutual term on the other teacher's logits of
+    /// those steps, which it gives as asked); the run completes with the same student, bit for bit.
+    @Test(arguments: [(mode: "offline", killAt: 20), (mode: "online", killAt: 504), (mode: "online, mutual: 0.5", killAt: 504)])
     func killingATeacherWorkerLeavesTheStudentBitIdentical(mode: String, killAt: Int) throws {
         let dir = try scratchDirectory()
         defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
@@ -229,10 +230,14 @@ struct ElasticProcessTests {
         let logs = try distillery(["logs", "run-2", "--coordinator", address]).out
         #expect(logs.contains("\(victim) was lost with teacher 1 while the replicas still need its logits"), "\(logs)")
         #expect(logs.contains("teacher 1 (lost with \(victim)) re-placed on \(other)"), "\(logs)")
-        if mode == "online" {
+        if mode.hasPrefix("online") {
             #expect(logs.contains("teacher-1-state.safetensors at step 484 (epoch 1) stored"), "\(logs)")
             #expect(logs.contains("teacher 1 state ") && logs.contains("offered to \(other)"), "\(logs)")
             #expect(workers[other]!.output.contains("run-2/teacher-1: goes on from teacher 1's state at step 484 (epoch 1)"),
+                    "\(workers[other]!.output)")
+        }
+        if mode.contains("mutual") {
+            #expect(workers[other]!.output.contains("run-2/teacher-0: teacher 0 gives teacher 1, which trains again from global step 484"),
                     "\(workers[other]!.output)")
         }
         let student = try Self.studentParameters(dir, run: "run-2")

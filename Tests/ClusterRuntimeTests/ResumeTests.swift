@@ -47,10 +47,12 @@ import Wire
     /// which is lost): the run fails; two new student workers come and the run is resumed. With
     /// `restart`, the coordinator is replaced while the resumed run distils (its resume point
     /// is part of the run's stored state). An online run's teachers, placed on the resumed
-    /// run's workers, first train again through the steps before the checkpoint.
+    /// run's workers, first train again through the steps before the checkpoint (with a mutual
+    /// term, together, on each other's logits of those steps).
     @Test(arguments: [(checkpoints: 1, step: UInt64(5), restart: false, mode: "offline"),
                       (checkpoints: 3, step: 15, restart: true, mode: "offline"),
-                      (checkpoints: 4, step: 20, restart: false, mode: "online")])
+                      (checkpoints: 4, step: 20, restart: false, mode: "online"),
+                      (checkpoints: 2, step: 10, restart: false, mode: "online, mutual: 0.5")])
     func aRunResumedFromItsLastCheckpointEndsWithTheUninterruptedStudent(checkpoints: Int, step checkpoint: UInt64,
                                                                          restart: Bool, mode: String) async throws {
         let reference = try await Self.reference(mode: mode)
@@ -91,7 +93,8 @@ import Wire
         let events = try await cluster.events(run: resumed.runID)
         #expect(await cluster.phase(of: resumed.runID) == .completed, "\(events.joined(separator: "\n"))")
         #expect(events.contains { $0.hasPrefix("resumes run \(first.runID) from its checkpoint at step \(checkpoint) of 54")
-                && $0.hasSuffix("(online teachers first train again through the steps before it)") == (mode == "online") }, "\(events)")
+                && $0.hasSuffix("(online teachers first train again through the steps before it)") == mode.hasPrefix("online") },
+                "\(events)")
         #expect(!restart || events.contains { $0.hasPrefix("the coordinator restarted while the run was distilling") })
         // It trained on from the checkpoint: its own first checkpoint is the next one after it. With
         // the restart, it trained on through the coordinator's gap (how far depends on the
@@ -123,15 +126,5 @@ import Wire
         let completed = try await Self.submit(cluster, SubmitRun(resumeRunID: done.runID))
         #expect(!completed.accepted && completed.errors.first?.message
             == "run \(done.runID) completed; its student is stored (`distillery report \(done.runID)`): nothing to resume")
-        // Online teachers with a mutual term learnt from each other's past logits: not resumable.
-        let mutual = try await Self.submit(cluster, SubmitRun(specYaml: ElasticRunTests.spec(dataset: data, epochs: 1, replicas: 2,
-                                                                                             mode: "online, mutual: 0.5"),
-                                                          fileName: "mutual.yaml"))
-        _ = try await cluster.request(.cancelRun(CancelRun(runID: mutual.runID)))
-        await cluster.pump(until: { await cluster.phase(of: mutual.runID)?.isTerminal == true }, timeout: .seconds(60))
-        let refused = try await Self.submit(cluster, SubmitRun(resumeRunID: mutual.runID))
-        #expect(!refused.accepted && refused.errors.first?.message.hasPrefix(
-            "run \(mutual.runID) is an online run with a mutual term: its teachers learnt from each other's logits") == true,
-                "\(refused)")
     }
 }
