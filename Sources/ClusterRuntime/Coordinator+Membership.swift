@@ -1,6 +1,7 @@
 import Clocks
 import ClusterCore
 import ClusterStore
+import Transport
 import Wire
 
 extension Coordinator {
@@ -140,5 +141,15 @@ extension MembershipEvent {
         case .joined(let n), .rejoined(let n, _), .restarted(let n, _), .suspected(let n, _), .recovered(let n), .died(let n, _),
              .left(let n, _): n
         }
+    }
+}
+
+extension Coordinator {
+    /// A registered worker's heartbeats come from `peer` (``HeartbeatRoutes``): messages to it
+    /// go there from now on. A worker without a route (not registered, or gone) gets none.
+    public func routeHeard(_ worker: String, peer: PeerID) {
+        guard let known = peers[worker], known != peer else { return }
+        logger.info("worker \(worker) is heard on a new connection: messages to it go there")
+        peers[worker] = peer
     }
 }

@@ -34,6 +34,7 @@ public struct CoordinatorService: Service {
     /// Workers whose last heartbeat listed runs: their next empty list is forwarded once too
     /// (the coordinator learns that their tasks ended; empty lists are not forwarded otherwise).
     let holders = HeldRunsSenders()
+    let routes = HeartbeatRoutes()
 
     /// What the liveness lane hands to the control lane.
     enum ControlItem: Sendable {
@@ -41,6 +42,8 @@ public struct CoordinatorService: Service {
         case membership([MembershipEvent])
         /// A member's heartbeat listed runs it holds tasks of (`Heartbeat.runs`).
         case heldRuns(worker: String, runs: [String])
+        /// A worker's heartbeats come from `peer` (``HeartbeatRoutes``).
+        case route(worker: String, peer: PeerID)
     }
 
     public init(coordinator: Coordinator, listener: any Listener, clock: any RuntimeClock = SystemRuntimeClock(),
@@ -134,6 +137,9 @@ public struct CoordinatorService: Service {
         if case .heartbeat = body, holders.changed(envelope.sender, holding: !beat.runs.isEmpty) || !beat.runs.isEmpty {
             await forward(.heldRuns(worker: envelope.sender, runs: beat.runs))
         }
+        if case .heartbeat = body, routes.due(envelope.sender, peer: inbound.peer, at: arrivedAt) {
+            await forward(.route(worker: envelope.sender, peer: inbound.peer))
+        }
     }
 
     private func forward(_ item: ControlItem) async {
@@ -180,6 +186,7 @@ public struct CoordinatorService: Service {
                 case .inbound(let inbound): await send(await coordinator.handle(inbound))
                 case .membership(let events): await send(await coordinator.membershipChanged(events))
                 case .heldRuns(let worker, let held): await send(await coordinator.heldRuns(held, by: worker))
+                case .route(let worker, let peer): await coordinator.routeHeard(worker, peer: peer)
                 }
                 handled += 1
                 next = handled < maxBatch ? control.poll() : nil
@@ -225,6 +232,29 @@ final class HeldRunsSenders: Sendable {
             let first = state.heard.insert(worker).inserted
             let changed = holding ? state.holding.insert(worker).inserted : state.holding.remove(worker) != nil
             return first || changed
+        }
+    }
+}
+
+/// Where each worker's heartbeats come from (CoordinatorService's liveness lane). The control
+/// lane routes messages to a worker through the connection it last heard it on; heartbeats are
+/// answered without it. After a worker reconnects (its old connection timed out while this
+/// coordinator was paused), a message it queued on the old connection may be handled after
+/// its first one on the new, leaving the route on a connection that is gone: every offer and
+/// assignment to it is then dropped as unroutable (a run failed in sharding that way). Its
+/// heartbeats come only on the live connection, so the route is refreshed from them: at once
+/// when their connection changes, and every ``refreshEvery`` anyway.
+final class HeartbeatRoutes: Sendable {
+    static let refreshEvery: Duration = .seconds(5)
+    private let routes = Mutex<[String: (peer: PeerID, at: ClockTime)]>([:])
+
+    /// Records that `worker`'s heartbeat came from `peer` at `now`; true when the control lane
+    /// should hear of it (a new connection, or ``refreshEvery`` since it last did).
+    func due(_ worker: String, peer: PeerID, at now: ClockTime) -> Bool {
+        routes.withLock { table in
+            if let last = table[worker], last.peer == peer, now - last.at < Self.refreshEvery { return false }
+            table[worker] = (peer, now)
+            return true
         }
     }
 }
