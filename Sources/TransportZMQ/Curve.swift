@@ -25,10 +25,7 @@ public struct CurveKeyPair: Sendable, Equatable {
     }
 
     /// Whether `s` is a 40-character Z85 string (the encoding of a 32-byte key).
-    public static func isZ85Key(_ s: String) -> Bool {
-        let alphabet = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
-        return s.count == 40 && s.allSatisfy { alphabet.contains($0) }
-    }
+    public static func isZ85Key(_ s: String) -> Bool { AuthorizedKeys.isZ85Key(s) }
 
     // MARK: key files
 
@@ -64,8 +61,13 @@ public struct CurveKeyPair: Sendable, Equatable {
         return (secretPath, publicPath)
     }
 
-    /// Reads a `NAME.key` file written by `write(to:name:)`.
+    /// Reads a `NAME.key` file written by `write(to:name:)`. Refuses one that group or others
+    /// may read (as ssh does with a private key): anyone who can read it can act as this node.
     public static func load(secretFile path: String) throws -> CurveKeyPair {
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw TransportError.security("\(path) holds a secret key but its mode is \(String(mode, radix: 8)): group or others can "
+                + "use it to act as this node; make it private with `chmod 600 \(path)`")
+        }
         let fields = try CurveKeyFile.fields(path)
         guard let pub = fields["public-key"], let sec = fields["secret-key"] else {
             throw TransportError.security("\(path) needs 'public-key = …' and 'secret-key = …' lines (make one with `distillery keys generate`)")

@@ -86,6 +86,17 @@ import Wire
         #expect(mode == 0o600)
         // Never overwrite a key.
         #expect(throws: TransportError.self) { _ = try pair.write(to: dir, name: "worker-1") }
+        // A secret key that group or others may read is refused, saying how to fix it (as ssh does).
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: files.secretFile)
+        do {
+            _ = try CurveKeyPair.load(secretFile: files.secretFile)
+            Issue.record("a secret key of mode 640 was read")
+        } catch let e as TransportError {
+            #expect(e.description == "security: \(files.secretFile) holds a secret key but its mode is 640: group or others can use it "
+                + "to act as this node; make it private with `chmod 600 \(files.secretFile)`", "\(e)")
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: files.secretFile)
+        #expect(try CurveKeyPair.load(secretFile: files.secretFile) == pair)
 
         // An allow list: comments, blank lines, .pub contents and bare keys.
         let other = try CurveKeyPair.generate()
