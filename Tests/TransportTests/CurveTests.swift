@@ -115,3 +115,38 @@ import Wire
         }
     }
 }
+
+/// A node's keys directory (`--keys DIR`): its one key pair and the coordinator's public key;
+/// each mistake says what to run.
+@Suite struct NodeKeysTests {
+    @Test func aKeysDirectoryIsFoundAndReadAndItsMistakesSayWhatToDo() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("distillery-nodekeys-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(NodeKeys.directory(flag: "/k", environment: ["DISTILLERY_KEYS": "/e"], home: "/h") == "/k")
+        #expect(NodeKeys.directory(flag: nil, environment: ["DISTILLERY_KEYS": "/e"], home: "/h") == "/e")
+        #expect(NodeKeys.directory(flag: nil, environment: [:], home: "/h") == "/h/.config/distillery/keys")
+
+        func refusal(_ expected: String) {
+            do {
+                let keys = try NodeKeys.load(dir)
+                Issue.record("read \(keys.directory)")
+            } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+        refusal("the keys directory \(dir) does not exist: make this node's keys with `distillery keys generate --name NAME --dir \(dir)`")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        refusal("holds no key pair (NAME.key): make one with `distillery keys generate --name NAME --dir \(dir)`")
+        let pair = try CurveKeyPair.generate()
+        _ = try pair.write(to: dir, name: "worker-a")
+        let keys = try NodeKeys.load(dir)
+        #expect(keys.pair == pair && keys.coordinatorKey == nil)
+        #expect(throws: TransportError.self) { _ = try keys.requireCoordinatorKey() }
+        let coordinator = try CurveKeyPair.generate()
+        let files = try coordinator.write(to: dir + "/elsewhere", name: "coordinator")
+        try FileManager.default.copyItem(atPath: files.publicFile, toPath: dir + "/" + NodeKeys.coordinatorFile)
+        #expect(try NodeKeys.load(dir).requireCoordinatorKey() == coordinator.publicKey)
+        _ = try CurveKeyPair.generate().write(to: dir, name: "worker-b")
+        refusal("holds 2 key pairs (worker-a.key, worker-b.key): keep only this node's there")
+    }
+}
