@@ -89,12 +89,13 @@ public final class ClusterStore: Sendable {
         }
     }
 
-    /// `mkdir -p`; on failure, the path that could not be created and the errno.
+    /// `mkdir -p`, private (mode 0700: the database and artifacts are the cluster's); on
+    /// failure, the path that could not be created and the errno.
     private static func makeDirectories(_ path: String) -> (String, Int32)? {
         var current = ""
         for component in path.split(separator: "/") {
             current += "/" + component
-            guard mkdir(current, 0o777) != 0 else { continue }
+            guard mkdir(current, 0o700) != 0 else { continue }
             let code = errno
             guard code == EEXIST else { return (current, code) }
             var isDirectory: ObjCBool = false

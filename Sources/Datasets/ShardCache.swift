@@ -38,7 +38,8 @@ public struct ShardCache: Sendable {
                 throw .unwritable(path: directory, reason: "it exists but is not a directory, so it cannot hold the shard cache")
             }
         } else {
-            do throws(FileError) { try Directories.create(directory) } catch {
+            // Private (0700): it holds the data sets and the teachers this worker was given.
+            do throws(FileError) { try Directories.create(directory, mode: 0o700) } catch {
                 throw .unwritable(path: directory, reason: "cannot create the shard cache directory: \(error.reason)")
             }
         }

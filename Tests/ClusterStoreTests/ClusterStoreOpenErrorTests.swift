@@ -4,6 +4,16 @@ import Testing
 @testable import ClusterStore
 
 @Suite struct ClusterStoreOpenErrorTests {
+    /// A state directory the store creates is private (mode 0700): its database and artifacts
+    /// are the cluster's.
+    @Test func aNewStateDirIsPrivate() throws {
+        let tmp = try TempDir()
+        defer { tmp.remove() }
+        let dir = tmp.sub("state/deeper")
+        _ = try ClusterStore(directory: dir)
+        #expect(try FileManager.default.attributesOfItem(atPath: dir)[.posixPermissions] as? Int == 0o700)
+    }
+
     @Test func aFileWhereTheStateDirShouldBe() throws {
         let tmp = try TempDir()
         defer { tmp.remove() }

@@ -15,7 +15,7 @@ private func blob(_ seed: UInt64, count: Int = 1000) -> (bytes: [UInt8], hash: S
 
 @Suite("ShardCache")
 struct ShardCacheTests {
-    @Test("init creates the directory with its parents; an existing directory is reused")
+    @Test("init creates the directory (mode 0700) with its parents; an existing directory is reused")
     func createsDirectory() throws {
         let root = try TemporaryDirectory()
         let nested = root.path("a/b/cache")
@@ -24,6 +24,8 @@ struct ShardCacheTests {
         var isDirectory: ObjCBool = false
         #expect(FileManager.default.fileExists(atPath: nested, isDirectory: &isDirectory) && isDirectory.boolValue)
         #expect(cache.hashes().isEmpty)
+        // Private: it holds the data sets and teachers this worker was given.
+        #expect(try FileManager.default.attributesOfItem(atPath: nested)[.posixPermissions] as? Int == 0o700)
 
         let (bytes, hash) = blob(1)
         try cache.store(bytes, sha256: hash)
