@@ -52,21 +52,46 @@ public struct StatusOutput: Codable, Sendable, Equatable {
         }
     }
 
+    /// A client key the coordinator refused.
+    public struct Refused: Codable, Sendable, Equatable {
+        /// Z85; "" for clients without CURVE.
+        public var publicKey: String
+        public var name: String
+        public var reason: String
+        public var count: UInt64
+        public var lastMsAgo: UInt64
+
+        enum CodingKeys: String, CodingKey {
+            case name, reason, count
+            case publicKey = "public_key"
+            case lastMsAgo = "last_ms_ago"
+        }
+    }
+
     public var coordinatorVersion: String
+    /// "curve", "loopback" (plaintext, this machine only), "insecure" (plaintext, --insecure),
+    /// "unreported" (a coordinator older than 0.11).
+    public var security: String
     public var nodes: [Node]
+    public var refusedKeys: [Refused]
 
     public init(_ status: ClusterStatus) {
         coordinatorVersion = status.coordinatorVersion
+        security = "\(status.security)"
         nodes = status.nodes.map { n in
             Node(name: n.name, roles: n.roles.map { "\($0)" }, address: n.address, state: "\(n.state)",
                  lastHeardMsAgo: n.lastHeardMsAgo, cpuPercent: Double(n.cpuPercent), rssBytes: n.rssBytes,
                  currentTask: n.currentTask, version: n.version)
         }
+        refusedKeys = status.refusedKeys.map {
+            Refused(publicKey: $0.publicKey, name: $0.name, reason: $0.reason, count: $0.count, lastMsAgo: $0.lastMsAgo)
+        }
     }
 
     enum CodingKeys: String, CodingKey {
         case coordinatorVersion = "coordinator_version"
-        case nodes
+        case security, nodes
+        case refusedKeys = "refused_keys"
     }
 }
 

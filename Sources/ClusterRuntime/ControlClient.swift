@@ -15,6 +15,9 @@ public enum ControlError: Error, Sendable, CustomStringConvertible {
     case lost(address: String, silentFor: Duration)
     /// The transport failed (bad address, …).
     case transport(String)
+    /// The coordinator refused this client's security handshake (a refused CURVE handshake
+    /// is silent on the wire: the socket's events tell why).
+    case handshake(address: String, failure: HandshakeFailure, keys: ClientKeys?)
 
     public var description: String {
         switch self {
@@ -27,7 +30,40 @@ public enum ControlError: Error, Sendable, CustomStringConvertible {
             return "lost the coordinator at \(address): no update for \(silentFor.shortDescription)"
         case .transport(let text):
             return text
+        case .handshake(let address, let failure, let keys):
+            let dir = keys?.directory ?? "~/.config/distillery/keys"
+            switch failure {
+            case .keyRefused:
+                return "the coordinator at \(address) refused this client's key \(keys?.publicKey ?? "") (\(keys?.publicFile ?? dir) is "
+                    + "not in its authorized_keys): ask its operator to add the line `\(keys?.publicKey ?? "KEY") NAME ROLE` there"
+            case .closedByListener(localCurve: false), .mechanismMismatch(localCurve: false):
+                return "the coordinator at \(address) requires CURVE; this client has no keys: make them with `distillery keys "
+                    + "generate --name NAME --dir \(dir)`, copy the coordinator's public key there as coordinator.pub, and have the "
+                    + "coordinator's operator list your key in its authorized_keys"
+            case .closedByListener(localCurve: true), .cryptographic:
+                return "the coordinator at \(address) did not complete the CURVE handshake: this coordinator's public key is not "
+                    + "the one in \(dir)/coordinator.pub (copy its current coordinator.pub there), or it runs without keys"
+            case .mechanismMismatch(localCurve: true):
+                return "the coordinator at \(address) runs without CURVE (no keys) but this client has keys (\(dir)): start the "
+                    + "coordinator with its keys, or point this client at an empty --keys"
+            case .other(let text):
+                return "the coordinator at \(address) refused the connection's handshake: \(text)"
+            }
         }
+    }
+}
+
+/// What a client's refusal messages name: its public key and keys directory.
+public struct ClientKeys: Sendable, Equatable {
+    public var publicKey: String
+    public var directory: String
+    /// Its `NAME.pub`, when known.
+    public var publicFile: String?
+
+    public init(publicKey: String, directory: String, publicFile: String? = nil) {
+        self.publicKey = publicKey
+        self.directory = directory
+        self.publicFile = publicFile
     }
 }
 
@@ -41,10 +77,14 @@ public final class ControlClient: Sendable {
     public let clock: any RuntimeClock
     private let connection: any Connection
     private let ids = RequestIDs()
+    /// Named in the refusal of a handshake.
+    public let keys: ClientKeys?
 
     public init(transport: any Transport, coordinator address: String, name: String? = nil,
-                timeout: Duration = .seconds(5), clock: any RuntimeClock = SystemRuntimeClock()) async throws(ControlError) {
+                timeout: Duration = .seconds(5), clock: any RuntimeClock = SystemRuntimeClock(),
+                keys: ClientKeys? = nil) async throws(ControlError) {
         self.address = address
+        self.keys = keys
         self.clock = clock
         self.name = name ?? "cli-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0 ... .max))"
         self.timeout = timeout
@@ -86,15 +126,41 @@ public final class ControlClient: Sendable {
         throw .unreachable(address: address, timeout: timeout)
     }
 
-    /// Waits at most `timeout` for the answer to one of the requests `ids`.
+    /// A refused handshake, as the error to throw (nil: none seen).
+    private var handshakeRefusal: ControlError? {
+        connection.handshakeFailure.map { .handshake(address: address, failure: $0, keys: keys) }
+    }
+
+    /// A refused handshake to end a wait with: a refused key at once; another failure once it
+    /// has lasted ``handshakeCheck`` × 5 (a proxy that closes while the coordinator restarts
+    /// looks the same for a moment), or at the deadline.
+    private func settledRefusal(since firstSeen: inout ContinuousClock.Instant?, deadlinePassed: Bool) -> ControlError? {
+        guard let failure = connection.handshakeFailure else {
+            firstSeen = nil
+            return nil
+        }
+        if case .keyRefused = failure { return handshakeRefusal }
+        let now = ContinuousClock.now
+        let since = firstSeen ?? now
+        firstSeen = since
+        return deadlinePassed || now - since >= Self.handshakeCheck * 5 ? handshakeRefusal : nil
+    }
+
+    /// Waits at most `timeout` for the answer to one of the requests `ids`; a refused
+    /// handshake ends the wait at once (checked every ``handshakeCheck``).
     private func reply(to ids: Set<UInt64>) async throws(ControlError) -> Body {
         let deadline = clock.deadline(after: timeout)
+        var failingSince: ContinuousClock.Instant?
         while true {
             let message: Message?
-            do { message = try await deadline.wait({ try await connection.receive(timeout: $0) }) } catch {
+            do { message = try await connection.receive(timeout: max(.zero, min(deadline.remaining, Self.handshakeCheck))) } catch {
                 throw .transport("receiving from \(address): \(error)")
             }
-            guard let message else { throw .unreachable(address: address, timeout: timeout) }
+            guard let message else {
+                if let refusal = settledRefusal(since: &failingSince, deadlinePassed: deadline.hasPassed) { throw refusal }
+                if deadline.hasPassed { throw .unreachable(address: address, timeout: timeout) }
+                continue
+            }
             guard ids.contains(message.envelope.replyTo) else { continue }  // a late answer to an earlier request
             if case .error(let e) = message.envelope.body { throw .refused(e) }
             return message.envelope.body
@@ -118,6 +184,7 @@ public final class ControlClient: Sendable {
                 throw .transport("receiving from \(address): \(error)")
             }
             guard let message else {
+                if let refusal = handshakeRefusal { throw refusal }
                 if !answered { throw .unreachable(address: address, timeout: timeout) }
                 silences += 1
                 if silences >= maxSilences { throw .lost(address: address, silentFor: silence * silences) }
@@ -138,9 +205,12 @@ public final class ControlClient: Sendable {
         }
     }
 
+    static let handshakeCheck: Duration = .milliseconds(200)
+
     private func send(_ body: Body, id: UInt64) async throws(ControlError) {
         let message = Message(Envelope(sender: name, requestID: id, body: body))
         do { try await connection.send(message) } catch TransportError.timedOut {
+            if let refusal = handshakeRefusal { throw refusal }
             throw .unreachable(address: address, timeout: timeout)
         } catch {
             throw .transport("sending to \(address): \(error)")

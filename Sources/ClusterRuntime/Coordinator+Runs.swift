@@ -97,7 +97,7 @@ extension Coordinator {
             let assign = AssignTask(runID: runID, taskID: ref.id(runID: runID), runSpecYaml: run.specYAML,
                                     shardHash: run.shardHash, task: taskSpec(ref, run: run))
             event(runID, "task", "\(ref) on \(worker) sent its peers' new endpoints")
-            send(.assignTask(assign), toWorker: worker)
+            send(.assignTask(withPeerKeys(assign)), toWorker: worker)
         case .noted(let text):
             logger.warning("run \(runID): \(text)")
             event(runID, "placement", text)
@@ -139,7 +139,7 @@ extension Coordinator {
         }
         let assign = AssignTask(runID: runID, taskID: ref.id(runID: runID), runSpecYaml: run.specYAML,
                                 shardHash: run.shardHash, task: task)
-        return send(.assignTask(assign), toWorker: worker)
+        return send(.assignTask(withPeerKeys(assign)), toWorker: worker)
     }
 
     /// `.placeParts`: parts whose worker was lost before distilling go to other available
@@ -214,6 +214,13 @@ extension Coordinator {
         persist("run \(id) state") { store throws(ClusterStoreError) in
             try store.updateRun(id: id, state: after.rawValue, reason: reason, atMs: at)
         }
+    }
+
+    /// Whether `worker` holds (or held, until the run ends) a task of run `id` in flight: only
+    /// those send its metrics and artifacts (docs/PROTOCOL.md "Security").
+    func isMember(_ worker: String, of id: String) -> Bool {
+        guard let run = runs[id] else { return false }
+        return run.lifecycle.holders.contains(worker) || run.lifecycle.tasks.values.contains { $0.worker == worker }
     }
 
     /// A terminal run: last update to its watchers, then it leaves memory (history is in the store).
@@ -380,6 +387,9 @@ extension Coordinator {
     func metrics(_ m: Metrics, _ request: Request) {
         guard runs[m.runID] != nil || (try? store.run(id: m.runID)) != nil else {
             return ignored.record("metrics-unknown-run", detail: "metrics of run '\(m.runID)' from \(request.sender): no such run")
+        }
+        guard isMember(request.sender, of: m.runID) else {
+            return ignored.record("metrics-not-member", detail: "metrics of run '\(m.runID)' from \(request.sender), which holds no task of it")
         }
         // Batched: per-step traffic is written once per `metricsFlushInterval`, in one
         // transaction, never one fsync per message (docs/OPERATIONS.md "Liveness").

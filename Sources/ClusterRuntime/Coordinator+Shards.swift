@@ -204,6 +204,12 @@ extension Coordinator {
             return fail("artifact name '\(m.name)' may contain only letters, digits, '.', '_' and '-'")
         }
         guard (try? store.run(id: m.runID)) != nil else { return fail("there is no run '\(m.runID)'") }
+        guard isMember(request.sender, of: m.runID) else {
+            // Not the run's result: a stranger's upload must not fail the run either.
+            let error = "\(request.sender) holds no task of run '\(m.runID)' in flight; only its workers upload its artifacts"
+            ignored.record("artifact-not-member", detail: "\(key): \(error)")
+            return reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: false, error: error)), to: request)
+        }
         guard m.totalBytes <= Coordinator.maxArtifactBytes, frames.count == 1 else {
             return fail("artifacts are limited to \(Coordinator.maxArtifactBytes) bytes, one frame per chunk")
         }

@@ -116,14 +116,18 @@ public actor Coordinator {
     /// "shard-ack-unawaited", "metrics-unknown-run"): normal after a cancel, a re-placement or
     /// a restart, and nothing the worker could act on; the first of each kind is logged.
     public nonisolated let ignored: DropCounter
+    /// Who may send what (``AccessGate``): checked by the service before a message reaches
+    /// either lane; open (everyone, by `Envelope.sender`) without keys.
+    public nonisolated let access: AccessGate
 
     /// Opens the coordinator on `store`: runs left unfinished by a previous coordinator are
     /// taken back and wait for their workers (Coordinator+Recovery); those it cannot take
     /// back are marked `interrupted`.
     public init(settings: CoordinatorSettings = CoordinatorSettings(), store: ClusterStore,
-                clock: any RuntimeClock = SystemRuntimeClock(),
+                clock: any RuntimeClock = SystemRuntimeClock(), access: AccessGate = .open(),
                 logger: Logger = Logger(label: "distillery.coordinator")) throws(ClusterStoreError) {
         self.settings = settings
+        self.access = access
         self.database = store
         self.clock = clock
         self.logger = logger
@@ -238,7 +242,8 @@ public actor Coordinator {
                        cpuPercent: m.load.cpuPercent.isFinite ? max(0, m.load.cpuPercent) : 0,
                        rssBytes: m.load.rssBytes, currentTask: m.load.currentTask, version: m.info.version)
         }
-        return ClusterStatus(nodes: nodes, coordinatorVersion: settings.version)
+        return ClusterStatus(nodes: nodes, coordinatorVersion: settings.version, security: access.security,
+                             refusedKeys: access.refusedKeys())
     }
 
     public func member(_ name: String) -> Member? { membership.member(name) }

@@ -119,9 +119,16 @@ public struct CoordinatorService: Service {
         logLatencies(at: now, desk)
     }
 
-    /// A heartbeat is answered here; anything else counts as heard and goes to the actor.
+    /// A message its key may not send is refused here (``AccessGate``); a heartbeat is
+    /// answered here; anything else counts as heard and goes to the actor.
     private func route(_ inbound: Inbound, _ desk: LivenessDesk) async {
         let envelope = inbound.message.envelope
+        if let refusal = coordinator.access.check(inbound) {
+            let reply = Envelope(sender: coordinator.settings.name, requestID: coordinator.requestIDs.next(),
+                                 replyTo: envelope.requestID, body: .error(refusal))
+            await send([Outgoing(peer: inbound.peer, message: Message(reply))])
+            return
+        }
         let arrivedAt = clock.time(of: inbound.arrivedAt)
         guard case .heartbeat(let beat) = envelope.body else {
             desk.heard(from: envelope.sender, at: arrivedAt)

@@ -33,6 +33,10 @@ public actor Worker {
     var incoming: [String: IncomingShard] = [:]
     /// Reports held while the coordinator is away, and each task's last status (Worker+Reports).
     var reportsHeld = HeldReports()
+    /// The last refused handshake with the coordinator that was logged (each new one is), and
+    /// since when the current one lasts (logged once it lasts 2 s while unregistered).
+    var handshakeLogged: HandshakeFailure?
+    var handshakeFailingSince: ClockTime?
     let tasks: any WorkerTasks
 
     /// `cache` holds the shards and checkpoints the coordinator sends; `tasks` runs what it assigns.
@@ -75,6 +79,17 @@ public actor Worker {
             logger.error("receive from the coordinator failed: \(error)")
         }
         if let refusal = session.refusal { throw .refused(refusal) }
+        if let failure = connection.handshakeFailure, !session.registered {
+            // A refused CURVE handshake is silent on the wire: say so once it lasts, then keep trying.
+            let since = handshakeFailingSince ?? clock.now()
+            handshakeFailingSince = since
+            if failure != handshakeLogged, clock.now() - since >= .seconds(2) {
+                handshakeLogged = failure
+                logger.error("\(ControlError.handshake(address: settings.coordinator, failure: failure, keys: nil)); retrying")
+            }
+        } else {
+            handshakeFailingSince = nil
+        }
         await perform(session.handle(.tick(requestID: ids.next()), now: clock.now()))
         await checkShardWindows(clock.now())
         await forwardReports()
@@ -138,8 +153,9 @@ public actor Worker {
             switch e.code {
             case .version:
                 await perform(session.handle(.refused(e.message), now: now))
-            case .invalid:
-                // Refused for good when it answers this worker's Register (the session decides).
+            case .invalid, .permissionDenied:
+                // Refused for good when it answers this worker's Register (the session decides):
+                // also a key listed under another name, or not with the role worker.
                 let directives = session.handle(.invalid(replyTo: envelope.replyTo, message: e.message), now: now)
                 if directives.isEmpty { logger.warning("the coordinator answered an error (\(e.code)): \(e.message)") }
                 await perform(directives)

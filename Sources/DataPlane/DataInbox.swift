@@ -1,3 +1,4 @@
+import Clocks
 import Logging
 import Synchronization
 import Transport
@@ -74,13 +75,25 @@ public struct InboxKey: Hashable, Sendable, CustomStringConvertible {
 /// for a forgotten run that arrive later (a peer's last credit) are dropped and counted, not
 /// queued anew, until a task of that run starts here again (`open(run:)`). Forgotten runs are
 /// remembered up to `rememberedEnds`, oldest first out.
+///
+/// Strangers (docs/PROTOCOL.md "Security"): messages for a run no task here has opened yet, and
+/// in a CURVE cluster messages whose sender's key is not (yet) one of the run's senders for
+/// their queue (``allow(_:run:)``: teachers send logits, replicas credits and gradient chunks),
+/// wait in one buffer bounded in bytes (``pendingLimit``) and age (``pendingAge``): a run that
+/// opens, or a list of senders that grows, takes what now belongs to it; the rest is dropped
+/// and counted ("unknown-run", "not-a-sender", "pending-full"), the first of each kind logged.
 public final class DataInbox: Sendable {
     public let listener: any Listener
     let capacity: Int
     let logger: Logger
+    let clock: any RuntimeClock
     /// How many ended runs the inbox remembers, to drop their late messages.
     public let rememberedEnds: Int
-    private struct State {
+    /// Bytes of messages waiting for their run or their sender's admission, at most.
+    public let pendingLimit: Int
+    /// How long such a message waits at most.
+    public let pendingAge: Duration
+    struct State {
         var logits: [InboxKey: BoundedQueue<ArrivedLogits>] = [:]
         var testSplits: [InboxKey: BoundedQueue<ArrivedTestSplit>] = [:]
         var peerLogits: [InboxKey: BoundedQueue<ArrivedPeerLogits>] = [:]
@@ -88,14 +101,32 @@ public final class DataInbox: Sendable {
         var gradients: [InboxKey: BoundedQueue<(GradientChunk, Frame)>] = [:]
         var ended: [String] = []
         var dropped: [String: Int] = [:]
+        /// Runs a task here opened (their messages are queued).
+        var opened: Set<String> = []
+        /// CURVE clusters: the keys that may send to each queue.
+        var senders: [InboxKey: Set<String>] = [:]
+        var pending: [Pending] = []
+        var pendingBytes = 0
+        var logged: Set<String> = []
     }
-    private let state = Mutex(State())
+    struct Pending {
+        let message: Message
+        let key: InboxKey
+        let sender: String?
+        let at: ClockInstant
+        let bytes: Int
+    }
+    let state = Mutex(State())
 
     public init(listener: any Listener, capacity: Int = 4096, rememberedEnds: Int = 1024,
-                logger: Logger = Logger(label: "distillery.data")) {
+                pendingLimit: Int = 64 << 20, pendingAge: Duration = .seconds(60),
+                clock: any RuntimeClock = SystemRuntimeClock(), logger: Logger = Logger(label: "distillery.data")) {
         self.listener = listener
         self.capacity = capacity
         self.rememberedEnds = rememberedEnds
+        self.pendingLimit = pendingLimit
+        self.pendingAge = pendingAge
+        self.clock = clock
         self.logger = logger
     }
 
@@ -104,34 +135,58 @@ public final class DataInbox: Sendable {
         while !Task.isCancelled {
             let inbound: Inbound?
             do { inbound = try await listener.receive(timeout: .milliseconds(200)) } catch { return }
-            guard let inbound else { continue }
-            deliver(inbound.message)
+            guard let inbound else {
+                expirePending()
+                continue
+            }
+            deliver(inbound.message, from: inbound.peerKey)
         }
     }
 
-    /// Puts `message` in its queue; false (and counted) when it has none, its run ended here,
-    /// or its queue is full.
+    /// Puts `message` from the sender authenticated as `sender` (its CURVE key; nil without
+    /// CURVE) in its queue, or keeps it until its run opens or its sender is admitted; false
+    /// (and counted) when it is refused: no queue for its kind, its run ended here, its queue
+    /// is full, or the buffer for strangers is.
     @discardableResult
-    public func deliver(_ message: Message) -> Bool {
-        var accepted = false
-        if let key = InboxKey(of: message) {
-            switch message.envelope.body {
-            case .logitsBatch(let b):
-                accepted = queue(key, \.logits)?.offer(ArrivedLogits(batch: b, frames: message.frames)) == .accepted
-            case .testSplitLogits(let t):
-                accepted = queue(key, \.testSplits)?.offer(ArrivedTestSplit(logits: t, frames: message.frames)) == .accepted
-            case .peerTeacherLogits(let p):
-                accepted = queue(key, \.peerLogits)?.offer(ArrivedPeerLogits(logits: p, frames: message.frames)) == .accepted
-            case .credit(let c):
-                accepted = queue(key, \.credits)?.offer(c) == .accepted
-            case .gradientChunk(let g):
-                accepted = queue(key, \.gradients)?.offer((g, message.frames[0])) == .accepted
-            default:
-                break
-            }
+    public func deliver(_ message: Message, from sender: String? = nil) -> Bool {
+        guard let key = InboxKey(of: message) else {
+            count(message.envelope.body.name)
+            return false
         }
-        if !accepted { state.withLock { $0.dropped[message.envelope.body.name, default: 0] += 1 } }
+        // Queued under the lock: a message released from the buffer when its run opens is never
+        // overtaken by a later one (logits, credits and chunks keep their order).
+        let accepted = state.withLock { s -> Bool in
+            if s.ended.contains(key.run) { return false }
+            if s.opened.contains(key.run) && (sender == nil || s.senders[key]?.contains(sender!) == true) {
+                return offerFor(message, key, in: &s)()
+            }
+            return hold(Pending(message: message, key: key, sender: sender, at: clock.instant(),
+                                bytes: message.frames.reduce(256) { $0 + $1.count }), in: &s)
+        }
+        if !accepted { count(message.envelope.body.name) }
         return accepted
+    }
+
+    func count(_ name: String) { state.withLock { $0.dropped[name, default: 0] += 1 } }
+
+    /// The offer that queues `message` (its queue made if need be).
+    func offerFor(_ message: Message, _ key: InboxKey, in s: inout State) -> () -> Bool {
+        func q<T>(_ table: WritableKeyPath<State, [InboxKey: BoundedQueue<T>]>) -> BoundedQueue<T> {
+            if let q = s[keyPath: table][key] { return q }
+            let q = BoundedQueue<T>(capacity: capacity)
+            s[keyPath: table][key] = q
+            return q
+        }
+        switch message.envelope.body {
+        case .logitsBatch(let b): let queue = q(\.logits); return { queue.offer(ArrivedLogits(batch: b, frames: message.frames)) == .accepted }
+        case .testSplitLogits(let t):
+            let queue = q(\.testSplits); return { queue.offer(ArrivedTestSplit(logits: t, frames: message.frames)) == .accepted }
+        case .peerTeacherLogits(let p):
+            let queue = q(\.peerLogits); return { queue.offer(ArrivedPeerLogits(logits: p, frames: message.frames)) == .accepted }
+        case .credit(let c): let queue = q(\.credits); return { queue.offer(c) == .accepted }
+        case .gradientChunk(let g): let queue = q(\.gradients); return { queue.offer((g, message.frames[0])) == .accepted }
+        default: return { false }
+        }
     }
 
     /// Teachers' step logits for `run`'s replica on this worker.
@@ -164,17 +219,21 @@ public final class DataInbox: Sendable {
     /// Messages dropped (unknown kind, their run ended here, or their queue full), by body name.
     public var drops: [String: Int] { state.withLock { $0.dropped } }
 
-    /// The runs whose queues the inbox holds now.
+    /// The runs whose queues (or waiting messages) the inbox holds now.
     public var heldRuns: Set<String> {
         state.withLock { s in
             Set(s.logits.keys.map(\.run)).union(s.testSplits.keys.map(\.run)).union(s.peerLogits.keys.map(\.run))
-                .union(s.credits.keys.map(\.run)).union(s.gradients.keys.map(\.run))
+                .union(s.credits.keys.map(\.run)).union(s.gradients.keys.map(\.run)).union(s.pending.map(\.key.run))
         }
     }
 
     /// A task of `run` starts here: its messages are welcome again (it may have ended here before).
     public func open(run: String) {
-        state.withLock { $0.ended.removeAll { $0 == run } }
+        state.withLock { s in
+            s.ended.removeAll { $0 == run }
+            s.opened.insert(run)
+            releasePending(in: &s)
+        }
     }
 
     /// Frees a finished run's queues (their waiting consumers see them closed) and drops its
@@ -192,6 +251,10 @@ public final class DataInbox: Sendable {
             s.peerLogits = s.peerLogits.filter { $0.key.run != run }
             s.credits = s.credits.filter { $0.key.run != run }
             s.gradients = s.gradients.filter { $0.key.run != run }
+            s.senders = s.senders.filter { $0.key.run != run }
+            s.opened.remove(run)
+            s.pendingBytes -= s.pending.filter { $0.key.run == run }.reduce(0) { $0 + $1.bytes }
+            s.pending.removeAll { $0.key.run == run }
             s.ended.removeAll { $0 == run }
             s.ended.append(run)
             if s.ended.count > rememberedEnds { s.ended.removeFirst(s.ended.count - rememberedEnds) }
@@ -200,26 +263,17 @@ public final class DataInbox: Sendable {
         closing.forEach { $0() }
     }
 
-    /// The queue for an arriving message: nil when its run ended here.
-    private func queue<T>(_ key: InboxKey, _ table: WritableKeyPath<State, [InboxKey: BoundedQueue<T>]>) -> BoundedQueue<T>? {
-        state.withLock { s in
-            if let q = s[keyPath: table][key] { return q }
-            if s.ended.contains(key.run) { return nil }
-            let q = BoundedQueue<T>(capacity: capacity)
-            s[keyPath: table][key] = q
-            return q
-        }
-    }
-
     /// The queue a task consumes: made (and the run opened) if need be.
     private func consumerQueue<T>(_ key: InboxKey, _ table: WritableKeyPath<State, [InboxKey: BoundedQueue<T>]>) -> BoundedQueue<T> {
-        state.withLock { s in
-            if let q = s[keyPath: table][key] { return q }
+        let (queue, opened) = state.withLock { s -> (BoundedQueue<T>, Bool) in
             s.ended.removeAll { $0 == key.run }
-            let q = BoundedQueue<T>(capacity: capacity)
+            let opened = s.opened.insert(key.run).inserted
+            let q = s[keyPath: table][key] ?? BoundedQueue<T>(capacity: capacity)
             s[keyPath: table][key] = q
-            return q
+            if opened { releasePending(in: &s) }
+            return (q, opened)
         }
+        return queue
     }
 }
 

@@ -17,10 +17,30 @@ public struct DataPlaneContext: Sendable {
     public let inbox: DataInbox
     /// Opens (or reuses) a connection to a peer's data endpoint.
     public let connect: @Sendable (String) async throws -> any Connection
+    /// CURVE clusters: the run's peers' endpoints and keys to connect with, and every key the
+    /// data endpoint is to admit now (`Transport.trustServer`, `Transport.admit`).
+    public let secure: (@Sendable (_ peers: [PeerKey], _ admitted: Set<String>) -> Void)?
 
-    public init(inbox: DataInbox, connect: @escaping @Sendable (String) async throws -> any Connection) {
+    public init(inbox: DataInbox, connect: @escaping @Sendable (String) async throws -> any Connection,
+                secure: (@Sendable (_ peers: [PeerKey], _ admitted: Set<String>) -> Void)? = nil) {
         self.inbox = inbox
         self.connect = connect
+        self.secure = secure
+    }
+
+    /// An assignment's peer keys (docs/PROTOCOL.md "Security"): who may send to the task's
+    /// queues here, and the keys to connect with and to admit.
+    func apply(_ assign: AssignTask) {
+        guard !assign.peerKeys.isEmpty else { return }
+        inbox.allow(DataInbox.senders(of: assign), run: assign.runID)
+        secure?(assign.peerKeys, inbox.admittedKeys)
+    }
+
+    /// The run's last task here ended: its queues and its senders go.
+    func forget(run: String) {
+        let before = inbox.admittedKeys
+        inbox.forget(run: run)
+        if !before.isEmpty { secure?([], inbox.admittedKeys) }
     }
 }
 
@@ -107,7 +127,7 @@ public final class TaskRunner: WorkerTasks {
     /// (logits, credits, gradient chunks) end at once, its queues closed (`DataInbox.forget`).
     public func cancel(runID: String) {
         cancelled.withLock { _ = $0.insert(runID) }
-        dataPlane?.inbox.forget(run: runID)
+        dataPlane?.forget(run: runID)
     }
     public func cancelAll() { cancelled.withLock { _ = $0.insert("*") } }
 
@@ -174,6 +194,7 @@ public final class TaskRunner: WorkerTasks {
         // A run cancelled here earlier (this worker was replaced in it) may give it a part
         // again (an elastic ring grows back): once none of its old tasks runs, it is welcome.
         if !peers.runs.contains(assign.runID) { cancelled.withLock { _ = $0.remove(assign.runID) } }
+        dataPlane?.apply(assign)
         if case .teacher = assign.task, servedTeachers.withLock({ $0.contains(assign.taskID) }) {
             logger.info("\(assign.taskID) has served its last step here: the repeated assignment is not run again")
             report(assign, .completed)
@@ -191,7 +212,7 @@ public final class TaskRunner: WorkerTasks {
             defer {
                 setCurrent(assign, nil)
                 // The run's last task here ended: its queues go (DataInbox "Lifetime").
-                if peers.end(assign.taskID) { dataPlane?.inbox.forget(run: assign.runID) }
+                if peers.end(assign.taskID) { dataPlane?.forget(run: assign.runID) }
                 executor.stop()
             }
             do throws(TaskFailure) {

@@ -37,10 +37,13 @@ public struct WorkerService: Service {
             await listener.close()
             throw WorkerError.setup("cannot use the cache directory \(settings.cacheDirectory): \(error)")
         }
-        let inbox = DataInbox(listener: listener, logger: logger)
+        let inbox = DataInbox(listener: listener, clock: clock, logger: logger)
         let peers = PeerConnections(transport: transport)
         let tasks = TaskRunner(workerName: settings.name, cacheDirectory: settings.cacheDirectory, cache: cache,
-                               dataPlane: DataPlaneContext(inbox: inbox, connect: { try await peers.connect($0) }), clock: clock,
+                               dataPlane: DataPlaneContext(inbox: inbox, connect: { try await peers.connect($0) }, secure: { keys, admitted in
+                                   for k in keys { try? transport.trustServer(at: k.endpoint, publicKey: k.publicKey) }
+                                   transport.admit(admitted)
+                               }), clock: clock,
                                uploadWait: settings.uploadWait, logger: logger)
         let worker = Worker(settings: settings, connection: connection, dataEndpoint: endpoint, cache: cache, tasks: tasks,
                             clock: clock, logger: logger)

@@ -32,6 +32,7 @@ struct AllReduceBench: AsyncParsableCommand {
     var source: Source = .inbox
     @Option(help: "Longest wait for a peer's chunk, in seconds (the first all-reduce waits for every rank to start).")
     var timeout: Double = 30
+    @Flag(help: "CurveZMQ between the ranks (fixed bench keys), as a secured cluster.") var curve = false
 
     func validate() throws {
         let list = ranks
@@ -47,7 +48,13 @@ struct AllReduceBench: AsyncParsableCommand {
 
     func run() async throws {
         let list = ranks, size = list.count, run = "bench-allreduce"
-        let transport = try ZMQTransport(name: "bench-allreduce-\(rank)")
+        var security: CurveSecurity?
+        if curve {
+            let pairs = try (0..<size).map { try BenchKeys.pair("rank-\($0)") }
+            security = CurveSecurity(keys: pairs[rank], authorizedClients: Set(pairs.map(\.publicKey)),
+                                     serverKeys: Dictionary(uniqueKeysWithValues: zip(list, pairs.map(\.publicKey))))
+        }
+        let transport = try ZMQTransport(name: "bench-allreduce-\(rank)", security: security)
         let executor = ThreadExecutor(name: "distillery-task")
         var inboxTask: Task<Void, Never>?
         defer { executor.stop() }
@@ -82,7 +89,7 @@ struct AllReduceBench: AsyncParsableCommand {
         let bytes = count * 4
         let median = percentile(sorted, 0.5)
         return AllReduceBenchResult(
-            source: source.rawValue, rank: rank, ranks: ranks, count: count, bytes: bytes, warmup: warmup, iterations: iterations,
+            source: source.rawValue + (curve ? "+curve" : ""), rank: rank, ranks: ranks, count: count, bytes: bytes, warmup: warmup, iterations: iterations,
             medianMs: rounded(median, 3), p10Ms: rounded(percentile(sorted, 0.1), 3), p90Ms: rounded(percentile(sorted, 0.9), 3),
             algbwGBs: rounded(Double(bytes) / (median / 1000) / 1e9, 3))
     }

@@ -48,9 +48,17 @@ struct WireBench: AsyncParsableCommand {
     @Argument(help: "Endpoint, e.g. tcp://127.0.0.1:5601.") var endpoint: String
     @Argument(help: "Messages (stream) or round trips (rtt).") var count: Int = 1000
     @Argument(help: "Tensor frame bytes per message (stream-send); a multiple of 64.") var bytes: Int = 65_536
+    @Flag(help: "CurveZMQ on the connection (both sides: fixed bench keys), as a secured cluster.") var curve = false
 
     func run() async throws {
-        let transport = try ZMQTransport(name: "bench-\(mode.rawValue)")
+        var security: CurveSecurity?
+        if curve {
+            let server = try BenchKeys.pair("server"), client = try BenchKeys.pair("client")
+            let listens = mode == .streamReceive || mode == .rttServer
+            security = listens ? CurveSecurity(keys: server, authorizedClients: [client.publicKey])
+                : CurveSecurity(keys: client, defaultServerKey: server.publicKey)
+        }
+        let transport = try ZMQTransport(name: "bench-\(mode.rawValue)", security: security)
         do {
             switch mode {
             case .streamReceive: try await streamReceive(transport)
@@ -130,4 +138,12 @@ struct WireBench: AsyncParsableCommand {
     }
 
     func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+}
+
+/// Fixed CURVE key pairs of the benchmarks, by name: each process derives the same ones.
+enum BenchKeys {
+    static func pair(_ name: String) throws -> CurveKeyPair {
+        var rng = SplitMix64(seed: name.utf8.reduce(UInt64(1469598103934665603)) { ($0 ^ UInt64($1)) &* 1099511628211 })
+        return try CurveKeyPair(secretBytes: (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+    }
 }

@@ -14,16 +14,24 @@ struct ClientOptions: ParsableArguments {
     var coordinator: String = defaultCoordinator()
     @Flag(help: "Print JSON instead of text.") var json = false
     @Option(help: "Seconds to wait for the coordinator's answer.") var timeout: Double = 5
+    @Option(help: "Keys directory: this client's NAME.key and the coordinator's coordinator.pub (default: $DISTILLERY_KEYS, else ~/.config/distillery/keys; none: plaintext).")
+    var keys: String?
 
     /// Connects, runs `body`, and always shuts the transport down (bounded).
     func withClient<T>(_ body: (ControlClient) async throws -> T) async throws -> T {
         guard timeout > 0, timeout <= 3600 else { throw ValidationError("--timeout must be in (0, 3600] seconds") }
         var logger = Logger(label: "distillery.cli")
         logger.logLevel = .error
-        let transport = try ZMQTransport(name: "cli", logger: logger)
+        let (security, nodeKeys) = try NodeSecurity.client(flag: keys)
+        let transport = try ZMQTransport(name: "cli", security: security, logger: logger)
         do {
             let client = try await ControlClient(transport: transport, coordinator: coordinator,
-                                                 timeout: .milliseconds(Int(timeout * 1000)))
+                                                 timeout: .milliseconds(Int(timeout * 1000)),
+                                                 keys: nodeKeys.map { ClientKeys(publicKey: $0.pair.publicKey, directory: $0.directory,
+                                                                                 publicFile: $0.publicFile) }
+                                                     ?? ClientKeys(publicKey: "", directory: NodeKeys.directory(
+                                                         flag: keys, environment: ProcessInfo.processInfo.environment,
+                                                         home: NSHomeDirectory())))
             let result = try await body(client)
             await client.close()
             await transport.shutdown()
@@ -148,15 +156,29 @@ struct Status: AsyncParsableCommand {
             printJSON(StatusOutput(status))
             return
         }
-        print("coordinator \(client.coordinator) (version \(status.coordinatorVersion)): \(status.nodes.count) worker(s)")
-        guard !status.nodes.isEmpty else { return }
-        let rows = status.nodes.map { n in
-            [n.name, n.roles.map { "\($0)" }.joined(separator: ","), n.address, "\(n.state)",
-             Format.age(milliseconds: n.lastHeardMsAgo), String(format: "%.0f%%", Double(n.cpuPercent)), ByteCount.text(n.rssBytes),
-             n.currentTask.isEmpty ? "-" : n.currentTask]
+        let security = switch status.security {
+        case .curve: "CURVE"
+        case .loopback: "plaintext, this machine only"
+        case .insecure: "INSECURE: plaintext on the network (--insecure)"
+        case .unreported: "security not reported"
         }
-        TextTable(header: ["NODE", "ROLES", "ADDRESS", "STATE", "HEARD", "CPU", "RSS", "TASK"], rows: rows,
-                  alignments: [.left, .left, .left, .left, .right, .right, .right]).print()
+        print("coordinator \(client.coordinator) (version \(status.coordinatorVersion), \(security)): \(status.nodes.count) worker(s)")
+        if !status.nodes.isEmpty {
+            let rows = status.nodes.map { n in
+                [n.name, n.roles.map { "\($0)" }.joined(separator: ","), n.address, "\(n.state)",
+                 Format.age(milliseconds: n.lastHeardMsAgo), String(format: "%.0f%%", Double(n.cpuPercent)), ByteCount.text(n.rssBytes),
+                 n.currentTask.isEmpty ? "-" : n.currentTask]
+            }
+            TextTable(header: ["NODE", "ROLES", "ADDRESS", "STATE", "HEARD", "CPU", "RSS", "TASK"], rows: rows,
+                      alignments: [.left, .left, .left, .left, .right, .right, .right]).print()
+        }
+        guard !status.refusedKeys.isEmpty else { return }
+        print("refused keys:")
+        let rows = status.refusedKeys.map { k in
+            [k.publicKey.isEmpty ? "(no CURVE key)" : k.publicKey, k.name.isEmpty ? "-" : k.name, String(k.count),
+             Format.age(milliseconds: k.lastMsAgo), k.reason]
+        }
+        TextTable(header: ["KEY", "NAME", "COUNT", "LAST", "REASON"], rows: rows, alignments: [.left, .left, .right, .right, .left]).print()
     }
 }
 

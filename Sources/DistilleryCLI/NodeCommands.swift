@@ -75,6 +75,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var rejoinLeadMs: Int = 20_000
     @Option(help: "After a restart, how long (ms) a run that was in flight waits for its workers to report it before it is marked interrupted.")
     var recoveryGraceMs: Int = 60_000
+    @OptionGroup var security: SecurityOptions
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
@@ -84,6 +85,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let liveness = LivenessSettings(heartbeatInterval: .milliseconds(heartbeatMs), suspectAfter: .milliseconds(suspectMs),
                                         deadAfter: .milliseconds(deadMs))
         if let problem = liveness.problem { throw ValidationError("liveness settings: \(problem)") }
+        let (curve, gate, nodeKeys) = try NodeSecurity.coordinator(listen: listen, options: security, logger: logger)
         let store: ClusterStore
         do { store = try ClusterStore(directory: stateDir) } catch { throw CLIError("\(error)") }
         let coordinator: Coordinator
@@ -91,19 +93,26 @@ struct CoordinatorCommand: AsyncParsableCommand {
             let settings = CoordinatorSettings(liveness: liveness, runTimeouts: RunTimeouts(growthLead: .milliseconds(rejoinLeadMs)),
                                                latencyLogInterval: .milliseconds(max(1000, latencyLogMs)),
                                                recoveryGrace: .milliseconds(recoveryGraceMs))
-            coordinator = try Coordinator(settings: settings, store: store, logger: logger)
+            coordinator = try Coordinator(settings: settings, store: store, access: gate, logger: logger)
         } catch { throw CLIError("\(error)") }
-        let transport = try ZMQTransport(name: "coordinator", logger: logger)
+        let transport = try ZMQTransport(name: "coordinator", security: curve, logger: logger)
+        gate.handshakeRefusals(from: { transport.handshakeRefusals() })
         let listener: any Listener
         do { listener = try await transport.listen(at: listen) } catch {
             await transport.shutdown()
             throw CLIError("cannot listen on \(listen): \(error)")
         }
-        print("coordinator listening on \(listener.address), state in \(store.databasePath)")
+        let mode = switch gate.security {
+        case .curve: "CURVE, \(gate.policy.keys?.entries.count ?? 0) authorized key(s) in \(nodeKeys?.authorizedKeysPath ?? "")"
+        case .insecure: "INSECURE: plaintext (--insecure)"
+        default: "plaintext, this machine only"
+        }
+        print("coordinator listening on \(listener.address) (\(mode)), state in \(store.databasePath)")
         fflush(nil)
+        var services: [any Service] = [CoordinatorService(coordinator: coordinator, listener: listener, logger: logger)]
+        if let nodeKeys { services.append(AuthorizedKeysWatch(keys: nodeKeys, gate: gate, transport: transport, logger: logger)) }
         do {
-            try await runNode([CoordinatorService(coordinator: coordinator, listener: listener, logger: logger)],
-                              parentPid: node.parentPid, logger: logger)
+            try await runNode(services, parentPid: node.parentPid, logger: logger)
         } catch {
             await transport.shutdown()
             throw error
@@ -127,6 +136,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "HOST[:PORT] other nodes use to reach this worker's data endpoint.") var advertise: String = "127.0.0.1"
     @Option(help: "Unique worker name (default: the host name).") var name: String?
     @Option(help: "Cache directory for data shards and teachers (default: ~/.cache/distillery/NAME).") var cacheDir: String?
+    @OptionGroup var security: SecurityOptions
     @OptionGroup var node: NodeOptions
 
     func run() async throws {
@@ -143,7 +153,8 @@ struct WorkerCommand: AsyncParsableCommand {
             name: workerName, roles: parsedRoles, coordinator: coordinator, dataBind: "tcp://\(bindHost):\(port.map(String.init) ?? "*")",
             advertiseHost: host, cacheDirectory: cache, cores: ProcessInfo.processInfo.activeProcessorCount,
             memoryBytes: ProcessInfo.processInfo.physicalMemory)
-        let transport = try ZMQTransport(name: workerName, logger: logger)
+        let curve = try NodeSecurity.worker(dataBind: settings.dataBind, options: security, logger: logger)
+        let transport = try ZMQTransport(name: workerName, security: curve, logger: logger)
         do {
             let service = try await WorkerService.make(settings: settings, transport: transport, logger: logger)
             print("worker \(workerName) (\(parsedRoles.sorted().map(\.rawValue).joined(separator: ","))): data endpoint "

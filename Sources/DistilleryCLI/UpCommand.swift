@@ -3,6 +3,7 @@ import CLIOutput
 import Clocks
 import ClusterRuntime
 import DataPlane
+import FileSupport
 import Foundation
 import Tensor
 import Logging
@@ -19,6 +20,7 @@ import Wire
 /// coordinator: { listen: tcp://127.0.0.1:7878, state-dir: .distillery/state }
 /// logs: .distillery/logs          # one log file per process
 /// cache: .distillery/cache        # one cache directory per worker
+/// keys: .distillery/keys          # throw-away CURVE keys, made anew at each start
 /// workers:
 ///   - { name: teacher-1, roles: [teacher] }
 ///   - { name: student-1, roles: [student] }
@@ -34,19 +36,21 @@ struct LocalTopology: Equatable {
     var stateDir = ".distillery/state"
     var logs = ".distillery/logs"
     var cache = ".distillery/cache"
+    var keys = ".distillery/keys"
     var workers: [WorkerEntry] = []
 
     /// Reads the file with the project's one YAML reader (`RunSpec.StrictYAML`): unknown,
     /// duplicate and mistyped keys are errors with their line, all reported together.
     init(yaml: String, file: String) throws {
         var reader = StrictYAML(yaml: yaml, fileName: file, describing: "the cluster file")
-        if let root = reader.root(allowed: ["coordinator", "workers", "logs", "cache"]) {
+        if let root = reader.root(allowed: ["coordinator", "workers", "logs", "cache", "keys"]) {
             if let c = reader.mapping(root, "coordinator", allowed: ["listen", "state-dir"]) {
                 listen = reader.string(c, "listen", default: listen, allowed: "a ZeroMQ endpoint, e.g. tcp://127.0.0.1:7878")
                 stateDir = reader.string(c, "state-dir", default: stateDir, allowed: "a directory")
             }
             logs = reader.string(root, "logs", default: logs, allowed: "a directory")
             cache = reader.string(root, "cache", default: cache, allowed: "a directory")
+            keys = reader.string(root, "keys", default: keys, allowed: "a directory")
             var seen = Set<String>()
             for w in reader.mappings(root, "workers", allowed: ["name", "roles"],
                                      describing: "a non-empty list of {name, roles}") {
@@ -98,6 +102,8 @@ final class LocalCluster: Service, @unchecked Sendable {
     let logger: Logger
     private let processes = Mutex<[(name: String, process: Process)]>([])
     private let clock: any RuntimeClock = SystemRuntimeClock()
+    /// The keys directory `up`'s own status requests use (the coordinator's, admin).
+    private var clientKeys: String?
 
     init(topology: LocalTopology, logger: Logger) {
         self.topology = topology
@@ -115,8 +121,12 @@ final class LocalCluster: Service, @unchecked Sendable {
                 throw CLIError("cannot create \(dir): \(error.localizedDescription)")
             }
         }
+        // Throw-away keys: the local cluster runs the secured path, as a real one does.
+        let keys = try LocalKeys.make(in: topology.keys, workers: topology.workers.map(\.name))
+        clientKeys = keys.coordinator
         do {
-            try spawn("coordinator", ["coordinator", "--listen", topology.listen, "--state-dir", topology.stateDir])
+            try spawn("coordinator", ["coordinator", "--listen", topology.listen, "--state-dir", topology.stateDir,
+                                      "--keys", keys.coordinator])
             try await waitForCoordinator(timeout: 15)
             // The workers share this machine's cores: one compute thread each when there are
             // more workers than cores (unless DISTILLERY_THREADS says otherwise).
@@ -124,7 +134,8 @@ final class LocalCluster: Service, @unchecked Sendable {
                 ?? String(max(1, System.coreCount / topology.workers.count))
             for w in topology.workers {
                 try spawn(w.name, environment: ["DISTILLERY_THREADS": threads], ["worker", "--coordinator", clientAddress, "--roles", w.roles.joined(separator: ","),
-                                   "--advertise", "127.0.0.1", "--name", w.name, "--cache-dir", "\(topology.cache)/\(w.name)"])
+                                   "--advertise", "127.0.0.1", "--name", w.name, "--cache-dir", "\(topology.cache)/\(w.name)",
+                                   "--keys", keys.workers[w.name]!])
             }
             try await waitForWorkers(timeout: 20)
         } catch {
@@ -134,6 +145,7 @@ final class LocalCluster: Service, @unchecked Sendable {
         print("local cluster up: coordinator \(clientAddress), \(topology.workers.count) worker(s)")
         let rows = processes.withLock { $0.map { [$0.name, String($0.process.processIdentifier), "\(topology.logs)/\($0.name).log"] } }
         TextTable(header: ["PROCESS", "PID", "LOG"], rows: rows, alignments: [.left, .right]).print()
+        print("CURVE keys (made for this cluster, admin): export DISTILLERY_KEYS=\(keys.coordinator)")
         print("stop with Ctrl-C; meanwhile: distillery status, distillery submit FILE --watch")
         fflush(nil)
     }
@@ -187,7 +199,10 @@ final class LocalCluster: Service, @unchecked Sendable {
     private func status(timeout: Double) async -> ClusterStatus? {
         var logger = Logger(label: "distillery.up.client")
         logger.logLevel = .critical
-        guard let transport = try? ZMQTransport(name: "up", logger: logger) else { return nil }
+        let security = clientKeys.flatMap { try? NodeKeys.load($0) }.flatMap { k in
+            k.coordinatorKey.map { CurveSecurity(keys: k.pair, defaultServerKey: $0) }
+        }
+        guard let transport = try? ZMQTransport(name: "up", security: security, logger: logger) else { return nil }
         defer { Task { await transport.shutdown() } }
         guard let client = try? await ControlClient(transport: transport, coordinator: clientAddress,
                                                     timeout: .milliseconds(Int(timeout * 1000))),
@@ -221,5 +236,44 @@ final class LocalCluster: Service, @unchecked Sendable {
             try? await clock.sleep(for: deadline.slice(atMost: .milliseconds(200)))
         }
         throw CLIError("not every worker registered within \(Int(timeout)) s; see the logs in \(topology.logs)")
+    }
+}
+
+/// `distillery up`'s throw-away keys: made anew at each start under the topology's `keys`
+/// directory — `coordinator/` (its pair, coordinator.pub, an authorized_keys listing every
+/// worker and itself as admin, for local clients) and `workers/NAME/` (the worker's pair and
+/// coordinator.pub).
+enum LocalKeys {
+    static func make(in root: String, workers: [String]) throws -> (coordinator: String, workers: [String: String]) {
+        let fm = FileManager.default
+        let base = (root as NSString).standardizingPath.hasPrefix("/") ? root : fm.currentDirectoryPath + "/" + root
+        let coordinatorDir = base + "/coordinator", workersDir = base + "/workers"
+        for old in [coordinatorDir, workersDir] where fm.fileExists(atPath: old) {
+            do { try fm.removeItem(atPath: old) } catch { throw CLIError("cannot remove the old keys \(old): \(error.localizedDescription)") }
+        }
+        let coordinator = try CurveKeyPair.generate()
+        _ = try coordinator.write(to: coordinatorDir, name: "coordinator")
+        var lines = ["# distillery up: throw-away keys of this local cluster (KEY NAME ROLE)", "\(coordinator.publicKey) coordinator admin"]
+        var dirs: [String: String] = [:]
+        for name in workers {
+            let dir = workersDir + "/" + name
+            let pair = try CurveKeyPair.generate()
+            _ = try pair.write(to: dir, name: name)
+            try copy(coordinatorDir + "/coordinator.pub", to: dir + "/" + NodeKeys.coordinatorFile)
+            lines.append("\(pair.publicKey) \(name) worker")
+            dirs[name] = dir
+        }
+        do throws(FileError) {
+            try AtomicFile.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: coordinatorDir + "/" + NodeKeys.authorizedKeysFile,
+                                 permissions: 0o600, replacing: false)
+        } catch { throw CLIError("cannot write the local cluster's authorized_keys: \(error)") }
+        return (coordinatorDir, dirs)
+    }
+
+    private static func copy(_ from: String, to: String) throws {
+        guard let data = FileManager.default.contents(atPath: from) else { throw CLIError("cannot read \(from)") }
+        do throws(FileError) { try AtomicFile.write(Array(data), to: to, permissions: 0o644, replacing: false) } catch {
+            throw CLIError("cannot write \(to): \(error)")
+        }
     }
 }

@@ -502,6 +502,51 @@ void   distillery__v1__node_status__free_unpacked
   assert(message->base.descriptor == &distillery__v1__node_status__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   distillery__v1__refused_key__init
+                     (Distillery__V1__RefusedKey         *message)
+{
+  static const Distillery__V1__RefusedKey init_value = DISTILLERY__V1__REFUSED_KEY__INIT;
+  *message = init_value;
+}
+size_t distillery__v1__refused_key__get_packed_size
+                     (const Distillery__V1__RefusedKey *message)
+{
+  assert(message->base.descriptor == &distillery__v1__refused_key__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t distillery__v1__refused_key__pack
+                     (const Distillery__V1__RefusedKey *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &distillery__v1__refused_key__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t distillery__v1__refused_key__pack_to_buffer
+                     (const Distillery__V1__RefusedKey *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &distillery__v1__refused_key__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Distillery__V1__RefusedKey *
+       distillery__v1__refused_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Distillery__V1__RefusedKey *)
+     protobuf_c_message_unpack (&distillery__v1__refused_key__descriptor,
+                                allocator, len, data);
+}
+void   distillery__v1__refused_key__free_unpacked
+                     (Distillery__V1__RefusedKey *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &distillery__v1__refused_key__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   distillery__v1__cluster_status__init
                      (Distillery__V1__ClusterStatus         *message)
 {
@@ -1130,6 +1175,51 @@ void   distillery__v1__assign_task__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &distillery__v1__assign_task__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   distillery__v1__peer_key__init
+                     (Distillery__V1__PeerKey         *message)
+{
+  static const Distillery__V1__PeerKey init_value = DISTILLERY__V1__PEER_KEY__INIT;
+  *message = init_value;
+}
+size_t distillery__v1__peer_key__get_packed_size
+                     (const Distillery__V1__PeerKey *message)
+{
+  assert(message->base.descriptor == &distillery__v1__peer_key__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t distillery__v1__peer_key__pack
+                     (const Distillery__V1__PeerKey *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &distillery__v1__peer_key__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t distillery__v1__peer_key__pack_to_buffer
+                     (const Distillery__V1__PeerKey *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &distillery__v1__peer_key__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Distillery__V1__PeerKey *
+       distillery__v1__peer_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Distillery__V1__PeerKey *)
+     protobuf_c_message_unpack (&distillery__v1__peer_key__descriptor,
+                                allocator, len, data);
+}
+void   distillery__v1__peer_key__free_unpacked
+                     (Distillery__V1__PeerKey *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &distillery__v1__peer_key__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   distillery__v1__task_status__init
@@ -3095,7 +3185,97 @@ const ProtobufCMessageDescriptor distillery__v1__node_status__descriptor =
   (ProtobufCMessageInit) distillery__v1__node_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__cluster_status__field_descriptors[2] =
+static const ProtobufCFieldDescriptor distillery__v1__refused_key__field_descriptors[5] =
+{
+  {
+    "public_key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__RefusedKey, public_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__RefusedKey, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__RefusedKey, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__RefusedKey, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_ms_ago",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__RefusedKey, last_ms_ago),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned distillery__v1__refused_key__field_indices_by_name[] = {
+  3,   /* field[3] = count */
+  4,   /* field[4] = last_ms_ago */
+  1,   /* field[1] = name */
+  0,   /* field[0] = public_key */
+  2,   /* field[2] = reason */
+};
+static const ProtobufCIntRange distillery__v1__refused_key__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor distillery__v1__refused_key__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "distillery.v1.RefusedKey",
+  "RefusedKey",
+  "Distillery__V1__RefusedKey",
+  "distillery.v1",
+  sizeof(Distillery__V1__RefusedKey),
+  5,
+  distillery__v1__refused_key__field_descriptors,
+  distillery__v1__refused_key__field_indices_by_name,
+  1,  distillery__v1__refused_key__number_ranges,
+  (ProtobufCMessageInit) distillery__v1__refused_key__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor distillery__v1__cluster_status__field_descriptors[4] =
 {
   {
     "nodes",
@@ -3121,15 +3301,41 @@ static const ProtobufCFieldDescriptor distillery__v1__cluster_status__field_desc
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "security",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__ClusterStatus, security),
+    &distillery__v1__listener_security__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "refused_keys",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Distillery__V1__ClusterStatus, n_refused_keys),
+    offsetof(Distillery__V1__ClusterStatus, refused_keys),
+    &distillery__v1__refused_key__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__cluster_status__field_indices_by_name[] = {
   1,   /* field[1] = coordinator_version */
   0,   /* field[0] = nodes */
+  3,   /* field[3] = refused_keys */
+  2,   /* field[2] = security */
 };
 static const ProtobufCIntRange distillery__v1__cluster_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor distillery__v1__cluster_status__descriptor =
 {
@@ -3139,7 +3345,7 @@ const ProtobufCMessageDescriptor distillery__v1__cluster_status__descriptor =
   "Distillery__V1__ClusterStatus",
   "distillery.v1",
   sizeof(Distillery__V1__ClusterStatus),
-  2,
+  4,
   distillery__v1__cluster_status__field_descriptors,
   distillery__v1__cluster_status__field_indices_by_name,
   1,  distillery__v1__cluster_status__number_ranges,
@@ -3956,7 +4162,7 @@ const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor =
   (ProtobufCMessageInit) distillery__v1__student_task__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__assign_task__field_descriptors[6] =
+static const ProtobufCFieldDescriptor distillery__v1__assign_task__field_descriptors[7] =
 {
   {
     "run_id",
@@ -4030,8 +4236,21 @@ static const ProtobufCFieldDescriptor distillery__v1__assign_task__field_descrip
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peer_keys",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Distillery__V1__AssignTask, n_peer_keys),
+    offsetof(Distillery__V1__AssignTask, peer_keys),
+    &distillery__v1__peer_key__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__assign_task__field_indices_by_name[] = {
+  6,   /* field[6] = peer_keys */
   0,   /* field[0] = run_id */
   2,   /* field[2] = run_spec_yaml */
   3,   /* field[3] = shard_hash */
@@ -4043,7 +4262,7 @@ static const ProtobufCIntRange distillery__v1__assign_task__number_ranges[2 + 1]
 {
   { 1, 0 },
   { 10, 4 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor distillery__v1__assign_task__descriptor =
 {
@@ -4053,11 +4272,88 @@ const ProtobufCMessageDescriptor distillery__v1__assign_task__descriptor =
   "Distillery__V1__AssignTask",
   "distillery.v1",
   sizeof(Distillery__V1__AssignTask),
-  6,
+  7,
   distillery__v1__assign_task__field_descriptors,
   distillery__v1__assign_task__field_indices_by_name,
   2,  distillery__v1__assign_task__number_ranges,
   (ProtobufCMessageInit) distillery__v1__assign_task__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor distillery__v1__peer_key__field_descriptors[4] =
+{
+  {
+    "endpoint",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerKey, endpoint),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "public_key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerKey, public_key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "teacher",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerKey, teacher),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "student",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__PeerKey, student),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned distillery__v1__peer_key__field_indices_by_name[] = {
+  0,   /* field[0] = endpoint */
+  1,   /* field[1] = public_key */
+  3,   /* field[3] = student */
+  2,   /* field[2] = teacher */
+};
+static const ProtobufCIntRange distillery__v1__peer_key__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor distillery__v1__peer_key__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "distillery.v1.PeerKey",
+  "PeerKey",
+  "Distillery__V1__PeerKey",
+  "distillery.v1",
+  sizeof(Distillery__V1__PeerKey),
+  4,
+  distillery__v1__peer_key__field_descriptors,
+  distillery__v1__peer_key__field_indices_by_name,
+  1,  distillery__v1__peer_key__number_ranges,
+  (ProtobufCMessageInit) distillery__v1__peer_key__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor distillery__v1__task_status__field_descriptors[6] =
@@ -5434,6 +5730,38 @@ const ProtobufCEnumDescriptor distillery__v1__node_state__descriptor =
   distillery__v1__node_state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
+static const ProtobufCEnumValue distillery__v1__listener_security__enum_values_by_number[4] =
+{
+  { "LISTENER_SECURITY_UNSPECIFIED", "DISTILLERY__V1__LISTENER_SECURITY__LISTENER_SECURITY_UNSPECIFIED", 0 },
+  { "LISTENER_SECURITY_CURVE", "DISTILLERY__V1__LISTENER_SECURITY__LISTENER_SECURITY_CURVE", 1 },
+  { "LISTENER_SECURITY_LOOPBACK", "DISTILLERY__V1__LISTENER_SECURITY__LISTENER_SECURITY_LOOPBACK", 2 },
+  { "LISTENER_SECURITY_INSECURE", "DISTILLERY__V1__LISTENER_SECURITY__LISTENER_SECURITY_INSECURE", 3 },
+};
+static const ProtobufCIntRange distillery__v1__listener_security__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex distillery__v1__listener_security__enum_values_by_name[4] =
+{
+  { "LISTENER_SECURITY_CURVE", 1 },
+  { "LISTENER_SECURITY_INSECURE", 3 },
+  { "LISTENER_SECURITY_LOOPBACK", 2 },
+  { "LISTENER_SECURITY_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor distillery__v1__listener_security__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "distillery.v1.ListenerSecurity",
+  "ListenerSecurity",
+  "Distillery__V1__ListenerSecurity",
+  "distillery.v1",
+  4,
+  distillery__v1__listener_security__enum_values_by_number,
+  4,
+  distillery__v1__listener_security__enum_values_by_name,
+  1,
+  distillery__v1__listener_security__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
 static const ProtobufCEnumValue distillery__v1__run_state__enum_values_by_number[10] =
 {
   { "RUN_STATE_UNSPECIFIED", "DISTILLERY__V1__RUN_STATE__RUN_STATE_UNSPECIFIED", 0 },
@@ -5544,7 +5872,7 @@ const ProtobufCEnumDescriptor distillery__v1__ring_phase__descriptor =
   distillery__v1__ring_phase__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue distillery__v1__error_code__enum_values_by_number[8] =
+static const ProtobufCEnumValue distillery__v1__error_code__enum_values_by_number[9] =
 {
   { "ERROR_UNSPECIFIED", "DISTILLERY__V1__ERROR_CODE__ERROR_UNSPECIFIED", 0 },
   { "ERROR_VERSION", "DISTILLERY__V1__ERROR_CODE__ERROR_VERSION", 1 },
@@ -5554,16 +5882,18 @@ static const ProtobufCEnumValue distillery__v1__error_code__enum_values_by_numbe
   { "ERROR_NOT_FOUND", "DISTILLERY__V1__ERROR_CODE__ERROR_NOT_FOUND", 5 },
   { "ERROR_UNAVAILABLE", "DISTILLERY__V1__ERROR_CODE__ERROR_UNAVAILABLE", 6 },
   { "ERROR_INTERNAL", "DISTILLERY__V1__ERROR_CODE__ERROR_INTERNAL", 7 },
+  { "ERROR_PERMISSION_DENIED", "DISTILLERY__V1__ERROR_CODE__ERROR_PERMISSION_DENIED", 8 },
 };
 static const ProtobufCIntRange distillery__v1__error_code__value_ranges[] = {
-{0, 0},{0, 8}
+{0, 0},{0, 9}
 };
-static const ProtobufCEnumValueIndex distillery__v1__error_code__enum_values_by_name[8] =
+static const ProtobufCEnumValueIndex distillery__v1__error_code__enum_values_by_name[9] =
 {
   { "ERROR_INTERNAL", 7 },
   { "ERROR_INVALID", 4 },
   { "ERROR_MALFORMED", 2 },
   { "ERROR_NOT_FOUND", 5 },
+  { "ERROR_PERMISSION_DENIED", 8 },
   { "ERROR_UNAVAILABLE", 6 },
   { "ERROR_UNKNOWN_MESSAGE", 3 },
   { "ERROR_UNSPECIFIED", 0 },
@@ -5576,9 +5906,9 @@ const ProtobufCEnumDescriptor distillery__v1__error_code__descriptor =
   "ErrorCode",
   "Distillery__V1__ErrorCode",
   "distillery.v1",
-  8,
+  9,
   distillery__v1__error_code__enum_values_by_number,
-  8,
+  9,
   distillery__v1__error_code__enum_values_by_name,
   1,
   distillery__v1__error_code__value_ranges,

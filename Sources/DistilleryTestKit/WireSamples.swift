@@ -70,7 +70,12 @@ public struct WireSamples: Sendable {
                            state: $0.pick(NodeState.allCases), lastHeardMsAgo: $0.u64(), cpuPercent: $0.rng.uniform(0, 100),
                            rssBytes: $0.u64(), currentTask: $0.text(), version: $0.text())
             }
-            return (.clusterStatus(ClusterStatus(nodes: nodes, coordinatorVersion: text())), [], [])
+            let refused = list {
+                RefusedKey(publicKey: $0.chance(4) ? "" : String(repeating: "a", count: 40), name: $0.text(), reason: $0.word(),
+                           count: $0.u64(), lastMsAgo: $0.u64())
+            }
+            return (.clusterStatus(ClusterStatus(nodes: nodes, coordinatorVersion: text(), security: pick(ListenerSecurity.allCases),
+                                                 refusedKeys: refused)), [], [])
         case 8: return (.listRuns(ListRuns(limit: u32())), [], [])
         case 9: return (.runList(RunList(runs: list { $0.runSummary() })), [], [])
         case 10: return (.watchRun(WatchRun(runID: word())), [], [])
@@ -99,8 +104,10 @@ public struct WireSamples: Sendable {
                                             peerEndpoints: peers, teacherEndpoints: list { $0.endpoint() },
                                             resumeHash: chance(2) ? "" : word(), fromStep: chance(2) ? 0 : u64()))
             }
+            let keys = list { PeerKey(endpoint: $0.endpoint(), publicKey: String(repeating: "k", count: 40),
+                                      teacher: $0.chance(2), student: $0.chance(2)) }
             return (.assignTask(AssignTask(runID: word(), taskID: word(), runSpecYaml: "seed: \(u32())",
-                                           shardHash: text(), task: task)), [], [])
+                                           shardHash: text(), task: task, peerKeys: keys)), [], [])
         case 15:
             let state = pick(TaskState.allCases)
             let total = chance(3) ? 0 : u64() >> 1

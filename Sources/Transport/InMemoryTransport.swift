@@ -39,12 +39,15 @@ public final class InMemoryNetwork: Sendable {
     }
 
     /// A transport for one node of this network.
+    ///
+    /// - Parameter key: the public key this node's connections authenticate with (what CURVE
+    ///   would prove), stamped on everything they send as `Inbound.peerKey`; nil: none.
     public func transport(
         name: String, limits: WireLimits = .standard, queueCapacity: Int = 1024,
-        sendTimeout: Duration = .seconds(5), logger: Logger = Logger(label: "distillery.transport.memory")
+        sendTimeout: Duration = .seconds(5), key: String? = nil, logger: Logger = Logger(label: "distillery.transport.memory")
     ) -> InMemoryTransport {
         InMemoryTransport(network: self, name: name, limits: limits, queueCapacity: queueCapacity,
-                          sendTimeout: sendTimeout, logger: logger)
+                          sendTimeout: sendTimeout, key: key, logger: logger)
     }
 
     func register(_ listener: InMemoryListener, at address: String) throws {
@@ -69,16 +72,33 @@ public final class InMemoryTransport: Transport {
     let queueCapacity: Int
     let sendTimeout: Duration
     let logger: Logger
+    /// The key this node's connections authenticate with.
+    let key: String?
+    /// The keys this node's listeners admit (as ZAP would); nil: everyone.
+    private let admitted = Mutex<Set<String>?>(nil)
     var clock: any RuntimeClock { network.clock }
     private let endpoints = Mutex<[any EndpointClosing]>([])
 
-    init(network: InMemoryNetwork, name: String, limits: WireLimits, queueCapacity: Int, sendTimeout: Duration, logger: Logger) {
+    init(network: InMemoryNetwork, name: String, limits: WireLimits, queueCapacity: Int, sendTimeout: Duration,
+         key: String?, logger: Logger) {
         self.network = network
         self.name = name
         self.limits = limits
         self.queueCapacity = queueCapacity
         self.sendTimeout = sendTimeout
+        self.key = key
         self.logger = logger
+    }
+
+    /// From now on this node's listeners take messages only from connections whose key is in
+    /// `keys` (nil: from everyone), as a CURVE listener's authenticator would; the others are
+    /// dropped and counted as "curve-rejected", and their connection reports `keyRefused`.
+    public func admit(_ keys: Set<String>?) { admitted.withLock { $0 = keys } }
+    public func admit(_ keys: Set<String>) { admit(Optional(keys)) }
+
+    func admits(_ key: String?) -> Bool {
+        guard let keys = admitted.withLock({ $0 }) else { return true }
+        return key.map { keys.contains($0) } ?? false
     }
 
     public func listen(at address: String) async throws -> any Listener {
@@ -128,6 +148,7 @@ final class InMemoryListener: Listener, EndpointClosing {
     }
 
     func attach(_ connection: InMemoryConnection) { peers.withLock { $0[connection.peer] = connection } }
+    func admits(_ key: String?) -> Bool { transport.admits(key) }
 
     func receive(timeout: Duration) async throws -> Inbound? {
         try await decoder.next(from: inbox, timeout: timeout) { peer, frames in
@@ -186,13 +207,21 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
         try await sendUnvalidated(frames)
     }
 
+    private let refused = Mutex<HandshakeFailure?>(nil)
+    var handshakeFailure: HandshakeFailure? { refused.withLock { $0 } }
+
     func sendUnvalidated(_ frames: [Frame]) async throws {
         if inbox.isClosed { throw TransportError.closed }
         let deadline = transport.clock.deadline(after: transport.sendTimeout)
         while true {
             if let listener = transport.network.listener(at: address) {
+                guard listener.admits(transport.key) else {
+                    refused.withLock { $0 = .keyRefused(status: 400) }
+                    listener.drops.record("curve-rejected", detail: "client \(transport.key ?? "without a key") (\(peer)) is not admitted")
+                    return
+                }
                 listener.attach(self)
-                try await listener.inbox.put(RawInbound(peer: peer, frames: frames, arrivedAt: transport.clock.instant()),
+                try await listener.inbox.put(RawInbound(peer: peer, frames: frames, arrivedAt: transport.clock.instant(), peerKey: transport.key),
                                              timeout: max(deadline.remaining, .milliseconds(1)))
                 return
             }
@@ -205,8 +234,8 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
 
     func receive(timeout: Duration) async throws -> Message? {
         try await decoder.next(from: inbox, timeout: timeout) { _, frames in
-            guard let listener = transport.network.listener(at: address) else { return false }
-            return listener.inbox.offer(RawInbound(peer: peer, frames: frames, arrivedAt: transport.clock.instant())) == .accepted
+            guard let listener = transport.network.listener(at: address), listener.admits(transport.key) else { return false }
+            return listener.inbox.offer(RawInbound(peer: peer, frames: frames, arrivedAt: transport.clock.instant(), peerKey: transport.key)) == .accepted
         }?.message
     }
 

@@ -14,12 +14,16 @@ public struct RawInbound: Sendable {
     /// the frame limit it stops keeping them (bounded memory) and lets the decoder refuse the
     /// message (`tooMany`), so the sender is answered like any other refused request.
     public let discardedFrames: Int
+    /// The sender's authenticated CURVE public key (Z85; ZeroMQ's ZAP "User-Id"), nil on a
+    /// connection without CURVE. Listeners only.
+    public let peerKey: String?
 
-    public init(peer: PeerID, frames: [Frame], arrivedAt: ClockInstant, discardedFrames: Int = 0) {
+    public init(peer: PeerID, frames: [Frame], arrivedAt: ClockInstant, discardedFrames: Int = 0, peerKey: String? = nil) {
         self.peer = peer
         self.frames = frames
         self.arrivedAt = arrivedAt
         self.discardedFrames = discardedFrames
+        self.peerKey = peerKey
     }
 }
 
@@ -78,7 +82,7 @@ public struct InboundDecoder: Sendable {
         while true {
             guard let raw = try await deadline.wait({ try await inbox.take(timeout: $0) }) else { return nil }
             switch decode(raw.frames, from: raw.peer, discardedFrames: raw.discardedFrames) {
-            case .message(let m): return Inbound(peer: raw.peer, message: m, arrivedAt: raw.arrivedAt)
+            case .message(let m): return Inbound(peer: raw.peer, message: m, arrivedAt: raw.arrivedAt, peerKey: raw.peerKey)
             case .refused(_, let answer):
                 guard let answer, let frames = try? WireCodec.encode(answer, limits: limits) else { continue }
                 if !reply(raw.peer, frames) {

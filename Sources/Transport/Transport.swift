@@ -17,9 +17,18 @@ public protocol Transport: Sendable {
     func connect(to address: String, identity: String?) async throws -> any Connection
     /// Closes every endpoint of this transport; bounded by the configured linger time.
     func shutdown() async
+    /// CURVE: the server key of the listener at `address`, for later connects to it (without
+    /// CURVE: nothing).
+    func trustServer(at address: String, publicKey: String) throws
+    /// CURVE: the client keys this transport's listeners admit from now on (without CURVE:
+    /// nothing). Connections admitted earlier stay; receivers check `Inbound.peerKey`.
+    func admit(_ keys: Set<String>)
 }
 
 extension Transport {
+    public func trustServer(at address: String, publicKey: String) throws {}
+    public func admit(_ keys: Set<String>) {}
+
     public func connect(to address: String) async throws -> any Connection {
         try await connect(to: address, identity: nil)
     }
@@ -42,10 +51,49 @@ public protocol Listener: Sendable {
 /// A connection to one listener.
 public protocol Connection: Sendable {
     var address: String { get }
+    /// Why the listener refused this connection's security handshake, once it did (a refused
+    /// CURVE handshake is otherwise silent: sends just wait); nil while none failed.
+    var handshakeFailure: HandshakeFailure? { get }
     func receive(timeout: Duration) async throws -> Message?
     func send(_ message: Message) async throws
     var drops: DropCounter { get }
     func close() async
+}
+
+extension Connection {
+    public var handshakeFailure: HandshakeFailure? { nil }
+}
+
+/// Why a connection's security handshake failed, as its socket saw it.
+public enum HandshakeFailure: Sendable, Equatable {
+    /// The listener's authenticator refused this client's key (ZAP status, e.g. 400).
+    case keyRefused(status: Int)
+    /// The listener speaks CURVE and this side does not (or the other way round).
+    case mechanismMismatch(localCurve: Bool)
+    /// The handshake's cryptography failed (seen by the side that could not decrypt).
+    case cryptographic
+    /// The listener closed the connection during the handshake without saying why (libzmq:
+    /// HANDSHAKE_FAILED_NO_DETAIL). What a client sees when the listener wants CURVE and it has
+    /// none (`localCurve` false), or when the server key it used is not the listener's (true).
+    case closedByListener(localCurve: Bool)
+    /// Another protocol error.
+    case other(String)
+}
+
+/// Clients a listener refused at the security handshake, by key ("" for clients whose key it
+/// could not learn: no CURVE, or a failed cryptography).
+public struct HandshakeRefusal: Sendable, Equatable {
+    public var key: String
+    public var reason: String
+    public var count: UInt64
+    public var last: ClockInstant
+
+    public init(key: String, reason: String, count: UInt64, last: ClockInstant) {
+        self.key = key
+        self.reason = reason
+        self.count = count
+        self.last = last
+    }
 }
 
 /// A message, the peer it came from, and when the transport took it off the wire (see
@@ -56,11 +104,15 @@ public struct Inbound: Sendable {
     public let peer: PeerID
     public let message: Message
     public let arrivedAt: ClockInstant
+    /// Who sent it, as the transport authenticated it: the sender's CURVE public key (Z85), nil
+    /// without CURVE. Unlike `Envelope.sender`, a peer cannot choose it.
+    public let peerKey: String?
 
-    public init(peer: PeerID, message: Message, arrivedAt: ClockInstant = SystemRuntimeClock().instant()) {
+    public init(peer: PeerID, message: Message, arrivedAt: ClockInstant = SystemRuntimeClock().instant(), peerKey: String? = nil) {
         self.peer = peer
         self.message = message
         self.arrivedAt = arrivedAt
+        self.peerKey = peerKey
     }
 }
 

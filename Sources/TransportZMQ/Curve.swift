@@ -24,6 +24,19 @@ public struct CurveKeyPair: Sendable, Equatable {
         return try CurveKeyPair(publicKey: ZMQFrames.string(pub), secretKey: ZMQFrames.string(sec))
     }
 
+    /// The pair of a 32-byte secret key (its public key derived by `zmq_curve_public`): fixed
+    /// keys for benchmarks and tests that run in several processes.
+    public init(secretBytes: [UInt8]) throws {
+        guard secretBytes.count == 32 else { throw TransportError.security("a CURVE secret key has 32 bytes, not \(secretBytes.count)") }
+        var sec = [CChar](repeating: 0, count: 41)
+        var pub = [CChar](repeating: 0, count: 41)
+        guard secretBytes.withUnsafeBufferPointer({ zmq_z85_encode(&sec, $0.baseAddress, 32) }) != nil,
+              zmq_curve_public(&pub, sec) == 0 else {
+            throw TransportError.security("cannot derive a CURVE public key: \(ZMQFrames.lastError())")
+        }
+        try self.init(publicKey: ZMQFrames.string(pub), secretKey: ZMQFrames.string(sec))
+    }
+
     /// Whether `s` is a 40-character Z85 string (the encoding of a 32-byte key).
     public static func isZ85Key(_ s: String) -> Bool { AuthorizedKeys.isZ85Key(s) }
 
@@ -35,7 +48,9 @@ public struct CurveKeyPair: Sendable, Equatable {
     /// 0600 from its creation on, and a crash leaves no half-written key.
     public func write(to directory: String, name: String) throws -> (secretFile: String, publicFile: String) {
         let fm = FileManager.default
-        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do throws(FileError) { try Directories.create(directory, mode: 0o700) } catch {
+            throw TransportError.security("cannot create the keys directory \(directory): \(error)")
+        }
         let secretPath = (directory as NSString).appendingPathComponent("\(name).key")
         let publicPath = (directory as NSString).appendingPathComponent("\(name).pub")
         for p in [secretPath, publicPath] where fm.fileExists(atPath: p) {
@@ -48,7 +63,7 @@ public struct CurveKeyPair: Sendable, Equatable {
 
             """
         let publicText = """
-            # Distillery CURVE public key '\(name)'. Give it to peers; list it in --allow files.
+            # Distillery CURVE public key '\(name)'. List it in the coordinator's authorized_keys (KEY NAME ROLE).
             public-key = \(publicKey)
 
             """

@@ -17,6 +17,13 @@ public struct NodeKeys: Sendable, Equatable {
     public var pair: CurveKeyPair
     /// The coordinator's public key (Z85), nil when `coordinator.pub` is absent.
     public var coordinatorKey: String?
+    /// This node's key pair file (`NAME.key`).
+    public var secretFile: String = ""
+
+    /// `NAME.pub` beside ``secretFile``.
+    public var publicFile: String { secretFile.hasSuffix(".key") ? String(secretFile.dropLast(4)) + ".pub" : secretFile }
+    /// `NAME` of ``secretFile``.
+    public var name: String { ((secretFile as NSString).lastPathComponent as NSString).deletingPathExtension }
 
     public static let coordinatorFile = "coordinator.pub"
     public static let authorizedKeysFile = "authorized_keys"
@@ -56,7 +63,8 @@ public struct NodeKeys: Sendable, Equatable {
             }
             coordinatorKey = keys[0]
         }
-        return NodeKeys(directory: directory, pair: pair, coordinatorKey: coordinatorKey)
+        return NodeKeys(directory: directory, pair: pair, coordinatorKey: coordinatorKey,
+                        secretFile: (directory as NSString).appendingPathComponent(secrets[0]))
     }
 
     /// The coordinator's key, or an error saying where to put it.
@@ -66,5 +74,37 @@ public struct NodeKeys: Sendable, Equatable {
                 + "copy the coordinator's public key file (its NAME.pub) there")
         }
         return coordinatorKey
+    }
+}
+
+extension NodeKeys {
+    /// The path of this directory's authorized_keys (the coordinator's).
+    public var authorizedKeysPath: String { (directory as NSString).appendingPathComponent(Self.authorizedKeysFile) }
+
+    /// Reads the coordinator's authorized_keys, or says how to write it.
+    public func authorizedKeys() throws -> AuthorizedKeys {
+        let path = authorizedKeysPath
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TransportError.security("\(path) is missing: list who may connect there, one `KEY NAME ROLE` line per "
+                + "node or client (roles: worker, admin, read); `distillery keys generate` prints each key's line, "
+                + "`distillery keys init` writes a first file")
+        }
+        do { return try AuthorizedKeys(parsing: String(decoding: data, as: UTF8.self), source: path) } catch {
+            throw TransportError.security(error.description)
+        }
+    }
+
+    /// Whether `endpoint` can be reached only from this machine (loopback, ipc, inproc).
+    public static func isLocal(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
+        var host = String(endpoint.dropFirst(6))
+        if host.hasPrefix("[") {
+            guard let end = host.firstIndex(of: "]") else { return false }
+            host = String(host[host.index(after: host.startIndex)..<end])
+            return host == "::1"
+        }
+        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        return host == "localhost" || host.hasPrefix("127.")
     }
 }

@@ -42,6 +42,7 @@ extension Reactor {
         let maxParts = (channel.kind == .listener ? 1 : 0) + 1 + options.limits.maxTensorFrames + 1
         var parts: [Frame] = []
         var discarded = 0
+        var peerKey: String?
         while true {
             let msg = UnsafeMutablePointer<zmq_msg_t>.allocate(capacity: 1)
             zmq_msg_init(msg)
@@ -52,6 +53,11 @@ extension Reactor {
                 break  // cannot happen mid-message (multipart delivery is atomic)
             }
             let more = zmq_msg_more(msg) != 0
+            if peerKey == nil, channel.kind == .listener, security != nil, let id = zmq_msg_gets(msg, "User-Id") {
+                // The ZAP handler's user id: the client's authenticated public key.
+                let key = String(cString: id)
+                if !key.isEmpty { peerKey = key }
+            }
             if parts.count < maxParts {
                 parts.append(ZMQFrames.frame(taking: msg))
             } else {
@@ -67,7 +73,8 @@ extension Reactor {
                 channel.drops.record("empty", detail: "a message with no frames")
                 return nil
             }
-            return RawInbound(peer: PeerID(bytes: parts[0].bytes), frames: Array(parts.dropFirst()), arrivedAt: clock.instant(), discardedFrames: discarded)
+            return RawInbound(peer: PeerID(bytes: parts[0].bytes), frames: Array(parts.dropFirst()), arrivedAt: clock.instant(), discardedFrames: discarded,
+                              peerKey: peerKey)
         case .connection:
             return RawInbound(peer: PeerID(channel.address), frames: parts, arrivedAt: clock.instant(), discardedFrames: discarded)
         }

@@ -32,7 +32,7 @@ extension Reactor {
                 if !more { break }
             }
             if request.isEmpty { return }
-            guard let decision = ZAPPolicy.decide(request, authorized: security?.authorizedClients ?? []) else {
+            guard let decision = ZAPPolicy.decide(request, authorized: authorized.withLock { $0 }) else {
                 zapDrops.record("zap-malformed", detail: "a ZAP request of \(request.count) frames")
                 // A REP socket must answer before it can receive again.
                 sendZAP([Array("1.0".utf8), request.count > 1 ? request[1] : [], Array("500".utf8), Array("bad request".utf8), [], []], on: zap)
@@ -40,6 +40,7 @@ extension Reactor {
             }
             if !decision.admitted {
                 zapDrops.record("curve-rejected", detail: "client \(decision.clientKey ?? "without CURVE") from \(decision.address) is not in the authorized keys")
+                recordRefusal(key: decision.clientKey ?? "", reason: "not in authorized_keys (refused at the CURVE handshake)")
             }
             sendZAP(decision.reply, on: zap)
         }

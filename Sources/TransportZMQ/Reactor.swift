@@ -23,6 +23,8 @@ final class SocketChannel: Sendable {
     let inbox: BoundedQueue<RawInbound>
     let outbox: BoundedQueue<Outgoing>
     let drops: DropCounter
+    /// The last failed security handshake on this socket (connections); cleared by a success.
+    let handshake = Mutex<HandshakeFailure?>(nil)
 
     init(id: Int, kind: Kind, address: String, capacity: Int, drops: DropCounter, clock: any RuntimeClock,
          wake: @escaping @Sendable () -> Void) {
@@ -66,6 +68,21 @@ final class Reactor: @unchecked Sendable {
     let clock: any RuntimeClock
     private let nextID = Atomic<Int>(1)
     let zapDrops: DropCounter
+    /// The client keys the ZAP handler admits now (``ZMQTransport/admit(_:)`` replaces them).
+    let authorized: Mutex<Set<String>>
+    /// Clients refused at the handshake, by key (``ZMQTransport/handshakeRefusals()``).
+    let refusals = Mutex<[String: HandshakeRefusal]>([:])
+
+    func recordRefusal(key: String, reason: String) {
+        let now = clock.instant()
+        refusals.withLock { table in
+            var r = table[key] ?? HandshakeRefusal(key: key, reason: reason, count: 0, last: now)
+            r.count += 1
+            r.reason = reason
+            r.last = now
+            table[key] = r
+        }
+    }
 
     enum Command {
         case open(SocketRequest, DropCounter, CheckedContinuation<SocketChannel, any Error>)
@@ -74,15 +91,20 @@ final class Reactor: @unchecked Sendable {
     }
 
     // Poller-thread state.
-    private struct Socket {
+    struct Socket {
         let channel: SocketChannel
         let handle: UnsafeMutableRawPointer
+        /// The PAIR socket receiving this socket's handshake events (``Reactor/monitor(_:of:)``).
+        var monitor: UnsafeMutableRawPointer?
+        /// Connections refused at the handshake: when to connect again, and the wait after that.
+        var reconnectAt: ClockInstant?
+        var reconnectBackoff: Duration = Reactor.refusedReconnectInitial
         /// Taken from the outbox but refused by libzmq with EAGAIN (peer's pipe full).
         var pending: Outgoing?
         /// When `pending` was first refused (listeners give up on a full peer after a while).
         var pendingSince: ClockInstant?
     }
-    private var sockets: [Int: Socket] = [:]
+    var sockets: [Int: Socket] = [:]
     var zapSocket: UnsafeMutableRawPointer?
     private let burst = 256
     private var thread: Thread?
@@ -104,6 +126,7 @@ final class Reactor: @unchecked Sendable {
         self.logger = logger
         self.clock = clock
         self.zapDrops = DropCounter(endpoint: "ZAP handler", logger: logger)
+        self.authorized = Mutex(security?.authorizedClients ?? [])
         if security != nil { try startZAPHandler() }
         let thread = Thread { [self] in self.run() }
         thread.name = "distillery-zmq"
@@ -191,6 +214,8 @@ final class Reactor: @unchecked Sendable {
                 if let s = sockets[id], s.pending != nil, s.channel.kind == .listener { routerBlocked = true }
             }
             if let zap = zapSocket { serviceZAP(zap) }
+            for id in sockets.keys { serviceMonitor(id) }
+            let reconnectIn = reconnectRefused()
 
             items.removeAll(keepingCapacity: true)
             ids.removeAll(keepingCapacity: true)
@@ -201,6 +226,10 @@ final class Reactor: @unchecked Sendable {
                 ids.append(-2)
             }
             for (id, s) in sockets {
+                if let monitor = s.monitor {
+                    items.append(zmq_pollitem_t(socket: monitor, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+                    ids.append(-3)
+                }
                 var events: Int32 = 0
                 if !s.channel.inbox.isFull { events |= Int32(ZMQ_POLLIN) }
                 if s.pending != nil { events |= Int32(ZMQ_POLLOUT) }
@@ -210,8 +239,12 @@ final class Reactor: @unchecked Sendable {
             }
             // A ROUTER reports POLLOUT when *any* peer can take a message, so a send blocked on
             // one slow peer is retried on a short timer instead.
-            let timeout = busy ? 0 : (routerBlocked ? 1 : -1)
-            _ = zmq_poll(&items, Int32(items.count), timeout)
+            var timeout: Int32 = busy ? 0 : (routerBlocked ? 1 : -1)
+            if let wait = reconnectIn, timeout != 0 {
+                let ms = Int32(clamping: max(1, wait.wholeMilliseconds))
+                timeout = timeout < 0 ? ms : min(timeout, ms)
+            }
+            _ = zmq_poll(&items, Int32(items.count), Int(timeout))
         }
     }
 
@@ -243,7 +276,7 @@ final class Reactor: @unchecked Sendable {
         let channel = SocketChannel(id: allocateID(), kind: request.kind, address: address,
                                     capacity: options.queueCapacity, drops: drops, clock: clock,
                                     wake: { [weak self] in self?.wake() })
-        sockets[channel.id] = Socket(channel: channel, handle: handle, pending: nil, pendingSince: nil)
+        sockets[channel.id] = Socket(channel: channel, handle: handle, monitor: monitor(channel.id, of: handle), pending: nil, pendingSince: nil)
         return channel
     }
 
@@ -307,6 +340,10 @@ final class Reactor: @unchecked Sendable {
                 s.channel.drops.record("unsent-at-close", detail: "\(leftovers.count) queued message(s) could not be handed over before closing")
                 break
             }
+        }
+        if let monitor = s.monitor {
+            zmq_socket_monitor(s.handle, nil, 0)
+            zmq_close(monitor)
         }
         zmq_close(s.handle)
     }

@@ -37,6 +37,15 @@ public final class ZMQTransport: Transport {
     /// Drops of the CURVE authenticator: "curve-rejected" counts refused clients.
     public var authenticationDrops: DropCounter { reactor.zapDrops }
 
+    /// From now on the listeners' authenticator admits exactly `keys` (CURVE public keys, Z85):
+    /// new connections with any other key are refused. Connections already admitted stay
+    /// (the receiver checks `Inbound.peerKey` against what it trusts now).
+    public func admit(_ keys: Set<String>) { reactor.authorized.withLock { $0 = keys } }
+
+    /// Clients the listeners refused at the handshake, by key (a client without CURVE, or
+    /// whose handshake failed its cryptography, under "").
+    public func handshakeRefusals() -> [HandshakeRefusal] { reactor.refusals.withLock { Array($0.values) } }
+
     /// Records the CURVE public key of the server at `address` (used by later `connect`s).
     public func trustServer(at address: String, publicKey: String) throws {
         guard CurveKeyPair.isZ85Key(publicKey) else { throw TransportError.security("server key for \(address) is not a Z85 key") }
@@ -135,6 +144,7 @@ final class ZMQConnection: Connection, UnvalidatedSending {
 
     var address: String { channel.address }
     var drops: DropCounter { channel.drops }
+    var handshakeFailure: HandshakeFailure? { channel.handshake.withLock { $0 } }
 
     func receive(timeout: Duration) async throws -> Message? {
         try await decoder.next(from: channel.inbox, timeout: timeout) { _, frames in

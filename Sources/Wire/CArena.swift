@@ -128,6 +128,12 @@ enum CRead {
         throw WireError(.invalid, "\(path()) is \(what), not a valid \(E.protoName); allowed: \(E.allowedValues)")
     }
 
+    /// A known value of `E`, UNSPECIFIED (0) included (enums where 0 means "not reported").
+    static func anyEnumValue<E: WireEnum>(_ raw: UInt32, _ path: @autoclosure () -> String) throws(WireError) -> E {
+        if let value = E(rawValue: raw) { return value }
+        throw WireError(.invalid, "\(path()) is \(Int32(bitPattern: raw)), not a valid \(E.protoName); allowed: \(E.allowedValues)")
+    }
+
     static func enums<E: WireEnum, C: RawRepresentable>(_ n: Int, _ p: UnsafeMutablePointer<C>?, _ path: String)
         throws(WireError) -> [E] where C.RawValue == UInt32 {
         guard n > 0, let p else { return [] }

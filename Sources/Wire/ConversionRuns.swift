@@ -106,7 +106,11 @@ extension ClusterStatus {
             nodes: CRead.messages(c.n_nodes, c.nodes, "cluster_status.nodes") { (n, path) throws(WireError) in
                 try NodeStatus(c: n, path: path)
             },
-            coordinatorVersion: CRead.string(c.coordinator_version, "cluster_status.coordinator_version"))
+            coordinatorVersion: CRead.string(c.coordinator_version, "cluster_status.coordinator_version"),
+            security: CRead.anyEnumValue(c.security.rawValue, "cluster_status.security"),
+            refusedKeys: CRead.messages(c.n_refused_keys, c.refused_keys, "cluster_status.refused_keys") { (k, path) throws(WireError) in
+                try RefusedKey(c: k, path: path)
+            })
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__ClusterStatus> {
@@ -116,6 +120,31 @@ extension ClusterStatus {
             try n.c(a, path: "cluster_status.nodes[\(i)]")
         }
         p.pointee.coordinator_version = try a.string(coordinatorVersion, "cluster_status.coordinator_version")
+        p.pointee.security = Distillery__V1__ListenerSecurity(rawValue: security.rawValue)
+        p.pointee.n_refused_keys = refusedKeys.count
+        p.pointee.refused_keys = try a.messages(refusedKeys) { (k, i) throws(WireError) in
+            try k.c(a, path: "cluster_status.refused_keys[\(i)]")
+        }
+        return p
+    }
+}
+
+extension RefusedKey {
+    init(c: Distillery__V1__RefusedKey, path: String) throws(WireError) {
+        try self.init(
+            publicKey: CRead.string(c.public_key, "\(path).public_key"),
+            name: CRead.string(c.name, "\(path).name"),
+            reason: CRead.string(c.reason, "\(path).reason"),
+            count: c.count, lastMsAgo: c.last_ms_ago)
+    }
+
+    func c(_ a: CArena, path: String) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__RefusedKey> {
+        let p = a.message(distillery__v1__refused_key__init)
+        p.pointee.public_key = try a.string(publicKey, "\(path).public_key")
+        p.pointee.name = try a.string(name, "\(path).name")
+        p.pointee.reason = try a.string(reason, "\(path).reason")
+        p.pointee.count = count
+        p.pointee.last_ms_ago = lastMsAgo
         return p
     }
 }

@@ -76,7 +76,12 @@ extension AssignTask {
             taskID: CRead.string(c.task_id, "assign_task.task_id"),
             runSpecYaml: CRead.string(c.run_spec_yaml, "assign_task.run_spec_yaml"),
             shardHash: CRead.string(c.shard_hash, "assign_task.shard_hash"),
-            task: task)
+            task: task,
+            peerKeys: CRead.messages(c.n_peer_keys, c.peer_keys, "assign_task.peer_keys") { (k, path) throws(WireError) in
+                try PeerKey(endpoint: CRead.string(k.endpoint, "\(path).endpoint"),
+                            publicKey: CRead.string(k.public_key, "\(path).public_key"),
+                            teacher: k.teacher != 0, student: k.student != 0)
+            })
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__AssignTask> {
@@ -94,6 +99,15 @@ extension AssignTask {
             p.pointee.student = try s.c(a)
         case nil:
             p.pointee.task_case = DISTILLERY__V1__ASSIGN_TASK__TASK__NOT_SET
+        }
+        p.pointee.n_peer_keys = peerKeys.count
+        p.pointee.peer_keys = try a.messages(peerKeys) { (k, i) throws(WireError) in
+            let q = a.message(distillery__v1__peer_key__init)
+            q.pointee.endpoint = try a.string(k.endpoint, "assign_task.peer_keys[\(i)].endpoint")
+            q.pointee.public_key = try a.string(k.publicKey, "assign_task.peer_keys[\(i)].public_key")
+            q.pointee.teacher = k.teacher ? 1 : 0
+            q.pointee.student = k.student ? 1 : 0
+            return q
         }
         return p
     }

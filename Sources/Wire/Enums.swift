@@ -35,6 +35,18 @@ public enum NodeState: UInt32, Sendable, CaseIterable {
     case left = 4
 }
 
+/// How the coordinator admits clients (proto enum `distillery.v1.ListenerSecurity`;
+/// `unreported` (0) is what a coordinator older than 0.11 sends, accepted).
+public enum ListenerSecurity: UInt32, Sendable, CaseIterable {
+    case unreported = 0
+    /// CurveZMQ: only the keys in its authorized_keys.
+    case curve = 1
+    /// Plaintext, listening on loopback only (no keys).
+    case loopback = 2
+    /// Plaintext on a network interface: started with `--insecure`.
+    case insecure = 3
+}
+
 /// Lifecycle of a run (proto enum `distillery.v1.RunState`; `RUN_STATE_UNSPECIFIED` is rejected).
 public enum RunState: UInt32, Sendable, CaseIterable {
     case pending = 1
@@ -90,6 +102,8 @@ public enum ErrorCode: UInt32, Sendable, CaseIterable {
     /// Cannot serve now (e.g. shutting down); retry later.
     case unavailable = 6
     case `internal` = 7
+    /// The sender's key may not do this (its role, a revoked key, another worker's name).
+    case permissionDenied = 8
 }
 
 /// The proto enums as the decoder sees them: a type name for error texts and the list of
@@ -109,6 +123,7 @@ extension WireEnum {
 extension DType: WireEnum { static var protoName: String { "DType" } }
 extension Role: WireEnum { static var protoName: String { "Role" } }
 extension NodeState: WireEnum { static var protoName: String { "NodeState" } }
+extension ListenerSecurity: WireEnum { static var protoName: String { "ListenerSecurity" } }
 extension RunState: WireEnum { static var protoName: String { "RunState" } }
 extension TaskState: WireEnum { static var protoName: String { "TaskState" } }
 extension RingPhase: WireEnum { static var protoName: String { "RingPhase" } }

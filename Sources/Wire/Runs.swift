@@ -111,10 +111,38 @@ public struct NodeStatus: Sendable, Equatable {
 public struct ClusterStatus: Sendable, Equatable {
     public var nodes: [NodeStatus]
     public var coordinatorVersion: String
+    public var security: ListenerSecurity
+    /// At most ``maxRefusedKeys``, the most recent first.
+    public var refusedKeys: [RefusedKey]
 
-    public init(nodes: [NodeStatus] = [], coordinatorVersion: String = "") {
+    public static let maxRefusedKeys = 64
+
+    public init(nodes: [NodeStatus] = [], coordinatorVersion: String = "", security: ListenerSecurity = .unreported,
+                refusedKeys: [RefusedKey] = []) {
         self.nodes = nodes
         self.coordinatorVersion = coordinatorVersion
+        self.security = security
+        self.refusedKeys = refusedKeys
+    }
+}
+
+/// A client key the coordinator refused (proto `distillery.v1.RefusedKey`). Rules: `public_key`
+/// empty or 40 characters; `reason` not empty.
+public struct RefusedKey: Sendable, Equatable {
+    /// Z85; "" for clients without CURVE.
+    public var publicKey: String
+    /// Its name in authorized_keys; "" when not listed.
+    public var name: String
+    public var reason: String
+    public var count: UInt64
+    public var lastMsAgo: UInt64
+
+    public init(publicKey: String, name: String = "", reason: String, count: UInt64, lastMsAgo: UInt64 = 0) {
+        self.publicKey = publicKey
+        self.name = name
+        self.reason = reason
+        self.count = count
+        self.lastMsAgo = lastMsAgo
     }
 }
 

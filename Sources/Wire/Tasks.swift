@@ -99,14 +99,36 @@ public struct AssignTask: Sendable, Equatable {
     /// The data shard this task needs.
     public var shardHash: String
     public var task: TaskSpec?
+    /// CURVE clusters: every worker of the run with its endpoint, key and part (empty otherwise).
+    public var peerKeys: [PeerKey]
 
     public init(runID: String = "", taskID: String = "", runSpecYaml: String = "", shardHash: String = "",
-                task: TaskSpec? = nil) {
+                task: TaskSpec? = nil, peerKeys: [PeerKey] = []) {
         self.runID = runID
         self.taskID = taskID
         self.runSpecYaml = runSpecYaml
         self.shardHash = shardHash
         self.task = task
+        self.peerKeys = peerKeys
+    }
+}
+
+/// A worker of a run as the data plane knows it (proto `distillery.v1.PeerKey`). Rules:
+/// `endpoint` not empty; `public_key` 40 characters.
+public struct PeerKey: Sendable, Equatable {
+    public var endpoint: String
+    /// Its CURVE public key (Z85).
+    public var publicKey: String
+    /// It holds a teacher task of the run.
+    public var teacher: Bool
+    /// It holds a student replica task of the run.
+    public var student: Bool
+
+    public init(endpoint: String, publicKey: String, teacher: Bool = false, student: Bool = false) {
+        self.endpoint = endpoint
+        self.publicKey = publicKey
+        self.teacher = teacher
+        self.student = student
     }
 }
 

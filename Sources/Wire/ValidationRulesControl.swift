@@ -66,6 +66,13 @@ extension ClusterStatus {
             try Rules.nonEmpty(node.nodeID, "cluster_status.nodes[\(i)].node_id")
             try Rules.finiteNonNegative(node.cpuPercent, "cluster_status.nodes[\(i)].cpu_percent")
         }
+        try Rules.rule(refusedKeys.count <= ClusterStatus.maxRefusedKeys,
+                       "cluster_status.refused_keys has \(refusedKeys.count) entries, at most \(ClusterStatus.maxRefusedKeys) allowed")
+        for (i, k) in refusedKeys.enumerated() {
+            try Rules.rule(k.publicKey.isEmpty || k.publicKey.utf8.count == 40,
+                           "cluster_status.refused_keys[\(i)].public_key must be empty or 40 Z85 characters")
+            try Rules.nonEmpty(k.reason, "cluster_status.refused_keys[\(i)].reason")
+        }
     }
 }
 
@@ -108,6 +115,10 @@ extension AssignTask {
         case .teacher(let t): try t.check()
         case .student(let s): try s.check()
         case nil: throw WireError(.invalid, "assign_task.task must be set (teacher or student)")
+        }
+        for (i, k) in peerKeys.enumerated() {
+            try Rules.nonEmpty(k.endpoint, "assign_task.peer_keys[\(i)].endpoint")
+            try Rules.rule(k.publicKey.utf8.count == 40, "assign_task.peer_keys[\(i)].public_key must be a 40-character Z85 key")
         }
     }
 }

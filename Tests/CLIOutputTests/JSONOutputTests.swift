@@ -72,9 +72,13 @@ import Wire
     @Test func clientOutputsKeepTheirKeys() throws {
         let node = NodeStatus(nodeID: "w1", name: "w1", roles: [.teacher, .student], address: "tcp://127.0.0.1:5000", state: .alive,
                               lastHeardMsAgo: 12, cpuPercent: 50, rssBytes: 1 << 20, currentTask: "", version: "1.0")
-        let status = StatusOutput(ClusterStatus(nodes: [node], coordinatorVersion: "1.0"))
+        let refused = RefusedKey(publicKey: String(repeating: "k", count: 40), name: "w9", reason: "role read may not send SubmitRun",
+                                 count: 3, lastMsAgo: 40)
+        let status = StatusOutput(ClusterStatus(nodes: [node], coordinatorVersion: "1.0", security: .curve, refusedKeys: [refused]))
         let text = try JSONCoding.text(status)
-        #expect(try keys(text) == ["coordinator_version", "nodes"])
+        #expect(try keys(text) == ["coordinator_version", "nodes", "refused_keys", "security"])
+        #expect(text.contains("\"security\" : \"curve\""), "\(text)")
+        #expect(try keys(try JSONCoding.text(status.refusedKeys[0])) == ["count", "last_ms_ago", "name", "public_key", "reason"])
         #expect(text.contains("\"tcp://127.0.0.1:5000\""), "slashes unescaped: \(text)")
         #expect(text.contains("\"roles\" : [\n        \"teacher\",\n        \"student\"") && text.contains("\"state\" : \"alive\""))
         let nodeKeys = try keys(try JSONCoding.text(status.nodes[0]))

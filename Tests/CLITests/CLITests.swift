@@ -25,10 +25,11 @@ func distillery(_ args: [String], timeout: TimeInterval = 120) throws -> Run {
 }
 
 /// Runs `executable` with a time limit (the process is killed after `timeout` seconds).
-func run(_ executable: URL, _ args: [String], timeout: TimeInterval = 120) throws -> Run {
+func run(_ executable: URL, _ args: [String], timeout: TimeInterval = 120, environment: [String: String] = [:]) throws -> Run {
     let p = Process()
     p.executableURL = executable
     p.arguments = args
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out; p.standardError = err
     try p.run()

@@ -9,12 +9,13 @@ final class Node: @unchecked Sendable {
     let log: URL
 
     /// Starts `executable` (the `distillery` binary unless told otherwise) with `args`.
-    init(_ args: [String], log: URL, executable: URL = binary) throws {
+    init(_ args: [String], log: URL, executable: URL = binary, environment: [String: String] = [:]) throws {
         self.log = log
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.executableURL = executable
         process.arguments = args
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
@@ -75,8 +76,9 @@ func isRunning(_ pid: Int32) -> Bool {
 }
 
 /// The nodes of `status --json`, by name → state.
-func nodeStates(_ coordinator: String) -> [String: String] {
-    guard let r = try? distillery(["status", "--coordinator", coordinator, "--json", "--timeout", "3"], timeout: 20),
+func nodeStates(_ coordinator: String, keys: String? = nil) -> [String: String] {
+    guard let r = try? distillery(["status", "--coordinator", coordinator, "--json", "--timeout", "3"] + (keys.map { ["--keys", $0] } ?? []),
+                                  timeout: 20),
           r.status == 0, let data = r.out.data(using: .utf8),
           let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
           let nodes = json["nodes"] as? [[String: Any]] else { return [:] }
@@ -261,14 +263,17 @@ struct ClusterProcessTests {
         coordinator: { listen: "\(address)", state-dir: "\(dir.path)/state" }
         logs: "\(dir.path)/logs"
         cache: "\(dir.path)/cache"
+        keys: "\(dir.path)/keys"
         workers:
           - { name: t1, roles: [teacher] }
           - { name: s1, roles: [student] }
         """.write(to: topology, atomically: true, encoding: .utf8)
+        // `up` secures its cluster with throw-away keys; its admin key lets the client commands in.
+        let keys = ["--keys", dir.appendingPathComponent("keys/coordinator").path]
         for stop in [SIGTERM, SIGKILL] {
             let up = try Node(["up", topology.path], log: dir.appendingPathComponent("up-\(stop).log"))
             #expect(eventually(timeout: 40) { up.output.contains("local cluster up") }, "\(up.output)")
-            #expect(nodeStates(address) == ["t1": "alive", "s1": "alive"])
+            #expect(nodeStates(address, keys: keys[1]) == ["t1": "alive", "s1": "alive"])
             let pids = up.output.split(separator: "\n").compactMap { line -> Int32? in
                 let cols = line.split(separator: " ", omittingEmptySubsequences: true)
                 return cols.count >= 3 && ["coordinator", "t1", "s1"].contains(String(cols[0])) ? Int32(cols[1]) : nil
@@ -286,11 +291,11 @@ struct ClusterProcessTests {
                 distillation: { temperature: 4, alpha: 0.9, ensemble: mean-probs }
                 training: { epochs: 2, batch: 50, lr: 0.001, optimizer: adamw, weight-decay: 0, schedule: cosine, seed: 1 }
                 """.write(to: spec, atomically: true, encoding: .utf8)
-                let run = try distillery(["submit", spec.path, "--watch", "--coordinator", address], timeout: 120)
+                let run = try distillery(["submit", spec.path, "--watch", "--coordinator", address] + keys, timeout: 120)
                 #expect(run.status == 0, "\(run.out)\n\(run.err)")
                 #expect(run.out.contains("completed: the student was distilled from 2 teachers on 1 replica"), "\(run.out)")
                 #expect(run.out.contains("student.test_accuracy"), "\(run.out)")
-                let report = try distillery(["report", "run-1", "--coordinator", address])
+                let report = try distillery(["report", "run-1", "--coordinator", address] + keys)
                 #expect(report.status == 0, "\(report.err)")
                 for word in ["teacher 0", "teacher 1", "ensemble (mean of probabilities)", "student", "compression:", "time per step:",
                              "(our ONNX executor)"] {
@@ -301,7 +306,7 @@ struct ClusterProcessTests {
                 let artifacts = dir.appendingPathComponent("state/artifacts/run-1")
                 // `report --json` prints the report the coordinator wrote to report.json, built
                 // from the same figures: the same teachers, sums and compression.
-                let reportJSON = try distillery(["report", "run-1", "--coordinator", address, "--json"])
+                let reportJSON = try distillery(["report", "run-1", "--coordinator", address, "--json"] + keys)
                 let printed = try #require(try JSONSerialization.jsonObject(with: Data(reportJSON.out.utf8)) as? [String: Any])
                 let written = try #require(try JSONSerialization.jsonObject(
                     with: Data(contentsOf: artifacts.appendingPathComponent("report.json"))) as? [String: Any])
@@ -333,9 +338,9 @@ struct ClusterProcessTests {
                 print("cluster run vs distillery distill: max |θ_cluster − θ_single| = \(diff)")
                 #expect(a.parameterCount == b.parameterCount && diff <= 1e-5)
                 // A second run with the same teachers reuses them from the workers' caches.
-                let again = try distillery(["submit", spec.path, "--watch", "--coordinator", address], timeout: 120)
+                let again = try distillery(["submit", spec.path, "--watch", "--coordinator", address] + keys, timeout: 120)
                 #expect(again.status == 0, "\(again.out)\n\(again.err)")
-                let report2 = try distillery(["report", "run-2", "--coordinator", address])
+                let report2 = try distillery(["report", "run-2", "--coordinator", address] + keys)
                 #expect(report2.out.contains("teacher 0 (reused)") && report2.out.contains("teacher 1 (reused)"), "\(report2.out)")
             }
             // SIGTERM: up stops them all; SIGKILL: they notice their parent is gone and stop.

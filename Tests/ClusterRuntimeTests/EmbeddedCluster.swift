@@ -32,9 +32,28 @@ final class EmbeddedCluster: @unchecked Sendable {
     var workerUploadWait: Duration = .seconds(300)
     private var dataPlanes: [Task<Void, Never>] = []
     static let address = "mem://coordinator"
+    /// Secured clusters: every node's key by name (what CURVE would authenticate), the
+    /// coordinator's authorized keys built from them; nil: a plaintext cluster.
+    let keys: [String: String]?
+    private(set) var authorized: AuthorizedKeys?
+    private var coordinatorTransport: InMemoryTransport?
+
+    /// A fake Z85 key for `name` (the in-memory transport only compares them).
+    static func key(_ name: String) -> String {
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        var h: UInt64 = 1469598103934665603
+        return String((0..<40).map { i in
+            for b in "\(name)#\(i)".utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
+            return alphabet[Int(h % UInt64(alphabet.count))]
+        })
+    }
 
     init(liveness: LivenessSettings = .twoAndFive, runTimeouts: RunTimeouts = RunTimeouts(),
-         stallTolerance: Duration? = nil) async throws {
+         stallTolerance: Duration? = nil, secured: [String: KeyRole]? = nil) async throws {
+        keys = secured.map { Dictionary(uniqueKeysWithValues: $0.keys.map { ($0, EmbeddedCluster.key($0)) }) }
+        authorized = secured.map { roles in
+            AuthorizedKeys(roles.sorted { $0.key < $1.key }.map { AuthorizedKey(publicKey: EmbeddedCluster.key($0.key), name: $0.key, role: $0.value) })
+        }
         stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("embedded-\(UUID().uuidString)").path
         self.liveness = liveness
         var logger = Logger(label: "test.cluster")
@@ -45,11 +64,24 @@ final class EmbeddedCluster: @unchecked Sendable {
         // The manual clock moves in jumps on purpose: no stall is excused unless a test asks.
         let settings = CoordinatorSettings(liveness: liveness, runTimeouts: runTimeouts, shardChunkBytes: 64 * 1024,
                                            stallTolerance: stallTolerance)
-        coordinator = try Coordinator(settings: settings, store: store, clock: clock, logger: logger)
-        let listener = try await network.transport(name: "coordinator").listen(at: EmbeddedCluster.address)
+        let clock = self.clock
+        let access = authorized.map { AccessGate(keys: $0, security: .curve, clock: clock) } ?? .open()
+        coordinator = try Coordinator(settings: settings, store: store, clock: clock, access: access, logger: logger)
+        let transport = network.transport(name: "coordinator")
+        if let authorized { transport.admit(authorized.publicKeys) }
+        coordinatorTransport = transport
+        let listener = try await transport.listen(at: EmbeddedCluster.address)
         service = CoordinatorService(coordinator: coordinator, listener: listener, clock: clock, maxPoll: .milliseconds(1),
                                      logger: logger)
     }
+
+    /// Replaces the coordinator's authorized keys (a revocation, as on SIGHUP).
+    func authorize(_ keys: AuthorizedKeys) {
+        authorized = keys
+        coordinator.access.reload(keys)
+        coordinatorTransport?.admit(keys.publicKeys)
+    }
+
 
     deinit {
         dataPlanes.forEach { $0.cancel() }
@@ -64,8 +96,12 @@ final class EmbeddedCluster: @unchecked Sendable {
         // coordinator flushes them when it stops, CoordinatorService.run).
         await coordinator.flushWrites()
         store = try ClusterStore(directory: stateDir)
-        coordinator = try Coordinator(settings: coordinator.settings, store: store, clock: clock, logger: logger)
-        let listener = try await network.transport(name: "coordinator-2").listen(at: EmbeddedCluster.address)
+        let access = authorized.map { AccessGate(keys: $0, security: .curve, clock: clock) } ?? .open()
+        coordinator = try Coordinator(settings: coordinator.settings, store: store, clock: clock, access: access, logger: logger)
+        let transport = network.transport(name: "coordinator-2")
+        if let authorized { transport.admit(authorized.publicKeys) }
+        coordinatorTransport = transport
+        let listener = try await transport.listen(at: EmbeddedCluster.address)
         service = CoordinatorService(coordinator: coordinator, listener: listener, clock: clock, maxPoll: .milliseconds(1),
                                      logger: logger)
     }
@@ -79,7 +115,9 @@ final class EmbeddedCluster: @unchecked Sendable {
                                       cacheDirectory: "\(stateDir)/cache-\(name)", version: version, cores: 2,
                                       memoryBytes: 1 << 30, shardWindow: 4, stallTolerance: workerStallTolerance,
                                       uploadWait: workerUploadWait)
-        let w = try await WorkerService.make(settings: settings, transport: network.transport(name: name), clock: clock,
+        let transport = network.transport(name: name, key: keys?[name])
+        if keys != nil { transport.admit(Set<String>()) }
+        let w = try await WorkerService.make(settings: settings, transport: transport, clock: clock,
                                              logger: workerLogs?.logger(label: name) ?? logger)
         workers[name] = w
         dataPlanes.append(Task { await w.runDataPlane() })
@@ -139,10 +177,11 @@ final class EmbeddedCluster: @unchecked Sendable {
         Issue.record("condition not reached within \(timeout)", sourceLocation: sourceLocation)
     }
 
-    /// Sends `body` from a CLI client and pumps until the answer arrives.
-    func request(_ body: Body) async throws -> Body {
-        let client = try await ControlClient(transport: network.transport(name: "cli"), coordinator: EmbeddedCluster.address,
-                                             timeout: .seconds(20))
+    /// Sends `body` from a CLI client (in a secured cluster with the key of `as`, "admin" by
+    /// default) and pumps until the answer arrives.
+    func request(_ body: Body, as client: String = "admin", key: String? = nil) async throws -> Body {
+        let client = try await ControlClient(transport: network.transport(name: "cli", key: key ?? keys?[client]),
+                                             coordinator: EmbeddedCluster.address, timeout: .seconds(20))
         let done = Flag()
         async let reply: Body = {
             defer { done.set() }
@@ -159,8 +198,9 @@ final class EmbeddedCluster: @unchecked Sendable {
 
     /// A cluster with the synthetic data set (600 training, 200 test images) and these
     /// teacher and student workers, registered; returns it and the data set's directory.
-    static func withSyntheticData(teachers: [String], students: [String]) async throws -> (EmbeddedCluster, String) {
-        let cluster = try await EmbeddedCluster()
+    static func withSyntheticData(teachers: [String], students: [String],
+                                  secured: [String: KeyRole]? = nil) async throws -> (EmbeddedCluster, String) {
+        let cluster = try await EmbeddedCluster(secured: secured)
         let data = cluster.stateDir + "/data"
         try SyntheticFashion.write(to: data, train: 600, test: 200)
         for name in teachers { try await cluster.addWorker(name, roles: [.teacher]) }

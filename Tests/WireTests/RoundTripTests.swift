@@ -132,7 +132,7 @@ import Wire
         #expect(TaskState.failed.rawValue == DISTILLERY__V1__TASK_STATE__TASK_STATE_FAILED.rawValue)
         #expect(RingPhase.allGather.rawValue == DISTILLERY__V1__RING_PHASE__RING_PHASE_ALL_GATHER.rawValue)
         #expect(RingPhase.exchange.rawValue == DISTILLERY__V1__RING_PHASE__RING_PHASE_EXCHANGE.rawValue)
-        #expect(ErrorCode.allCases.map(\.rawValue) == Array(1...7))
+        #expect(ErrorCode.allCases.map(\.rawValue) == Array(1...8))
         #expect(ErrorCode.internal.rawValue == DISTILLERY__V1__ERROR_CODE__ERROR_INTERNAL.rawValue)
     }
 

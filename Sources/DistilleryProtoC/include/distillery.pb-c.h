@@ -26,6 +26,7 @@ typedef struct Distillery__V1__FieldError Distillery__V1__FieldError;
 typedef struct Distillery__V1__SubmitRunReply Distillery__V1__SubmitRunReply;
 typedef struct Distillery__V1__StatusRequest Distillery__V1__StatusRequest;
 typedef struct Distillery__V1__NodeStatus Distillery__V1__NodeStatus;
+typedef struct Distillery__V1__RefusedKey Distillery__V1__RefusedKey;
 typedef struct Distillery__V1__ClusterStatus Distillery__V1__ClusterStatus;
 typedef struct Distillery__V1__ListRuns Distillery__V1__ListRuns;
 typedef struct Distillery__V1__RunSummary Distillery__V1__RunSummary;
@@ -40,6 +41,7 @@ typedef struct Distillery__V1__EventList Distillery__V1__EventList;
 typedef struct Distillery__V1__TeacherTask Distillery__V1__TeacherTask;
 typedef struct Distillery__V1__StudentTask Distillery__V1__StudentTask;
 typedef struct Distillery__V1__AssignTask Distillery__V1__AssignTask;
+typedef struct Distillery__V1__PeerKey Distillery__V1__PeerKey;
 typedef struct Distillery__V1__TaskStatus Distillery__V1__TaskStatus;
 typedef struct Distillery__V1__ShardOffer Distillery__V1__ShardOffer;
 typedef struct Distillery__V1__ShardRequest Distillery__V1__ShardRequest;
@@ -87,6 +89,28 @@ typedef enum _Distillery__V1__NodeState {
   DISTILLERY__V1__NODE_STATE__NODE_STATE_LEFT = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DISTILLERY__V1__NODE_STATE)
 } Distillery__V1__NodeState;
+/*
+ * How the coordinator admits clients (docs/PROTOCOL.md "Security").
+ */
+typedef enum _Distillery__V1__ListenerSecurity {
+  /*
+   * not reported (a coordinator older than 0.11)
+   */
+  DISTILLERY__V1__LISTENER_SECURITY__LISTENER_SECURITY_UNSPECIFIED = 0,
+  /*
+   * CurveZMQ: only the keys in its authorized_keys
+   */
+  DISTILLERY__V1__LISTENER_SECURITY__LISTENER_SECURITY_CURVE = 1,
+  /*
+   * plaintext, listening on loopback only (no keys)
+   */
+  DISTILLERY__V1__LISTENER_SECURITY__LISTENER_SECURITY_LOOPBACK = 2,
+  /*
+   * plaintext on a network interface: started with --insecure
+   */
+  DISTILLERY__V1__LISTENER_SECURITY__LISTENER_SECURITY_INSECURE = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DISTILLERY__V1__LISTENER_SECURITY)
+} Distillery__V1__ListenerSecurity;
 typedef enum _Distillery__V1__RunState {
   DISTILLERY__V1__RUN_STATE__RUN_STATE_UNSPECIFIED = 0,
   DISTILLERY__V1__RUN_STATE__RUN_STATE_PENDING = 1,
@@ -150,7 +174,13 @@ typedef enum _Distillery__V1__ErrorCode {
    * cannot serve now (e.g. shutting down); retry later
    */
   DISTILLERY__V1__ERROR_CODE__ERROR_UNAVAILABLE = 6,
-  DISTILLERY__V1__ERROR_CODE__ERROR_INTERNAL = 7
+  DISTILLERY__V1__ERROR_CODE__ERROR_INTERNAL = 7,
+  /*
+   * The sender's key may not do this: its role in the coordinator's authorized_keys does not
+   * allow the message (a `read` key submitting), the key was revoked, or a worker key spoke for
+   * another worker's name. The message names the key, its role and what is needed.
+   */
+  DISTILLERY__V1__ERROR_CODE__ERROR_PERMISSION_DENIED = 8
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(DISTILLERY__V1__ERROR_CODE)
 } Distillery__V1__ErrorCode;
 
@@ -475,16 +505,51 @@ struct  Distillery__V1__NodeStatus
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, DISTILLERY__V1__NODE_STATE__NODE_STATE_UNSPECIFIED, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * A client key the coordinator refused (at the CURVE handshake, or a message its role may not send).
+ */
+struct  Distillery__V1__RefusedKey
+{
+  ProtobufCMessage base;
+  /*
+   * Z85, 40 characters; "" for clients without CURVE
+   */
+  char *public_key;
+  /*
+   * the key's name in authorized_keys; "" when not listed
+   */
+  char *name;
+  /*
+   * the last reason, e.g. "not in authorized_keys"
+   */
+  char *reason;
+  /*
+   * refusals so far (since the coordinator started)
+   */
+  uint64_t count;
+  uint64_t last_ms_ago;
+};
+#define DISTILLERY__V1__REFUSED_KEY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__refused_key__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
 struct  Distillery__V1__ClusterStatus
 {
   ProtobufCMessage base;
   size_t n_nodes;
   Distillery__V1__NodeStatus **nodes;
   char *coordinator_version;
+  Distillery__V1__ListenerSecurity security;
+  /*
+   * at most 64, the most recent first
+   */
+  size_t n_refused_keys;
+  Distillery__V1__RefusedKey **refused_keys;
 };
 #define DISTILLERY__V1__CLUSTER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__cluster_status__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string }
+    , 0,NULL, (char *)protobuf_c_empty_string, DISTILLERY__V1__LISTENER_SECURITY__LISTENER_SECURITY_UNSPECIFIED, 0,NULL }
 
 
 struct  Distillery__V1__ListRuns
@@ -765,6 +830,15 @@ struct  Distillery__V1__AssignTask
    * the data shard this task needs
    */
   char *shard_hash;
+  /*
+   * CURVE clusters only (empty otherwise): every worker of the run with its data endpoint, its
+   * public key and its part in the run. The worker connects to each endpoint as a CURVE client
+   * with that server key; its data endpoint admits these keys, and takes logits only from the
+   * run's teachers and credits and gradient chunks only from its replicas (docs/PROTOCOL.md
+   * "Security"). Each assignment, a repeated one included, replaces the run's list.
+   */
+  size_t n_peer_keys;
+  Distillery__V1__PeerKey **peer_keys;
   Distillery__V1__AssignTask__TaskCase task_case;
   union {
     Distillery__V1__TeacherTask *teacher;
@@ -773,7 +847,35 @@ struct  Distillery__V1__AssignTask
 };
 #define DISTILLERY__V1__ASSIGN_TASK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__assign_task__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, DISTILLERY__V1__ASSIGN_TASK__TASK__NOT_SET, {0} }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, DISTILLERY__V1__ASSIGN_TASK__TASK__NOT_SET, {0} }
+
+
+/*
+ * A worker of a run as the data plane knows it (AssignTask.peer_keys).
+ */
+struct  Distillery__V1__PeerKey
+{
+  ProtobufCMessage base;
+  /*
+   * its data endpoint
+   */
+  char *endpoint;
+  /*
+   * Z85, 40 characters: its CURVE key
+   */
+  char *public_key;
+  /*
+   * it holds a teacher task of the run
+   */
+  protobuf_c_boolean teacher;
+  /*
+   * it holds a student replica task of the run
+   */
+  protobuf_c_boolean student;
+};
+#define DISTILLERY__V1__PEER_KEY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__peer_key__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 /*
@@ -1290,6 +1392,25 @@ Distillery__V1__NodeStatus *
 void   distillery__v1__node_status__free_unpacked
                      (Distillery__V1__NodeStatus *message,
                       ProtobufCAllocator *allocator);
+/* Distillery__V1__RefusedKey methods */
+void   distillery__v1__refused_key__init
+                     (Distillery__V1__RefusedKey         *message);
+size_t distillery__v1__refused_key__get_packed_size
+                     (const Distillery__V1__RefusedKey   *message);
+size_t distillery__v1__refused_key__pack
+                     (const Distillery__V1__RefusedKey   *message,
+                      uint8_t             *out);
+size_t distillery__v1__refused_key__pack_to_buffer
+                     (const Distillery__V1__RefusedKey   *message,
+                      ProtobufCBuffer     *buffer);
+Distillery__V1__RefusedKey *
+       distillery__v1__refused_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   distillery__v1__refused_key__free_unpacked
+                     (Distillery__V1__RefusedKey *message,
+                      ProtobufCAllocator *allocator);
 /* Distillery__V1__ClusterStatus methods */
 void   distillery__v1__cluster_status__init
                      (Distillery__V1__ClusterStatus         *message);
@@ -1555,6 +1676,25 @@ Distillery__V1__AssignTask *
                       const uint8_t       *data);
 void   distillery__v1__assign_task__free_unpacked
                      (Distillery__V1__AssignTask *message,
+                      ProtobufCAllocator *allocator);
+/* Distillery__V1__PeerKey methods */
+void   distillery__v1__peer_key__init
+                     (Distillery__V1__PeerKey         *message);
+size_t distillery__v1__peer_key__get_packed_size
+                     (const Distillery__V1__PeerKey   *message);
+size_t distillery__v1__peer_key__pack
+                     (const Distillery__V1__PeerKey   *message,
+                      uint8_t             *out);
+size_t distillery__v1__peer_key__pack_to_buffer
+                     (const Distillery__V1__PeerKey   *message,
+                      ProtobufCBuffer     *buffer);
+Distillery__V1__PeerKey *
+       distillery__v1__peer_key__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   distillery__v1__peer_key__free_unpacked
+                     (Distillery__V1__PeerKey *message,
                       ProtobufCAllocator *allocator);
 /* Distillery__V1__TaskStatus methods */
 void   distillery__v1__task_status__init
@@ -1876,6 +2016,9 @@ typedef void (*Distillery__V1__StatusRequest_Closure)
 typedef void (*Distillery__V1__NodeStatus_Closure)
                  (const Distillery__V1__NodeStatus *message,
                   void *closure_data);
+typedef void (*Distillery__V1__RefusedKey_Closure)
+                 (const Distillery__V1__RefusedKey *message,
+                  void *closure_data);
 typedef void (*Distillery__V1__ClusterStatus_Closure)
                  (const Distillery__V1__ClusterStatus *message,
                   void *closure_data);
@@ -1917,6 +2060,9 @@ typedef void (*Distillery__V1__StudentTask_Closure)
                   void *closure_data);
 typedef void (*Distillery__V1__AssignTask_Closure)
                  (const Distillery__V1__AssignTask *message,
+                  void *closure_data);
+typedef void (*Distillery__V1__PeerKey_Closure)
+                 (const Distillery__V1__PeerKey *message,
                   void *closure_data);
 typedef void (*Distillery__V1__TaskStatus_Closure)
                  (const Distillery__V1__TaskStatus *message,
@@ -1973,6 +2119,7 @@ extern const ProtobufCEnumDescriptor    distillery__v1__protocol_version__descri
 extern const ProtobufCEnumDescriptor    distillery__v1__dtype__descriptor;
 extern const ProtobufCEnumDescriptor    distillery__v1__role__descriptor;
 extern const ProtobufCEnumDescriptor    distillery__v1__node_state__descriptor;
+extern const ProtobufCEnumDescriptor    distillery__v1__listener_security__descriptor;
 extern const ProtobufCEnumDescriptor    distillery__v1__run_state__descriptor;
 extern const ProtobufCEnumDescriptor    distillery__v1__task_state__descriptor;
 extern const ProtobufCEnumDescriptor    distillery__v1__ring_phase__descriptor;
@@ -1988,6 +2135,7 @@ extern const ProtobufCMessageDescriptor distillery__v1__field_error__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__submit_run_reply__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__status_request__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__node_status__descriptor;
+extern const ProtobufCMessageDescriptor distillery__v1__refused_key__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__cluster_status__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__list_runs__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__run_summary__descriptor;
@@ -2002,6 +2150,7 @@ extern const ProtobufCMessageDescriptor distillery__v1__event_list__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__teacher_task__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__student_task__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__assign_task__descriptor;
+extern const ProtobufCMessageDescriptor distillery__v1__peer_key__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__task_status__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__shard_offer__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__shard_request__descriptor;
