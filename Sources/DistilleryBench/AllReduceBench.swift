@@ -64,6 +64,10 @@ struct AllReduceBench: AsyncParsableCommand {
             switch source {
             case .inbox:
                 let inbox = DataInbox(listener: listener)
+                if let security {
+                    // As a worker's assignment would: the ring's keys may send it gradient chunks.
+                    inbox.allow([InboxKey(run: run, .gradients): security.authorizedClients], run: run)
+                }
                 inboxTask = Task { await inbox.run() }
                 gradients = inbox.gradientSource(run: run)
             case .listener:
