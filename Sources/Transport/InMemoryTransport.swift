@@ -216,7 +216,9 @@ final class InMemoryConnection: Connection, EndpointClosing, UnvalidatedSending 
         while true {
             if let listener = transport.network.listener(at: address) {
                 guard listener.admits(transport.key) else {
-                    refused.withLock { $0 = .keyRefused(status: 400) }
+                    // As over ZeroMQ: a client without a key is closed at the handshake, one
+                    // with an unlisted key refused by the authenticator.
+                    refused.withLock { $0 = transport.key == nil ? .closedByListener(localCurve: false) : .keyRefused(status: 400) }
                     listener.drops.record("curve-rejected", detail: "client \(transport.key ?? "without a key") (\(peer)) is not admitted")
                     return
                 }

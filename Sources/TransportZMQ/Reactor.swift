@@ -107,6 +107,8 @@ final class Reactor: @unchecked Sendable {
     var sockets: [Int: Socket] = [:]
     var zapSocket: UnsafeMutableRawPointer?
     private let burst = 256
+    /// Poll items of monitors are tagged `monitorItem - socket id` (below every other tag).
+    static let monitorItem = -1000
     private var thread: Thread?
 
     init(options: ZMQOptions, security: CurveSecurity?, clock: any RuntimeClock, logger: Logger) throws {
@@ -167,6 +169,9 @@ final class Reactor: @unchecked Sendable {
     private func run() {
         var items: [zmq_pollitem_t] = []
         var ids: [Int] = []
+        /// Sockets whose monitor had events at the last poll (read at the next pass only: no
+        /// extra work per pass for quiet monitors).
+        var monitorsReady = Set(sockets.keys)
         while true {
             // Drain first, then clear the flag. The other order loses wake-ups: a wake() that
             // sets the flag and writes between the two steps has its write drained while the
@@ -214,7 +219,8 @@ final class Reactor: @unchecked Sendable {
                 if let s = sockets[id], s.pending != nil, s.channel.kind == .listener { routerBlocked = true }
             }
             if let zap = zapSocket { serviceZAP(zap) }
-            for id in sockets.keys { serviceMonitor(id) }
+            for id in monitorsReady { serviceMonitor(id) }
+            monitorsReady.removeAll(keepingCapacity: true)
             let reconnectIn = reconnectRefused()
 
             items.removeAll(keepingCapacity: true)
@@ -228,7 +234,7 @@ final class Reactor: @unchecked Sendable {
             for (id, s) in sockets {
                 if let monitor = s.monitor {
                     items.append(zmq_pollitem_t(socket: monitor, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
-                    ids.append(-3)
+                    ids.append(Reactor.monitorItem - id)
                 }
                 var events: Int32 = 0
                 if !s.channel.inbox.isFull { events |= Int32(ZMQ_POLLIN) }
@@ -245,6 +251,9 @@ final class Reactor: @unchecked Sendable {
                 timeout = timeout < 0 ? ms : min(timeout, ms)
             }
             _ = zmq_poll(&items, Int32(items.count), Int(timeout))
+            for (i, item) in items.enumerated() where ids[i] <= Reactor.monitorItem && item.revents != 0 {
+                monitorsReady.insert(Reactor.monitorItem - ids[i])
+            }
         }
     }
 

@@ -34,8 +34,11 @@ final class EmbeddedCluster: @unchecked Sendable {
     static let address = "mem://coordinator"
     /// Secured clusters: every node's key by name (what CURVE would authenticate), the
     /// coordinator's authorized keys built from them; nil: a plaintext cluster.
-    let keys: [String: String]?
+    private(set) var keys: [String: String]?
     private(set) var authorized: AuthorizedKeys?
+    /// CLUSTER_SECURED=1: every cluster of the tests secured, each worker's key listed as it
+    /// is added (the whole in-memory suite then runs the CURVE paths: keys, roles, peer keys).
+    static let securedByEnvironment = ProcessInfo.processInfo.environment["CLUSTER_SECURED"] == "1"
     private var coordinatorTransport: InMemoryTransport?
 
     /// A fake Z85 key for `name` (the in-memory transport only compares them).
@@ -50,6 +53,7 @@ final class EmbeddedCluster: @unchecked Sendable {
 
     init(liveness: LivenessSettings = .twoAndFive, runTimeouts: RunTimeouts = RunTimeouts(),
          stallTolerance: Duration? = nil, secured: [String: KeyRole]? = nil) async throws {
+        let secured = secured ?? (EmbeddedCluster.securedByEnvironment ? ["admin": .admin, "cli": .admin] : nil)
         keys = secured.map { Dictionary(uniqueKeysWithValues: $0.keys.map { ($0, EmbeddedCluster.key($0)) }) }
         authorized = secured.map { roles in
             AuthorizedKeys(roles.sorted { $0.key < $1.key }.map { AuthorizedKey(publicKey: EmbeddedCluster.key($0.key), name: $0.key, role: $0.value) })
@@ -115,6 +119,11 @@ final class EmbeddedCluster: @unchecked Sendable {
                                       cacheDirectory: "\(stateDir)/cache-\(name)", version: version, cores: 2,
                                       memoryBytes: 1 << 30, shardWindow: 4, stallTolerance: workerStallTolerance,
                                       uploadWait: workerUploadWait)
+        if var known = keys, known[name] == nil, let listed = authorized {
+            known[name] = EmbeddedCluster.key(name)
+            keys = known
+            authorize(AuthorizedKeys(listed.entries + [AuthorizedKey(publicKey: EmbeddedCluster.key(name), name: name, role: .worker)]))
+        }
         let transport = network.transport(name: name, key: keys?[name])
         if keys != nil { transport.admit(Set<String>()) }
         let w = try await WorkerService.make(settings: settings, transport: transport, clock: clock,

@@ -454,7 +454,7 @@ import Wire
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()
         let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1)).runID
-        let client = try await ControlClient(transport: cluster.network.transport(name: "watcher"),
+        let client = try await ControlClient(transport: cluster.network.transport(name: "watcher", key: cluster.keys?["admin"]),
                                             coordinator: EmbeddedCluster.address, timeout: .seconds(30))
         let done = Flag()
         let phases = PhaseLog()

@@ -172,7 +172,7 @@ import Wire
 
     @Test func theClientRetriesASilentSubmissionWithTheSameKeyAndOneRunIsCreated() async throws {
         let (cluster, data) = try await makeCluster()
-        let client = try await ControlClient(transport: cluster.network.transport(name: "cli"),
+        let client = try await ControlClient(transport: cluster.network.transport(name: "cli", key: cluster.keys?["admin"]),
                                              coordinator: EmbeddedCluster.address, timeout: .seconds(1))
         let submission = SubmitRun(specYaml: spec(data), fileName: "tiny.yaml", idempotencyKey: "slow")
         let retries = Counter()
@@ -198,7 +198,7 @@ import Wire
 
     @Test func aClientGivesUpAfterItsAttempts() async throws {
         let (cluster, data) = try await makeCluster()
-        let client = try await ControlClient(transport: cluster.network.transport(name: "cli"),
+        let client = try await ControlClient(transport: cluster.network.transport(name: "cli", key: cluster.keys?["admin"]),
                                              coordinator: EmbeddedCluster.address, timeout: .milliseconds(100))
         let retries = Counter()
         // Nobody pumps the coordinator: no attempt is answered.
