@@ -187,7 +187,7 @@ let package = Package(
         .testTarget(name: "DistillationTests", dependencies: ["Distillation", "Tensor", "DistilleryTestKit"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
-        .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit", "NN", "ONNX"]),
+        .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit", "NN", "ONNX", "TransportZMQ", "Wire", "ClusterRuntime"]),
         .testTarget(name: "CLIOutputTests", dependencies: ["CLIOutput", "ClusterRuntime", "Wire", "FileSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "DistilleryProtoC", "Tensor", "DistilleryTestKit"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),

@@ -151,12 +151,6 @@ public final class AccessGate: Sendable {
         return ErrorReply(code: .permissionDenied, message: refusal.message)
     }
 
-    /// The worker name bound to a key (nil: not listed, or not a worker key).
-    public func workerName(of key: String?) -> String? {
-        guard let key, let entry = policy.keys?.entry(for: key), entry.role == .worker else { return nil }
-        return entry.name
-    }
-
     /// The public key listed for worker `name`.
     public func publicKey(ofWorker name: String) -> String? {
         policy.keys?.entries.first { $0.name == name && $0.role == .worker }?.publicKey

@@ -203,7 +203,12 @@ extension Coordinator {
         guard m.name.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }), !m.name.hasPrefix(".") else {
             return fail("artifact name '\(m.name)' may contain only letters, digits, '.', '_' and '-'")
         }
-        guard (try? store.run(id: m.runID)) != nil else { return fail("there is no run '\(m.runID)'") }
+        guard (try? store.run(id: m.runID)) != nil else {
+            // Counted and logged once, not per chunk: a flood for no run must not flood the log.
+            let error = "there is no run '\(Registration.short(m.runID))'"
+            ignored.record("artifact-unknown-run", detail: "\(Registration.short(key)) from \(request.sender): \(error)")
+            return reply(.artifactAck(ArtifactAck(runID: m.runID, name: m.name, stored: false, error: error)), to: request)
+        }
         guard isMember(request.sender, of: m.runID) else {
             // Not the run's result: a stranger's upload must not fail the run either.
             let error = "\(request.sender) holds no task of run '\(m.runID)' in flight; only its workers upload its artifacts"

@@ -161,10 +161,12 @@ public actor Coordinator {
             return drainOutbox()
         }
         if !member, Registration.needsMembership(envelope.body) {
-            reply(.error(Registration.registerFirst(envelope.sender, envelope.body)), to: request)
+            let refusal = Registration.registerFirst(envelope.sender, envelope.body)
+            ignored.record("not-registered", detail: refusal.message)
+            reply(.error(refusal), to: request)
             return drainOutbox()
         }
-        switch envelope.body {
+        switch resolvingRunReferences(envelope.body) {
         case .register(let m): register(m, request)
         case .heartbeat(let m): heartbeat(m, request, arrivedAt: arrivedAt)
         case .deregister(let m): deregister(m, request)
@@ -182,6 +184,7 @@ public actor Coordinator {
         case .error(let e):
             logger.warning("\(envelope.sender) reported an error (\(e.code)): \(e.message)")
         default:
+            ignored.record("not-accepted", detail: "\(envelope.body.name) from \(Registration.short(envelope.sender))")
             refuse(.invalid, "the coordinator does not accept \(envelope.body.name) messages", to: request)
         }
         return drainOutbox()

@@ -1,8 +1,10 @@
 import GRDB
 
 extension ClusterStore {
-    /// Allocates the next run id: "run-1", "run-2", … (monotonic, never reused, even after the
-    /// run's rows are deleted or the coordinator restarts) and stores the run as "pending".
+    /// Allocates the next run id and stores the run as "pending". The id is "run-N-xxxxxxxx":
+    /// N from a counter (monotonic, never reused, even after the run's rows are deleted or the
+    /// coordinator restarts), then 8 random characters (``RunID``), so that nobody can name a
+    /// run before it is submitted. People may call it "run-N" (``run(reference:)``).
     ///
     /// `idempotencyKey` (nil or empty = none) is the client's key of this submission; a key
     /// already used by another run is refused (look it up first with ``run(idempotencyKey:)``).
@@ -20,7 +22,7 @@ extension ClusterStore {
                 throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the run counter row is missing")
             }
             let run = RunRecord(
-                id: "run-\(seq)", name: name, specYAML: specYAML, state: "pending", reason: "",
+                id: RunID.make(seq: seq), name: name, specYAML: specYAML, state: "pending", reason: "",
                 submittedAtMs: submittedAtMs, updatedAtMs: submittedAtMs, idempotencyKey: key)
             try db.execute(
                 sql: """
@@ -61,6 +63,16 @@ extension ClusterStore {
     public func run(id: String) throws(ClusterStoreError) -> RunRecord? {
         try read("cannot read run \(id) from") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.runRecord)
+        }
+    }
+
+    /// The run `reference` names: its id, or the short form "run-N" / "N" of it (the run whose
+    /// counter value is N); nil when there is none.
+    public func run(reference: String) throws(ClusterStoreError) -> RunRecord? {
+        if let exact = try run(id: reference) { return exact }
+        guard let seq = RunID.shortSequence(reference) else { return nil }
+        return try read("cannot read run \(reference) from") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE seq = ?", arguments: [seq]).map(Self.runRecord)
         }
     }
 

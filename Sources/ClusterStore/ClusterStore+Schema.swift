@@ -9,7 +9,7 @@ extension ClusterStore {
     /// - `counters(name, value)`: the last allocated number per sequence ("run"), so run ids are
     ///   never reused, even after their rows are deleted.
     /// - `workers(name PK, roles JSON array, …)`, listed by name.
-    /// - `runs(id PK "run-N", seq UNIQUE = N, …, idempotencyKey NULL UNIQUE)`, listed by `seq`
+    /// - `runs(id PK "run-N-xxxxxxxx", seq UNIQUE = N, …, idempotencyKey NULL UNIQUE)`, listed by `seq`
     ///   (newest first); `idempotencyKey` (v2) is the client's key of the submission that
     ///   created the run, NULL for none (NULLs do not collide).
     /// - `events(id AUTOINCREMENT, runID NULL = cluster-wide → runs, …)`, index (runID, id).

@@ -33,7 +33,7 @@ public struct WorkerRecord: Sendable, Equatable {
     }
 }
 
-/// A submitted run. `id` is "run-N", allocated by `ClusterStore.insertRun`.
+/// A submitted run. `id` is "run-N-xxxxxxxx" (``RunID``), allocated by `ClusterStore.insertRun`.
 public struct RunRecord: Sendable, Equatable {
     public var id: String
     public var name: String

@@ -87,8 +87,7 @@ extension DataInbox {
         s.pendingBytes = 0
         for p in waiting {
             if s.ended.contains(p.key.run) { continue }
-            let admitted = s.opened.contains(p.key.run) && (p.sender == nil || s.senders[p.key]?.contains(p.sender!) == true)
-            if admitted {
+            if s.admits(p.key, from: p.sender) {
                 if !offerFor(p.message, p.key, in: &s)() { s.dropped[p.message.envelope.body.name, default: 0] += 1 }
             } else {
                 s.pending.append(p)
@@ -103,5 +102,16 @@ extension DataInbox {
         if s.logged.insert(kind).inserted {
             logger.warning("data endpoint: dropped (\(kind)): \(text) — further drops of this kind are counted, not logged")
         }
+    }
+}
+
+extension DataInbox.State {
+    /// Whether a message for `key` from `sender` (its CURVE key; nil without CURVE) goes to
+    /// its queue now: its run is open here, and without CURVE anyone, with CURVE only the
+    /// keys allowed to send that kind (``DataInbox/allow(_:)``).
+    func admits(_ key: InboxKey, from sender: String?) -> Bool {
+        guard opened.contains(key.run) else { return false }
+        guard let sender else { return true }
+        return senders[key]?.contains(sender) == true
     }
 }

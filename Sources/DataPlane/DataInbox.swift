@@ -157,7 +157,7 @@ public final class DataInbox: Sendable {
         // overtaken by a later one (logits, credits and chunks keep their order).
         let accepted = state.withLock { s -> Bool in
             if s.ended.contains(key.run) { return false }
-            if s.opened.contains(key.run) && (sender == nil || s.senders[key]?.contains(sender!) == true) {
+            if s.admits(key, from: sender) {
                 return offerFor(message, key, in: &s)()
             }
             return hold(Pending(message: message, key: key, sender: sender, at: clock.instant(),

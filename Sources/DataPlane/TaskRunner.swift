@@ -152,7 +152,7 @@ public final class TaskRunner: WorkerTasks {
     /// (docs/PROTOCOL.md "Results"): `ArtifactChunk{name, sha256, total_bytes, offset, last}` + U8.
     func sendArtifact(_ assign: AssignTask, name: String, bytes: [UInt8], sha256: String? = nil) {
         let hash = sha256 ?? SHA256.hex(bytes)
-        let chunk = 1 << 20
+        let chunk = ArtifactChunk.chunkBytes
         var offset = 0
         repeat {
             let end = min(bytes.count, offset + chunk)

@@ -114,7 +114,7 @@ struct Resume: AsyncParsableCommand {
             + "uninterrupted run gives, bit for bit. A run that left no checkpoint starts again from step 0, reusing its "
             + "stored teachers. Offline runs only.")
 
-    @Argument(help: "The ended run's id.") var run: String
+    @Argument(help: "The ended run's id, or run-N / N (see `distillery runs`).") var run: String
     @Flag(help: "Follow the new run until it ends (like `distillery watch`).") var watch = false
     @OptionGroup var client: ClientOptions
 
@@ -156,13 +156,8 @@ struct Status: AsyncParsableCommand {
             printJSON(StatusOutput(status))
             return
         }
-        let security = switch status.security {
-        case .curve: "CURVE"
-        case .loopback: "plaintext, this machine only"
-        case .insecure: "INSECURE: plaintext on the network (--insecure)"
-        case .unreported: "security not reported"
-        }
-        print("coordinator \(client.coordinator) (version \(status.coordinatorVersion), \(security)): \(status.nodes.count) worker(s)")
+        print("coordinator \(client.coordinator) (version \(status.coordinatorVersion), \(status.security.text)): "
+              + "\(status.nodes.count) worker(s)")
         if !status.nodes.isEmpty {
             let rows = status.nodes.map { n in
                 [n.name, n.roles.map { "\($0)" }.joined(separator: ","), n.address, "\(n.state)",
@@ -209,7 +204,7 @@ struct Runs: AsyncParsableCommand {
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Follow a run live: state, a progress bar for the current phase, latest metrics. Returns when the run ends.")
-    @Argument(help: "Run id (see `distillery runs`).") var run: String
+    @Argument(help: "Run id, or run-N / N (see `distillery runs`).") var run: String
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
@@ -229,7 +224,7 @@ func followRun(_ runID: String, client: ControlClient, json: Bool) async throws 
 
 struct Cancel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Cancel a run; its workers stop its tasks.")
-    @Argument(help: "Run id.") var run: String
+    @Argument(help: "Run id, or run-N / N.") var run: String
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
@@ -246,7 +241,7 @@ struct Cancel: AsyncParsableCommand {
 struct Logs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a run's event log (state changes, placement, tasks, shards); without RUN, the cluster's.")
-    @Argument(help: "Run id (omit for cluster-wide events such as workers joining or dying).") var run: String?
+    @Argument(help: "Run id, or run-N / N (omit for cluster-wide events such as workers joining or dying).") var run: String?
     @Option(help: "Show the newest N events (0 = all).") var limit: UInt32 = 0
     @OptionGroup var client: ClientOptions
 
@@ -267,7 +262,7 @@ struct Logs: AsyncParsableCommand {
 struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a run's report: each teacher's and the student's parameters, test accuracy and latency, and the compression.")
-    @Argument(help: "Run id.") var run: String
+    @Argument(help: "Run id, or run-N / N.") var run: String
     @OptionGroup var client: ClientOptions
 
     func run() async throws {

@@ -95,18 +95,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
                                                recoveryGrace: .milliseconds(recoveryGraceMs))
             coordinator = try Coordinator(settings: settings, store: store, access: gate, logger: logger)
         } catch { throw CLIError("\(error)") }
-        let transport = try ZMQTransport(name: "coordinator", security: curve, logger: logger)
+        var options = ZMQOptions()
+        options.limits = .coordinator  // nothing bigger than an artifact chunk comes to a coordinator
+        let transport = try ZMQTransport(name: "coordinator", options: options, security: curve, logger: logger)
         gate.handshakeRefusals(from: { transport.handshakeRefusals() })
         let listener: any Listener
         do { listener = try await transport.listen(at: listen) } catch {
             await transport.shutdown()
             throw CLIError("cannot listen on \(listen): \(error)")
         }
-        let mode = switch gate.security {
-        case .curve: "CURVE, \(gate.policy.keys?.entries.count ?? 0) authorized key(s) in \(nodeKeys?.authorizedKeysPath ?? "")"
-        case .insecure: "INSECURE: plaintext (--insecure)"
-        default: "plaintext, this machine only"
-        }
+        let mode = gate.security == .curve
+            ? "CURVE, \(gate.policy.keys?.entries.count ?? 0) authorized key(s) in \(nodeKeys?.authorizedKeysPath ?? "")"
+            : gate.security.text
         print("coordinator listening on \(listener.address) (\(mode)), state in \(store.databasePath)")
         fflush(nil)
         var services: [any Service] = [CoordinatorService(coordinator: coordinator, listener: listener, logger: logger)]

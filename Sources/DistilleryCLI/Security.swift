@@ -89,3 +89,15 @@ enum NodeSecurity {
         return (CurveSecurity(keys: keys.pair, defaultServerKey: coordinatorKey), keys)
     }
 }
+
+extension ListenerSecurity {
+    /// How a coordinator's listener is secured, in words (its start line and `status`).
+    var text: String {
+        switch self {
+        case .curve: "CURVE"
+        case .loopback: "plaintext, this machine only"
+        case .insecure: "INSECURE: plaintext on the network (--insecure)"
+        case .unreported: "security not reported"
+        }
+    }
+}

@@ -43,6 +43,10 @@ public struct ArtifactChunk: Sendable, Equatable {
     public var offset: UInt64
     public var last: Bool
 
+    /// The size of every chunk but the last (docs/PROTOCOL.md "Results"); the coordinator
+    /// takes no larger frame (``WireLimits/coordinator``).
+    public static let chunkBytes = 1 << 20
+
     public init(runID: String = "", name: String = "", sha256: String = "", totalBytes: UInt64 = 0,
                 offset: UInt64 = 0, last: Bool = false) {
         self.runID = runID

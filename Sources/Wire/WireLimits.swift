@@ -33,4 +33,11 @@ public struct WireLimits: Sendable, Equatable {
     /// 1 MiB envelopes, 16 tensors of rank ≤ 8 and ≤ 512 MiB each, 100 000 elements per
     /// repeated field, 1 MiB strings.
     public static let standard = WireLimits()
+
+    /// What a coordinator receives: the standard limits, but one tensor frame of at most
+    /// 1 MiB (only `ArtifactChunk` carries a frame to it, ``ArtifactChunk/chunkBytes``). Its
+    /// socket's `ZMQ_MAXMSGSIZE` follows, so libzmq drops a peer that sends a larger frame
+    /// before buffering it, and no message to a coordinator holds more than about 2 MiB, whoever
+    /// sends it.
+    public static let coordinator = WireLimits(maxTensorFrames: 1, maxTensorBytes: ArtifactChunk.chunkBytes)
 }

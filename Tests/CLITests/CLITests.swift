@@ -57,6 +57,21 @@ func scratchDirectory() throws -> URL {
     return dir
 }
 
+/// The artifacts directory of run `short` ("run-2") under a coordinator's state directory
+/// `dir/state`: run ids are "run-2-xxxxxxxx" (a random part), so it is found by its prefix.
+func artifactsDirectory(_ dir: URL, run short: String) -> URL {
+    let parent = dir.appendingPathComponent("state/artifacts")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? []
+    let name = names.first { $0.hasPrefix(short + "-") } ?? short
+    return parent.appendingPathComponent(name)
+}
+
+/// `text` with every run id "run-2-xxxxxxxx" written as "run-2", for tests that look for
+/// a run's lines by the number it has in the test.
+func shortRunIDs(_ text: String) -> String {
+    text.replacingOccurrences(of: #"\b(run-[0-9]+)-[a-z2-9]{8}\b"#, with: "$1", options: .regularExpression)
+}
+
 let small = ["--train-limit", "1500", "--test-limit", "500", "--validation", "300"]
 
 @Suite(.enabled(if: dataAvailable, "Fashion-MNIST is not installed: run Scripts/setup"))

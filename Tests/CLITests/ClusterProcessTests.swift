@@ -135,7 +135,7 @@ struct ClusterProcessTests {
         """.write(to: spec, atomically: true, encoding: .utf8)
         let submitted = try distillery(["submit", spec.path, "--coordinator", address])
         #expect(submitted.status == 0, "\(submitted.err)")
-        #expect(submitted.out.contains("submitted run-1"))
+        #expect(submitted.out.contains("submitted run-1-"), "\(submitted.out)")
 
         // kill -9 one worker: status shows it dead within the window (3 s, plus polling).
         workers[0].kill()
@@ -160,7 +160,7 @@ struct ClusterProcessTests {
         let list = try JSONSerialization.jsonObject(with: Data(runs.out.utf8)) as? [[String: Any]]
         #expect(list?.count == 1)
         let run = list?.first
-        #expect(run?["run_id"] as? String == "run-1")
+        #expect((run?["run_id"] as? String)?.hasPrefix("run-1-") == true, "\(run ?? [:])")
         // Failed with w1 (a teacher on it, before distilling, when no other worker could take
         // it), or taken back by the new coordinator and going on: never interrupted, since its
         // workers report it.
@@ -303,7 +303,7 @@ struct ClusterProcessTests {
                 }
                 #expect(report.out.range(of: #"ensemble \(mean of probabilities\)\s+\d+\s+\d+\.\d\d%"#, options: .regularExpression) != nil,
                         "the ensemble's accuracy is measured: \(report.out)")
-                let artifacts = dir.appendingPathComponent("state/artifacts/run-1")
+                let artifacts = artifactsDirectory(dir, run: "run-1")
                 // `report --json` prints the report the coordinator wrote to report.json, built
                 // from the same figures: the same teachers, sums and compression.
                 let reportJSON = try distillery(["report", "run-1", "--coordinator", address, "--json"] + keys)

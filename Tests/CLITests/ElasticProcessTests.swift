@@ -18,7 +18,7 @@ struct ElasticProcessTests {
               let list = (try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [[String: Any]] else { return [:] }
         var out: [String: (String, String)] = [:]
         for run in list {
-            if let id = run["run_id"] as? String { out[id] = (run["state"] as? String ?? "", run["reason"] as? String ?? "") }
+            if let id = run["run_id"] as? String { out[shortRunIDs(id)] = (run["state"] as? String ?? "", run["reason"] as? String ?? "") }
         }
         return out
     }
@@ -37,7 +37,7 @@ struct ElasticProcessTests {
               let json = (try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [String: Any],
               let nodes = json["nodes"] as? [[String: Any]],
               let task = nodes.first(where: { $0["name"] as? String == worker })?["current_task"] as? String,
-              task.hasPrefix("\(run)/"), let range = task.range(of: " step ") else { return 0 }
+              shortRunIDs(task).hasPrefix("\(run)/"), let range = task.range(of: " step ") else { return 0 }
         return Int(task[range.upperBound...].prefix { $0.isNumber }) ?? 0
     }
 
@@ -76,7 +76,7 @@ struct ElasticProcessTests {
     }
 
     static func studentParameters(_ dir: URL, run: String) throws -> [Float] {
-        let path = dir.appendingPathComponent("state/artifacts/\(run)/student.safetensors").path
+        let path = artifactsDirectory(dir, run: run).appendingPathComponent("student.safetensors").path
         let model = try ModelCheckpoint.read(from: path).model
         return Array(UnsafeBufferPointer(start: model.parameters.pointer, count: model.parameterCount))
     }
@@ -131,7 +131,7 @@ struct ElasticProcessTests {
         var stepAtRestart = 0
         let ended = eventually(timeout: 180) {
             if changed == nil, coordinator.output.contains("was lost while distilling") { changed = Date().timeIntervalSince(killed) }
-            if resumed == nil, survivors.allSatisfy({ workers[$0]!.output.contains("run-2/student") && workers[$0]!.output.contains("ring generation 2") }) {
+            if resumed == nil, survivors.allSatisfy({ shortRunIDs(workers[$0]!.output).contains("run-2/student") && workers[$0]!.output.contains("ring generation 2") }) {
                 resumed = Date().timeIntervalSince(killed)
             }
             if resumed != nil, restarted == nil, let node = try? startWorker(victim, roles: "student", log: "\(victim)-restarted.log") {
@@ -233,11 +233,11 @@ struct ElasticProcessTests {
         if mode.hasPrefix("online") {
             #expect(logs.contains("teacher-1-state.safetensors at step 484 (epoch 1) stored"), "\(logs)")
             #expect(logs.contains("teacher 1 state ") && logs.contains("offered to \(other)"), "\(logs)")
-            #expect(workers[other]!.output.contains("run-2/teacher-1: goes on from teacher 1's state at step 484 (epoch 1)"),
+            #expect(shortRunIDs(workers[other]!.output).contains("run-2/teacher-1: goes on from teacher 1's state at step 484 (epoch 1)"),
                     "\(workers[other]!.output)")
         }
         if mode.contains("mutual") {
-            #expect(workers[other]!.output.contains("run-2/teacher-0: teacher 0 gives teacher 1, which trains again from global step 484"),
+            #expect(shortRunIDs(workers[other]!.output).contains("run-2/teacher-0: teacher 0 gives teacher 1, which trains again from global step 484"),
                     "\(workers[other]!.output)")
         }
         let student = try Self.studentParameters(dir, run: "run-2")
@@ -333,12 +333,12 @@ struct ElasticProcessTests {
         let resumed = try distillery(["resume", "run-2", "--coordinator", address, "--watch"], timeout: 300)
         let took = Date().timeIntervalSince(started)
         #expect(resumed.status == 0, "\(resumed.out)\n\(resumed.err)")
-        let line = resumed.out.split(separator: "\n").first.map(String.init) ?? ""
+        let line = shortRunIDs(resumed.out.split(separator: "\n").first.map(String.init) ?? "")
         #expect(line.hasPrefix("submitted run-3: resumes run-2 from its checkpoint at step "), "\(resumed.out)")
         let step = Int(line.split(separator: " ").last ?? "") ?? -1
         #expect(Self.runStates(address)["run-3"]?.state == "completed", "\(coordinator.output)")
         let logs = try distillery(["logs", "run-3", "--coordinator", address]).out
-        #expect(logs.contains("resumes run run-2 from its checkpoint at step \(step) of "), "\(logs)")
+        #expect(shortRunIDs(logs).contains("resumes run run-2 from its checkpoint at step \(step) of "), "\(logs)")
         let student = try Self.studentParameters(dir, run: "run-3")
         let diff = zip(student, reference).map { abs($0 - $1) }.max() ?? .infinity
         print("elastic process: kill -9 of both student workers at s1's step ≥ 100 (\(stepAtKill)) → run-2 failed "

@@ -78,7 +78,7 @@ struct OwnEnsembleProcessTests {
         #expect(figures["teacher0.parameters"] as? Double == 131, "\(figures)")
         #expect((figures["teacher0.test_accuracy"] as? Double).map { (0...1).contains($0) } == true, "\(figures)")
         #expect((figures["student.test_accuracy"] as? Double).map { (0...1).contains($0) } == true, "\(figures)")
-        let artifacts = dir.appendingPathComponent("state/artifacts/run-1")
+        let artifacts = artifactsDirectory(dir, run: "run-1")
         #expect(FileManager.default.fileExists(atPath: artifacts.appendingPathComponent("student.safetensors").path))
         withExtendedLifetime((coordinator, workers)) {}
     }

@@ -206,8 +206,8 @@ import Wire
         #expect(faulty.reason.contains("on 2 replicas (3 at the start; lost student"), "\(faulty.reason)")
         if step >= 9 {  // after epoch 0 the teachers have served their last step: their peers' refresh does not start them again
             let teachers = logs.messages.filter { $0.contains("/teacher-") }
-            #expect(teachers.contains { $0.hasSuffix("run-1/teacher-0 has served its last step here: the repeated assignment is not run again") }
-                    && teachers.filter { $0.contains("run-1/teacher-0 sent ") }.count == 1, "\(teachers)")
+            #expect(teachers.contains { $0.hasSuffix("/teacher-0 has served its last step here: the repeated assignment is not run again") }
+                    && teachers.filter { $0.contains("/teacher-0 sent ") }.count == 1, "\(teachers)")
         }
         #expect(faulty.events.contains { $0.hasPrefix("\(node) was lost while distilling: the replicas go on as ring generation 2") },
                 "\(faulty.events)")
@@ -247,7 +247,7 @@ import Wire
         let logs = LogCapture()
         let faulty = try await Self.run(kill: Kill(node: "t2", step: 25, watching: "s1"), mode: "online", logs: logs)
         #expect(faulty.phase == .completed, "\(faulty.reason) \(faulty.events)")
-        #expect(logs.messages.contains { $0.hasSuffix("run-1/teacher-1: goes on from teacher 1's state at step 18 (epoch 2)") },
+        #expect(logs.messages.contains { $0.hasSuffix("/teacher-1: goes on from teacher 1's state at step 18 (epoch 2)") },
                 "\(logs.messages.filter { $0.contains("teacher-1") })")
         #expect(faulty.events.contains { $0.hasPrefix("t2 was lost with teacher 1 while the replicas still need its logits (an online run)") },
                 "\(faulty.events)")
@@ -282,7 +282,7 @@ import Wire
         let (lost, survivor) = node == "t2" ? (1, 0) : (0, 1)
         let teachers = logs.messages.filter { $0.contains("teacher") }
         if step == 25 {
-            #expect(teachers.contains { $0.hasSuffix("run-1/teacher-1: goes on from teacher 1's state at step 18 (epoch 2)") }, "\(teachers)")
+            #expect(teachers.contains { $0.hasSuffix("/teacher-1: goes on from teacher 1's state at step 18 (epoch 2)") }, "\(teachers)")
         }
         #expect(teachers.contains { $0.contains("teacher \(survivor) gives teacher \(lost), which trains again from global step ") },
                 "\(teachers)")

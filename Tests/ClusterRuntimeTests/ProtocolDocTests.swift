@@ -20,6 +20,8 @@ import Wire
         "RunSpec.maxReportedProblems": RunSpec.maxReportedProblems,
         "Coordinator.maxArtifactBytes": Int(Coordinator.maxArtifactBytes),
         "Coordinator.maxShardWindow": Int(Coordinator.maxShardWindow),
+        "WireLimits.coordinator.maxTensorFrames": WireLimits.coordinator.maxTensorFrames,
+        "WireLimits.coordinator.maxTensorBytes": WireLimits.coordinator.maxTensorBytes,
     ]
 
     static var protocolDoc: String {

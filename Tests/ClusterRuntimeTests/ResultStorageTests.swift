@@ -52,13 +52,14 @@ import Wire
     /// is freed while rank 0 retries: the student is stored and the run completes.
     @Test func aStudentRefusedOnceIsSentAgainAndTheRunCompletes() async throws {
         let (cluster, npz) = try await BringYourOwnRunTests.rowsCluster(train: 200, test: 60)
-        let blocker = URL(fileURLWithPath: cluster.stateDir + "/artifacts/run-1/student.safetensors")
-        try FileManager.default.createDirectory(at: blocker.appendingPathComponent("in-the-way"), withIntermediateDirectories: true)
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
         await cluster.pump()
         let r = try await BringYourOwnRunTests().submit(cluster, Self.spec.replacingOccurrences(of: "NPZ", with: npz))
         try #require(r.accepted, "\(r.errors)")
+        // Long before the student is distilled (the teacher trains first).
+        let blocker = URL(fileURLWithPath: cluster.stateDir + "/artifacts/\(r.runID)/student.safetensors")
+        try FileManager.default.createDirectory(at: blocker.appendingPathComponent("in-the-way"), withIntermediateDirectories: true)
         await cluster.pump(until: {
             ((try? cluster.store.events(runID: r.runID, limit: 200)) ?? []).contains { $0.message.contains("could not store student.safetensors") }
         })

@@ -398,17 +398,23 @@ import Wire
         await cluster.pump()
         let run = try await submit(cluster, Self.spec(dataset: data, teachers: 1, epochs: Self.preparingEpochs)).runID
         await cluster.pump(until: { await cluster.phase(of: run) == .preparingTeachers })
-        guard case .cancelRunReply(let r) = try await cluster.request(.cancelRun(CancelRun(runID: run))) else {
+        // Its id has a random part nobody can guess; people may call it run-1 or 1 (RunID).
+        #expect(run.hasPrefix("run-1-") && run.count == "run-1-".count + 8, "\(run)")
+        guard case .cancelRunReply(let r) = try await cluster.request(.cancelRun(CancelRun(runID: "run-1"))) else {
             throw TestFailure("no reply")
         }
-        #expect(r.cancelled)
+        #expect(r.cancelled && r.message == "run \(run) cancelled", "\(r)")
         #expect(await cluster.phase(of: run) == .cancelled)
         // Cancelling again says it already ended; an unknown run is NOT_FOUND.
-        guard case .cancelRunReply(let again) = try await cluster.request(.cancelRun(CancelRun(runID: run))) else {
+        guard case .cancelRunReply(let again) = try await cluster.request(.cancelRun(CancelRun(runID: "1"))) else {
             throw TestFailure("no reply")
         }
         #expect(!again.cancelled && again.message.contains("already ended"))
-        await #expect(throws: Error.self) { _ = try await cluster.request(.cancelRun(CancelRun(runID: "run-999"))) }
+        let events = try await logs(cluster, "run-1")
+        #expect(!events.isEmpty && events.allSatisfy { $0.runID == run }, "\(events)")
+        for unknown in ["run-999", "run-2", "run-1-", String(run.dropLast())] {
+            await #expect(throws: Error.self) { _ = try await cluster.request(.cancelRun(CancelRun(runID: unknown))) }
+        }
         // The teacher stops at its next epoch and stays quiet.
         await cluster.pump(until: { cluster.workers["t1"]!.worker.currentTask.isEmpty })
     }

@@ -9,22 +9,22 @@ import Testing
         defer { tmp.remove() }
         do {
             let store = try ClusterStore(directory: tmp.path)
-            for i in 1...3 { #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id == "run-\(i)") }
-            try store.deleteRun(id: "run-3")
-            try store.deleteRun(id: "run-2")
+            for i in 1...3 { #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id.short == "run-\(i)") }
+            try store.deleteRun(id: store.id("run-3"))
+            try store.deleteRun(id: store.id("run-2"))
             try store.close()
         }
         do {
             // Reopened without an explicit close this time.
             let store = try ClusterStore(directory: tmp.path)
-            #expect(try store.runs(limit: 0).map(\.id) == ["run-1"])
-            #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id == "run-4")
-            try store.deleteRun(id: "run-4")
-            try store.deleteRun(id: "run-1")
+            #expect(try store.runs(limit: 0).map(\.id.short) == ["run-1"])
+            #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id.short == "run-4")
+            try store.deleteRun(id: store.id("run-4"))
+            try store.deleteRun(id: store.id("run-1"))
         }
         let store = try ClusterStore(directory: tmp.path)
         #expect(try store.runs(limit: 0).isEmpty)
-        #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id == "run-5")
+        #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id.short == "run-5")
     }
 
     /// The files as a crash leaves them: copied while the writer still has the database open,
@@ -56,7 +56,7 @@ import Testing
         #expect(try reopened.events(runID: run.id, limit: 0).map(\.message) == ["running"])
         #expect(try reopened.metrics(runID: run.id).map(\.value) == [0.75])
         #expect(try reopened.workers() == [sampleWorker("w1")])
-        #expect(try reopened.insertRun(name: "next", specYAML: "", submittedAtMs: 0).id == "run-2")
+        #expect(try reopened.insertRun(name: "next", specYAML: "", submittedAtMs: 0).id.short == "run-2")
         _ = live  // keep the writer open until the copy has been reopened
     }
 
@@ -95,10 +95,10 @@ import Testing
         #expect(shell.process.terminationStatus == SIGKILL)
 
         let store = try ClusterStore(directory: tmp.path)
-        #expect(try store.runs(limit: 0).map(\.id) == ["run-2", "run-1"])
-        #expect(try store.run(id: "run-2")?.specYAML == "b: 2")
+        #expect(try store.runs(limit: 0).map(\.id.short) == ["run-2", "run-1"])
+        #expect(try store.run(reference: "run-2")?.specYAML == "b: 2")
         #expect(try store.events(runID: "run-2", limit: 0).map(\.message) == ["from the child"])
-        #expect(try store.insertRun(name: "after", specYAML: "", submittedAtMs: 5).id == "run-3")
+        #expect(try store.insertRun(name: "after", specYAML: "", submittedAtMs: 5).id.short == "run-3")
     }
 
     @Test func concurrentWritersFromManyTasks() async throws {
@@ -120,7 +120,7 @@ import Testing
             }
             return try await group.reduce(into: [String]()) { $0.append($1) }
         }
-        #expect(Set(ids) == Set((1...64).map { "run-\($0)" }))
+        #expect(Set(ids.map(\.short)) == Set((1...64).map { "run-\($0)" }))
         #expect(try store.runs(limit: 0).count == 64)
         #expect(try store.events(runID: nil, limit: 0).count == 64 * 5)
         for id in ids {
@@ -152,9 +152,10 @@ import Testing
             return try await group.reduce(into: [String]()) { $0 += $1 }
         }
         #expect(ids.count == 200)
-        #expect(Set(ids) == Set((1...200).map { "run-\($0)" }))
+        #expect(Set(ids.map(\.short)) == Set((1...200).map { "run-\($0)" }))
+        #expect(Set(ids).count == 200)  // the random parts too: no two alike here
         #expect(try stores[0].runs(limit: 0).count == 200)
-        #expect(try stores[1].events(runID: "run-200", limit: 0).count == 1)
+        #expect(try stores[1].events(runID: stores[1].id("run-200"), limit: 0).count == 1)
     }
 
     @Test(.enabled(if: SQLiteShell.isAvailable, "needs /usr/bin/sqlite3"), .timeLimit(.minutes(1)))
@@ -181,6 +182,6 @@ import Testing
         // Reads still work (WAL), and writes work again once the other process is gone.
         #expect(try store.runs(limit: 0).isEmpty)
         shell.finish()
-        #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id == "run-1")
+        #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id.short == "run-1")
     }
 }

@@ -20,13 +20,13 @@ import Testing
             expectStoreError(containing: ["cannot insert run a2 into", "idempotency key 'key-a' already belongs to run-1"]) {
                 _ = try store.insertRun(name: "a2", specYAML: "x", submittedAtMs: 4, idempotencyKey: "key-a")
             }
-            #expect(try store.insertRun(name: "d", specYAML: "", submittedAtMs: 5, idempotencyKey: "key-d").id == "run-4")
+            #expect(try store.insertRun(name: "d", specYAML: "", submittedAtMs: 5, idempotencyKey: "key-d").id.short == "run-4")
         }
         let store = try ClusterStore(directory: tmp.path)
         let found = try #require(try store.run(idempotencyKey: "key-a"))
-        #expect(found.id == "run-1" && found.name == "a" && found.specYAML == "x" && found.idempotencyKey == "key-a")
-        #expect(try store.run(id: "run-1") == found)
-        #expect(try store.run(idempotencyKey: "key-d")?.id == "run-4")
+        #expect(found.id.short == "run-1" && found.name == "a" && found.specYAML == "x" && found.idempotencyKey == "key-a")
+        #expect(try store.run(reference: "run-1") == found)
+        #expect(try store.run(idempotencyKey: "key-d")?.id.short == "run-4")
         #expect(try store.run(idempotencyKey: "unknown") == nil)
         #expect(try store.run(idempotencyKey: "") == nil, "runs without a key are never found by one")
         #expect(try store.runs(limit: 0).count == 4)
@@ -60,9 +60,9 @@ import Testing
                                                         reason: "done", submittedAtMs: 10, updatedAtMs: 20))
         // Old runs have no key; new ones get one, and ids continue.
         let new = try store.insertRun(name: "new", specYAML: "c", submittedAtMs: 50, idempotencyKey: "k")
-        #expect(new.id == "run-3")
-        #expect(try store.run(idempotencyKey: "k")?.id == "run-3")
+        #expect(new.id.short == "run-3")
+        #expect(try store.run(idempotencyKey: "k")?.id.short == "run-3")
         // Two runs without a key do not collide on the unique index.
-        #expect(try store.insertRun(name: "n", specYAML: "", submittedAtMs: 60).id == "run-4")
+        #expect(try store.insertRun(name: "n", specYAML: "", submittedAtMs: 60).id.short == "run-4")
     }
 }

@@ -156,7 +156,7 @@ import Testing
         defer { tmp.remove() }
         try Data().write(to: URL(fileURLWithPath: tmp.sub(ClusterStore.fileName)))
         let store = try ClusterStore(directory: tmp.path)
-        #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id == "run-1")
+        #expect(try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0).id.short == "run-1")
     }
 
     @Test func errorsDescribeThemselvesAndCompare() {

@@ -65,17 +65,23 @@ import Testing
         let store = try ClusterStore(directory: tmp.path)
         let yaml = "name: fashion\nteachers:\n  - mlp: [784, 512, 10]\n# ünïcode ✓ 'quotes' \"too\"\n"
         let run = try store.insertRun(name: "fashion", specYAML: yaml, submittedAtMs: 1_700_000_000_000)
-        #expect(run == RunRecord(id: "run-1", name: "fashion", specYAML: yaml, state: "pending", reason: "",
+        #expect(run.id.short == "run-1")
+        #expect(run == RunRecord(id: run.id, name: "fashion", specYAML: yaml, state: "pending", reason: "",
                                  submittedAtMs: 1_700_000_000_000, updatedAtMs: 1_700_000_000_000))
-        #expect(try store.run(id: "run-1") == run)
-        #expect(try store.run(id: "run-2") == nil)
+        #expect(try store.run(id: run.id) == run)
+        // People may name it run-1 or 1; nothing else finds it.
+        #expect(try store.run(reference: "run-1") == run)
+        #expect(try store.run(reference: "1") == run)
+        for other in ["run-2", "2", "run-1-", "run-01x", "run-", "", "run-0", "-1", "+1", String(run.id.dropLast())] {
+            #expect(try store.run(reference: other) == nil, "\(other)")
+        }
 
-        try store.updateRun(id: "run-1", state: "failed", reason: "teacher 2 diverged", atMs: 1_700_000_000_500)
+        try store.updateRun(id: run.id, state: "failed", reason: "teacher 2 diverged", atMs: 1_700_000_000_500)
         var expected = run
         expected.state = "failed"
         expected.reason = "teacher 2 diverged"
         expected.updatedAtMs = 1_700_000_000_500
-        #expect(try store.run(id: "run-1") == expected)
+        #expect(try store.run(reference: "run-1") == expected)
 
         expectStoreError(containing: ["cannot update run run-7", store.databasePath, "no run run-7"]) {
             try store.updateRun(id: "run-7", state: "running", reason: "", atMs: 1)
@@ -91,16 +97,16 @@ import Testing
         // Submission times deliberately out of order: the order is the id's, not the clock's.
         for (i, t) in [50, 10, 40, 20, 30].enumerated() {
             let run = try store.insertRun(name: "r\(i + 1)", specYAML: "", submittedAtMs: Int64(t))
-            #expect(run.id == "run-\(i + 1)")
+            #expect(run.id.short == "run-\(i + 1)")
         }
-        #expect(try store.runs(limit: 0).map(\.id) == ["run-5", "run-4", "run-3", "run-2", "run-1"])
-        #expect(try store.runs(limit: 2).map(\.id) == ["run-5", "run-4"])
+        #expect(try store.runs(limit: 0).map(\.id.short) == ["run-5", "run-4", "run-3", "run-2", "run-1"])
+        #expect(try store.runs(limit: 2).map(\.id.short) == ["run-5", "run-4"])
         #expect(try store.runs(limit: 1).map(\.name) == ["r5"])
         #expect(try store.runs(limit: 99).count == 5)
         #expect(try store.runs(limit: -1).count == 5)
         // run-10 must sort after run-9 (numerically, not as text).
         for i in 6...11 { _ = try store.insertRun(name: "r\(i)", specYAML: "", submittedAtMs: 0) }
-        #expect(try store.runs(limit: 3).map(\.id) == ["run-11", "run-10", "run-9"])
+        #expect(try store.runs(limit: 3).map(\.id.short) == ["run-11", "run-10", "run-9"])
     }
 
     @Test func markUnfinishedRunsMarksExactlyTheNonTerminalOnesAndSurvivesReopen() throws {
@@ -116,12 +122,12 @@ import Testing
             }
             let marked = try store.markUnfinishedRuns(
                 terminalStates: terminal, as: "interrupted", reason: "coordinator restarted", atMs: 5_000)
-            #expect(marked == ["run-2", "run-4", "run-6"])
+            #expect(marked.map(\.short) == ["run-2", "run-4", "run-6"])
         }
         let store = try ClusterStore(directory: tmp.path)
         let runs = try store.runs(limit: 0).reversed().map { $0 }
         for (i, run) in runs.enumerated() {
-            if ["run-2", "run-4", "run-6"].contains(run.id) {
+            if ["run-2", "run-4", "run-6"].contains(run.id.short) {
                 #expect(run.state == "interrupted")
                 #expect(run.reason == "coordinator restarted")
                 #expect(run.updatedAtMs == 5_000)
@@ -134,7 +140,8 @@ import Testing
         // A second start finds nothing left to mark.
         #expect(try store.markUnfinishedRuns(terminalStates: terminal, as: "interrupted", reason: "again", atMs: 6_000)
             .isEmpty)
-        #expect(try store.run(id: "run-2")?.reason == "coordinator restarted")
+        #expect(try store.run(reference: "run-2")?.reason == "coordinator restarted")
+        #expect(try store.run(id: "run-2") == nil)  // the short form is no id
         // No terminal states: everything is unfinished.
         #expect(try store.markUnfinishedRuns(terminalStates: [], as: "x", reason: "", atMs: 7_000).count == 6)
         #expect(try store.runs(limit: 0).allSatisfy { $0.state == "x" })
@@ -259,7 +266,7 @@ import Testing
         #expect(try store.metrics(runID: r1).count == 1)
         #expect(try store.artifacts(runID: r1).count == 1)
 
-        #expect(try store.insertRun(name: "c", specYAML: "", submittedAtMs: 0).id == "run-3")
+        #expect(try store.insertRun(name: "c", specYAML: "", submittedAtMs: 0).id.short == "run-3")
         try store.appendEvent(runID: nil, kind: "worker", message: "w", atMs: 0)
         #expect(try store.events(runID: nil, limit: 0).first!.id > lastEventID)  // event ids not reused either
     }
@@ -279,6 +286,6 @@ import Testing
         expectStoreError(containing: ["cannot insert run r into", store.databasePath, "the store is closed"]) {
             _ = try store.insertRun(name: "r", specYAML: "", submittedAtMs: 0)
         }
-        #expect(try ClusterStore(directory: tmp.path).runs(limit: 0).map(\.id) == ["run-1"])
+        #expect(try ClusterStore(directory: tmp.path).runs(limit: 0).map(\.id.short) == ["run-1"])
     }
 }

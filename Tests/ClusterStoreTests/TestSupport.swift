@@ -99,3 +99,22 @@ func sampleWorker(_ name: String, roles: [String] = ["teacher"], state: String =
         name: name, roles: roles, address: "tcp://\(name):7879", cores: 8, memoryBytes: 16 << 30,
         version: "0.4.0", state: state, lastSeenMs: lastSeenMs)
 }
+
+extension String {
+    /// "run-4" of a run id "run-4-k7q2m9xa": the random part is checked (8 characters of
+    /// ``RunID``'s alphabet) and dropped; an id of any other form is returned as it is, so
+    /// that comparing it with "run-4" fails.
+    var short: String {
+        let parts = split(separator: "-")
+        guard parts.count == 3, parts[0] == "run", Int(parts[1]) != nil, parts[2].count == RunID.randomCharacters,
+              parts[2].allSatisfy({ RunID.alphabet.contains($0) }) else { return self }
+        return "run-\(parts[1])"
+    }
+}
+
+extension ClusterStore {
+    /// The full id of the run "run-N" (the test's shorthand); "" when there is none.
+    func id(_ reference: String) throws -> String {
+        try run(reference: reference)?.id ?? ""
+    }
+}
