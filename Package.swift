@@ -2,6 +2,7 @@
 // Distillery — distributed multi-teacher knowledge distillation.
 // Dependency direction (DESIGN.md §3): arrows point down only.
 //   distillery (CLI), distillery-bench → CLIOutput (tables, progress bar, JSON outputs) → ClusterRuntime
+//   distillery (CLI) → Observability (Prometheus text on FlyingFox HTTP) → ClusterRuntime
 //   distillery (CLI) → DataPlane → ClusterRuntime → {ClusterCore, RunSpec, ClusterStore, Transport(ZMQ), Wire}
 //                    → DataPlane → Training → {NN, Distillation, Datasets} → Tensor → {CBLAS, TensorAVX2, TensorAVX512}
 //   FileSupport (atomic file writes, bounded reads, the byte formatter; no dependencies) sits below NN, Datasets,
@@ -46,6 +47,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C system libraries (Debian: libopenblas-dev, zlib1g-dev).
@@ -147,12 +150,27 @@ let package = Package(
         // What the CLI prints: the one table printer, progress bar and byte formatter, and the
         // Codable types of every `--json` output (a library, so that they have unit tests).
         .target(name: "CLIOutput", dependencies: ["ClusterRuntime", "ClusterCore", "Wire", "FileSupport"], swiftSettings: strict),
+        // What monitoring sees: the coordinator's ClusterMetrics as Prometheus text
+        // (swift-prometheus' registry) on a small HTTP server (FlyingFox; no SwiftNIO).
+        .target(
+            name: "Observability",
+            dependencies: [
+                "ClusterRuntime", "ClusterCore",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // The `distillery` command (composition root).
         .executableTarget(
             name: "DistilleryCLI",
             dependencies: [
                 "Training", "NN", "Datasets", "Distillation", "Tensor", "Wire", "Transport", "TransportZMQ",
                 "ClusterCore", "Clocks", "RunSpec", "ClusterStore", "ClusterRuntime", "DataPlane", "FileSupport", "CLIOutput", "ONNX",
+                "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -188,6 +206,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Datasets", "Distillation", "DistilleryTestKit"]),
         .testTarget(name: "CLITests", dependencies: ["DistilleryTestKit", "NN", "ONNX", "TransportZMQ", "Wire", "ClusterRuntime"]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "ClusterRuntime", "ClusterCore"]),
         .testTarget(name: "CLIOutputTests", dependencies: ["CLIOutput", "ClusterRuntime", "Wire", "FileSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "DistilleryProtoC", "Tensor", "DistilleryTestKit"]),
         .testTarget(name: "ClusterCoreTests", dependencies: ["ClusterCore"]),

@@ -69,6 +69,7 @@ extension Coordinator {
                                     updatedMs: record.updatedAtMs, lifecycle: snapshot.lifecycle, shardKey: ShardKey(spec.dataset))
                 run.shardHash = snapshot.shardHash
                 run.resume = snapshot.resume
+                run.history = RunHistory(records: (try? store.metrics(runID: record.id)) ?? [])
                 runs[record.id] = run
                 let holders = snapshot.lifecycle.holders
                 let note = "the coordinator restarted while the run was \(snapshot.lifecycle.phase.rawValue): waiting up to "

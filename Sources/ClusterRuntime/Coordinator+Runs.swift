@@ -20,6 +20,11 @@ struct ActiveRun: Sendable {
     var shardHash: String = ""
     /// The latest metrics reported (for `watch`).
     var latest: [MetricValue] = []
+    /// Its curves (`RunUpdate.history`).
+    var history = RunHistory()
+    /// The epoch and global step of the latest metrics report (for monitoring).
+    var epoch: UInt32 = 0
+    var step: UInt64 = 0
     /// A resumed run's checkpoint (docs/PROTOCOL.md "Resume"); nil for a run from step 0.
     var resume: ResumePoint?
 }
@@ -257,7 +262,7 @@ extension Coordinator {
                                  submittedUnixMs: UInt64(max(0, run.submittedMs)),
                                  updatedUnixMs: UInt64(max(0, run.updatedMs)))
         return RunUpdate(run: summary, phase: run.lifecycle.phase.rawValue, phaseDone: min(progress.done, progress.total),
-                         phaseTotal: progress.total, latest: run.latest)
+                         phaseTotal: progress.total, latest: run.latest, history: run.history.points())
     }
 
     // MARK: requests about runs
@@ -314,9 +319,11 @@ extension Coordinator {
             // The last value of every figure the run reported.
             if pendingMetrics.contains(where: { $0.runID == record.id }) { flushMetrics(at: clock.now()) }
             var latest: [String: Double] = [:]
-            for m in (try? store.metrics(runID: record.id)) ?? [] where m.value.isFinite { latest[m.name] = m.value }
+            let records = (try? store.metrics(runID: record.id)) ?? []
+            for m in records where m.value.isFinite { latest[m.name] = m.value }
             reply(.runUpdate(RunUpdate(run: summary, phase: record.state,
-                                       latest: latest.sorted { $0.key < $1.key }.map { MetricValue(name: $0.key, value: $0.value) })),
+                                       latest: latest.sorted { $0.key < $1.key }.map { MetricValue(name: $0.key, value: $0.value) },
+                                       history: RunHistory(records: records).points())),
                   to: request)
         } catch {
             refuse(.internal, "could not read run \(m.runID): \(error)", to: request)
@@ -400,6 +407,10 @@ extension Coordinator {
             var latest = Dictionary(run.latest.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
             for v in m.values { latest[v.name] = v.value }
             run.latest = latest.sorted { $0.key < $1.key }.map { MetricValue(name: $0.key, value: $0.value) }
+            run.history.record(m)
+            if m.values.contains(where: { $0.name.hasPrefix("student.") }) || run.lifecycle.phase != .distilling {
+                (run.epoch, run.step) = (m.epoch, m.step)
+            }
             runs[m.runID] = run
             notifyWatchers(m.runID)
         }

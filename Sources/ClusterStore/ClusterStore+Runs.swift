@@ -76,6 +76,17 @@ extension ClusterStore {
         }
     }
 
+    /// How many runs are in each state (states with none are absent).
+    public func runCounts() throws(ClusterStoreError) -> [String: Int] {
+        try read("cannot count the runs of") { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM runs GROUP BY state") {
+                counts[row["state"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
     /// Newest first; limit 0 = all.
     public func runs(limit: Int) throws(ClusterStoreError) -> [RunRecord] {
         try read("cannot read the runs of") { db in

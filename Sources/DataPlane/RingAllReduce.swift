@@ -115,6 +115,8 @@ public final class RingWatch {
 /// ends with `RingError.superseded` once the replica is assigned a newer ring.
 /// One owner (a replica's training loop) uses an instance at a time.
 public final class RingAllReduce {
+    /// Bytes of gradient chunks this rank has sent (tensor frames), for monitoring.
+    public private(set) var bytesSent = 0
     public let runID: String
     public let generation: UInt64
     public let rank: Int
@@ -227,6 +229,7 @@ public final class RingAllReduce {
         let message = Message(Envelope(sender: sender, tensors: [TensorMeta(name: "gradient", dtype: .f32, shape: [UInt64(frame.count / 4)])],
                                        body: .gradientChunk(body)), frames: [frame])
         do { try await next?.send(message) } catch { throw .transport("to replica \(schedule.next(of: rank)): \(error)") }
+        bytesSent += frame.count
     }
 
     private func receive(chunk c: Int, step: UInt64, phase: RingPhase, hop: Int, values: Int? = nil) async throws(RingError) -> Frame {

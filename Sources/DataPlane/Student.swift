@@ -87,6 +87,7 @@ extension TaskRunner {
         let checkpointEvery = spec.elastic.checkpointEvery > 0 ? spec.elastic.checkpointEvery : plan.stepsPerEpoch
         var lastReport = clock.instant()
         var epochStarted = stopwatch.instant()
+        var lossAtEpoch: (sum: Double, samples: Int) = (0, 0)
         var generationsSeen = 1
         if joins {
             let text = "\(assign.taskID): joins ring generation \(task.ringGeneration) as rank \(rank) of \(replicas); it takes "
@@ -118,12 +119,17 @@ extension TaskRunner {
             }, onEpoch: { [self] epoch in
                 let seconds = stopwatch.elapsed(since: epochStarted).inSeconds
                 epochStarted = stopwatch.instant()
-                guard replica.rank == 0 else { return }
                 let t = replica.timing, steps = Double(max(t.steps, 1))
+                // This epoch's mean loss over the replica's own micro-batches (the totals since the last epoch).
+                let epochLoss = (t.lossSum - lossAtEpoch.sum) / Double(max(1, t.lossSamples - lossAtEpoch.samples))
+                lossAtEpoch = (t.lossSum, t.lossSamples)
+                guard replica.rank == 0 else { return }
                 var figures: [(String, Double)] = [("student.samples_per_s", Double(plan.sampleCount) / max(seconds, 1e-9)),
                                                    ("student.compute_ms_per_step", t.compute / steps * 1000),
                                                    ("student.logits_wait_ms_per_step", t.logitsWait / steps * 1000),
-                                                   ("student.allreduce_ms_per_step", t.allReduce / steps * 1000)]
+                                                   ("student.allreduce_ms_per_step", t.allReduce / steps * 1000),
+                                                   ("student.train_loss", epochLoss),
+                                                   ("student.gradient_sent_bytes", Double(t.gradientBytesSent))]
                 if let validation = bundle.validation {
                     let v = Evaluation.run(trainer.model, on: validation)
                     figures += [("student.val_accuracy", Double(v.accuracy)), ("student.val_loss", Double(v.loss))]

@@ -68,6 +68,11 @@ public final class StudentReplica {
         public var logitsWait: Double = 0
         public var allReduce: Double = 0
         public var steps = 0
+        /// The distillation loss over this replica's micro-batches (sum of loss × samples).
+        public var lossSum: Double = 0
+        public var lossSamples = 0
+        /// Bytes of gradient chunks this replica sent, over every ring it was in.
+        public var gradientBytesSent = 0
     }
 
     public internal(set) var timing = Timing()
@@ -234,14 +239,18 @@ public final class StudentReplica {
         let global = batches.batch(step: step)
         let n = global.count
         trainer.model.setRowWindow(offset: share.startIndex - global.startIndex, total: n)
-        _ = trainer.accumulateGradients(batch: share, train: train,
-                                        objective: .batchDistillation(loss: kd, targets: stepTargets),
-                                        scale: Float(share.count) / Float(n))
+        let (loss, _) = trainer.accumulateGradients(batch: share, train: train,
+                                                    objective: .batchDistillation(loss: kd, targets: stepTargets),
+                                                    scale: Float(share.count) / Float(n))
+        timing.lossSum += Double(loss) * Double(share.count)
+        timing.lossSamples += share.count
         timing.compute += seconds(since: &mark)
         let arena = UnsafeMutableBufferPointer(start: trainer.model.gradients.pointer, count: trainer.model.parameterCount)
+        let sentBefore = ring.bytesSent
         do throws(RingError) { try await ring.allReduce(arena, step: UInt64(g)) } catch {
             throw .ring(error)
         }
+        timing.gradientBytesSent += ring.bytesSent - sentBefore
         timing.allReduce += seconds(since: &mark)
         let lr = trainer.settings.schedule.rate(base: trainer.settings.learningRate, step: trainer.globalStep,
                                                 totalSteps: totalSteps)

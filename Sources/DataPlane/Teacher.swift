@@ -91,6 +91,9 @@ extension TaskRunner {
                 sendArtifact(assign, name: name, bytes: checkpoint.encoded())
             }
         }
+        streamer.onEpochEnd = { [self] epoch, bytes in
+            metrics(assign, epoch: epoch, step: epoch * plan.stepsPerEpoch, [("teacher\(index).logits_sent_bytes", Double(bytes))])
+        }
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {
             throw TaskFailure("teacher \(index) serving the students: \(error)")

@@ -69,6 +69,9 @@ public final class TeacherStreamer {
     /// The test-split logits once sent (a replica joining later gets them too).
     private var testMessage: Message?
     /// Where the teacher tells what it does about rare events (a long wait for credits, once).
+    /// Called at the start of every epoch it streams but the first, and after the last step,
+    /// with ``bytesSent`` (monitoring: `teacherK.logits_sent_bytes`).
+    public var onEpochEnd: ((_ epoch: Int, _ bytesSent: Int) -> Void)?
     public var note: @Sendable (String) -> Void = { _ in }
     private var notedWait = false
     private var granted: [Int: Int] = [:]
@@ -126,7 +129,9 @@ public final class TeacherStreamer {
     public func run(isCancelled: @Sendable () -> Bool = { false }) async throws(DataPlaneError) {
         let classes = model.outputFeatures
         served = Set(receivers())
+        defer { onEpochEnd?(plan.streamedEpochs, bytesSent) }
         for epoch in 0..<plan.streamedEpochs {
+            if epoch > 0 && epoch * plan.stepsPerEpoch > startStep { onEpochEnd?(epoch, bytesSent) }
             let batches = plan.batches(epoch: epoch)
             for step in 0..<batches.stepsPerEpoch {
                 if isCancelled() { return }

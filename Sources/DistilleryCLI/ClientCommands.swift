@@ -143,37 +143,79 @@ struct Resume: AsyncParsableCommand {
 }
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the cluster's nodes: roles, address, liveness, load, current task.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the cluster's nodes: roles, address, liveness, load, current task.",
+        discussion: """
+            --watch refreshes the table every second until Ctrl-C (like `watch kubectl get nodes`), \
+            nodes sorted by state (alive, suspect, dead, left) then name, and coloured by state on \
+            a terminal unless NO_COLOR is set.
+            """)
+    @Flag(help: "Refresh every second until interrupted.") var watch = false
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        let status: ClusterStatus = try await client.withClient { c in
+        guard watch else {
+            let status = try await fetch()
+            if client.json { printJSON(StatusOutput(status)) } else { print(Self.text(status, coordinator: client.coordinator, colour: false)) }
+            return
+        }
+        let terminal = isatty(STDOUT_FILENO) != 0
+        let colour = terminal && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) != false
+        while !Task.isCancelled {
+            let status = try await fetch()
+            if client.json {
+                printJSON(StatusOutput(status))
+            } else {
+                // Home and clear on a terminal: the table stays in place.
+                print((terminal ? "\u{1B}[H\u{1B}[2J" : "") + Format.timestamp(unixMs: UInt64(Date().timeIntervalSince1970 * 1000))
+                      + "  (every 1 s; Ctrl-C to stop)\n" + Self.text(status, coordinator: client.coordinator, colour: colour))
+            }
+            fflush(nil)
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func fetch() async throws -> ClusterStatus {
+        try await client.withClient { c in
             let reply = try await c.request(.statusRequest(StatusRequest()))
             guard case .clusterStatus(let s) = reply else { throw unexpected(reply) }
             return s
         }
-        if client.json {
-            printJSON(StatusOutput(status))
-            return
-        }
-        print("coordinator \(client.coordinator) (version \(status.coordinatorVersion), \(status.security.text)): "
-              + "\(status.nodes.count) worker(s)")
+    }
+
+    /// Liveness states in the order `--watch` lists them, with their ANSI colour.
+    static let order: [NodeState: (rank: Int, colour: String)] = [
+        .alive: (0, "\u{1B}[32m"), .suspect: (1, "\u{1B}[33m"), .dead: (2, "\u{1B}[31m"), .left: (3, "\u{1B}[2m"),
+    ]
+
+    /// The status as text: the header line, the node table (sorted by state then name), refused keys.
+    static func text(_ status: ClusterStatus, coordinator: String, colour: Bool) -> String {
+        var out = ["coordinator \(coordinator) (version \(status.coordinatorVersion), \(status.security.text)): "
+                   + "\(status.nodes.count) worker(s)"]
         if !status.nodes.isEmpty {
-            let rows = status.nodes.map { n in
+            let nodes = status.nodes.sorted { (order[$0.state]?.rank ?? 9, $0.name) < (order[$1.state]?.rank ?? 9, $1.name) }
+            let rows = nodes.map { n in
                 [n.name, n.roles.map { "\($0)" }.joined(separator: ","), n.address, "\(n.state)",
                  Format.age(milliseconds: n.lastHeardMsAgo), String(format: "%.0f%%", Double(n.cpuPercent)), ByteCount.text(n.rssBytes),
                  n.currentTask.isEmpty ? "-" : n.currentTask]
             }
-            TextTable(header: ["NODE", "ROLES", "ADDRESS", "STATE", "HEARD", "CPU", "RSS", "TASK"], rows: rows,
-                      alignments: [.left, .left, .left, .left, .right, .right, .right]).print()
+            let lines = TextTable(header: ["NODE", "ROLES", "ADDRESS", "STATE", "HEARD", "CPU", "RSS", "TASK"], rows: rows,
+                                  alignments: [.left, .left, .left, .left, .right, .right, .right]).render().split(separator: "\n")
+            for (i, line) in lines.enumerated() {
+                guard colour, i > 0, i - 1 < nodes.count, let c = order[nodes[i - 1].state]?.colour else { out.append(String(line)); continue }
+                out.append(c + line + "\u{1B}[0m")
+            }
         }
-        guard !status.refusedKeys.isEmpty else { return }
-        print("refused keys:")
-        let rows = status.refusedKeys.map { k in
-            [k.publicKey.isEmpty ? "(no CURVE key)" : k.publicKey, k.name.isEmpty ? "-" : k.name, String(k.count),
-             Format.age(milliseconds: k.lastMsAgo), k.reason]
+        if !status.refusedKeys.isEmpty {
+            out.append("refused keys:")
+            let rows = status.refusedKeys.map { k in
+                [k.publicKey.isEmpty ? "(no CURVE key)" : k.publicKey, k.name.isEmpty ? "-" : k.name, String(k.count),
+                 Format.age(milliseconds: k.lastMsAgo), k.reason]
+            }
+            out.append(TextTable(header: ["KEY", "NAME", "COUNT", "LAST", "REASON"], rows: rows,
+                                 alignments: [.left, .left, .right, .right, .left]).render())
         }
-        TextTable(header: ["KEY", "NAME", "COUNT", "LAST", "REASON"], rows: rows, alignments: [.left, .left, .right, .right, .left]).print()
+        return out.joined(separator: "\n")
     }
 }
 
@@ -203,18 +245,26 @@ struct Runs: AsyncParsableCommand {
 
 struct Watch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Follow a run live: state, a progress bar for the current phase, latest metrics. Returns when the run ends.")
+        abstract: "Follow a run live until it ends; exit 0 only if it completed.",
+        discussion: """
+            On a terminal the screen is redrawn in place: the phase with a bar, rate and ETA, each \
+            teacher while teachers train, then the student's numbers with the curves of its \
+            training loss and validation accuracy per epoch, samples/s, the split of a step and \
+            the replicas. Piped, or with --no-tty, one plain line per change; with --json one \
+            JSON object per update.
+            """)
     @Argument(help: "Run id, or run-N / N (see `distillery runs`).") var run: String
+    @Flag(help: "Plain lines even on a terminal.") var noTTY = false
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await client.withClient { c in try await followRun(run, client: c, json: client.json) }
+        try await client.withClient { c in try await followRun(run, client: c, json: client.json, plain: noTTY) }
     }
 }
 
 /// Prints updates until the run ends; a run that did not complete is an error (exit 1).
-func followRun(_ runID: String, client: ControlClient, json: Bool) async throws {
-    let display = ProgressDisplay(json: json)
+func followRun(_ runID: String, client: ControlClient, json: Bool, plain: Bool = false) async throws {
+    let display = ProgressDisplay(json: json, plain: plain)
     let last = try await client.watch(runID: runID) { display.show($0) }
     display.finish(last)
     if last.run.state != .completed {

@@ -6,6 +6,7 @@ import DataPlane
 import ClusterStore
 import Foundation
 import Logging
+import Observability
 import ServiceLifecycle
 import Transport
 import TransportZMQ
@@ -75,6 +76,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var rejoinLeadMs: Int = 20_000
     @Option(help: "After a restart, how long (ms) a run that was in flight waits for its workers to report it before it is marked interrupted.")
     var recoveryGraceMs: Int = 60_000
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics (for example 127.0.0.1:9464; no authentication).")
+    var metricsListen: String?
     @OptionGroup var security: SecurityOptions
     @OptionGroup var node: NodeOptions
 
@@ -111,6 +114,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         fflush(nil)
         var services: [any Service] = [CoordinatorService(coordinator: coordinator, listener: listener, logger: logger)]
         if let nodeKeys { services.append(AuthorizedKeysWatch(keys: nodeKeys, gate: gate, transport: transport, logger: logger)) }
+        if let metricsListen {
+            do { services.append(try metricsEndpoint(metricsListen, coordinator: coordinator, listener: listener, logger: logger)) } catch {
+                await transport.shutdown()
+                throw error
+            }
+        }
         do {
             try await runNode(services, parentPid: node.parentPid, logger: logger)
         } catch {
@@ -119,6 +128,22 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         await transport.shutdown()
     }
+}
+
+/// The Prometheus endpoint beside a coordinator (docs/OPERATIONS.md "Monitoring"). It has no
+/// authentication: on anything but loopback it says so at start.
+func metricsEndpoint(_ address: String, coordinator: Coordinator, listener: any Listener, logger: Logger) throws -> MetricsEndpoint {
+    let endpoint: MetricsEndpoint
+    do {
+        endpoint = try MetricsEndpoint(address: address, logger: logger) {
+            await coordinator.clusterMetrics().prometheusText(version: DistilleryVersion.current, transportDrops: listener.drops.snapshot)
+        }
+    } catch { throw ValidationError(error.description) }
+    if !endpoint.host.hasPrefix("127.") {
+        logger.warning("metrics on http://\(address)/metrics have no authentication: anyone who reaches it reads run and worker names and figures")
+    }
+    print("metrics on http://\(address)/metrics")
+    return endpoint
 }
 
 struct WorkerCommand: AsyncParsableCommand {

@@ -2,37 +2,56 @@ import CLIOutput
 import Foundation
 import Wire
 
-/// Shows `RunUpdate`s: on a terminal, one line redrawn in place (state, a progress bar for
-/// the phase, latest metrics); otherwise one line per change of state or of whole percent.
+/// Shows `RunUpdate`s. On a terminal: the ``WatchScreen`` frame, redrawn in place (the
+/// cursor goes back up over the last frame, which is cleared) — curves, bar, rate and ETA.
+/// Otherwise (piped, or `--no-tty`): one line per change of state or of whole percent. With
+/// `--json`: one JSON object per update.
 final class ProgressDisplay {
     let json: Bool
-    let interactive = isatty(STDOUT_FILENO) != 0
+    let interactive: Bool
     private var lastLine = ""
-    private var lastPhase = ""
+    private var screen = WatchScreen(width: 80)
+    private var drawnLines = 0
+    private let started = Date()
 
-    init(json: Bool) { self.json = json }
+    init(json: Bool, plain: Bool = false) {
+        self.json = json
+        interactive = !plain && isatty(STDOUT_FILENO) != 0
+    }
 
     func show(_ u: RunUpdate) {
         if json {
             printJSON(WatchOutput(u))
             return
         }
+        if interactive { return redraw(u) }
         let line = render(u)
         guard line != lastLine else { return }
-        if interactive {
-            if u.phase != lastPhase && !lastPhase.isEmpty { print("") }
-            print("\r\u{1B}[2K" + line, terminator: "")
-        } else {
-            print(line)
-        }
+        print(line)
         fflush(nil)
         lastLine = line
-        lastPhase = u.phase
     }
 
     func finish(_ u: RunUpdate) {
-        if interactive && !json { print("") }
         if !json { print("\(u.run.runID) \(u.run.state.text): \(u.run.reason)") }
+    }
+
+    /// The terminal's width in columns (80 when it cannot be read).
+    static func terminalWidth() -> Int {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
+
+    private func redraw(_ u: RunUpdate) {
+        screen.width = Self.terminalWidth()
+        screen.observe(u, now: Date().timeIntervalSince(started))
+        let lines = screen.lines(u)
+        var out = drawnLines > 0 ? "\u{1B}[\(drawnLines)A\r\u{1B}[J" : ""
+        for line in lines { out += line + "\n" }
+        print(out, terminator: "")
+        fflush(nil)
+        drawnLines = lines.count
     }
 
     private func render(_ u: RunUpdate) -> String {

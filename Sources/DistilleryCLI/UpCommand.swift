@@ -17,7 +17,7 @@ import Wire
 /// separate process on this machine.
 ///
 /// ```yaml
-/// coordinator: { listen: tcp://127.0.0.1:7878, state-dir: .distillery/state }
+/// coordinator: { listen: tcp://127.0.0.1:7878, state-dir: .distillery/state, metrics-listen: 127.0.0.1:9464 }
 /// logs: .distillery/logs          # one log file per process
 /// cache: .distillery/cache        # one cache directory per worker
 /// keys: .distillery/keys          # throw-away CURVE keys, made anew at each start
@@ -34,6 +34,8 @@ struct LocalTopology: Equatable {
 
     var listen = "tcp://127.0.0.1:7878"
     var stateDir = ".distillery/state"
+    /// The coordinator's Prometheus endpoint ("HOST:PORT"); nil: none.
+    var metricsListen: String?
     var logs = ".distillery/logs"
     var cache = ".distillery/cache"
     var keys = ".distillery/keys"
@@ -44,9 +46,11 @@ struct LocalTopology: Equatable {
     init(yaml: String, file: String) throws {
         var reader = StrictYAML(yaml: yaml, fileName: file, describing: "the cluster file")
         if let root = reader.root(allowed: ["coordinator", "workers", "logs", "cache", "keys"]) {
-            if let c = reader.mapping(root, "coordinator", allowed: ["listen", "state-dir"]) {
+            if let c = reader.mapping(root, "coordinator", allowed: ["listen", "state-dir", "metrics-listen"]) {
                 listen = reader.string(c, "listen", default: listen, allowed: "a ZeroMQ endpoint, e.g. tcp://127.0.0.1:7878")
                 stateDir = reader.string(c, "state-dir", default: stateDir, allowed: "a directory")
+                let metrics = reader.string(c, "metrics-listen", default: "", allowed: "HOST:PORT, e.g. 127.0.0.1:9464")
+                metricsListen = metrics.isEmpty ? nil : metrics
             }
             logs = reader.string(root, "logs", default: logs, allowed: "a directory")
             cache = reader.string(root, "cache", default: cache, allowed: "a directory")
@@ -126,7 +130,7 @@ final class LocalCluster: Service, @unchecked Sendable {
         clientKeys = keys.coordinator
         do {
             try spawn("coordinator", ["coordinator", "--listen", topology.listen, "--state-dir", topology.stateDir,
-                                      "--keys", keys.coordinator])
+                                      "--keys", keys.coordinator] + (topology.metricsListen.map { ["--metrics-listen", $0] } ?? []))
             try await waitForCoordinator(timeout: 15)
             // The workers share this machine's cores: one compute thread each when there are
             // more workers than cores (unless DISTILLERY_THREADS says otherwise).
@@ -146,6 +150,7 @@ final class LocalCluster: Service, @unchecked Sendable {
         let rows = processes.withLock { $0.map { [$0.name, String($0.process.processIdentifier), "\(topology.logs)/\($0.name).log"] } }
         TextTable(header: ["PROCESS", "PID", "LOG"], rows: rows, alignments: [.left, .right]).print()
         print("CURVE keys (made for this cluster, admin): export DISTILLERY_KEYS=\(keys.coordinator)")
+        if let metrics = topology.metricsListen { print("Prometheus metrics: http://\(metrics)/metrics") }
         print("stop with Ctrl-C; meanwhile: distillery status, distillery submit FILE --watch")
         fflush(nil)
     }

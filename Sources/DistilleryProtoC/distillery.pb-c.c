@@ -817,6 +817,51 @@ void   distillery__v1__run_update__free_unpacked
   assert(message->base.descriptor == &distillery__v1__run_update__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   distillery__v1__epoch_point__init
+                     (Distillery__V1__EpochPoint         *message)
+{
+  static const Distillery__V1__EpochPoint init_value = DISTILLERY__V1__EPOCH_POINT__INIT;
+  *message = init_value;
+}
+size_t distillery__v1__epoch_point__get_packed_size
+                     (const Distillery__V1__EpochPoint *message)
+{
+  assert(message->base.descriptor == &distillery__v1__epoch_point__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t distillery__v1__epoch_point__pack
+                     (const Distillery__V1__EpochPoint *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &distillery__v1__epoch_point__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t distillery__v1__epoch_point__pack_to_buffer
+                     (const Distillery__V1__EpochPoint *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &distillery__v1__epoch_point__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Distillery__V1__EpochPoint *
+       distillery__v1__epoch_point__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Distillery__V1__EpochPoint *)
+     protobuf_c_message_unpack (&distillery__v1__epoch_point__descriptor,
+                                allocator, len, data);
+}
+void   distillery__v1__epoch_point__free_unpacked
+                     (Distillery__V1__EpochPoint *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &distillery__v1__epoch_point__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   distillery__v1__cancel_run__init
                      (Distillery__V1__CancelRun         *message)
 {
@@ -3569,7 +3614,7 @@ const ProtobufCMessageDescriptor distillery__v1__watch_run__descriptor =
   (ProtobufCMessageInit) distillery__v1__watch_run__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__run_update__field_descriptors[5] =
+static const ProtobufCFieldDescriptor distillery__v1__run_update__field_descriptors[6] =
 {
   {
     "run",
@@ -3631,8 +3676,21 @@ static const ProtobufCFieldDescriptor distillery__v1__run_update__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "history",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Distillery__V1__RunUpdate, n_history),
+    offsetof(Distillery__V1__RunUpdate, history),
+    &distillery__v1__epoch_point__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__run_update__field_indices_by_name[] = {
+  5,   /* field[5] = history */
   4,   /* field[4] = latest */
   1,   /* field[1] = phase */
   2,   /* field[2] = phase_done */
@@ -3642,7 +3700,7 @@ static const unsigned distillery__v1__run_update__field_indices_by_name[] = {
 static const ProtobufCIntRange distillery__v1__run_update__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor distillery__v1__run_update__descriptor =
 {
@@ -3652,11 +3710,75 @@ const ProtobufCMessageDescriptor distillery__v1__run_update__descriptor =
   "Distillery__V1__RunUpdate",
   "distillery.v1",
   sizeof(Distillery__V1__RunUpdate),
-  5,
+  6,
   distillery__v1__run_update__field_descriptors,
   distillery__v1__run_update__field_indices_by_name,
   1,  distillery__v1__run_update__number_ranges,
   (ProtobufCMessageInit) distillery__v1__run_update__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor distillery__v1__epoch_point__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__EpochPoint, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "epoch",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__EpochPoint, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Distillery__V1__EpochPoint, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned distillery__v1__epoch_point__field_indices_by_name[] = {
+  1,   /* field[1] = epoch */
+  0,   /* field[0] = name */
+  2,   /* field[2] = value */
+};
+static const ProtobufCIntRange distillery__v1__epoch_point__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor distillery__v1__epoch_point__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "distillery.v1.EpochPoint",
+  "EpochPoint",
+  "Distillery__V1__EpochPoint",
+  "distillery.v1",
+  sizeof(Distillery__V1__EpochPoint),
+  3,
+  distillery__v1__epoch_point__field_descriptors,
+  distillery__v1__epoch_point__field_indices_by_name,
+  1,  distillery__v1__epoch_point__number_ranges,
+  (ProtobufCMessageInit) distillery__v1__epoch_point__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor distillery__v1__cancel_run__field_descriptors[1] =

@@ -83,8 +83,9 @@ public struct WireSamples: Sendable {
             let total = chance(3) ? 0 : u64()
             let done = total == 0 ? u64() : total / UInt64(1 + int(4))
             let latest = list { MetricValue(name: $0.word(), value: $0.rng.nextDouble() * 1e6 - 5e5) }
+            let history = list { EpochPoint(name: $0.word(), epoch: UInt32(1 + $0.int(200)), value: $0.rng.nextDouble() * 10 - 5) }
             return (.runUpdate(RunUpdate(run: runSummary(), phase: text(), phaseDone: done, phaseTotal: total,
-                                         latest: latest)), [], [])
+                                         latest: latest, history: history)), [], [])
         case 12: return (.cancelRun(CancelRun(runID: word())), [], [])
         case 13: return (.cancelRunReply(CancelRunReply(cancelled: chance(2), message: text())), [], [])
         case 14:

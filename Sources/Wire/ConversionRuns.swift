@@ -222,6 +222,9 @@ extension RunUpdate {
             phaseTotal: c.phase_total,
             latest: CRead.messages(c.n_latest, c.latest, "run_update.latest") { (m, path) throws(WireError) in
                 try MetricValue(c: m, path: path)
+            },
+            history: CRead.messages(c.n_history, c.history, "run_update.history") { (m, path) throws(WireError) in
+                try EpochPoint(name: CRead.string(m.name, "\(path).name"), epoch: m.epoch, value: m.value)
             })
     }
 
@@ -234,6 +237,14 @@ extension RunUpdate {
         p.pointee.n_latest = latest.count
         p.pointee.latest = try a.messages(latest) { (m, i) throws(WireError) in
             try m.c(a, path: "run_update.latest[\(i)]")
+        }
+        p.pointee.n_history = history.count
+        p.pointee.history = try a.messages(history) { (m, i) throws(WireError) in
+            let q = a.message(distillery__v1__epoch_point__init)
+            q.pointee.name = try a.string(m.name, "run_update.history[\(i)].name")
+            q.pointee.epoch = m.epoch
+            q.pointee.value = m.value
+            return q
         }
         return p
     }

@@ -203,7 +203,8 @@ public struct WatchRun: Sendable, Equatable {
 ///
 /// Rules: `run` present and valid (the proto field is a message that could be absent on the
 /// wire; decode refuses that, so it is not optional here); `phase_total` > 0 ⇒
-/// `phase_done` ≤ `phase_total`; every `latest` value has a name; no tensors.
+/// `phase_done` ≤ `phase_total`; every `latest` value and `history` point has a name; a
+/// point's epoch is ≥ 1; at most ``maxHistory`` points; no tensors.
 public struct RunUpdate: Sendable, Equatable {
     public var run: RunSummary
     /// E.g. "teachers", "distil".
@@ -211,14 +212,34 @@ public struct RunUpdate: Sendable, Equatable {
     public var phaseDone: UInt64
     public var phaseTotal: UInt64
     public var latest: [MetricValue]
+    /// The run's curves: each per-epoch figure's last value in each epoch, by name then epoch.
+    public var history: [EpochPoint]
+
+    /// Most `history` points in one update (the newest epochs are kept).
+    public static let maxHistory = 4096
 
     public init(run: RunSummary = RunSummary(), phase: String = "", phaseDone: UInt64 = 0,
-                phaseTotal: UInt64 = 0, latest: [MetricValue] = []) {
+                phaseTotal: UInt64 = 0, latest: [MetricValue] = [], history: [EpochPoint] = []) {
         self.run = run
         self.phase = phase
         self.phaseDone = phaseDone
         self.phaseTotal = phaseTotal
         self.latest = latest
+        self.history = history
+    }
+}
+
+/// One point of a curve (proto `distillery.v1.EpochPoint`): figure `name` at the end of `epoch`.
+public struct EpochPoint: Sendable, Equatable, Hashable {
+    public var name: String
+    /// 1-based.
+    public var epoch: UInt32
+    public var value: Double
+
+    public init(name: String = "", epoch: UInt32 = 0, value: Double = 0) {
+        self.name = name
+        self.epoch = epoch
+        self.value = value
     }
 }
 

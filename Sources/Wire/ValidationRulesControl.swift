@@ -103,6 +103,12 @@ extension RunUpdate {
         for (i, m) in latest.enumerated() {
             try Rules.nonEmpty(m.name, "run_update.latest[\(i)].name")
         }
+        try Rules.rule(history.count <= RunUpdate.maxHistory, "run_update.history has \(history.count) points; at most "
+            + "\(RunUpdate.maxHistory) are allowed")
+        for (i, p) in history.enumerated() {
+            try Rules.nonEmpty(p.name, "run_update.history[\(i)].name")
+            try Rules.rule(p.epoch >= 1, "run_update.history[\(i)].epoch must be 1 or more (epochs are 1-based), not 0")
+        }
     }
 }
 

@@ -257,10 +257,10 @@ struct ClusterProcessTests {
     @Test func upStartsALocalClusterAndStopsEveryProcess() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let address = "tcp://127.0.0.1:\(freePort())"
+        let address = "tcp://127.0.0.1:\(freePort())", metricsPort = freePort()
         let topology = dir.appendingPathComponent("local.yaml")
         try """
-        coordinator: { listen: "\(address)", state-dir: "\(dir.path)/state" }
+        coordinator: { listen: "\(address)", state-dir: "\(dir.path)/state", metrics-listen: "127.0.0.1:\(metricsPort)" }
         logs: "\(dir.path)/logs"
         cache: "\(dir.path)/cache"
         keys: "\(dir.path)/keys"
@@ -274,6 +274,8 @@ struct ClusterProcessTests {
             let up = try Node(["up", topology.path], log: dir.appendingPathComponent("up-\(stop).log"))
             #expect(eventually(timeout: 40) { up.output.contains("local cluster up") }, "\(up.output)")
             #expect(nodeStates(address, keys: keys[1]) == ["t1": "alive", "s1": "alive"])
+            #expect(up.output.contains("Prometheus metrics: http://127.0.0.1:\(metricsPort)/metrics"), "\(up.output)")
+            #expect(MetricsProcessTests.get("/metrics", port: metricsPort)?.body.contains(#"distillery_workers{state="alive"} 2"#) == true)
             let pids = up.output.split(separator: "\n").compactMap { line -> Int32? in
                 let cols = line.split(separator: " ", omittingEmptySubsequences: true)
                 return cols.count >= 3 && ["coordinator", "t1", "s1"].contains(String(cols[0])) ? Int32(cols[1]) : nil

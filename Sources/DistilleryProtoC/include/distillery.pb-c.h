@@ -33,6 +33,7 @@ typedef struct Distillery__V1__RunSummary Distillery__V1__RunSummary;
 typedef struct Distillery__V1__RunList Distillery__V1__RunList;
 typedef struct Distillery__V1__WatchRun Distillery__V1__WatchRun;
 typedef struct Distillery__V1__RunUpdate Distillery__V1__RunUpdate;
+typedef struct Distillery__V1__EpochPoint Distillery__V1__EpochPoint;
 typedef struct Distillery__V1__CancelRun Distillery__V1__CancelRun;
 typedef struct Distillery__V1__CancelRunReply Distillery__V1__CancelRunReply;
 typedef struct Distillery__V1__ListEvents Distillery__V1__ListEvents;
@@ -634,10 +635,33 @@ struct  Distillery__V1__RunUpdate
    */
   size_t n_latest;
   Distillery__V1__MetricValue **latest;
+  /*
+   * The run's curves: for every figure reported with an epoch (Metrics.epoch ≥ 1:
+   * student.train_loss, student.val_accuracy, teacherK.val_accuracy, …) its last value in
+   * each epoch, by name then epoch; at most 4096 points (the newest epochs are kept). A watcher
+   * draws them; `report --html` puts them in its charts (docs/PROTOCOL.md "Watch").
+   */
+  size_t n_history;
+  Distillery__V1__EpochPoint **history;
 };
 #define DISTILLERY__V1__RUN_UPDATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__run_update__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL }
+    , NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0,NULL }
+
+
+/*
+ * One point of a curve: figure `name`'s value at the end of `epoch` (1-based).
+ */
+struct  Distillery__V1__EpochPoint
+{
+  ProtobufCMessage base;
+  char *name;
+  uint32_t epoch;
+  double value;
+};
+#define DISTILLERY__V1__EPOCH_POINT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__epoch_point__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Distillery__V1__CancelRun
@@ -1525,6 +1549,25 @@ Distillery__V1__RunUpdate *
 void   distillery__v1__run_update__free_unpacked
                      (Distillery__V1__RunUpdate *message,
                       ProtobufCAllocator *allocator);
+/* Distillery__V1__EpochPoint methods */
+void   distillery__v1__epoch_point__init
+                     (Distillery__V1__EpochPoint         *message);
+size_t distillery__v1__epoch_point__get_packed_size
+                     (const Distillery__V1__EpochPoint   *message);
+size_t distillery__v1__epoch_point__pack
+                     (const Distillery__V1__EpochPoint   *message,
+                      uint8_t             *out);
+size_t distillery__v1__epoch_point__pack_to_buffer
+                     (const Distillery__V1__EpochPoint   *message,
+                      ProtobufCBuffer     *buffer);
+Distillery__V1__EpochPoint *
+       distillery__v1__epoch_point__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   distillery__v1__epoch_point__free_unpacked
+                     (Distillery__V1__EpochPoint *message,
+                      ProtobufCAllocator *allocator);
 /* Distillery__V1__CancelRun methods */
 void   distillery__v1__cancel_run__init
                      (Distillery__V1__CancelRun         *message);
@@ -2037,6 +2080,9 @@ typedef void (*Distillery__V1__WatchRun_Closure)
 typedef void (*Distillery__V1__RunUpdate_Closure)
                  (const Distillery__V1__RunUpdate *message,
                   void *closure_data);
+typedef void (*Distillery__V1__EpochPoint_Closure)
+                 (const Distillery__V1__EpochPoint *message,
+                  void *closure_data);
 typedef void (*Distillery__V1__CancelRun_Closure)
                  (const Distillery__V1__CancelRun *message,
                   void *closure_data);
@@ -2142,6 +2188,7 @@ extern const ProtobufCMessageDescriptor distillery__v1__run_summary__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__run_list__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__watch_run__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__run_update__descriptor;
+extern const ProtobufCMessageDescriptor distillery__v1__epoch_point__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__cancel_run__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__cancel_run_reply__descriptor;
 extern const ProtobufCMessageDescriptor distillery__v1__list_events__descriptor;
