@@ -45,11 +45,9 @@ public struct WatchScreen: Sendable {
             out.append(studentLine(figures, history))
             out += curve("train loss", history["student.train_loss"], format: { Format.fixed($0, 4) })
             out += curve("validation accuracy", history["student.val_accuracy"], format: Format.percent)
-            // Teachers that train on during distillation (online): their accuracy too.
-            for t in teachers where (history["teacher\(t).val_accuracy"]?.count ?? 0) > 1 && figures["student.samples_per_s"] != nil {
-                if u.run.state == .distilling || u.run.state.isTerminal {
-                    out += curve("teacher \(t) validation accuracy", history["teacher\(t).val_accuracy"], format: Format.percent)
-                }
+            // Teachers that train on during distillation (online): their loss too.
+            for t in teachers {
+                out += curve("teacher \(t) (online) train loss", history["teacher\(t).online_train_loss"], format: { Format.fixed($0, 4) })
             }
             if let split = stepSplit(figures) { out.append(split) }
             if let replicas = figures["student.replicas"] {

@@ -91,8 +91,11 @@ extension TaskRunner {
                 sendArtifact(assign, name: name, bytes: checkpoint.encoded())
             }
         }
-        streamer.onEpochEnd = { [self] epoch, bytes in
-            metrics(assign, epoch: epoch, step: epoch * plan.stepsPerEpoch, [("teacher\(index).logits_sent_bytes", Double(bytes))])
+        streamer.onEpochEnd = { [self, weak streamer] epoch, bytes in
+            var figures = [("teacher\(index).logits_sent_bytes", Double(bytes))]
+            // An online teacher trains alongside the student: its loss per epoch is a curve of `watch`.
+            if let loss = streamer?.takeOnlineLoss() { figures.append(("teacher\(index).online_train_loss", loss)) }
+            metrics(assign, epoch: epoch, step: epoch * plan.stepsPerEpoch, figures)
         }
         let runID = assign.runID
         do throws(DataPlaneError) { try await streamer.run(isCancelled: { [self] in isCancelled(runID) }) } catch {

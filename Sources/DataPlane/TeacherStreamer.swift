@@ -69,6 +69,16 @@ public final class TeacherStreamer {
     /// The test-split logits once sent (a replica joining later gets them too).
     private var testMessage: Message?
     /// Where the teacher tells what it does about rare events (a long wait for credits, once).
+    /// An online teacher's training loss since ``takeOnlineLoss()`` last read it (loss × samples, samples).
+    private var onlineLoss: (sum: Double, samples: Int) = (0, 0)
+
+    /// The online teacher's mean training loss over the steps since the last call (nil when it
+    /// trained none), for its curve (`teacherK.online_train_loss`).
+    public func takeOnlineLoss() -> Double? {
+        defer { onlineLoss = (0, 0) }
+        return onlineLoss.samples > 0 ? onlineLoss.sum / Double(onlineLoss.samples) : nil
+    }
+
     /// Called at the start of every epoch it streams but the first, and after the last step,
     /// with ``bytesSent`` (monitoring: `teacherK.logits_sent_bytes`).
     public var onEpochEnd: ((_ epoch: Int, _ bytesSent: Int) -> Void)?
@@ -208,7 +218,9 @@ public final class TeacherStreamer {
                                                   temperature: mutual.temperature)
             objective = .batchDistillation(loss: KDLoss(temperature: mutual.temperature, alpha: mutual.weight), targets: targets)
         }
-        _ = online.accumulateGradients(batch: global, train: train, objective: objective)
+        let (loss, _) = online.accumulateGradients(batch: global, train: train, objective: objective)
+        onlineLoss.sum += Double(loss) * Double(global.count)
+        onlineLoss.samples += global.count
         online.applyGradients(learningRate: online.settings.schedule.rate(
             base: online.settings.learningRate, step: online.globalStep, totalSteps: plan.streamedSteps))
     }

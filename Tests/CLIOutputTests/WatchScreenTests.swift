@@ -54,6 +54,15 @@ import Wire
         #expect(lines.allSatisfy { $0.count <= 100 })
     }
 
+    @Test func anOnlineTeachersLossIsACurveBesideTheStudents() {
+        let u = Self.update(.distilling, phase: "distilling", done: 30, total: 60, latest: ["student.train_loss": 0.4],
+                            history: [("student.train_loss", [0.5, 0.4]), ("teacher1.online_train_loss", [0.3, 0.25]),
+                                      ("teacher0.val_accuracy", [0.8, 0.85])])
+        let text = WatchScreen(width: 80).lines(u).joined(separator: "\n")
+        #expect(text.contains("teacher 1 (online) train loss by epoch:\n0.3000 ┤"), "\(text)")
+        #expect(!text.contains("teacher 0"), "a teacher that trained before distillation has no curve here: \(text)")
+    }
+
     @Test func whileTeachersTrainThereIsALinePerTeacher() {
         let u = Self.update(.preparingTeachers, phase: "preparing-teachers", done: 10, total: 40,
                             latest: ["teacher0.train_loss": 0.5, "teacher0.val_accuracy": 0.8, "teacher1.val_accuracy": 0.75],
