@@ -78,4 +78,51 @@ struct WatchTerminalTests {
         #expect(screen.contains("\(runID) completed"), "\(screen)")
         withExtendedLifetime((coordinator, workers)) {}
     }
+
+    /// `status --watch` on a terminal: redrawn in place every second, nodes sorted by state
+    /// (alive before dead, whatever their names) and coloured by state; with NO_COLOR, no colour.
+    @Test(.timeLimit(.minutes(2))) func statusWatchKeepsTheTableInPlaceSortedAndColouredByState() throws {
+        let dir = try scratchDirectory()
+        defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
+        let address = "tcp://127.0.0.1:\(freePort())"
+        let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path,
+                                    "--heartbeat-ms", "250", "--suspect-ms", "1000", "--dead-ms", "2000"],
+                                   log: dir.appendingPathComponent("coordinator.log"))
+        let workers = try ["a-lost", "b-alive"].map { name in
+            try Node(["worker", "--coordinator", address, "--roles", "teacher", "--advertise", "127.0.0.1", "--name", name,
+                      "--cache-dir", dir.appendingPathComponent("cache-\(name)").path], log: dir.appendingPathComponent("\(name).log"))
+        }
+        #expect(eventually(timeout: 20) { nodeStates(address).count == 2 })
+        workers[0].kill()
+        #expect(eventually(timeout: 20) { nodeStates(address)["a-lost"] == "dead" })
+        var screens: [String: String] = [:]
+        for (variant, env) in [("colour", "env -u NO_COLOR "), ("plain", "env NO_COLOR=1 ")] {  // whatever the test runner set
+            let session = "distillery-status-\(variant)-\(getpid())"
+            let starter = Process()
+            starter.executableURL = URL(fileURLWithPath: "/bin/sh")
+            starter.arguments = ["-c", "tmux \"$@\" </dev/null >/dev/null 2>&1 &", "sh", "new-session", "-d", "-s", session, "-x", "140", "-y", "30",
+                                 "\(env)'\(binary.path)' status --watch --coordinator \(address)"]
+            try starter.run()
+            defer { _ = try? Self.tmux(["kill-session", "-t", session]) }
+            #expect(eventually(timeout: 10) { (try? Self.tmux(["has-session", "-t", session])) == 0 })
+            usleep(3_500_000)  // three refreshes or more
+            let capture = dir.appendingPathComponent("\(variant).txt")
+            #expect(try Self.tmux(["capture-pane", "-e", "-t", session, "-b", session]) == 0)
+            #expect(try Self.tmux(["save-buffer", "-b", session, capture.path]) == 0)
+            _ = try? Self.tmux(["delete-buffer", "-b", session])
+            screens[variant] = (try? String(contentsOf: capture, encoding: .utf8)) ?? ""
+        }
+        let colour = screens["colour"] ?? "", plain = screens["plain"] ?? ""
+        print("status --watch on a terminal (NO_COLOR=1):\n\(plain)")
+        for screen in [colour, plain] {
+            #expect(screen.components(separatedBy: "coordinator \(address)").count == 2, "one table, redrawn in place: \(screen)")
+            let alive = screen.range(of: "b-alive"), lost = screen.range(of: "a-lost")
+            #expect(alive != nil && lost != nil && alive!.lowerBound < lost!.lowerBound, "alive is listed before dead: \(screen)")
+        }
+        let lines = colour.split(separator: "\n")
+        #expect(lines.first { $0.contains("b-alive") }?.contains("\u{1B}[32m") == true, "alive in green: \(colour)")
+        #expect(lines.first { $0.contains("a-lost") }?.contains("\u{1B}[31m") == true, "dead in red: \(colour)")
+        #expect(!plain.contains("\u{1B}[3"), "NO_COLOR: no colour: \(plain)")
+        withExtendedLifetime((coordinator, workers)) {}
+    }
 }
