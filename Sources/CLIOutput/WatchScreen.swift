@@ -1,4 +1,5 @@
 import ClusterCore
+import ClusterRuntime
 import Foundation
 import Wire
 
@@ -36,7 +37,7 @@ public struct WatchScreen: Sendable {
         for p in u.history { history[p.name, default: [:]][p.epoch] = p.value }
         var out = ["\(u.run.runID)  \(u.run.name)  \(u.run.state.text)"]
         out.append(progressLine(u))
-        let teachers = Set(figures.keys.compactMap(Self.teacherIndex) + history.keys.compactMap(Self.teacherIndex)).sorted()
+        let teachers = RunFigures.teacherIndices(in: Array(figures.keys) + Array(history.keys))
         let studentTrains = history.keys.contains { $0.hasPrefix("student.") } || u.run.state == .distilling
         if !studentTrains || u.run.state == .preparingTeachers {
             for t in teachers { out.append(teacherLine(t, figures, history)) }
@@ -113,9 +114,4 @@ public struct WatchScreen: Sendable {
         return "step " + Format.fixed(total, 1) + " ms: compute " + part(compute) + " · logits wait " + part(wait) + " · all-reduce " + part(reduce)
     }
 
-    /// 3 of "teacher3.val_accuracy"; nil for other names.
-    static func teacherIndex(_ name: String) -> Int? {
-        guard name.hasPrefix("teacher"), let dot = name.firstIndex(of: ".") else { return nil }
-        return Int(name[name.index(name.startIndex, offsetBy: 7)..<dot])
-    }
 }

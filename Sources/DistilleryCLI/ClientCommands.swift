@@ -313,6 +313,7 @@ struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a run's report: each teacher's and the student's parameters, test accuracy and latency, and the compression.")
     @Argument(help: "Run id, or run-N / N.") var run: String
+    @Option(help: "Also write the report as a self-contained HTML page (curves as inline SVG) to this file.") var html: String?
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
@@ -322,6 +323,12 @@ struct Report: AsyncParsableCommand {
             return u
         }
         let report = RunReport(update)
+        if let html {
+            do throws(FileError) { try AtomicFile.write([UInt8](report.html(history: update.history).utf8), to: html) } catch {
+                throw CLIError("cannot write the report page to \(html): \(error)")
+            }
+        }
         if client.json { printJSON(report) } else { print(report.text) }
+        if let html, !client.json { print("report page: \(html)") }
     }
 }

@@ -88,7 +88,7 @@ extension ClusterMetrics.Run {
             gauge("distillery_run_step_seconds", figure, "Mean seconds of a student step, by part: compute, waiting for logits, all-reduce.",
                   scale: 0.001, labels: [("run", id), ("part", part)])
         }
-        let teachers = Set(figures.keys.compactMap(Self.teacherIndex)).sorted()
+        let teachers = RunFigures.teacherIndices(in: figures.keys)
         for t in teachers {
             let labels = [("run", id), ("teacher", String(t))]
             gauge("distillery_run_teacher_validation_accuracy_ratio", "teacher\(t).val_accuracy",
@@ -101,11 +101,5 @@ extension ClusterMetrics.Run {
                 "Bytes of logits the run's teachers sent to its replicas.")
         counter("distillery_run_gradients_sent_bytes_total", figures["student.gradient_sent_bytes"],
                 "Bytes of gradient chunks replica 0 sent around the ring (every replica sends as many).")
-    }
-
-    /// 3 of "teacher3.val_accuracy"; nil for other names.
-    static func teacherIndex(_ name: String) -> Int? {
-        guard name.hasPrefix("teacher"), let dot = name.firstIndex(of: ".") else { return nil }
-        return Int(name[name.index(name.startIndex, offsetBy: 7)..<dot])
     }
 }

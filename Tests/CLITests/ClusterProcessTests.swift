@@ -318,6 +318,19 @@ struct ClusterProcessTests {
                 #expect(printed["compression"] as? Double == written["compression"] as? Double && written["compression"] != nil)
                 #expect((printed["ensemble"] as? [String: Any])?["parameters"] as? Double
                         == (written["ensemble"] as? [String: Any])?["parameters"] as? Double)
+                // report.html beside it, and `report --html` writes the same table with the run's curves.
+                let page = dir.appendingPathComponent("report.html")
+                let htmlReport = try distillery(["report", "run-1", "--coordinator", address, "--html", page.path] + keys)
+                #expect(htmlReport.status == 0 && htmlReport.out.contains("report page: \(page.path)"), "\(htmlReport.err)")
+                let html = try String(contentsOf: page, encoding: .utf8)
+                let stored = try String(contentsOf: artifacts.appendingPathComponent("report.html"), encoding: .utf8)
+                let studentAccuracy = (written["student"] as? [String: Any])?["test_accuracy"] as? Double
+                for text in [html, stored] {
+                    #expect(studentAccuracy.map { text.contains("data-field=\"test_accuracy\" data-value=\"\($0)\"") } == true)
+                    // Two epochs of the student: two points on its loss and accuracy curves.
+                    #expect(text.components(separatedBy: "data-series=\"student.val_accuracy\" data-epoch=").count - 1 == 2, "\(text)")
+                    #expect(text.components(separatedBy: "data-series=\"student.train_loss\" data-epoch=").count - 1 == 2)
+                }
                 let student = artifacts.appendingPathComponent("student.safetensors").path
                 let eval = try distillery(["eval", student, "--test-limit", "500"])
                 #expect(eval.status == 0 && eval.out.contains("test accuracy"), "\(eval.err)")

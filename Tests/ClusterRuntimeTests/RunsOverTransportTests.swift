@@ -120,7 +120,7 @@ import Wire
         }
         // The student and teacher checkpoints reached the coordinator's state directory, verified.
         let artifacts = try cluster.store.artifacts(runID: run)
-        #expect(artifacts.map(\.name).sorted() == ["report.json", "student.onnx", "student.safetensors", "teacher-0.safetensors",
+        #expect(artifacts.map(\.name).sorted() == ["report.html", "report.json", "student.onnx", "student.safetensors", "teacher-0.safetensors",
                                                      "teacher-1.safetensors"])
         // The report the coordinator wrote when the run ended: teachers, ensemble, student, compression.
         let reportData = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/artifacts/\(run)/report.json"))
