@@ -52,6 +52,15 @@ func eventually(timeout: TimeInterval, _ condition: () throws -> Bool) rethrows 
     return false
 }
 
+/// Worker processes `(name, roles)` of the coordinator at `address`, each advertising
+/// 127.0.0.1, with its cache under `dir/cache-NAME` and its log in `dir/NAME.log`.
+func workerNodes(_ dir: URL, _ address: String, _ workers: [(String, String)]) throws -> [Node] {
+    try workers.map { name, roles in
+        try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1", "--name", name,
+                  "--cache-dir", dir.appendingPathComponent("cache-\(name)").path], log: dir.appendingPathComponent("\(name).log"))
+    }
+}
+
 /// A loopback port nothing listens on right now (bind to 0, read it, close).
 func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

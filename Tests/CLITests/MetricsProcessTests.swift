@@ -65,10 +65,7 @@ struct MetricsProcessTests {
         let address = "tcp://127.0.0.1:\(freePort())", metricsPort = freePort()
         let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path,
                                     "--metrics-listen", "127.0.0.1:\(metricsPort)"], log: dir.appendingPathComponent("coordinator.log"))
-        let workers = try [("t1", "teacher"), ("s1", "student")].map { name, roles in
-            try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1", "--name", name,
-                      "--cache-dir", dir.appendingPathComponent("cache-\(name)").path], log: dir.appendingPathComponent("\(name).log"))
-        }
+        let workers = try workerNodes(dir, address, [("t1", "teacher"), ("s1", "student")])
         #expect(eventually(timeout: 20) { Self.get("/metrics", port: metricsPort).map { Self.value($0.body, #"distillery_workers{state="alive"}"#) == 2 } ?? false },
                 "\(coordinator.output)")
         let idle = try #require(Self.get("/metrics", port: metricsPort))

@@ -44,10 +44,7 @@ struct OwnEnsembleProcessTests {
         let address = "tcp://127.0.0.1:\(freePort())"
         let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path],
                                    log: dir.appendingPathComponent("coordinator.log"))
-        let workers = try [("t1", "teacher"), ("s1", "student")].map { name, roles in
-            try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1", "--name", name,
-                      "--cache-dir", dir.appendingPathComponent("cache-\(name)").path], log: dir.appendingPathComponent("\(name).log"))
-        }
+        let workers = try workerNodes(dir, address, [("t1", "teacher"), ("s1", "student")])
         #expect(eventually(timeout: 20) { nodeStates(address) == ["t1": "alive", "s1": "alive"] }, "\(coordinator.output)")
 
         func specFile(_ name: String, teacher: URL) throws -> URL {

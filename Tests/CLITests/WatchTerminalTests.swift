@@ -25,16 +25,25 @@ struct WatchTerminalTests {
         return p.terminationStatus
     }
 
+    /// Starts a detached session running `command` and waits (bounded) until it exists. The
+    /// first tmux client forks the server, and Foundation's Process would wait for that server
+    /// too: the client is started in the background by a shell that returns at once.
+    static func startSession(_ session: String, columns: Int, rows: Int, _ command: String) throws -> Bool {
+        let starter = Process()
+        starter.executableURL = URL(fileURLWithPath: "/bin/sh")
+        starter.arguments = ["-c", "tmux \"$@\" </dev/null >/dev/null 2>&1 &", "sh",
+                             "new-session", "-d", "-s", session, "-x", String(columns), "-y", String(rows), command]
+        try starter.run()
+        return eventually(timeout: 10) { (try? tmux(["has-session", "-t", session])) == 0 }
+    }
+
     @Test(.timeLimit(.minutes(3))) func watchOnATerminalDrawsTheBarTheCurvesAndTheLastEpoch() throws {
         let dir = try scratchDirectory()
         defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { try? FileManager.default.removeItem(at: dir) } }
         let address = "tcp://127.0.0.1:\(freePort())"
         let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path],
                                    log: dir.appendingPathComponent("coordinator.log"))
-        let workers = try [("t1", "teacher"), ("s1", "student")].map { name, roles in
-            try Node(["worker", "--coordinator", address, "--roles", roles, "--advertise", "127.0.0.1", "--name", name,
-                      "--cache-dir", dir.appendingPathComponent("cache-\(name)").path], log: dir.appendingPathComponent("\(name).log"))
-        }
+        let workers = try workerNodes(dir, address, [("t1", "teacher"), ("s1", "student")])
         #expect(eventually(timeout: 20) { nodeStates(address).count == 2 })
         let spec = dir.appendingPathComponent("run.yaml")
         try """
@@ -50,14 +59,7 @@ struct WatchTerminalTests {
         let session = "distillery-watch-\(getpid())"
         let done = dir.appendingPathComponent("watch.status")
         let command = "'\(binary.path)' watch \(runID) --coordinator \(address); echo $? > '\(done.path)'; sleep 60"
-        // The first tmux client forks the server, and Foundation's Process would wait for that
-        // server too: the client is started in the background by a shell that returns at once.
-        let starter = Process()
-        starter.executableURL = URL(fileURLWithPath: "/bin/sh")
-        starter.arguments = ["-c", "tmux \"$@\" </dev/null >/dev/null 2>&1 &", "sh",
-                             "new-session", "-d", "-s", session, "-x", "120", "-y", "50", command]
-        try starter.run()
-        #expect(eventually(timeout: 10) { (try? Self.tmux(["has-session", "-t", session])) == 0 }, "the tmux session started")
+        #expect(try Self.startSession(session, columns: 120, rows: 50, command), "the tmux session started")
         defer { _ = try? Self.tmux(["kill-session", "-t", session]) }
         #expect(eventually(timeout: 150) { FileManager.default.fileExists(atPath: done.path) }, "\(coordinator.output)")
         let capture = dir.appendingPathComponent("screen.txt")
@@ -88,23 +90,15 @@ struct WatchTerminalTests {
         let coordinator = try Node(["coordinator", "--listen", address, "--state-dir", dir.appendingPathComponent("state").path,
                                     "--heartbeat-ms", "250", "--suspect-ms", "1000", "--dead-ms", "2000"],
                                    log: dir.appendingPathComponent("coordinator.log"))
-        let workers = try ["a-lost", "b-alive"].map { name in
-            try Node(["worker", "--coordinator", address, "--roles", "teacher", "--advertise", "127.0.0.1", "--name", name,
-                      "--cache-dir", dir.appendingPathComponent("cache-\(name)").path], log: dir.appendingPathComponent("\(name).log"))
-        }
+        let workers = try workerNodes(dir, address, [("a-lost", "teacher"), ("b-alive", "teacher")])
         #expect(eventually(timeout: 20) { nodeStates(address).count == 2 })
         workers[0].kill()
         #expect(eventually(timeout: 20) { nodeStates(address)["a-lost"] == "dead" })
         var screens: [String: String] = [:]
         for (variant, env) in [("colour", "env -u NO_COLOR "), ("plain", "env NO_COLOR=1 ")] {  // whatever the test runner set
             let session = "distillery-status-\(variant)-\(getpid())"
-            let starter = Process()
-            starter.executableURL = URL(fileURLWithPath: "/bin/sh")
-            starter.arguments = ["-c", "tmux \"$@\" </dev/null >/dev/null 2>&1 &", "sh", "new-session", "-d", "-s", session, "-x", "140", "-y", "30",
-                                 "\(env)'\(binary.path)' status --watch --coordinator \(address)"]
-            try starter.run()
             defer { _ = try? Self.tmux(["kill-session", "-t", session]) }
-            #expect(eventually(timeout: 10) { (try? Self.tmux(["has-session", "-t", session])) == 0 })
+            #expect(try Self.startSession(session, columns: 140, rows: 30, "\(env)'\(binary.path)' status --watch --coordinator \(address)"))
             usleep(3_500_000)  // three refreshes or more
             let capture = dir.appendingPathComponent("\(variant).txt")
             #expect(try Self.tmux(["capture-pane", "-e", "-t", session, "-b", session]) == 0)
