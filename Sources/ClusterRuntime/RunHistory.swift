@@ -2,7 +2,7 @@ import ClusterStore
 import Wire
 
 /// A run's curves: for every figure reported with an epoch (`Metrics.epoch` ≥ 1), its last
-/// value in each epoch. The coordinator keeps one per run in flight (fed by every `Metrics`,
+/// value in each epoch; confusion-matrix cells (``ConfusionMatrix/isCell(_:)``) are not curves. The coordinator keeps one per run in flight (fed by every `Metrics`,
 /// loaded from the store when a run is taken back or has ended) and sends it in each
 /// `RunUpdate.history` (docs/PROTOCOL.md "Watch"); `watch` draws it, `report --html` charts it.
 public struct RunHistory: Sendable, Equatable {
@@ -17,7 +17,7 @@ public struct RunHistory: Sendable, Equatable {
     }
 
     public mutating func record(epoch: UInt32, name: String, value: Double) {
-        guard epoch >= 1, value.isFinite else { return }
+        guard epoch >= 1, value.isFinite, !ConfusionMatrix.isCell(name) else { return }
         series[name, default: [:]][epoch] = value
     }
 

@@ -6,7 +6,9 @@ extension RunReport {
     /// fetched) — the outcome, the teachers / ensemble / student table (parameters, test
     /// accuracy, latency, compression) with each number also in `data-value`, and charts of the
     /// run's curves (`history`, `RunUpdate.history`): training loss and validation accuracy per
-    /// epoch of the student and the teachers, and the split of the student's step time. The
+    /// epoch of the student and the teachers, and the split of the student's step time — and,
+    /// class by class, the ensemble's and the student's test accuracy side by side with the
+    /// student's confusion matrix as a heat map (what compression cost, class by class). The
     /// coordinator writes it beside `report.json` when a run ends; `distillery report RUN --html
     /// FILE` writes the same page on the client.
     public func html(history: [EpochPoint], version: String = DistilleryVersion.current) -> String {
@@ -44,7 +46,9 @@ extension RunReport {
             svg.chart { display: block; margin: 12px 0; } .plot { fill: #fafafa; stroke: #ccc; } .grid { stroke: #e4e4e4; }
             .line { fill: none; stroke-width: 2; } .title { font-weight: 600; font-size: 14px; }
             .ytick { font-size: 11px; text-anchor: end; fill: #555; } .xtick, .xlabel { font-size: 11px; text-anchor: middle; fill: #555; }
-            .legend { font-size: 12px; } footer { color: #888; font-size: 12px; margin-top: 32px; }
+            .legend { font-size: 12px; } .count { font-size: 10px; text-anchor: middle; }
+            .maps { display: flex; flex-wrap: wrap; } svg.confusion { margin: 12px 0; }
+            td.worse { color: #b71c1c; } td.better { color: #1b5e20; } footer { color: #888; font-size: 12px; margin-top: 32px; }
             </style></head><body>
             <h1>\(SVGChart.escape(name)) <small>\(SVGChart.escape(runID))</small></h1>
             <p class="outcome" data-state="\(SVGChart.escape(state))">\(SVGChart.escape(state))\(reason.isEmpty ? "" : " — " + SVGChart.escape(reason))</p>
@@ -57,10 +61,51 @@ extension RunReport {
                 + String(format: "%.1f×", compression) + " fewer parameters than the ensemble"
                 + (latencyRatio.map { String(format: " and %.1f× its speed on one sample", $0) } ?? "") + ".</p>\n"
         }
+        if let gain, let baseline {
+            var detail: [String] = []
+            if let n = baseline.labelled { detail.append("\(Int(n)) labelled images") }
+            if let e = baseline.epochs { detail.append("\(Int(e)) epochs") }
+            page += "<p class=\"gain\" data-value=\"\(gain)\">Distillation gained <b>" + String(format: "%+.2f points", gain * 100)
+                + "</b> of test accuracy over the same student trained from scratch"
+                + (detail.isEmpty ? "" : " (" + detail.joined(separator: ", ") + ")") + ".</p>\n"
+        }
         let drawn = charts.map { $0.render() }.filter { !$0.isEmpty }
         if !drawn.isEmpty { page += "<h2>Curves</h2>\n" + drawn.joined(separator: "\n") + "\n" }
+        if let classes { page += classesSection(classes) }
         page += "<footer>Distillery \(SVGChart.escape(version)) · report.json has every figure of this run.</footer>\n</body></html>\n"
         return page
+    }
+
+    /// "Class by class": per class, its test samples, the ensemble's and the student's accuracy
+    /// and their difference (`tr data-class`, cells with `data-field` and `data-value`), then the
+    /// student's confusion matrix (and the ensemble's, for comparison).
+    func classesSection(_ classes: Classes) -> String {
+        let percent: (Double) -> String = { String(format: "%.1f%%", $0 * 100) }
+        let student = classes.student?.perClassAccuracy, ensemble = classes.ensemble?.perClassAccuracy
+        let samples = (classes.student ?? classes.ensemble)?.samplesPerClass ?? []
+        func cell(_ field: String, _ value: Double?, _ text: (Double) -> String, _ extra: String = "") -> String {
+            guard let value else { return "<td data-field=\"\(field)\">–</td>" }
+            return "<td data-field=\"\(field)\" data-value=\"\(value)\"\(extra)>\(SVGChart.escape(text(value)))</td>"
+        }
+        var out = "<h2>Class by class</h2>\n<p>Accuracy on each class of the test split: what the student kept of the ensemble, "
+            + "class by class.</p>\n<table class=\"classes\"><thead><tr><th>class</th><th>test samples</th><th>ensemble</th>"
+            + "<th>student</th><th>student − ensemble</th></tr></thead><tbody>\n"
+        for c in 0..<classes.count {
+            let s = student?[c] ?? nil, e = ensemble?[c] ?? nil
+            let difference = s.flatMap { s in e.map { s - $0 } }
+            let tone = difference.map { $0 < -0.005 ? " class=\"worse\"" : $0 > 0.005 ? " class=\"better\"" : "" } ?? ""
+            out += "<tr data-class=\"\(c)\"><td>\(c)</td>"
+                + cell("samples", c < samples.count ? Double(samples[c]) : nil, { String(Int($0)) })
+                + cell("ensemble_accuracy", e, percent) + cell("student_accuracy", s, percent)
+                + cell("difference", difference, { String(format: "%+.1f points", $0 * 100) }, tone) + "</tr>\n"
+        }
+        out += "</tbody></table>\n"
+        // Side by side: the student's matrix, then the ensemble's; rows are true classes, the
+        // blue a cell's share of its row.
+        out += "<div class=\"maps\">"
+        if let m = classes.student { out += SVGConfusion(title: "Student: true class (rows) → predicted", matrix: m).render() }
+        if let m = classes.ensemble { out += SVGConfusion(title: "Ensemble: true class (rows) → predicted", matrix: m).render() }
+        return out + "</div>\n"
     }
 
     /// The table: one row per teacher, the ensemble (several teachers) and the student.
@@ -87,6 +132,7 @@ extension RunReport {
                        ensemble.testAccuracy, ensemble.latencyMicroseconds)
         }
         out += row("student", "student", student.parameters, student.testAccuracy, student.latencyMicroseconds)
+        if let baseline { out += row("baseline", "student from scratch", student.parameters, baseline.testAccuracy, nil) }
         return out + "</tbody></table>\n"
     }
 }

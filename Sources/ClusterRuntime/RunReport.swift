@@ -99,6 +99,50 @@ public struct RunReport: Codable, Sendable, Equatable {
         }
     }
 
+    /// Class by class on the test split: the student's and the ensemble's confusion matrices
+    /// (figures `student.classes`, `student.confusion.<t>.<p>`, `ensemble.confusion.<t>.<p>`).
+    public struct Classes: Codable, Sendable, Equatable {
+        public var count: Int
+        public var student: ConfusionMatrix?
+        public var ensemble: ConfusionMatrix?
+
+        public init(count: Int, student: ConfusionMatrix? = nil, ensemble: ConfusionMatrix? = nil) {
+            self.count = count
+            self.student = student
+            self.ensemble = ensemble
+        }
+
+        /// From a run's figures; nil unless `student.classes` and a matrix were reported.
+        init?(figures: [String: Double]) {
+            guard let n = figures["student.classes"], let count = Int(exactly: n) else { return nil }
+            let student = ConfusionMatrix(figures: figures, prefix: "student.confusion", classes: count)
+            let ensemble = ConfusionMatrix(figures: figures, prefix: "ensemble.confusion", classes: count)
+            guard student != nil || ensemble != nil else { return nil }
+            self.init(count: count, student: student, ensemble: ensemble)
+        }
+    }
+
+    /// The same student trained from scratch on the labels it saw, for as many steps
+    /// (`training.baseline`; figures `baseline.test_accuracy`, `baseline.epochs`,
+    /// `baseline.labelled`).
+    public struct Baseline: Codable, Sendable, Equatable {
+        public var testAccuracy: Double
+        public var epochs: Double?
+        /// The training images it learnt from (those whose labels the student saw).
+        public var labelled: Double?
+
+        public init(testAccuracy: Double, epochs: Double? = nil, labelled: Double? = nil) {
+            self.testAccuracy = testAccuracy
+            self.epochs = epochs
+            self.labelled = labelled
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case epochs, labelled
+            case testAccuracy = "test_accuracy"
+        }
+    }
+
     public var runID: String
     public var name: String
     /// The run's phase as the coordinator names it: "completed", "preparing-teachers", …
@@ -114,7 +158,16 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var compression: Double?
     /// Ensemble latency / student latency; nil unless both are known.
     public var latencyRatio: Double?
-    /// The latest value of every figure reported, by name (`student.samples_per_s`, …).
+    /// The student from scratch; nil unless the run trained one (`training.baseline`).
+    public var baseline: Baseline?
+    /// What distillation gained: the student's test accuracy − the baseline's (0.0766 = 7.66
+    /// points); nil unless both are known.
+    public var gain: Double?
+    /// Per-class results; nil for runs that did not report them (older runs, more than
+    /// ``ConfusionMatrix/maxClasses`` classes, runs that did not get to the test).
+    public var classes: Classes?
+    /// The latest value of every figure reported, by name (`student.samples_per_s`, …), but for
+    /// the confusion-matrix cells, which are in `classes`.
     public var figures: [String: Double]
     /// From the run spec; known to the coordinator, absent when a client built the report.
     public var replicas: Int?
@@ -122,7 +175,7 @@ public struct RunReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id"
-        case name, state, reason, teachers, ensemble, student, compression, figures, replicas, mode
+        case name, state, reason, teachers, ensemble, student, compression, figures, replicas, mode, classes, baseline, gain
         case latencyRatio = "latency_ratio"
         case studentONNX = "student_onnx"
     }
@@ -139,7 +192,11 @@ public struct RunReport: Codable, Sendable, Equatable {
         self.name = name
         self.state = state
         self.reason = reason
-        self.figures = figures
+        self.figures = figures.filter { !ConfusionMatrix.isCell($0.key) }
+        classes = Classes(figures: figures)
+        baseline = figures["baseline.test_accuracy"].map {
+            Baseline(testAccuracy: $0, epochs: figures["baseline.epochs"], labelled: figures["baseline.labelled"])
+        }
         self.replicas = replicas
         self.mode = mode
         teachers = RunFigures.teacherIndices(in: figures.keys).map { model("teacher\($0)", index: $0) }
@@ -150,6 +207,7 @@ public struct RunReport: Codable, Sendable, Equatable {
                             latencyMicroseconds: latencies.isEmpty ? nil : latencies.reduce(0, +))
         if let p = student.parameters, p > 0, ensemble.parameters > 0 { compression = ensemble.parameters / p }
         if let l = student.latencyMicroseconds, l > 0, let e = ensemble.latencyMicroseconds, e > 0 { latencyRatio = e / l }
+        if let b = baseline, let s = student.testAccuracy { gain = s - b.testAccuracy }
     }
 
     /// The report as `report.json` holds it (``JSONCoding``: sorted keys, pretty-printed).

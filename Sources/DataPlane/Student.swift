@@ -9,6 +9,7 @@ import NN
 import ONNX
 import RunSpec
 import Synchronization
+import Tensor
 import Training
 import Transport
 import Wire
@@ -78,6 +79,10 @@ extension TaskRunner {
                                      timeout: dataTimeout, elastic: elastic, joins: joins)
         replica.clock = clock
         replica.stopwatch = stopwatch
+        replica.labelMask = bundle.train.labelMask(fraction: Double(spec.training.labelFraction), seed: spec.training.seed)
+        if let mask = replica.labelMask, rank == 0 {
+            logger.info("\(assign.taskID): the student sees the labels of \(Int(mask.reduce(0, +))) of \(mask.count) training images")
+        }
         if joins { replica.streamStart = min(Int(clamping: task.fromStep), plan.streamedSteps) }
         let logger = self.logger
         replica.note = { [taskID] in logger.info("\(taskID): \($0)") }
@@ -141,6 +146,7 @@ extension TaskRunner {
         }
         if isCancelled(runID) { return }
         if replica.rank == 0 {
+            var ensemblePredicted: [Int]?
             switch await replica.testSplitAccuracy(on: bundle.test, from: dataPlane.inbox.testSplitQueue(run: assign.runID),
                                                    timeout: dataTimeout) {
             case .success(let accuracy):
@@ -152,11 +158,17 @@ extension TaskRunner {
                             accuracy.teachers.enumerated().map { ("teacher\($0.offset).test_accuracy", Double($0.element)) })
                 }
                 metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("ensemble.test_accuracy", Double(accuracy.ensemble))])
+                ensemblePredicted = accuracy.ensemblePredicted
             case .failure(let why):
                 logger.warning("\(assign.taskID): no ensemble accuracy for the report: \(why)")
             }
-            let test = Evaluation.run(trainer.model, on: bundle.test)
+            let classes = trainer.model.outputFeatures
+            var testLogits = [Float](repeating: 0, count: bundle.test.count * classes)
+            let test = testLogits.withUnsafeMutableBufferPointer { Evaluation.run(trainer.model, on: bundle.test, logits: $0.baseAddress!) }
             metrics(assign, epoch: plan.epochs, step: trainer.globalStep, [("student.test_accuracy", Double(test.accuracy))])
+            let studentPredicted = testLogits.withUnsafeBufferPointer { Rows.argmax($0.baseAddress!, rows: bundle.test.count, cols: classes) }
+            reportConfusion(assign, epoch: plan.epochs, step: trainer.globalStep, classes: classes, labels: bundle.test.labels,
+                            student: studentPredicted, ensemble: ensemblePredicted)
             metrics(assign, epoch: plan.epochs, step: trainer.globalStep,
                     [("student.parameters", Double(trainer.model.parameterCount)),
                      ("student.latency_us", latencyMicroseconds(trainer.model, on: bundle.test))])
@@ -174,6 +186,7 @@ extension TaskRunner {
                     + "artifacts directory and resubmit")
             }
             exportONNX(assign, trainer.model, spec: studentSpec, bundle: bundle, epoch: plan.epochs, step: trainer.globalStep)
+            if spec.training.baseline { try trainBaseline(assign, spec: spec, studentSpec: studentSpec, bundle: bundle, plan: plan) }
             logger.info("\(assign.taskID): student test accuracy \(String(format: "%.2f%%", Double(test.accuracy) * 100)), saved \(out)")
         }
         report(assign, .completed)
@@ -181,6 +194,22 @@ extension TaskRunner {
 }
 
 extension TaskRunner {
+    /// Reports the confusion matrices of the student's and the ensemble's predictions on the
+    /// test split (``ConfusionMatrix``): figures `student.classes`, `student.confusion.<t>.<p>`
+    /// and `ensemble.confusion.<t>.<p>`, non-zero cells only (they are not curves: the run's
+    /// history leaves them out). Data of more than ``ConfusionMatrix/maxClasses`` classes is not reported class
+    /// by class.
+    func reportConfusion(_ assign: AssignTask, epoch: Int, step: Int, classes: Int, labels: [Int32], student: [Int], ensemble: [Int]?) {
+        guard classes <= ConfusionMatrix.maxClasses else {
+            logger.info("\(assign.taskID): no per-class figures for \(classes) classes (at most \(ConfusionMatrix.maxClasses))")
+            return
+        }
+        var figures = [("student.classes", Double(classes))]
+        figures += ConfusionMatrix(predicted: student, labels: labels, classes: classes).figures(prefix: "student.confusion")
+        if let ensemble { figures += ConfusionMatrix(predicted: ensemble, labels: labels, classes: classes).figures(prefix: "ensemble.confusion") }
+        metrics(assign, epoch: epoch, step: step, figures)
+    }
+
     /// Loads the resume checkpoint `hash` the coordinator offered (a resumed run's) into
     /// `replica`, which then trains from its step.
     func resume(_ replica: StudentReplica, _ assign: AssignTask, hash: String) throws(TaskFailure) {

@@ -3,6 +3,7 @@ import ClusterCore
 import Datasets
 import Distillation
 import NN
+import Tensor
 import Training
 import Transport
 import Wire
@@ -90,6 +91,11 @@ public final class StudentReplica {
     var stateRing: RingAllReduce?
     /// This step's soft targets, row j for sample j of the micro-batch.
     private var stepTargets: [Float] = []
+    /// Semi-supervised runs (`training.label-fraction` < 1): 1 for each training sample whose
+    /// label the student sees, 0 for the others (their hard-label term is dropped); nil: all.
+    public var labelMask: [Float]?
+    /// This step's rows of `labelMask`.
+    private var stepMask: [Float] = []
     /// The last global step whose logits this replica took from its teachers (−1: none).
     var taken = -1
     /// Without a cache (online runs, whose teachers stream every step whole): the ensemble
@@ -239,8 +245,10 @@ public final class StudentReplica {
         let global = batches.batch(step: step)
         let n = global.count
         trainer.model.setRowWindow(offset: share.startIndex - global.startIndex, total: n)
+        if let labelMask { stepMask = share.map { labelMask[$0] } }
         let (loss, _) = trainer.accumulateGradients(batch: share, train: train,
-                                                    objective: .batchDistillation(loss: kd, targets: stepTargets),
+                                                    objective: .batchDistillation(loss: kd, targets: stepTargets,
+                                                                                  labelMask: labelMask == nil ? nil : stepMask),
                                                     scale: Float(share.count) / Float(n))
         timing.lossSum += Double(loss) * Double(share.count)
         timing.lossSamples += share.count
@@ -337,10 +345,12 @@ public final class StudentReplica {
 
     /// Accuracies on the test split, from the logits every teacher sends replica 0 when it has
     /// streamed its last step: the ensemble's (mean of probabilities at T = 1) and each
-    /// teacher's (what an online teacher became: the same number the teacher computes).
+    /// teacher's (what an online teacher became: the same number the teacher computes), and the
+    /// ensemble's predicted class of each test sample (for its confusion matrix).
     public struct TestSplitAccuracy: Sendable, Equatable {
         public var ensemble: Float
         public var teachers: [Float]
+        public var ensemblePredicted: [Int]
     }
 
     /// The `TestSplitAccuracy` of the teachers' test-split logits arriving in `queue` (the run's
@@ -367,9 +377,15 @@ public final class StudentReplica {
                 return .failure(error)
             }
         }
+        // The ensemble's prediction: the mean of probabilities at T = 1 (it needs no labels).
+        let probabilities = EnsembleTargets.compute(rule: .meanProbabilities, logits: all, labels: test.labels, classes: classes,
+                                                    temperature: 1)
+        let predicted = probabilities.withUnsafeBufferPointer { Rows.argmax($0.baseAddress!, rows: test.count, cols: classes) }
+        let right = zip(predicted, test.labels).filter { $0 == Int($1) }.count
         return .success(TestSplitAccuracy(
-            ensemble: EnsembleTargets.accuracy(logits: all, labels: test.labels, classes: classes),
-            teachers: all.map { Evaluation.accuracy(logits: $0, labels: test.labels, classes: classes) }))
+            ensemble: Float(right) / Float(max(1, test.count)),
+            teachers: all.map { Evaluation.accuracy(logits: $0, labels: test.labels, classes: classes) },
+            ensemblePredicted: predicted))
     }
 
     /// Builds the ensemble's soft targets (temperature T) for the samples `part` the teachers

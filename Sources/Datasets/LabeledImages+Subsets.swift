@@ -67,3 +67,16 @@ extension LabeledImages {
         return (0..<count).map { _ in rng.nextInt(below: count) }
     }
 }
+
+extension LabeledImages {
+    /// The label mask of a semi-supervised run: 1 for the samples of
+    /// ``stratifiedSample(fraction:seed:)``, 0 for the others; nil when `fraction` ≥ 1 (every
+    /// label seen). `distillery distill --label-fraction` and the cluster's
+    /// `training.label-fraction` both use it, so the two pick the same labels.
+    public func labelMask(fraction: Double, seed: UInt64) -> [Float]? {
+        guard fraction < 1 else { return nil }
+        var mask = [Float](repeating: 0, count: count)
+        for i in stratifiedSample(fraction: fraction, seed: seed) { mask[i] = 1 }
+        return mask
+    }
+}

@@ -115,10 +115,8 @@ struct Distill: ParsableCommand {
 
         var labelMask: [Float]?
         var labelled: [Int] = Array(0..<bundle.train.count)
-        if labelFraction < 1 {
-            labelled = bundle.train.stratifiedSample(fraction: labelFraction, seed: training.seed)
-            var mask = [Float](repeating: 0, count: bundle.train.count)
-            for i in labelled { mask[i] = 1 }
+        if let mask = bundle.train.labelMask(fraction: labelFraction, seed: training.seed) {
+            labelled = mask.indices.filter { mask[$0] > 0 }
             labelMask = mask
             print("semi-supervised: labels visible for \(labelled.count) of \(bundle.train.count) images")
         }

@@ -86,6 +86,8 @@ extension RunSpec {
         put(2, "weight-decay", YAMLText.number(training.weightDecay))
         put(2, "schedule", YAMLText.string(training.schedule.description))
         put(2, "seed", String(training.seed))
+        put(2, "label-fraction", YAMLText.number(training.labelFraction))
+        put(2, "baseline", String(training.baseline))
         put(0, "replicas", String(replicas))
         put(0, "prefetch", String(prefetch))
         header(0, "elastic")

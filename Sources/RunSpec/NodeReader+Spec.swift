@@ -282,7 +282,9 @@ extension NodeReader {
             optimizer: readOptimizer(s, default: d.optimizer),
             weightDecay: float(s, "weight-decay", default: d.weightDecay, allowed: Rules.weightDecay.allowed),
             schedule: readSchedule(s, default: d.schedule),
-            seed: uint64(s, "seed", default: d.seed))
+            seed: uint64(s, "seed", default: d.seed),
+            labelFraction: float(s, "label-fraction", default: d.labelFraction, allowed: Rules.labelFraction.allowed),
+            baseline: bool(s, "baseline", default: d.baseline))
     }
 
     // MARK: - The other targets' grammars

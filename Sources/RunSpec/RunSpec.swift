@@ -58,6 +58,11 @@ import Training
 ///   weight-decay: 0           # [0, 1)
 ///   schedule: cosine          # as for teachers
 ///   seed: 1                   # 0…18446744073709551615
+///   label-fraction: 1         # (0, 1]: the student sees the labels of a stratified fraction of the
+///                             # training images only (the hard-label term is dropped for the rest);
+///                             # the teachers' soft labels cover them all. Offline runs only
+///   baseline: false           # also train the same student from scratch on those labels, for as
+///                             # many optimizer steps, and report it (figure baseline.test_accuracy)
 /// replicas: 1                 # 1…64 student replicas (data parallel)
 /// prefetch: 4                 # 1…64: how many steps teachers may run ahead (window W)
 /// elastic:                    # losing student replicas, teachers or the coordinator while distilling
@@ -326,11 +331,20 @@ public struct TrainingSpec: Sendable, Equatable {
     public var weightDecay: Float         // key "weight-decay", default 0
     public var schedule: ScheduleChoice   // default cosine
     public var seed: UInt64               // default 1
+    /// Key "label-fraction", default 1: the fraction of the training images whose labels the
+    /// student sees (a stratified sample, `LabeledImages.stratifiedSample(fraction:seed:)`
+    /// with `seed`); the hard-label term is dropped for the others.
+    public var labelFraction: Float
+    /// Key "baseline", default false: also train the student from scratch on the labelled
+    /// images (cross-entropy, the same steps) and report it.
+    public var baseline: Bool
 
     public init(epochs: Int = 10, batch: Int = 128, learningRate: Float = 1e-3, optimizer: OptimizerChoice = .runSpecDefault,
-                weightDecay: Float = 0, schedule: ScheduleChoice = .runSpecDefault, seed: UInt64 = 1) {
+                weightDecay: Float = 0, schedule: ScheduleChoice = .runSpecDefault, seed: UInt64 = 1, labelFraction: Float = 1,
+                baseline: Bool = false) {
         self.epochs = epochs; self.batch = batch; self.learningRate = learningRate; self.optimizer = optimizer
         self.weightDecay = weightDecay; self.schedule = schedule; self.seed = seed
+        self.labelFraction = labelFraction; self.baseline = baseline
     }
 
     /// The Training settings of the student (global batch); the schedule's epochs become

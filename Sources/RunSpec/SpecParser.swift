@@ -15,7 +15,7 @@ enum SpecParser {
     static let recipeKeys = ["epochs", "batch", "lr", "optimizer", "weight-decay", "schedule", "seed", "bootstrap"]
     static let studentKeys = ["model"]
     static let distillationKeys = ["mode", "temperature", "alpha", "ensemble", "top-k", "float16", "mutual"]
-    static let trainingKeys = ["epochs", "batch", "lr", "optimizer", "weight-decay", "schedule", "seed"]
+    static let trainingKeys = ["epochs", "batch", "lr", "optimizer", "weight-decay", "schedule", "seed", "label-fraction", "baseline"]
 
     static func parse(yaml: String, fileName: String) throws(RunSpecErrors) -> RunSpec {
         let document = YAMLDocument(yaml: yaml)

@@ -33,6 +33,7 @@ enum Rules {
     static let temperature = FloatRange(low: 0, lowInclusive: false, high: 100, highInclusive: true)
     static let alpha = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: true)
     static let mutual = FloatRange(low: 0, lowInclusive: true, high: 1, highInclusive: false)
+    static let labelFraction = FloatRange(low: 0, lowInclusive: false, high: 1, highInclusive: true)
 
     static let name = "a name of 1…64 characters from A-Z a-z 0-9 . _ -"
     static let nameCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
@@ -193,6 +194,15 @@ struct SpecValidator {
         let t = spec.training
         settings("training", epochs: t.epochs, batch: t.batch, learningRate: t.learningRate, weightDecay: t.weightDecay,
                  trainingCount: trainingCount, add: add)
+        range("training.label-fraction", t.labelFraction, Rules.labelFraction, add: add)
+        if !skip("training.label-fraction"), t.labelFraction < 1, !skip("distillation.mode"), x.mode == .online {
+            add("training.label-fraction", "applies to offline runs only (online teachers train on every label during the run); "
+                + "set mode: offline or label-fraction: 1")
+        }
+        if !skip("training.label-fraction"), Rules.labelFraction.contains(t.labelFraction), let trainingCount,
+           Int((Double(t.labelFraction) * Double(trainingCount)).rounded()) < 1 {
+            add("training.label-fraction", "leaves no labelled image of the \(trainingCount) training images; raise it")
+        }
         let replicasValid = Rules.replicas.range.contains(spec.replicas)
         if !skip("replicas"), !replicasValid { add("replicas", "must be \(Rules.replicas.allowed), got \(spec.replicas)") }
         if !skip("prefetch"), !Rules.prefetch.range.contains(spec.prefetch) {

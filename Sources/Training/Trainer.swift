@@ -15,8 +15,10 @@ public enum Objective: Sendable {
     case distillation(loss: KDLoss, targets: [Float], labelMask: [Float]?)
     /// Knowledge distillation toward soft targets given for this step's batch only:
     /// `targets[n × C]`, row j for sample `batch[j]` (a student replica builds them per step
-    /// from streamed or cached soft labels). Only for `accumulateGradients`, not whole epochs.
-    case batchDistillation(loss: KDLoss, targets: [Float])
+    /// from streamed or cached soft labels); `labelMask[n]` (1 = label visible), row j for
+    /// `batch[j]`, hides labels as in `distillation`. Only for `accumulateGradients`, not whole
+    /// epochs.
+    case batchDistillation(loss: KDLoss, targets: [Float], labelMask: [Float]? = nil)
 }
 
 /// One epoch's figures.
@@ -123,11 +125,18 @@ public final class Trainer {
                         value = distillationLoss(kd, student: out, batch: batch, targets: targets, labelMask: labelMask,
                                                  labels: lb.baseAddress!, gradient: dz.baseAddress!,
                                                  target: &buffers.target, mask: &buffers.mask)
-                    case .batchDistillation(let kd, let targets):
+                    case .batchDistillation(let kd, let targets, let labelMask):
                         precondition(targets.count == n * classes, "batch targets must be [\(n) × \(classes)], got \(targets.count) values")
+                        precondition(labelMask == nil || labelMask!.count == n, "a batch label mask must have \(n) rows")
                         value = targets.withUnsafeBufferPointer { tg in
-                            kd.evaluate(student: out, target: tg.baseAddress!, labels: lb.baseAddress!, batch: n, classes: classes,
-                                        gradient: dz.baseAddress!, labelMask: nil).total
+                            if let labelMask {
+                                return labelMask.withUnsafeBufferPointer { mk in
+                                    kd.evaluate(student: out, target: tg.baseAddress!, labels: lb.baseAddress!, batch: n, classes: classes,
+                                                gradient: dz.baseAddress!, labelMask: mk.baseAddress!).total
+                                }
+                            }
+                            return kd.evaluate(student: out, target: tg.baseAddress!, labels: lb.baseAddress!, batch: n, classes: classes,
+                                               gradient: dz.baseAddress!, labelMask: nil).total
                         }
                     }
                     if scale != 1 { for i in 0..<(n * classes) { dz[i] *= scale } }

@@ -65,6 +65,18 @@ import Wire
         #expect(text.contains("compression: 8.0× fewer parameters than the ensemble (4000); 10.0× lower latency than running the teachers"))
         #expect(text.contains("student validation accuracy: 81.00%"))
         #expect(text.contains("time per step: compute 1.50 ms, waiting for logits 0.25 ms, all-reduce 0.75 ms"))
+        #expect(!text.contains("from scratch") && !text.contains("class by class"))
+        // A baseline and the confusion matrices add a row, the gain and a table per class.
+        var more = Self.figures
+        more["baseline.test_accuracy"] = 0.75
+        more["baseline.labelled"] = 2750
+        more["student.classes"] = 2
+        for (name, value) in [("student.confusion.0.0", 3.0), ("student.confusion.1.0", 1), ("student.confusion.1.1", 1),
+                              ("ensemble.confusion.0.0", 3), ("ensemble.confusion.1.1", 2)] { more[name] = value }
+        let full = RunReport(runID: "run-1", name: "fashion", state: "completed", reason: "done", figures: more).text
+        #expect(full.range(of: #"student from scratch\s+500\s+75\.00%"#, options: .regularExpression) != nil, "\(full)")
+        #expect(full.contains("distillation gain: +7.00 points over the same student from scratch (2750 labelled images)"), "\(full)")
+        #expect(full.range(of: #"\n\s*1\s+2\s+100\.00%\s+50\.00%\s+-50\.0$"#, options: .regularExpression) != nil, "\(full)")
         let lone = RunReport(runID: "r", name: "n", state: "placing", reason: "", figures: [:]).text
         #expect(lone.contains("student") && !lone.contains("ensemble") && !lone.contains("compression"), "\(lone)")
     }

@@ -17,10 +17,11 @@ import Training
     static let kd = KDLoss(temperature: 4, alpha: 0.9)
 
     /// One process: ordinary distillation toward fixed targets for `epochs` epochs.
-    static func singleProcess(plan: StepPlan, train: LabeledImages, targets: [Float]) throws -> [Float] {
+    static func singleProcess(plan: StepPlan, train: LabeledImages, targets: [Float], labelMask: [Float]? = nil,
+                              kd: KDLoss = kd) throws -> [Float] {
         let single = try Base.studentTrainer(plan: plan)
         for e in 0..<plan.epochs {
-            _ = single.trainEpoch(e, train: train, validation: nil, objective: .distillation(loss: kd, targets: targets, labelMask: nil))
+            _ = single.trainEpoch(e, train: train, validation: nil, objective: .distillation(loss: kd, targets: targets, labelMask: labelMask))
         }
         return Base.parameters(single.model)
     }
@@ -54,6 +55,31 @@ import Training
         // Epoch 0 only: every replica got every sample's logits from every teacher, once.
         for bytes in outcome.bytesSent { #expect(bytes == replicas * train.count * 10 * 4) }
         for cache in outcome.caches { #expect(cache?.isComplete == true) }
+    }
+
+    /// `training.label-fraction`: the replicas drop the hard-label term of the samples whose
+    /// labels they do not see, and end where `distillery distill --label-fraction` (one process,
+    /// the same mask) ends — and not where the run with every label ends.
+    @Test(arguments: [1, 2])
+    func aLabelledFractionMasksTheHardTermAsInOneProcess(replicas: Int) async throws {
+        let train = Base.data(count: 240)
+        let plan = StepPlan(sampleCount: train.count, batchSize: 30, seed: 9, epochs: 3, replicas: replicas, window: 3,
+                            streaming: .firstEpochCached)
+        let kd = KDLoss(temperature: 4, alpha: 0.5)   // a large hard-label term, so the mask matters
+        let mask = try #require(train.labelMask(fraction: 0.1, seed: 3))
+        #expect(Int(mask.reduce(0, +)) == train.stratifiedSample(fraction: 0.1, seed: 3).count && mask.reduce(0, +) < 40)
+        let teachers = try [Base.teacher(1), Base.teacher(2)]
+        let logits = teachers.map { Evaluation.logits($0, on: train) }
+        let targets = EnsembleTargets.compute(rule: .meanProbabilities, logits: logits, labels: train.labels, classes: 10, temperature: 4)
+        let masked = try Self.singleProcess(plan: plan, train: train, targets: targets, labelMask: mask, kd: kd)
+        let everyLabel = try Self.singleProcess(plan: plan, train: train, targets: targets, kd: kd)
+        let outcome = try await Base.run(teachers: teachers, replicas: replicas, plan: plan, train: train, kd: kd,
+                                         rule: .meanProbabilities, labelMask: mask)
+        let diff = Self.maxDifference(masked, outcome.parameters[0])
+        print("label fraction 0.1: \(replicas) replica(s): max |θ_cluster − θ_single| = \(diff)")
+        #expect(diff <= 1e-5)
+        #expect(Self.maxDifference(everyLabel, outcome.parameters[0]) > 1e-3, "the mask changed the student")
+        #expect(train.labelMask(fraction: 1, seed: 3) == nil)
     }
 
     @Test func everyEpochStreamingSendsEachReplicaOnlyItsShareEveryEpoch() async throws {

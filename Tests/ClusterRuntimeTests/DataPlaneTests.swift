@@ -60,7 +60,7 @@ import Wire
     static func run(teachers: [Sequential], replicas: Int, plan: StepPlan, train: LabeledImages, kd: KDLoss,
                     rule: EnsembleRule, codec: LogitsCodec? = nil, onlineSettings: TrainingSettings? = nil, test: LabeledImages? = nil,
                     silentTeacher: Int? = nil, divergentReplica: Int? = nil, mutual: Float = 0,
-                    studentSpec: String = "mlp:24-16-10",
+                    studentSpec: String = "mlp:24-16-10", labelMask: [Float]? = nil,
                     timeout: Duration = .seconds(10)) async throws -> Outcome {
         let network = InMemoryNetwork()
         var teacherInboxes: [DataInbox] = []
@@ -103,6 +103,7 @@ import Wire
             students.append(StudentReplica(runID: "run-1", rank: r, trainer: trainer, plan: plan, kd: kd, rule: rule,
                                            codec: codec, train: train, teachers: toTeachers, logits: replicaInboxes[r].logitsQueue(run: "run-1"),
                                            ring: ring, timeout: timeout, hashEvery: 4))
+            students[r].labelMask = labelMask
         }
         let parts = Parts(streamers: streamers, students: students)
         try await withThrowingTaskGroup(of: Void.self) { group in

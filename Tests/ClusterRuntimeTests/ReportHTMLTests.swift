@@ -65,9 +65,63 @@ import Wire
         #expect(html.hasPrefix("<!DOCTYPE html>") && html.hasSuffix("</html>\n"))
     }
 
+    @Test func classByClassTheTableHasBothAccuraciesAndTheHeatMapEveryCount() throws {
+        // Three classes: the ensemble gets class 2 right 4 times of 5, the student 2 of 5.
+        let ensemble = ConfusionMatrix(predicted: [0, 0, 1, 1, 1, 2, 2, 2, 2, 0], labels: [0, 0, 1, 1, 1, 2, 2, 2, 2, 2], classes: 3)
+        let student = ConfusionMatrix(predicted: [0, 1, 1, 1, 1, 2, 2, 1, 0, 0], labels: [0, 0, 1, 1, 1, 2, 2, 2, 2, 2], classes: 3)
+        var figures = Self.figures
+        figures["student.classes"] = 3
+        for (name, value) in student.figures(prefix: "student.confusion") + ensemble.figures(prefix: "ensemble.confusion") {
+            figures[name] = value
+        }
+        let report = RunReport(runID: "run-4-aaaaaaaa", name: "k", state: "completed", reason: "", figures: figures)
+        #expect(report.classes == RunReport.Classes(count: 3, student: student, ensemble: ensemble))
+        #expect(try RunReport(json: report.json()) == report)
+        let html = report.html(history: [])
+        func value(_ c: Int, _ field: String) -> Double? {
+            guard let row = html.range(of: "<tr data-class=\"\(c)\">"), let end = html[row.upperBound...].range(of: "</tr>"),
+                  let f = html[row.upperBound..<end.lowerBound].range(of: "data-field=\"\(field)\" data-value=\"") else { return nil }
+            return Double(html[f.upperBound...].prefix { $0 != "\"" })
+        }
+        #expect([0, 1, 2].map { value($0, "samples") } == [2, 3, 5])
+        #expect([0, 1, 2].map { value($0, "ensemble_accuracy") } == [1, 1, 0.8])
+        #expect([0, 1, 2].map { value($0, "student_accuracy") } == [0.5, 1, 0.4])
+        #expect(abs((value(2, "difference") ?? 0) - -0.4) < 1e-12)
+        #expect(html.contains("class=\"worse\">-40.0 points<"))
+        // Two heat maps of 9 cells, each with its count; the student's first.
+        let maps = html.components(separatedBy: "<svg class=\"confusion\"").dropFirst()
+        #expect(maps.count == 2)
+        let cells = maps.first!.components(separatedBy: "<rect class=\"cell\" ").dropFirst().map { String($0.prefix { $0 != ">" }) }
+        #expect(cells.count == 9)
+        #expect(cells.contains { $0.contains("data-true=\"2\" data-predicted=\"1\" data-value=\"1\"") })
+        #expect(cells.contains { $0.contains("data-true=\"0\" data-predicted=\"1\" data-value=\"1\"") })
+        #expect(cells.contains { $0.contains("data-true=\"2\" data-predicted=\"2\" data-value=\"2\" ") && $0.contains("fill=\"#") })
+        // A full row is the darkest blue; an empty cell is white.
+        #expect(cells.contains { $0.contains("data-true=\"1\" data-predicted=\"1\"") && $0.contains("fill=\"#08306b\"") })
+        #expect(cells.contains { $0.contains("data-true=\"1\" data-predicted=\"0\"") && $0.contains("fill=\"#ffffff\"") })
+    }
+
+    @Test func theBaselineIsARowAndTheGainASentence() throws {
+        var figures = Self.figures
+        figures["baseline.test_accuracy"] = 0.7553
+        figures["baseline.epochs"] = 390
+        figures["baseline.labelled"] = 2750
+        let report = RunReport(runID: "run-5-aaaaaaaa", name: "k", state: "completed", reason: "", figures: figures)
+        #expect(report.baseline == RunReport.Baseline(testAccuracy: 0.7553, epochs: 390, labelled: 2750))
+        let gain = try #require(report.gain)
+        #expect(abs(gain - (0.8319 - 0.7553)) < 1e-12)
+        #expect(try RunReport(json: report.json()) == report)
+        let html = report.html(history: [])
+        #expect(Self.cell(html, model: "baseline", field: "test_accuracy") == 0.7553)
+        #expect(Self.cell(html, model: "baseline", field: "parameters") == 25_450)
+        #expect(html.contains("<p class=\"gain\" data-value=\"\(gain)\">Distillation gained <b>+7.66 points</b>"))
+        #expect(html.contains("(2750 labelled images, 390 epochs)"))
+        #expect(RunReport(runID: "r", name: "k", state: "completed", reason: "", figures: Self.figures).gain == nil)
+    }
+
     @Test func aRunWithoutCurvesHasTheTableOnly() {
         let html = RunReport(runID: "run-1-aaaaaaaa", name: "x", state: "failed", reason: "no worker", figures: [:]).html(history: [])
-        #expect(!html.contains("<svg"))
+        #expect(!html.contains("<svg") && !html.contains("Class by class"))
         #expect(html.contains("<tr data-model=\"student\"><td>student</td><td data-field=\"parameters\">–</td>"))
         #expect(html.contains("failed — no worker"))
     }

@@ -15,7 +15,8 @@ import Wire
     /// only distilling or completed.
     static let preparingEpochs = 300
 
-    static func spec(dataset: String, teachers: Int = 2, replicas: Int = 1, epochs: Int = 1, extra: String = "") -> String {
+    static func spec(dataset: String, teachers: Int = 2, replicas: Int = 1, epochs: Int = 1, extra: String = "",
+                     training: String = "{ epochs: 1, batch: 50 }") -> String {
         """
         name: tiny
         dataset: { name: fashion-mnist, path: \(dataset), validation: 100 }
@@ -24,7 +25,7 @@ import Wire
             count: \(teachers)
             train: { epochs: \(epochs), batch: 50, seed: 1 }
         student: { model: mlp:784-8-10 }
-        training: { epochs: 1, batch: 50 }
+        training: \(training)
         replicas: \(replicas)
         \(extra)
         """

@@ -373,6 +373,24 @@ struct RunSpecErrorTests {
         #expect(onlyProblem(base(line: 10, "distillation: { top-k: -1 }"))?.field == "distillation.top-k")
     }
 
+    @Test("a labelled fraction is in (0, 1], for offline runs, and leaves at least one label")
+    func labelFraction() throws {
+        let spec = try RunSpec(yaml: base(line: 11, "training: { epochs: 2, batch: 64, label-fraction: 0.05, baseline: true }"), fileName: "l.yaml")
+        #expect(spec.training.labelFraction == 0.05 && spec.training.baseline)
+        #expect(spec.canonicalYAML().contains("  label-fraction: 0.05\n  baseline: true\n"))
+        let zero = try #require(onlyProblem(base(line: 11, "training: { label-fraction: 0 }")))
+        #expect(zero.field == "training.label-fraction" && zero.line == 11)
+        #expect(zero.message == "must be a number in (0, 1], got 0")
+        #expect(onlyProblem(base(line: 11, "training: { label-fraction: 1.5 }"))?.message == "must be a number in (0, 1], got 1.5")
+        let online = try #require(onlyProblem(base(line: 10, "distillation: { mode: online }") .replacingOccurrences(
+            of: "training: { epochs: 2,", with: "training: { label-fraction: 0.5, epochs: 2,")))
+        #expect(online.field == "training.label-fraction")
+        #expect(online.message.hasPrefix("applies to offline runs only"))
+        let none = try #require(onlyProblem(base(line: 11, "training: { label-fraction: 0.0001 }")))
+        #expect(none.message == "leaves no labelled image of the 1500 training images; raise it")
+        #expect(onlyProblem(base(line: 11, "training: { baseline: maybe }"))?.field == "training.baseline")
+    }
+
     @Test("the mutual term is for online runs of several teachers, with a weight in [0, 1)")
     func mutual() throws {
         let offline = try #require(onlyProblem(base(line: 10, "distillation: { mutual: 0.5 }")))

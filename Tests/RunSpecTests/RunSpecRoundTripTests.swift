@@ -92,6 +92,8 @@ struct RunSpecRoundTripTests {
               weight-decay: 0.0
               schedule: cosine
               seed: 1
+              label-fraction: 1.0
+              baseline: false
             replicas: 1
             prefetch: 4
             elastic:
