@@ -18,6 +18,9 @@ public struct WatchScreen: Sendable {
     /// When the run was first seen, and its elapsed time at the last update (for the final line).
     private var firstSeen: Double?
     private var elapsed: Double = 0
+    /// The last placement seen: an ended run's update has none, and its screen still names the
+    /// workers it used.
+    private var lastWorkers: (teachers: [String], students: [String]) = ([], [])
 
     public init(width: Int) { self.width = max(40, width) }
 
@@ -25,6 +28,7 @@ public struct WatchScreen: Sendable {
     public mutating func observe(_ u: RunUpdate, now: Double) {
         if firstSeen == nil { firstSeen = now }
         elapsed = now - (firstSeen ?? now)
+        if !u.teacherWorkers.isEmpty || !u.studentWorkers.isEmpty { lastWorkers = (u.teacherWorkers, u.studentWorkers) }
         if phaseStart?.phase != u.phase { phaseStart = (u.phase, u.phaseDone, now); latestRate = nil; return }
         guard let start = phaseStart, now > start.at + 0.5, u.phaseDone > start.done else { return }
         latestRate = Double(u.phaseDone - start.done) / (now - start.at)
@@ -49,6 +53,7 @@ public struct WatchScreen: Sendable {
             // Teachers that train on during distillation (online): their loss too.
             for t in teachers {
                 out += curve("teacher \(t) (online) train loss", history["teacher\(t).online_train_loss"], format: { Format.fixed($0, 4) })
+                out += curve("teacher \(t) (online) validation accuracy", history["teacher\(t).online_val_accuracy"], format: Format.percent)
             }
             if let split = stepSplit(figures) { out.append(split) }
             if let replicas = figures["student.replicas"] {
@@ -56,8 +61,29 @@ public struct WatchScreen: Sendable {
                 out.append("replicas: \(Int(replicas))\(generation)")
             }
         }
+        if let workers = workersLine(u) { out.append(workers) }
         if u.run.state.isTerminal, !u.run.reason.isEmpty { out.append("\(u.run.state.text): \(u.run.reason)") }
         return out.map { String($0.prefix(width)) }
+    }
+
+    /// "workers: teacher-1 (teacher 0) · student-1 (replica 0, replica 1)": each worker in use
+    /// with the parts it hosts, teachers' first; a part waiting for a worker is named alone.
+    /// An ended run shows the last placement seen.
+    func workersLine(_ u: RunUpdate) -> String? {
+        var order: [String] = [], parts: [String: [String]] = [:], waiting: [String] = []
+        let (teachers, students) = u.teacherWorkers.isEmpty && u.studentWorkers.isEmpty && u.run.state.isTerminal
+            ? lastWorkers : (u.teacherWorkers, u.studentWorkers)
+        let all = teachers.enumerated().map { ($0.element, "teacher \($0.offset)") }
+            + students.enumerated().map { ($0.element, "replica \($0.offset)") }
+        for (worker, part) in all {
+            if worker.isEmpty { waiting.append(part); continue }
+            if parts[worker] == nil { order.append(worker) }
+            parts[worker, default: []].append(part)
+        }
+        guard !order.isEmpty || !waiting.isEmpty else { return nil }
+        var items = order.map { "\($0) (\(parts[$0]!.joined(separator: ", ")))" }
+        if !waiting.isEmpty { items.append("waiting for a worker: " + waiting.joined(separator: ", ")) }
+        return "workers: " + items.joined(separator: " · ")
     }
 
     func progressLine(_ u: RunUpdate) -> String {

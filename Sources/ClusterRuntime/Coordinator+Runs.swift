@@ -262,7 +262,9 @@ extension Coordinator {
                                  submittedUnixMs: UInt64(max(0, run.submittedMs)),
                                  updatedUnixMs: UInt64(max(0, run.updatedMs)))
         return RunUpdate(run: summary, phase: run.lifecycle.phase.rawValue, phaseDone: min(progress.done, progress.total),
-                         phaseTotal: progress.total, latest: run.latest, history: run.history.points())
+                         phaseTotal: progress.total, latest: run.latest, history: run.history.points(),
+                         teacherWorkers: run.lifecycle.phase.isTerminal ? [] : run.lifecycle.placement?.teacherWorkers ?? [],
+                         studentWorkers: run.lifecycle.phase.isTerminal ? [] : run.lifecycle.placement?.studentWorkers ?? [])
     }
 
     // MARK: requests about runs

@@ -27,7 +27,9 @@ extension RunReport {
                                         series("teacher\($0).online_train_loss", "teacher \($0) (online)")] }).compactMap { $0 },
             format: loss))
         charts.append(SVGChart(title: "Validation accuracy per epoch", series: ([series("student.val_accuracy", "student")]
-            + teacherIndices.map { series("teacher\($0).val_accuracy", "teacher \($0)") }).compactMap { $0 }, format: percent))
+            + teacherIndices.flatMap { [series("teacher\($0).val_accuracy", "teacher \($0)"),
+                                        series("teacher\($0).online_val_accuracy", "teacher \($0) (online)")] }).compactMap { $0 },
+            format: percent))
         charts.append(SVGChart(title: "Student step time per epoch", series: [
             series("student.compute_ms_per_step", "compute"), series("student.logits_wait_ms_per_step", "waiting for logits"),
             series("student.allreduce_ms_per_step", "all-reduce")].compactMap { $0 }, format: ms))

@@ -94,7 +94,13 @@ extension TaskRunner {
         streamer.onEpochEnd = { [self, weak streamer] epoch, bytes in
             var figures = [("teacher\(index).logits_sent_bytes", Double(bytes))]
             // An online teacher trains alongside the student: its loss per epoch is a curve of `watch`.
-            if let loss = streamer?.takeOnlineLoss() { figures.append(("teacher\(index).online_train_loss", loss)) }
+            if let loss = streamer?.takeOnlineLoss() {
+                figures.append(("teacher\(index).online_train_loss", loss))
+                // … and its validation accuracy (inference mode: its training is untouched).
+                if let online, let validation = bundle.validation {
+                    figures.append(("teacher\(index).online_val_accuracy", Double(Evaluation.run(online.model, on: validation).accuracy)))
+                }
+            }
             metrics(assign, epoch: epoch, step: epoch * plan.stepsPerEpoch, figures)
         }
         let runID = assign.runID

@@ -3614,7 +3614,7 @@ const ProtobufCMessageDescriptor distillery__v1__watch_run__descriptor =
   (ProtobufCMessageInit) distillery__v1__watch_run__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor distillery__v1__run_update__field_descriptors[6] =
+static const ProtobufCFieldDescriptor distillery__v1__run_update__field_descriptors[8] =
 {
   {
     "run",
@@ -3688,6 +3688,30 @@ static const ProtobufCFieldDescriptor distillery__v1__run_update__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "teacher_workers",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Distillery__V1__RunUpdate, n_teacher_workers),
+    offsetof(Distillery__V1__RunUpdate, teacher_workers),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "student_workers",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Distillery__V1__RunUpdate, n_student_workers),
+    offsetof(Distillery__V1__RunUpdate, student_workers),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned distillery__v1__run_update__field_indices_by_name[] = {
   5,   /* field[5] = history */
@@ -3696,11 +3720,13 @@ static const unsigned distillery__v1__run_update__field_indices_by_name[] = {
   2,   /* field[2] = phase_done */
   3,   /* field[3] = phase_total */
   0,   /* field[0] = run */
+  7,   /* field[7] = student_workers */
+  6,   /* field[6] = teacher_workers */
 };
 static const ProtobufCIntRange distillery__v1__run_update__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor distillery__v1__run_update__descriptor =
 {
@@ -3710,7 +3736,7 @@ const ProtobufCMessageDescriptor distillery__v1__run_update__descriptor =
   "Distillery__V1__RunUpdate",
   "distillery.v1",
   sizeof(Distillery__V1__RunUpdate),
-  6,
+  8,
   distillery__v1__run_update__field_descriptors,
   distillery__v1__run_update__field_indices_by_name,
   1,  distillery__v1__run_update__number_ranges,

@@ -84,8 +84,10 @@ public struct WireSamples: Sendable {
             let done = total == 0 ? u64() : total / UInt64(1 + int(4))
             let latest = list { MetricValue(name: $0.word(), value: $0.rng.nextDouble() * 1e6 - 5e5) }
             let history = list { EpochPoint(name: $0.word(), epoch: UInt32(1 + $0.int(200)), value: $0.rng.nextDouble() * 10 - 5) }
+            let teacherWorkers = list { $0.chance(4) ? "" : $0.word() }, studentWorkers = list { $0.word() }
             return (.runUpdate(RunUpdate(run: runSummary(), phase: text(), phaseDone: done, phaseTotal: total,
-                                         latest: latest, history: history)), [], [])
+                                         latest: latest, history: history, teacherWorkers: teacherWorkers,
+                                         studentWorkers: studentWorkers)), [], [])
         case 12: return (.cancelRun(CancelRun(runID: word())), [], [])
         case 13: return (.cancelRunReply(CancelRunReply(cancelled: chance(2), message: text())), [], [])
         case 14:

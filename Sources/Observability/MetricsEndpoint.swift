@@ -55,9 +55,13 @@ public struct MetricsEndpoint: Service {
             HTTPResponse(statusCode: .notFound, headers: [.contentType: "text/plain; charset=utf-8"],
                          body: Data("nothing at \(request.method.rawValue) \(request.path); the metrics are at GET /metrics\n".utf8))
         }
-        let server = self.server
+        let server = self.server, host = self.host, port = self.port
         try await withGracefulShutdownHandler {
-            try await server.run()
+            do { try await server.run() } catch is CancellationError { throw CancellationError() } catch {
+                // Most often the port is taken: say so, not only the socket's words.
+                throw EndpointError("cannot serve metrics on \(host):\(port): \(error); if another process (an earlier "
+                    + "coordinator?) holds the port, stop it or choose another --metrics-listen HOST:PORT")
+            }
         } onGracefulShutdown: {
             Task { await server.stop(timeout: 1) }
         }

@@ -225,7 +225,9 @@ extension RunUpdate {
             },
             history: CRead.messages(c.n_history, c.history, "run_update.history") { (m, path) throws(WireError) in
                 try EpochPoint(name: CRead.string(m.name, "\(path).name"), epoch: m.epoch, value: m.value)
-            })
+            },
+            teacherWorkers: CRead.strings(c.n_teacher_workers, c.teacher_workers, "run_update.teacher_workers"),
+            studentWorkers: CRead.strings(c.n_student_workers, c.student_workers, "run_update.student_workers"))
     }
 
     func c(_ a: CArena) throws(WireError) -> UnsafeMutablePointer<Distillery__V1__RunUpdate> {
@@ -246,6 +248,10 @@ extension RunUpdate {
             q.pointee.value = m.value
             return q
         }
+        p.pointee.n_teacher_workers = teacherWorkers.count
+        p.pointee.teacher_workers = try a.strings(teacherWorkers, "run_update.teacher_workers")
+        p.pointee.n_student_workers = studentWorkers.count
+        p.pointee.student_workers = try a.strings(studentWorkers, "run_update.student_workers")
         return p
     }
 }

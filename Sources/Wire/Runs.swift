@@ -204,7 +204,8 @@ public struct WatchRun: Sendable, Equatable {
 /// Rules: `run` present and valid (the proto field is a message that could be absent on the
 /// wire; decode refuses that, so it is not optional here); `phase_total` > 0 ⇒
 /// `phase_done` ≤ `phase_total`; every `latest` value and `history` point has a name; a
-/// point's epoch is ≥ 1; at most ``maxHistory`` points; no tensors.
+/// point's epoch is ≥ 1; at most ``maxHistory`` points; at most ``maxTeacherWorkers`` teacher
+/// and ``maxStudentWorkers`` student workers; no tensors.
 public struct RunUpdate: Sendable, Equatable {
     public var run: RunSummary
     /// E.g. "teachers", "distil".
@@ -214,18 +215,28 @@ public struct RunUpdate: Sendable, Equatable {
     public var latest: [MetricValue]
     /// The run's curves: each per-epoch figure's last value in each epoch, by name then epoch.
     public var history: [EpochPoint]
+    /// The worker hosting teacher i (index i) and student replica slot r (index r); "" for a
+    /// part waiting to be placed again; empty lists before placement and after the run.
+    public var teacherWorkers: [String]
+    public var studentWorkers: [String]
 
     /// Most `history` points in one update (the newest epochs are kept).
     public static let maxHistory = 4096
+    /// Most entries of `teacher_workers` / `student_workers` (the run spec's limits).
+    public static let maxTeacherWorkers = 32
+    public static let maxStudentWorkers = 64
 
     public init(run: RunSummary = RunSummary(), phase: String = "", phaseDone: UInt64 = 0,
-                phaseTotal: UInt64 = 0, latest: [MetricValue] = [], history: [EpochPoint] = []) {
+                phaseTotal: UInt64 = 0, latest: [MetricValue] = [], history: [EpochPoint] = [],
+                teacherWorkers: [String] = [], studentWorkers: [String] = []) {
         self.run = run
         self.phase = phase
         self.phaseDone = phaseDone
         self.phaseTotal = phaseTotal
         self.latest = latest
         self.history = history
+        self.teacherWorkers = teacherWorkers
+        self.studentWorkers = studentWorkers
     }
 }
 

@@ -109,6 +109,10 @@ extension RunUpdate {
             try Rules.nonEmpty(p.name, "run_update.history[\(i)].name")
             try Rules.rule(p.epoch >= 1, "run_update.history[\(i)].epoch must be 1 or more (epochs are 1-based), not 0")
         }
+        try Rules.rule(teacherWorkers.count <= RunUpdate.maxTeacherWorkers, "run_update.teacher_workers has "
+            + "\(teacherWorkers.count) entries; at most \(RunUpdate.maxTeacherWorkers) (one per teacher) are allowed")
+        try Rules.rule(studentWorkers.count <= RunUpdate.maxStudentWorkers, "run_update.student_workers has "
+            + "\(studentWorkers.count) entries; at most \(RunUpdate.maxStudentWorkers) (one per replica) are allowed")
     }
 }
 

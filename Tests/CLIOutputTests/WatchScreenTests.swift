@@ -57,9 +57,11 @@ import Wire
     @Test func anOnlineTeachersLossIsACurveBesideTheStudents() {
         let u = Self.update(.distilling, phase: "distilling", done: 30, total: 60, latest: ["student.train_loss": 0.4],
                             history: [("student.train_loss", [0.5, 0.4]), ("teacher1.online_train_loss", [0.3, 0.25]),
+                                      ("teacher1.online_val_accuracy", [0.81, 0.83]),
                                       ("teacher0.val_accuracy", [0.8, 0.85])])
         let text = WatchScreen(width: 80).lines(u).joined(separator: "\n")
         #expect(text.contains("teacher 1 (online) train loss by epoch:\n0.3000 ┤"), "\(text)")
+        #expect(text.contains("teacher 1 (online) validation accuracy by epoch:\n83.00% ┤"), "\(text)")
         #expect(!text.contains("teacher 0"), "a teacher that trained before distillation has no curve here: \(text)")
     }
 
@@ -71,5 +73,22 @@ import Wire
         #expect(lines.contains("teacher 0  epoch 2  loss 0.5000  val acc 80.00%"), "\(lines)")
         #expect(lines.contains("teacher 1  epoch 1  val acc 75.00%"), "\(lines)")
         #expect(!lines.contains { $0.contains("student") })
+        #expect(!lines.contains { $0.hasPrefix("workers:") }, "no placement, no workers line")
+    }
+
+    @Test func theWorkersInUseAreNamedWithTheirParts() {
+        var u = Self.update(.distilling, phase: "distilling", done: 1, total: 4, latest: [:], history: [])
+        u.teacherWorkers = ["teacher-1", "", "teacher-1"]
+        u.studentWorkers = ["student-1", "student-2"]
+        let lines = WatchScreen(width: 200).lines(u)
+        #expect(lines.contains("workers: teacher-1 (teacher 0, teacher 2) · student-1 (replica 0) · student-2 (replica 1) · "
+            + "waiting for a worker: teacher 1"), "\(lines)")
+        // The update of an ended run has no placement: the screen keeps the last one seen.
+        var screen = WatchScreen(width: 200)
+        screen.observe(u, now: 0)
+        let ended = Self.update(.completed, phase: "completed", done: 0, total: 0, latest: [:], history: [])
+        screen.observe(ended, now: 1)
+        #expect(screen.lines(ended).contains { $0.hasPrefix("workers: teacher-1 (teacher 0, teacher 2) · student-1") })
+        #expect(!WatchScreen(width: 200).lines(ended).contains { $0.hasPrefix("workers:") })
     }
 }

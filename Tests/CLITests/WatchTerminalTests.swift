@@ -78,6 +78,7 @@ struct WatchTerminalTests {
         #expect(screen.unicodeScalars.contains { "▁▂▃▄▅▆▇".unicodeScalars.contains($0) }, "the curves' blocks: \(screen)")
         #expect(screen.contains("step ") && screen.contains("compute") && screen.contains("all-reduce"), "the step split: \(screen)")
         #expect(screen.contains("\(runID) completed"), "\(screen)")
+        #expect(screen.contains("workers: t1 (teacher 0) · s1 (replica 0)"), "the workers it used: \(screen)")
         withExtendedLifetime((coordinator, workers)) {}
     }
 

@@ -64,6 +64,11 @@ import Wire
         #expect(metrics.contains { $0.name == "ensemble.test_accuracy" && (0...1).contains($0.value) })
         // Each teacher reported its accuracy again after training on, and sent what it became.
         for t in 0..<2 { #expect(metrics.filter { $0.name == "teacher\(t).test_accuracy" }.count == 2) }
+        // Their curves while training on: loss and validation accuracy per epoch.
+        for t in 0..<2 {
+            #expect(metrics.contains { $0.name == "teacher\(t).online_train_loss" && $0.epoch >= 1 && $0.value > 0 })
+            #expect(metrics.contains { $0.name == "teacher\(t).online_val_accuracy" && $0.epoch >= 1 && (0...1).contains($0.value) })
+        }
         // … reported by replica 0 from the logits they sent, before it completes (on the same
         // connection), so the report written when the run ends has them.
         let reportData = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/artifacts/\(run)/report.json"))

@@ -1,6 +1,7 @@
 import ClusterCore
 import ClusterRuntime
 import Foundation
+import Logging
 import Testing
 @testable import Observability
 
@@ -104,5 +105,25 @@ import Testing
             if types[name] == "counter" { #expect(name.hasSuffix("_total"), "counter \(name)") }
         }
         #expect(types.count >= 20, "\(types.keys.sorted())")
+    }
+}
+
+/// The endpoint on a real loopback socket: a second one on a taken port fails with a sentence
+/// that names the address and what to do.
+@Suite struct MetricsEndpointTests {
+    @Test func aTakenPortIsSaidPlainly() async throws {
+        let logger = Logger(label: "test")
+        let first = try MetricsEndpoint(address: "127.0.0.1:0", logger: logger) { "" }
+        let running = Task { try await first.run() }
+        defer { running.cancel() }
+        let port = try await first.listeningPort()
+        let second = try MetricsEndpoint(address: "127.0.0.1:\(port)", logger: logger) { "" }
+        do {
+            try await second.run()
+            Issue.record("a second endpoint served on the taken port \(port)")
+        } catch let error as MetricsEndpoint.EndpointError {
+            #expect(error.description.hasPrefix("cannot serve metrics on 127.0.0.1:\(port): "), "\(error)")
+            #expect(error.description.contains("choose another --metrics-listen HOST:PORT"))
+        }
     }
 }

@@ -63,6 +63,10 @@ import Wire
             run: RunSummary(runID: "r"), phaseDone: 5, phaseTotal: 4))),
         Case("run_update.latest[0].name must not be empty", .runUpdate(RunUpdate(run: RunSummary(runID: "r"),
                                                                                  latest: [MetricValue(value: 1)]))),
+        Case("run_update.teacher_workers has 33 entries; at most 32 (one per teacher) are allowed", .runUpdate(RunUpdate(
+            run: RunSummary(runID: "r"), teacherWorkers: Array(repeating: "w", count: 33)))),
+        Case("run_update.student_workers has 65 entries; at most 64 (one per replica) are allowed", .runUpdate(RunUpdate(
+            run: RunSummary(runID: "r"), studentWorkers: Array(repeating: "w", count: 65)))),
         Case("cancel_run.run_id must not be empty", .cancelRun(CancelRun())),
         Case("event_list.events[0].kind must not be empty", .eventList(EventList(events: [EventEntry(message: "m")]))),
         Case("assign_task.run_id must not be empty", .assignTask(AssignTask(taskID: "t", runSpecYaml: "x"))),

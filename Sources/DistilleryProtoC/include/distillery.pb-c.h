@@ -643,10 +643,20 @@ struct  Distillery__V1__RunUpdate
    */
   size_t n_history;
   Distillery__V1__EpochPoint **history;
+  /*
+   * Where the run's parts are (empty before placement and once the run has ended): the name of
+   * the worker hosting teacher i at index i, and of the worker hosting student replica slot r
+   * at index r; "" for a part that waits to be placed again. At most 32 teachers and 64
+   * replicas.
+   */
+  size_t n_teacher_workers;
+  char **teacher_workers;
+  size_t n_student_workers;
+  char **student_workers;
 };
 #define DISTILLERY__V1__RUN_UPDATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&distillery__v1__run_update__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0,NULL }
+    , NULL, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 /*
