@@ -49,12 +49,9 @@ extension RunReport {
         guard classes.count <= 20 else {
             return "class by class: \(classes.count) classes, in report.json (classes) and report.html"
         }
-        let student = classes.student?.perClassAccuracy, ensemble = classes.ensemble?.perClassAccuracy
-        let samples = (classes.student ?? classes.ensemble)?.samplesPerClass ?? []
-        let rows = (0..<classes.count).map { c -> [String] in
-            let s = student?[c] ?? nil, e = ensemble?[c] ?? nil
-            return [String(c), c < samples.count ? String(samples[c]) : "-", e.map(Format.percent) ?? "-", s.map(Format.percent) ?? "-",
-                    s.flatMap { s in e.map { String(format: "%+.1f", (s - $0) * 100) } } ?? "-"]
+        let rows = classes.rows.map { r -> [String] in
+            [String(r.index), r.samples.map(String.init) ?? "-", r.ensemble.map(Format.percent) ?? "-", r.student.map(Format.percent) ?? "-",
+             r.difference.map { String(format: "%+.1f", $0 * 100) } ?? "-"]
         }
         return "class by class (test split):\n" + TextTable(header: ["CLASS", "SAMPLES", "ENSEMBLE", "STUDENT", "Δ POINTS"], rows: rows,
                                                               alignments: [.right, .right, .right, .right, .right]).render()
@@ -62,11 +59,8 @@ extension RunReport {
 
     /// "distillation gain: +7.66 points over the same student from scratch (2750 labelled images, 390 epochs)"
     public static func gainText(_ gain: Double, _ baseline: Baseline) -> String {
-        var detail: [String] = []
-        if let n = baseline.labelled { detail.append("\(Int(n)) labelled images") }
-        if let e = baseline.epochs { detail.append("\(Int(e)) epochs") }
-        return String(format: "distillation gain: %+.2f points over the same student from scratch", gain * 100)
-            + (detail.isEmpty ? "" : " (" + detail.joined(separator: ", ") + ")")
+        String(format: "distillation gain: %+.2f points over the same student from scratch", gain * 100)
+            + (baseline.detail.map { " (\($0))" } ?? "")
     }
 
     /// "student.onnx: 203.4 KiB, 0.02 ms per sample (our ONNX executor)", or why there is none.

@@ -64,12 +64,8 @@ extension RunReport {
                 + (latencyRatio.map { String(format: " and %.1f× its speed on one sample", $0) } ?? "") + ".</p>\n"
         }
         if let gain, let baseline {
-            var detail: [String] = []
-            if let n = baseline.labelled { detail.append("\(Int(n)) labelled images") }
-            if let e = baseline.epochs { detail.append("\(Int(e)) epochs") }
             page += "<p class=\"gain\" data-value=\"\(gain)\">Distillation gained <b>" + String(format: "%+.2f points", gain * 100)
-                + "</b> of test accuracy over the same student trained from scratch"
-                + (detail.isEmpty ? "" : " (" + detail.joined(separator: ", ") + ")") + ".</p>\n"
+                + "</b> of test accuracy over the same student trained from scratch" + (baseline.detail.map { " (\($0))" } ?? "") + ".</p>\n"
         }
         let drawn = charts.map { $0.render() }.filter { !$0.isEmpty }
         if !drawn.isEmpty { page += "<h2>Curves</h2>\n" + drawn.joined(separator: "\n") + "\n" }
@@ -83,8 +79,6 @@ extension RunReport {
     /// student's confusion matrix (and the ensemble's, for comparison).
     func classesSection(_ classes: Classes) -> String {
         let percent: (Double) -> String = { String(format: "%.1f%%", $0 * 100) }
-        let student = classes.student?.perClassAccuracy, ensemble = classes.ensemble?.perClassAccuracy
-        let samples = (classes.student ?? classes.ensemble)?.samplesPerClass ?? []
         func cell(_ field: String, _ value: Double?, _ text: (Double) -> String, _ extra: String = "") -> String {
             guard let value else { return "<td data-field=\"\(field)\">–</td>" }
             return "<td data-field=\"\(field)\" data-value=\"\(value)\"\(extra)>\(SVGChart.escape(text(value)))</td>"
@@ -92,14 +86,11 @@ extension RunReport {
         var out = "<h2>Class by class</h2>\n<p>Accuracy on each class of the test split: what the student kept of the ensemble, "
             + "class by class.</p>\n<table class=\"classes\"><thead><tr><th>class</th><th>test samples</th><th>ensemble</th>"
             + "<th>student</th><th>student − ensemble</th></tr></thead><tbody>\n"
-        for c in 0..<classes.count {
-            let s = student?[c] ?? nil, e = ensemble?[c] ?? nil
-            let difference = s.flatMap { s in e.map { s - $0 } }
-            let tone = difference.map { $0 < -0.005 ? " class=\"worse\"" : $0 > 0.005 ? " class=\"better\"" : "" } ?? ""
-            out += "<tr data-class=\"\(c)\"><td>\(c)</td>"
-                + cell("samples", c < samples.count ? Double(samples[c]) : nil, { String(Int($0)) })
-                + cell("ensemble_accuracy", e, percent) + cell("student_accuracy", s, percent)
-                + cell("difference", difference, { String(format: "%+.1f points", $0 * 100) }, tone) + "</tr>\n"
+        for r in classes.rows {
+            let tone = r.difference.map { $0 < -0.005 ? " class=\"worse\"" : $0 > 0.005 ? " class=\"better\"" : "" } ?? ""
+            out += "<tr data-class=\"\(r.index)\"><td>\(r.index)</td>" + cell("samples", r.samples.map(Double.init), { String(Int($0)) })
+                + cell("ensemble_accuracy", r.ensemble, percent) + cell("student_accuracy", r.student, percent)
+                + cell("difference", r.difference, { String(format: "%+.1f points", $0 * 100) }, tone) + "</tr>\n"
         }
         out += "</tbody></table>\n"
         // Side by side: the student's matrix, then the ensemble's; rows are true classes, the

@@ -112,6 +112,26 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.ensemble = ensemble
         }
 
+        /// One class's figures: its test samples, the ensemble's and the student's accuracy on
+        /// it, and student − ensemble (nil where a figure is missing).
+        public struct Row: Sendable, Equatable {
+            public var index: Int
+            public var samples: Int?
+            public var ensemble: Double?
+            public var student: Double?
+            public var difference: Double? { student.flatMap { s in ensemble.map { s - $0 } } }
+        }
+
+        /// A row per class, in class order.
+        public var rows: [Row] {
+            let s = student?.perClassAccuracy, e = ensemble?.perClassAccuracy
+            let samples = (student ?? ensemble)?.samplesPerClass ?? []
+            return (0..<count).map { c in
+                Row(index: c, samples: c < samples.count ? samples[c] : nil, ensemble: e.flatMap { c < $0.count ? $0[c] : nil },
+                    student: s.flatMap { c < $0.count ? $0[c] : nil })
+            }
+        }
+
         /// From a run's figures; nil unless `student.classes` and a matrix were reported.
         init?(figures: [String: Double]) {
             guard let n = figures["student.classes"], let count = Int(exactly: n) else { return nil }
@@ -135,6 +155,12 @@ public struct RunReport: Codable, Sendable, Equatable {
             self.testAccuracy = testAccuracy
             self.epochs = epochs
             self.labelled = labelled
+        }
+
+        /// "2750 labelled images, 391 epochs" (what is known of it); nil when nothing is.
+        public var detail: String? {
+            let parts = [labelled.map { "\(Int($0)) labelled images" }, epochs.map { "\(Int($0)) epochs" }].compactMap { $0 }
+            return parts.isEmpty ? nil : parts.joined(separator: ", ")
         }
 
         enum CodingKeys: String, CodingKey {

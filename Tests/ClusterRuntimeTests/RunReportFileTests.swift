@@ -58,12 +58,12 @@ import Wire
         let (cluster, data) = try await base.makeCluster()
         try await cluster.addWorker("t1", roles: [.teacher])
         try await cluster.addWorker("s1", roles: [.student])
+        try await cluster.addWorker("s2", roles: [.student])
         await cluster.pump()
         let yaml = RunsOverTransportTests.spec(dataset: data, teachers: 2, replicas: 2,
                                                training: "{ epochs: 2, batch: 50, label-fraction: 0.2, baseline: true }")
         let reply = try await base.submit(cluster, yaml)
         #expect(reply.accepted, "\(reply.errors)")
-        try await cluster.addWorker("s2", roles: [.student])
         await cluster.pump(until: { await cluster.phase(of: reply.runID)?.isTerminal == true })
         #expect(await cluster.phase(of: reply.runID) == .completed)
         let bytes = try #require(FileManager.default.contents(atPath: "\(cluster.stateDir)/artifacts/\(reply.runID)/report.json"))
