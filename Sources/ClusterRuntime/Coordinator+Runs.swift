@@ -261,10 +261,11 @@ extension Coordinator {
                                  reason: recovering[run.id]?.note ?? run.lifecycle.reason,
                                  submittedUnixMs: UInt64(max(0, run.submittedMs)),
                                  updatedUnixMs: UInt64(max(0, run.updatedMs)))
+        // Where its parts are, while it has any (docs/PROTOCOL.md "Watch").
+        let placement = run.lifecycle.phase.isTerminal ? nil : run.lifecycle.placement
         return RunUpdate(run: summary, phase: run.lifecycle.phase.rawValue, phaseDone: min(progress.done, progress.total),
                          phaseTotal: progress.total, latest: run.latest, history: run.history.points(),
-                         teacherWorkers: run.lifecycle.phase.isTerminal ? [] : run.lifecycle.placement?.teacherWorkers ?? [],
-                         studentWorkers: run.lifecycle.phase.isTerminal ? [] : run.lifecycle.placement?.studentWorkers ?? [])
+                         teacherWorkers: placement?.teacherWorkers ?? [], studentWorkers: placement?.studentWorkers ?? [])
     }
 
     // MARK: requests about runs

@@ -377,13 +377,9 @@ public final class StudentReplica {
                 return .failure(error)
             }
         }
-        // The ensemble's prediction: the mean of probabilities at T = 1 (it needs no labels).
-        let probabilities = EnsembleTargets.compute(rule: .meanProbabilities, logits: all, labels: test.labels, classes: classes,
-                                                    temperature: 1)
-        let predicted = probabilities.withUnsafeBufferPointer { Rows.argmax($0.baseAddress!, rows: test.count, cols: classes) }
-        let right = zip(predicted, test.labels).filter { $0 == Int($1) }.count
+        let predicted = EnsembleTargets.predictions(logits: all, labels: test.labels, classes: classes)
         return .success(TestSplitAccuracy(
-            ensemble: Float(right) / Float(max(1, test.count)),
+            ensemble: Evaluation.accuracy(predicted: predicted, labels: test.labels),
             teachers: all.map { Evaluation.accuracy(logits: $0, labels: test.labels, classes: classes) },
             ensemblePredicted: predicted))
     }

@@ -60,10 +60,16 @@ public enum EnsembleTargets {
         return out
     }
 
-    /// Accuracy of the ensemble's prediction (mean of probabilities at T = 1, which needs no labels).
-    public static func accuracy(logits: [[Float]], labels: [Int32], classes: Int) -> Float {
+    /// The ensemble's predicted class of each sample: the argmax of the mean of probabilities at
+    /// T = 1 (which needs no labels; `labels` only sizes the rows).
+    public static func predictions(logits: [[Float]], labels: [Int32], classes: Int) -> [Int] {
         let probs = compute(rule: .meanProbabilities, logits: logits, labels: labels, classes: classes, temperature: 1)
-        return Evaluation.accuracy(logits: probs, labels: labels, classes: classes)
+        return probs.withUnsafeBufferPointer { Rows.argmax($0.baseAddress!, rows: labels.count, cols: classes) }
+    }
+
+    /// Accuracy of the ensemble's prediction (``predictions(logits:labels:classes:)``).
+    public static func accuracy(logits: [[Float]], labels: [Int32], classes: Int) -> Float {
+        Evaluation.accuracy(predicted: predictions(logits: logits, labels: labels, classes: classes), labels: labels)
     }
 
     private static func withPointers<R>(_ arrays: [[Float]], _ body: ([UnsafePointer<Float>]) -> R) -> R {

@@ -44,7 +44,12 @@ public struct Evaluation: Sendable, Equatable {
 
     /// Accuracy of precomputed logits `[N × classes]` against `labels`.
     public static func accuracy(logits: [Float], labels: [Int32], classes: Int) -> Float {
-        let predicted = logits.withUnsafeBufferPointer { Rows.argmax($0.baseAddress!, rows: labels.count, cols: classes) }
+        accuracy(predicted: logits.withUnsafeBufferPointer { Rows.argmax($0.baseAddress!, rows: labels.count, cols: classes) },
+                 labels: labels)
+    }
+
+    /// Accuracy of predicted classes against `labels`.
+    public static func accuracy(predicted: [Int], labels: [Int32]) -> Float {
         var correct = 0
         for (p, y) in zip(predicted, labels) where p == Int(y) { correct += 1 }
         return Float(correct) / Float(max(1, labels.count))
